@@ -1,0 +1,84 @@
+"""The ``outcomes`` command line: thin wrappers around the package's functions.
+
+Every sub-command parses its arguments, calls one library function and maps the result to
+an exit status. Bad input never produces a traceback: library errors derived from
+:class:`outcomes.errors.OutcomesError` are printed as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from outcomes import __version__
+from outcomes.errors import OutcomesError
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from outcomes.simulate import write_simulated_trial
+
+    write_simulated_trial(n=args.n, seed=args.seed, out_dir=Path(args.out), truth_n=args.truth_n)
+    print(f"simulate: wrote a trial of {args.n} participants (seed {args.seed}) to {args.out}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from outcomes.validation import run_validation
+
+    return run_validation(
+        data_dir=Path(args.data_dir),
+        out_dir=Path(args.out),
+        explanations=Path(args.explanations) if args.explanations else None,
+        arms=tuple(args.arms) if args.arms else None,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="outcomes",
+        description="Outcomes of randomised trials of peer support in mental health services.",
+    )
+    parser.add_argument("--version", action="version", version=f"outcomes {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("simulate", help="write a synthetic trial extract with its truth.json")
+    p.add_argument("--n", type=int, required=True, help="number of randomised participants")
+    p.add_argument("--seed", type=int, required=True, help="seed of numpy.random.default_rng")
+    p.add_argument("--out", required=True, help="output data directory")
+    p.add_argument(
+        "--truth-n",
+        type=int,
+        default=None,
+        help="size of the potential-outcome population used for truth.json (default: package default)",
+    )
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("validate", help="validate a data extract (DESIGN §5)")
+    p.add_argument("data_dir", help="directory holding the extract's CSV files")
+    p.add_argument("--out", default="validation", help="output directory (default: ./validation)")
+    p.add_argument("--explanations", default=None, help="TSV of accepted findings: rule_id, record_key, reason")
+    p.add_argument(
+        "--arms",
+        nargs=2,
+        metavar=("TREATED", "CONTROL"),
+        default=None,
+        help="arm codes when the plan renames them (default: peer_support usual_care)",
+    )
+    p.set_defaults(func=_cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except OutcomesError as exc:
+        print(f"outcomes {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

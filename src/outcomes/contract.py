@@ -1,0 +1,92 @@
+"""The input data contract of DESIGN §4: table files, column order and categorical codes.
+
+This module is the one place where the raw-extract format is declared. The simulator
+writes exactly these columns; the validator checks against them. Instrument item columns
+(``<instrument>_<nn>``) come from the instrument registry (:mod:`outcomes.instruments`).
+"""
+
+from __future__ import annotations
+
+ARMS: tuple[str, ...] = ("peer_support", "usual_care")
+"""Default arm codes; the analysis plan may rename them (config ``arms``)."""
+
+SEX_CODES: tuple[str, ...] = ("female", "male", "other", "not_stated")
+DIAGNOSIS_GROUPS: tuple[str, ...] = (
+    "psychosis",
+    "bipolar",
+    "depression_anxiety",
+    "personality",
+    "other",
+)
+BOOLEAN_CODES: tuple[str, ...] = ("true", "false")
+VISITS: tuple[str, ...] = ("baseline", "month_4", "month_12")
+LEGAL_STATUS_CODES: tuple[str, ...] = ("informal", "detained")
+CONTACT_MODES: tuple[str, ...] = ("face_to_face", "telephone", "video", "group", "text")
+
+AGE_RANGE: tuple[int, int] = (16, 100)
+DURATION_MINUTES_RANGE: tuple[int, int] = (1, 600)
+
+DATE_FORMAT = "%Y-%m-%d"
+"""ISO 8601 calendar date, the only date format the contract allows."""
+
+TABLE_FILES: dict[str, str] = {
+    "participants": "participants.csv",
+    "questionnaires": "questionnaires.csv",
+    "admissions": "admissions.csv",
+    "peer_contacts": "peer_contacts.csv",
+}
+"""Table name -> file name inside a data directory."""
+
+PARTICIPANT_COLUMNS: tuple[str, ...] = (
+    "participant_id",
+    "site",
+    "arm",
+    "randomisation_date",
+    "index_discharge_date",
+    "age",
+    "sex",
+    "diagnosis_group",
+    "prior_admissions",
+    "detained_at_index",
+    "withdrawal_date",
+    "death_date",
+)
+QUESTIONNAIRE_KEY_COLUMNS: tuple[str, ...] = ("participant_id", "visit", "completion_date")
+ADMISSION_COLUMNS: tuple[str, ...] = (
+    "participant_id",
+    "admission_id",
+    "admission_date",
+    "discharge_date",
+    "legal_status",
+)
+PEER_CONTACT_COLUMNS: tuple[str, ...] = (
+    "participant_id",
+    "contact_date",
+    "peer_worker_id",
+    "duration_minutes",
+    "mode",
+)
+
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "participants": ("withdrawal_date", "death_date"),
+    "questionnaires": (),
+    "admissions": (),
+    "peer_contacts": (),
+}
+"""Columns whose values are optional and which an extract may leave out altogether
+(absent = empty for every row; the validator records a notice). ``discharge_date`` is
+optional-valued but its column is required: an absent column would silently turn every
+admission into one still open at the data cut."""
+
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "participants": tuple(c for c in PARTICIPANT_COLUMNS if c not in OPTIONAL_COLUMNS["participants"]),
+    "questionnaires": QUESTIONNAIRE_KEY_COLUMNS,
+    "admissions": ADMISSION_COLUMNS,
+    "peer_contacts": PEER_CONTACT_COLUMNS,
+}
+"""Columns every file must carry (exit 2 when one is missing)."""
+
+
+def item_column(instrument: str, item: int) -> str:
+    """Column name of item ``item`` (1-based) of ``instrument``: ``wemwbs_01``."""
+    return f"{instrument}_{item:02d}"
