@@ -1,0 +1,16 @@
+# outcomes: from a raw trial extract to validated data, analysis datasets and results.
+# Entry point only: config validation lives in workflow/rules/common.smk, one file per stage.
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/validate.smk"
+
+
+rule all:
+    input:
+        rules.validation_gate.output,
+        rules.validate.output,
+    default_target: True

@@ -1,0 +1,31 @@
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+# The package CLI of the interpreter that runs Snakemake (the project's virtualenv); SLURM
+# jobs inherit it, so rules never depend on what happens to be on PATH.
+OUTCOMES = f"{sys.executable} -m outcomes"
+
+RESULTS = config["results_dir"]
+DATA_DIR = config["data_dir"]
+INPUT_TABLES = ["participants", "questionnaires", "admissions", "peer_contacts"]
+
+
+def data_file(table):
+    return str(Path(DATA_DIR) / f"{table}.csv")
+
+
+def explanations_option():
+    path = config.get("explanations")
+    return f"--explanations {path}" if path else ""
+
+
+def arms_option():
+    arms = config["arms"]
+    return f"--arms {arms['treated']} {arms['control']}"
