@@ -10,7 +10,7 @@ include: "workflow/rules/validate.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.validation_gate.output,
         rules.validate.output,
-    default_target: True

@@ -10,24 +10,31 @@ rule validate:
         summary=f"{RESULTS}/validation/issues_summary.tsv",
         html=f"{RESULTS}/validation/validation.html",
         accounting=f"{RESULTS}/validation/row_accounting.tsv",
-        clean=expand(f"{RESULTS}/validation/clean/{{table}}.parquet", table=INPUT_TABLES),
-        quarantine=expand(f"{RESULTS}/validation/quarantine/{{table}}.csv", table=INPUT_TABLES),
+        clean=expand(
+            f"{RESULTS}/validation/clean/{{table}}.parquet", table=INPUT_TABLES
+        ),
+        quarantine=expand(
+            f"{RESULTS}/validation/quarantine/{{table}}.csv", table=INPUT_TABLES
+        ),
         status=f"{RESULTS}/validation/exit_status.txt",
-    params:
-        data_dir=DATA_DIR,
-        out_dir=f"{RESULTS}/validation",
-        explanations=explanations_option(),
-        arms=arms_option(),
     log:
         f"{RESULTS}/logs/validate.log",
+    conda:
+        "../envs/outcomes.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        cli=OUTCOMES,
+        data_dir=lambda wildcards, input: Path(input.tables[0]).parent,
+        out_dir=lambda wildcards, output: Path(output.detail).parent,
+        explanations=explanations_option(),
+        arms=arms_option(),
     shell:
         # Exit 2 (unreadable extract) fails the rule; exit 1 (errors listed) is recorded
         # and judged by validation_gate so that the listing is kept for the data manager.
-        "rc=0; {OUTCOMES} validate {params.data_dir} --out {params.out_dir}"
+        "rc=0; {params.cli} validate {params.data_dir} --out {params.out_dir}"
         " {params.explanations} {params.arms} > {log} 2>&1 || rc=$?; "
         'if [ "$rc" -gt 1 ]; then exit "$rc"; fi; '
         'echo "$rc" > {output.status}'
@@ -41,6 +48,8 @@ rule validation_gate:
         passed=f"{RESULTS}/validation/PASSED",
     log:
         f"{RESULTS}/logs/validation_gate.log",
+    conda:
+        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=200,
