@@ -1,0 +1,88 @@
+"""The Snakemake workflow: lint, formatting, config validation, and a run on the bundled trial."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = str(BIN / "snakemake")
+
+
+def _run(args, cwd, timeout=600):
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_snakemake_lint_is_clean():
+    res = _run([SNAKEMAKE, "--lint"], cwd=ROOT)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    assert "Lints for" not in out, out
+
+
+def test_snakefmt_check_is_clean():
+    res = _run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"], cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def _workdir(tmp_path: Path) -> Path:
+    """A copy of the workflow (not of results) in which a run cannot touch the repo."""
+    work = tmp_path / "wf"
+    work.mkdir()
+    shutil.copy(ROOT / "Snakefile", work)
+    for name in ("workflow", "config", "synthetic_data"):
+        shutil.copytree(ROOT / name, work / name)
+    return work
+
+
+def test_unknown_config_key_stops_the_run_naming_the_key(tmp_path):
+    work = _workdir(tmp_path)
+    res = _run([SNAKEMAKE, "-n", "--config", "dta_dir=x"], cwd=work)
+    assert res.returncode != 0
+    assert "dta_dir" in res.stdout + res.stderr
+
+
+def test_wrong_type_stops_the_run_naming_the_key(tmp_path):
+    work = _workdir(tmp_path)
+    (work / "config" / "bad.yaml").write_text("arms: peer_support\n")
+    res = _run([SNAKEMAKE, "-n", "--configfile", "config/bad.yaml"], cwd=work)
+    assert res.returncode != 0
+    assert "arms" in res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_pipeline_validates_the_bundled_trial(tmp_path):
+    work = _workdir(tmp_path)
+    res = _run([SNAKEMAKE, "--cores", "2"], cwd=work)
+    assert res.returncode == 0, res.stdout + res.stderr
+    val = work / "results" / "validation"
+    assert (val / "PASSED").exists()
+    assert (val / "exit_status.txt").read_text().strip() == "0"
+    for name in ("issues_detail.tsv", "issues_summary.tsv", "validation.html", "row_accounting.tsv"):
+        assert (val / name).stat().st_size > 0
+    assert (work / "results" / "logs" / "validate.log").exists()
+
+
+@pytest.mark.slow
+def test_pipeline_stops_on_errors_and_keeps_the_listing(tmp_path):
+    work = _workdir(tmp_path)
+    part = work / "synthetic_data" / "participants.csv"
+    lines = part.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("arm")] = "placebo"
+    lines[1] = ",".join(cells)
+    part.write_text("\n".join(lines) + "\n")
+    res = _run([SNAKEMAKE, "--cores", "2"], cwd=work)
+    assert res.returncode != 0
+    val = work / "results" / "validation"
+    assert not (val / "PASSED").exists()
+    assert (val / "exit_status.txt").read_text().strip() == "1"
+    detail = (val / "issues_detail.tsv").read_text()
+    assert "placebo" in detail
+    assert "issues_summary.tsv" in res.stdout + res.stderr
