@@ -1,0 +1,121 @@
+"""The analysis plan: the validated config, as the package's functions receive it.
+
+Snakemake validates ``config/config.yaml`` against ``workflow/schemas/config.schema.yaml``
+(filling defaults) and writes it to ``results/plan.json``; CLI commands take that file with
+``--plan``. This module reads it (applying the same schema, so a plan written by hand is
+checked too) into a typed object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from outcomes.contract import ARMS
+from outcomes.errors import ConfigError
+
+
+def _schema_path() -> Path:
+    """The workflow's config schema; the installed package carries a copy."""
+    packaged = resources.files("outcomes").joinpath("config.schema.yaml")
+    return Path(str(packaged))
+
+
+def _fill_defaults(validator_class):
+    """A jsonschema validator that also writes ``default`` values (as Snakemake does)."""
+    validate_props = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = json.loads(json.dumps(sub["default"]))
+        yield from validate_props(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Check a config against the schema, fill defaults, and return it (a copy)."""
+    schema = yaml.safe_load(_schema_path().read_text(encoding="utf-8"))
+    config = json.loads(json.dumps(config))
+    validator = _fill_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"config key '{key}': {err.message}")
+    return config
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """What the analyses need from the config (see the schema for each key's meaning)."""
+
+    data_dir: str = "synthetic_data"
+    results_dir: str = "results"
+    treated_arm: str = ARMS[0]
+    control_arm: str = ARMS[1]
+    followup_days: int = 365
+    data_cut: dt.date | None = None
+    missing_items: dict[str, int] = field(default_factory=dict)
+    reversed_items: dict[str, list[int]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def arms(self) -> tuple[str, str]:
+        return (self.treated_arm, self.control_arm)
+
+    def sha256(self) -> str:
+        """Hash of the canonical JSON of the whole plan (for provenance)."""
+        text = json.dumps(self.raw, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> AnalysisPlan:
+        cfg = validate_config(config)
+        cut = cfg.get("data_cut") or None
+        try:
+            data_cut = dt.date.fromisoformat(cut) if cut else None
+        except ValueError:
+            raise ConfigError(f"config key 'data_cut': '{cut}' is not a YYYY-MM-DD date") from None
+        return cls(
+            data_dir=cfg["data_dir"],
+            results_dir=cfg["results_dir"],
+            treated_arm=cfg["arms"]["treated"],
+            control_arm=cfg["arms"]["control"],
+            followup_days=int(cfg["followup_days"]),
+            data_cut=data_cut,
+            missing_items={k: int(v) for k, v in cfg["missing_items"].items()},
+            reversed_items={k: list(v) for k, v in cfg["reversed_items"].items()},
+            raw=cfg,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> AnalysisPlan:
+        """Read a plan from a JSON or YAML file."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read the analysis plan: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the analysis plan must be a mapping of keys")
+        return cls.from_config(data)
+
+
+def write_plan(config: dict[str, Any], path: str | Path, log: str | Path | None = None) -> None:
+    """Validate ``config`` and write it, defaults filled, as canonical JSON (``plan.json``)."""
+    cfg = validate_config(config)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if log is not None:
+        Path(log).write_text(f"wrote {path}\n", encoding="utf-8")
