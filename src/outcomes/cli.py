@@ -35,6 +35,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_derive(args: argparse.Namespace) -> int:
+    from outcomes.adam import derive_from_dir
+    from outcomes.plan import AnalysisPlan
+
+    plan = AnalysisPlan.load(args.plan)
+    datasets = derive_from_dir(Path(args.clean), plan, Path(args.out))
+    counts = ", ".join(f"{name} {len(frame)} rows" for name, frame in datasets.items())
+    print(f"derive: wrote {counts} to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outcomes",
@@ -67,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="arm codes when the plan renames them (default: peer_support usual_care)",
     )
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("derive", help="derive the ADaM datasets adsl/adqs/adtte/adre (DESIGN §6)")
+    p.add_argument("--clean", required=True, help="directory of the validator's clean/<table>.parquet")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json or a config YAML)")
+    p.add_argument("--out", required=True, help="output directory (e.g. results/derived)")
+    p.set_defaults(func=_cmd_derive)
     return parser
 
 
