@@ -1,0 +1,393 @@
+"""Cox proportional hazards regression with Efron ties, strata, counting-process (start, stop]
+data and the cluster-robust (sandwich) variance built from Efron score residuals.
+
+References
+----------
+- Cox DR. Regression models and life-tables. JRSS B 1972.
+- Efron B. The efficiency of Cox's likelihood function for censored data. JASA 1977.
+- Andersen PK, Gill RD. Cox's regression model for counting processes. Ann Stat 1982.
+- Lin DY, Wei LJ. The robust inference for the Cox proportional hazards model. JASA 1989.
+- Therneau TM, Grambsch PM. Modeling Survival Data: Extending the Cox Model. Springer 2000,
+  §3.4 (Efron approximation), §4.6 and §7.2 (score/dfbeta residuals, robust variance
+  D'D with D the dfbeta residuals summed by cluster, as in R survival::coxph(cluster=)).
+- Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on weighted
+  residuals. Biometrika 1994 (test of proportional hazards; lifelines implementation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._common import (
+    DEFAULT_ARMS,
+    Arms,
+    arm_indicator,
+    design,
+    frame,
+    merge_adsl,
+    param,
+    ratio_row,
+    row,
+)
+
+
+# --------------------------------------------------------------------------- engine
+def _stratum_terms(beta, X, start, stop, event):
+    """Efron sums of one stratum at the distinct event times.
+
+    Returns a dict with the event times ``ut``, the sub-event arrays (one entry per event,
+    the k-th of d tied events at t_j having weight fraction f = k/d):
+    ``j`` (time index), ``f``, ``s0``, ``xbar``; and per time ``s0d, s1d`` (sums over the
+    tied events) and the log-likelihood, gradient and Hessian contributions.
+    """
+    n, p = X.shape
+    eta = X @ beta
+    c = eta.max() if n else 0.0
+    r = np.exp(eta - c)
+    ev = event > 0
+    ut = np.unique(stop[ev])
+    J = ut.size
+    if J == 0:
+        return None
+    xr = X * r[:, None]
+    xxr = (X[:, :, None] * X[:, None, :] * r[:, None, None]).reshape(n, p * p)
+
+    def at_risk_sum(v):
+        # sum over rows with start < t <= stop = sum(stop >= t) - sum(start >= t)
+        o1 = np.argsort(stop, kind="stable")
+        o2 = np.argsort(start, kind="stable")
+        cs1 = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(v[o1][::-1], axis=0)])[::-1]
+        cs2 = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(v[o2][::-1], axis=0)])[::-1]
+        i1 = np.searchsorted(stop[o1], ut, "left")
+        i2 = np.searchsorted(start[o2], ut, "left")
+        return cs1[i1] - cs2[i2]
+
+    allv = np.column_stack([r, xr, xxr])
+    R = at_risk_sum(allv)
+    s0r, s1r, s2r = R[:, 0], R[:, 1 : 1 + p], R[:, 1 + p :]
+    jd = np.searchsorted(ut, stop[ev])
+    D = np.zeros((J, allv.shape[1]))
+    np.add.at(D, jd, allv[ev])
+    s0d, s1d, s2d = D[:, 0], D[:, 1 : 1 + p], D[:, 1 + p :]
+    dcount = np.bincount(jd, minlength=J)
+    # Efron sub-events
+    j = np.repeat(np.arange(J), dcount)
+    first = np.r_[0, np.cumsum(dcount)[:-1]]
+    f = (np.arange(j.size) - first[j]) / dcount[j]
+    s0 = s0r[j] - f * s0d[j]
+    s1 = s1r[j] - f[:, None] * s1d[j]
+    s2 = s2r[j] - f[:, None] * s2d[j]
+    xbar = s1 / s0[:, None]
+    loglik = eta[ev].sum() - (np.log(s0) + c).sum()
+    grad = X[ev].sum(axis=0) - xbar.sum(axis=0)
+    hess = -((s2 / s0[:, None]).sum(axis=0).reshape(p, p) - xbar.T @ xbar)
+    return dict(ut=ut, j=j, f=f, s0=s0, xbar=xbar, r=r, loglik=loglik, grad=grad, hess=hess,
+                dcount=dcount)
+
+
+def _split(strata, n):
+    if strata is None:
+        return [np.arange(n)]
+    codes = pd.factorize(np.asarray(strata))[0]
+    return [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
+
+
+def efron_loglik(beta, X, stop, event, start=None, strata=None):
+    """(log partial likelihood, gradient, Hessian) under Efron's approximation."""
+    X = np.asarray(X, float)
+    stop = np.asarray(stop, float)
+    start = np.full_like(stop, -np.inf) if start is None else np.asarray(start, float)
+    event = np.asarray(event, float)
+    p = X.shape[1]
+    ll, g, h = 0.0, np.zeros(p), np.zeros((p, p))
+    for idx in _split(strata, X.shape[0]):
+        t = _stratum_terms(beta, X[idx], start[idx], stop[idx], event[idx])
+        if t is None:
+            continue
+        ll += t["loglik"]
+        g += t["grad"]
+        h += t["hess"]
+    return ll, g, h
+
+
+def efron_score_residuals(beta, X, stop, event, start=None, strata=None) -> np.ndarray:
+    """Score residuals (one row per data row) consistent with Efron's likelihood.
+
+    For row i at risk on (start_i, stop_i] with risk score r_i, summing over the Efron
+    sub-events k (the k-th of the d_j events tied at t_j, fraction f_k = k/d_j, denominator
+    S0_k and mean xbar_k), Therneau & Grambsch (2000, §3.4 / R survival coxscore2, agscore):
+
+        U_i = delta_i * mean_k(x_i - xbar_k)
+              - r_i * sum_{k: i at risk} w_ik (x_i - xbar_k) / S0_k,
+
+    with w_ik = 1 - f_k if row i is one of the tied events and 1 otherwise. The rows sum to
+    the Efron score (zero at the estimate). They are the derivative of the Efron score with
+    respect to a case weight of row i, which makes U I^-1 the infinitesimal jackknife.
+    """
+    X = np.asarray(X, float)
+    stop = np.asarray(stop, float)
+    start = np.full_like(stop, -np.inf) if start is None else np.asarray(start, float)
+    event = np.asarray(event, float)
+    n, p = X.shape
+    U = np.zeros((n, p))
+    for idx in _split(strata, n):
+        Xs, st, sp, ev = X[idx], start[idx], stop[idx], event[idx] > 0
+        t = _stratum_terms(beta, Xs, st, sp, ev.astype(float))
+        if t is None:
+            continue
+        J = t["ut"].size
+        inv = 1.0 / t["s0"]
+        A = np.bincount(t["j"], weights=inv, minlength=J)
+        B = np.zeros((J, p))
+        np.add.at(B, t["j"], t["xbar"] * inv[:, None])
+        Af = np.bincount(t["j"], weights=t["f"] * inv, minlength=J)
+        Bf = np.zeros((J, p))
+        np.add.at(Bf, t["j"], t["xbar"] * (t["f"] * inv)[:, None])
+        M = np.zeros((J, p))
+        np.add.at(M, t["j"], t["xbar"])
+        M /= t["dcount"][:, None]
+        cA = np.r_[0.0, np.cumsum(A)]
+        cB = np.vstack([np.zeros((1, p)), np.cumsum(B, axis=0)])
+        hi = np.searchsorted(t["ut"], sp, "right")
+        lo = np.searchsorted(t["ut"], st, "right")
+        sumA = cA[hi] - cA[lo]
+        sumB = cB[hi] - cB[lo]
+        comp = Xs * sumA[:, None] - sumB
+        jd = np.searchsorted(t["ut"], sp[ev])
+        # tied events carry weight 1 - f: subtract the f-part at their own event time
+        comp[ev] -= Xs[ev] * Af[jd][:, None] - Bf[jd]
+        res = -t["r"][:, None] * comp
+        res[ev] += Xs[ev] - M[jd]
+        U[idx] = res
+    return U
+
+
+def fit_efron(X, stop, event, start=None, strata=None, *, tol=1e-10, max_iter=50):
+    """Newton–Raphson maximisation of the Efron partial likelihood (step halving)."""
+    X = np.asarray(X, float)
+    beta = np.zeros(X.shape[1])
+    ll, g, h = efron_loglik(beta, X, stop, event, start, strata)
+    ll0 = ll
+    for _ in range(max_iter):
+        step = np.linalg.solve(-h, g)
+        for _half in range(30):
+            nb = beta + step
+            nll, ng, nh = efron_loglik(nb, X, stop, event, start, strata)
+            if np.isfinite(nll) and nll >= ll - 1e-12:
+                break
+            step /= 2
+        converged = abs(nll - ll) < tol and np.max(np.abs(nb - beta)) < 1e-8
+        beta, ll, g, h = nb, nll, ng, nh
+        if converged:
+            break
+    else:
+        raise RuntimeError("Cox fit did not converge")
+    return beta, ll, ll0, g, h
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class CoxResult:
+    """A fitted Cox model (Efron ties).
+
+    ``se`` is the model-based standard error (inverse observed information); ``robust_se``
+    (when a cluster was given or ``robust=True``) is the sandwich I^-1 (sum_g U_g U_g') I^-1
+    with U_g the Efron score residuals summed within cluster g — R coxph's robust variance.
+    ``ph_test`` holds the proportional-hazards test when it was computed.
+    """
+
+    analysis: str
+    outcome: str
+    contrast: str
+    terms: tuple[str, ...]
+    coef: np.ndarray = field(repr=False)
+    cov: np.ndarray = field(repr=False)
+    robust_cov: np.ndarray | None = field(repr=False)
+    loglik: float
+    loglik_null: float
+    n: int
+    events: int
+    n_clusters: int | None = None
+    strata: tuple[str, ...] = ()
+    ph_test: pd.DataFrame | None = field(default=None, repr=False)
+    level: float = 0.95
+    arm_term: str = "ARM"
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.cov))
+
+    @property
+    def robust_se(self) -> np.ndarray | None:
+        return None if self.robust_cov is None else np.sqrt(np.diag(self.robust_cov))
+
+    @property
+    def used_se(self) -> np.ndarray:
+        return self.se if self.robust_cov is None else self.robust_se
+
+    def summary(self) -> pd.DataFrame:
+        z = self.coef / self.used_se
+        crit = stats.norm.ppf(0.5 + self.level / 2)
+        return pd.DataFrame({
+            "term": self.terms, "coef": self.coef, "se": self.se,
+            "robust_se": self.robust_se if self.robust_cov is not None else np.nan,
+            "hr": np.exp(self.coef),
+            "ci_low": np.exp(self.coef - crit * self.used_se),
+            "ci_high": np.exp(self.coef + crit * self.used_se),
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
+        })
+
+    @property
+    def hr(self) -> float:
+        return float(np.exp(self.coef[self.terms.index(self.arm_term)]))
+
+    def to_frame(self, all_terms: bool = False) -> pd.DataFrame:
+        """Hazard ratio of arm (of every term with ``all_terms``) and the PH-test rows;
+        ``n`` is the number of participants (clusters) when a cluster was given."""
+        n = self.n if self.n_clusters is None else self.n_clusters
+        rows = []
+        for k, term in enumerate(self.terms):
+            if term != self.arm_term and not all_terms:
+                continue
+            contrast = self.contrast if term == self.arm_term else term
+            rows.append(ratio_row(self.analysis, self.outcome, contrast, "hazard_ratio",
+                                  self.coef[k], self.used_se[k], n, self.events,
+                                  self.level))
+        if self.ph_test is not None:
+            for _, r in self.ph_test.iterrows():
+                rows.append(row(self.analysis, self.outcome, f"PH test: {r['term']}",
+                                "ph_test_chisq", r["statistic"], p_value=r["p_value"],
+                                n=n, events=self.events))
+        return frame(rows)
+
+
+def ph_test(X: pd.DataFrame, duration, event, strata=None, time_transform: str = "rank",
+            coef=None) -> pd.DataFrame:
+    """Test of proportional hazards per covariate and global (Grambsch & Therneau 1994).
+
+    A lifelines CoxPHFitter (Efron ties, same strata) is fitted to the same data; the
+    per-covariate statistics are lifelines' ``proportional_hazard_test`` (scaled Schoenfeld
+    residuals against ``time_transform``, default the rank of the event times; 1 df each).
+    The global statistic is the multivariate version from the same Schoenfeld residuals
+    S (events x covariates), centred transformed times g (lifelines' transform) and
+    variance V: (g'S) V (g'S)' d / (g'g), chi-square on p df (R survival < 3.0
+    ``cox.zph(global=TRUE)``). R survival >= 3.0 uses a full score test instead, so its
+    statistics differ slightly.
+    """
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import TimeTransformers, proportional_hazard_test
+
+    df = X.copy()
+    cols = list(X.columns)
+    df["_T"] = np.asarray(duration, float)
+    df["_E"] = np.asarray(event, float)
+    if strata is not None:
+        df["_S"] = pd.factorize(np.asarray(strata))[0]
+    cph = CoxPHFitter()
+    cph.fit(df, "_T", "_E", strata=["_S"] if strata is not None else None)
+    res = proportional_hazard_test(cph, df, time_transform=time_transform)
+    per = pd.DataFrame({"term": cols, "statistic": res.test_statistic,
+                        "p_value": res.p_value})
+    # global test from the same scaled residuals and transformed event times as lifelines:
+    # scaled = d * S V + beta, so g'S = (g' scaled) V^-1 / d and
+    # (g'S) V (g'S)' d / (g'g) = (g' scaled) V^-1 (g' scaled)' / (d g'g).
+    scaled = cph.compute_residuals(df, "scaled_schoenfeld")[cols].to_numpy()
+    ev = cph.event_observed.to_numpy().astype(bool)
+    g = np.asarray(TimeTransformers().get(time_transform)(cph.durations, cph.event_observed,
+                                                          cph.weights))[ev].astype(float)
+    g = g - g.mean()
+    V = cph.variance_matrix_.to_numpy()
+    d = float(ev.sum())
+    u = g @ scaled
+    stat = float(u @ np.linalg.solve(V, u) / (d * (g @ g)))
+    glob = pd.DataFrame({"term": ["GLOBAL"], "statistic": [stat],
+                         "p_value": [float(stats.chi2.sf(stat, len(cols)))]})
+    return pd.concat([per, glob], ignore_index=True)
+
+
+def cox(
+    data: pd.DataFrame,
+    *,
+    covariates: Sequence[str],
+    time_col: str = "AVAL",
+    event_col: str | None = None,
+    censor_col: str | None = "CNSR",
+    start_col: str | None = None,
+    strata: Sequence[str] | None = None,
+    cluster: str | None = None,
+    robust: bool = False,
+    arm_col: str = "ARM",
+    arms: Arms = DEFAULT_ARMS,
+    analysis: str = "community_tenure",
+    outcome: str = "READMIT",
+    ph: bool = False,
+    ph_transform: str = "rank",
+    level: float = 0.95,
+) -> CoxResult:
+    """Cox model of ``arm_col`` (treated = 1) plus ``covariates`` on prepared data.
+
+    The event is ``event_col == 1`` when given, else ``censor_col == 0``. ``strata`` gives
+    a separate baseline hazard per level combination. ``cluster`` (or ``robust=True`` with
+    each row its own cluster) adds the robust sandwich variance, which is then used for
+    the CIs and p-values.
+    """
+    strata = list(strata or [])
+    d = data.reset_index(drop=True)
+    a = arm_indicator(d[arm_col], arms)
+    Xdf = pd.concat([pd.Series(a, name=arm_col), design(d, covariates)], axis=1)
+    X = Xdf.to_numpy(float)
+    ev = (d[event_col].to_numpy() == 1) if event_col else (d[censor_col].to_numpy() == 0)
+    ev = ev.astype(float)
+    stop = d[time_col].to_numpy(float)
+    start = d[start_col].to_numpy(float) if start_col else None
+    st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    beta, ll, ll0, _g, h = fit_efron(X, stop, ev, start, st)
+    cov = np.linalg.inv(-h)
+    rcov = None
+    ncl = None
+    if cluster or robust:
+        U = efron_score_residuals(beta, X, stop, ev, start, st)
+        if cluster:
+            codes = pd.factorize(d[cluster])[0]
+            Ug = np.zeros((codes.max() + 1, X.shape[1]))
+            np.add.at(Ug, codes, U)
+            ncl = int(Ug.shape[0])
+        else:
+            Ug = U
+        rcov = cov @ (Ug.T @ Ug) @ cov
+    pht = None
+    if ph:
+        if start_col:
+            raise ValueError("the proportional-hazards test needs right-censored data")
+        pht = ph_test(Xdf, stop, ev, st, ph_transform)
+    return CoxResult(analysis, outcome, arms.contrast, tuple(Xdf.columns), beta, cov, rcov,
+                     float(ll), float(ll0), int(len(d)), int(ev.sum()), ncl, tuple(strata),
+                     pht, level, arm_col)
+
+
+def tenure_cox(
+    adtte: pd.DataFrame,
+    paramcd: str = "READMIT",
+    *,
+    adsl: pd.DataFrame | None = None,
+    covariates: Sequence[str] = ("PRIORADM", "DETINDFL"),
+    strata: Sequence[str] | None = ("SITEID",),
+    arms: Arms = DEFAULT_ARMS,
+    analysis: str = "community_tenure",
+    ph: bool = True,
+    level: float = 0.95,
+    time_col: str = "AVAL",
+    censor_col: str = "CNSR",
+    arm_col: str = "ARM",
+) -> CoxResult:
+    """Cox model of time to first event of ``paramcd`` on arm, stratified by site and
+    adjusted for prior admissions and detention at index, with the PH test."""
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *covariates, *(strata or [])])
+    return cox(d, covariates=covariates, time_col=time_col, censor_col=censor_col,
+               strata=strata, arm_col=arm_col, arms=arms, analysis=analysis, outcome=paramcd,
+               ph=ph, level=level)

@@ -1,0 +1,375 @@
+"""Kaplan–Meier estimation, the stratified log-rank test and the restricted mean survival time.
+
+References
+----------
+- Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. JASA 1958.
+- Greenwood M. The natural duration of cancer. Rep Public Health Med Subj 1926.
+- Kalbfleisch JD, Prentice RL. The Statistical Analysis of Failure Time Data, 2nd ed., 2002
+  (log(-log) confidence intervals; stratified log-rank test, §7.2).
+- Brookmeyer R, Crowley J. A confidence interval for the median survival time. Biometrics 1982.
+- Klein JP, Moeschberger ML. Survival Analysis, 2nd ed., 2003, §4.5 (mean survival time
+  restricted to tau and its variance).
+- Royston P, Parmar MKB. Restricted mean survival time: an alternative to the hazard ratio.
+  BMC Med Res Methodol 2013; Uno H et al., R package survRM2 (same variance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.utils import median_survival_times
+from scipy import stats
+
+from ._common import (
+    DEFAULT_ARMS,
+    Arms,
+    arm_indicator,
+    diff_row,
+    frame,
+    merge_adsl,
+    param,
+    ratio_row,
+    row,
+    z_crit,
+)
+
+
+def km_table(time, event) -> pd.DataFrame:
+    """Kaplan–Meier life table on the distinct observed times.
+
+    Columns: ``time, n_risk`` (number with T >= time), ``n_event, n_censor, survival``
+    (S(time), right-continuous), ``greenwood`` (sum of d/(n(n-d)), so that
+    Var S = S^2 * greenwood), ``std_err``. Censorings tied with events at a time are taken
+    to happen just after the events (the usual convention).
+    """
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=float)
+    if t.size == 0:
+        raise ValueError("no observations")
+    if np.any(t < 0) or np.any(~np.isfinite(t)):
+        raise ValueError("times must be finite and >= 0")
+    ut, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=e, minlength=ut.size)
+    tot = np.bincount(inv, minlength=ut.size).astype(float)
+    n_risk = tot[::-1].cumsum()[::-1]
+    c = tot - d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d / n_risk)
+        gw_term = np.where(n_risk > d, d / (n_risk * (n_risk - d)), np.where(d > 0, np.inf, 0.0))
+    gw = np.cumsum(gw_term)
+    with np.errstate(invalid="ignore"):
+        se = np.where(surv > 0, surv * np.sqrt(gw), 0.0)
+    return pd.DataFrame({"time": ut, "n_risk": n_risk, "n_event": d, "n_censor": c,
+                         "survival": surv, "greenwood": gw, "std_err": se})
+
+
+def survival_at(table: pd.DataFrame, times) -> np.ndarray:
+    """S(t) of a :func:`km_table` at ``times`` (step function, S = 1 before the first time)."""
+    idx = np.searchsorted(table["time"].to_numpy(), np.asarray(times, dtype=float), "right") - 1
+    s = np.r_[1.0, table["survival"].to_numpy()]
+    return s[idx + 1]
+
+
+def loglog_ci(surv, std_err, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Log(-log) (Kalbfleisch–Prentice) pointwise interval of a survival probability."""
+    s = np.asarray(surv, dtype=float)
+    se = np.asarray(std_err, dtype=float)
+    z = z_crit(level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = se / (s * np.log(s))
+        lo = s ** np.exp(-z * theta)
+        hi = s ** np.exp(z * theta)
+    inner = (s > 0) & (s < 1)
+    lo = np.where(inner, lo, s)
+    hi = np.where(inner, hi, s)
+    return np.minimum(lo, hi), np.maximum(lo, hi)
+
+
+def risk_table(time, event, at) -> pd.DataFrame:
+    """KMunicate numbers at the times ``at``: at risk (T >= t), cumulative events and
+    cumulative censored strictly before t, so that the three add up to n in each column."""
+    t = np.sort(np.asarray(time, dtype=float))
+    e = np.asarray(event, dtype=bool)
+    te = np.sort(np.asarray(time, dtype=float)[e])
+    tc = np.sort(np.asarray(time, dtype=float)[~e])
+    at = np.asarray(at, dtype=float)
+    return pd.DataFrame({
+        "time": at,
+        "at_risk": t.size - np.searchsorted(t, at, "left"),
+        "events": np.searchsorted(te, at, "left"),
+        "censored": np.searchsorted(tc, at, "left"),
+    })
+
+
+# --------------------------------------------------------------------------- KM by arm
+@dataclass(frozen=True)
+class ArmCurve:
+    arm: str
+    n: int
+    events: int
+    table: pd.DataFrame = field(repr=False)
+    median: float
+    median_ci: tuple[float, float]
+    time: np.ndarray = field(repr=False)
+    event: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class KaplanMeierResult:
+    """Kaplan–Meier curves by arm with medians (lifelines; log(-log) CI as in lifelines and
+    Brookmeyer–Crowley inversion of the pointwise band)."""
+
+    analysis: str
+    outcome: str
+    arms: Arms
+    curves: tuple[ArmCurve, ...]
+    level: float = 0.95
+
+    def curve(self, arm: str) -> ArmCurve:
+        return next(c for c in self.curves if c.arm == arm)
+
+    def survival_at(self, times) -> pd.DataFrame:
+        out = []
+        for c in self.curves:
+            s = survival_at(c.table, times)
+            idx = np.searchsorted(c.table["time"].to_numpy(), np.asarray(times, float), "right") - 1
+            se = np.where(idx >= 0, np.r_[0.0, c.table["std_err"].to_numpy()][idx + 1], 0.0)
+            lo, hi = loglog_ci(s, se, self.level)
+            out.append(pd.DataFrame({"arm": c.arm, "time": times, "survival": s,
+                                     "std_err": se, "ci_low": lo, "ci_high": hi}))
+        return pd.concat(out, ignore_index=True)
+
+    def risk_table(self, at) -> pd.DataFrame:
+        return pd.concat([risk_table(c.time, c.event, at).assign(arm=c.arm)
+                          for c in self.curves], ignore_index=True)
+
+    def to_frame(self) -> pd.DataFrame:
+        return frame(
+            row(self.analysis, self.outcome, c.arm, "median_time", c.median, c.median_ci[0],
+                c.median_ci[1], np.nan, c.n, c.events)
+            for c in self.curves
+        )
+
+
+def kaplan_meier(
+    adtte: pd.DataFrame,
+    paramcd: str = "READMIT",
+    *,
+    adsl: pd.DataFrame | None = None,
+    arms: Arms = DEFAULT_ARMS,
+    analysis: str = "community_tenure",
+    level: float = 0.95,
+    time_col: str = "AVAL",
+    censor_col: str = "CNSR",
+    arm_col: str = "ARM",
+) -> KaplanMeierResult:
+    """Kaplan–Meier estimate of one ADTTE parameter in each arm (event = ``CNSR == 0``)."""
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col])
+    arm_indicator(d[arm_col], arms)
+    curves = []
+    for a in (arms.treated, arms.control):
+        sub = d.loc[d[arm_col].astype(str) == a]
+        t = sub[time_col].to_numpy(float)
+        ev = (sub[censor_col].to_numpy() == 0)
+        kmf = KaplanMeierFitter(alpha=1 - level).fit(t, ev)
+        mci = median_survival_times(kmf.confidence_interval_)
+        curves.append(ArmCurve(a, int(t.size), int(ev.sum()), km_table(t, ev),
+                               float(kmf.median_survival_time_),
+                               (float(mci.iloc[0, 0]), float(mci.iloc[0, 1])), t, ev))
+    return KaplanMeierResult(analysis, paramcd, arms, tuple(curves), level)
+
+
+# --------------------------------------------------------------------------- log-rank
+@dataclass(frozen=True)
+class LogRankResult:
+    """Stratified log-rank test of treated vs control.
+
+    ``observed - expected`` and ``variance`` are summed over strata; chi-square on 1 df.
+    ``hr`` is the Peto one-step hazard ratio exp((O-E)/V) with CI exp((O-E)/V ± z/sqrt(V)).
+    """
+
+    analysis: str
+    outcome: str
+    contrast: str
+    observed: float
+    expected: float
+    variance: float
+    chisq: float
+    p_value: float
+    n: int
+    events: int
+    n_strata: int
+    level: float = 0.95
+
+    @property
+    def log_hr(self) -> float:
+        return (self.observed - self.expected) / self.variance
+
+    def to_frame(self) -> pd.DataFrame:
+        r = ratio_row(self.analysis, self.outcome, self.contrast, "logrank_hazard_ratio",
+                      self.log_hr, 1 / np.sqrt(self.variance), self.n, self.events, self.level)
+        r["p_value"] = self.p_value
+        return frame([r])
+
+
+def logrank_components(time, event, group, strata=None) -> tuple[float, float, float]:
+    """(O, E, V) for ``group == 1`` summed over strata (Kalbfleisch & Prentice §7.2).
+
+    In each stratum, at each distinct event time with n at risk, n1 of them in group 1,
+    d events of which d1 in group 1: E = d n1/n and V = d (n1/n)(1 - n1/n)(n - d)/(n - 1).
+    """
+    t = np.asarray(time, float)
+    e = np.asarray(event, float)
+    g = np.asarray(group, float)
+    s = np.zeros(t.size) if strata is None else pd.factorize(np.asarray(strata))[0]
+    obs = E = V = 0.0
+    for k in np.unique(s):
+        m = s == k
+        tk, ek, gk = t[m], e[m], g[m]
+        ut = np.unique(tk[ek > 0])
+        if ut.size == 0:
+            continue
+        ts = np.sort(tk)
+        t1 = np.sort(tk[gk == 1])
+        n = ts.size - np.searchsorted(ts, ut, "left")
+        n1 = t1.size - np.searchsorted(t1, ut, "left")
+        idx = np.searchsorted(ut, tk[ek > 0])
+        d = np.bincount(idx, minlength=ut.size).astype(float)
+        d1 = np.bincount(idx, weights=gk[ek > 0], minlength=ut.size)
+        p1 = n1 / n
+        obs += d1.sum()
+        E += (d * p1).sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.where(n > 1, d * p1 * (1 - p1) * (n - d) / (n - 1), 0.0)
+        V += v.sum()
+    return float(obs), float(E), float(V)
+
+
+def logrank(
+    adtte: pd.DataFrame,
+    paramcd: str = "READMIT",
+    *,
+    adsl: pd.DataFrame | None = None,
+    strata: Sequence[str] | None = ("SITEID",),
+    arms: Arms = DEFAULT_ARMS,
+    analysis: str = "community_tenure",
+    level: float = 0.95,
+    time_col: str = "AVAL",
+    censor_col: str = "CNSR",
+    arm_col: str = "ARM",
+) -> LogRankResult:
+    """Log-rank test of the arms, stratified by ``strata`` (default site)."""
+    strata = list(strata or [])
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *strata])
+    g = arm_indicator(d[arm_col], arms)
+    ev = (d[censor_col].to_numpy() == 0).astype(float)
+    st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    obs, E, V = logrank_components(d[time_col].to_numpy(float), ev, g, st)
+    chisq = (obs - E) ** 2 / V
+    return LogRankResult(analysis, paramcd, arms.contrast, obs, E, V, float(chisq),
+                         float(stats.chi2.sf(chisq, 1)), int(len(d)), int(ev.sum()),
+                         1 if st is None else len(set(st)), level)
+
+
+# --------------------------------------------------------------------------- RMST
+def rmst_km(time, event, tau: float) -> tuple[float, float]:
+    """RMST up to ``tau`` of the Kaplan–Meier curve and its Greenwood-type variance.
+
+    RMST = integral_0^tau S(u) du. With A_j = integral_{t_j}^tau S(u) du for each distinct
+    event time t_j <= tau, Var = sum_j A_j^2 d_j / (n_j (n_j - d_j)) (Klein & Moeschberger
+    §4.5; the formula of R survRM2 and of survival::print.survfit(rmean=), a term with
+    n_j = d_j counting 0 as in survRM2). This is the variance of the *estimator*; lifelines'
+    ``restricted_mean_survival_time(return_variance=True)`` returns instead the variance of
+    min(T, tau), which does not shrink with n.
+    """
+    tab = km_table(time, event)
+    tt = tab["time"].to_numpy()
+    s = tab["survival"].to_numpy()
+    if tau > tt.max() and s[-1] > 0:
+        raise ValueError(f"tau={tau} is beyond the last follow-up time {tt.max()} and the "
+                         "Kaplan-Meier curve is undefined there")
+    # breakpoints of the step function within [0, tau]
+    keep = tt < tau
+    knots = np.r_[0.0, tt[keep], tau]
+    vals = np.r_[1.0, s[keep]]  # S on [knots[i], knots[i+1])
+    areas = vals * np.diff(knots)
+    rmst = float(areas.sum())
+    # A_j for event times t_j <= tau: area from t_j to tau = sum of areas from its knot on
+    tail = areas[::-1].cumsum()[::-1]  # tail[i] = integral from knots[i] to tau
+    ev = (tab["n_event"].to_numpy() > 0) & (tt <= tau)
+    pos = np.searchsorted(knots, tt[ev], "left")
+    A = np.where(pos < tail.size, tail[np.minimum(pos, tail.size - 1)], 0.0)
+    A = np.where(tt[ev] >= tau, 0.0, A)
+    n = tab["n_risk"].to_numpy()[ev]
+    d = tab["n_event"].to_numpy()[ev]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(n > d, d / (n * (n - d)), 0.0)
+    return rmst, float((A**2 * w).sum())
+
+
+@dataclass(frozen=True)
+class RMSTResult:
+    """RMST per arm up to ``tau`` and their difference (treated - control)."""
+
+    analysis: str
+    outcome: str
+    arms: Arms
+    tau: float
+    rmst: tuple[float, float]
+    variance: tuple[float, float]
+    n: tuple[int, int]
+    events: tuple[int, int]
+    level: float = 0.95
+
+    @property
+    def difference(self) -> float:
+        return self.rmst[0] - self.rmst[1]
+
+    @property
+    def se_difference(self) -> float:
+        return float(np.sqrt(sum(self.variance)))
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [diff_row(self.analysis, self.outcome, a, "rmst", r, np.sqrt(v), n, e,
+                         self.level, tau=self.tau)
+                for a, r, v, n, e in zip((self.arms.treated, self.arms.control), self.rmst,
+                                         self.variance, self.n, self.events, strict=True)]
+        for r in rows:  # a p-value of RMST = 0 has no meaning
+            r["p_value"] = np.nan
+        rows.append(diff_row(self.analysis, self.outcome, self.arms.contrast, "rmst_difference",
+                             self.difference, self.se_difference, sum(self.n), sum(self.events),
+                             self.level, tau=self.tau))
+        return frame(rows)
+
+
+def rmst_difference(
+    adtte: pd.DataFrame,
+    paramcd: str = "READMIT",
+    *,
+    tau: float = 365.0,
+    adsl: pd.DataFrame | None = None,
+    arms: Arms = DEFAULT_ARMS,
+    analysis: str = "community_tenure",
+    level: float = 0.95,
+    time_col: str = "AVAL",
+    censor_col: str = "CNSR",
+    arm_col: str = "ARM",
+) -> RMSTResult:
+    """Difference in restricted mean survival time at ``tau`` days (unadjusted, KM-based)."""
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col])
+    arm_indicator(d[arm_col], arms)
+    res, var, ns, es = [], [], [], []
+    for a in (arms.treated, arms.control):
+        sub = d.loc[d[arm_col].astype(str) == a]
+        ev = sub[censor_col].to_numpy() == 0
+        r, v = rmst_km(sub[time_col].to_numpy(float), ev, tau)
+        res.append(r)
+        var.append(v)
+        ns.append(len(sub))
+        es.append(int(ev.sum()))
+    return RMSTResult(analysis, paramcd, arms, float(tau), tuple(res), tuple(var), tuple(ns),
+                      tuple(es), level)

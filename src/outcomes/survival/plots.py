@@ -1,0 +1,177 @@
+"""Figures of the survival analyses: a KMunicate-style Kaplan–Meier plot and a forest plot.
+
+Both render from result objects/tables and write a deterministic file: for SVG the
+``svg.hashsalt`` is fixed and the ``Date`` metadata removed, so identical inputs give
+identical bytes; PNG carries no date metadata either.
+
+References
+----------
+- Morris TP, Jarvis CI, Cragg W, Phillips PPJ, Choodari-Oskooei B, Sydes MR. Proposals on
+  Kaplan–Meier plots in medical research and a survey of stakeholder views: KMunicate.
+  BMJ Open 2019;9:e030215.
+- Lewis S, Clarke M. Forest plots: trying to see the wood and the trees. BMJ 2001.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ._common import DIFFERENCE_TYPES, RATIO_TYPES
+from .km import KaplanMeierResult, loglog_ci
+
+COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")  # Okabe–Ito
+RC = {"svg.hashsalt": "outcomes", "svg.fonttype": "path", "font.size": 9,
+      "font.family": "DejaVu Sans"}
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix.lstrip(".").lower()
+    meta = {"Date": None} if fmt == "svg" else ({"Software": None} if fmt == "png" else None)
+    with plt.rc_context(RC):
+        fig.savefig(path, format=fmt, metadata=meta, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | None = None,
+              ylabel: str = "Not readmitted", xlabel: str = "Days since discharge",
+              title: str | None = None, labels: dict | None = None,
+              cumulative_incidence: bool = False) -> Path:
+    """KMunicate plot (Morris et al. 2019): step curves with pointwise 95% bands
+    (log(-log)), censoring marks, and under the x-axis for each arm the number at risk,
+    cumulative events and cumulative censored at ``times`` (default every 90 days to the
+    last follow-up). ``cumulative_incidence`` draws 1 - S instead."""
+    labels = labels or {}
+    tmax = max(float(c.time.max()) for c in result.curves)
+    if times is None:
+        times = np.arange(0.0, tmax + 1e-9, 90.0)
+        if tmax - times[-1] >= 45:
+            times = np.r_[times, tmax]
+        elif times[-1] < tmax:
+            times[-1] = tmax
+    times = np.asarray(times, float)
+    narms = len(result.curves)
+    with plt.rc_context(RC):
+        fig = plt.figure(figsize=(7.0, 4.2 + 0.55 * narms))
+        gs = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.55 * narms * 1.8], hspace=0.28)
+        ax = fig.add_subplot(gs[0])
+        for k, c in enumerate(result.curves):
+            col = COLOURS[k % len(COLOURS)]
+            tab = c.table
+            t = np.r_[0.0, tab["time"].to_numpy()]
+            s = np.r_[1.0, tab["survival"].to_numpy()]
+            se = np.r_[0.0, tab["std_err"].to_numpy()]
+            lo, hi = loglog_ci(s, se, result.level)
+            if cumulative_incidence:
+                s, lo, hi = 1 - s, 1 - hi, 1 - lo
+            t_end = np.r_[t, tmax]
+            ax.step(t_end, np.r_[s, s[-1]], where="post", color=col, lw=1.6,
+                    label=labels.get(c.arm, c.arm))
+            ax.fill_between(t_end, np.r_[lo, lo[-1]], np.r_[hi, hi[-1]], step="post",
+                            color=col, alpha=0.18, lw=0)
+            cens = tab["n_censor"].to_numpy() > 0
+            ct = tab["time"].to_numpy()[cens]
+            cs = tab["survival"].to_numpy()[cens]
+            ax.plot(ct, 1 - cs if cumulative_incidence else cs, ls="none", marker="|",
+                    ms=5, color=col, mew=0.8)
+        ax.set_xlim(-tmax * 0.01, tmax * 1.01)
+        ax.set_ylim(0, 1.0)
+        ax.set_xticks(times)
+        ax.set_ylabel(("Cumulative incidence: " if cumulative_incidence else "") + ylabel)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="y", color="0.9", lw=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(frameon=False, loc="lower left" if not cumulative_incidence else "upper left")
+        if title:
+            ax.set_title(title)
+        # KMunicate table
+        tx = fig.add_subplot(gs[1], sharex=ax)
+        tx.axis("off")
+        rt = result.risk_table(times)
+        nrow = 4 * narms
+        y = nrow - 0.5
+        for k, c in enumerate(result.curves):
+            col = COLOURS[k % len(COLOURS)]
+            sub = rt.loc[rt["arm"] == c.arm]
+            tx.text(-0.05, y, labels.get(c.arm, c.arm), ha="right", va="center",
+                    color=col, fontweight="bold", transform=tx.get_yaxis_transform())
+            y -= 1
+            for key, name in (("at_risk", "At risk"), ("events", "Events"),
+                              ("censored", "Censored")):
+                tx.text(-0.05, y, name, ha="right", va="center",
+                        transform=tx.get_yaxis_transform())
+                for t0, v in zip(sub["time"], sub[key], strict=True):
+                    tx.text(t0, y, f"{int(v)}", ha="center", va="center")
+                y -= 1
+        tx.set_ylim(-0.2, nrow)
+    return _save(fig, path)
+
+
+PROBABILITY_DIFFERENCES = frozenset({"risk_difference", "cif_difference"})
+
+
+def _label(r) -> str:
+    extra = f", {r['strategy']}" if isinstance(r.get("strategy"), str) else ""
+    return f"{r['analysis']}: {r['outcome']} ({r['estimate_type'].replace('_', ' ')}{extra})"
+
+
+def forest(table: pd.DataFrame, path, *, title: str | None = None,
+           types: Sequence[str] | None = None) -> Path:
+    """Forest plot of the between-arm effects of a results table, one row per effect with
+    its estimate, CI and p-value written at the right, in up to three panels with their own
+    axis: ratios (log axis, reference 1), differences of probabilities, and differences in
+    days or other units (linear axes, reference 0)."""
+    tab = table.copy()
+    if types is not None:
+        tab = tab.loc[tab["estimate_type"].isin(types)]
+    tab = tab.loc[tab["contrast"].str.contains(" vs ")]
+    ratio = tab.loc[tab["estimate_type"].isin(RATIO_TYPES)]
+    pdiff = tab.loc[tab["estimate_type"].isin(PROBABILITY_DIFFERENCES)]
+    odiff = tab.loc[tab["estimate_type"].isin(DIFFERENCE_TYPES - PROBABILITY_DIFFERENCES)]
+    panels = [(p, kind) for p, kind in ((ratio, "ratio"), (pdiff, "probability"),
+                                        (odiff, "difference")) if len(p)]
+    if not panels:
+        raise ValueError("no between-arm ratio or difference estimates to plot")
+    heights = [max(len(p), 1) + 1.5 for p, _ in panels]
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(len(panels), 1, figsize=(8.5, 0.32 * sum(heights) + 0.8),
+                                 gridspec_kw={"height_ratios": heights}, squeeze=False)
+        for ax, (p, kind) in zip(axes[:, 0], panels, strict=True):
+            p = p.reset_index(drop=True)
+            yy = np.arange(len(p))[::-1]
+            est, lo, hi = (p[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
+            ax.errorbar(est, yy, xerr=[est - lo, hi - est], fmt="s", color="black", ms=4,
+                        ecolor="0.3", capsize=2, lw=1)
+            ax.axvline(1.0 if kind == "ratio" else 0.0, color="0.5", ls="--", lw=0.8)
+            if kind == "ratio":
+                ax.set_xscale("log")
+                ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                ax.set_xlabel("Ratio, treated / control (log scale)")
+            elif kind == "probability":
+                ax.set_xlabel("Difference in probability (treated - control)")
+            else:
+                ax.set_xlabel("Difference, treated - control (days)")
+            ax.set_yticks(yy)
+            ax.set_yticklabels([_label(r) for _, r in p.iterrows()])
+            ax.set_ylim(-1, len(p))
+            for y0, e, l0, h0, pv in zip(yy, est, lo, hi, p["p_value"], strict=True):
+                ptxt = "" if not np.isfinite(pv) else (f"  p={pv:.3f}" if pv >= 0.001 else
+                                                       "  p<0.001")
+                ax.annotate(f"{e:.3g} ({l0:.3g}, {h0:.3g}){ptxt}", (1.01, y0),
+                            xycoords=("axes fraction", "data"), va="center", fontsize=8)
+            ax.spines[["top", "right"]].set_visible(False)
+        if title:
+            axes[0, 0].set_title(title)
+    return _save(fig, path)
