@@ -1,0 +1,148 @@
+"""Synthetic peer-support trial following the change model (DESIGN §10).
+
+Public API
+----------
+``write_simulated_trial(n, seed, out_dir, truth_n=None)``
+    Write ``participants.csv``, ``questionnaires.csv``, ``admissions.csv``,
+    ``peer_contacts.csv`` (DESIGN §4) and ``truth.json`` into ``out_dir``.
+``simulate(n, seed, truth_n=None)``
+    The same in memory: ``(tables, truth)`` with tables as :class:`Table` objects.
+
+All randomness comes from one ``numpy.random.default_rng(seed)``, split with
+``rng.spawn(3)`` into a parameter stream (site effects, peer workers), a trial stream and
+a truth-population stream; nothing uses global random state. The same ``(n, seed)`` gives
+byte-identical files whatever ``truth_n`` is; ``truth_n`` only changes truth.json.
+The model is documented in ``docs/synthetic-trial.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from outcomes import __version__, contract
+from outcomes.errors import OutcomesError
+from outcomes.instruments import load_registry
+from outcomes.simulate.parameters import (
+    CONTROL,
+    DATA_CUT,
+    FOLLOWUP_DAYS,
+    RECRUITMENT_END,
+    RECRUITMENT_START,
+    TREATED,
+    Parameters,
+    draw_parameters,
+)
+from outcomes.simulate.trial import Table, simulate_trial
+from outcomes.simulate.truth import compute_truth
+
+__all__ = [
+    "DEFAULT_TRUTH_N",
+    "Parameters",
+    "Table",
+    "simulate",
+    "truth_to_json",
+    "write_simulated_trial",
+]
+
+DEFAULT_TRUTH_N = 200_000
+MIN_TRUTH_N = 1_000
+SIGNIFICANT_DIGITS = 6
+
+
+class SimulationError(OutcomesError):
+    """Bad arguments to the simulator (exit status 2, one line on stderr)."""
+
+    exit_code = 2
+
+
+def _round(obj):
+    """Round every float to 6 significant digits (recursively) for a stable truth.json."""
+    if isinstance(obj, dict):
+        return {str(k): _round(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_round(v) for v in obj]
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        x = float(obj)
+        if not math.isfinite(x):
+            raise ValueError(f"non-finite value in truth: {x}")
+        return float(f"{x:.{SIGNIFICANT_DIGITS}g}") + 0.0  # + 0.0 turns -0.0 into 0.0
+    return obj
+
+
+def truth_to_json(truth: dict) -> str:
+    """The canonical text of truth.json: rounded floats, sorted keys, 2-space indent, final newline."""
+    return json.dumps(_round(truth), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def table_to_csv(table: Table) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(table.columns)
+    writer.writerows(table.rows)
+    return buf.getvalue()
+
+
+def _check(n: int, seed: int, truth_n: int) -> None:
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise SimulationError(f"--n must be a positive integer, got {n!r}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise SimulationError(f"--seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(truth_n, int | np.integer) or truth_n < MIN_TRUTH_N:
+        raise SimulationError(f"--truth-n must be an integer >= {MIN_TRUTH_N}, got {truth_n!r}")
+
+
+def simulate(n: int, seed: int, truth_n: int | None = None) -> tuple[dict[str, Table], dict]:
+    """Simulate a trial of ``n`` participants and its truth; nothing is written."""
+    truth_n = DEFAULT_TRUTH_N if truth_n is None else truth_n
+    _check(n, seed, truth_n)
+    rng = np.random.default_rng(seed)
+    r_params, r_trial, r_truth = rng.spawn(3)
+    params = draw_parameters(r_params)
+    registry = load_registry()
+    tables = simulate_trial(int(n), r_trial, params, registry)
+    truth = compute_truth(params, registry, r_truth, int(truth_n))
+    truth["meta"] = {
+        "generator": "outcomes.simulate",
+        "version": __version__,
+        "seed": int(seed),
+        "rng": (
+            "numpy.random.default_rng(seed).spawn(3) -> [parameters, trial, truth population]; "
+            "numpy " + np.__version__
+        ),
+        "n": int(n),
+        "truth_n": int(truth_n),
+        "data_cut": DATA_CUT.isoformat(),
+        "followup_days": FOLLOWUP_DAYS,
+        "recruitment_start": RECRUITMENT_START.isoformat(),
+        "recruitment_end": RECRUITMENT_END.isoformat(),
+        "arms": {"treated": TREATED, "control": CONTROL},
+        "significant_digits": SIGNIFICANT_DIGITS,
+    }
+    truth["parameters"] = params.to_dict()
+    return tables, truth
+
+
+def write_simulated_trial(n: int, seed: int, out_dir: Path, truth_n: int | None = None) -> dict[str, Path]:
+    """Write the extract (DESIGN §4) and truth.json into ``out_dir``; returns the paths."""
+    tables, truth = simulate(n, seed, truth_n)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, file_name in contract.TABLE_FILES.items():
+        path = out_dir / file_name
+        path.write_bytes(table_to_csv(tables[name]).encode("utf-8"))
+        paths[name] = path
+    path = out_dir / "truth.json"
+    path.write_bytes(truth_to_json(truth).encode("utf-8"))
+    paths["truth"] = path
+    return paths

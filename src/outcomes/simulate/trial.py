@@ -1,0 +1,326 @@
+"""One simulated trial: design, outcomes under the randomised arm, follow-up and delivery.
+
+The structural outcomes come from :class:`outcomes.simulate.model.Model` evaluated at the
+randomised arm. This module adds what only the trial has: calendar dates, permuted-block
+randomisation, the recurrent admission history until the data cut, deaths, withdrawals,
+questionnaire visits with dropout and item non-response, and peer-support contacts. It
+returns the four tables of DESIGN §4 as rows of already formatted strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from outcomes import contract
+from outcomes.instruments import Instrument
+from outcomes.simulate.model import DIAGNOSIS_PSYCHOSIS, Model, Units, draw_units
+from outcomes.simulate.parameters import (
+    DATA_CUT,
+    RECRUITMENT_END,
+    RECRUITMENT_START,
+    Parameters,
+)
+
+_EPOCH = dt.date(1970, 1, 1)
+NO_DAY = np.iinfo(np.int64).max  # "never" for death / withdrawal day numbers
+
+
+def day_number(d: dt.date) -> int:
+    """Days since 1970-01-01 (the integer behind numpy's datetime64[D])."""
+    return (d - _EPOCH).days
+
+
+def iso(days: np.ndarray) -> np.ndarray:
+    """ISO 8601 strings of day numbers."""
+    return np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]"), unit="D")
+
+
+@dataclass
+class Table:
+    """A table of the extract: contract column order and rows of formatted strings."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(self.columns), dtype=object)
+
+
+def _weekdays(start: int, end: int) -> np.ndarray:
+    days = np.arange(start, end + 1)
+    return days[(days + 3) % 7 < 5]  # 1970-01-01 was a Thursday (weekday 3)
+
+
+def permuted_blocks(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Allocation sequence (1 = peer support) of n people: blocks of 2 and 4 in random order."""
+    seq: list[int] = []
+    while len(seq) < n:
+        size = int(rng.choice([2, 4]))
+        block = np.array([1] * (size // 2) + [0] * (size // 2))
+        rng.shuffle(block)
+        seq.extend(int(x) for x in block)
+    return np.asarray(seq[:n], dtype=np.int64)
+
+
+def _logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def simulate_trial(
+    n: int, rng: np.random.Generator, params: Parameters, registry: dict[str, Instrument]
+) -> dict[str, Table]:
+    """Simulate a trial of ``n`` randomised participants; returns the four DESIGN §4 tables."""
+    r_design, r_units, r_events, r_follow, r_contacts = rng.spawn(5)
+    model = Model(params, registry)
+    u = draw_units(r_units, n, params, model.keys)
+    cov = params.covariates
+    cut = day_number(DATA_CUT)
+
+    # --- design: recruitment dates, randomisation, index admission --------------------
+    rand_day = np.sort(
+        r_design.choice(_weekdays(day_number(RECRUITMENT_START), day_number(RECRUITMENT_END)), size=n)
+    )
+    arm = np.zeros(n, dtype=np.int64)
+    for s in range(len(params.sites)):
+        idx = np.flatnonzero(u.site == s)
+        arm[idx] = permuted_blocks(r_design, idx.size)
+    pre = np.clip(
+        np.rint(r_design.lognormal(np.log(cov.pre_randomisation_median_days), 0.7, size=n)), 0, 180
+    ).astype(np.int64)
+    post = np.rint(60 * r_design.beta(*cov.discharge_beta, size=n)).astype(np.int64)
+    index_adm = rand_day - pre
+    discharge = rand_day + post
+
+    # --- structural outcomes under the randomised arm -----------------------------------
+    t = arm.astype(float)
+    base = model.baseline(u, keep_items=True)
+    m4 = model.month4(u, base, t, keep_items=True)
+    m12 = model.month12(u, base, m4, t, keep_items=True)
+    lp = model.readmission_lp(u, t, model.mediator_scores(m4))
+    scale = model.hazard_scale(u, lp)
+    first_gap = model.gap_days(scale, u.u_readmit)
+    death_day = discharge + np.ceil(model.death_days(u)).astype(np.int64)
+    death_day = np.where(death_day <= cut, death_day, NO_DAY)
+
+    # --- withdrawals ----------------------------------------------------------------------
+    fu = params.followup
+    wd_day = rand_day + 1 + np.floor(r_follow.random(n) * fu.withdrawal_max_days).astype(np.int64)
+    withdrawn = (r_follow.random(n) < fu.withdrawal_prob) & (wd_day <= cut) & (wd_day < death_day)
+    wd_day = np.where(withdrawn, wd_day, NO_DAY)
+    keep_after_wd = r_follow.random(n) < fu.keep_admissions_after_withdrawal
+    index_listed = r_follow.random(n) < fu.index_admission_listed
+
+    # --- admissions -------------------------------------------------------------------------
+    admissions, first_readmission = _admissions(
+        model, u, r_events, scale, first_gap, index_adm, discharge, death_day, wd_day,
+        keep_after_wd, index_listed, cut,
+    )
+
+    # --- questionnaires ---------------------------------------------------------------------
+    questionnaires = _questionnaires(
+        model, u, r_follow, arm, rand_day, pre, discharge, death_day, wd_day, first_readmission,
+        base, m4, m12, cut,
+    )
+
+    # --- peer contacts ----------------------------------------------------------------------
+    contacts = _contacts(params, u, r_contacts, arm, rand_day, discharge, death_day, wd_day, cut)
+
+    # --- participants -----------------------------------------------------------------------
+    width = max(4, len(str(n)))
+    pid = [f"P{i + 1:0{width}d}" for i in range(n)]
+    rand_s, dis_s = iso(rand_day), iso(discharge)
+    wd_s = np.where(withdrawn, iso(np.where(withdrawn, wd_day, 0)), "")
+    dead = death_day != NO_DAY
+    death_s = np.where(dead, iso(np.where(dead, death_day, 0)), "")
+    participants = [
+        (
+            pid[i], params.sites[u.site[i]], contract.ARMS[0] if arm[i] == 1 else contract.ARMS[1],
+            str(rand_s[i]), str(dis_s[i]), str(int(u.age[i])), contract.SEX_CODES[u.sex[i]],
+            contract.DIAGNOSIS_GROUPS[u.diagnosis[i]], str(int(u.prior[i])),
+            "true" if u.detained[i] else "false", str(wd_s[i]), str(death_s[i]),
+        )
+        for i in range(n)
+    ]
+
+    adm_width = max(6, len(str(len(admissions))))
+    adm_rows = [
+        (pid[i], f"A{k + 1:0{adm_width}d}", a, d, legal)
+        for k, (i, a, d, legal) in enumerate(admissions)
+    ]
+    q_rows = [(pid[i], *rest) for i, *rest in questionnaires]
+    c_rows = [(pid[i], *rest) for i, *rest in contacts]
+    return {
+        "participants": Table(contract.PARTICIPANT_COLUMNS, participants),
+        "questionnaires": Table(_questionnaire_columns(model, registry), q_rows),
+        "admissions": Table(contract.ADMISSION_COLUMNS, adm_rows),
+        "peer_contacts": Table(contract.PEER_CONTACT_COLUMNS, c_rows),
+    }
+
+
+def _questionnaire_columns(model: Model, registry: dict[str, Instrument]) -> tuple[str, ...]:
+    cols = list(contract.QUESTIONNAIRE_KEY_COLUMNS)
+    for key in model.keys:
+        cols.extend(registry[key].item_columns())
+    return tuple(cols)
+
+
+def _admissions(model, u: Units, rng, scale, first_gap, index_adm, discharge, death_day, wd_day,
+                keep_after_wd, index_listed, cut):
+    """Index admission plus recurrent readmissions until death or the data cut.
+
+    Returns rows ``(participant index, admission_date, discharge_date or "", legal_status)``
+    sorted by participant and date, and the day number of each participant's first
+    readmission in the routine data (``NO_DAY`` if none).
+    """
+    spec = model.params.readmission
+    n = u.n
+    b0, b_det, b_psy = spec.detained_logit
+    p_det = _logistic(b0 + b_det * u.detained + b_psy * (u.diagnosis == DIAGNOSIS_PSYCHOSIS))
+    rows: list[tuple[int, int, int | None, str]] = []
+    first = np.full(n, NO_DAY, dtype=np.int64)
+    for i in range(n):
+        if index_listed[i]:
+            rows.append((i, int(index_adm[i]), int(discharge[i]), "detained" if u.detained[i] else "informal"))
+        end = min(int(death_day[i]), cut)
+        prev = int(discharge[i])
+        gap = float(first_gap[i])
+        while True:
+            start = prev + int(np.ceil(gap))
+            if start > end:
+                break
+            detained = bool(rng.random() < p_det[i])
+            median = spec.los_median_days * (spec.los_detained_ratio if detained else 1.0)
+            los = max(1, round(float(np.exp(np.log(median) + spec.los_sigma * rng.normal()))))
+            stop = start + los
+            died = death_day[i] <= stop
+            if died:
+                stop = int(death_day[i])
+            if first[i] == NO_DAY:
+                first[i] = start
+            if start <= wd_day[i] or keep_after_wd[i]:
+                rows.append((i, start, stop if stop <= cut else None, "detained" if detained else "informal"))
+            if died or stop > cut:
+                break
+            prev = stop
+            gap = float(model.gap_days(scale[i], rng.random()))
+    if not rows:
+        return [], first
+    adm_s = iso(np.array([r[1] for r in rows]))
+    dis_s = iso(np.array([r[1] if r[2] is None else r[2] for r in rows]))
+    out = [
+        (i, str(adm_s[k]), "" if d is None else str(dis_s[k]), legal)
+        for k, (i, _a, d, legal) in enumerate(rows)
+    ]
+    return out, first
+
+
+def _questionnaires(model: Model, u: Units, rng, arm, rand_day, pre, discharge, death_day, wd_day,
+                    first_readmission, base, m4, m12, cut):
+    fu = model.params.followup
+    n = u.n
+    baseline_day = rand_day - rng.integers(0, np.minimum(pre, 3) + 1)
+    planned = []
+    for k in range(2):
+        lo, hi = fu.visit_window[k]
+        shift = np.clip(np.rint(rng.normal(0.0, fu.visit_sd_days[k], size=n)), lo, hi).astype(np.int64)
+        planned.append(discharge + fu.visit_target_days[k] + shift)
+    w0 = base.scores[model.primary["wemwbs"]] if "wemwbs" in model.primary else np.full(n, 38.0)
+    completed = [np.ones(n, dtype=bool)]
+    empty_row = [np.zeros(n, dtype=bool)]
+    for k in range(2):
+        day = planned[k]
+        in_study = (day < death_day) & (day < wd_day) & (day <= cut)
+        logit = (
+            fu.missed_intercept[k]
+            + fu.missed_age_per_10y * (u.age - 40) / 10
+            + fu.missed_wemwbs_per_10 * (w0 - 38) / 10
+            + fu.missed_prior * (u.prior - 1.5)
+            + fu.missed_peer_support * arm
+            + fu.missed_readmitted * (first_readmission <= day)
+        )
+        if k == 1:
+            logit = logit + fu.missed_month4_missed * ~completed[1]
+        missed = rng.random(n) < _logistic(logit)
+        completed.append(in_study & ~missed)
+        empty_row.append(in_study & missed & (rng.random(n) < fu.empty_row_prob))
+    days = [baseline_day, *planned]
+    visits = [base, m4, m12]
+    keys = model.keys
+    # item matrices with NaN for items left blank (patchy instruments)
+    blocks = []
+    for v in range(3):
+        mats = []
+        for key in keys:
+            items = visits[v].items[key].astype(float)
+            p = items.shape[1]
+            prob = fu.patchy_prob.get(key, fu.patchy_prob_default)
+            patchy = rng.random(n) < prob
+            blank = (rng.random((n, p)) < fu.patchy_item_prob) & patchy[:, None]
+            forced = rng.integers(0, p, size=n)
+            none = patchy & ~blank.any(axis=1)
+            blank[np.flatnonzero(none), forced[none]] = True
+            items[blank] = np.nan
+            mats.append(items)
+        blocks.append(np.concatenate(mats, axis=1))
+    rows = []
+    visit_codes = contract.VISITS
+    date_str = [iso(d) for d in days]
+    for i in range(n):
+        for v in range(3):
+            if completed[v][i]:
+                vals = blocks[v][i]
+                cells = ["" if np.isnan(x) else str(int(x)) for x in vals]
+                rows.append((i, visit_codes[v], str(date_str[v][i]), *cells))
+            elif empty_row[v][i]:
+                rows.append((i, visit_codes[v], "", *([""] * blocks[v].shape[1])))
+    return rows
+
+
+def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death_day, wd_day, cut):
+    spec = params.contacts
+    n = u.n
+    modes = contract.CONTACT_MODES
+    ward_modes = np.array([modes.index("face_to_face"), modes.index("group")])
+    link = np.exp(spec.alliance_link * u.latent_noise.get("month_4:wai_sr", np.zeros(n)))
+    rows = []
+    for i in range(n):
+        if arm[i] != 1:
+            continue
+        engaged = rng.random() >= spec.no_contact_prob
+        n_site = params.peer_workers[u.site[i]]
+        main = int(rng.integers(0, n_site))
+        if not engaged:
+            continue
+        k_ward = int(rng.poisson(spec.ward_mean))
+        mean = spec.community_mean * link[i]
+        k_comm = int(rng.negative_binomial(spec.community_size, spec.community_size / (spec.community_size + mean)))
+        ward_days = rand_day[i] + rng.integers(0, discharge[i] - rand_day[i] + 1, size=k_ward)
+        comm_days = discharge[i] + 1 + np.floor(spec.community_days * rng.beta(1.0, 1.8, size=k_comm)).astype(np.int64)
+        ward_mode = ward_modes[(rng.random(k_ward) < 0.1).astype(int)]
+        comm_mode = rng.choice(len(modes), size=k_comm, p=np.asarray(spec.mode_probs))
+        c_days = np.concatenate([ward_days, comm_days])
+        c_modes = np.concatenate([ward_mode, comm_mode]).astype(np.int64)
+        k = c_days.size
+        other = rng.integers(0, max(n_site - 1, 1), size=k)
+        other = np.where(other >= main, other + 1, other) if n_site > 1 else np.full(k, main)
+        worker = np.where(rng.random(k) < spec.main_worker_prob, main, other)
+        med = np.array([spec.duration[m][0] for m in c_modes])
+        sig = np.array([spec.duration[m][1] for m in c_modes])
+        minutes = np.clip(np.rint(med * np.exp(sig * rng.normal(size=k))), *contract.DURATION_MINUTES_RANGE)
+        ok = (c_days < death_day[i]) & (c_days < wd_day[i]) & (c_days <= cut)
+        # at most one contact a day: the first drawn for that date (np.unique sorts by date)
+        _, first_of_day = np.unique(c_days, return_index=True)
+        keep = first_of_day[ok[first_of_day]]
+        site = params.sites[u.site[i]]
+        dates = iso(c_days[keep])
+        for j, date in zip(keep, dates, strict=True):
+            rows.append((
+                i, str(date), f"PW-{site}-{int(worker[j]) + 1:02d}",
+                str(int(minutes[j])), modes[int(c_modes[j])],
+            ))
+    return rows

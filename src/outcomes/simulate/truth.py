@@ -1,0 +1,252 @@
+"""True effects of the data-generating process, from potential outcomes.
+
+A large population (``truth_n`` people, its own random stream) is drawn from the same
+distribution as the trial participants. Every member is evaluated under both arms and,
+for the natural (in)direct effects, under cross-world mediator values, using the same
+exogenous draws each time (common random numbers). Every number in ``truth.json`` is an
+average over this population, never an estimate from a model fitted to observed trial data
+(the hazard ratios are the one exception by design: the Cox model is fitted to the
+counterfactual population itself, where it defines a marginal hazard-ratio estimand).
+
+Outcomes are *hypothetical complete* outcomes: questionnaires as if everyone completed
+them with no missing items, and no death, withdrawal or data cut in the way of follow-up
+(except where death is named as a competing event).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from outcomes.instruments import Instrument
+from outcomes.simulate.model import Model, Units, Visit, draw_units
+from outcomes.simulate.parameters import (
+    CONTROL,
+    FOLLOWUP_DAYS,
+    MECHANISMS,
+    TREATED,
+    Parameters,
+)
+
+OUTCOME_DEFINITIONS = {
+    "WEMWBS_month_12": "WEMWBS total score at month 12 (complete responses), mean difference",
+    "readmission_12m": (
+        "readmitted within 365 days of index discharge while alive (death before readmission "
+        "counts as no readmission): cumulative incidence with death as competing event, "
+        "risk difference"
+    ),
+    "readmission_time_365": (
+        "time to first readmission on the 365-day risk scale, P(T <= 365) in the hypothetical "
+        "absence of death (death treated as independent censoring): risk difference"
+    ),
+}
+
+
+def _mean_se(x: np.ndarray) -> tuple[float, float]:
+    x = np.asarray(x, dtype=float)
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else 0.0
+
+
+def _odds(p: float) -> float:
+    return p / (1.0 - p)
+
+
+def mediator_sets(model: Model) -> dict[str, list[str]]:
+    """Named sets of month-4 process instruments: each alone, each mechanism, all."""
+    sets = {model.primary[k]: [k] for k in model.mediators}
+    for name, keys in MECHANISMS.items():
+        present = [k for k in keys if k in model.mediators]
+        if present:
+            sets[name] = present
+    sets["all"] = list(model.mediators)
+    return sets
+
+
+class _Outcomes:
+    """Per-person potential outcomes as functions of (arm, mediator values)."""
+
+    def __init__(self, model: Model, u: Units, base: Visit) -> None:
+        self.model, self.u, self.base = model, u, base
+        self.death = model.death_days(u)
+
+    def __call__(self, t: float, meds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        m, u = self.model, self.u
+        lp = m.readmission_lp(u, t, meds)
+        risk = m.risk365(u, lp)
+        first = m.first_readmission_days(u, lp)
+        died_first = (self.death < first) & (first <= FOLLOWUP_DAYS)
+        return {
+            "WEMWBS_month_12": m.wemwbs12(u, self.base, t, meds),
+            # E[1{T <= min(365, D)} | unit] = P(T <= 365 | unit) - 1{D < T <= 365}: the
+            # first term integrates the readmission draw analytically (less Monte Carlo
+            # noise), the second is exact given the draws.
+            "readmission_12m": risk - died_first,
+            "readmission_time_365": risk,
+        }
+
+
+def _natural_effects(a, d, y1_s0, y0_s1) -> dict[str, float]:
+    """Natural effects from the four potential-outcome arrays of one mediator set S.
+
+    a = Y(1, M(1)), d = Y(0, M(0)), y1_s0 = Y(1, M_S(0), M_-S(1)), y0_s1 = Y(0, M_S(1), M_-S(0)).
+    """
+    total, total_se = _mean_se(a - d)
+    acme_t, acme_t_se = _mean_se(a - y1_s0)
+    acme_c, acme_c_se = _mean_se(y0_s1 - d)
+    ade_t, ade_t_se = _mean_se(a - y0_s1)
+    ade_c, ade_c_se = _mean_se(y1_s0 - d)
+    acme_avg = (acme_t + acme_c) / 2
+    ade_avg = (ade_t + ade_c) / 2
+    out = {
+        "total": total,
+        "acme_treated": acme_t,
+        "acme_control": acme_c,
+        "ade_treated": ade_t,
+        "ade_control": ade_c,
+        "acme_average": acme_avg,
+        "ade_average": ade_avg,
+        "mc_se": {
+            "total": total_se,
+            "acme_treated": acme_t_se,
+            "acme_control": acme_c_se,
+            "ade_treated": ade_t_se,
+            "ade_control": ade_c_se,
+        },
+    }
+    if total != 0:
+        out["prop_mediated"] = acme_avg / total
+        out["prop_mediated_treated"] = acme_t / total
+        out["prop_mediated_control"] = acme_c / total
+    return out
+
+
+def _rmst_days(model: Model, u: Units, lp: np.ndarray, chunk: int = 20000) -> np.ndarray:
+    """Per-person restricted mean time to first readmission over 365 days, in whole days.
+
+    Readmission days are recorded as ceil(T), so the Kaplan-Meier RMST of the data
+    estimates sum_{d=0}^{364} P(T > d); per person P(T > d) = exp(-c (d / 365) ** k).
+    """
+    k = model.params.readmission.shape
+    c = model.hazard_scale(u, lp)
+    grid = (np.arange(FOLLOWUP_DAYS) / FOLLOWUP_DAYS) ** k
+    out = np.empty(u.n)
+    for s in range(0, u.n, chunk):
+        out[s : s + chunk] = np.exp(-np.outer(c[s : s + chunk], grid)).sum(axis=1)
+    return out
+
+
+def _cox(frame: pd.DataFrame, covariates: list[str], strata: list[str] | None) -> dict[str, float]:
+    """Cox fit to the counterfactual population, aggregated to unique rows with weights."""
+    from lifelines import CoxPHFitter
+
+    cols = ["time", "event", *covariates, *(strata or [])]
+    agg = frame.groupby(cols, sort=True).size().reset_index(name="weight")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = CoxPHFitter().fit(agg, "time", "event", weights_col="weight", strata=strata)
+    beta = float(fit.params_["arm"])
+    return {"log_hr": beta, "hr": float(np.exp(beta))}
+
+
+def compute_truth(
+    params: Parameters, registry: dict[str, Instrument], rng: np.random.Generator, truth_n: int
+) -> dict:
+    """All true effects (see docs/synthetic-trial.md for the layout)."""
+    model = Model(params, registry)
+    u = draw_units(rng, truth_n, params, model.keys)
+    base = model.baseline(u)
+    m4 = {t: model.month4(u, base, float(t)) for t in (0, 1)}
+    m12 = {t: model.month12(u, base, m4[t], float(t)) for t in (0, 1)}
+
+    # --- questionnaire scores by arm -------------------------------------------------------
+    paramcds = [s.paramcd for inst in registry.values() for s in inst.scores]
+    scores: dict[str, dict] = {"baseline": {}}
+    for p in paramcds:
+        if p in base.scores:
+            scores["baseline"][p] = {"mean": float(np.mean(base.scores[p]))}
+    for visit, res in (("month_4", m4), ("month_12", m12)):
+        block = {}
+        for p in paramcds:
+            if p not in res[0].scores:
+                continue
+            y1, y0 = res[1].scores[p], res[0].scores[p]
+            diff, se = _mean_se(y1 - y0)
+            block[p] = {
+                TREATED: float(np.mean(y1)),
+                CONTROL: float(np.mean(y0)),
+                "difference": diff,
+                "mc_se": se,
+            }
+        scores[visit] = block
+
+    # --- natural effects through each mediator set -----------------------------------------
+    outcome = _Outcomes(model, u, base)
+    med = {t: model.mediator_scores(m4[t]) for t in (0, 1)}
+    factual = {t: outcome(float(t), med[t]) for t in (0, 1)}
+    sets = mediator_sets(model)
+    mediation: dict[str, dict] = {name: {} for name in OUTCOME_DEFINITIONS}
+    for set_name, keys in sets.items():
+        mix_10 = {k: (med[0][k] if k in keys else med[1][k]) for k in model.mediators}
+        mix_01 = {k: (med[1][k] if k in keys else med[0][k]) for k in model.mediators}
+        y1_s0 = outcome(1.0, mix_10)
+        y0_s1 = outcome(0.0, mix_01)
+        for name in OUTCOME_DEFINITIONS:
+            mediation[name][set_name] = _natural_effects(
+                factual[1][name], factual[0][name], y1_s0[name], y0_s1[name]
+            )
+
+    # --- readmission by arm --------------------------------------------------------------
+    readmission: dict[str, dict] = {}
+    for label, key in (
+        ("risk_365_no_death", "readmission_time_365"),
+        ("cuminc_365_death_competing", "readmission_12m"),
+    ):
+        r1, r0 = float(np.mean(factual[1][key])), float(np.mean(factual[0][key]))
+        diff, se = _mean_se(factual[1][key] - factual[0][key])
+        readmission[label] = {
+            TREATED: r1,
+            CONTROL: r0,
+            "risk_difference": diff,
+            "risk_ratio": r1 / r0,
+            "odds_ratio": _odds(r1) / _odds(r0),
+            "mc_se_risk_difference": se,
+        }
+    readmission["death_365"] = {"risk": float(np.mean(outcome.death <= FOLLOWUP_DAYS))}
+
+    lp = {t: model.readmission_lp(u, float(t), med[t]) for t in (0, 1)}
+    rmst = {t: _rmst_days(model, u, lp[t]) for t in (0, 1)}
+    diff, se = _mean_se(rmst[1] - rmst[0])
+    readmission["rmst_365_days"] = {
+        TREATED: float(rmst[1].mean()),
+        CONTROL: float(rmst[0].mean()),
+        "difference": diff,
+        "mc_se": se,
+    }
+    frames = []
+    for t in (0, 1):
+        day = np.ceil(model.first_readmission_days(u, lp[t]))
+        frames.append(
+            pd.DataFrame({
+                "time": np.minimum(day, FOLLOWUP_DAYS).astype(np.int64),
+                "event": (day <= FOLLOWUP_DAYS).astype(np.int64),
+                "arm": t,
+                "prior_admissions": u.prior,
+                "detained_at_index": u.detained.astype(np.int64),
+                "site": u.site,
+            })
+        )
+    cf = pd.concat(frames, ignore_index=True)
+    readmission["cox_unadjusted"] = _cox(cf, ["arm"], None)
+    readmission["cox_site_strata_adjusted"] = _cox(
+        cf, ["arm", "prior_admissions", "detained_at_index"], ["site"]
+    )
+
+    return {
+        "scores": scores,
+        "mediation": mediation,
+        "mediator_sets": {name: [model.primary[k] for k in keys] for name, keys in sets.items()},
+        "outcome_definitions": dict(OUTCOME_DEFINITIONS),
+        "readmission": readmission,
+    }
