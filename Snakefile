@@ -13,5 +13,5 @@ include: "workflow/rules/derive.smk"
 rule all:
     default_target: True
     input:
-        rules.validation_gate.output,
         rules.validate.output,
+        rules.derive_adam.output,

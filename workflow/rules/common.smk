@@ -15,6 +15,7 @@ OUTCOMES = f"{sys.executable} -m outcomes"
 RESULTS = config["results_dir"]
 DATA_DIR = config["data_dir"]
 INPUT_TABLES = ["participants", "questionnaires", "admissions", "peer_contacts"]
+ADAM_DATASETS = ["adsl", "adqs", "adtte", "adre"]
 
 
 def data_file(table):

@@ -17,3 +17,28 @@ rule analysis_plan:
         from outcomes.plan import write_plan
 
         write_plan(params.plan, output.plan, log[0])
+
+
+rule derive_adam:
+    """ADSL, ADQS, ADTTE and ADRE from the validated extract (questionnaires scored here)."""
+    input:
+        passed=rules.validation_gate.output.passed,
+        clean=rules.validate.output.clean,
+        plan=rules.analysis_plan.output.plan,
+    output:
+        adam=expand(f"{RESULTS}/derived/{{ds}}.parquet", ds=ADAM_DATASETS),
+    log:
+        f"{RESULTS}/logs/derive_adam.log",
+    conda:
+        "../envs/outcomes.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        cli=OUTCOMES,
+        clean_dir=lambda wildcards, input: Path(input.clean[0]).parent,
+        out_dir=lambda wildcards, output: Path(output.adam[0]).parent,
+    shell:
+        "{params.cli} derive --clean {params.clean_dir} --plan {input.plan}"
+        " --out {params.out_dir} > {log} 2>&1"
