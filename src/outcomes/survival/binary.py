@@ -167,10 +167,22 @@ def g_computation(Z, a, y, used, w=None) -> GComp:
     return GComp(float(r1), float(r0), phi, beta, cov_beta)
 
 
-def _left_limit(table: pd.DataFrame, times) -> np.ndarray:
-    """S(t-) of a km_table at ``times``."""
-    idx = np.searchsorted(table["time"].to_numpy(), np.asarray(times, float), "left") - 1
-    return np.r_[1.0, table["survival"].to_numpy()][idx + 1]
+def censoring_survival_before(u, cens) -> np.ndarray:
+    """G(u_i-) for each i: Kaplan–Meier probability of remaining uncensored just before u_i.
+
+    Censorings tied with outcomes at a time happen after the outcomes (the convention of
+    the Kaplan–Meier estimator of the outcome), so the risk set of censoring at t is
+    {u > t} plus those censored at t. With this G the IPCW risk with arm as the only
+    covariate equals 1 - Kaplan–Meier exactly (Satten & Datta, Am Stat 2001).
+    """
+    u = np.asarray(u, float)
+    cens = np.asarray(cens, bool)
+    ct, cnt = np.unique(u[cens], return_counts=True)
+    us = np.sort(u)
+    n_risk = us.size - np.searchsorted(us, ct, "right") + cnt
+    G = np.cumprod(1.0 - cnt / n_risk)
+    idx = np.searchsorted(ct, u, "left") - 1
+    return np.r_[1.0, G][idx + 1]
 
 
 @dataclass(frozen=True)
@@ -317,8 +329,7 @@ def readmission_within(
         groups = d[list(censor_groups)].astype(str).agg("|".join, axis=1)
         for _, idx in groups.groupby(groups).groups.items():
             ii = d.index.get_indexer(idx)
-            tab = km_table(u[ii], cens[ii])
-            G[ii] = _left_limit(tab, u[ii])
+            G[ii] = censoring_survival_before(u[ii], cens[ii])
         if np.any(G[used] <= 0):
             raise ValueError("an uncensored participant has censoring probability 0")
         w = np.where(used, 1 / G, 0.0)

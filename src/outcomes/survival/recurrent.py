@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from statsmodels.discrete.discrete_model import NegativeBinomial
 
 from ._common import (
@@ -89,7 +88,8 @@ def negative_binomial(
 ) -> NegBinResult:
     """NB2 regression of the number of readmissions on arm + ``covariates`` with offset
     log(days at risk); alpha (Var = mu + alpha mu^2) estimated by maximum likelihood
-    (statsmodels ``NegativeBinomial``, Newton). Participants with no day at risk carry no
+    (statsmodels ``NegativeBinomial``: Newton, falling back to BFGS then Nelder–Mead when
+    Newton does not converge to finite values). Participants with no day at risk carry no
     information and are left out (counted in ``n_excluded``)."""
     pp = per_participant(adre, [count_col, exposure_col], id_col)
     pp = merge_adsl(pp, adsl, [arm_col, *covariates], id_col)
@@ -101,20 +101,20 @@ def negative_binomial(
     y = d[count_col].to_numpy(float)
     off = np.log(d[exposure_col].to_numpy(float))
     mod = NegativeBinomial(y, X, loglike_method="nb2", offset=off)
-    # Poisson estimates as the starting point
-    pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=off).fit()
+    res = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = mod.fit(start_params=np.r_[pois.params, 0.5], method="newton", maxiter=200,
-                      disp=0)
-        if not res.mle_retvals.get("converged", False):
-            res = mod.fit(start_params=np.r_[pois.params, 0.5], method="bfgs", maxiter=2000,
-                          disp=0)
+        for method, maxiter in (("newton", 200), ("bfgs", 5000), ("nm", 20000)):
+            res = mod.fit(method=method, maxiter=maxiter, disp=0)
+            ok = (res.mle_retvals.get("converged", False) and np.all(np.isfinite(res.params))
+                  and np.all(np.isfinite(res.bse)))
+            if ok:
+                break
     terms = ("const", arm_col, *Z.columns)
     return NegBinResult(analysis, outcome, arms.contrast, terms, np.asarray(res.params[:-1]),
                         np.asarray(res.bse[:-1]), float(res.params[-1]), float(res.bse[-1]),
                         int(len(d)), int(y.sum()), int((~keep).sum()),
-                        bool(res.mle_retvals.get("converged", False)), level)
+                        bool(ok), level)
 
 
 def andersen_gill(
