@@ -16,6 +16,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -289,14 +290,20 @@ def ph_test(X: pd.DataFrame, duration, event, strata=None, time_transform: str =
     if strata is not None:
         df["_S"] = pd.factorize(np.asarray(strata))[0]
     cph = CoxPHFitter()
-    cph.fit(df, "_T", "_E", strata=["_S"] if strata is not None else None)
-    res = proportional_hazard_test(cph, df, time_transform=time_transform)
+    with warnings.catch_warnings():  # lifelines' pandas deprecation warnings
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cph.fit(df, "_T", "_E", strata=["_S"] if strata is not None else None)
+        res = proportional_hazard_test(cph, df, time_transform=time_transform)
     per = pd.DataFrame({"term": cols, "statistic": res.test_statistic,
                         "p_value": res.p_value})
     # global test from the same scaled residuals and transformed event times as lifelines:
     # scaled = d * S V + beta, so g'S = (g' scaled) V^-1 / d and
     # (g'S) V (g'S)' d / (g'g) = (g' scaled) V^-1 (g' scaled)' / (d g'g).
-    scaled = cph.compute_residuals(df, "scaled_schoenfeld")[cols].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scaled = cph.compute_residuals(df, "scaled_schoenfeld")[cols].to_numpy()
     ev = cph.event_observed.to_numpy().astype(bool)
     g = np.asarray(TimeTransformers().get(time_transform)(cph.durations, cph.event_observed,
                                                           cph.weights))[ev].astype(float)

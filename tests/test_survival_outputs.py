@@ -1,0 +1,74 @@
+"""Results table (DESIGN §9 columns) and deterministic figures."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from outcomes import survival as sv
+from outcomes.survival import plots
+from outcomes.survival.simulate import simulate_trial
+
+
+@pytest.fixture(scope="module")
+def results():
+    adsl, adtte, adre, _ = simulate_trial(300, seed=12)
+    det = adtte.assign(PARAMCD="READMDET")  # same functions, another PARAMCD
+    return [
+        sv.readmission_within(adtte, adsl),
+        sv.kaplan_meier(adtte),
+        sv.logrank(adtte),
+        sv.tenure_cox(adtte, adsl=adsl),
+        sv.rmst_difference(adtte),
+        sv.cumulative_incidence(adtte),
+        sv.cause_specific_cox(adtte, adsl=adsl),
+        sv.negative_binomial(adre, adsl),
+        sv.andersen_gill(adre, adsl),
+        sv.hospital_days(adre, adsl, n_boot=200),
+        sv.kaplan_meier(det, "READMDET", analysis="detained_readmission"),
+        sv.tenure_cox(det, "READMDET", adsl=adsl, analysis="detained_readmission"),
+    ]
+
+
+def test_results_table_columns_and_rows(results, tmp_path):
+    tab = sv.results_table(results)
+    assert list(tab.columns[:10]) == list(sv.RESULT_COLUMNS)
+    effects = tab.loc[tab.contrast.str.contains(" vs ")]
+    assert not effects.duplicated(["analysis", "outcome", "contrast", "estimate_type",
+                                   "strategy"]).any()
+    assert {"odds_ratio", "risk_difference", "hazard_ratio", "rmst_difference", "rate_ratio",
+            "cif_difference", "mean_difference", "logrank_hazard_ratio"} <= set(tab.estimate_type)
+    assert (tab.loc[tab.estimate_type == "ph_test_chisq", "p_value"].between(0, 1)).all()
+    ok = effects.dropna(subset=["ci_low"])
+    assert ((ok.ci_low <= ok.estimate) & (ok.estimate <= ok.ci_high)).all()
+    assert (tab.n > 0).all() and (tab.events >= 0).all()
+    assert "READMDET" in set(tab.outcome)
+    assert not sv.results_table(results, drop_checks=True).estimate_type.eq("ph_test_chisq").any()
+    path = tmp_path / "survival.tsv"
+    sv.write_tsv(tab, path)
+    back = pd.read_csv(path, sep="\t")
+    assert len(back) == len(tab)
+    np.testing.assert_allclose(back.estimate, tab.estimate, rtol=1e-9)
+
+
+@pytest.mark.parametrize("suffix", ["svg", "png"])
+def test_figures_are_deterministic(results, tmp_path, suffix):
+    km = results[1]
+    tab = sv.results_table(results)
+    a = plots.kmunicate(km, tmp_path / f"a.{suffix}", times=[0, 90, 180, 270, 365])
+    b = plots.kmunicate(km, tmp_path / f"b.{suffix}", times=[0, 90, 180, 270, 365])
+    assert a.read_bytes() == b.read_bytes()
+    f1 = plots.forest(tab, tmp_path / f"f1.{suffix}")
+    f2 = plots.forest(tab, tmp_path / f"f2.{suffix}")
+    assert f1.read_bytes() == f2.read_bytes()
+    if suffix == "svg":
+        text = a.read_text()
+        assert "<dc:date>" not in text
+        # the KMunicate table shows the numbers at risk of the risk table
+        rt = km.risk_table([0, 90, 180, 270, 365])
+        assert rt.loc[rt.arm == "peer_support", "at_risk"].iloc[0] == 150
+
+
+def test_forest_needs_effects(tmp_path):
+    with pytest.raises(ValueError):
+        plots.forest(pd.DataFrame({"estimate_type": ["median_time"], "contrast": ["a"]}),
+                     tmp_path / "x.svg")
