@@ -3,7 +3,7 @@
 R = 24 independent trials of n = 800. For each estimand: the mean bias is under 0.5 of the
 mean standard error (the Monte Carlo SD of a mean of 24 estimates is 0.2 SE, so this is
 about 2.5 MC SDs), and at least 20 of 24 nominal 95% CIs contain the truth (under
-correct coverage the chance of fewer than 20 is 3%). A single run is deterministic (fixed
+correct coverage the chance of fewer than 20 is 0.6%). A single run is deterministic (fixed
 seeds); the thresholds say how far off a correct estimator could be.
 """
 
