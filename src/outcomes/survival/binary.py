@@ -300,8 +300,8 @@ def readmission_within(
             idx = np.searchsorted(tab["time"].to_numpy(), horizon, "right") - 1
             s = tab["survival"].to_numpy()[idx] if idx >= 0 else 1.0
             gw = tab["greenwood"].to_numpy()[idx] if idx >= 0 else 0.0
-            risks.append(1 - s)
-            var.append(s**2 * gw)
+            risks.append(float(1 - s))
+            var.append(float(s**2 * gw))
             ns.append(int(m.sum()))
             es.append(int(st["event"][m].sum()))
         r1, r0 = risks
