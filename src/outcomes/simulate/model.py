@@ -121,20 +121,37 @@ class Model:
         model = self.item_models[key]
         return model.draw(theta, u.item_noise(visit, key, model.n_items, cache=cache))
 
+    def score_instrument(self, key: str, items: np.ndarray) -> dict[str, np.ndarray]:
+        """Every PARAMCD computed from instrument ``key``'s items (SWEMWBS with WEMWBS)."""
+        subset = {
+            k: inst
+            for k, inst in self.registry.items()
+            if k == key or inst.source_instrument == key
+        }
+        return score_all(subset, {key: items})
+
     def primary_score(self, key: str, items: np.ndarray) -> np.ndarray:
-        scores = score_all({key: self.registry[key]}, {key: items})
-        return scores[self.primary[key]]
+        return score_all({key: self.registry[key]}, {key: items})[self.primary[key]]
+
+    def _visit(self, latent, items, scores, keep_items: bool) -> Visit:
+        return Visit(latent=latent, scores=scores, items=items if keep_items else None)
+
+    def _add(self, items, scores, key: str, mat: np.ndarray, keep_items: bool) -> None:
+        """Score one instrument at once and keep its items only when asked (saves memory)."""
+        scores.update(self.score_instrument(key, mat))
+        if keep_items:
+            items[key] = mat
 
     # -- baseline ------------------------------------------------------------------------
     def baseline(self, u: Units, keep_items: bool = False) -> Visit:
-        latent, items = {}, {}
+        latent, items, scores = {}, {}, {}
         for key in self.keys:
             spec = self.params.latent_spec(key)
             e = u.latent_noise[f"baseline:{key}"]
             latent[key] = spec.mu0 + spec.loading * u.general + np.sqrt(1 - spec.loading**2) * e
-            items[key] = self.draw_items(u, "baseline", key, latent[key])
-        scores = score_all(self.registry, items)
-        return Visit(latent=latent, scores=scores, items=items if keep_items else None)
+            mat = self.draw_items(u, "baseline", key, latent[key])
+            self._add(items, scores, key, mat, keep_items)
+        return self._visit(latent, items, scores, keep_items)
 
     def z0(self, base: Visit, key: str) -> np.ndarray:
         return self.z(key, base.scores[self.primary[key]])
@@ -171,12 +188,13 @@ class Model:
         return mu0 + rho * (base.latent[key] - mu0) + np.sqrt(1 - rho**2) * u.latent_noise[f"{visit}:{key}"]
 
     def month4(self, u: Units, base: Visit, t, keep_items: bool = False) -> Visit:
-        latent, items = {}, {}
+        latent, items, scores = {}, {}, {}
         mediators = {}
         for key in self.mediators:
             latent[key] = self.process_latent(u, base, key, t)
-            items[key] = self.draw_items(u, "month_4", key, latent[key])
-            mediators[key] = self.primary_score(key, items[key])
+            mat = self.draw_items(u, "month_4", key, latent[key])
+            self._add(items, scores, key, mat, keep_items)
+            mediators[key] = scores[self.primary[key]]
         for key in self.keys:
             if key in latent:
                 continue
@@ -184,9 +202,9 @@ class Model:
                 latent[key] = self.outcome_latent(u, base, "month_4", key, t, mediators)
             else:
                 latent[key] = self.generic_latent(u, base, "month_4", key)
-            items[key] = self.draw_items(u, "month_4", key, latent[key])
-        scores = score_all(self.registry, items)
-        return Visit(latent=latent, scores=scores, items=items if keep_items else None)
+            mat = self.draw_items(u, "month_4", key, latent[key])
+            self._add(items, scores, key, mat, keep_items)
+        return self._visit(latent, items, scores, keep_items)
 
     def mediator_scores(self, visit4: Visit) -> dict[str, np.ndarray]:
         """Observed (complete-response) month-4 primary scores of the process instruments."""
@@ -194,7 +212,7 @@ class Model:
 
     # -- month 12 ------------------------------------------------------------------------
     def month12(self, u: Units, base: Visit, m4: Visit, t, keep_items: bool = False) -> Visit:
-        latent, items = {}, {}
+        latent, items, scores = {}, {}, {}
         mediators = self.mediator_scores(m4)
         for key in self.keys:
             if key in self.params.process:
@@ -209,9 +227,9 @@ class Model:
                 latent[key] = self.outcome_latent(u, base, "month_12", key, t, mediators)
             else:
                 latent[key] = self.generic_latent(u, base, "month_12", key)
-            items[key] = self.draw_items(u, "month_12", key, latent[key], cache=(key == "wemwbs"))
-        scores = score_all(self.registry, items)
-        return Visit(latent=latent, scores=scores, items=items if keep_items else None)
+            mat = self.draw_items(u, "month_12", key, latent[key], cache=(key == "wemwbs"))
+            self._add(items, scores, key, mat, keep_items)
+        return self._visit(latent, items, scores, keep_items)
 
     def wemwbs12(self, u: Units, base: Visit, t, mediators: dict[str, np.ndarray]) -> np.ndarray:
         """Observed month-12 WEMWBS total under arm ``t`` and the given mediator values."""

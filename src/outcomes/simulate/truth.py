@@ -122,7 +122,7 @@ def _natural_effects(a, d, y1_s0, y0_s1) -> dict[str, float]:
     return out
 
 
-def _rmst_days(model: Model, u: Units, lp: np.ndarray, chunk: int = 20000) -> np.ndarray:
+def _rmst_days(model: Model, u: Units, lp: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """Per-person restricted mean time to first readmission over 365 days, in whole days.
 
     Readmission days are recorded as ceil(T), so the Kaplan-Meier RMST of the data
@@ -150,6 +150,18 @@ def _cox(frame: pd.DataFrame, covariates: list[str], strata: list[str] | None) -
     return {"log_hr": beta, "hr": float(np.exp(beta))}
 
 
+def _score_block(paramcds: list[str], res: dict[int, Visit]) -> dict[str, dict]:
+    """Mean of every score under each arm, the difference and its Monte Carlo SE."""
+    block = {}
+    for p in paramcds:
+        if p not in res[0].scores:
+            continue
+        y1, y0 = res[1].scores[p], res[0].scores[p]
+        diff, se = _mean_se(y1 - y0)
+        block[p] = {TREATED: float(np.mean(y1)), CONTROL: float(np.mean(y0)), "difference": diff, "mc_se": se}
+    return block
+
+
 def compute_truth(
     params: Parameters, registry: dict[str, Instrument], rng: np.random.Generator, truth_n: int
 ) -> dict:
@@ -157,33 +169,19 @@ def compute_truth(
     model = Model(params, registry)
     u = draw_units(rng, truth_n, params, model.keys)
     base = model.baseline(u)
-    m4 = {t: model.month4(u, base, float(t)) for t in (0, 1)}
-    m12 = {t: model.month12(u, base, m4[t], float(t)) for t in (0, 1)}
-
-    # --- questionnaire scores by arm -------------------------------------------------------
     paramcds = [s.paramcd for inst in registry.values() for s in inst.scores]
-    scores: dict[str, dict] = {"baseline": {}}
-    for p in paramcds:
-        if p in base.scores:
-            scores["baseline"][p] = {"mean": float(np.mean(base.scores[p]))}
-    for visit, res in (("month_4", m4), ("month_12", m12)):
-        block = {}
-        for p in paramcds:
-            if p not in res[0].scores:
-                continue
-            y1, y0 = res[1].scores[p], res[0].scores[p]
-            diff, se = _mean_se(y1 - y0)
-            block[p] = {
-                TREATED: float(np.mean(y1)),
-                CONTROL: float(np.mean(y0)),
-                "difference": diff,
-                "mc_se": se,
-            }
-        scores[visit] = block
+    scores: dict[str, dict] = {
+        "baseline": {p: {"mean": float(np.mean(base.scores[p]))} for p in paramcds if p in base.scores}
+    }
+    m4 = {t: model.month4(u, base, float(t)) for t in (0, 1)}
+    scores["month_4"] = _score_block(paramcds, m4)
+    m12 = {t: model.month12(u, base, m4[t], float(t)) for t in (0, 1)}
+    scores["month_12"] = _score_block(paramcds, m12)
+    med = {t: model.mediator_scores(m4[t]) for t in (0, 1)}
+    del m4, m12  # only the mediator scores are needed from here on (memory)
 
     # --- natural effects through each mediator set -----------------------------------------
     outcome = _Outcomes(model, u, base)
-    med = {t: model.mediator_scores(m4[t]) for t in (0, 1)}
     factual = {t: outcome(float(t), med[t]) for t in (0, 1)}
     sets = mediator_sets(model)
     mediation: dict[str, dict] = {name: {} for name in OUTCOME_DEFINITIONS}
