@@ -1,0 +1,351 @@
+"""Model fits batched over bootstrap replicates.
+
+Every fit takes a design matrix ``X`` (n x p, column 0 the intercept), the response(s) and
+a weight matrix ``W`` (B x n). Row b of ``W`` holds the multinomial resample counts of
+replicate b (how often each participant was drawn), used as frequency weights: a weighted
+fit with integer counts is the same fit as the fit on the resampled rows (each row repeated
+count times), so one matrix product serves all replicates at once. The full-sample fit is
+the case ``W = ones((1, n))``.
+
+Columns other than the intercept are centred and scaled inside each fit (and the
+coefficients transformed back) so that the normal equations stay well conditioned.
+
+Sums over participants are matrix products ``W @ (per-participant terms)``: ``X'WX`` for
+every replicate is ``W @ XX`` with ``XX[i] = vec(x_i x_i')``; this is one BLAS call for all
+replicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "OLSFit",
+    "LogisticFit",
+    "WeibullFit",
+    "fit_ols",
+    "fit_logistic",
+    "fit_weibull",
+]
+
+
+@dataclass(frozen=True)
+class _Std:
+    """Centring and scaling of the non-intercept columns of a design matrix."""
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> _Std:
+        shift = X.mean(axis=0)
+        scale = X.std(axis=0)
+        const = scale == 0
+        shift[const] = 0.0
+        scale[const] = 1.0
+        shift[0] = 0.0
+        scale[0] = 1.0
+        return cls(shift, scale)
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.shift) / self.scale
+
+    def to_original(self, g: np.ndarray) -> np.ndarray:
+        """Coefficients on the standardised columns (..., p) -> original columns."""
+        b = g / self.scale
+        b[..., 0] = g[..., 0] - (b[..., 1:] * self.shift[1:]).sum(axis=-1)
+        return b
+
+    def to_standard(self, b: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`to_original` for coefficient vectors (..., p)."""
+        g = b * self.scale
+        g[..., 0] = b[..., 0] + (b[..., 1:] * self.shift[1:]).sum(axis=-1)
+        return g
+
+
+def _outer_rows(X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Upper-triangle products x_ij x_ik (j <= k) of every row: (n, p(p+1)/2), and indices."""
+    iu = np.triu_indices(X.shape[1])
+    return X[:, iu[0]] * X[:, iu[1]], iu
+
+
+def _sym(flat: np.ndarray, iu: tuple[np.ndarray, np.ndarray], p: int) -> np.ndarray:
+    """(B, p(p+1)/2) upper-triangle sums -> (B, p, p) symmetric matrices."""
+    out = np.empty((flat.shape[0], p, p))
+    out[:, iu[0], iu[1]] = flat
+    out[:, iu[1], iu[0]] = flat
+    return out
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched solve of A x = b (A: B x p x p, b: B x p x q); pseudo-inverse when singular.
+
+    A resample can miss every member of a small category (a site dummy of all zeros),
+    which makes X'WX singular; the minimum-norm solution then gives the same fitted values
+    for every resampled participant, so effects averaged over the resample are unaffected.
+    """
+    try:
+        return np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(A) @ b
+
+
+@dataclass
+class OLSFit:
+    """Least-squares fits of q responses on one design, for B replicates."""
+
+    coef: np.ndarray  # (B, p, q)
+    resid_cov: np.ndarray  # (B, q, q), residual (co)variance with divisor sum(w) - p
+    df_resid: np.ndarray  # (B,)
+
+
+def fit_ols(X: np.ndarray, Y: np.ndarray, W: np.ndarray, *, resid: bool = True) -> OLSFit:
+    """Weighted least squares of each column of ``Y`` (n x q) on ``X`` for every row of ``W``.
+
+    ``resid_cov`` is the residual cross-product matrix over ``sum(w) - p`` (the usual
+    unbiased residual variance on the diagonal, as in ``lm``'s sigma and statsmodels'
+    ``scale``), from the normal equations: R'WR = Y'WY - G'(X'WY) with Y centred at its
+    sample mean (the intercept absorbs the centring); ``resid=False`` skips it.
+    """
+    Y = Y.reshape(Y.shape[0], -1)
+    n, p = X.shape
+    q = Y.shape[1]
+    B = W.shape[0]
+    std = _Std.of(X)
+    Xs = std.apply(X)
+    XX, iu = _outer_rows(Xs)
+    A = _sym(W @ XX, iu, p)
+    Yc = Y - Y.mean(axis=0)
+    rhs = (W @ (Xs[:, :, None] * Yc[:, None, :]).reshape(n, p * q)).reshape(B, p, q)
+    G = _solve(A, rhs)  # coefficients for (Xs, Yc)
+    df = W.sum(axis=1) - p
+    if resid:
+        YY = (W @ (Yc[:, :, None] * Yc[:, None, :]).reshape(n, q * q)).reshape(B, q, q)
+        cov = (YY - np.swapaxes(G, 1, 2) @ rhs) / df[:, None, None]
+        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+    else:
+        cov = np.full((B, q, q), np.nan)
+    G[:, 0, :] += Y.mean(axis=0)
+    coef = np.swapaxes(std.to_original(np.swapaxes(G, 1, 2)), 1, 2)
+    return OLSFit(coef=coef, resid_cov=cov, df_resid=df)
+
+
+@dataclass
+class LogisticFit:
+    coef: np.ndarray  # (B, p); NaN rows where Newton did not converge
+    converged: np.ndarray  # (B,) bool
+    n_iter: int
+
+
+def fit_logistic(
+    X: np.ndarray,
+    y: np.ndarray,
+    W: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    tol: float = 1e-5,
+    max_iter: int = 50,
+) -> LogisticFit:
+    """Logistic regression by Newton's method (= IRLS), all replicates at once.
+
+    ``start`` (p,) warm-starts every replicate (the full-sample estimate in the bootstrap);
+    otherwise Newton starts at zero. The first Newton step from a common start is cheap
+    (the linear predictor is the same for every replicate, so gradient and Hessian are one
+    matrix product each). A replicate stops when the largest Newton step on the
+    standardised scale is below ``tol``; by quadratic convergence (observed: each step is
+    below the square of the previous one) the error after that step is of order
+    ``tol**2`` = 1e-10. Replicates that
+    fail to converge (separation) get NaN.
+    """
+    n, p = X.shape
+    B = W.shape[0]
+    std = _Std.of(X)
+    Xs = std.apply(X)
+    XX, iu = _outer_rows(Xs)
+    ym = y - 0.5
+    g0 = np.zeros(p) if start is None else std.to_standard(np.asarray(start, dtype=float))
+    # Exact Newton step from the common start g0.
+    mu0 = 0.5 * (1.0 + np.tanh(0.5 * (Xs @ g0)))
+    H = _sym(W @ (XX * (mu0 * (1 - mu0))[:, None]), iu, p)
+    grad = W @ (Xs * (y - mu0)[:, None])
+    step = _solve(H, grad[:, :, None])[:, :, 0]
+    g = g0 + step
+    # Constant part of the gradient: sum_i w_i (y_i - 1/2) x_i.
+    wyx = W @ (Xs * ym[:, None])
+    ok = np.isfinite(step).all(axis=1)
+    active = np.flatnonzero(ok & (np.abs(step).max(axis=1) >= tol))
+    converged = ok & (np.abs(step).max(axis=1) < tol)
+    g[~ok] = np.nan
+    it = 1
+    for it in range(2, max_iter + 1):  # noqa: B007 - it is reported
+        if active.size == 0:
+            break
+        Wa = W if active.size == B else W[active]
+        ga = g[active]
+        # expit(eta) = (1 + tanh(eta / 2)) / 2: y - mu = (y - 1/2) - th/2,
+        # mu (1 - mu) = (1 - th^2) / 4.
+        th = ga @ (0.5 * Xs.T)
+        np.tanh(th, out=th)
+        wth = Wa * th
+        grad = wyx[active] - 0.5 * (wth @ Xs)
+        np.multiply(wth, th, out=th)
+        np.subtract(Wa, th, out=th)
+        H = _sym(th @ XX, iu, p)
+        H *= 0.25
+        step = _solve(H, grad[:, :, None])[:, :, 0]
+        ok = np.isfinite(step).all(axis=1)
+        step[~ok] = 0.0
+        g[active] = ga + step
+        size = np.abs(step).max(axis=1)
+        done = ok & (size < tol)
+        bad = ~ok | (np.abs(g[active]) > 50).any(axis=1)  # diverging: separation
+        g[active[bad]] = np.nan
+        converged[active[done & ~bad]] = True
+        active = active[~done & ~bad]
+    g[active] = np.nan
+    return LogisticFit(coef=std.to_original(g), converged=converged, n_iter=it)
+
+
+@dataclass
+class WeibullFit:
+    """Weibull accelerated-failure-time fits: log T = x'beta + sigma * W, W ~ Gumbel(min)."""
+
+    coef: np.ndarray  # (B, p) beta on the log-time scale
+    sigma: np.ndarray  # (B,) scale of log T (1 / Weibull shape)
+    converged: np.ndarray
+    n_iter: int
+    loglik: np.ndarray
+
+
+def _weibull_terms(Xs, logt, kind, theta, want_hess=True):
+    """Log-likelihood and derivatives per observation, parametrised by (b*, k).
+
+    z = k*log t - x'b*, k = 1/sigma, b* = beta/sigma. Kinds: 0 event at t > 0 (density),
+    1 right-censored at t (survival), 2 event at day 0, interval-censored in (0, 1] day
+    (log t = 0, contribution log(1 - S(1))). In (b*, k) the log-likelihood is concave (the
+    Gumbel density and its distribution and survival functions are log-concave), so Newton
+    with step-halving converges from any start with k > 0.
+    """
+    b = theta[:, :-1]
+    k = theta[:, -1:]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        z = k * logt - b @ Xs.T  # (B, n)
+        ez = np.exp(z)
+        ev = kind == 0
+        ce = kind == 1
+        iv = kind == 2
+        ll = np.where(ev, np.log(k) + z - ez, 0.0)
+        ll = np.where(ce, -ez, ll)
+        # log(1 - exp(-u)), u = e^z
+        ll_iv = np.log(-np.expm1(-ez))
+        ll = np.where(iv, ll_iv, ll)
+        if not want_hess:
+            return ll, None, None
+        em1 = np.expm1(ez)
+        r = np.where(ez > 0, ez / em1, 1.0)  # u / (e^u - 1)
+        r = np.where(np.isfinite(r), r, 0.0)
+        q = np.where(ez > 0, ez / -np.expm1(-ez), 1.0)  # u / (1 - e^-u)
+        lz = np.where(ev, 1.0 - ez, -ez)
+        lz = np.where(iv, r, lz)
+        rq = np.where(r > 0, r * q, 0.0)
+        lzz = np.where(iv, r - rq, -ez)
+    return ll, lz, lzz
+
+
+def fit_weibull(
+    X: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    W: np.ndarray,
+    *,
+    start: tuple[np.ndarray, float] | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 100,
+) -> WeibullFit:
+    """Weibull AFT model with right censoring by Newton's method, all replicates at once.
+
+    Event times of 0 days are events in (0, 1] day (interval-censored); censoring times of
+    0 contribute S(0) = 1, i.e. nothing to the likelihood (the participant still counts in
+    n and in the covariate distribution the effects are averaged over). Nobody is dropped.
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(bool)
+    n, p = X.shape
+    B = W.shape[0]
+    std = _Std.of(X)
+    Xs = std.apply(X)
+    XX, iu = _outer_rows(Xs)
+    kind = np.where(event, np.where(time > 0, 0, 2), 1)
+    with np.errstate(divide="ignore"):
+        logt = np.where(time > 0, np.log(np.where(time > 0, time, 1.0)), 0.0)
+    cens0 = (kind == 1) & (time <= 0)
+    logt = np.where(cens0, 0.0, logt)
+    wmask = np.where(cens0, 0.0, 1.0)  # censored at 0: contributes nothing
+    nev = (kind == 0).astype(float)
+
+    theta = np.zeros((B, p + 1))
+    if start is not None:
+        beta, sigma = start
+        theta[:, :-1] = std.to_standard(np.asarray(beta, dtype=float)) / sigma
+        theta[:, -1] = 1.0 / sigma
+    else:
+        # Crude start: least squares of log time (day 0 as half a day) on X, k = 1.
+        lt = np.log(np.where(time > 0, time, 0.5))
+        g0 = np.linalg.lstsq(Xs, lt, rcond=None)[0]
+        theta[:, :-1] = g0
+        theta[:, -1] = 1.0
+
+    def total_ll(th, Wa):
+        ll, _, _ = _weibull_terms(Xs, logt, kind, th, want_hess=False)
+        out = (Wa * wmask * ll).sum(axis=1)
+        return np.where(np.isfinite(out), out, -np.inf)
+
+    active = np.arange(B)
+    converged = np.zeros(B, dtype=bool)
+    ll_cur = total_ll(theta, W)
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
+        Wa = W[active] * wmask
+        th = theta[active]
+        _, lz, lzz = _weibull_terms(Xs, logt, kind, th)
+        k = th[:, -1]
+        grad = np.empty((active.size, p + 1))
+        grad[:, :-1] = -(Wa * lz) @ Xs
+        grad[:, -1] = (Wa * lz) @ logt + (Wa @ nev) / k
+        H = np.empty((active.size, p + 1, p + 1))
+        H[:, :-1, :-1] = _sym((Wa * lzz) @ XX, iu, p)
+        hbk = -(Wa * lzz) @ (Xs * logt[:, None])
+        H[:, :-1, -1] = hbk
+        H[:, -1, :-1] = hbk
+        H[:, -1, -1] = (Wa * lzz) @ (logt**2) - (Wa @ nev) / k**2
+        step = -_solve(H, grad[:, :, None])[:, :, 0]
+        bad = ~np.isfinite(step).all(axis=1)
+        step[bad] = grad[bad] * 1e-3
+        # Step-halving: keep k > 0 and do not decrease the log-likelihood.
+        frac = np.ones(active.size)
+        ll_old = ll_cur[active]
+        new = th + step
+        ll_new = total_ll(new, W[active])
+        for _ in range(40):
+            worse = (new[:, -1] <= 0) | (ll_new < ll_old - 1e-12 * np.abs(ll_old))
+            if not worse.any():
+                break
+            frac[worse] /= 2
+            new[worse] = th[worse] + frac[worse, None] * step[worse]
+            ll_new[worse] = total_ll(new[worse], W[active[worse]])
+        theta[active] = new
+        ll_cur[active] = ll_new
+        size = np.abs(frac[:, None] * step).max(axis=1)
+        done = size < tol
+        converged[active[done]] = True
+        active = active[~done]
+        if active.size == 0:
+            break
+    k = theta[:, -1]
+    beta = std.to_original(theta[:, :-1] / k[:, None])
+    sigma = 1.0 / k
+    beta[~converged] = np.nan
+    sigma = np.where(converged, sigma, np.nan)
+    return WeibullFit(coef=beta, sigma=sigma, converged=converged, n_iter=it, loglik=ll_cur)

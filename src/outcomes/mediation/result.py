@@ -1,0 +1,154 @@
+"""The result of a mediation analysis and its tables (DESIGN §9 columns, AGReMA items)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data import MissingReport
+
+__all__ = ["MediationResult", "RESULT_COLUMNS"]
+
+RESULT_COLUMNS = [
+    "analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high",
+    "p_value", "n", "mediator", "effect", "n_boot", "seed",
+]
+
+ASSUMPTIONS = [
+    "Sequential ignorability (Imai, Keele & Tingley 2010): given the covariates, (1) no "
+    "unmeasured exposure-outcome or exposure-mediator confounding - guaranteed for a "
+    "randomised arm - and (2) no unmeasured mediator-outcome confounding given exposure "
+    "and covariates - NOT guaranteed by randomisation; see the sensitivity analysis.",
+    "No exposure-induced mediator-outcome confounding: no variable affected by the "
+    "exposure confounds the mediator-outcome relation (cross-world independence of the "
+    "potential mediators and outcomes).",
+    "Correct model specification: each mediator linear in exposure and covariates with "
+    "normal residuals of constant variance; the outcome model as stated, linear in the "
+    "mediators (with exposure x mediator products when interaction=True).",
+    "Joint effect of a set of mediators: sequential ignorability holds for the vector of "
+    "mediators jointly; no causal order among the mediators of the set is assumed; their "
+    "joint distribution is multivariate normal with the residual covariance of the "
+    "mediator models (seemingly-unrelated regressions with common regressors). For a "
+    "linear outcome the joint ACME is sum_j a_j b_j (a_j: exposure coefficient of "
+    "mediator j, b_j: its coefficient in the outcome model containing all mediators).",
+    "Each mediator analysed alone (outcome model with that mediator only) assumes that the "
+    "other mediators are not mediator-outcome confounders of it (their residuals are "
+    "uncorrelated with its residual); the joint effect of a set does not need this.",
+    "Complete cases: participants missing any model variable are excluded (counted by "
+    "reason in the result); valid if missingness does not depend on the missing values "
+    "given the model variables.",
+]
+
+SURVIVAL_ASSUMPTION = (
+    "Time-to-event outcome: Weibull accelerated failure time model, non-informative "
+    "censoring; event times of 0 days are interval-censored in (0, 1] day; censoring at day "
+    "0 contributes S(0) = 1 (nothing) to the likelihood; nobody is dropped."
+)
+
+
+@dataclass
+class MediationResult:
+    """Everything a report needs (AGReMA, Lee et al. JAMA 2021) plus the bootstrap draws.
+
+    ``estimates`` has one row per mediator (set) x estimate type x effect. ``replicates``
+    maps (mediator label, estimate_type) to the (n_boot, n_effects) bootstrap draws in the
+    order of ``effect_names[estimate_type]``. ``boot_params`` maps each mediator label to the
+    bootstrap draws of every model parameter (for checks and custom summaries).
+    """
+
+    analysis: str
+    outcome: str
+    outcome_type: str
+    exposure: str
+    contrast: str
+    mediators: tuple[str, ...]
+    mediator_sets: dict[str, tuple[str, ...]]
+    estimates: pd.DataFrame
+    replicates: dict[tuple[str, str], np.ndarray]
+    effect_names: dict[str, tuple[str, ...]]
+    potential_outcomes: dict[tuple[str, str], np.ndarray]
+    params: dict[str, dict[str, Any]]
+    boot_params: dict[str, dict[str, np.ndarray]]
+    sensitivity: pd.DataFrame
+    sensitivity_summary: pd.DataFrame
+    missing: MissingReport
+    n: int
+    events: int | None
+    n_boot: int
+    n_boot_failed: dict[str, int]
+    seed: int | None
+    rng_state: dict
+    ci_level: float
+    covariates: tuple[str, ...]
+    mediator_covariates: dict[str, tuple[str, ...]]
+    categorical_levels: dict[str, list]
+    interaction: bool
+    horizon: float | None
+    models: dict[str, dict[str, str]]
+    quadrature_nodes: dict[str, dict[str, int]]
+    software: dict[str, str]
+    methods: dict[str, str]
+    assumptions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per effect: the DESIGN §9 columns first, then extra detail columns."""
+        return self.estimates.copy()
+
+    def sensitivity_frame(self) -> pd.DataFrame:
+        """ACME as a function of rho (IKY 2010) per eligible mediator, with bootstrap CIs."""
+        return self.sensitivity.copy()
+
+    def missing_frame(self) -> pd.DataFrame:
+        return self.missing.to_frame()
+
+    def report(self) -> dict[str, Any]:
+        """AGReMA items as a JSON-serialisable dict."""
+        return {
+            "analysis": self.analysis,
+            "exposure": self.exposure,
+            "contrast": self.contrast,
+            "mediators": list(self.mediators),
+            "mediator_sets": {k: list(v) for k, v in self.mediator_sets.items()},
+            "outcome": self.outcome,
+            "outcome_type": self.outcome_type,
+            "horizon_days": self.horizon,
+            "estimands": {
+                "acme_control": "E[Y(0, M(1)) - Y(0, M(0))] (pure natural indirect effect)",
+                "acme_treated": "E[Y(1, M(1)) - Y(1, M(0))] (total natural indirect effect)",
+                "ade_control": "E[Y(1, M(0)) - Y(0, M(0))] (pure natural direct effect)",
+                "ade_treated": "E[Y(1, M(1)) - Y(0, M(1))] (total natural direct effect)",
+                "total": "E[Y(1, M(1)) - Y(0, M(0))]",
+                "prop_mediated": "acme_average / total",
+            },
+            "assumptions": self.assumptions,
+            "models": self.models,
+            "covariates": list(self.covariates),
+            "mediator_covariates": {k: list(v) for k, v in self.mediator_covariates.items()},
+            "categorical_levels": {k: [str(x) for x in v]
+                                   for k, v in self.categorical_levels.items()},
+            "interaction": self.interaction,
+            "n": self.n,
+            "events": self.events,
+            "missing": {
+                "n_total": self.missing.n_total,
+                "n_used": self.missing.n_used,
+                "by_reason": self.missing.by_reason,
+                "by_variable": self.missing.by_variable,
+                "by_model": self.missing.by_model,
+            },
+            "inference": {
+                "n_boot": self.n_boot,
+                "n_boot_failed": self.n_boot_failed,
+                "ci_level": self.ci_level,
+                "seed": self.seed,
+                **self.methods,
+            },
+            "quadrature_nodes": self.quadrature_nodes,
+            "sensitivity": self.sensitivity_summary.to_dict(orient="records"),
+            "software": self.software,
+            "notes": self.notes,
+        }
