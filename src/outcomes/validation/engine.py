@@ -1,0 +1,664 @@
+"""Validation of a whole extract: reading, typing, rules, quarantine, findings.
+
+Flow per table: read as text (reader) -> strip whitespace and convert types (convert) ->
+pandera model, lazy (schemas) -> multi-row rules (checks). Then participants' quarantine
+is settled, cross-table rules run on the child tables, and the findings, the clean typed
+frames, the quarantine frames and the row accounting are assembled. No step loops over
+rows in Python on the path of a valid extract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_
+
+from outcomes.contract import (
+    ADMISSION_COLUMNS,
+    ARMS,
+    OPTIONAL_COLUMNS,
+    PARTICIPANT_COLUMNS,
+    PEER_CONTACT_COLUMNS,
+    QUESTIONNAIRE_KEY_COLUMNS,
+    REQUIRED_COLUMNS,
+    TABLE_FILES,
+)
+from outcomes.errors import ConfigError
+from outcomes.instruments import Instrument, load_registry
+from outcomes.validation.catalogue import build_catalogue
+from outcomes.validation.checks import (
+    CROSS_TABLE_CHECKS,
+    TABLE_CHECKS,
+    CrossContext,
+    Hits,
+    TableState,
+    participant_groups,
+)
+from outcomes.validation.convert import as_array, parse_dates, parse_ints, strip
+from outcomes.validation.explanations import load_explanations
+from outcomes.validation.keys import lookup
+from outcomes.validation.reader import RawTable, UnreadableFile, read_table
+from outcomes.validation.rules import TABLES, Rule
+from outcomes.validation.schemas import column_kind, item_ranges, table_schema
+
+DETAIL_COLUMNS: tuple[str, ...] = (
+    "rule_id",
+    "severity",
+    "category",
+    "table",
+    "row",
+    "participant_id",
+    "record_key",
+    "column",
+    "value",
+    "message",
+    "explained",
+    "reason",
+)
+SUMMARY_COLUMNS: tuple[str, ...] = ("rule_id", "severity", "table", "count", "message", "explained")
+ACCOUNTING_COLUMNS: tuple[str, ...] = ("table", "rows_in", "rows_used", "rows_quarantined")
+
+CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "participants": PARTICIPANT_COLUMNS,
+    "questionnaires": QUESTIONNAIRE_KEY_COLUMNS,
+    "admissions": ADMISSION_COLUMNS,
+    "peer_contacts": PEER_CONTACT_COLUMNS,
+}
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "participants": ("participant_id",),
+    "questionnaires": ("participant_id", "visit"),
+    "admissions": ("admission_id",),
+    "peer_contacts": ("participant_id", "contact_date", "peer_worker_id"),
+}
+"""Columns whose values, joined with ``|``, form a row's ``record_key``."""
+
+TABLE_ORDER: tuple[str, ...] = (*TABLES, "explanations")
+_FRAME_COLUMNS = ("rule_id", "table", "row", "participant_id", "record_key", "column", "value", "message")
+
+
+@dataclass
+class ValidationResult:
+    """Everything a validation produced; :meth:`write` puts it on disk (DESIGN §5)."""
+
+    findings: pd.DataFrame
+    summary: pd.DataFrame
+    row_accounting: pd.DataFrame
+    clean: dict[str, pd.DataFrame]
+    quarantine: dict[str, pd.DataFrame]
+    exit_code: int
+    data_dir: Path | None = None
+    catalogue: Mapping[str, Rule] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_errors(self) -> int:
+        return int(((self.findings["severity"] == "error") & (self.findings["explained"] == "no")).sum())
+
+    def counts(self) -> dict[str, int]:
+        return {s: int((self.findings["severity"] == s).sum()) for s in ("error", "warning", "notice")}
+
+    def write(self, out_dir: Path | str) -> None:
+        from outcomes.validation.report import write_result
+
+        write_result(self, Path(out_dir))
+
+
+# --------------------------------------------------------------------------------------
+
+
+def _check_arms(arms) -> tuple[str, str]:
+    if arms is None:
+        return (ARMS[0], ARMS[1])
+    arms = tuple(str(a) for a in arms)
+    if len(arms) != 2 or arms[0] == arms[1] or not all(arms):
+        raise ConfigError(f"arms: two different non-empty arm codes are needed, got {arms!r}")
+    return arms  # type: ignore[return-value]
+
+
+@cache
+def _default_registry() -> Mapping[str, Instrument]:
+    return load_registry()
+
+
+def read_extract(data_dir: Path) -> dict[str, RawTable]:
+    """Read the four files as text; raises :class:`UnreadableFile` for the first unreadable one."""
+    if not data_dir.exists():
+        raise UnreadableFile(str(data_dir), "data directory not found")
+    if not data_dir.is_dir():
+        raise UnreadableFile(str(data_dir), "not a directory")
+    raws = {}
+    for table in TABLES:
+        path = data_dir / TABLE_FILES[table]
+        raws[table] = read_table(path, table, REQUIRED_COLUMNS[table], display=str(path))
+    return raws
+
+
+def validate_extract(
+    data_dir: Path | str,
+    *,
+    explanations: Path | str | None = None,
+    arms: tuple[str, str] | None = None,
+    registry: Mapping[str, Instrument] | None = None,
+) -> ValidationResult:
+    """Validate the extract in ``data_dir``.
+
+    Raises :class:`outcomes.errors.ExtractUnreadableError` when a file (or the explanations
+    file) cannot be read at all (exit status 2).
+    """
+    data_dir = Path(data_dir)
+    arms_ = _check_arms(arms)
+    registry = _default_registry() if registry is None else registry
+    catalogue = build_catalogue()
+    raws = read_extract(data_dir)
+    expl = load_explanations(Path(explanations), catalogue) if explanations is not None else None
+    result = _Validation(raws, arms_, registry, catalogue).run(expl)
+    result.data_dir = data_dir
+    return result
+
+
+class _Validation:
+    def __init__(self, raws, arms, registry, catalogue) -> None:
+        self.raws: dict[str, RawTable] = raws
+        self.arms: tuple[str, str] = arms
+        self.registry = registry
+        self.items = item_ranges(registry)
+        self.catalogue: dict[str, Rule] = catalogue
+        self.file_rows: list[dict] = []
+        self.hits: list[Hits] = []
+        self.states: dict[str, TableState] = {}
+
+    # -- findings -----------------------------------------------------------------------
+    def file_finding(self, rule_id, table, column="", *, row=1, value="", message=None, record_key=None):
+        rule = self.catalogue[rule_id]
+        self.file_rows.append(
+            {
+                "rule_id": rule_id,
+                "table": table,
+                "row": row,
+                "participant_id": "",
+                "record_key": column if record_key is None else record_key,
+                "column": column,
+                "value": value,
+                "message": rule.message if message is None else message,
+            }
+        )
+
+    def add_hits(self, hits: Hits) -> None:
+        if len(hits.pos) == 0:
+            return
+        self.hits.append(hits)
+        if self.catalogue[hits.rule_id].action == "quarantine":
+            self.states[hits.table].quarantine[hits.pos] = True
+
+    # -- per table ----------------------------------------------------------------------
+    def prepare(self, table: str) -> TableState:
+        raw = self.raws[table]
+        header = raw.header
+        contract = CONTRACT_COLUMNS[table]
+        items_present: dict[str, tuple[int, int]] = {}
+        if table == "questionnaires":
+            items_present = {c: r for c, r in self.items.items() if c in header}
+        if raw.has_bom:
+            self.file_finding("FIL-005", table, "", record_key="")
+        for k, name in enumerate(header):
+            if name not in contract and name not in items_present:
+                shown = name or f"(unnamed column {k + 1})"
+                self.file_finding(
+                    "FIL-003", table, shown,
+                    message=f"column {shown!r} is not part of the contract (ignored)",
+                )
+        for name in OPTIONAL_COLUMNS[table]:
+            if name not in header:
+                self.file_finding("FIL-004", table, name)
+        if table == "questionnaires":
+            for inst in self.registry.values():
+                if not inst.has_own_columns:
+                    continue
+                cols = inst.item_columns()
+                have = [c in header for c in cols]
+                if any(have) and not all(have):
+                    for c, h in zip(cols, have, strict=True):
+                        if not h:
+                            self.file_finding(
+                                "QST-008", table, c,
+                                message=f"instrument {inst.key} has only some of its item columns: "
+                                f"{c} is missing",
+                            )
+
+        schema = table_schema(table, arms=self.arms, items=items_present)
+        n = raw.data.num_rows
+        text: dict[str, pa_.Array] = {}
+        typed: dict[str, pd.Series | np.ndarray] = {}
+        parse_hits: list[Hits] = []
+        for col, column in schema.columns.items():
+            if col in header:
+                arr = as_array(raw.data.column(col))
+            else:
+                arr = pa_.nulls(n, pa_.string())
+            meta = column.metadata
+            parse_rule = meta.get("parse", meta)["rule_id"]
+            kind = column_kind(schema, col)
+            # typed columns are parsed first: a clean integer or date column cannot hold
+            # whitespace, so only columns with unparseable values are stripped and re-parsed
+            if kind == "date":
+                d = parse_dates(arr)
+                if len(d.bad):
+                    arr = self._strip(table, col, arr)
+                    d = parse_dates(arr)
+                typed[col] = pd.Series(d.values, copy=False)
+                parse_hits.append(Hits(parse_rule, table, d.bad, col))
+            elif kind == "int":
+                r = parse_ints(arr)
+                if len(r.bad):
+                    arr = self._strip(table, col, arr)
+                    r = parse_ints(arr)
+                typed[col] = pd.Series(r.values, copy=False)
+                parse_hits.append(Hits(parse_rule, table, r.bad, col))
+                if r.n_decimal:
+                    self.file_finding(
+                        "FIL-007", table, col,
+                        message=f"{r.n_decimal} integral decimal value{'s' if r.n_decimal > 1 else ''} "
+                        f"(such as 3.0) accepted as integers (first at line {raw.lines[r.first_decimal]})",
+                    )
+            else:
+                arr = self._strip(table, col, arr)
+                typed[col] = arr.to_pandas()
+            text[col] = arr
+        df = pd.DataFrame(typed, copy=False)
+        df.index = pd.RangeIndex(n)
+        state = TableState(table, df, text, raw.lines, list(items_present))
+        if table != "participants":
+            par_ids = self.states["participants"].text["participant_id"]
+            state.pcode = lookup(text["participant_id"], par_ids)
+            state.pgroup = participant_groups(state, len(par_ids))
+        self.states[table] = state
+        for h in parse_hits:
+            self.add_hits(h)
+        self.run_schema(state, schema)
+        for rule_id, fn in TABLE_CHECKS.items():
+            if table in self.catalogue[rule_id].tables:
+                for h in fn(state):
+                    self.add_hits(h)
+        return state
+
+    def _strip(self, table: str, col: str, arr: pa_.Array) -> pa_.Array:
+        st = strip(arr)
+        if st.n_changed:
+            self.file_finding(
+                "FIL-006", table, col,
+                message=f"leading/trailing whitespace stripped from {st.n_changed} "
+                f"value{'s' if st.n_changed > 1 else ''} (first at line "
+                f"{self.raws[table].lines[st.first_changed]})",
+            )
+        return st.values
+
+    def run_schema(self, state: TableState, schema: pa.DataFrameSchema) -> None:
+        """Validate with pandera, lazily; columns that certainly pass are left out.
+
+        A cheap vectorised screen evaluates the built-in checks (isin, ranges, nullable)
+        from their pandera statistics; pandera validates (and reports) only the columns
+        where a value may fail, plus the dataframe-level checks.
+        """
+        suspect = [c for c, col in schema.columns.items() if _may_fail(col, state.df[c])]
+        if not suspect and not schema.checks:
+            return
+        schema = schema.remove_columns([c for c in schema.columns if c not in suspect])
+        try:
+            schema.validate(state.df, lazy=True, inplace=True)
+            return
+        except pa.errors.SchemaErrors as exc:
+            fc = exc.failure_cases
+        table = state.name
+        for (context, column, check), grp in fc.groupby(
+            ["schema_context", "column", "check"], dropna=False, sort=False
+        ):
+            if context == "Column":
+                meta = schema.columns[column].metadata or {}
+                rule_id = meta.get("rule_id")
+                if rule_id is None or str(check).startswith(("dtype", "column_in")):
+                    raise RuntimeError(f"unexpected schema failure {check!r} on {table}.{column}")
+                pos = np.unique(grp["index"].to_numpy(dtype=np.int64))
+                self.add_hits(Hits(rule_id, table, pos, column))
+            elif context == "DataFrameSchema" and check in self.catalogue:
+                rule = self.catalogue[check]
+                if column != rule.columns[0]:
+                    continue  # one failure row per column: keep the rule's own column
+                pos = np.unique(grp["index"].to_numpy(dtype=np.int64))
+                other = rule.columns[1] if len(rule.columns) > 1 else None
+                detail = None
+                if other:
+                    vals = state.text[other].take(pa_.array(pos)).to_pandas()
+                    detail = pd.Series(f"{other} " + vals.fillna("").astype(str).to_numpy(dtype=object))
+                self.add_hits(Hits(check, table, pos, column, detail))
+            else:
+                raise RuntimeError(f"unexpected schema failure {check!r} ({context}) on {table}")
+
+    def apply_masks(self, state: TableState) -> None:
+        for h in self.hits:
+            if h.table != state.name or self.catalogue[h.rule_id].action != "mask":
+                continue
+            s = state.df[h.column]
+            if len(h.pos) and s.iloc[h.pos].notna().any():
+                m = np.zeros(len(s), dtype=bool)
+                m[h.pos] = True
+                state.df[h.column] = s.mask(m)
+
+    # -- whole extract --------------------------------------------------------------------
+    def run(self, expl: pd.DataFrame | None) -> ValidationResult:
+        for table in TABLES:
+            self.prepare(table)
+            self.apply_masks(self.states[table])
+        par = self.states["participants"]
+        keep = ~par.quarantine
+        used_pos = np.full(len(keep), -1, dtype=np.int64)
+        used_pos[keep] = np.arange(int(keep.sum()))
+        pid_col = self.raws["participants"].header.index("participant_id")
+        malformed = [
+            f[pid_col].strip()
+            for f in self.raws["participants"].bad_fields
+            if pid_col < len(f) and f[pid_col].strip()
+        ]
+        ctx = CrossContext(
+            participants=par.df[keep].reset_index(drop=True) if not keep.all() else par.df,
+            used_pos=used_pos,
+            malformed_ids=pa_.array(malformed, type=pa_.string()),
+            children={t: self.states[t] for t in TABLES[1:]},
+            control_arm=self.arms[1],
+        )
+        for fn in CROSS_TABLE_CHECKS.values():
+            for h in fn(ctx):
+                self.add_hits(h)
+        findings = self.assemble_findings()
+        findings = self.explain(findings, expl)
+        clean, quarantine, accounting = self.outputs()
+        errors = (findings["severity"] == "error") & (findings["explained"] == "no")
+        return ValidationResult(
+            findings=findings,
+            summary=summarise(findings, self.catalogue),
+            row_accounting=accounting,
+            clean=clean,
+            quarantine=quarantine,
+            exit_code=1 if bool(errors.any()) else 0,
+            catalogue=self.catalogue,
+        )
+
+    def _take_text(self, state: TableState, col: str, pos: np.ndarray) -> np.ndarray:
+        arr = state.text.get(col)
+        if arr is None:
+            return np.full(len(pos), "", dtype=object)
+        return arr.take(pa_.array(pos)).fill_null("").to_numpy(zero_copy_only=False)
+
+    def _raw_text(self, table: str, col: str, pos: np.ndarray) -> np.ndarray:
+        raw = self.raws[table]
+        if col not in raw.data.column_names:
+            return np.full(len(pos), "", dtype=object)
+        arr = as_array(raw.data.column(col))
+        return arr.take(pa_.array(pos)).fill_null("").to_numpy(zero_copy_only=False)
+
+    def assemble_findings(self) -> pd.DataFrame:
+        frames = []
+        if self.file_rows:
+            frames.append(pd.DataFrame(self.file_rows, columns=_FRAME_COLUMNS))
+        for table in TABLES:
+            raw = self.raws[table]
+            if len(raw.bad_lines):
+                keys = KEY_COLUMNS[table]
+                where = [raw.header.index(k) for k in keys]
+                pid_at = raw.header.index("participant_id")
+
+                def field_at(fields, i):
+                    return fields[i].strip() if i < len(fields) else ""
+
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "rule_id": "FIL-002",
+                            "table": table,
+                            "row": raw.bad_lines,
+                            "participant_id": [field_at(f, pid_at) for f in raw.bad_fields],
+                            "record_key": ["|".join(field_at(f, i) for i in where) for f in raw.bad_fields],
+                            "column": "",
+                            "value": raw.bad_texts,
+                            "message": [
+                                f"row has {len(f)} fields, the header has {len(raw.header)}"
+                                for f in raw.bad_fields
+                            ],
+                        },
+                        columns=_FRAME_COLUMNS,
+                    )
+                )
+        for h in self.hits:
+            state = self.states[h.table]
+            rule = self.catalogue[h.rule_id]
+            pos = np.asarray(h.pos, dtype=np.int64)
+            keys = [self._take_text(state, k, pos) for k in KEY_COLUMNS[h.table]]
+            key = keys[0].astype(object)
+            for k in keys[1:]:
+                key = key + "|" + k
+            if h.detail is not None:
+                message = (rule.message + ": " + h.detail.astype(str)).to_numpy(dtype=object)
+            else:
+                message = rule.message
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "rule_id": h.rule_id,
+                        "table": h.table,
+                        "row": state.lines[pos],
+                        "participant_id": self._take_text(state, "participant_id", pos),
+                        "record_key": key,
+                        "column": h.column,
+                        "value": self._raw_text(h.table, h.column, pos),
+                        "message": message,
+                    },
+                    columns=_FRAME_COLUMNS,
+                )
+            )
+        if frames:
+            f = pd.concat(frames, ignore_index=True)
+        else:
+            f = pd.DataFrame({c: pd.Series(dtype=object) for c in _FRAME_COLUMNS})
+        f["row"] = f["row"].astype("Int64")
+        f = f.drop_duplicates(["rule_id", "table", "row", "column"], keep="first")
+        sev = {k: r.severity for k, r in self.catalogue.items()}
+        cat = {k: r.category for k, r in self.catalogue.items()}
+        f["severity"] = f["rule_id"].map(sev)
+        f["category"] = f["rule_id"].map(cat)
+        return sort_findings(f)
+
+    def explain(self, f: pd.DataFrame, expl: pd.DataFrame | None) -> pd.DataFrame:
+        f = f.copy()
+        f["explained"] = "no"
+        f["reason"] = ""
+        if expl is None or len(expl) == 0:
+            return f[list(DETAIL_COLUMNS)].reset_index(drop=True)
+        key = pd.MultiIndex.from_frame(f[["rule_id", "record_key"]].astype(str))
+        ekey = pd.MultiIndex.from_frame(expl[["rule_id", "record_key"]].astype(str))
+        at = ekey.get_indexer(key)
+        hit = at >= 0
+        f.loc[hit, "explained"] = "yes"
+        f.loc[hit, "reason"] = expl["reason"].to_numpy(dtype=object)[at[hit]]
+        unused = expl[~ekey.isin(key)]
+        if len(unused):
+            extra = pd.DataFrame(
+                {
+                    "rule_id": "FIL-008",
+                    "severity": self.catalogue["FIL-008"].severity,
+                    "category": self.catalogue["FIL-008"].category,
+                    "table": "explanations",
+                    "row": unused["line"].to_numpy(),
+                    "participant_id": "",
+                    "record_key": unused["record_key"].to_numpy(dtype=object),
+                    "column": "",
+                    "value": unused["rule_id"].to_numpy(dtype=object),
+                    "message": self.catalogue["FIL-008"].message,
+                    "explained": "no",
+                    "reason": "",
+                }
+            )
+            extra["row"] = extra["row"].astype("Int64")
+            f = sort_findings(pd.concat([f, extra], ignore_index=True))
+        return f[list(DETAIL_COLUMNS)].reset_index(drop=True)
+
+    def outputs(self):
+        clean: dict[str, pd.DataFrame] = {}
+        quarantine: dict[str, pd.DataFrame] = {}
+        rows = []
+        qrules: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+        for h in self.hits:
+            if self.catalogue[h.rule_id].action == "quarantine":
+                qrules[h.table].append(pd.DataFrame({"pos": h.pos, "rule_id": h.rule_id}))
+        for table in TABLES:
+            state, raw = self.states[table], self.raws[table]
+            keep = ~state.quarantine
+            df = state.df[keep] if not keep.all() else state.df
+            df = df.reset_index(drop=True)
+            df["source_row"] = pd.array(state.lines[keep], dtype="Int64")
+            clean[table] = df
+            quarantine[table] = self._quarantine_frame(table, state, raw, qrules[table])
+            rows.append(
+                {
+                    "table": table,
+                    "rows_in": raw.rows_in,
+                    "rows_used": len(df),
+                    "rows_quarantined": len(quarantine[table]),
+                }
+            )
+            if raw.rows_in != len(df) + len(quarantine[table]):  # pragma: no cover - invariant
+                raise AssertionError(f"{table}: rows in != rows used + rows quarantined")
+        return clean, quarantine, pd.DataFrame(rows, columns=list(ACCOUNTING_COLUMNS))
+
+    def _quarantine_frame(self, table, state, raw, qframes) -> pd.DataFrame:
+        header = raw.header
+        names = raw.data.column_names
+        cols = [*header, "source_row", "rule_ids"]
+        parts = []
+        pos = np.flatnonzero(state.quarantine)
+        if len(pos):
+            q = pd.concat(qframes, ignore_index=True).drop_duplicates()
+            q = q.sort_values(["pos", "rule_id"])
+            ids = q.groupby("pos", sort=True)["rule_id"].agg(";".join)
+            taken = raw.data.take(pa_.array(pos))
+            data = {
+                h: as_array(taken.column(n)).fill_null("").to_numpy(zero_copy_only=False)
+                for h, n in zip(header, names, strict=True)
+            }
+            part = pd.DataFrame(data, columns=header)
+            part["source_row"] = state.lines[pos]
+            part["rule_ids"] = ids.reindex(pos).to_numpy(dtype=object)
+            parts.append(part)
+        if len(raw.bad_lines):
+            width = len(header)
+
+            def fit(fields: list[str]) -> list[str]:
+                if len(fields) > width:
+                    return [*fields[: width - 1], ",".join(fields[width - 1 :])]
+                return fields + [""] * (width - len(fields))
+
+            part = pd.DataFrame([fit(f) for f in raw.bad_fields], columns=header, dtype=object)
+            part["source_row"] = raw.bad_lines
+            part["rule_ids"] = "FIL-002"
+            parts.append(part)
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+        out = pd.concat(parts, ignore_index=True)
+        out = out.sort_values("source_row", kind="stable").reset_index(drop=True)
+        out["source_row"] = out["source_row"].astype("Int64")
+        return out[cols]
+
+
+_RANGE_CHECKS = {
+    "in_range": lambda v, st: (v >= st["min_value"] if st.get("include_min", True) else v > st["min_value"])
+    & (v <= st["max_value"] if st.get("include_max", True) else v < st["max_value"]),
+    "greater_than_or_equal_to": lambda v, st: v >= st["min_value"],
+    "less_than_or_equal_to": lambda v, st: v <= st["max_value"],
+    "greater_than": lambda v, st: v > st["min_value"],
+    "less_than": lambda v, st: v < st["max_value"],
+}
+
+
+def _may_fail(column: pa.Column, s: pd.Series) -> bool:
+    """Could a value of ``s`` fail ``column``'s checks? (False: certainly not.)"""
+    isna = s.isna().to_numpy()
+    if not column.nullable and isna.any():
+        return True
+    for check in column.checks:
+        st = check.statistics or {}
+        if check.name == "isin" and "allowed_values" in st:
+            ok = s.isin(list(st["allowed_values"])).to_numpy() | isna
+        elif check.name in _RANGE_CHECKS and str(s.dtype) == "Int64" and check.ignore_na:
+            bound = st.get("min_value", st.get("max_value"))
+            values = s.to_numpy(dtype=np.int64, na_value=bound)  # nulls pass (ignore_na)
+            ok = _RANGE_CHECKS[check.name](values, st) | isna
+        else:
+            return True  # not screened: pandera decides
+        if not ok.all():
+            return True
+    return False
+
+
+def sort_findings(f: pd.DataFrame) -> pd.DataFrame:
+    order = {t: i for i, t in enumerate(TABLE_ORDER)}
+    key_table = f["table"].map(order).fillna(len(order))
+    f = f.assign(_t=key_table, _r=f["row"].fillna(0))
+    f = f.sort_values(["_t", "_r", "column", "rule_id"], kind="stable")
+    return f.drop(columns=["_t", "_r"]).reset_index(drop=True)
+
+
+def summarise(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> pd.DataFrame:
+    if len(findings) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
+    g = findings.assign(_x=(findings["explained"] == "yes").astype(int)).groupby(
+        ["rule_id", "table"], sort=False
+    )
+    s = g.agg(count=("rule_id", "size"), explained=("_x", "sum")).reset_index()
+    s["severity"] = s["rule_id"].map({k: r.severity for k, r in catalogue.items()})
+    s["message"] = s["rule_id"].map({k: r.message for k, r in catalogue.items()})
+    order = {k: i for i, k in enumerate(catalogue)}
+    t_order = {t: i for i, t in enumerate(TABLE_ORDER)}
+    s = s.assign(_o=s["rule_id"].map(order), _t=s["table"].map(t_order)).sort_values(["_o", "_t"])
+    return s[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
+def unreadable_findings(exc: UnreadableFile | Exception) -> pd.DataFrame:
+    """The one finding of an unreadable extract (exit status 2)."""
+    table = getattr(exc, "table", "") or ""
+    line = getattr(exc, "line", None)
+    file = getattr(exc, "file", "")
+    problem = getattr(exc, "problem", str(exc))
+    rule = build_catalogue()["FIL-001"]
+    f = pd.DataFrame(
+        [
+            {
+                "rule_id": rule.rule_id,
+                "severity": rule.severity,
+                "category": rule.category,
+                "table": table,
+                "row": line,
+                "participant_id": "",
+                "record_key": "",
+                "column": "",
+                "value": file,
+                "message": f"{file}: {problem}",
+                "explained": "no",
+                "reason": "",
+            }
+        ],
+        columns=list(DETAIL_COLUMNS),
+    )
+    f["row"] = f["row"].astype("Int64")
+    return f
+
+
+__all__ = [
+    "ACCOUNTING_COLUMNS",
+    "DETAIL_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "ValidationResult",
+    "validate_extract",
+]

@@ -1,0 +1,76 @@
+"""The explanations file: findings a data manager accepts, with a reason.
+
+A TSV with the header ``rule_id<TAB>record_key<TAB>reason`` (more columns are ignored).
+Every line names one rule id and one record key (as printed in ``issues_detail.tsv``);
+every finding with that rule id and record key is shown as explained and, if it is an
+error, no longer counts for the exit status. A file that cannot be read, lacks a column,
+has an empty field, an unknown rule id or a duplicated (rule_id, record_key) is
+unreadable (exit status 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from outcomes.validation.reader import UnreadableFile
+
+EXPLANATION_COLUMNS = ("rule_id", "record_key", "reason")
+
+
+def load_explanations(path: Path, known_rules) -> pd.DataFrame:
+    """Explanations as a frame ``rule_id, record_key, reason, line``."""
+    display = str(path)
+
+    def fail(problem: str, line: int | None = None) -> UnreadableFile:
+        return UnreadableFile(display, problem, table="explanations", line=line)
+
+    if not path.exists():
+        raise fail("explanations file not found")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot be read ({exc.strerror or exc})") from None
+    if b"\x00" in data:
+        raise fail("binary file, not a TSV text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise fail(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at line {line})", line) from None
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+    if not rows or not any(f.strip() for f in rows[0]):
+        raise fail("empty file: expected the header rule_id, record_key, reason", 1)
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in EXPLANATION_COLUMNS if c not in header]
+    if missing:
+        hint = " (is it tab-separated?)" if len(header) == 1 else ""
+        raise fail(f"header lacks column(s) {', '.join(missing)}{hint}", 1)
+    where = [header.index(c) for c in EXPLANATION_COLUMNS]
+    out = []
+    seen: dict[tuple[str, str], int] = {}
+    line = 1
+    for row in rows[1:]:
+        line += 1
+        if not row or not any(f.strip() for f in row):
+            continue
+        if len(row) != len(header):
+            raise fail(f"line {line}: {len(row)} fields, the header has {len(header)}", line)
+        rule_id, record_key, reason = (row[i].strip() for i in where)
+        for name, value in zip(EXPLANATION_COLUMNS, (rule_id, record_key, reason), strict=True):
+            if not value and name != "record_key":
+                raise fail(f"line {line}: empty {name}", line)
+        if rule_id not in known_rules:
+            raise fail(f"line {line}: unknown rule id {rule_id!r}", line)
+        key = (rule_id, record_key)
+        if key in seen:
+            raise fail(
+                f"line {line}: {rule_id} {record_key!r} is already explained on line {seen[key]}",
+                line,
+            )
+        seen[key] = line
+        out.append((rule_id, record_key, reason, line))
+    return pd.DataFrame(out, columns=[*EXPLANATION_COLUMNS, "line"])

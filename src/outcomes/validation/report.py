@@ -1,0 +1,181 @@
+"""Writing a validation's outputs (DESIGN §5) and the command-line entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from outcomes import __version__
+from outcomes.errors import ExtractUnreadableError, OutcomesError
+from outcomes.validation.engine import (
+    ACCOUNTING_COLUMNS,
+    SUMMARY_COLUMNS,
+    ValidationResult,
+    summarise,
+    unreadable_findings,
+    validate_extract,
+)
+from outcomes.validation.rules import TABLES
+
+DETAIL_FILE = "issues_detail.tsv"
+SUMMARY_FILE = "issues_summary.tsv"
+HTML_FILE = "validation.html"
+ACCOUNTING_FILE = "row_accounting.tsv"
+
+
+def _tsv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, sep="\t", index=False, lineterminator="\n")
+
+
+def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.DataFrame | None,
+                 exit_code: int, data_dir: str) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(
+            lambda name: resources.files("outcomes.validation").joinpath("templates", name).read_text("utf-8")
+        ),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    cols = list(findings.columns)
+    rows = findings.astype(object).where(findings.notna(), "").to_numpy().tolist()
+    payload = json.dumps({"columns": cols, "rows": rows}, ensure_ascii=False, default=str)
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    counts = {s: int((findings["severity"] == s).sum()) for s in ("error", "warning", "notice")}
+    unexplained = int(((findings["severity"] == "error") & (findings["explained"] == "no")).sum())
+    return env.get_template("validation.html.j2").render(
+        data_dir=data_dir,
+        version=__version__,
+        exit_code=exit_code,
+        counts=counts,
+        unexplained=unexplained,
+        n_findings=len(findings),
+        summary=summary.to_dict("records"),
+        accounting=None if accounting is None else accounting.to_dict("records"),
+        findings_json=payload,
+    )
+
+
+def _clean_table(df: pd.DataFrame) -> pa.Table:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    fields = []
+    arrays = []
+    for f, col in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_timestamp(f.type):
+            col = col.cast(pa.date32())
+            f = pa.field(f.name, pa.date32())
+        elif pa.types.is_large_string(f.type) or pa.types.is_string(f.type):
+            col = col.cast(pa.string())
+            f = pa.field(f.name, pa.string())
+        fields.append(f)
+        arrays.append(col)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def write_result(result: ValidationResult, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _tsv(result.findings, out_dir / DETAIL_FILE)
+    _tsv(result.summary, out_dir / SUMMARY_FILE)
+    _tsv(result.row_accounting, out_dir / ACCOUNTING_FILE)
+    (out_dir / "quarantine").mkdir(exist_ok=True)
+    (out_dir / "clean").mkdir(exist_ok=True)
+    for table in TABLES:
+        result.quarantine[table].to_csv(out_dir / "quarantine" / f"{table}.csv", index=False, lineterminator="\n")
+        pq.write_table(_clean_table(result.clean[table]), out_dir / "clean" / f"{table}.parquet")
+    html = _render_html(
+        result.findings, result.summary, result.row_accounting, result.exit_code,
+        str(result.data_dir or ""),
+    )
+    (out_dir / HTML_FILE).write_text(html, encoding="utf-8")
+
+
+def write_unreadable(exc: ExtractUnreadableError, out_dir: Path, data_dir: Path) -> None:
+    """Outputs of an unreadable extract: the listing with its one finding, nothing else."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    findings = unreadable_findings(exc)
+    from outcomes.validation.catalogue import build_catalogue
+
+    summary = summarise(findings, build_catalogue())
+    _tsv(findings, out_dir / DETAIL_FILE)
+    _tsv(summary[list(SUMMARY_COLUMNS)], out_dir / SUMMARY_FILE)
+    # no stale outputs of an earlier run may remain next to this listing
+    stale = [out_dir / ACCOUNTING_FILE]
+    stale += [out_dir / "clean" / f"{t}.parquet" for t in TABLES]
+    stale += [out_dir / "quarantine" / f"{t}.csv" for t in TABLES]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    html = _render_html(findings, summary, None, 2, str(data_dir))
+    (out_dir / HTML_FILE).write_text(html, encoding="utf-8")
+
+
+def read_clean(out_dir: Path | str, table: str) -> pd.DataFrame:
+    """A table of ``<out_dir>/clean/`` as pandas: dates datetime64[s], integers Int64, text str."""
+    t = pq.read_table(Path(out_dir) / "clean" / f"{table}.parquet")
+    df = t.to_pandas(date_as_object=False, types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    for f in t.schema:
+        if pa.types.is_date32(f.type):
+            df[f.name] = df[f.name].astype("datetime64[s]")
+    return df
+
+
+def run_validation(
+    data_dir: Path,
+    out_dir: Path | None,
+    explanations: Path | None,
+    arms: tuple[str, str] | None,
+) -> int:
+    """``outcomes validate``: validate, write the outputs, return the exit status (0/1/2)."""
+    prog = "outcomes validate"
+    try:
+        result = validate_extract(data_dir, explanations=explanations, arms=arms)
+    except ExtractUnreadableError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        if out_dir is not None:
+            try:
+                write_unreadable(exc, Path(out_dir), Path(data_dir))
+            except OSError as wexc:
+                print(f"{prog}: cannot write to {out_dir}: {wexc.strerror or wexc}", file=sys.stderr)
+        return 2
+    except OutcomesError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # bad data must never end in a traceback
+        if os.environ.get("OUTCOMES_DEBUG"):
+            raise
+        print(
+            f"{prog}: {data_dir}: internal error while validating ({type(exc).__name__}: {exc}); "
+            "set OUTCOMES_DEBUG=1 for a traceback and please report it",
+            file=sys.stderr,
+        )
+        return 2
+    if out_dir is not None:
+        try:
+            result.write(out_dir)
+        except OSError as exc:
+            print(f"{prog}: cannot write to {out_dir}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    c = result.counts()
+    acc = result.row_accounting
+    print(
+        f"validate: {c['error']} errors ({result.n_errors} unexplained), {c['warning']} warnings, "
+        f"{c['notice']} notices; rows used {int(acc['rows_used'].sum())}, quarantined "
+        f"{int(acc['rows_quarantined'].sum())}"
+        + (f"; listing in {out_dir}" if out_dir is not None else "")
+    )
+    if result.exit_code == 1:
+        print(
+            f"{prog}: {result.n_errors} unexplained error(s): see "
+            f"{Path(out_dir) / DETAIL_FILE if out_dir is not None else 'the listing'}",
+            file=sys.stderr,
+        )
+    return result.exit_code
+
+
+__all__ = ["ACCOUNTING_COLUMNS", "read_clean", "run_validation", "write_result", "write_unreadable"]

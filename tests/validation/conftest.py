@@ -1,0 +1,49 @@
+"""Fixtures of the validator's tests: a valid extract to break, and helpers to validate it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (extract_factory)
+
+from extract_factory import valid_extract, write_extract
+
+from outcomes.validation import validate_extract
+
+
+@pytest.fixture(autouse=True)
+def _debug(monkeypatch):
+    # programming errors surface as tracebacks in tests instead of exit status 2
+    monkeypatch.setenv("OUTCOMES_DEBUG", "1")
+
+
+@pytest.fixture
+def tables():
+    return valid_extract()
+
+
+@pytest.fixture
+def run(tmp_path):
+    """run(tables, post=None, explanations=None) -> ValidationResult (files in tmp_path)."""
+    counter = iter(range(10_000))
+
+    def _run(tables, post=None, explanations=None, **kw):
+        d = write_extract(tables, tmp_path / f"extract{next(counter)}")
+        if post is not None:
+            post(d)
+        expl = None
+        if explanations is not None:
+            expl = d / "explanations.tsv"
+            expl.write_text(explanations, encoding="utf-8")
+        return validate_extract(d, explanations=expl, **kw)
+
+    return _run
+
+
+def findings_at(result, rule_id):
+    """{(table, row, column)} of the findings of ``rule_id``."""
+    f = result.findings[result.findings["rule_id"] == rule_id]
+    return {(t, int(r), c) for t, r, c in zip(f["table"], f["row"], f["column"], strict=True)}

@@ -1,0 +1,155 @@
+"""Listing, explanations, HTML, arms, the command line's exit statuses 0 and 1."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+from conftest import findings_at
+from extract_factory import valid_extract, write_extract
+
+from outcomes.cli import main
+from outcomes.validation import validate_extract
+
+EXPL_HEADER = "rule_id\trecord_key\treason\n"
+
+
+def test_explained_error_gives_exit_0(tables, run):
+    tables["participants"].loc[0, "age"] = "101"
+    tables["questionnaires"] = tables["questionnaires"].drop(columns=["ucla3_03"])
+    r = run(tables)
+    assert r.exit_code == 1
+    expl = EXPL_HEADER + "PAR-007\tP001\tage confirmed with site: 101\nQST-008\tucla3_03\tnot collected\n"
+    r = run(tables, explanations=expl)
+    assert r.exit_code == 0
+    f = r.findings.set_index("rule_id")
+    assert f.loc["PAR-007", "explained"] == "yes"
+    assert f.loc["PAR-007", "reason"] == "age confirmed with site: 101"
+    assert f.loc["QST-008", "explained"] == "yes"
+    s = r.summary.set_index("rule_id")
+    assert s.loc["PAR-007", "explained"] == 1 and s.loc["PAR-007", "count"] == 1
+
+
+def test_explanation_matches_rule_and_key_only(tables, run):
+    tables["participants"].loc[0, "age"] = "101"
+    tables["participants"].loc[1, "age"] = "102"
+    r = run(tables, explanations=EXPL_HEADER + "PAR-007\tP001\tok\nPAR-008\tP002\twrong rule\n")
+    assert r.exit_code == 1
+    f = r.findings
+    assert f.loc[(f["record_key"] == "P002") & (f["rule_id"] == "PAR-007"), "explained"].tolist() == ["no"]
+    assert ("explanations", 3, "") in findings_at(r, "FIL-008")
+
+
+def test_explanation_of_a_questionnaire_key(tables, run):
+    tables["questionnaires"].loc[3, "hhi_01"] = "9"
+    r = run(tables, explanations=EXPL_HEADER + "QST-007\tP002|month_4\tpaper form says 9\n")
+    assert r.exit_code == 0
+    assert r.findings["record_key"].tolist() == ["P002|month_4"]
+
+
+def test_listing_is_sorted_and_complete(tables, run, tmp_path):
+    n = 40
+    t = valid_extract(n)
+    t["participants"]["age"] = "abc"
+    t["participants"].loc[3, "sex"] = "?"
+    t["admissions"].loc[0, "legal_status"] = "x"
+    r = run(t)
+    f = r.findings
+    assert (f["rule_id"] == "PAR-007").sum() == n  # never capped
+    order = {"participants": 0, "questionnaires": 1, "admissions": 2, "peer_contacts": 3}
+    key = list(zip(f["table"].map(order), f["row"], f["column"], f["rule_id"], strict=True))
+    assert key == sorted(key)
+    r.write(tmp_path / "out")
+    detail = pd.read_csv(tmp_path / "out" / "issues_detail.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert len(detail) == len(f)
+    summary = pd.read_csv(tmp_path / "out" / "issues_summary.tsv", sep="\t")
+    assert summary.set_index("rule_id").loc["PAR-007", "count"] == n
+
+
+def test_values_with_tabs_and_newlines_survive_the_tsv(tables, run, tmp_path):
+    tables["admissions"].loc[3, "legal_status"] = "sec\ttion\n3"
+    r = run(tables)
+    r.write(tmp_path / "out")
+    detail = pd.read_csv(tmp_path / "out" / "issues_detail.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert detail.loc[detail["rule_id"] == "ADM-006", "value"].tolist() == ["sec\ttion\n3"]
+
+
+def test_html_is_self_contained_and_pages_many_findings(tmp_path):
+    n = 10_000
+    t = valid_extract(n)
+    t["participants"]["age"] = "abc"
+    d = write_extract(t, tmp_path / "x")
+    r = validate_extract(d)
+    assert len(r.findings) >= n
+    r.write(tmp_path / "out")
+    html = (tmp_path / "out" / "validation.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html
+    assert html.count("<tr") < 100  # detail rows are rendered by script, a page at a time
+    data = re.search(r'<script id="findings-data" type="application/json">(.*?)</script>', html, re.S)
+    payload = json.loads(data.group(1))
+    assert len(payload["rows"]) == len(r.findings)
+    assert payload["columns"][:3] == ["rule_id", "severity", "category"]
+
+
+def test_html_escapes_values(tables, run, tmp_path):
+    tables["admissions"].loc[3, "legal_status"] = "</script><b>x</b>"
+    r = run(tables)
+    r.write(tmp_path / "out")
+    html = (tmp_path / "out" / "validation.html").read_text(encoding="utf-8")
+    assert "</script><b>" not in html
+
+
+def test_renamed_arms(tables, run):
+    tables["participants"]["arm"] = tables["participants"]["arm"].map(
+        {"peer_support": "intervention", "usual_care": "control"}
+    )
+    assert run(tables).exit_code == 1
+    r = run(tables, arms=("intervention", "control"))
+    assert r.exit_code == 0, r.findings.to_string()
+    tables["peer_contacts"].loc[len(tables["peer_contacts"])] = ["P002", "2024-03-01", "W1", "30", "text"]
+    r = run(tables, arms=("intervention", "control"))
+    assert ("peer_contacts", 11, "participant_id") in findings_at(r, "XTB-007")
+
+
+def test_cli_exit_0_and_1(tables, tmp_path, capsys):
+    d = write_extract(tables, tmp_path / "x")
+    assert main(["validate", str(d), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr()
+    assert "0 errors" in out.out and out.err == ""
+    tables["participants"].loc[0, "age"] = "7"
+    d = write_extract(tables, tmp_path / "y")
+    assert main(["validate", str(d), "--out", str(tmp_path / "o2")]) == 1
+    out = capsys.readouterr()
+    assert out.err.strip().splitlines() == [
+        f"outcomes validate: 1 unexplained error(s): see {tmp_path / 'o2' / 'issues_detail.tsv'}"
+    ]
+    e = tmp_path / "e.tsv"
+    e.write_text(EXPL_HEADER + "PAR-007\tP001\tchecked\n")
+    assert main(["validate", str(d), "--out", str(tmp_path / "o3"), "--explanations", str(e)]) == 0
+    detail = pd.read_csv(tmp_path / "o3" / "issues_detail.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert detail[["explained", "reason"]].values.tolist() == [["yes", "checked"]]
+
+
+def test_quarantine_files_keep_original_text(tables, run, tmp_path):
+    tables["participants"].loc[2, "participant_id"] = "P001"
+    tables["participants"].loc[2, "site"] = "  S1  "
+    r = run(tables)
+    r.write(tmp_path / "out")
+    q = pd.read_csv(tmp_path / "out" / "quarantine" / "participants.csv", dtype=str, keep_default_na=False)
+    assert q["source_row"].tolist() == ["2", "4"]
+    assert q["rule_ids"].tolist() == ["PAR-002", "PAR-002"]
+    assert q["site"].tolist() == ["S1", "  S1  "]
+    for t in ("questionnaires", "admissions", "peer_contacts"):
+        assert (tmp_path / "out" / "quarantine" / f"{t}.csv").is_file()
+    acc = pd.read_csv(tmp_path / "out" / "row_accounting.tsv", sep="\t").set_index("table")
+    assert acc.loc["participants", "rows_quarantined"] == 2
+    assert (acc["rows_in"] == acc["rows_used"] + acc["rows_quarantined"]).all()
+
+
+def test_same_arm_twice_is_a_config_error(tables, tmp_path, capsys):
+    d = write_extract(tables, tmp_path / "x")
+    assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--arms", "a", "a"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("outcomes validate: arms:") and "Traceback" not in err
