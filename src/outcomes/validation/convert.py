@@ -215,6 +215,8 @@ def parse_dates(arr: pa.Array) -> Dates:
         leap = _LEAP[yi]
         ok &= day <= _MONTH_DAYS[leap, mi]
         days = _YEAR_START[yi] + _MONTH_START[leap, mi] + day - 1
+        if len(pos) == n and ok.all():  # every value is a valid date
+            return Dates((days * 86400).view("datetime64[s]"), np.zeros(0, dtype=np.int64))
         out[pos[ok]] = days[ok] * 86400
         good[pos[ok]] = True
     bad = np.flatnonzero(valid & ~good)
