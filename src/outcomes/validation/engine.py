@@ -307,7 +307,9 @@ class _Validation:
         suspect = [c for c, col in schema.columns.items() if _may_fail(col, state.df[c])]
         if not suspect and not schema.checks:
             return
-        schema = schema.remove_columns([c for c in schema.columns if c not in suspect])
+        schema = pa.DataFrameSchema(
+            {c: schema.columns[c] for c in suspect}, checks=schema.checks, name=schema.name
+        )
         try:
             schema.validate(state.df, lazy=True, inplace=True)
             return

@@ -15,6 +15,7 @@ adds them to :class:`QuestionnairesModel`'s schema.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import pandas as pd
 import pandera.pandas as pa
@@ -303,8 +304,14 @@ def table_schema(
     table: str, *, arms: tuple[str, str], items: Mapping[str, tuple[int, int]] | None = None
 ) -> pa.DataFrameSchema:
     """The schema a table is validated with (arm codes and item columns filled in)."""
+    return _table_schema(table, tuple(arms), tuple((items or {}).items()))
+
+
+@lru_cache(maxsize=64)
+def _table_schema(table: str, arms: tuple[str, ...], items: tuple) -> pa.DataFrameSchema:
+    # cached: building a schema deep-copies its columns (pandera schemas are not mutated)
     if table == "questionnaires":
-        return questionnaire_schema(items or {})
+        return questionnaire_schema(dict(items))
     schema = MODELS[table].to_schema()
     if table == "participants":
         schema = schema.update_column("arm", checks=[pa.Check.isin(list(arms))])
