@@ -41,9 +41,3 @@ def run(tmp_path):
         return validate_extract(d, explanations=expl, **kw)
 
     return _run
-
-
-def findings_at(result, rule_id):
-    """{(table, row, column)} of the findings of ``rule_id``."""
-    f = result.findings[result.findings["rule_id"] == rule_id]
-    return {(t, int(r), c) for t, r, c in zip(f["table"], f["row"], f["column"], strict=True)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import findings_at
+from validation_helpers import findings_at
 
 from outcomes.validation.reader import UnreadableFile, read_bytes
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import pytest
-from conftest import findings_at
+from validation_helpers import findings_at
 
 from outcomes.validation import build_catalogue
 
@@ -198,7 +198,7 @@ def test_rule(case: Case, tables, run):
 
 
 def test_every_rule_has_a_case():
-    covered = {c.rule_id for c in CASES} | {"FIL-001"}  # FIL-001: test_unreadable.py
+    covered = {c.rule_id for c in CASES} | {"FIL-001"}  # FIL-001: test_validation_unreadable.py
     assert covered == set(build_catalogue())
 
 

@@ -6,8 +6,8 @@ import json
 import re
 
 import pandas as pd
-from conftest import findings_at
 from extract_factory import valid_extract, write_extract
+from validation_helpers import findings_at
 
 from outcomes.cli import main
 from outcomes.validation import validate_extract
