@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from outcomes.contract import (
@@ -37,6 +38,10 @@ def item_codes() -> dict[str, tuple[int, int]]:
     return out
 
 
+def _day(start: str, offset: int) -> str:
+    return str(np.datetime64(start) + np.timedelta64(offset, "D"))
+
+
 def valid_extract(n: int = 6) -> dict[str, pd.DataFrame]:
     """A valid extract of ``n`` (>= 4) participants, alternating arms.
 
@@ -55,9 +60,9 @@ def valid_extract(n: int = 6) -> dict[str, pd.DataFrame]:
             "participant_id": ids,
             "site": [f"S{i % 2 + 1}" for i in range(n)],
             "arm": arms,
-            "randomisation_date": [f"2024-01-{i + 10:02d}" for i in range(n)],
-            "index_discharge_date": [f"2024-02-{i + 1:02d}" for i in range(n)],
-            "age": [str(20 + 7 * i) for i in range(n)],
+            "randomisation_date": [_day("2024-01-10", i % 20) for i in range(n)],
+            "index_discharge_date": [_day("2024-02-01", i % 20) for i in range(n)],
+            "age": [str(20 + (7 * i) % 80) for i in range(n)],
             "sex": [sexes[i % 4] for i in range(n)],
             "diagnosis_group": [diags[i % 5] for i in range(n)],
             "prior_admissions": [str(i % 3) for i in range(n)],
@@ -70,7 +75,7 @@ def valid_extract(n: int = 6) -> dict[str, pd.DataFrame]:
     items = item_codes()
     q_rows = []
     for i, pid in enumerate(ids):
-        for v, (visit, date) in enumerate((("baseline", f"2024-01-{i + 10:02d}"), ("month_4", "2024-05-20"))):
+        for v, (visit, date) in enumerate((("baseline", _day("2024-01-10", i % 20)), ("month_4", "2024-05-20"))):
             row = {"participant_id": pid, "visit": visit, "completion_date": date}
             for k, (col, (lo, hi)) in enumerate(items.items()):
                 row[col] = str(lo + (i + v + k) % (hi - lo + 1))
@@ -93,7 +98,7 @@ def valid_extract(n: int = 6) -> dict[str, pd.DataFrame]:
         if arms[i] != TREATED:
             continue
         for k, mode in enumerate(("face_to_face", "telephone", "group")):
-            pct_rows.append((pid, f"2024-02-{10 + k + i:02d}", f"W{i % 2 + 1}", str(30 + 15 * k), mode))
+            pct_rows.append((pid, _day("2024-02-10", k + i % 15), f"W{i % 2 + 1}", str(30 + 15 * k), mode))
     pct = pd.DataFrame(pct_rows, columns=list(PEER_CONTACT_COLUMNS))
     return {"participants": part, "questionnaires": quest, "admissions": adm, "peer_contacts": pct}
 
