@@ -101,3 +101,9 @@ def test_quoted_values_with_newlines_in_extract(tables, run):
     r = run(tables)
     # the quoted id spans lines 3-4: A004 is on line 6, not 5
     assert ("admissions", 6, "legal_status") in findings_at(r, "ADM-006")
+
+
+def test_lone_carriage_returns_with_quoted_newline():
+    raw, lines, _ = lines_of(b'a,b,c\r1,"x\ry",3\r4,5,6\r')
+    assert lines == [2, 4]
+    assert raw.data.column("b").to_pylist() == ["x\ry", "5"]

@@ -191,8 +191,8 @@ def _read_with_pyarrow(body: bytes, header: list[str], table: str, display: str)
         invalid.append(row.text)
         return "skip"
 
-    header_end = body.find(b"\n")
-    has_quotes = header_end >= 0 and body.find(b'"', header_end) >= 0
+    ends = [i for i in (body.find(b"\n"), body.find(b"\r")) if i >= 0]
+    has_quotes = bool(ends) and body.find(b'"', min(ends)) >= 0  # quotes after the header
     try:
         tbl = pv.read_csv(
             pa.BufferReader(body),
