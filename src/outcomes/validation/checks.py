@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from outcomes.contract import VISITS
+from outcomes.validation.convert import null_mask
 from outcomes.validation.keys import duplicated_values
 
 
@@ -131,7 +132,7 @@ def qst_005(s: TableState) -> list[Hits]:
     for col in s.item_columns:
         arr = s.text[col]
         if arr.null_count < len(arr):
-            answered |= ~arr.is_null().to_numpy(zero_copy_only=False)
+            answered |= ~null_mask(arr)
     missing = answered & s.df["completion_date"].isna().to_numpy()
     return [Hits("QST-005", s.name, _positions(missing), "completion_date")]
 

@@ -29,9 +29,15 @@ def as_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def null_mask(arr: pa.Array) -> np.ndarray:
+    """Boolean numpy mask of the nulls of ``arr`` (unpacked from its validity bitmap)."""
+    n = len(arr)
     if arr.null_count == 0:
-        return np.zeros(len(arr), dtype=bool)
-    return arr.is_null().to_numpy(zero_copy_only=False)
+        return np.zeros(n, dtype=bool)
+    if arr.null_count == n or arr.buffers()[0] is None:
+        return arr.is_null().to_numpy(zero_copy_only=False)
+    bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    valid = np.unpackbits(bits, bitorder="little", count=arr.offset + n)[arr.offset :]
+    return valid == 0
 
 
 def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:

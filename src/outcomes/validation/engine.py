@@ -9,7 +9,10 @@ rows in Python on the path of a valid extract.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -120,6 +123,10 @@ def _check_arms(arms) -> tuple[str, str]:
     return arms  # type: ignore[return-value]
 
 
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_PANDERA_LOCK = threading.Lock()
+
+
 @cache
 def _default_registry() -> Mapping[str, Instrument]:
     return load_registry()
@@ -131,11 +138,14 @@ def read_extract(data_dir: Path) -> dict[str, RawTable]:
         raise UnreadableFile(str(data_dir), "data directory not found")
     if not data_dir.is_dir():
         raise UnreadableFile(str(data_dir), "not a directory")
-    raws = {}
-    for table in TABLES:
+    def read(table: str) -> RawTable:
         path = data_dir / TABLE_FILES[table]
-        raws[table] = read_table(path, table, REQUIRED_COLUMNS[table], display=str(path))
-    return raws
+        return read_table(path, table, REQUIRED_COLUMNS[table], display=str(path))
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        futures = {t: pool.submit(read, t) for t in TABLES}
+        # in table order, so that the first unreadable file (in that order) is the one named
+        return {t: futures[t].result() for t in TABLES}
 
 
 def validate_extract(
@@ -311,7 +321,8 @@ class _Validation:
             {c: schema.columns[c] for c in suspect}, checks=schema.checks, name=schema.name
         )
         try:
-            schema.validate(state.df, lazy=True, inplace=True)
+            with _PANDERA_LOCK:  # pandera keeps global configuration: one validation at a time
+                schema.validate(state.df, lazy=True, inplace=True)
             return
         except pa.errors.SchemaErrors as exc:
             fc = exc.failure_cases
@@ -341,7 +352,7 @@ class _Validation:
                 raise RuntimeError(f"unexpected schema failure {check!r} ({context}) on {table}")
 
     def apply_masks(self, state: TableState) -> None:
-        for h in self.hits:
+        for h in list(self.hits):
             if h.table != state.name or self.catalogue[h.rule_id].action != "mask":
                 continue
             s = state.df[h.column]
@@ -352,9 +363,19 @@ class _Validation:
 
     # -- whole extract --------------------------------------------------------------------
     def run(self, expl: pd.DataFrame | None) -> ValidationResult:
-        for table in TABLES:
+        # participants first (the other tables look their participants up), then the
+        # other three side by side: numpy and pyarrow release the GIL for the heavy work.
+        # Findings are sorted at the end, so the result does not depend on the schedule.
+        self.prepare("participants")
+        self.apply_masks(self.states["participants"])
+
+        def child(table: str) -> None:
             self.prepare(table)
             self.apply_masks(self.states[table])
+
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            for f in [pool.submit(child, t) for t in TABLES[1:]]:
+                f.result()
         par = self.states["participants"]
         keep = ~par.quarantine
         used_pos = np.full(len(keep), -1, dtype=np.int64)
