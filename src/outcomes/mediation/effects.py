@@ -100,30 +100,37 @@ def po_logistic(lp: LinearPredictor, k: int) -> np.ndarray:
     wmid = w[npair] if has_mid else 0.0
     B, n = lp.weight.shape
     out = np.empty((B, 2, 2))
+    wsum = wp.sum()
     for t in (0, 1):
         for lo in range(0, B, _ROWS):
             rows = slice(lo, min(lo + _ROWS, B))
             wt = lp.weight[rows]
-            E0 = np.exp(-np.clip(lp.eta0(t, rows), -_CLIP, _CLIP))  # (b, n)
+            E = lp.eta0(t, rows)  # (b, n)
+            np.clip(E, -_CLIP, _CLIP, out=E)
+            np.negative(E, out=E)
+            np.exp(E, out=E)
             s = lp.s[t][rows]
             d = 2 * np.cosh(s[:, None] * xp[None, :])  # (b, npair)
+            E2 = np.empty_like(E)
+            N = np.empty_like(E)
+            tmp = np.empty_like(E)
             for tp in (0, 1):
-                E = E0 * np.exp(-lp.delta[t][rows] * tp)[:, None] if tp else E0
-                E2 = E * E
-                N = wt - wt * E2  # w (1 - E^2)
-                A = E2
-                A += 1.0
-                acc = wp.sum() * wt.sum(axis=1)  # the "1 +" of every pair
-                tmp = np.empty_like(E)
+                if tp:
+                    E *= np.exp(-lp.delta[t][rows])[:, None]
+                np.multiply(E, E, out=E2)
+                np.multiply(wt, E2, out=N)
+                np.subtract(wt, N, out=N)  # w (1 - E^2)
+                E2 += 1.0  # A = 1 + E^2
+                acc = wsum * wt.sum(axis=1)  # the "1 +" of every pair
                 for j in range(npair):
                     np.multiply(E, d[:, j : j + 1], out=tmp)
-                    tmp += A
+                    tmp += E2
                     np.reciprocal(tmp, out=tmp)
                     acc += wp[j] * np.einsum("bn,bn->b", tmp, N)
                 if has_mid:
-                    mid = E + 1.0
-                    np.divide(wt, mid, out=mid)
-                    acc += wmid * mid.sum(axis=1)
+                    np.add(E, 1.0, out=tmp)
+                    np.divide(wt, tmp, out=tmp)
+                    acc += wmid * tmp.sum(axis=1)
                 out[rows, t, tp] = acc
     return out
 

@@ -6,6 +6,7 @@ import platform
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 
@@ -44,7 +45,7 @@ class MissingDataWarning(UserWarning):
 
 def _chunk_rows(n: int) -> int:
     """Replicates per bootstrap block (fixed given n, so results depend on the seed only)."""
-    return int(max(16, min(1024, 2**19 // max(n, 1))))
+    return int(max(16, min(1024, 2**17 // max(n, 1))))  # ~1 MB blocks stay in cache
 
 
 def bootstrap_counts(rng: np.random.Generator, n: int, n_boot: int) -> Iterator[np.ndarray]:
@@ -92,7 +93,16 @@ class _SetModel:
         return len(self.meds)
 
 
+@lru_cache(maxsize=1)
+def _versions_cached() -> tuple[tuple[str, str], ...]:
+    return tuple(_versions_uncached().items())
+
+
 def _versions() -> dict[str, str]:
+    return dict(_versions_cached())
+
+
+def _versions_uncached() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("outcomes", "numpy", "scipy", "pandas"):
         try:
