@@ -23,7 +23,7 @@ def results():
         sv.cause_specific_cox(adtte, adsl=adsl),
         sv.negative_binomial(adre, adsl),
         sv.andersen_gill(adre, adsl),
-        sv.hospital_days(adre, adsl, n_boot=200),
+        sv.hospital_days(adre, adsl, n_boot=200, rng=np.random.default_rng(1)),
         sv.kaplan_meier(det, "READMDET", analysis="detained_readmission"),
         sv.tenure_cox(det, "READMDET", adsl=adsl, analysis="detained_readmission"),
     ]

@@ -109,8 +109,8 @@ def test_andersen_gill_against_statsmodels_and_robust_by_participant(trial):
 
 def test_hospital_days(trial):
     adsl, _, adre, _ = trial
-    res = hospital_days(adre, adsl, n_boot=2000, seed=3)
-    again = hospital_days(adre, adsl, n_boot=2000, seed=3)
+    res = hospital_days(adre, adsl, n_boot=2000, rng=np.random.default_rng(3))
+    again = hospital_days(adre, adsl, n_boot=2000, rng=np.random.default_rng(3))
     assert res == again  # seeded: reproducible
     pp = adre.drop_duplicates("USUBJID").merge(adsl, on="USUBJID")
     x1 = pp.loc[pp.ARM == "peer_support", "BEDDAYS"]

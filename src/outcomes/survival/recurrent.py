@@ -165,7 +165,6 @@ class HospitalDaysResult:
     n: tuple[int, int]
     events: tuple[int, int]
     n_boot: int
-    seed: int
     level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
@@ -177,7 +176,7 @@ class HospitalDaysResult:
                             *self.median_ci[i], np.nan, self.n[i], self.events[i]))
         rows.append(row(self.analysis, self.outcome, self.arms.contrast, "mean_difference",
                         self.difference, *self.difference_ci, self.p_value, sum(self.n),
-                        sum(self.events), n_boot=self.n_boot, seed=self.seed))
+                        sum(self.events), n_boot=self.n_boot))
         return frame(rows)
 
 
@@ -186,8 +185,8 @@ def hospital_days(
     adsl: pd.DataFrame | None = None,
     *,
     arms: Arms = DEFAULT_ARMS,
+    rng: np.random.Generator,
     n_boot: int = 2000,
-    seed: int = 20240101,
     analysis: str = "days_in_hospital",
     outcome: str = "BEDDAYS",
     level: float = 0.95,
@@ -197,14 +196,14 @@ def hospital_days(
     id_col: str = "USUBJID",
 ) -> HospitalDaysResult:
     """Days in hospital after the index discharge, by arm, with a nonparametric bootstrap
-    (participants resampled within arm, seeded) for the difference in means. The mean is
+    (participants resampled within arm, draws from the generator ``rng`` passed in) for the
+    difference in means. The mean is
     the estimand because bed-days drive service costs; the data are zero-inflated and
     skewed, and the bootstrap makes no distributional assumption (documented in
     docs/survival.md). ``events`` are the participants readmitted at least once."""
     pp = per_participant(adre, [days_col, count_col], id_col)
     pp = merge_adsl(pp, adsl, [arm_col], id_col)
     a = arm_indicator(pp[arm_col], arms)
-    rng = np.random.default_rng(seed)
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
     means, medians, mcis, medcis, boots, ns, es = [], [], [], [], [], [], []
     for val in (1.0, 0.0):
@@ -226,4 +225,4 @@ def hospital_days(
     p = diff_row("", "", "", "", diff, se, 0, 0, level)["p_value"]
     return HospitalDaysResult(analysis, outcome, arms, tuple(means), tuple(medians),
                               tuple(mcis), tuple(medcis), diff, tuple(np.percentile(bd, q)),
-                              se, p, tuple(ns), tuple(es), n_boot, seed, level)
+                              se, p, tuple(ns), tuple(es), n_boot, level)
