@@ -101,7 +101,11 @@ class Ints:
 
 
 def _int_array(arr: pa.Array) -> pd.arrays.IntegerArray:
-    return pd.Int64Dtype().__from_arrow__(arr)
+    """An arrow int64 array as a pandas IntegerArray (values copied: pandas may write to them)."""
+    n = len(arr)
+    mask = null_mask(arr)
+    values = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n].copy()
+    return pd.arrays.IntegerArray(values, mask)
 
 
 def _digits_only(arr: pa.Array) -> bool:

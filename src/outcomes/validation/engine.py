@@ -607,17 +607,24 @@ _RANGE_CHECKS = {
 
 def _may_fail(column: pa.Column, s: pd.Series) -> bool:
     """Could a value of ``s`` fail ``column``'s checks? (False: certainly not.)"""
-    isna = s.isna().to_numpy()
+    arr = s.array
+    values = None
+    if isinstance(arr, pd.arrays.IntegerArray):
+        # values and mask without copies where pandas exposes them (values under the mask
+        # are ignored: the mask is ORed in below)
+        values, isna = getattr(arr, "_data", None), getattr(arr, "_mask", None)
+        if values is None or isna is None:
+            values, isna = s.to_numpy(dtype=np.int64, na_value=0), s.isna().to_numpy()
+    else:
+        isna = s.isna().to_numpy()
     if not column.nullable and isna.any():
         return True
     for check in column.checks:
         st = check.statistics or {}
         if check.name == "isin" and "allowed_values" in st:
             ok = s.isin(list(st["allowed_values"])).to_numpy() | isna
-        elif check.name in _RANGE_CHECKS and str(s.dtype) == "Int64" and check.ignore_na:
-            bound = st.get("min_value", st.get("max_value"))
-            values = s.to_numpy(dtype=np.int64, na_value=bound)  # nulls pass (ignore_na)
-            ok = _RANGE_CHECKS[check.name](values, st) | isna
+        elif check.name in _RANGE_CHECKS and values is not None and check.ignore_na:
+            ok = _RANGE_CHECKS[check.name](values, st) | isna  # nulls pass (ignore_na)
         else:
             return True  # not screened: pandera decides
         if not ok.all():
