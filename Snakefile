@@ -8,6 +8,8 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/derive.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/survival.smk"
 
 
 rule all:
@@ -15,3 +17,5 @@ rule all:
     input:
         rules.validate.output,
         rules.derive_adam.output,
+        rules.questionnaire_ancova.output,
+        rules.survival.output,

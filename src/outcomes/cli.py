@@ -46,6 +46,42 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_derived(directory: str, names: tuple[str, ...]):
+    from outcomes.adam import read_adam
+
+    derived = read_adam(Path(directory))
+    missing = [n for n in names if n not in derived]
+    if missing:
+        raise OutcomesError(f"{directory}: missing derived datasets {', '.join(missing)} (run 'outcomes derive')")
+    return derived
+
+
+def _cmd_survival(args: argparse.Namespace) -> int:
+    from outcomes.plan import AnalysisPlan
+    from outcomes.survival.run import run_survival, write_survival
+
+    plan = AnalysisPlan.load(args.plan)
+    d = _read_derived(args.derived, ("adsl", "adtte", "adre"))
+    res = run_survival(d["adsl"], d["adtte"], d["adre"], plan, plan.rng("survival"))
+    paths = write_survival(res, args.tables, args.figures)
+    print(f"survival: {len(res.table)} effects; wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def _cmd_questionnaires(args: argparse.Namespace) -> int:
+    from outcomes.plan import AnalysisPlan
+    from outcomes.questionnaires import questionnaire_ancova
+    from outcomes.survival.tables import write_tsv
+
+    plan = AnalysisPlan.load(args.plan)
+    d = _read_derived(args.derived, ("adsl", "adqs"))
+    table = questionnaire_ancova(d["adqs"], d["adsl"], treated_arm=plan.treated_arm, control_arm=plan.control_arm)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_tsv(table, args.out)
+    print(f"questionnaires: {len(table)} effects; wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outcomes",
@@ -84,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True, help="analysis plan (plan.json or a config YAML)")
     p.add_argument("--out", required=True, help="output directory (e.g. results/derived)")
     p.set_defaults(func=_cmd_derive)
+    p = sub.add_parser("survival", help="time-to-event analyses of readmission (DESIGN §8)")
+    p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--tables", required=True, help="directory for survival.tsv")
+    p.add_argument("--figures", required=True, help="directory for the figures")
+    p.set_defaults(func=_cmd_survival)
+
+    p = sub.add_parser("questionnaires", help="ANCOVA of every score at every follow-up visit")
+    p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--out", required=True, help="output TSV (questionnaires.tsv)")
+    p.set_defaults(func=_cmd_questionnaires)
     return parser
 
 

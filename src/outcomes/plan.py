@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import yaml
 
 from outcomes.contract import ARMS
@@ -68,11 +69,22 @@ class AnalysisPlan:
     data_cut: dt.date | None = None
     missing_items: dict[str, int] = field(default_factory=dict)
     reversed_items: dict[str, list[int]] = field(default_factory=dict)
+    seed: int = 20261122
+    survival: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def arms(self) -> tuple[str, str]:
         return (self.treated_arm, self.control_arm)
+
+    def rng(self, stream: str) -> np.random.Generator:
+        """The generator of one named analysis stream, spawned from the plan's seed.
+
+        Each analysis has its own stream, keyed by name (not by run order), so a job's
+        random draws do not depend on which other jobs ran or in what order.
+        """
+        key = int.from_bytes(hashlib.sha256(stream.encode("utf-8")).digest()[:8], "little")
+        return np.random.default_rng(np.random.SeedSequence([self.seed, key]))
 
     def sha256(self) -> str:
         """Hash of the canonical JSON of the whole plan (for provenance)."""
@@ -96,6 +108,8 @@ class AnalysisPlan:
             data_cut=data_cut,
             missing_items={k: int(v) for k, v in cfg["missing_items"].items()},
             reversed_items={k: list(v) for k, v in cfg["reversed_items"].items()},
+            seed=int(cfg["seed"]),
+            survival=dict(cfg["survival"]),
             raw=cfg,
         )
 

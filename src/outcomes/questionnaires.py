@@ -42,7 +42,7 @@ class AncovaResult:
         out = {
             "analysis": "questionnaire_ancova",
             "outcome": f"{self.paramcd} {self.avisit}",
-            "contrast": f"{self.treated_arm} - {self.control_arm}",
+            "contrast": f"{self.treated_arm} vs {self.control_arm}",
             "estimate_type": "adjusted_mean_difference",
             **{k: row[k] for k in ("estimate", "ci_low", "ci_high", "p_value", "n")},
             "std_error": self.std_error,

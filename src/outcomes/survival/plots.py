@@ -156,8 +156,10 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             ax.axvline(1.0 if kind == "ratio" else 0.0, color="0.5", ls="--", lw=0.8)
             if kind == "ratio":
                 ax.set_xscale("log")
+                ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(
+                    [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20]))
                 ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-                ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
                 ax.set_xlabel("Ratio, treated / control (log scale)")
             elif kind == "probability":
                 ax.set_xlabel("Difference in probability (treated - control)")
@@ -174,4 +176,5 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             ax.spines[["top", "right"]].set_visible(False)
         if title:
             axes[0, 0].set_title(title)
+        fig.subplots_adjust(hspace=0.6)
     return _save(fig, path)

@@ -41,5 +41,10 @@ def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFra
 
 
 def write_tsv(table: pd.DataFrame, path) -> None:
-    """Write a results table as TSV (``NA`` for missing, full float precision)."""
+    """Write a results table as TSV (``NA`` for missing, full float precision).
+
+    Infinite values (a median or CI limit not reached) are written as ``NA``, as R's
+    ``survfit`` prints them.
+    """
+    table = table.replace([float("inf"), float("-inf")], float("nan"))
     table.to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.10g")

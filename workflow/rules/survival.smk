@@ -1,0 +1,37 @@
+# Stage 4: readmission and community tenure (DESIGN §8): primary outcome, Kaplan-Meier,
+# log-rank, Cox, RMST, competing risk of death, recurrent readmissions, days in hospital.
+
+
+rule survival:
+    input:
+        adam=rules.derive_adam.output.adam,
+        plan=rules.analysis_plan.output.plan,
+    output:
+        table=f"{RESULTS}/tables/survival.tsv",
+        km_readmit=report(
+            f"{RESULTS}/figures/km_readmit.svg",
+            caption="../report/km_readmit.rst",
+            category="Community tenure",
+        ),
+        km_readmdet=f"{RESULTS}/figures/km_readmdet.svg",
+        forest=report(
+            f"{RESULTS}/figures/forest_survival.svg",
+            caption="../report/forest_survival.rst",
+            category="Community tenure",
+        ),
+    log:
+        f"{RESULTS}/logs/survival.log",
+    conda:
+        "../envs/outcomes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        cli=OUTCOMES,
+        derived=lambda wildcards, input: Path(input.adam[0]).parent,
+        tables=lambda wildcards, output: Path(output.table).parent,
+        figures=lambda wildcards, output: Path(output.forest).parent,
+    shell:
+        "{params.cli} survival --derived {params.derived} --plan {input.plan}"
+        " --tables {params.tables} --figures {params.figures} > {log} 2>&1"
