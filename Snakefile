@@ -10,6 +10,7 @@ include: "workflow/rules/validate.smk"
 include: "workflow/rules/derive.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -19,3 +20,4 @@ rule all:
         rules.derive_adam.output,
         rules.questionnaire_ancova.output,
         rules.survival.output,
+        rules.provenance.output,

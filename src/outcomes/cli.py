@@ -82,6 +82,17 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_provenance(args: argparse.Namespace) -> int:
+    from outcomes.plan import AnalysisPlan
+    from outcomes.provenance import build_provenance, write_provenance
+
+    plan = AnalysisPlan.load(args.plan)
+    record = build_provenance(args.inputs, plan.raw, {"analysis_seed": plan.seed})
+    write_provenance(record, args.out)
+    print(f"provenance: {len(record['inputs'])} input files; wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outcomes",
@@ -132,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--out", required=True, help="output TSV (questionnaires.tsv)")
     p.set_defaults(func=_cmd_questionnaires)
+    p = sub.add_parser("provenance", help="write provenance.json (checksums, plan, seeds, versions)")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--inputs", nargs="+", required=True, help="input files to checksum")
+    p.add_argument("--out", required=True, help="output JSON file")
+    p.set_defaults(func=_cmd_provenance)
     return parser
 
 
