@@ -13,6 +13,13 @@ include: "workflow/rules/survival.smk"
 include: "workflow/rules/report.smk"
 
 
+# Jobs too small to be worth a cluster submission.
+localrules:
+    all,
+    analysis_plan,
+    validation_gate,
+
+
 rule all:
     default_target: True
     input:

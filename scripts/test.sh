@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Set everything up, then run the whole test suite (what .ci/run runs).
+# As root (CI, a fresh machine) this also installs and starts a one-node SLURM cluster on
+# localhost for the workflow's SLURM test, and stops it afterwards by its pid files.
 # Extra arguments go to pytest (e.g. -k scoring, -x).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
+
 .venv/bin/ruff check src tests benchmarks
-exec .venv/bin/python -m pytest "$@"
+
+if [ "$(id -u)" = 0 ]; then
+    bash scripts/slurm-local.sh up
+    trap 'bash scripts/slurm-local.sh down' EXIT
+fi
+
+.venv/bin/python -m pytest "$@"
