@@ -10,6 +10,7 @@ include: "workflow/rules/validate.smk"
 include: "workflow/rules/derive.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
+include: "workflow/rules/mediation.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -27,4 +28,5 @@ rule all:
         rules.derive_adam.output,
         rules.questionnaire_ancova.output,
         rules.survival.output,
+        rules.mediation_gather.output,
         rules.provenance.output,

@@ -44,14 +44,14 @@ def _run(args, cwd, timeout=900):
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     work = _workdir(tmp_path_factory.mktemp("local") / "wf")
-    _run([SNAKEMAKE, "--cores", "2"], work)
+    _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], work)
     return work
 
 
 @pytest.mark.slow
 def test_two_runs_from_scratch_are_byte_identical(local_run, tmp_path):
     again = _workdir(tmp_path / "wf")
-    _run([SNAKEMAKE, "--cores", "2"], again)
+    _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], again)
     first, second = _digests(local_run / "results"), _digests(again / "results")
     assert first.keys() == second.keys()
     assert first == second
@@ -61,7 +61,7 @@ def test_two_runs_from_scratch_are_byte_identical(local_run, tmp_path):
 def test_interrupted_run_finishes_with_rerun_incomplete(local_run, tmp_path):
     work = _workdir(tmp_path / "wf")
     proc = subprocess.Popen(
-        [SNAKEMAKE, "--cores", "1"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [SNAKEMAKE, "--cores", "1", "--configfile", "config/test.yaml"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True,
     )
     # Kill the whole run (Snakemake and its job) as soon as the derivation job has started.
@@ -76,7 +76,7 @@ def test_interrupted_run_finishes_with_rerun_incomplete(local_run, tmp_path):
     # A killed Snakemake leaves its lock: the documented recovery is --unlock, then a
     # run with --rerun-incomplete (which redoes the job whose output is incomplete).
     _run([SNAKEMAKE, "--unlock"], work)
-    res = _run([SNAKEMAKE, "--cores", "2", "--rerun-incomplete"], work)
+    res = _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml", "--rerun-incomplete"], work)
     assert _digests(work / "results") == _digests(local_run / "results"), res.stdout[-2000:]
 
 
@@ -94,7 +94,8 @@ def test_slurm_run_goes_through_slurm_and_equals_the_local_run(local_run, tmp_pa
         pytest.skip("no SLURM cluster here (scripts/slurm-local.sh up starts one, as root)")
     work = _workdir(tmp_path / "wf")
     res = _run(
-        ["timeout", "-k", "10", "900", SNAKEMAKE, "--workflow-profile", "workflow/profiles/slurm"],
+        ["timeout", "-k", "10", "900", SNAKEMAKE, "--workflow-profile", "workflow/profiles/slurm",
+         "--configfile", "config/test.yaml"],
         work, timeout=960,
     )
     out = res.stdout + res.stderr

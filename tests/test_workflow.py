@@ -58,7 +58,7 @@ def test_wrong_type_stops_the_run_naming_the_key(tmp_path):
 @pytest.mark.slow
 def test_pipeline_validates_the_bundled_trial(tmp_path):
     work = _workdir(tmp_path)
-    res = _run([SNAKEMAKE, "--cores", "2"], cwd=work)
+    res = _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], cwd=work)
     assert res.returncode == 0, res.stdout + res.stderr
     val = work / "results" / "validation"
     assert (val / "PASSED").exists()
@@ -78,7 +78,7 @@ def test_pipeline_stops_on_errors_and_keeps_the_listing(tmp_path):
     cells[header.index("arm")] = "placebo"
     lines[1] = ",".join(cells)
     part.write_text("\n".join(lines) + "\n")
-    res = _run([SNAKEMAKE, "--cores", "2"], cwd=work)
+    res = _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], cwd=work)
     assert res.returncode != 0
     val = work / "results" / "validation"
     assert not (val / "PASSED").exists()

@@ -71,6 +71,7 @@ class AnalysisPlan:
     reversed_items: dict[str, list[int]] = field(default_factory=dict)
     seed: int = 20261122
     survival: dict[str, Any] = field(default_factory=dict)
+    mediation: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -110,6 +111,7 @@ class AnalysisPlan:
             reversed_items={k: list(v) for k, v in cfg["reversed_items"].items()},
             seed=int(cfg["seed"]),
             survival=dict(cfg["survival"]),
+            mediation=dict(cfg["mediation"]),
             raw=cfg,
         )
 

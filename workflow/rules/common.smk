@@ -30,3 +30,12 @@ def explanations_option():
 def arms_option():
     arms = config["arms"]
     return f"--arms {arms['treated']} {arms['control']}"
+
+
+def mediation_jobs():
+    """(mediator set, outcome) pairs of the plan: one Snakemake job each."""
+    from outcomes.mediation.changemodel import mediator_sets
+    from outcomes.plan import AnalysisPlan
+
+    plan = AnalysisPlan.from_config(config)
+    return [(m, o) for m in mediator_sets(plan) for o in plan.mediation["outcomes"]]

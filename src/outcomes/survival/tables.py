@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from outcomes.tables import write_tsv  # noqa: F401  (re-exported)
+
 from ._common import RESULT_COLUMNS
 
 
@@ -38,13 +40,3 @@ def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFra
     out["n"] = out["n"].astype("Int64")
     out["events"] = out["events"].astype("Int64")
     return out
-
-
-def write_tsv(table: pd.DataFrame, path) -> None:
-    """Write a results table as TSV (``NA`` for missing, full float precision).
-
-    Infinite values (a median or CI limit not reached) are written as ``NA``, as R's
-    ``survfit`` prints them.
-    """
-    table = table.replace([float("inf"), float("-inf")], float("nan"))
-    table.to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.10g")

@@ -1,0 +1,18 @@
+"""Writing result tables (the one TSV format of every ``results/tables/*.tsv``).
+
+Kept free of heavy imports so that every pipeline job can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def write_tsv(table: pd.DataFrame, path) -> None:
+    """Write a results table as TSV (``NA`` for missing, full float precision).
+
+    Infinite values (a median or CI limit not reached) are written as ``NA``, as R's
+    ``survfit`` prints them.
+    """
+    table = table.replace([float("inf"), float("-inf")], float("nan"))
+    table.to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.10g", lineterminator="\n")

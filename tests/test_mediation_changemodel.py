@@ -1,0 +1,99 @@
+"""The change-model stage: analysis data set, one job per mediator set x outcome, gathering."""
+
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from outcomes.adam import derive_all
+from outcomes.mediation.changemodel import gather, mediation_data, mediator_sets, run_job, write_job
+from outcomes.mediation.plots import path_diagram
+from outcomes.plan import AnalysisPlan
+
+
+def _plan(**mediation):
+    return AnalysisPlan.from_config({"mediation": {"n_boot": 100, **mediation}})
+
+
+def test_analysis_data_set_by_hand():
+    plan = _plan()
+    ids = ["P1", "P2", "P3", "P4"]
+    adsl = pd.DataFrame({"USUBJID": ids, "ARM": ["peer_support", "usual_care", "peer_support", "usual_care"],
+                         "SITEID": "S1", "PRIORADM": [1, 2, 0, 3]})
+    adqs = pd.DataFrame([
+        {"USUBJID": "P1", "AVISIT": "baseline", "PARAMCD": "HHI", "AVAL": 30.0},
+        {"USUBJID": "P1", "AVISIT": "month_4", "PARAMCD": "HHI", "AVAL": 35.0},
+        {"USUBJID": "P1", "AVISIT": "month_12", "PARAMCD": "WEMWBS", "AVAL": 50.0},
+        {"USUBJID": "P1", "AVISIT": "baseline", "PARAMCD": "WEMWBS", "AVAL": 40.0},
+        {"USUBJID": "P2", "AVISIT": "month_4", "PARAMCD": "HHI", "AVAL": 28.0},
+    ])
+    adtte = pd.DataFrame({
+        "USUBJID": ids, "PARAMCD": "READMIT",
+        "AVAL": [100, 365, 200, 50], "CNSR": [0, 1, 1, 1], "CMPEVFL": ["", "", "", "Y"],
+    })
+    d = mediation_data(adsl, adqs, adtte, plan).set_index("USUBJID")
+    assert list(d["TRTA01"]) == [1, 0, 1, 0]
+    assert d.loc["P1", "HHI_M"] == 35 and d.loc["P1", "HHI_BL"] == 30 and d.loc["P1", "WEMWBS_M12"] == 50
+    assert np.isnan(d.loc["P2", "HHI_BL"]) and np.isnan(d.loc["P3", "HHI_M"])
+    # readmitted by day 365 -> 1; followed to 365 without -> 0; died first -> 0 (while alive);
+    # censored at day 200 for another reason -> unknown
+    assert d.loc["P1", "READM12"] == 1 and d.loc["P2", "READM12"] == 0 and d.loc["P4", "READM12"] == 0
+    assert np.isnan(d.loc["P3", "READM12"])
+    assert list(d["EVT_READMIT"]) == [1, 0, 0, 0]
+
+
+def test_mediator_sets_follow_the_plan():
+    sets = mediator_sets(_plan())
+    assert sets["HHI"] == ("HHI",) and sets["M2"] == ("HHI", "GSE", "ISMI10")
+    assert "M1" not in sets  # one score: its single analysis is the mechanism's
+    assert sets["ALL"] == ("WAISR", "HHI", "GSE", "ISMI10", "LSNS6", "UCLA3")
+
+
+@pytest.fixture(scope="module")
+def admed():
+    tables, truth = simulate_small()
+    plan = AnalysisPlan.from_config({"data_cut": truth["meta"]["data_cut"], "mediation": {"n_boot": 100}})
+    ds = derive_all({k: v.to_frame() for k, v in tables.items()}, plan)
+    return mediation_data(ds["adsl"], ds["adqs"], ds["adtte"], plan), plan
+
+
+def simulate_small():
+    from outcomes.simulate import simulate
+
+    return simulate(n=500, seed=3, truth_n=2000)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_jobs_report_effects_sensitivity_and_missing(admed, tmp_path):
+    data, plan = admed
+    single = run_job(data, plan, "HHI", "wemwbs_m12")
+    e = single.estimates
+    assert set(e["effect"]) >= {"acme_average", "ade_average", "total", "prop_mediated"}
+    assert (e["mediator"] == "HHI").all() and (e["mechanism"] == "M2").all()
+    assert (e["n_boot"] == 100).all() and (e["seed"] == plan.seed).all()
+    assert not single.sensitivity.empty and set(single.sensitivity["mediator"]) == {"HHI"}
+    miss = single.report["missing"]
+    assert miss["n_total"] == len(data) and miss["n_total"] - miss["n_used"] == sum(miss["by_reason"].values())
+    joint = run_job(data, plan, "M2", "readmit_12m")
+    assert set(joint.estimates["mediator"]) == {"M2"}
+    assert (joint.estimates["estimate_type"] == "risk_difference").any()
+    again = run_job(data, plan, "HHI", "wemwbs_m12")
+    pd.testing.assert_frame_equal(e, again.estimates)
+    files = [write_job(single, tmp_path / "HHI__wemwbs_m12")[0], write_job(joint, tmp_path / "M2__readmit_12m")[0]]
+    table, sens, reports = gather(files)
+    assert len(table) == len(e) + len(joint.estimates) and len(reports) == 2
+    assert list(table.columns[:15]) == ["analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low",
+                                        "ci_high", "p_value", "n", "events", "mediator", "mechanism", "effect",
+                                        "n_boot", "seed"]
+    out = path_diagram(table, "wemwbs_m12", plan.mediation["mechanisms"], tmp_path / "d.svg", outcome_label="WEMWBS")
+    assert out.stat().st_size > 1000
+
+
+def test_unknown_mediator_is_a_clear_error(admed):
+    data, plan = admed
+    from outcomes.errors import OutcomesError
+
+    with pytest.raises(OutcomesError, match="unknown mediator set 'XYZ'"):
+        run_job(data, plan, "XYZ", "wemwbs_m12")
+
+

@@ -1,0 +1,91 @@
+# Stage 5: the change model (DESIGN §8): does peer support work through the mechanisms?
+# One job per (mediator set x outcome) so that a cluster can spread them; each reads the
+# one analysis data set (admed) instead of re-deriving anything.
+
+MEDIATION_JOBS = mediation_jobs()
+
+
+rule mediation_data:
+    input:
+        adam=rules.derive_adam.output.adam,
+        plan=rules.analysis_plan.output.plan,
+    output:
+        data=f"{RESULTS}/derived/admed.parquet",
+    log:
+        f"{RESULTS}/logs/mediation_data.log",
+    conda:
+        "../envs/outcomes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        cli=OUTCOMES,
+        derived=lambda wildcards, input: Path(input.adam[0]).parent,
+    shell:
+        "{params.cli} mediation-data --derived {params.derived} --plan {input.plan}"
+        " --out {output.data} > {log} 2>&1"
+
+
+rule mediation_job:
+    input:
+        data=rules.mediation_data.output.data,
+        plan=rules.analysis_plan.output.plan,
+    output:
+        estimates=f"{RESULTS}/mediation/{{mediator}}__{{outcome}}.tsv",
+        sensitivity=f"{RESULTS}/mediation/{{mediator}}__{{outcome}}.sensitivity.tsv",
+        report=f"{RESULTS}/mediation/{{mediator}}__{{outcome}}.json",
+    log:
+        f"{RESULTS}/logs/mediation/{{mediator}}__{{outcome}}.log",
+    wildcard_constraints:
+        mediator="[A-Z][A-Z0-9]*",
+        outcome="[a-z0-9_]+",
+    conda:
+        "../envs/outcomes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        cli=OUTCOMES,
+        prefix=lambda wildcards, output: Path(output.estimates).with_suffix(""),
+    shell:
+        "{params.cli} mediation --data {input.data} --plan {input.plan}"
+        " --mediator {wildcards.mediator} --outcome {wildcards.outcome}"
+        " --out {params.prefix} > {log} 2>&1"
+
+
+rule mediation_gather:
+    input:
+        jobs=[f"{RESULTS}/mediation/{m}__{o}.tsv" for m, o in MEDIATION_JOBS],
+        sensitivity=[
+            f"{RESULTS}/mediation/{m}__{o}.sensitivity.tsv" for m, o in MEDIATION_JOBS
+        ],
+        plan=rules.analysis_plan.output.plan,
+    output:
+        table=f"{RESULTS}/tables/mediation.tsv",
+        sensitivity=f"{RESULTS}/tables/mediation_sensitivity.tsv",
+        models=f"{RESULTS}/tables/mediation_models.json",
+        figures=report(
+            expand(
+                f"{RESULTS}/figures/mediation_{{outcome}}.svg",
+                outcome=config["mediation"]["outcomes"],
+            ),
+            caption="../report/mediation.rst",
+            category="Change model",
+        ),
+    log:
+        f"{RESULTS}/logs/mediation_gather.log",
+    conda:
+        "../envs/outcomes.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        cli=OUTCOMES,
+        tables=lambda wildcards, output: Path(output.table).parent,
+        figures=lambda wildcards, output: Path(output.figures[0]).parent,
+    shell:
+        "{params.cli} mediation-gather --plan {input.plan} --jobs {input.jobs}"
+        " --tables {params.tables} --figures {params.figures} > {log} 2>&1"
