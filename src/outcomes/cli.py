@@ -71,7 +71,7 @@ def _cmd_survival(args: argparse.Namespace) -> int:
 def _cmd_questionnaires(args: argparse.Namespace) -> int:
     from outcomes.plan import AnalysisPlan
     from outcomes.questionnaires import questionnaire_ancova
-    from outcomes.survival.tables import write_tsv
+    from outcomes.tables import write_tsv
 
     plan = AnalysisPlan.load(args.plan)
     d = _read_derived(args.derived, ("adsl", "adqs"))
@@ -90,6 +90,67 @@ def _cmd_provenance(args: argparse.Namespace) -> int:
     record = build_provenance(args.inputs, plan.raw, {"analysis_seed": plan.seed})
     write_provenance(record, args.out)
     print(f"provenance: {len(record['inputs'])} input files; wrote {args.out}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from outcomes.report import write_report
+
+    results = Path(args.results)
+    out = Path(args.out) if args.out else results / "report" / "index.html"
+    path = write_report(results, out, plan=args.plan, provenance=args.provenance)
+    print(f"report: wrote {path}")
+    return 0
+
+
+def _cmd_mediation_data(args: argparse.Namespace) -> int:
+    from outcomes.mediation.changemodel import mediation_data
+    from outcomes.plan import AnalysisPlan
+
+    plan = AnalysisPlan.load(args.plan)
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
+    data = mediation_data(d["adsl"], d["adqs"], d["adtte"], plan)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    data.to_parquet(args.out, index=False, compression="zstd")
+    print(f"mediation-data: {len(data)} participants, {data.shape[1]} columns; wrote {args.out}")
+    return 0
+
+
+def _cmd_mediation(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from outcomes.mediation.changemodel import run_job, write_job
+    from outcomes.plan import AnalysisPlan
+
+    plan = AnalysisPlan.load(args.plan)
+    data = pd.read_parquet(args.data)
+    job = run_job(data, plan, args.mediator, args.outcome)
+    paths = write_job(job, args.out)
+    print(f"mediation: {args.mediator} x {args.outcome}: {len(job.estimates)} effects; wrote {paths[0]}")
+    return 0
+
+
+def _cmd_mediation_gather(args: argparse.Namespace) -> int:
+    import json
+
+    from outcomes.mediation.changemodel import OUTCOMES, gather
+    from outcomes.mediation.plots import path_diagram
+    from outcomes.plan import AnalysisPlan
+    from outcomes.tables import write_tsv
+
+    plan = AnalysisPlan.load(args.plan)
+    table, sens, reports = gather(args.jobs)
+    tables = Path(args.tables)
+    tables.mkdir(parents=True, exist_ok=True)
+    write_tsv(table, tables / "mediation.tsv")
+    write_tsv(sens, tables / "mediation_sensitivity.tsv")
+    (tables / "mediation_models.json").write_text(
+        json.dumps(reports, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )
+    for outcome in plan.mediation["outcomes"]:
+        path_diagram(table, outcome, plan.mediation["mechanisms"], Path(args.figures) / f"mediation_{outcome}.svg",
+                     outcome_label=OUTCOMES[outcome]["label"])
+    print(f"mediation-gather: {len(table)} effects from {len(reports)} jobs; wrote {tables / 'mediation.tsv'}")
     return 0
 
 
@@ -143,11 +204,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--out", required=True, help="output TSV (questionnaires.tsv)")
     p.set_defaults(func=_cmd_questionnaires)
+
+    p = sub.add_parser("report", help="render the trial report from the result files (DESIGN §9)")
+    p.add_argument("--results", default="results", help="results directory (default: results)")
+    p.add_argument("--out", default=None, help="output HTML (default: RESULTS/report/index.html)")
+    p.add_argument("--plan", default=None, help="analysis plan (default: RESULTS/plan.json)")
+    p.add_argument(
+        "--provenance", default=None, help="provenance record (default: RESULTS/provenance.json if present)"
+    )
+    p.set_defaults(func=_cmd_report)
     p = sub.add_parser("provenance", help="write provenance.json (checksums, plan, seeds, versions)")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--inputs", nargs="+", required=True, help="input files to checksum")
     p.add_argument("--out", required=True, help="output JSON file")
     p.set_defaults(func=_cmd_provenance)
+    p = sub.add_parser("mediation-data", help="assemble the change-model analysis data set (admed)")
+    p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.set_defaults(func=_cmd_mediation_data)
+
+    p = sub.add_parser("mediation", help="one change-model mediation analysis (mediator set x outcome)")
+    p.add_argument("--data", required=True, help="admed.parquet from 'outcomes mediation-data'")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--mediator", required=True, help="a PARAMCD, a mechanism (M2) or ALL")
+    p.add_argument("--outcome", required=True, help="wemwbs_m12, readmit_12m or readmit_time")
+    p.add_argument("--out", required=True, help="output prefix: PREFIX.tsv, PREFIX.sensitivity.tsv, PREFIX.json")
+    p.set_defaults(func=_cmd_mediation)
+
+    p = sub.add_parser("mediation-gather", help="gather mediation jobs into mediation.tsv and path diagrams")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--jobs", nargs="+", required=True, help="the jobs' PREFIX.tsv files")
+    p.add_argument("--tables", required=True, help="directory for mediation.tsv")
+    p.add_argument("--figures", required=True, help="directory for the path diagrams")
+    p.set_defaults(func=_cmd_mediation_gather)
     return parser
 
 
