@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,15 @@ def test_pipeline_validates_the_bundled_trial(tmp_path):
     for name in ("issues_detail.tsv", "issues_summary.tsv", "validation.html", "row_accounting.tsv"):
         assert (val / name).stat().st_size > 0
     assert (work / "results" / "logs" / "validate.log").exists()
+    for table in ("survival.tsv", "questionnaires.tsv", "mediation.tsv"):
+        assert (work / "results" / "tables" / table).stat().st_size > 0
+    # Snakemake's own report holds the key figures and tables with their captions.
+    rep = _run([SNAKEMAKE, "--configfile", "config/test.yaml", "--report", "report.zip"], cwd=work)
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    names = zipfile.ZipFile(work / "report.zip").namelist()
+    for name in ("km_readmit.svg", "forest_survival.svg", "survival.tsv", "mediation.tsv",
+                 "questionnaires.tsv", "mediation_wemwbs_m12.svg"):
+        assert any(n.endswith("/" + name) for n in names), name
 
 
 @pytest.mark.slow

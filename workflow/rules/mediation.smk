@@ -63,7 +63,11 @@ rule mediation_gather:
         ],
         plan=rules.analysis_plan.output.plan,
     output:
-        table=f"{RESULTS}/tables/mediation.tsv",
+        table=report(
+            f"{RESULTS}/tables/mediation.tsv",
+            caption="../report/mediation_table.rst",
+            category="Change model",
+        ),
         sensitivity=f"{RESULTS}/tables/mediation_sensitivity.tsv",
         models=f"{RESULTS}/tables/mediation_models.json",
         figures=report(

@@ -7,7 +7,11 @@ rule questionnaire_ancova:
         adam=rules.derive_adam.output.adam,
         plan=rules.analysis_plan.output.plan,
     output:
-        table=f"{RESULTS}/tables/questionnaires.tsv",
+        table=report(
+            f"{RESULTS}/tables/questionnaires.tsv",
+            caption="../report/questionnaires_table.rst",
+            category="Questionnaires",
+        ),
     log:
         f"{RESULTS}/logs/questionnaire_ancova.log",
     conda:

@@ -7,7 +7,11 @@ rule survival:
         adam=rules.derive_adam.output.adam,
         plan=rules.analysis_plan.output.plan,
     output:
-        table=f"{RESULTS}/tables/survival.tsv",
+        table=report(
+            f"{RESULTS}/tables/survival.tsv",
+            caption="../report/survival_table.rst",
+            category="Community tenure",
+        ),
         km_readmit=report(
             f"{RESULTS}/figures/km_readmit.svg",
             caption="../report/km_readmit.rst",
