@@ -127,27 +127,46 @@ def _label(r) -> str:
 
 
 def forest(table: pd.DataFrame, path, *, title: str | None = None,
-           types: Sequence[str] | None = None) -> Path:
+           types: Sequence[str] | None = None, panel: str | None = None,
+           xlabels: dict | None = None, label: str | None = None) -> Path:
     """Forest plot of the between-arm effects of a results table, one row per effect with
     its estimate, CI and p-value written at the right, in up to three panels with their own
     axis: ratios (log axis, reference 1), differences of probabilities, and differences in
-    days or other units (linear axes, reference 0)."""
+    days or other units (linear axes, reference 0).
+
+    ``panel`` names a column that defines the panels instead (one per value, in order of
+    appearance; a panel whose rows are all ratios gets a log axis, any other a linear axis
+    around 0), ``xlabels`` maps a panel value to its axis label, and ``label`` names a
+    column holding the row labels (default: analysis, outcome and estimate type). With
+    ``panel``, every row of the table is plotted whatever its ``estimate_type``.
+    """
     tab = table.copy()
     if types is not None:
         tab = tab.loc[tab["estimate_type"].isin(types)]
     tab = tab.loc[tab["contrast"].str.contains(" vs ")]
-    ratio = tab.loc[tab["estimate_type"].isin(RATIO_TYPES)]
-    pdiff = tab.loc[tab["estimate_type"].isin(PROBABILITY_DIFFERENCES)]
-    odiff = tab.loc[tab["estimate_type"].isin(DIFFERENCE_TYPES - PROBABILITY_DIFFERENCES)]
-    panels = [(p, kind) for p, kind in ((ratio, "ratio"), (pdiff, "probability"),
-                                        (odiff, "difference")) if len(p)]
+    if panel is not None:
+        panels = []
+        for key in pd.unique(tab[panel]):
+            p = tab.loc[tab[panel] == key]
+            kind = "ratio" if p["estimate_type"].isin(RATIO_TYPES).all() else "difference"
+            panels.append((p, kind, key))
+    else:
+        ratio = tab.loc[tab["estimate_type"].isin(RATIO_TYPES)]
+        pdiff = tab.loc[tab["estimate_type"].isin(PROBABILITY_DIFFERENCES)]
+        odiff = tab.loc[tab["estimate_type"].isin(DIFFERENCE_TYPES - PROBABILITY_DIFFERENCES)]
+        panels = [(p, kind, kind) for p, kind in ((ratio, "ratio"), (pdiff, "probability"),
+                                                  (odiff, "difference")) if len(p)]
     if not panels:
         raise ValueError("no between-arm ratio or difference estimates to plot")
-    heights = [max(len(p), 1) + 1.5 for p, _ in panels]
+    default_xlabels = {"ratio": "Ratio, treated / control (log scale)",
+                       "probability": "Difference in probability (treated - control)",
+                       "difference": "Difference, treated - control (days)"}
+    xlabels = {**({} if panel is not None else default_xlabels), **(xlabels or {})}
+    heights = [max(len(p), 1) + 1.5 for p, _, _ in panels]
     with plt.rc_context(RC):
         fig, axes = plt.subplots(len(panels), 1, figsize=(8.5, 0.32 * sum(heights) + 0.8),
                                  gridspec_kw={"height_ratios": heights}, squeeze=False)
-        for ax, (p, kind) in zip(axes[:, 0], panels, strict=True):
+        for ax, (p, kind, key) in zip(axes[:, 0], panels, strict=True):
             p = p.reset_index(drop=True)
             yy = np.arange(len(p))[::-1]
             est, lo, hi = (p[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
@@ -160,13 +179,9 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
                     [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20]))
                 ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
                 ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-                ax.set_xlabel("Ratio, treated / control (log scale)")
-            elif kind == "probability":
-                ax.set_xlabel("Difference in probability (treated - control)")
-            else:
-                ax.set_xlabel("Difference, treated - control (days)")
+            ax.set_xlabel(xlabels.get(key, str(key)))
             ax.set_yticks(yy)
-            ax.set_yticklabels([_label(r) for _, r in p.iterrows()])
+            ax.set_yticklabels([str(r[label]) if label else _label(r) for _, r in p.iterrows()])
             ax.set_ylim(-1, len(p))
             for y0, e, l0, h0, pv in zip(yy, est, lo, hi, p["p_value"], strict=True):
                 ptxt = "" if not np.isfinite(pv) else (f"  p={pv:.3f}" if pv >= 0.001 else
@@ -176,5 +191,7 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             ax.spines[["top", "right"]].set_visible(False)
         if title:
             axes[0, 0].set_title(title)
-        fig.subplots_adjust(hspace=0.6)
+        # panels by column can be tall: keep the gap between them about 0.85 inch
+        hspace = 0.6 if panel is None else min(0.6, 0.85 / (0.32 * float(np.mean(heights))))
+        fig.subplots_adjust(hspace=hspace)
     return _save(fig, path)

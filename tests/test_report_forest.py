@@ -1,0 +1,25 @@
+"""The project's one forest plot, extended for the report: panels and row labels taken
+from columns (every row plotted whatever its estimate type), deterministic output."""
+
+import pandas as pd
+import pytest
+
+from outcomes.survival.plots import forest
+
+
+def test_forest_panels_by_column(tmp_path):
+    tab = pd.DataFrame({
+        "analysis": ["a", "b", "c"], "outcome": ["x", "y", "z"],
+        "contrast": ["t vs c"] * 3,
+        "estimate_type": ["hazard_ratio", "adjusted_mean_difference", "mean_difference"],
+        "estimate": [0.8, 1.5, -2.0], "ci_low": [0.6, 0.5, -4.0], "ci_high": [1.1, 2.5, 0.1],
+        "p_value": [0.2, 0.004, 0.06], "panel": ["ratios", "scores", "scores"],
+        "label": ["HR", "WEMWBS", "days"]})
+    # adjusted_mean_difference is not one of the default panels' types
+    path = forest(tab, tmp_path / "f.svg", panel="panel", label="label",
+                  xlabels={"ratios": "Ratio", "scores": "Score"})
+    again = forest(tab, tmp_path / "g.svg", panel="panel", label="label",
+                   xlabels={"ratios": "Ratio", "scores": "Score"})
+    assert path.read_bytes() == again.read_bytes()
+    with pytest.raises(ValueError):
+        forest(tab.assign(contrast="t"), tmp_path / "h.svg", panel="panel")
