@@ -1,0 +1,158 @@
+"""Figures drawn while rendering the report (from the tables, no model is fitted).
+
+Forest plots go through :func:`outcomes.survival.plots.forest` (the project's one forest
+plot); the sensitivity curves use the same deterministic matplotlib settings. Each function
+returns the SVG text, written to a temporary file and read back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from outcomes.survival.plots import COLOURS, RC, _save, forest
+
+from .inputs import ReportInputs
+from .sections import EFFECT_LABELS, PRIMARY_SCORE_ORDER, VISITS, mechanism_of
+
+FOREST_PANELS = {
+    "ratio": ("odds_ratio", "conditional_odds_ratio", "logrank_hazard_ratio", "hazard_ratio",
+              "rate_ratio", "risk_ratio", "subdistribution_hazard_ratio"),
+    "probability": ("risk_difference", "cif_difference"),
+    "days": ("rmst_difference", "mean_difference", "median_difference"),
+}
+FOREST_LABELS = {
+    "odds_ratio": "odds ratio (marginal)",
+    "conditional_odds_ratio": "odds ratio (conditional)",
+    "logrank_hazard_ratio": "hazard ratio (log-rank)",
+    "hazard_ratio": "hazard ratio (Cox)",
+    "rate_ratio": "rate ratio (negative binomial)",
+    "risk_difference": "risk difference",
+    "cif_difference": "cumulative incidence difference",
+    "rmst_difference": "RMST difference",
+    "mean_difference": "difference in mean days",
+    "median_difference": "difference in median days",
+}
+FOREST_XLABELS = {
+    "ratio": "Ratio, peer support / usual care (log scale)",
+    "probability": "Difference in probability (peer support - usual care)",
+    "days": "Difference in days (peer support - usual care)",
+    "scores": "Questionnaires: adjusted mean difference (score points)",
+}
+
+
+def _svg(draw) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "figure.svg"
+        draw(path)
+        return path.read_text(encoding="utf-8")
+
+
+def _short(analysis: str) -> str:
+    return analysis.replace("_", " ").capitalize()
+
+
+def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
+    """The between-arm effects of survival.tsv and questionnaires.tsv with panel and label."""
+    parts = []
+    s = inp.survival.num
+    s = s.loc[s["contrast"].astype(str).str.contains(" vs ", regex=False)].copy()
+    panel = pd.Series(pd.NA, index=s.index, dtype=object)
+    for key, types in FOREST_PANELS.items():
+        panel[s["estimate_type"].isin(types)] = key
+    s["panel"] = panel
+    s = s.loc[s["panel"].notna()]
+    s["label"] = [f"{_short(a)}: {FOREST_LABELS.get(t, t.replace('_', ' '))}"
+                  + (f", {o}" if a in ("competing_risks", "recurrent_readmission") else "")
+                  for a, t, o in zip(s["analysis"], s["estimate_type"], s["outcome"], strict=True)]
+    parts.append(s)
+    q = inp.questionnaires.num
+    if not q.empty:
+        q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)].copy()
+        q["panel"] = "scores"
+        if "paramcd" in q.columns:
+            q["label"] = [f"{p} {VISITS.get(v, v).lower()}" for p, v in
+                          zip(q["paramcd"], q["avisit"], strict=True)]
+            rank = {pc: k for k, pc in enumerate(PRIMARY_SCORE_ORDER)}
+            vrank = {v: k for k, v in enumerate(VISITS)}
+            q["_o"] = [(rank.get(pc, len(rank)), pc, vrank.get(v, 9))
+                       for pc, v in zip(q["paramcd"], q["avisit"], strict=True)]
+            q = q.iloc[sorted(range(len(q)), key=lambda k: q["_o"].iloc[k])].drop(columns="_o")
+        else:
+            q["label"] = q["outcome"]
+        parts.append(q)
+    tab = pd.concat(parts, ignore_index=True)
+    order = {k: i for i, k in enumerate(FOREST_XLABELS)}
+    return tab.sort_values("panel", key=lambda c: c.map(order), kind="stable")
+
+
+def forest_all(inp: ReportInputs) -> str:
+    tab = all_effects_table(inp)
+    return _svg(lambda p: forest(tab, p, panel="panel", label="label", xlabels=FOREST_XLABELS,
+                                 title="All between-arm effects (95% CI)"))
+
+
+def mediation_forest(inp: ReportInputs) -> str | None:
+    m = inp.mediation
+    if m is None:
+        return None
+    t = m.num.loc[m.num["effect"].isin(["acme_average", "ade_average"])].copy()
+    if t.empty:
+        return None
+    t["contrast"] = t["contrast"].astype(str)
+    t.loc[~t["contrast"].str.contains(" vs ", regex=False), "contrast"] = "treated vs control"
+    t["panel"] = t["outcome"].astype(str) + " (" + t["estimate_type"].str.replace("_", " ") + ")"
+    mech = "mechanism" if "mechanism" in t.columns else None
+    t["label"] = [
+        f"{mechanism_of(med, mv if mech else None)} {med}: "
+        f"{EFFECT_LABELS[e].split(' (')[0].lower()}"
+        for med, mv, e in zip(t["mediator"], t[mech] if mech else t["mediator"], t["effect"],
+                              strict=True)]
+    xl = {p: f"{p}: effect of peer support" for p in pd.unique(t["panel"])}
+    return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels=xl,
+                                 title="Indirect (ACME) and direct (ADE) effects (95% CI)"))
+
+
+def sensitivity_figure(inp: ReportInputs) -> str | None:
+    s = inp.mediation_sensitivity
+    if s is None or s.num.empty:
+        return None
+    n = s.num
+    keys = [c for c in ("outcome", "mediator") if c in n.columns]
+    groups = list(n.groupby(keys, sort=False))
+    ncol = min(3, len(groups))
+    nrow = int(np.ceil(len(groups) / ncol))
+
+    def draw(path):
+        with plt.rc_context(RC):
+            fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.5 * nrow + 0.4),
+                                     squeeze=False, sharex=True)
+            for ax in axes.flat[len(groups):]:
+                ax.axis("off")
+            for k, (key, g) in enumerate(groups):
+                ax = axes.flat[k]
+                g = g.sort_values("rho")
+                col = COLOURS[0]
+                ax.fill_between(g["rho"], g["ci_low"], g["ci_high"], color=col, alpha=0.2, lw=0)
+                ax.plot(g["rho"], g["estimate"], color=col, lw=1.5)
+                ax.axhline(0, color="0.4", lw=0.8, ls="--")
+                ax.axvline(0, color="0.7", lw=0.6)
+                name = key if isinstance(key, str) else " / ".join(map(str, key[::-1]))
+                ax.set_title(name, fontsize=9)
+                ax.spines[["top", "right"]].set_visible(False)
+                if k % ncol == 0:
+                    ax.set_ylabel("ACME")
+                if k // ncol == nrow - 1:
+                    ax.set_xlabel("\u03c1 (sensitivity parameter)")
+            fig.suptitle("Average indirect effect (ACME) against \u03c1, with 95% CI")
+            fig.tight_layout()
+        _save(fig, path)
+
+    return _svg(draw)

@@ -1,0 +1,177 @@
+"""The result files a report is rendered from (DESIGN §9), read once, never recomputed.
+
+Required: the analysis plan (``plan.json``), ADSL and ADQS (``derived/``), ``tables/
+survival.tsv`` and ``tables/questionnaires.tsv``. Optional, each with its own notice in the
+report when absent: the validation outputs, the figures, ``tables/mediation.tsv`` and
+``tables/mediation_sensitivity.tsv``, ``provenance.json``.
+
+Estimates tables are kept twice: as text exactly as written (``raw``: what the report's
+``data-value`` attributes carry, so a test can compare them with the files) and parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from outcomes.errors import OutcomesError
+from outcomes.plan import AnalysisPlan
+
+
+class ReportInputError(OutcomesError):
+    """A result file the report needs is missing or unreadable (names the file)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Table:
+    """An estimates TSV: ``raw`` (text, as written) and ``num`` (parsed), same rows."""
+
+    path: Path
+    raw: pd.DataFrame
+    num: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+@dataclass
+class ReportInputs:
+    results_dir: Path
+    plan: AnalysisPlan
+    plan_path: Path
+    adsl: pd.DataFrame
+    adqs: pd.DataFrame
+    survival: Table
+    questionnaires: Table
+    mediation: Table | None = None
+    mediation_sensitivity: Table | None = None
+    validation_summary: pd.DataFrame | None = None
+    row_accounting: pd.DataFrame | None = None
+    validation_status: int | None = None
+    figures: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None
+    provenance_path: Path | None = None
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+ESTIMATE_COLUMNS = ("analysis", "outcome", "contrast", "estimate_type", "estimate")
+SENSITIVITY_COLUMNS = ("outcome", "mediator", "rho", "estimate", "ci_low", "ci_high")
+
+
+def read_table(path: Path, required: tuple[str, ...] = ESTIMATE_COLUMNS) -> Table:
+    try:
+        if not path.read_text(encoding="utf-8").strip():  # a stage with no estimates
+            empty = pd.DataFrame(columns=list(required))
+            return Table(path, empty, empty.copy())
+        raw = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        num = pd.read_csv(path, sep="\t", na_values=["NA"], keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise ReportInputError(f"{path}: cannot read the table: {exc}") from None
+    for col in required:
+        if col not in raw.columns:
+            raise ReportInputError(f"{path}: column '{col}' missing")
+    return Table(path, raw, num)
+
+
+def _parquet(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise ReportInputError(f"{path}: not found (run 'outcomes derive')")
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc}") from None
+
+
+def _tsv(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc}") from None
+
+
+def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
+                provenance: str | Path | None = None) -> ReportInputs:
+    """Read every result file the report uses from ``results_dir`` (DESIGN §9 layout)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise ReportInputError(f"{root}: results directory not found")
+    plan_path = Path(plan) if plan is not None else root / "plan.json"
+    if not plan_path.exists():
+        raise ReportInputError(f"{plan_path}: analysis plan not found")
+    used: list[Path] = [plan_path]
+    derived = root / "derived"
+    adsl = _parquet(derived / "adsl.parquet")
+    adqs = _parquet(derived / "adqs.parquet")
+    used += [derived / "adsl.parquet", derived / "adqs.parquet"]
+    tables = root / "tables"
+    req = {}
+    for name in ("survival", "questionnaires"):
+        path = tables / f"{name}.tsv"
+        if not path.exists():
+            raise ReportInputError(f"{path}: not found (run 'outcomes {name}')")
+        req[name] = read_table(path)
+        used.append(path)
+    opt = {}
+    for name, cols in (("mediation", (*ESTIMATE_COLUMNS, "mediator", "effect")),
+                       ("mediation_sensitivity", SENSITIVITY_COLUMNS)):
+        path = tables / f"{name}.tsv"
+        opt[name] = read_table(path, cols) if path.exists() else None
+        if path.exists():
+            used.append(path)
+    vdir = root / "validation"
+    summary = _tsv(vdir / "issues_summary.tsv")
+    accounting = _tsv(vdir / "row_accounting.tsv")
+    status = None
+    if (vdir / "exit_status.txt").exists():
+        text = (vdir / "exit_status.txt").read_text(encoding="utf-8").strip()
+        status = int(text) if text.isdigit() else None
+    for p in (vdir / "issues_summary.tsv", vdir / "row_accounting.tsv", vdir / "exit_status.txt"):
+        if p.exists():
+            used.append(p)
+    figures = {}
+    fdir = root / "figures"
+    for name in ("km_readmit", "km_readmdet"):
+        p = fdir / f"{name}.svg"
+        if p.exists():
+            figures[name] = p.read_text(encoding="utf-8")
+            used.append(p)
+    prov_path = Path(provenance) if provenance is not None else root / "provenance.json"
+    prov = None
+    if prov_path.exists():
+        try:
+            prov = json.loads(prov_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReportInputError(f"{prov_path}: cannot read: {exc}") from None
+        used.append(prov_path)
+    files = {}
+    for p in used:
+        try:
+            key = str(p.relative_to(root))
+        except ValueError:
+            key = str(p)
+        files[key] = sha256(p)
+    return ReportInputs(
+        results_dir=root, plan=AnalysisPlan.load(plan_path), plan_path=plan_path,
+        adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
+        mediation=opt["mediation"], mediation_sensitivity=opt["mediation_sensitivity"],
+        validation_summary=summary, row_accounting=accounting, validation_status=status,
+        figures=figures, provenance=prov, provenance_path=prov_path if prov else None,
+        files=files,
+    )
