@@ -47,3 +47,17 @@ def test_written_plan_round_trips(tmp_path):
     assert plan.missing_items == {"wemwbs": 3}
     assert json.loads(path.read_text())["followup_days"] == 365
     assert len(plan.sha256()) == 64
+
+
+def test_plan_instruments_restrict_adqs_and_unknown_ones_are_named():
+    from outcomes.adam import derive_all
+    from outcomes.adam.adqs import DerivationError
+    from outcomes.simulate import simulate
+
+    tables, truth = simulate(n=40, seed=5, truth_n=1000)
+    frames = {k: v.to_frame() for k, v in tables.items()}
+    plan = AnalysisPlan.from_config({"instruments": ["wemwbs", "swemwbs"], "data_cut": truth["meta"]["data_cut"]})
+    adqs = derive_all(frames, plan)["adqs"]
+    assert set(adqs["PARAMCD"]) == {"WEMWBS", "SWEMWBS", "SWEMRAW"}
+    with pytest.raises(DerivationError, match="'instruments'.*'k10'"):
+        derive_all(frames, AnalysisPlan.from_config({"instruments": ["k10"]}))

@@ -75,7 +75,9 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
 
     plan = AnalysisPlan.load(args.plan)
     d = _read_derived(args.derived, ("adsl", "adqs"))
-    table = questionnaire_ancova(d["adqs"], d["adsl"], treated_arm=plan.treated_arm, control_arm=plan.control_arm)
+    table = questionnaire_ancova(
+        d["adqs"], d["adsl"], treated_arm=plan.treated_arm, control_arm=plan.control_arm, visits=plan.visits
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_tsv(table, args.out)
     print(f"questionnaires: {len(table)} effects; wrote {args.out}")

@@ -70,6 +70,8 @@ class AnalysisPlan:
     missing_items: dict[str, int] = field(default_factory=dict)
     reversed_items: dict[str, list[int]] = field(default_factory=dict)
     seed: int = 20261122
+    instruments: tuple[str, ...] = ()
+    visits: tuple[str, ...] = ("month_4", "month_12")
     survival: dict[str, Any] = field(default_factory=dict)
     mediation: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -110,6 +112,8 @@ class AnalysisPlan:
             missing_items={k: int(v) for k, v in cfg["missing_items"].items()},
             reversed_items={k: list(v) for k, v in cfg["reversed_items"].items()},
             seed=int(cfg["seed"]),
+            instruments=tuple(cfg["instruments"]),
+            visits=tuple(cfg["visits"]),
             survival=dict(cfg["survival"]),
             mediation=dict(cfg["mediation"]),
             raw=cfg,

@@ -65,13 +65,19 @@ def derive_adqs(
     *,
     registry: dict[str, Instrument] | None = None,
 ) -> pd.DataFrame:
-    """Score every registered instrument whose item columns are in the extract.
+    """Score every registered instrument (or the plan's ``instruments``) whose item columns
+    are in the extract.
 
     A participant x visit x instrument with no item answered gives no rows (the
     instrument was not completed); with some items answered it gives one row per score,
     AVAL missing when the missing-item rule is not met.
     """
     registry = load_registry() if registry is None else registry
+    if plan.instruments:
+        unknown_inst = sorted(set(plan.instruments) - set(registry))
+        if unknown_inst:
+            raise DerivationError(f"config key 'instruments': unknown instrument '{unknown_inst[0]}'")
+        registry = {k: v for k, v in registry.items() if k in plan.instruments}
     _check_overrides(plan, registry)
     q = questionnaires_table(questionnaires)
     q = q.loc[q["participant_id"].isin(set(adsl["USUBJID"]))].reset_index(drop=True)
