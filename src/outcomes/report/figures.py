@@ -20,7 +20,14 @@ import pandas as pd
 from outcomes.survival.plots import COLOURS, RC, _save, forest
 
 from .inputs import ReportInputs
-from .sections import EFFECT_LABELS, PRIMARY_SCORE_ORDER, VISITS, mechanism_of
+from .sections import (
+    EFFECT_LABELS,
+    PRIMARY_SCORE_ORDER,
+    VISITS,
+    mechanism_of,
+    mechanisms,
+    outcome_label,
+)
 
 FOREST_PANELS = {
     "ratio": ("odds_ratio", "conditional_odds_ratio", "logrank_hazard_ratio", "hazard_ratio",
@@ -106,50 +113,59 @@ def mediation_forest(inp: ReportInputs) -> str | None:
     t = m.num.loc[m.num["effect"].isin(["acme_average", "ade_average"])].copy()
     if t.empty:
         return None
+    mechs = mechanisms(inp.plan.raw)
     t["contrast"] = t["contrast"].astype(str)
     t.loc[~t["contrast"].str.contains(" vs ", regex=False), "contrast"] = "treated vs control"
-    t["panel"] = t["outcome"].astype(str) + " (" + t["estimate_type"].str.replace("_", " ") + ")"
-    mech = "mechanism" if "mechanism" in t.columns else None
+    t["panel"] = [f"{outcome_label(str(o))} ({e.replace('_', ' ')})"
+                  for o, e in zip(t["outcome"], t["estimate_type"], strict=True)]
+    mech = t["mechanism"] if "mechanism" in t.columns else pd.Series([None] * len(t), index=t.index)
+    members = (t["mediators"] if "mediators" in t.columns else t["mediator"]).astype(str)
     t["label"] = [
-        f"{mechanism_of(med, mv if mech else None)} {med}: "
+        f"{mechanism_of(med, mv, mechs)} {mem.replace('+', ' + ')}: "
         f"{EFFECT_LABELS[e].split(' (')[0].lower()}"
-        for med, mv, e in zip(t["mediator"], t[mech] if mech else t["mediator"], t["effect"],
-                              strict=True)]
+        for med, mv, mem, e in zip(t["mediator"], mech, members, t["effect"], strict=True)]
+    # the order of the report's tables: outcomes as planned, then mechanism, singles first
+    plan_outcomes = list((inp.plan.raw.get("mediation") or {}).get("outcomes") or [])
+    scales = ("mean_difference", "risk_difference", "median_difference", "odds_ratio")
+    morder = {k: n for n, k in enumerate(mechs)}
+    t["_k"] = [(plan_outcomes.index(o) if o in plan_outcomes else 99,
+                scales.index(e) if e in scales else 99,
+                morder.get(mechanism_of(med, mv, mechs), 99), mem.count("+"), mem, eff)
+               for o, e, med, mv, mem, eff in zip(t["outcome"], t["estimate_type"], t["mediator"],
+                                                  mech, members, t["effect"], strict=True)]
+    t = t.iloc[sorted(range(len(t)), key=lambda k: t["_k"].iloc[k])].drop(columns="_k")
     xl = {p: f"{p}: effect of peer support" for p in pd.unique(t["panel"])}
     return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels=xl,
                                  title="Indirect (ACME) and direct (ADE) effects (95% CI)"))
 
 
-def sensitivity_figure(inp: ReportInputs) -> str | None:
-    s = inp.mediation_sensitivity
-    if s is None or s.num.empty:
+def sensitivity_figure(rows: list[dict]) -> str | None:
+    """ACME(rho) with its CI band, one small panel per outcome and mediator (the grids
+    chosen by :func:`outcomes.report.sections.sensitivity_rows`)."""
+    if not rows:
         return None
-    n = s.num
-    keys = [c for c in ("outcome", "mediator") if c in n.columns]
-    groups = list(n.groupby(keys, sort=False))
-    ncol = min(3, len(groups))
-    nrow = int(np.ceil(len(groups) / ncol))
+    ncol = min(3, len(rows))
+    nrow = int(np.ceil(len(rows) / ncol))
 
     def draw(path):
         with plt.rc_context(RC):
             fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.5 * nrow + 0.4),
                                      squeeze=False, sharex=True)
-            for ax in axes.flat[len(groups):]:
+            for ax in axes.flat[len(rows):]:
                 ax.axis("off")
-            for k, (key, g) in enumerate(groups):
+            for k, r in enumerate(rows):
                 ax = axes.flat[k]
-                g = g.sort_values("rho")
+                g = r["grid"]
                 col = COLOURS[0]
                 ax.fill_between(g["rho"], g["ci_low"], g["ci_high"], color=col, alpha=0.2, lw=0)
                 ax.plot(g["rho"], g["estimate"], color=col, lw=1.5)
                 ax.axhline(0, color="0.4", lw=0.8, ls="--")
                 ax.axvline(0, color="0.7", lw=0.6)
-                name = key if isinstance(key, str) else " / ".join(map(str, key[::-1]))
-                ax.set_title(name, fontsize=9)
+                ax.set_title(f"{r['mediator']}: {r['outcome']}", fontsize=9)
                 ax.spines[["top", "right"]].set_visible(False)
                 if k % ncol == 0:
                     ax.set_ylabel("ACME")
-                if k // ncol == nrow - 1:
+                if k // ncol == nrow - 1 or k + ncol >= len(rows):
                     ax.set_xlabel("\u03c1 (sensitivity parameter)")
             fig.suptitle("Average indirect effect (ACME) against \u03c1, with 95% CI")
             fig.tight_layout()

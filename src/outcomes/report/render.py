@@ -144,7 +144,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
     med = sections.mediation_section(inp)
     if med is not None:
         med.forest = figures.mediation_forest(inp)
-        med.sensitivity_figure = figures.sensitivity_figure(inp)
+        med.sensitivity_figure = figures.sensitivity_figure(med.sensitivity)
     from .svg import inline_svg
 
     def fig(text, prefix, label):

@@ -296,10 +296,18 @@ def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
                      "arms": [None, None]})
     if inp.mediation is not None:
         m = inp.mediation
-        for key, g in m.num.groupby(["outcome", "mediator"], sort=False):
-            i = int(g.index[0])
-            rows.append({"label": f"Mediation: {key[1]} \u2192 {key[0]}",
-                         "total": count(m, "mediation", i, "n"), "arms": [None, None]})
+        planned = list((inp.plan.raw.get("mediation") or {}).get("outcomes") or [])
+        groups = sorted(m.num.groupby("outcome", sort=False),
+                        key=lambda kv: planned.index(kv[0]) if kv[0] in planned else len(planned))
+        for outcome, g in groups:
+            n = g["n"]
+            lo, hi = int(n.idxmin()), int(n.idxmax())
+            k = g.groupby("mediator", sort=False).ngroups
+            rows.append({"label": f"Mediation, {outcome_label(str(outcome))}: {k} mediator "
+                                  "analyses (smallest to largest n, complete cases)",
+                         "total": None, "range": (count(m, "mediation", lo, "n"),
+                                                  count(m, "mediation", hi, "n")),
+                         "arms": [None, None]})
     return rows
 
 
@@ -554,47 +562,80 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
 # ----------------------------------------------------------------------------- mediation
 
 
+def mechanisms(plan_raw: dict) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Mechanism key -> (label, PARAMCDs): the plan's ``mediation.mechanisms`` or DESIGN §1."""
+    spec = (plan_raw.get("mediation") or {}).get("mechanisms")
+    if not spec:
+        return dict(MECHANISMS)
+    return {k: (str(v.get("label", k)), tuple(v.get("mediators", ()))) for k, v in spec.items()}
+
+
 def _mediator_codes(label: str) -> list[str]:
-    """``HHI_4+GSE_4`` -> ['HHI', 'GSE'] (time suffixes removed)."""
+    """``HHI_4+GSE_4`` or ``HHI+GSE`` -> ['HHI', 'GSE'] (visit suffixes removed)."""
     out = []
     for part in str(label).split("+"):
-        code = re.sub(r"(_(month_)?\d+|_m\d+|_4)$", "", part.strip(), flags=re.I)
+        code = re.sub(r"_(M|BL|M\d+|month_\d+|\d+)$", "", part.strip(), flags=re.I)
         out.append(code.upper().replace("-", "").replace("_", ""))
     return out
 
 
-def mechanism_of(label: str, value: str | None = None) -> str:
-    """The mechanism key (M1/M2/M3/"joint") of a mediator label or a ``mechanism`` value."""
-    if value and not fmt.is_missing(value):
+def mechanism_of(label: str, value: str | None = None,
+                 mechs: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> str:
+    """The mechanism key of a row: its ``mechanism`` value (``M1``.., ``ALL``) when the table
+    has one, else the mechanism whose scores contain every mediator of ``label`` (``ALL``
+    when they span mechanisms)."""
+    mechs = mechs or MECHANISMS
+    if value is not None and not fmt.is_missing(value):
         v = str(value).strip()
-        for key, (name, _codes) in MECHANISMS.items():
-            if v.upper().startswith(key) or name.lower() in v.lower():
+        for key, (name, _codes) in mechs.items():
+            if v.upper() == key.upper() or name.lower() == v.lower():
                 return key
         return v
     codes = set(_mediator_codes(label))
-    for key, (_name, members) in MECHANISMS.items():
+    for key, (_name, members) in mechs.items():
         if codes <= set(members):
             return key
-    return "joint"
+    return "ALL"
 
 
-def mechanism_title(key: str) -> str:
-    if key in MECHANISMS:
-        return f"{key} {MECHANISMS[key][0].lower()}"
-    return key
+def mechanism_title(key: str, mechs: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> str:
+    mechs = mechs or MECHANISMS
+    if key in mechs:
+        return f"{key} {mechs[key][0].lower()}"
+    return "all mechanisms" if key.upper() == "ALL" else key
+
+
+def outcome_label(code: str) -> str:
+    """The mediation stage's label of an outcome code (e.g. ``wemwbs_m12``), else the code."""
+    try:
+        from outcomes.mediation.changemodel import OUTCOMES
+    except ImportError:  # pragma: no cover - the stage is optional for the report
+        return code
+    return OUTCOMES.get(code, {}).get("label", code)
 
 
 @dataclass
 class MedRow:
-    mechanism: str
-    mediator: str
+    mechanism: str   # key
+    title: str       # e.g. "M2 role-modelling recovery"
+    mediator: str    # the table's mediator label
+    members: list[str]
     n: Num | None
     cells: dict[str, Estimate]  # effect -> estimate
+
+    @property
+    def joint(self) -> bool:
+        return len(self.members) > 1
+
+    @property
+    def shown(self) -> str:
+        return " + ".join(self.members) + (" (jointly)" if self.joint else "")
 
 
 @dataclass
 class MedGroup:
     outcome: str
+    label: str
     estimate_type: str
     rows: list[MedRow]
     diagram: str | None
@@ -603,15 +644,12 @@ class MedGroup:
 @dataclass
 class Mediation:
     groups: list[MedGroup]
-    full: list[dict[str, Any]]
+    other: list[Estimate]
     forest: str | None
     sensitivity: list[dict[str, Any]]
     sensitivity_figure: str | None
     n_boot: list[str]
     seeds: list[str]
-
-
-MAIN_EFFECTS = ("acme_average", "ade_average", "total", "prop_mediated")
 
 
 def _med_type(effect: str, et: str) -> str:
@@ -622,103 +660,122 @@ def _ci_text(e: Estimate) -> str:
     return f"{e.est.text} ({e.lo.text} to {e.hi.text})"
 
 
+def _members(r: pd.DataFrame, i) -> list[str]:
+    if "mediators" in r.columns and not fmt.is_missing(r.at[i, "mediators"]):
+        return [x for x in str(r.at[i, "mediators"]).split("+") if x]
+    return _mediator_codes(r.at[i, "mediator"])
+
+
 def mediation_section(inp: ReportInputs) -> Mediation | None:
     m = inp.mediation
     if m is None:
         return None
     r = m.raw
-    for col in ("mediator", "effect"):
-        if col not in r.columns:
-            from .inputs import ReportInputError
-
-            raise ReportInputError(f"{m.path}: column '{col}' missing")
-    groups: list[MedGroup] = []
-    full = []
+    mechs = mechanisms(inp.plan.raw)
+    order = {k: n for n, k in enumerate(mechs)}
     mech_col = "mechanism" if "mechanism" in r.columns else None
-    for i in r.index:
-        et, eff = r.at[i, "estimate_type"], r.at[i, "effect"]
-        mech = mechanism_of(r.at[i, "mediator"], r.at[i, mech_col] if mech_col else None)
-        e = estimate(m, "mediation", int(i), EFFECT_LABELS.get(eff, eff),
-                     estimate_type=_med_type(eff, et), analysis="mediation")
-        full.append({"outcome": r.at[i, "outcome"], "scale": et.replace("_", " "),
-                     "mechanism": mechanism_title(mech), "mediator": r.at[i, "mediator"],
-                     "est": e})
-    for (outcome, et), g in r.groupby(["outcome", "estimate_type"], sort=False):
-        rows: dict[tuple[str, str], MedRow] = {}
+    groups: list[MedGroup] = []
+    # effects this section does not know (shown as a plain list, never dropped)
+    other = [estimate(m, "mediation", int(i), f"{r.at[i, 'outcome']}, {r.at[i, 'mediator']}: "
+                      f"{r.at[i, 'effect']}", analysis="mediation")
+             for i in r.index if r.at[i, "effect"] not in EFFECT_LABELS]
+    plan_outcomes = list((inp.plan.raw.get("mediation") or {}).get("outcomes") or [])
+    scale_order = ("mean_difference", "risk_difference", "median_difference", "odds_ratio")
+
+    def group_key(k):
+        o, e = k
+        return (plan_outcomes.index(o) if o in plan_outcomes else len(plan_outcomes),
+                scale_order.index(e) if e in scale_order else len(scale_order))
+
+    keys = sorted(r.groupby(["outcome", "estimate_type"], sort=False).groups, key=group_key)
+    for outcome, et in keys:
+        g = r.loc[(r["outcome"] == outcome) & (r["estimate_type"] == et)]
+        rows: dict[str, MedRow] = {}
         for i in g.index:
             med = g.at[i, "mediator"]
-            mech = mechanism_of(med, g.at[i, mech_col] if mech_col else None)
-            key = (mech, med)
-            if key not in rows:
-                rows[key] = MedRow(mechanism_title(mech), med, count(m, "mediation", int(i), "n"), {})
+            if med not in rows:
+                mech = mechanism_of(med, g.at[i, mech_col] if mech_col else None, mechs)
+                rows[med] = MedRow(mech, mechanism_title(mech, mechs), med, _members(g, i),
+                                   count(m, "mediation", int(i), "n"), {})
             eff = g.at[i, "effect"]
-            rows[key].cells[eff] = estimate(m, "mediation", int(i), EFFECT_LABELS.get(eff, eff),
+            if eff not in EFFECT_LABELS:
+                continue
+            rows[med].cells[eff] = estimate(m, "mediation", int(i), EFFECT_LABELS.get(eff, eff),
                                             estimate_type=_med_type(eff, et), analysis="mediation")
-        ordered = sorted(rows.items(), key=lambda kv: (list(MECHANISMS).index(kv[0][0])
-                                                       if kv[0][0] in MECHANISMS else 9,
-                                                       kv[0][1].count("+"), kv[0][1]))
-        rows_l = [v for _, v in ordered]
-        groups.append(MedGroup(str(outcome), str(et), rows_l,
-                               _mechanism_svg(outcome, et, ordered, len(groups), inp)))
-    sens = sensitivity_rows(inp)
-    return Mediation(groups, full, None, sens, None,
+        ordered = sorted(rows.values(), key=lambda row: (order.get(row.mechanism, len(order)),
+                                                         len(row.members), row.mediator))
+        label = outcome_label(str(outcome))
+        groups.append(MedGroup(str(outcome), label, str(et), ordered,
+                               _mechanism_svg(label, str(et), ordered, len(groups), inp, mechs)))
+    return Mediation(groups, other, None, sensitivity_rows(inp), None,
                      sorted(set(r["n_boot"])) if "n_boot" in r.columns else [],
                      sorted(set(r["seed"])) if "seed" in r.columns else [])
 
 
-def _mechanism_svg(outcome, et, ordered, k, inp) -> str | None:
-    """The change-model diagram for one outcome and scale: per mechanism the joint set
-    (the row with most mediators) of that mechanism."""
+def _mechanism_svg(label: str, et: str, rows: list[MedRow], k: int, inp: ReportInputs,
+                   mechs: dict[str, tuple[str, tuple[str, ...]]]) -> str | None:
+    """The change-model diagram of one outcome and scale: for each mechanism its analysis
+    with the most mediators (the mechanism's scores jointly), and all mechanisms jointly."""
     from .svg import Mechanism, mechanism_diagram
 
-    best: dict[str, tuple[str, MedRow]] = {}
-    for (mech, med), row in ordered:
-        if mech not in MECHANISMS:
-            continue
-        if mech not in best or med.count("+") > best[mech][0].count("+"):
-            best[mech] = (med, row)
+    best: dict[str, MedRow] = {}
+    for row in rows:
+        if row.mechanism in mechs and (row.mechanism not in best
+                                       or len(row.members) > len(best[row.mechanism].members)):
+            best[row.mechanism] = row
     if not best:
         return None
-    mechs = []
-    for key in MECHANISMS:
+    boxes = []
+    for key in mechs:
         if key not in best:
             continue
-        med, row = best[key]
+        row = best[key]
         ind, dire = row.cells.get("acme_average"), row.cells.get("ade_average")
-        mechs.append(Mechanism(
-            title=f"{key} {MECHANISMS[key][0]}",
-            measures=f"mediator{'s' if '+' in med else ''}: {med.replace('+', ', ')}",
+        boxes.append(Mechanism(
+            title=f"{key} {mechs[key][0][:1].upper()}{mechs[key][0][1:]}",
+            measures=f"mediator{'s' if row.joint else ''}: {', '.join(row.members)}",
             indirect=_ci_text(ind) if ind else "not estimated",
             direct=_ci_text(dire) if dire else "not estimated"))
-    joint = [(med, row) for (mech, med), row in ordered if mech not in MECHANISMS]
+    joint = [row for row in rows if row.mechanism not in mechs]
     if joint:
-        med, row = max(joint, key=lambda x: x[0].count("+"))
-        tot, ade = row.cells.get("total"), row.cells.get("ade_average")
-        footer = (f"All mechanisms jointly: direct (ADE) {_ci_text(ade) if ade else '—'}; "
-                  f"total {_ci_text(tot) if tot else '—'}")
+        row = max(joint, key=lambda x: len(x.members))
+        ind, ade, tot = (row.cells.get(x) for x in ("acme_average", "ade_average", "total"))
+        footer = (f"All mechanisms jointly: indirect {_ci_text(ind) if ind else '—'}; "
+                  f"direct {_ci_text(ade) if ade else '—'}; total {_ci_text(tot) if tot else '—'}")
     else:
-        tot = next((row.cells["total"] for _, row in best.values() if "total" in row.cells), None)
+        tot = next((row.cells["total"] for row in best.values() if "total" in row.cells), None)
         footer = ("Direct path: the ADE of each mechanism is in its box"
                   + (f"; total effect {_ci_text(tot)}" if tot else ""))
     arms = inp.plan.arms
-    scale = et.replace("_", " ")
     return mechanism_diagram([arm_label(arms[0]), f"vs {arm_label(arms[1]).lower()}"],
-                             [str(outcome), f"({scale})"], mechs, footer, prefix=f"mech{k}")
+                             [label, f"({et.replace('_', ' ')})"], boxes, footer,
+                             prefix=f"mech{k}")
 
 
 def sensitivity_rows(inp: ReportInputs) -> list[dict[str, Any]]:
-    """Per mediator: ACME at rho = 0 and the grid interval in which the ACME changes sign."""
+    """Per outcome and mediator: ACME at rho = 0 and the rho at which the ACME is 0.
+
+    The mediation stage may list a mediator's grid more than once (its own analysis and the
+    single-mediator fits inside a joint analysis, told apart by ``mechanism``); the grid of
+    the mediator's own mechanism is shown, and within it the first grid (its own job).
+    """
     s = inp.mediation_sensitivity
-    if s is None:
+    if s is None or s.num.empty:
         return []
+    mechs = mechanisms(inp.plan.raw)
+    n = s.num.copy()
+    n["_row"] = n.index
+    if "mechanism" in n.columns:
+        own = [mechanism_of(med, None, mechs) for med in n["mediator"]]
+        n["_own"] = [str(v) == o for v, o in zip(n["mechanism"], own, strict=True)]
     out = []
-    n = s.num
     keys = [c for c in ("outcome", "mediator", "effect") if c in n.columns]
     for key, g in n.groupby(keys, sort=False):
-        g = g.sort_values("rho")
+        if "_own" in g.columns and g["_own"].any():
+            g = g.loc[g["_own"]]
+        g = g.drop_duplicates("rho", keep="first").sort_values("rho")
         rho = g["rho"].to_numpy(float)
         est = g["estimate"].to_numpy(float)
-        i0 = g.index[np.argmin(np.abs(rho))]
         sign = np.sign(est)
         change = np.nonzero(sign[:-1] * sign[1:] <= 0)[0]
         if len(change):
@@ -733,11 +790,12 @@ def sensitivity_rows(inp: ReportInputs) -> list[dict[str, Any]]:
         k0 = int(np.argmin(np.abs(rho)))
         robust = "yes" if (lo[k0] > 0 or hi[k0] < 0) else "no"
         et = str(g["estimate_type"].iloc[0]) if "estimate_type" in g.columns else "mean_difference"
-        e = estimate(s, "mediation_sensitivity", int(i0), "ACME at \u03c1 = 0",
+        e = estimate(s, "mediation_sensitivity", int(g["_row"].iloc[k0]), "ACME at \u03c1 = 0",
                      estimate_type=et, analysis="mediation")
         d = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        out.append({"outcome": d.get("outcome", ""), "mediator": d.get("mediator", ""),
-                    "acme0": e, "cross": cross, "ci_excludes": robust})
+        out.append({"outcome": outcome_label(str(d.get("outcome", ""))),
+                    "mediator": d.get("mediator", ""), "acme0": e, "cross": cross,
+                    "ci_excludes": robust, "grid": g})
     return out
 
 

@@ -56,7 +56,7 @@ def inline_svg(text: str, prefix: str, *, label: str) -> str:
 FONT = 13.0
 LINE = 18.0
 PAD = 8.0
-CHAR = 6.9  # average advance of a 13 px sans-serif character, for layout only
+CHAR = 7.1  # average advance of a 13 px sans-serif character (generous), for layout only
 
 
 @dataclass
@@ -121,8 +121,15 @@ DIAGRAM_CSS = (
 )
 
 
-def _width(lines: list[str]) -> float:
-    return max((len(s) for s in lines), default=0) * CHAR + 20
+CHAR_BOLD = 8.8
+
+
+def _width(lines: list[str], bold_first: bool = True) -> float:
+    """Box width for ``lines`` (the first in bold), from average character advances."""
+    if not lines:
+        return 20.0
+    first = len(lines[0]) * (CHAR_BOLD if bold_first else CHAR)
+    return max([first] + [len(s) * CHAR for s in lines[1:]]) + 22
 
 
 @dataclass(frozen=True)
@@ -212,8 +219,8 @@ def mechanism_diagram(exposure: list[str], outcome: list[str], mechanisms: list[
     mech_lines = [[m.title, m.measures, f"Indirect (ACME): {m.indirect}",
                    f"Direct (ADE): {m.direct}"] for m in mechanisms]
     mw = max([300.0] + [_width(ls) for ls in mech_lines])
-    ew = max(_width(exposure) * 1.1, 150.0)
-    ow = max(_width(outcome) * 1.1, 150.0)
+    ew = max(_width(exposure), 150.0)
+    ow = max(_width(outcome), 150.0)
     x_e, x_m = 10.0, 10.0 + ew + 70
     x_o = x_m + mw + 70
     width = x_o + ow + 10
