@@ -100,13 +100,14 @@ def test_slurm_run_goes_through_slurm_and_equals_the_local_run(local_run, tmp_pa
     )
     out = res.stdout + res.stderr
     # "Job 1 has been submitted with SLURM jobid 12 (log: .../slurm_logs/rule_validate/12.log)."
-    submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(rule_\w+)/", out))
-    rules = set(submitted.values())
-    for rule in ("rule_validate", "rule_derive_adam", "rule_survival", "rule_questionnaire_ancova"):
+    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
+    submitted = {job_id: Path(log) for job_id, log in found}
+    rules = {p.relative_to(work / ".snakemake" / "slurm_logs").parts[0] for p in submitted.values()}
+    for rule in ("rule_validate", "rule_derive_adam", "rule_survival", "rule_questionnaire_ancova",
+                 "rule_mediation_job", "rule_mediation_gather"):
         assert rule in rules, f"{rule} did not run as a SLURM job: {sorted(rules)}"
-    for job_id, rule in submitted.items():
-        log = work / ".snakemake" / "slurm_logs" / rule / f"{job_id}.log"
-        assert log.is_file(), log
+    for job_id, log in submitted.items():
+        assert log.is_file() and log.name == f"{job_id}.log", log
         # the controller still knows the job (MinJobAge = 300 s) and says it completed
         show = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, timeout=20)
         assert "JobState=COMPLETED" in show.stdout, show.stdout + show.stderr
