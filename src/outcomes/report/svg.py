@@ -146,7 +146,7 @@ def flow_diagram(top: list[str], excluded: list[str], randomised: list[str],
     """CONSORT flow: extract -> (excluded) -> randomised -> per arm allocation, follow-up,
     questionnaires, analysis; stage labels down the left side."""
     marker = f"{prefix}-arrow"
-    gutter = 124.0
+    gutter = 138.0
     gap = 40.0
     col_w = max([360.0] + [_width(getattr(a, k)) for a in arms
                            for k in ("allocation", "followup", "questionnaires", "analysis")])
