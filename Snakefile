@@ -30,3 +30,4 @@ rule all:
         rules.survival.output,
         rules.mediation_gather.output,
         rules.provenance.output,
+        rules.report.output,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up, then run the whole test suite (what .ci/run runs).
-# As root (CI, a fresh machine) this also installs and starts a one-node SLURM cluster on
-# localhost for the workflow's SLURM test, and stops it afterwards by its pid files.
+# As root (CI, a fresh machine) this also installs Debian's Chromium for the report's
+# browser tests, and installs and starts a one-node SLURM cluster on localhost for the
+# workflow's SLURM test, stopping it afterwards by its pid files.
 # Extra arguments go to pytest (e.g. -k scoring, -x).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,6 +11,8 @@ source scripts/setup.sh
 .venv/bin/ruff check src tests benchmarks
 
 if [ "$(id -u)" = 0 ]; then
+    # Debian's Chromium and ChromeDriver for the report's browser tests (never a download).
+    bash scripts/browser-test-deps.sh
     bash scripts/slurm-local.sh up
     trap 'bash scripts/slurm-local.sh down' EXIT
 fi

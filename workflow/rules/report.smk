@@ -6,7 +6,11 @@ rule provenance:
     input:
         tables=[data_file(t) for t in INPUT_TABLES],
         plan=rules.analysis_plan.output.plan,
-        results=[rules.survival.output.table, rules.questionnaire_ancova.output.table],
+        results=[
+            rules.survival.output.table,
+            rules.questionnaire_ancova.output.table,
+            rules.mediation_gather.output.table,
+        ],
     output:
         provenance=f"{RESULTS}/provenance.json",
     log:
@@ -22,3 +26,39 @@ rule provenance:
     shell:
         "{params.cli} provenance --plan {input.plan} --inputs {input.tables}"
         " --out {output.provenance} > {log} 2>&1"
+
+
+rule report:
+    """The self-contained trial report (results/report/index.html), rendered, not recomputed."""
+    input:
+        plan=rules.analysis_plan.output.plan,
+        adam=rules.derive_adam.output.adam,
+        validation=[
+            rules.validate.output.summary,
+            rules.validate.output.accounting,
+            rules.validate.output.status,
+        ],
+        survival=rules.survival.output,
+        questionnaires=rules.questionnaire_ancova.output.table,
+        mediation=rules.mediation_gather.output.table,
+        sensitivity=rules.mediation_gather.output.sensitivity,
+        provenance=rules.provenance.output.provenance,
+    output:
+        html=report(
+            f"{RESULTS}/report/index.html",
+            caption="../report/trial_report.rst",
+            category="Trial report",
+        ),
+    log:
+        f"{RESULTS}/logs/report.log",
+    conda:
+        "../envs/outcomes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        cli=OUTCOMES,
+        results=lambda wildcards, input: Path(input.plan).parent,
+    shell:
+        "{params.cli} report --results {params.results} --out {output.html} > {log} 2>&1"

@@ -178,9 +178,11 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
         rng_stream=stream,
     )
     sens = res.sensitivity_frame()
+    if len(mediators) > 1:  # a set's sensitivity grids are its single scores', reported by their own jobs
+        sens = sens.iloc[0:0]
     if not sens.empty:
         sens = sens.assign(outcome=outcome, mediator=sens["mediator"].map(lambda c: label.get(c, c)),
-                           mechanism=mechanism_of(plan, mediator))
+                           mechanism=mechanism_of(plan, mediator), rng_stream=stream)
     report = res.report()
     report.update(job=stream, mediator_set=list(mediators), outcome_name=outcome,
                   outcome_label=OUTCOMES[outcome]["label"], seed=plan.seed, rng_stream=stream)
