@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from survival_dgp import simulate_trial
 
 from outcomes.survival import STRATEGIES, readmission_within
 from outcomes.survival._common import design
 from outcomes.survival.binary import g_computation, logistic_fit, outcome_status
-from outcomes.survival.simulate import simulate_trial
 
 
 @pytest.fixture(scope="module")

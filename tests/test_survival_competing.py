@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from lifelines import AalenJohansenFitter
 from statsmodels.duration.survfunc import CumIncidenceRight
+from survival_dgp import simulate_trial
 
 from outcomes.survival import aalen_johansen, cause_specific_cox, cumulative_incidence, tenure_cox
-from outcomes.survival.simulate import simulate_trial
 
 # status: 0 censored, 1 readmission, 2 death (competing)
 T = [1, 2, 2, 2, 2, 3, 3, 4, 5, 5, 6]

@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from survival_dgp import simulate_trial
 
 from outcomes import survival as sv
 from outcomes.survival import plots
-from outcomes.survival.simulate import simulate_trial
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Recovery of known truths on data simulated from a known DGP (outcomes.survival.simulate).
+"""Recovery of known truths on data simulated from a known DGP (tests/survival_dgp.py).
 
 R = 24 independent trials of n = 800. For each estimand: the mean bias is under 0.5 of the
 mean standard error (the Monte Carlo SD of a mean of 24 estimates is 0.2 SE, so this is
@@ -9,9 +9,9 @@ seeds); the thresholds say how far off a correct estimator could be.
 
 import numpy as np
 import pytest
+from survival_dgp import simulate_trial
 
 from outcomes import survival as sv
-from outcomes.survival.simulate import simulate_trial
 
 R, N = 24, 800
 

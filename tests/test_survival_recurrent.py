@@ -14,11 +14,11 @@ import pytest
 import statsmodels.api as sm
 from lifelines import CoxTimeVaryingFitter
 from statsmodels.duration.hazard_regression import PHReg
+from survival_dgp import simulate_trial
 
 from outcomes.survival import andersen_gill, hospital_days, negative_binomial
 from outcomes.survival._common import design
 from outcomes.survival.cox import efron_score_residuals
-from outcomes.survival.simulate import simulate_trial
 
 
 @pytest.fixture(scope="module")
