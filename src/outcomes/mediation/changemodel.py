@@ -160,6 +160,7 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
         n_boot=int(plan.mediation["n_boot"]),
         rng=plan.rng(stream),
         joint=len(mediators) > 1,
+        singles=len(mediators) == 1,  # a set's single scores have their own jobs
         **kwargs,
     )
     est = res.to_frame()

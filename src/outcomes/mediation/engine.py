@@ -249,13 +249,15 @@ def fit_mediation(
     ci_level: float = 0.95,
     odds_ratio: bool = False,
     joint: bool = True,
+    singles: bool = True,
     rho_grid: Sequence[float] = tuple(DEFAULT_RHO_GRID),
     quadrature_tol: float = 1e-6,
     analysis: str = "mediation",
 ) -> MediationResult:
     """Causal mediation analysis (Imai, Keele & Tingley 2010) of a 0/1 exposure.
 
-    For each mediator alone, and (``joint=True``, several mediators) for all of them
+    For each mediator alone (unless ``singles=False``), and (``joint=True``, several
+    mediators) for all of them
     jointly: ACME and ADE under control and treatment and their averages, total effect and
     proportion mediated, from potential outcomes of the fitted models, averaged over the
     sample's covariate distribution. Mediator models are linear (normal); the outcome model
@@ -335,7 +337,7 @@ def fit_mediation(
 
     # -- designs of every mediator set -------------------------------------------------
     sets: list[_SetModel] = []
-    groups = [(m, "single", (m,)) for m in mediators]
+    groups = [(m, "single", (m,)) for m in mediators] if singles or len(mediators) == 1 else []
     if joint and len(mediators) > 1:
         groups.append(("+".join(mediators), "joint", mediators))
     all_levels: dict[str, list] = {}
