@@ -114,3 +114,11 @@ def test_joint_only_fit_equals_the_joint_rows_of_the_full_fit():
     joint = fit_mediation(d, rng=np.random.default_rng(5), singles=False, **kw).to_frame()
     assert set(joint["mediator_set"]) == {"joint"}
     pd.testing.assert_frame_equal(full[full["mediator_set"] == "joint"].reset_index(drop=True), joint)
+
+
+def test_a_mediator_missing_from_the_extract_names_the_config_key(admed):
+    from outcomes.errors import OutcomesError
+
+    data, plan = admed
+    with pytest.raises(OutcomesError, match="'mediation.mechanisms'.*WAISR"):
+        run_job(data.drop(columns=["WAISR_M"]), plan, "WAISR", "wemwbs_m12")

@@ -134,7 +134,10 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
     columns = {m: f"{m}_M" for m in mediators}
     missing = [c for c in columns.values() if c not in data.columns]
     if missing:
-        raise ChangeModelError(f"mediator scores not in the data: {', '.join(missing)}")
+        raise ChangeModelError(
+            f"config key 'mediation.mechanisms': no {plan.mediation['mediator_visit']} scores in ADQS for "
+            f"{', '.join(c[:-2] for c in missing)} (is the instrument in the extract and in 'instruments'?)"
+        )
     otype = OUTCOMES[outcome]["type"]
     covariates = list(plan.mediation["covariates"])
     mediator_cov = {columns[m]: [f"{m}_BL"] for m in mediators if f"{m}_BL" in data.columns}
