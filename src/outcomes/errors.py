@@ -24,3 +24,27 @@ class ConfigError(OutcomesError):
     """The analysis plan (config) is invalid: names the key."""
 
     exit_code = 2
+
+
+class NotEstimable(OutcomesError):
+    """An estimand cannot be estimated on the data at hand (too few events, a singular
+    design, non-convergence, separation, an empty arm...).
+
+    ``reason`` is a plain sentence for the ``reason`` column of a results table. Stages
+    catch it and write a row with ``status = not estimable`` instead of failing; a
+    library user calling an estimator directly gets it as a one-line error.
+    """
+
+    exit_code = 1
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class SingularDesign(NotEstimable):
+    """A regression's design matrix is rank-deficient: names the aliased columns."""
+
+    def __init__(self, reason: str, aliased: tuple[str, ...] = ()) -> None:
+        self.aliased = aliased
+        super().__init__(reason)

@@ -1,0 +1,61 @@
+"""The shared rank check: closed-form cases (exact collinearity is known by construction)."""
+
+import numpy as np
+import pytest
+
+from outcomes.errors import NotEstimable, SingularDesign
+from outcomes.linalg import aliased_columns, check_full_rank
+
+
+def _design(rng, n=50):
+    one = np.ones(n)
+    x = rng.normal(size=n)
+    t = rng.integers(0, 2, n).astype(float)
+    return one, x, t
+
+
+def test_full_rank_passes():
+    one, x, t = _design(np.random.default_rng(1))
+    check_full_rank(np.column_stack([one, x, t]), ["const", "x", "treat"], model="m")
+    assert aliased_columns(np.column_stack([one, x, t]), ["const", "x", "treat"]) == []
+
+
+def test_constant_column_named_as_constant():
+    one, x, t = _design(np.random.default_rng(2))
+    X = np.column_stack([one, t, np.full_like(x, 3.0)])
+    with pytest.raises(SingularDesign, match=r"mediator model: .*M is constant") as e:
+        check_full_rank(X, ["const", "treat", "M"], model="mediator model", intercept="const")
+    assert e.value.aliased == ("M",)
+    assert isinstance(e.value, NotEstimable)
+
+
+def test_duplicate_of_exposure_names_later_column_and_its_twin():
+    one, x, t = _design(np.random.default_rng(3))
+    X = np.column_stack([one, t, x, t.copy()])
+    assert aliased_columns(X, ["const", "treat", "x", "cov"]) == [("cov", ["treat"])]
+
+
+def test_linear_combination_and_zero_column():
+    one, x, t = _design(np.random.default_rng(4))
+    X = np.column_stack([one, x, t, 2 * x - t + 1, np.zeros_like(x)])
+    got = aliased_columns(X, ["c", "x", "t", "combo", "zero"])
+    assert got == [("combo", ["c", "x", "t"]), ("zero", [])]
+
+
+def test_fewer_rows_than_columns_is_singular():
+    X = np.random.default_rng(5).normal(size=(3, 5))
+    got = aliased_columns(X, list("abcde"))
+    assert [g[0] for g in got] == ["d", "e"]
+
+
+def test_near_collinear_but_distinct_is_full_rank():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=200)
+    X = np.column_stack([np.ones(200), x, x + 1e-3 * rng.normal(size=200)])
+    assert aliased_columns(X, ["c", "x", "x2"]) == []
+
+
+def test_non_finite_is_named():
+    X = np.column_stack([np.ones(4), [1.0, np.nan, 2.0, 3.0]])
+    with pytest.raises(SingularDesign, match="non-finite .* x"):
+        check_full_rank(X, ["c", "x"], model="m")
