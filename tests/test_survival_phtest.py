@@ -145,3 +145,26 @@ def _regenerate():  # pragma: no cover - run by hand with R installed
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(_regenerate())
+
+
+def test_cox_keeps_its_hazard_ratio_when_the_ph_test_is_not_estimable():
+    """All events on one day: the Cox model is estimable, the PH test is not; its rows say
+    why instead of failing the analysis."""
+    n = 40
+    arm = np.tile(["peer_support", "usual_care"], n // 2)
+    ev = np.r_[np.ones(6), np.zeros(n - 6)].astype(int)
+    rng = np.random.default_rng(0)
+    rng.shuffle(ev)
+    d = pd.DataFrame({"AVAL": np.where(ev == 1, 30.0, 365.0), "CNSR": 1 - ev, "ARM": arm,
+                      "PRIORADM": rng.poisson(1, n)})
+    res = cox(d, covariates=("PRIORADM",), ph=True)
+    f = res.to_frame()
+    hr = f[f.estimate_type == "hazard_ratio"]
+    assert np.isfinite(hr.estimate).all() and hr.status.isna().all()
+    ph = f[f.estimate_type == "ph_test_chisq"]
+    assert list(ph.contrast) == ["PH test (km transform): ARM",
+                                 "PH test (km transform): PRIORADM",
+                                 "PH test (km transform): GLOBAL"]
+    assert ph.estimate.isna().all() and ph.p_value.isna().all()
+    assert (ph.status == "not estimable").all()
+    assert ph.reason.str.contains("singular information").all()

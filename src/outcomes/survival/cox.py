@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from outcomes.errors import NotEstimable
+
 from ._common import (
     DEFAULT_ARMS,
     Arms,
@@ -33,7 +35,7 @@ from ._common import (
     ratio_row,
     row,
 )
-from .phtest import cox_zph
+from .phtest import cox_zph, zph_not_estimable
 
 
 # --------------------------------------------------------------------------- engine
@@ -261,9 +263,11 @@ class CoxResult:
         if self.ph_test is not None:
             for _, r in self.ph_test.iterrows():
                 label = f"PH test ({r['transform']} transform): {r['term']}"
+                why = ({"status": "not estimable", "reason": r["reason"]}
+                       if r.get("reason") else {})
                 rows.append(row(self.analysis, self.outcome, label,
                                 "ph_test_chisq", r["statistic"], p_value=r["p_value"],
-                                n=n, events=self.events))
+                                n=n, events=self.events, **why))
         return frame(rows)
 
 
@@ -325,7 +329,10 @@ def cox(
         terms = {arm_col: [arm_col]}
         for col in Xdf.columns[1:]:
             terms.setdefault(col.split("[", 1)[0], []).append(col)
-        pht = cox_zph(Xdf, stop, ev, beta, st, ph_transform, terms)
+        try:
+            pht = cox_zph(Xdf, stop, ev, beta, st, ph_transform, terms)
+        except NotEstimable as exc:  # the hazard ratio stands; the PH rows carry the reason
+            pht = zph_not_estimable(terms, ph_transform, exc.reason)
     return CoxResult(analysis, outcome, arms.contrast, tuple(Xdf.columns), beta, cov, rcov,
                      float(ll), float(ll0), int(len(d)), int(ev.sum()), ncl, tuple(strata),
                      pht, level, arm_col)

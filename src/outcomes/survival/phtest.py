@@ -154,3 +154,13 @@ def cox_zph(
     out["p_value"] = stats.chi2.sf(out["statistic"], out["df"])
     out["transform"] = transform
     return out
+
+
+def zph_not_estimable(terms: Mapping[str, Sequence[str]], transform: str,
+                      reason: str) -> pd.DataFrame:
+    """The rows of :func:`cox_zph` (each term and ``GLOBAL``) when the test cannot be
+    computed: statistic and p-value NA, the ``reason`` given."""
+    names = [*terms, "GLOBAL"]
+    dfs = [len(c) for c in terms.values()]
+    return pd.DataFrame({"term": names, "statistic": np.nan, "df": [*dfs, sum(dfs)],
+                         "p_value": np.nan, "transform": transform, "reason": reason})
