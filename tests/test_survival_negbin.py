@@ -100,6 +100,9 @@ def test_not_estimable_cases_name_the_reason():
                                                              pp.NREADM))))
     with pytest.raises(NotEstimable, match="no event"):
         nb2_fit(np.ones((5, 1)), np.zeros(5), np.zeros(5))
+    s3 = pp.assign(NREADM=np.where(pp.SITEID == "S3", 0, pp.NREADM))
+    with pytest.raises(NotEstimable, match=r"participants with SITEID\[S3\]"):
+        negative_binomial(*_frames(s3))
     # a covariate aliased with arm (e.g. one site per arm)
     aliased = pp.assign(SITEID=np.where(pp.ARM == "peer_support", "S1", "S2"))
     with pytest.raises(SingularDesign, match="negative binomial model"):

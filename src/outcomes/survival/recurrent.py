@@ -95,7 +95,8 @@ def negative_binomial(
     carry no information and are left out (counted in ``n_excluded``).
 
     Raises NotEstimable (a SingularDesign naming the columns for an aliased design) when
-    the rate ratio cannot be estimated: no readmission in an arm, non-convergence.
+    the rate ratio cannot be estimated: no readmission in an arm or on one side of a
+    covariate indicator (no finite maximum), non-convergence.
     """
     pp = per_participant(adre, [count_col, exposure_col], id_col)
     pp = merge_adsl(pp, adsl, [arm_col, *covariates], id_col)
@@ -111,6 +112,12 @@ def negative_binomial(
         if not (y[a == val] > 0).any():
             raise NotEstimable(f"no readmission in the {arm} arm: the negative binomial "
                                "rate ratio is not estimable")
+    for j, name in enumerate(terms[2:], start=2):  # indicator with no event on one side
+        col = X[:, j]
+        if np.isin(col, (0.0, 1.0)).all() and min(y[col == 1].sum(), y[col == 0].sum()) == 0:
+            side = "with" if y[col == 1].sum() == 0 else "without"
+            raise NotEstimable(f"no readmission among participants {side} {name}: the "
+                               "negative binomial model has no finite maximum")
     fit = nb2_fit(X, y, np.log(d[exposure_col].to_numpy(float)))
     return NegBinResult(analysis, outcome, arms.contrast, terms, fit.beta, fit.bse,
                         fit.alpha, fit.alpha_se, int(len(d)), int(y.sum()),
