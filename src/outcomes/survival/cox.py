@@ -10,19 +10,19 @@ References
 - Therneau TM, Grambsch PM. Modeling Survival Data: Extending the Cox Model. Springer 2000,
   §3.4 (Efron approximation), §4.6 and §7.2 (score/dfbeta residuals, robust variance
   D'D with D the dfbeta residuals summed by cluster, as in R survival::coxph(cluster=)).
-- Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on weighted
-  residuals. Biometrika 1994 (test of proportional hazards; lifelines implementation).
+- The proportional-hazards test (Grambsch & Therneau 1994, as R cox.zph) is in phtest.py.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from outcomes.errors import NotEstimable
 
 from ._common import (
     DEFAULT_ARMS,
@@ -35,6 +35,7 @@ from ._common import (
     ratio_row,
     row,
 )
+from .phtest import cox_zph, zph_not_estimable
 
 
 # --------------------------------------------------------------------------- engine
@@ -261,60 +262,13 @@ class CoxResult:
                                   self.level))
         if self.ph_test is not None:
             for _, r in self.ph_test.iterrows():
-                rows.append(row(self.analysis, self.outcome, f"PH test: {r['term']}",
+                label = f"PH test ({r['transform']} transform): {r['term']}"
+                why = ({"status": "not estimable", "reason": r["reason"]}
+                       if r.get("reason") else {})
+                rows.append(row(self.analysis, self.outcome, label,
                                 "ph_test_chisq", r["statistic"], p_value=r["p_value"],
-                                n=n, events=self.events))
+                                n=n, events=self.events, **why))
         return frame(rows)
-
-
-def ph_test(X: pd.DataFrame, duration, event, strata=None, time_transform: str = "rank",
-            coef=None) -> pd.DataFrame:
-    """Test of proportional hazards per covariate and global (Grambsch & Therneau 1994).
-
-    A lifelines CoxPHFitter (Efron ties, same strata) is fitted to the same data; the
-    per-covariate statistics are lifelines' ``proportional_hazard_test`` (scaled Schoenfeld
-    residuals against ``time_transform``, default the rank of the event times; 1 df each).
-    The global statistic is the multivariate version from the same Schoenfeld residuals
-    S (events x covariates), centred transformed times g (lifelines' transform) and
-    variance V: (g'S) V (g'S)' d / (g'g), chi-square on p df (R survival < 3.0
-    ``cox.zph(global=TRUE)``). R survival >= 3.0 uses a full score test instead, so its
-    statistics differ slightly.
-    """
-    from lifelines import CoxPHFitter
-    from lifelines.statistics import TimeTransformers, proportional_hazard_test
-
-    df = X.copy()
-    cols = list(X.columns)
-    df["_T"] = np.asarray(duration, float)
-    df["_E"] = np.asarray(event, float)
-    if strata is not None:
-        df["_S"] = pd.factorize(np.asarray(strata))[0]
-    cph = CoxPHFitter()
-    with warnings.catch_warnings():  # lifelines' pandas deprecation warnings
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        cph.fit(df, "_T", "_E", strata=["_S"] if strata is not None else None)
-        res = proportional_hazard_test(cph, df, time_transform=time_transform)
-    per = pd.DataFrame({"term": cols, "statistic": res.test_statistic,
-                        "p_value": res.p_value})
-    # global test from the same scaled residuals and transformed event times as lifelines:
-    # scaled = d * S V + beta, so g'S = (g' scaled) V^-1 / d and
-    # (g'S) V (g'S)' d / (g'g) = (g' scaled) V^-1 (g' scaled)' / (d g'g).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        scaled = cph.compute_residuals(df, "scaled_schoenfeld")[cols].to_numpy()
-    ev = cph.event_observed.to_numpy().astype(bool)
-    g = np.asarray(TimeTransformers().get(time_transform)(cph.durations, cph.event_observed,
-                                                          cph.weights))[ev].astype(float)
-    g = g - g.mean()
-    V = cph.variance_matrix_.to_numpy()
-    d = float(ev.sum())
-    u = g @ scaled
-    stat = float(u @ np.linalg.solve(V, u) / (d * (g @ g)))
-    glob = pd.DataFrame({"term": ["GLOBAL"], "statistic": [stat],
-                         "p_value": [float(stats.chi2.sf(stat, len(cols)))]})
-    return pd.concat([per, glob], ignore_index=True)
 
 
 def cox(
@@ -333,7 +287,7 @@ def cox(
     analysis: str = "community_tenure",
     outcome: str = "READMIT",
     ph: bool = False,
-    ph_transform: str = "rank",
+    ph_transform: str = "km",
     level: float = 0.95,
 ) -> CoxResult:
     """Cox model of ``arm_col`` (treated = 1) plus ``covariates`` on prepared data.
@@ -341,7 +295,8 @@ def cox(
     The event is ``event_col == 1`` when given, else ``censor_col == 0``. ``strata`` gives
     a separate baseline hazard per level combination. ``cluster`` (or ``robust=True`` with
     each row its own cluster) adds the robust sandwich variance, which is then used for
-    the CIs and p-values.
+    the CIs and p-values. ``ph=True`` adds the proportional-hazards test of every term and
+    the global test (R ``cox.zph``, time transform ``ph_transform``: "km" or "rank").
     """
     strata = list(strata or [])
     d = data.reset_index(drop=True)
@@ -371,7 +326,13 @@ def cox(
     if ph:
         if start_col:
             raise ValueError("the proportional-hazards test needs right-censored data")
-        pht = ph_test(Xdf, stop, ev, st, ph_transform)
+        terms = {arm_col: [arm_col]}
+        for col in Xdf.columns[1:]:
+            terms.setdefault(col.split("[", 1)[0], []).append(col)
+        try:
+            pht = cox_zph(Xdf, stop, ev, beta, st, ph_transform, terms)
+        except NotEstimable as exc:  # the hazard ratio stands; the PH rows carry the reason
+            pht = zph_not_estimable(terms, ph_transform, exc.reason)
     return CoxResult(analysis, outcome, arms.contrast, tuple(Xdf.columns), beta, cov, rcov,
                      float(ll), float(ll0), int(len(d)), int(ev.sum()), ncl, tuple(strata),
                      pht, level, arm_col)
@@ -387,6 +348,7 @@ def tenure_cox(
     arms: Arms = DEFAULT_ARMS,
     analysis: str = "community_tenure",
     ph: bool = True,
+    ph_transform: str = "km",
     level: float = 0.95,
     time_col: str = "AVAL",
     censor_col: str = "CNSR",
@@ -397,4 +359,4 @@ def tenure_cox(
     d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *covariates, *(strata or [])])
     return cox(d, covariates=covariates, time_col=time_col, censor_col=censor_col,
                strata=strata, arm_col=arm_col, arms=arms, analysis=analysis, outcome=paramcd,
-               ph=ph, level=level)
+               ph=ph, ph_transform=ph_transform, level=level)

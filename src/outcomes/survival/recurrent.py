@@ -13,13 +13,14 @@ References
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.discrete.discrete_model import NegativeBinomial
+
+from outcomes.errors import NotEstimable
+from outcomes.linalg import check_full_rank
 
 from ._common import (
     DEFAULT_ARMS,
@@ -33,6 +34,7 @@ from ._common import (
     row,
 )
 from .cox import CoxResult, cox
+from .negbin import nb2_fit
 
 
 def per_participant(adre: pd.DataFrame, columns: Sequence[str], id_col: str = "USUBJID"):
@@ -87,10 +89,15 @@ def negative_binomial(
     id_col: str = "USUBJID",
 ) -> NegBinResult:
     """NB2 regression of the number of readmissions on arm + ``covariates`` with offset
-    log(days at risk); alpha (Var = mu + alpha mu^2) estimated by maximum likelihood
-    (statsmodels ``NegativeBinomial``: Newton, falling back to BFGS then Nelder–Mead when
-    Newton does not converge to finite values). Participants with no day at risk carry no
-    information and are left out (counted in ``n_excluded``)."""
+    log(days at risk); β and alpha (Var = mu + alpha mu^2) by maximum likelihood
+    (``negbin.nb2_fit``: glm.nb's alternation, then a joint Newton polish with a gradient
+    check; SEs from the joint observed information). Participants with no day at risk
+    carry no information and are left out (counted in ``n_excluded``).
+
+    Raises NotEstimable (a SingularDesign naming the columns for an aliased design) when
+    the rate ratio cannot be estimated: no readmission in an arm or on one side of a
+    covariate indicator (no finite maximum), non-convergence.
+    """
     pp = per_participant(adre, [count_col, exposure_col], id_col)
     pp = merge_adsl(pp, adsl, [arm_col, *covariates], id_col)
     keep = pp[exposure_col].to_numpy(float) > 0
@@ -99,22 +106,22 @@ def negative_binomial(
     Z = design(d, covariates)
     X = np.column_stack([np.ones(len(d)), a, Z.to_numpy(float)])
     y = d[count_col].to_numpy(float)
-    off = np.log(d[exposure_col].to_numpy(float))
-    mod = NegativeBinomial(y, X, loglike_method="nb2", offset=off)
-    res = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for method, maxiter in (("newton", 200), ("bfgs", 5000), ("nm", 20000)):
-            res = mod.fit(method=method, maxiter=maxiter, disp=0)
-            ok = (res.mle_retvals.get("converged", False) and np.all(np.isfinite(res.params))
-                  and np.all(np.isfinite(res.bse)))
-            if ok:
-                break
     terms = ("const", arm_col, *Z.columns)
-    return NegBinResult(analysis, outcome, arms.contrast, terms, np.asarray(res.params[:-1]),
-                        np.asarray(res.bse[:-1]), float(res.params[-1]), float(res.bse[-1]),
-                        int(len(d)), int(y.sum()), int((~keep).sum()),
-                        bool(ok), level)
+    check_full_rank(X, terms, model="negative binomial model", intercept="const")
+    for val, arm in ((1.0, arms.treated), (0.0, arms.control)):
+        if not (y[a == val] > 0).any():
+            raise NotEstimable(f"no readmission in the {arm} arm: the negative binomial "
+                               "rate ratio is not estimable")
+    for j, name in enumerate(terms[2:], start=2):  # indicator with no event on one side
+        col = X[:, j]
+        if np.isin(col, (0.0, 1.0)).all() and min(y[col == 1].sum(), y[col == 0].sum()) == 0:
+            side = "with" if y[col == 1].sum() == 0 else "without"
+            raise NotEstimable(f"no readmission among participants {side} {name}: the "
+                               "negative binomial model has no finite maximum")
+    fit = nb2_fit(X, y, np.log(d[exposure_col].to_numpy(float)))
+    return NegBinResult(analysis, outcome, arms.contrast, terms, fit.beta, fit.bse,
+                        fit.alpha, fit.alpha_se, int(len(d)), int(y.sum()),
+                        int((~keep).sum()), True, level)
 
 
 def andersen_gill(

@@ -1,0 +1,299 @@
+# The R oracle of tests/test_r_oracle.py: every row of survival.tsv and questionnaires.tsv
+# recomputed in R from the pipeline's derived datasets (the CSV copies of
+# results/derived), each the way docs/survival.md defines it, with R's own estimators
+# (glm, lm, survfit, survdiff, coxph, cox.zph, cmprsk::cuminc, MASS::glm.nb, sandwich).
+#
+# Usage: Rscript oracle.R DERIVED_DIR PARAMS.tsv BOOT_DIR OUT_SURVIVAL.tsv OUT_QUEST.tsv
+#   PARAMS.tsv  key <tab> value (lists comma-separated): treated, control, horizon, tau,
+#               strata, cox_covariates, primary_covariates, primary_strategy, n_boot,
+#               visits
+#   BOOT_DIR    boot_treated.bin, boot_control.bin: the pipeline's bootstrap resample
+#               indices (0-based, int32, n_boot x n row-major) of the days-in-hospital rows
+suppressPackageStartupMessages({
+  library(survival); library(cmprsk); library(MASS); library(sandwich)
+})
+args <- commandArgs(trailingOnly = TRUE)
+here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
+source(file.path(here, "nb_joint.R"))
+derived <- args[1]; boot_dir <- args[3]
+P <- read.delim(args[2], header = FALSE, col.names = c("key", "value"),
+                colClasses = "character")
+par <- setNames(strsplit(P$value, ",", fixed = TRUE), P$key)
+trt <- par$treated; ctl <- par$control; contrast <- paste(trt, "vs", ctl)
+H <- as.numeric(par$horizon); tau <- as.numeric(par$tau)
+strata_vars <- par$strata; cox_cov <- par$cox_covariates; prim_cov <- par$primary_covariates
+z <- qnorm(0.975)
+ctl_cox <- coxph.control(eps = 1e-11, iter.max = 100)  # R's default eps 1e-9 stops ~1e-7 early
+
+rd <- function(f) read.csv(file.path(derived, f), stringsAsFactors = FALSE,
+                           na.strings = c("", "NA"))
+adsl <- rd("adsl.csv"); adtte <- rd("adtte.csv"); adre <- rd("adre.csv"); adqs <- rd("adqs.csv")
+
+rows <- list()
+add <- function(analysis, outcome, contr, type, est, lo = NA, hi = NA, p = NA, n = NA,
+                events = NA) {
+  rows[[length(rows) + 1]] <<- data.frame(
+    analysis = analysis, outcome = outcome, contrast = contr, estimate_type = type,
+    estimate = est, ci_low = lo, ci_high = hi, p_value = p, n = n, events = events)
+}
+add_ratio <- function(a, o, c, type, b, se, n, e)
+  add(a, o, c, type, exp(b), exp(b - z * se), exp(b + z * se), 2 * pnorm(-abs(b / se)), n, e)
+add_diff <- function(a, o, c, type, est, se, n, e, p = TRUE)
+  add(a, o, c, type, est, est - z * se, est + z * se,
+      if (p) 2 * pnorm(-abs(est / se)) else NA, n, e)
+
+# ADSL columns missing from a frame, added by participant (as the package's merge_adsl)
+with_adsl <- function(d, cols) {
+  need <- setdiff(unique(cols), names(d))
+  if (!length(need)) return(d)
+  merge(d, adsl[, c("USUBJID", need)], by = "USUBJID", all.x = TRUE, sort = FALSE)
+}
+# covariates as the package's design(): Y/N flags 0/1, numbers as they are, text a factor
+# whose first level (sorted) is the reference
+covariate <- function(x) {
+  v <- unique(x[!is.na(x)])
+  if (is.character(x) && length(v) && all(v %in% c("Y", "N"))) return(as.numeric(x == "Y"))
+  if (is.numeric(x) || is.logical(x)) return(as.numeric(x))
+  factor(x, levels = sort(v, method = "radix"))
+}
+model_frame <- function(d, covs) {
+  out <- data.frame(ARM = as.numeric(d$ARM == trt))
+  for (v in covs) out[[v]] <- covariate(d[[v]])
+  out
+}
+rhs <- function(covs) paste(c("ARM", covs), collapse = " + ")
+strata_term <- function() if (length(strata_vars))
+  paste0(" + strata(", paste(strata_vars, collapse = ", "), ")") else ""
+param <- function(p) adtte[adtte$PARAMCD == p, ]
+
+# ---------------------------------------------------------------- primary (g-computation)
+primary <- function() {
+  d <- with_adsl(param("READMIT"), c("ARM", prim_cov))
+  n <- nrow(d); a <- as.numeric(d$ARM == trt); t <- d$AVAL
+  ev <- d$CNSR == 0 & t <= H
+  cb <- d$CNSR == 1 & t < H
+  cmp <- d$CMPEVFL %in% "Y"
+  death <- cb & cmp; lost <- cb & !cmp
+  y <- ev
+  s <- par$primary_strategy
+  if (s == "composite") y <- y | death
+  if (s %in% c("while_alive", "composite")) { used <- !lost; cens <- lost }
+  else if (s == "hypothetical_ipcw") { used <- !(lost | death); cens <- lost | death }
+  else if (s == "exclude_incomplete") { used <- !(lost | death); cens <- NULL }
+  else stop("oracle.R: primary strategy ", s, " not covered")
+  w <- NULL
+  if (!is.null(cens)) {
+    # IPCW: G(u-) the KM probability of remaining uncensored within arm, censorings tied
+    # with outcomes after them: the other times are moved earlier by half the smallest gap
+    # between distinct times (a shift below survfit's timefix tolerance would be undone)
+    u <- pmin(t, H); G <- rep(1, n)
+    half_gap <- min(diff(sort(unique(u)))) / 2
+    for (g in unique(d$ARM)) {
+      ii <- which(d$ARM == g)
+      uu <- ifelse(cens[ii], u[ii], u[ii] - half_gap)
+      km <- survfit(Surv(uu, cens[ii]) ~ 1)
+      k <- findInterval(u[ii], km$time, left.open = TRUE)
+      G[ii] <- c(1, km$surv)[k + 1]
+    }
+    w <- ifelse(used, 1 / G, 0)
+  }
+  md <- model_frame(d, prim_cov); md$y <- as.numeric(y)
+  f <- as.formula(paste("y ~", rhs(prim_cov)))
+  ctl_glm <- glm.control(epsilon = 1e-14, maxit = 100)
+  fit <- if (is.null(w)) glm(f, binomial, md[used, ], control = ctl_glm) else
+    suppressWarnings(glm(f, binomial, md[used, ], weights = w[used], control = ctl_glm))
+  tt <- delete.response(terms(fit))
+  d1 <- md; d1$ARM <- 1; d0 <- md; d0$ARM <- 0
+  X1 <- model.matrix(tt, d1); X0 <- model.matrix(tt, d0)
+  m1 <- drop(plogis(X1 %*% coef(fit))); m0 <- drop(plogis(X0 %*% coef(fit)))
+  r1 <- mean(m1); r0 <- mean(m0)
+  g1 <- colMeans(X1 * (m1 * (1 - m1))); g0 <- colMeans(X0 * (m0 * (1 - m0)))
+  # influence function: (m_a(Z) - r_a)/n + g_a' H^-1 score_i (score 0 for unused rows)
+  dbeta <- matrix(0, n, length(coef(fit)))
+  dbeta[used, ] <- estfun(fit) %*% summary(fit)$cov.unscaled
+  phi <- cbind((m1 - r1) / n + dbeta %*% g1, (m0 - r0) / n + dbeta %*% g0)
+  V <- crossprod(phi)
+  vb <- if (is.null(w)) vcov(fit) else sandwich(fit)
+  ns <- c(sum(used & a == 1), sum(used & a == 0))
+  es <- c(sum(used & y & a == 1), sum(used & y & a == 0))
+  o <- paste("READMIT within", H, "days")
+  for (k in 1:2) {
+    r <- c(r1, r0)[k]; se <- sqrt(V[k, k]) / (r * (1 - r))
+    add("primary", o, c(trt, ctl)[k], "risk", r, plogis(qlogis(r) - z * se),
+        plogis(qlogis(r) + z * se), NA, ns[k], es[k])
+  }
+  add_diff("primary", o, contrast, "risk_difference", r1 - r0,
+           sqrt(V[1, 1] + V[2, 2] - 2 * V[1, 2]), sum(used), sum(es))
+  gr <- c(1 / (r1 * (1 - r1)), -1 / (r0 * (1 - r0)))
+  add_ratio("primary", o, contrast, "odds_ratio", qlogis(r1) - qlogis(r0),
+            sqrt(drop(gr %*% V %*% gr)), sum(used), sum(es))
+  add_ratio("primary", o, contrast, "conditional_odds_ratio", coef(fit)[["ARM"]],
+            sqrt(vb["ARM", "ARM"]), sum(used), sum(es))
+}
+
+# ---------------------------------------------------------------- KM, log-rank, Cox, RMST
+first_below_half <- function(time, s) {
+  k <- which(!is.na(s) & s <= 0.5)
+  if (length(k)) time[k[1]] else NA
+}
+cox_rows <- function(d, ev, analysis, outcome, ph) {
+  md <- model_frame(d, cox_cov)
+  md$time <- d$AVAL; md$ev <- ev
+  for (v in strata_vars) md[[v]] <- d[[v]]
+  fit <- coxph(as.formula(paste("Surv(time, ev) ~", rhs(cox_cov), strata_term())), md,
+               ties = "efron", control = ctl_cox)
+  add_ratio(analysis, outcome, contrast, "hazard_ratio", coef(fit)[["ARM"]],
+            sqrt(vcov(fit)["ARM", "ARM"]), nrow(d), sum(ev))
+  if (ph) {
+    zt <- cox.zph(fit, transform = "km", terms = TRUE)$table
+    for (term in rownames(zt))
+      add(analysis, outcome, paste0("PH test (km transform): ", term), "ph_test_chisq",
+          zt[term, "chisq"], NA, NA, zt[term, "p"], nrow(d), sum(ev))
+  }
+}
+tenure <- function(pcd, analysis) {
+  d <- with_adsl(param(pcd), c("ARM", cox_cov, strata_vars))
+  ev <- d$CNSR == 0
+  for (arm in c(trt, ctl)) {
+    m <- d$ARM == arm
+    km <- survfit(Surv(d$AVAL[m], ev[m]) ~ 1, conf.type = "log-log")
+    lower <- ifelse(km$surv == 0, 0, km$lower); upper <- ifelse(km$surv == 0, 0, km$upper)
+    add(analysis, pcd, arm, "median_time", first_below_half(km$time, km$surv),
+        first_below_half(km$time, lower), first_below_half(km$time, upper), NA,
+        sum(m), sum(ev[m]))
+  }
+  sform <- paste("Surv(AVAL, CNSR == 0) ~ factor(ARM, levels = c(ctl, trt))", strata_term())
+  sd <- survdiff(as.formula(sform), d)
+  obs <- if (is.matrix(sd$obs)) rowSums(sd$obs) else sd$obs  # by stratum when stratified
+  ex <- if (is.matrix(sd$exp)) rowSums(sd$exp) else sd$exp
+  oe <- obs[2] - ex[2]; v <- sd$var[2, 2]
+  r <- length(rows)
+  add_ratio(analysis, pcd, contrast, "logrank_hazard_ratio", oe / v, 1 / sqrt(v),
+            nrow(d), sum(ev))
+  rows[[r + 1]]$p_value <<- pchisq(sd$chisq, 1, lower.tail = FALSE)
+  cox_rows(d, ev, analysis, pcd, ph = TRUE)
+  rm <- c(); vr <- c()
+  for (arm in c(trt, ctl)) {
+    m <- d$ARM == arm
+    tab <- summary(survfit(Surv(AVAL, CNSR == 0) ~ 1, d[m, ]), rmean = tau)$table
+    rm <- c(rm, tab[["rmean"]]); vr <- c(vr, tab[["se(rmean)"]]^2)
+    add_diff(analysis, pcd, arm, "rmst", tab[["rmean"]], tab[["se(rmean)"]], sum(m),
+             sum(ev[m]), p = FALSE)
+  }
+  add_diff(analysis, pcd, contrast, "rmst_difference", rm[1] - rm[2], sqrt(sum(vr)),
+           nrow(d), sum(ev))
+}
+
+# ---------------------------------------------------------------- competing risks
+loglog <- function(s, se) {
+  th <- se / (s * log(s))
+  if (s > 0 && s < 1) sort(c(s^exp(-z * th), s^exp(z * th))) else c(s, s)
+}
+competing <- function() {
+  d <- with_adsl(param("READMIT"), c("ARM", cox_cov, strata_vars))
+  st <- ifelse(d$CNSR == 0, 1, ifelse(d$CMPEVFL %in% "Y", 2, 0))
+  Fs <- c(); Vs <- c()
+  for (arm in c(trt, ctl)) {
+    m <- d$ARM == arm
+    tp <- timepoints(cuminc(d$AVAL[m], st[m], cencode = 0), H)
+    Fh <- tp$est["1 1", 1]; Vh <- tp$var["1 1", 1]
+    ci <- loglog(Fh, sqrt(Vh))
+    add("competing_risks", "READMIT", arm, "cumulative_incidence", Fh, ci[1], ci[2], NA,
+        sum(m), sum(st[m] == 1))
+    Fs <- c(Fs, Fh); Vs <- c(Vs, Vh)
+  }
+  add_diff("competing_risks", "READMIT", contrast, "cif_difference", Fs[1] - Fs[2],
+           sqrt(sum(Vs)), nrow(d), sum(st == 1))
+  cox_rows(d, st == 1, "competing_risks", "READMIT (cause-specific)", ph = FALSE)
+  cox_rows(d, st == 2, "competing_risks", "death before READMIT (cause-specific)", ph = FALSE)
+}
+
+# ---------------------------------------------------------------- recurrent readmissions
+per_participant <- function(cols) adre[!duplicated(adre$USUBJID), c("USUBJID", cols)]
+recurrent <- function() {
+  pp <- with_adsl(per_participant(c("NREADM", "DAYSATRISK")), c("ARM", prim_cov))
+  pp <- pp[pp$DAYSATRISK > 0, ]
+  md <- model_frame(pp, prim_cov); md$NREADM <- pp$NREADM; md$DAYSATRISK <- pp$DAYSATRISK
+  r <- nb_fit(as.formula(paste("NREADM ~", rhs(prim_cov), "+ offset(log(DAYSATRISK))")), md)
+  add_ratio("recurrent_readmission", "NREADM", contrast, "rate_ratio", r$coef[["ARM"]],
+            r$se[[2]], nrow(pp), sum(pp$NREADM))
+  ag <- with_adsl(adre[, intersect(c("USUBJID", "TSTART", "TSTOP", "EVENT", "ARM",
+                                     cox_cov, strata_vars), names(adre))],
+                  c("ARM", cox_cov, strata_vars))
+  md <- model_frame(ag, cox_cov)
+  md$TSTART <- ag$TSTART; md$TSTOP <- ag$TSTOP; md$EVENT <- ag$EVENT; md$id <- ag$USUBJID
+  for (v in strata_vars) md[[v]] <- ag[[v]]
+  # the zero-length row of a participant with no time at risk is never at risk (Surv()
+  # would make it NA with a warning); it still counts as a participant (n)
+  md <- md[md$TSTOP > md$TSTART | md$EVENT == 1, ]
+  fit <- coxph(as.formula(paste("Surv(TSTART, TSTOP, EVENT) ~", rhs(cox_cov),
+                                strata_term())), md, cluster = id, ties = "efron",
+               control = ctl_cox)
+  add_ratio("recurrent_readmission", "readmissions (Andersen-Gill)", contrast,
+            "hazard_ratio", coef(fit)[["ARM"]], sqrt(fit$var[1, 1]),
+            length(unique(ag$USUBJID)), sum(ag$EVENT))
+}
+
+# ---------------------------------------------------------------- days in hospital
+hospital_days <- function() {
+  pp <- with_adsl(per_participant(c("BEDDAYS", "NREADM")), "ARM")
+  B <- as.integer(par$n_boot)
+  q <- c(0.025, 0.975)
+  boot <- list()
+  for (k in 1:2) {
+    arm <- c(trt, ctl)[k]
+    m <- pp$ARM == arm
+    x <- pp$BEDDAYS[m]
+    f <- file.path(boot_dir, c("boot_treated.bin", "boot_control.bin")[k])
+    idx <- matrix(readBin(f, "integer", B * length(x), size = 4, endian = "little"),
+                  nrow = B, byrow = TRUE) + 1L
+    bx <- matrix(x[idx], nrow = B)
+    bm <- rowMeans(bx); bmed <- apply(bx, 1, median)
+    e <- sum(pp$NREADM[m] > 0)
+    ci <- quantile(bm, q, type = 7, names = FALSE)
+    add("days_in_hospital", "BEDDAYS", arm, "mean", mean(x), ci[1], ci[2], NA, length(x), e)
+    ci <- quantile(bmed, q, type = 7, names = FALSE)
+    add("days_in_hospital", "BEDDAYS", arm, "median", median(x), ci[1], ci[2], NA,
+        length(x), e)
+    boot[[k]] <- list(bm = bm, mean = mean(x), n = length(x), e = e)
+  }
+  bd <- boot[[1]]$bm - boot[[2]]$bm
+  diff <- boot[[1]]$mean - boot[[2]]$mean
+  ci <- quantile(bd, q, type = 7, names = FALSE)
+  add("days_in_hospital", "BEDDAYS", contrast, "mean_difference", diff, ci[1], ci[2],
+      2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n, boot[[1]]$e + boot[[2]]$e)
+}
+
+primary()
+for (p in c("READMIT", "READMDET"))
+  if (any(adtte$PARAMCD == p))
+    tenure(p, c(READMIT = "community_tenure", READMDET = "detained_readmission")[[p]])
+competing()
+recurrent()
+hospital_days()
+write.table(do.call(rbind, rows), args[4], sep = "\t", row.names = FALSE, quote = FALSE,
+            na = "NA")
+
+# ---------------------------------------------------------------- questionnaire ANCOVA
+rows <- list()
+base <- adsl[, c("USUBJID", "ARM", "SITEID")]
+for (pcd in sort(unique(adqs$PARAMCD), method = "radix")) {
+  r <- adqs[adqs$PARAMCD == pcd, ]
+  bl <- r[r$ABLFL %in% "Y", c("USUBJID", "AVAL")]; names(bl)[2] <- "BASE"
+  for (v in par$visits) {
+    fu <- r[r$AVISIT %in% v, c("USUBJID", "AVAL")]
+    if (sum(!is.na(fu$AVAL)) < 3) next
+    d <- merge(merge(base, fu, by = "USUBJID", all.x = TRUE), bl, by = "USUBJID",
+               all.x = TRUE)
+    d <- d[d$ARM %in% c(trt, ctl) & !is.na(d$AVAL) & !is.na(d$BASE), ]
+    d$TRT <- as.numeric(d$ARM == trt)
+    f <- if (length(unique(d$SITEID)) > 1) AVAL ~ TRT + BASE + factor(SITEID) else
+      AVAL ~ TRT + BASE
+    fit <- lm(f, d)
+    ci <- confint(fit, "TRT", level = 0.95)
+    add("questionnaire_ancova", paste(pcd, v), contrast, "adjusted_mean_difference",
+        coef(fit)[["TRT"]], ci[1], ci[2], summary(fit)$coefficients["TRT", 4], nrow(d), NA)
+  }
+}
+write.table(do.call(rbind, rows), args[5], sep = "\t", row.names = FALSE, quote = FALSE,
+            na = "NA")
