@@ -214,3 +214,18 @@ def test_unnamed_columns_in_the_middle_and_duplicated_empty_names():
     assert raw.header == ["a", "(unnamed column 2)", "b", "(unnamed column 4)", "c"]
     assert raw.unnamed == (1, 3)
     assert raw.data.column("c").to_pylist() == ["3"]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "hint"),
+    [
+        ("a,b,c,,", "1,2,3", "2 of them without a name at its end: delete the header's trailing commas"),
+        ("a,b,c", "1,2,3,,", "the extra fields are empty: delete the row's trailing commas"),
+    ],
+)
+def test_malformed_row_message_points_at_trailing_commas(header, row, hint):
+    from outcomes.validation.structure import malformed_messages
+
+    raw = read_bytes(f"{header}\n1,2,3{header[5:]}\n{row}\n".encode(), "t", REQ, "t.csv")
+    assert raw.bad_lines.tolist() == [3]
+    assert malformed_messages(raw) == [f"row has {row.count(',') + 1} fields, the header has {header.count(',') + 1} ({hint})"]

@@ -78,10 +78,18 @@ def malformed_messages(raw: RawTable) -> list[str]:
     """``FIL-002`` message of each malformed record: its field count, and the lines it
     spans when a quoted field runs over a line break."""
     width = len(raw.header)
+    named = max((k + 1 for k in range(width) if k not in raw.unnamed), default=0)
     ends = raw.bad_end_lines if raw.bad_end_lines is not None else raw.bad_lines
     out = []
     for fields, a, b in zip(raw.bad_fields, raw.bad_lines, ends, strict=True):
         msg = f"row has {len(fields)} fields, the header has {width}"
+        if named <= len(fields) < width:
+            msg += (
+                f" ({width - named} of them without a name at its end: delete the header's "
+                "trailing commas)"
+            )
+        elif len(fields) > width and not any(f.strip() for f in fields[width:]):
+            msg += " (the extra fields are empty: delete the row's trailing commas)"
         if b != a:
             msg += (
                 f"; the record spans {span(int(a), int(b))}: a double quote opened on line {a} "
