@@ -114,7 +114,6 @@ def test_record_spanning_lines_knows_both_lines_with_bom_and_crlf():
     raw = read_bytes(b'\xef\xbb\xbfa,b,c\r\n1,"x\r\ny",3\r\n\r\n4,5,6\r\n', "t", REQ, "t.csv")
     assert raw.lines.tolist() == [2, 5]
     assert raw.end_lines.tolist() == [3, 5]
-    assert raw.multiline
 
 
 def test_record_spanning_lines_on_the_exact_path():

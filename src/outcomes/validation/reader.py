@@ -77,14 +77,6 @@ class RawTable:
     def rows_in(self) -> int:
         return self.data.num_rows + len(self.bad_lines)
 
-    @property
-    def multiline(self) -> bool:
-        """Does any record (valid or malformed) span more than one line?"""
-        return any(
-            e is not None and bool((e != s).any())
-            for e, s in ((self.end_lines, self.lines), (self.bad_end_lines, self.bad_lines))
-        )
-
 
 _NON_SPACE = re.compile(rb"\S")
 _BLOCK_SIZE = 4 << 20
@@ -130,8 +122,8 @@ def read_regular_file(path: Path, display: str, table: str = "") -> bytes:
 
 
 def utf16_problem(data: bytes, resave: str) -> str | None:
-    """A message if ``data`` looks like UTF-16 text (a UTF-16 byte-order mark, or NUL
-    bytes at every other position of the first line, as UTF-16 without a mark has)."""
+    """A message if ``data`` looks like UTF-16 text: a UTF-16 byte-order mark, or NUL at
+    (at least 3 in 4 of) every other byte of the first 200, as ASCII text in UTF-16 has."""
     what = None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         what = "UTF-16 text (it starts with a UTF-16 byte-order mark)"
