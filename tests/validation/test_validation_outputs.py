@@ -153,3 +153,14 @@ def test_same_arm_twice_is_a_config_error(tables, tmp_path, capsys):
     assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--arms", "a", "a"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("outcomes validate: arms:") and "Traceback" not in err
+
+
+def test_header_only_extract_exits_1_with_no_participants(tmp_path, capsys):
+    """Every file header-only: exit 0 before (and a failure later in derive); now exit 1
+    with the one finding that says why."""
+    tables = {t: df.iloc[0:0] for t, df in valid_extract().items()}
+    d = write_extract(tables, tmp_path / "x")
+    assert main(["validate", str(d), "--out", str(tmp_path / "o")]) == 1
+    detail = pd.read_csv(tmp_path / "o" / "issues_detail.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert detail[["rule_id", "table", "row"]].values.tolist() == [["FIL-013", "participants", "1"]]
+    assert detail["message"].iloc[0].startswith("no participants: participants.csv has no data rows")

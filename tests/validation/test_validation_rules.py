@@ -83,6 +83,35 @@ def add_bom(file):
     return f
 
 
+def rewrite(file, fn):
+    def f(d):
+        p = d / file
+        p.write_bytes(fn(p.read_bytes()))
+
+    return f
+
+
+def per_line(fn):
+    """bytes -> bytes applying ``fn(i, line)`` to each line (0 = header, without its newline)."""
+    return lambda b: b"".join(fn(i, ln) + b"\n" for i, ln in enumerate(b.splitlines()))
+
+
+def empty_tables(*names):
+    def f(t):
+        for name in names:
+            t[name] = t[name].iloc[0:0]
+
+    return f
+
+
+# a quote opened in peer_worker_id on line 3 and closed in peer_worker_id on line 4: the
+# two lines become one record with the right number of fields
+QUOTE_OVER_TWO_LINES = rewrite(
+    "peer_contacts.csv",
+    lambda b: b.replace(b"2024-02-11,W1,", b'2024-02-11,"W1,', 1).replace(b"2024-02-12,W1,", b'2024-02-12,W1",', 1),
+)
+
+
 P, Q, A, C = "participants", "questionnaires", "admissions", "peer_contacts"
 
 CASES = [
@@ -98,6 +127,17 @@ CASES = [
     Case("FIL-007", "integral decimal", setv(Q, 0, "wemwbs_02", "3.0"), [(Q, 1, "wemwbs_02")], exit_code=0),
     Case("FIL-008", "stale explanation", lambda t: None, [("explanations", 2, "")],
          explanations="rule_id\trecord_key\treason\nPAR-007\tP999\tno such participant\n", exit_code=0),
+    Case("FIL-009", "quote opened on one line, closed on the next", lambda t: None, [(C, 3, "peer_worker_id")],
+         post=QUOTE_OVER_TWO_LINES),
+    Case("FIL-009", "line break in a quoted id", setv(A, 1, "admission_id", "A002\nsecond line"), [(A, 3, "admission_id")]),
+    Case("FIL-010", "trailing empty columns (Excel)", lambda t: None, [(C, 1, "(unnamed column 6)")],
+         post=rewrite("peer_contacts.csv", per_line(lambda i, ln: ln + b",,")), exit_code=0),
+    Case("FIL-011", "value under an unnamed column", lambda t: None, [(C, 3, "(unnamed column 6)")],
+         post=rewrite("peer_contacts.csv", per_line(lambda i, ln: ln + (b",x" if i == 2 else b",")))),
+    Case("FIL-012", "double byte-order mark", lambda t: None, [(P, 1, "")],
+         post=rewrite("participants.csv", lambda b: codecs.BOM_UTF8 * 2 + b), exit_code=0),
+    Case("FIL-013", "header-only extract", empty_tables(P, Q, A, C), [(P, 1, "")]),
+    Case("FIL-013", "every participant quarantined", lambda t: t[P].__setitem__("site", ""), [(P, 1, "")]),
     # participants
     Case("PAR-001", "empty id", setv(P, 1, "participant_id", ""), [(P, 3, "participant_id")]),
     Case("PAR-002", "duplicated id", setv(P, 1, "participant_id", "P001"), [(P, 2, "participant_id"), (P, 3, "participant_id")]),

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,14 @@ def _rewrite(name, fn):
     def f(d: Path):
         p = d / name
         p.write_bytes(fn(p.read_bytes()))
+
+    return f
+
+
+def _fifo(name):
+    def f(d: Path):
+        (d / name).unlink()
+        os.mkfifo(d / name)  # nobody writes to it: reading it would block forever
 
     return f
 
@@ -41,7 +50,16 @@ CASES = {
     "empty file": (_rewrite("admissions.csv", lambda b: b""), "admissions.csv", "empty file (0 bytes)"),
     "no header": (_rewrite("admissions.csv", lambda b: b"\n\n"), "admissions.csv", "no header"),
     "binary": (_rewrite("participants.csv", lambda b: b[:40] + b"\x00\x01\x02" + b[40:]), "participants.csv", "binary"),
-    "utf-16": (_rewrite("participants.csv", lambda b: b.decode().encode("utf-16")), "participants.csv", "UTF-16"),
+    "utf-16": (_rewrite("participants.csv", lambda b: b.decode().encode("utf-16")), "participants.csv",
+               "UTF-16 text (it starts with a UTF-16 byte-order mark), expected UTF-8: re-save it as UTF-8 CSV"),
+    "utf-16 without a byte-order mark": (
+        _rewrite("participants.csv", lambda b: b.decode().encode("utf-16-le")), "participants.csv",
+        "UTF-16 text (every other byte is NUL), expected UTF-8: re-save it as UTF-8 CSV"),
+    "byte-order mark read as Windows-1252": (
+        _rewrite("admissions.csv", lambda b: codecs.BOM_UTF8.decode("cp1252").encode() + b), "admissions.csv",
+        "missing required column: participant_id (header has 'ï»¿participant_id': a byte-order mark read as "
+        "Windows-1252 and saved again; re-save it as UTF-8 CSV"),
+    "named pipe": (_fifo("questionnaires.csv"), "questionnaires.csv", "not a regular file (a named pipe (FIFO))"),
     "semicolon": (_rewrite("participants.csv", lambda b: b.replace(b",", b";")), "participants.csv", "';'"),
     "tab": (_rewrite("participants.csv", lambda b: b.replace(b",", b"\t")), "participants.csv", "'\\t'"),
     "not utf-8": (
@@ -65,13 +83,23 @@ CASES = {
 }
 
 
+def _main_or_hang(args, seconds=60):
+    """``main(args)``, failing (instead of hanging the suite) if it blocks."""
+    box = []
+    t = threading.Thread(target=lambda: box.append(main(args)), daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"outcomes {' '.join(args)} blocked for {seconds} s"
+    return box[0]
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_exit_2(name, tables, tmp_path, capsys):
     post, file, problem = CASES[name]
     d = write_extract(tables, tmp_path / "synthetic")
     out = tmp_path / "out"
     post(d)
-    status = main(["validate", str(d), "--out", str(out)])
+    status = _main_or_hang(["validate", str(d), "--out", str(out)])
     captured = capsys.readouterr()
     assert status == 2
     lines = captured.err.strip().splitlines()
@@ -119,6 +147,16 @@ EXPLANATION_CASES = {
     "wrong field count": ("rule_id\trecord_key\treason\nPAR-007\tP001\n", "line 2: 2 fields"),
     "duplicate": ("rule_id\trecord_key\treason\nPAR-007\tP001\ta\nPAR-007\tP001\tb\n", "line 3"),
     "not utf-8": (b"rule_id\trecord_key\treason\nPAR-007\tP001\tcaf\xe9\n", "invalid byte 0xe9 at line 2"),
+    "utf-16 (Excel's Unicode Text)": (
+        "rule_id\trecord_key\treason\nPAR-007\tP001\tok\n".encode("utf-16"),
+        "UTF-16 text (it starts with a UTF-16 byte-order mark), expected UTF-8: re-save it as UTF-8 "
+        "tab-separated text",
+    ),
+    "utf-16 without a byte-order mark": (
+        "rule_id\trecord_key\treason\nPAR-007\tP001\tok\n".encode("utf-16-be"),
+        "UTF-16 text (every other byte is NUL), expected UTF-8",
+    ),
+    "named pipe": ("fifo", "not a regular file (a named pipe (FIFO))"),
 }
 
 
@@ -127,11 +165,13 @@ def test_malformed_explanations_exit_2(name, tables, tmp_path, capsys):
     content, problem = EXPLANATION_CASES[name]
     d = write_extract(tables, tmp_path / "x")
     e = tmp_path / "explanations.tsv"
-    if isinstance(content, bytes):
+    if content == "fifo":
+        os.mkfifo(e)
+    elif isinstance(content, bytes):
         e.write_bytes(content)
     elif content is not None:
         e.write_text(content)
-    status = main(["validate", str(d), "--out", str(tmp_path / "o"), "--explanations", str(e)])
+    status = _main_or_hang(["validate", str(d), "--out", str(tmp_path / "o"), "--explanations", str(e)])
     err = capsys.readouterr().err
     assert status == 2
     assert len(err.strip().splitlines()) == 1
@@ -168,3 +208,15 @@ def test_bom_only_notice(tables, tmp_path, capsys):
     p = d / "participants.csv"
     p.write_bytes(codecs.BOM_UTF8 + p.read_bytes())
     assert main(["validate", str(d), "--out", str(tmp_path / "o")]) == 0
+
+
+def test_explanations_with_a_doubled_byte_order_mark_are_read(tables, tmp_path):
+    from outcomes.validation import validate_extract
+
+    tables["participants"].loc[0, "age"] = "15"
+    d = write_extract(tables, tmp_path / "x")
+    e = tmp_path / "explanations.tsv"
+    e.write_bytes(codecs.BOM_UTF8 * 2 + b"rule_id\trecord_key\treason\nPAR-007\tP001\tchecked\n")
+    r = validate_extract(d, explanations=e)
+    assert r.exit_code == 0
+    assert r.findings.loc[r.findings["rule_id"] == "PAR-007", "explained"].tolist() == ["yes"]

@@ -49,6 +49,7 @@ from outcomes.validation.keys import lookup
 from outcomes.validation.reader import RawTable, UnreadableFile, read_table
 from outcomes.validation.rules import TABLES, Rule
 from outcomes.validation.schemas import column_kind, item_ranges, table_schema
+from outcomes.validation.structure import file_findings, malformed_messages, row_hits
 
 DETAIL_COLUMNS: tuple[str, ...] = (
     "rule_id",
@@ -213,14 +214,15 @@ class _Validation:
         items_present: dict[str, tuple[int, int]] = {}
         if table == "questionnaires":
             items_present = {c: r for c, r in self.items.items() if c in header}
-        if raw.has_bom:
+        if raw.n_bom == 1:
             self.file_finding("FIL-005", table, "", record_key="")
+        for f in file_findings(raw):
+            self.file_finding(f["rule_id"], table, f["column"], message=f["message"])
         for k, name in enumerate(header):
-            if name not in contract and name not in items_present:
-                shown = name or f"(unnamed column {k + 1})"
+            if k not in raw.unnamed and name not in contract and name not in items_present:
                 self.file_finding(
-                    "FIL-003", table, shown,
-                    message=f"column {shown!r} is not part of the contract (ignored)",
+                    "FIL-003", table, name,
+                    message=f"column {name!r} is not part of the contract (ignored)",
                 )
         for name in OPTIONAL_COLUMNS[table]:
             if name not in header:
@@ -287,7 +289,7 @@ class _Validation:
             state.pcode = lookup(text["participant_id"], par_ids)
             state.pgroup = participant_groups(state, len(par_ids))
         self.states[table] = state
-        for h in parse_hits:
+        for h in parse_hits + row_hits(raw, [c for c in schema.columns if c in header]):
             self.add_hits(h)
         self.run_schema(state, schema)
         for rule_id, fn in TABLE_CHECKS.items():
@@ -378,6 +380,14 @@ class _Validation:
                 f.result()
         par = self.states["participants"]
         keep = ~par.quarantine
+        if not keep.any():
+            n_in = self.raws["participants"].rows_in
+            self.file_finding(
+                "FIL-013", "participants", "", record_key="",
+                message="no participants: participants.csv "
+                + (f"has all {n_in} rows quarantined" if n_in else "has no data rows (header only)")
+                + "; nothing can be analysed",
+            )
         used_pos = np.full(len(keep), -1, dtype=np.int64)
         used_pos[keep] = np.arange(int(keep.sum()))
         pid_col = self.raws["participants"].header.index("participant_id")
@@ -447,10 +457,7 @@ class _Validation:
                             "record_key": ["|".join(field_at(f, i) for i in where) for f in raw.bad_fields],
                             "column": "",
                             "value": raw.bad_texts,
-                            "message": [
-                                f"row has {len(f)} fields, the header has {len(raw.header)}"
-                                for f in raw.bad_fields
-                            ],
+                            "message": malformed_messages(raw),
                         },
                         columns=_FRAME_COLUMNS,
                     )

@@ -5,7 +5,9 @@ Every line names one rule id and one record key (as printed in ``issues_detail.t
 every finding with that rule id and record key is shown as explained and, if it is an
 error, no longer counts for the exit status. A file that cannot be read, lacks a column,
 has an empty field, an unknown rule id or a duplicated (rule_id, record_key) is
-unreadable (exit status 2).
+unreadable (exit status 2); so is a file saved as UTF-16 (Excel's "Unicode Text") or one
+that is not a regular file (a named pipe). Leading UTF-8 byte-order marks, one or
+several, are stripped.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from outcomes.validation.reader import UnreadableFile
+from outcomes.validation.reader import UnreadableFile, read_regular_file, utf16_problem
 
 EXPLANATION_COLUMNS = ("rule_id", "record_key", "reason")
+_RESAVE_TSV = (
+    "re-save it as UTF-8 tab-separated text (Excel's 'Unicode Text' is UTF-16: open it in a "
+    "text editor and save it with the encoding UTF-8)"
+)
 
 
 def load_explanations(path: Path, known_rules) -> pd.DataFrame:
@@ -30,14 +36,14 @@ def load_explanations(path: Path, known_rules) -> pd.DataFrame:
 
     if not path.exists():
         raise fail("explanations file not found")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise fail(f"cannot be read ({exc.strerror or exc})") from None
+    data = read_regular_file(path, display, "explanations")
+    utf16 = utf16_problem(data, _RESAVE_TSV)
+    if utf16 is not None:
+        raise fail(utf16, 1)
     if b"\x00" in data:
         raise fail("binary file, not a TSV text file")
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8").lstrip("\ufeff")  # one or more byte-order marks
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise fail(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at line {line})", line) from None

@@ -103,8 +103,9 @@ def _r(rule_id, severity, category, tables, columns, message, action="report") -
 # --------------------------------------------------------------------------------------
 FILE_RULES: tuple[Rule, ...] = (
     _r("FIL-001", "error", "file", ANY_TABLE, (),
-       "file cannot be read (exit status 2): missing, empty, binary, not UTF-8, not "
-       "comma-separated, unbalanced quotes, missing required or duplicated column"),
+       "file cannot be read (exit status 2): missing, not a regular file, empty, binary, "
+       "UTF-16 or not UTF-8, not comma-separated, unbalanced quotes, missing required or "
+       "duplicated column"),
     _r("FIL-002", "error", "structure", ANY_TABLE, (),
        "row has the wrong number of fields", "quarantine"),
     _r("FIL-003", "warning", "structure", ANY_TABLE, (),
@@ -119,6 +120,22 @@ FILE_RULES: tuple[Rule, ...] = (
        "integral decimals (such as 3.0) accepted as integers"),
     _r("FIL-008", "notice", "explanation", "explanations", ("rule_id", "record_key"),
        "explanation matches no finding"),
+    _r("FIL-009", "error", "structure", ANY_TABLE, (),
+       "value holds a line break, which an id, code, date or number cannot: a double quote "
+       "opened on one line and closed on a later one merges records; fix the quotes "
+       "(row quarantined)", "quarantine"),
+    _r("FIL-010", "notice", "structure", ANY_TABLE, (),
+       "column without a name and without values in the header (ignored; spreadsheets "
+       "leave them after deleted columns): delete the column"),
+    _r("FIL-011", "error", "structure", ANY_TABLE, (),
+       "value in a column without a name in the header (a shifted row or a deleted column "
+       "name?): name the column in the header or delete the value (row quarantined)",
+       "quarantine"),
+    _r("FIL-012", "warning", "format", ANY_TABLE, (),
+       "file starts with more than one UTF-8 byte-order mark (all stripped): re-save it as "
+       "UTF-8 CSV"),
+    _r("FIL-013", "error", "structure", "participants", (),
+       "no participants: participants.csv has no usable row"),
 )
 
 # --------------------------------------------------------------------------------------
