@@ -187,3 +187,18 @@ def test_failed_replicate_threshold_is_half_of_one_minus_the_ci_level():
     assert why.startswith("26 of 1000 bootstrap replicates failed (a: 20; b: 6)")
     assert interval_failure({"a": 100}, 1000, 0.8) is None
     assert interval_failure({"a": 5}, 0, 0.95) is None
+
+
+def test_a_resample_with_no_more_participants_than_parameters_is_a_failed_replicate():
+    """n = 8, outcome model y ~ 1 + arm + M + x: a resample of at most 4 distinct
+    participants fits it exactly (no residual variance); before, such replicates were kept."""
+    d = trial(n=8, treated=4, seed=11)
+    res = fit(d, n_boot=400, ci_level=0.01)
+    counts = np.vstack(list(bootstrap_counts(np.random.default_rng(1), 8, 400)))
+    treated = d["arm"].to_numpy() == 1
+    n1 = counts[:, treated].sum(axis=1)
+    expected = (n1 == 0) | (n1 == 8) | ((counts > 0).sum(axis=1) <= 4)
+    assert 5 < expected.sum() < 400
+    reps = res.replicates[("M", "mean_difference")]
+    np.testing.assert_array_equal(~np.isfinite(reps).all(axis=1), expected)
+    assert any("at most 4 distinct participants" in note for note in res.notes)

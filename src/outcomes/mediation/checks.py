@@ -12,10 +12,11 @@ naming the column; it never returns a number computed from an unidentified model
   needs a residual degree of freedom).
 - **Designs:** the full-sample design of every mediator and outcome model has full
   column rank (:func:`outcomes.linalg.check_full_rank`, R ``lm``'s QR rule).
-- **Replicates:** a resample with no participant in one arm, or in which a mediator (or,
-  with an exposure x mediator term, a mediator within an arm) does not vary, leaves the
-  exposure or mediator coefficient unidentified; it is a failed replicate, as is one
-  whose outcome model does not converge. These checks are O(B n) matrix products, a
+- **Replicates:** a resample with no participant in one arm, with no more distinct
+  participants than the parameters of a model (no residual degree of freedom), or in
+  which a mediator (or, with an exposure x mediator term, a mediator within an arm) does
+  not vary, leaves the exposure or mediator coefficient or the residual variance
+  unidentified; it is a failed replicate, as is one whose outcome model does not converge. These checks are O(B n) matrix products, a
   small fraction of the fits; a full QR per replicate is not needed because the other
   columns are covariates, whose loss in a resample (a small category absent) leaves the
   fitted values, and so the effects, unchanged (minimum-norm solution).
@@ -103,7 +104,7 @@ class ReplicateCheck:
     """
 
     def __init__(self, T: np.ndarray, M: np.ndarray, meds: Sequence[str], exposure: str,
-                 interaction: bool) -> None:
+                 interaction: bool, n_params: int) -> None:
         sd = M.std(axis=0)
         sd[sd == 0] = 1.0
         Z = (M - M.mean(axis=0)) / sd  # standardised: the variance test is scale-free
@@ -115,6 +116,7 @@ class ReplicateCheck:
         self.P = np.hstack(parts)  # (n, 1 + 2J [+ 2J])
         self.T = T
         self.interaction = interaction
+        self.n_params = n_params
 
     def __call__(self, W: np.ndarray) -> dict[str, np.ndarray]:
         J = len(self.meds)
@@ -122,7 +124,9 @@ class ReplicateCheck:
         nw = W.sum(axis=1)
         n1 = S[:, 0]
         out = {f"no participant with {self.exposure} = 0 or 1 in the resample":
-               (n1 <= 0) | (n1 >= nw)}
+               (n1 <= 0) | (n1 >= nw),
+               f"at most {self.n_params} distinct participants (the parameters of the largest "
+               "model) in the resample": np.count_nonzero(W, axis=1) <= self.n_params}
         tol = 1e-10
 
         def flat(total, s1, s2):

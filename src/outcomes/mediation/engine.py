@@ -256,7 +256,9 @@ def fit_mediation(
         check_design(sm.Xo, sm.outcome_names, model=f"outcome model for {label}",
                      extra_params=int(outcome_type == "weibull"))
         sets.append(sm)
-        rep_checks[label] = ReplicateCheck(T, Mj, meds, exposure, interaction)
+        rep_checks[label] = ReplicateCheck(
+            T, Mj, meds, exposure, interaction,
+            max(sm.Xm.shape[1], sm.Xo.shape[1] + int(outcome_type == "weibull")))
         cterms = [f"C({c})" if c in levels else c for c in covs]
         oterms = [exposure, *meds]
         if interaction:

@@ -95,9 +95,10 @@ class Engine:
         sens = None
         if sm.sensitivity:
             cov = med.resid_cov
-            s2 = np.sqrt(cov[:, 0, 0])
-            s1 = np.sqrt(cov[:, 1, 1])
-            sens = np.column_stack([alpha[:, 1, 0], s1, s2, cov[:, 0, 1] / (s1 * s2)])
+            with np.errstate(invalid="ignore", divide="ignore"):  # failed replicates: NaN
+                s2 = np.sqrt(cov[:, 0, 0])
+                s1 = np.sqrt(cov[:, 1, 1])
+                sens = np.column_stack([alpha[:, 1, 0], s1, s2, cov[:, 0, 1] / (s1 * s2)])
         return lp, params, ok, wsig, sens
 
     def _linear_predictor(self, sm, alpha, sigma_m, beta, W) -> fx.LinearPredictor:

@@ -57,7 +57,7 @@ def sensitivity_tables(sets, point, reps, grid, alpha, analysis, outcome, outcom
         b2, s1, s2, rt = point[sm.label]
         acme = acme_at_rho(b2, s1, s2, rt, grid)
         R = reps[sm.label]
-        R = R[np.isfinite(R).all(axis=1)]
+        R = R[np.isfinite(R).all(axis=1) & (R[:, 2] > 0) & (np.abs(R[:, 3]) < 1)]
         if R.shape[0]:
             draws = acme_at_rho(R[:, :1], R[:, 1:2], R[:, 2:3], R[:, 3:4], grid[None, :])
             lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
