@@ -159,6 +159,12 @@ def fit_mediation(
     Percentile bootstrap CIs and p-values from ``n_boot`` resamples of participants drawn
     with ``rng`` (one shared resample per replicate for all models). Complete cases are
     analysed; exclusions are counted in ``result.missing`` and warned about.
+
+    Raises :class:`MediationDataError` for bad input (naming the column) and
+    :class:`~outcomes.errors.NotEstimable` (:class:`~outcomes.errors.SingularDesign` for a
+    rank-deficient design, naming the column) when a model cannot be estimated; a mediator
+    set with too many failed bootstrap replicates gets ``status = not estimable`` rows
+    (``outcomes.mediation.checks``; docs/mediation.md, section 7a).
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
