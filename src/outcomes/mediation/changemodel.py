@@ -27,10 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from outcomes.errors import OutcomesError
+from outcomes.errors import NotEstimable, OutcomesError
 from outcomes.plan import AnalysisPlan
 
+from .data import Roles, count_missing
 from .engine import fit_mediation
+from .result import STATUS_COLUMNS, not_estimable_rows
+from .sensitivity import SENSITIVITY_COLUMNS
 
 OUTCOMES: dict[str, dict[str, str]] = {
     "wemwbs_m12": {"type": "linear", "label": "WEMWBS at month 12"},
@@ -132,55 +135,66 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
         raise ChangeModelError(f"unknown outcome '{outcome}'; the plan has {', '.join(plan.mediation['outcomes'])}")
     mediators = sets[mediator]
     columns = {m: f"{m}_M" for m in mediators}
+    stream = f"mediation/{mediator}/{outcome}"
+    otype = OUTCOMES[outcome]["type"]
+    ident: dict[str, Any] = dict(
+        analysis="mediation", outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
+        mediator=mediator, mechanism=mechanism_of(plan, mediator), mediators="+".join(mediators),
+        n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=stream)
+    visit = plan.mediation["mediator_visit"]
     missing = [c for c in columns.values() if c not in data.columns]
+    if missing and not any(str(c).endswith("_M") for c in data.columns):
+        return _not_estimable_job(f"no questionnaires at the mediator visit ({visit}) in the extract",
+                                  data, ident, otype, outcome, mediators)
     if missing:
         raise ChangeModelError(
-            f"config key 'mediation.mechanisms': no {plan.mediation['mediator_visit']} scores in ADQS for "
+            f"config key 'mediation.mechanisms': no {visit} scores in ADQS for "
             f"{', '.join(c[:-2] for c in missing)} (is the instrument in the extract and in 'instruments'?)"
         )
-    otype = OUTCOMES[outcome]["type"]
     covariates = list(plan.mediation["covariates"])
     mediator_cov = {columns[m]: [f"{m}_BL"] for m in mediators if f"{m}_BL" in data.columns}
     kwargs: dict[str, Any] = {}
     if outcome == "wemwbs_m12":
         kwargs["outcome"] = "WEMWBS_M12"
         covariates = [*covariates, "WEMWBS_BL"]
+        absent = [c for c in ("WEMWBS_M12", "WEMWBS_BL") if c not in data.columns]
+        if absent:
+            visits = " and ".join("month 12" if c.endswith("M12") else "baseline" for c in absent)
+            return _not_estimable_job(f"no WEMWBS scores at {visits} in the extract",
+                                      data, ident, otype, outcome, mediators)
     elif outcome == "readmit_12m":
         kwargs["outcome"] = "READM12"
     else:
         kwargs.update(time="TTE_READMIT", event="EVT_READMIT")
-    stream = f"mediation/{mediator}/{outcome}"
-    res = fit_mediation(
-        data,
-        exposure=EXPOSURE,
-        mediators=list(columns.values()),
-        outcome_type=otype,
-        covariates=covariates,
-        mediator_covariates=mediator_cov,
-        categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
-        interaction=bool(plan.mediation["interaction"]),
-        horizon=float(plan.followup_days),
-        n_boot=int(plan.mediation["n_boot"]),
-        rng=plan.rng(stream),
-        joint=len(mediators) > 1,
-        singles=len(mediators) == 1,  # a set's single scores have their own jobs
-        **kwargs,
-    )
+    try:
+        res = fit_mediation(
+            data,
+            exposure=EXPOSURE,
+            mediators=list(columns.values()),
+            outcome_type=otype,
+            covariates=covariates,
+            mediator_covariates=mediator_cov,
+            categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
+            interaction=bool(plan.mediation["interaction"]),
+            horizon=float(plan.followup_days),
+            n_boot=int(plan.mediation["n_boot"]),
+            rng=plan.rng(stream),
+            joint=len(mediators) > 1,
+            singles=len(mediators) == 1,  # a set's single scores have their own jobs
+            **kwargs,
+        )
+    except NotEstimable as e:
+        roles = Roles(EXPOSURE, tuple(columns.values()),
+                      tuple(kwargs.get(k) for k in ("outcome", "time", "event") if k in kwargs),
+                      tuple(covariates), {k: tuple(v) for k, v in mediator_cov.items()})
+        return _not_estimable_job(e.reason, data, ident, otype, outcome, mediators, roles)
     est = res.to_frame()
     if len(mediators) > 1:  # a set's job reports the set jointly; single scores have their own jobs
         est = est.loc[est["mediator_set"] != "single"]
     label = {v: k for k, v in columns.items()}
-    contrast = f"{plan.treated_arm} vs {plan.control_arm}"
-    est = est.assign(
-        analysis="mediation",
-        outcome=outcome,
-        contrast=contrast,
-        mediator=mediator if len(mediators) > 1 else label.get(mediators[0] + "_M", mediators[0]),
-        mechanism=mechanism_of(plan, mediator),
-        mediators="+".join(mediators),
-        seed=plan.seed,
-        rng_stream=stream,
-    )
+    est = est.assign(**{**ident, "mediator": mediator if len(mediators) > 1
+                        else label.get(mediators[0] + "_M", mediators[0])})
+    est = est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS]
     sens = res.sensitivity_frame()
     if len(mediators) > 1:  # a set's sensitivity grids are its single scores', reported by their own jobs
         sens = sens.iloc[0:0]
@@ -189,8 +203,31 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
                            mechanism=mechanism_of(plan, mediator), rng_stream=stream)
     report = res.report()
     report.update(job=stream, mediator_set=list(mediators), outcome_name=outcome,
-                  outcome_label=OUTCOMES[outcome]["label"], seed=plan.seed, rng_stream=stream)
+                  outcome_label=OUTCOMES[outcome]["label"], seed=plan.seed, rng_stream=stream,
+                  status=sorted(set(est["status"])), reason=sorted(set(est["reason"]) - {""}))
     return ChangeModelJob(est.reset_index(drop=True), sens.reset_index(drop=True), report)
+
+
+def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], otype: str,
+                       outcome: str, mediators: tuple[str, ...], roles: Roles | None = None
+                       ) -> ChangeModelJob:
+    """The job's rows with ``status = not estimable`` and the reason; n (and events) are the
+    complete cases of the analysis when its variables exist."""
+    n = events = None
+    if roles is not None:
+        _, complete = count_missing(data, roles)
+        n = int(complete.sum())
+        flag = {"logistic": "READM12", "weibull": "EVT_READMIT"}.get(otype)
+        if flag is not None:
+            events = int(pd.to_numeric(data.loc[complete, flag], errors="coerce").fillna(0).sum())
+    est = not_estimable_rows(reason, outcome_type=otype, **ident, n=n, events=events,
+                             mediator_set="joint" if len(mediators) > 1 else "single")
+    report = {"job": ident["rng_stream"], "analysis": "mediation", "mediator_set": list(mediators),
+              "outcome_name": outcome, "outcome_label": OUTCOMES[outcome]["label"],
+              "outcome_type": otype, "n": n, "events": events, "seed": ident["seed"],
+              "rng_stream": ident["rng_stream"], "status": ["not estimable"], "reason": [reason]}
+    return ChangeModelJob(est, pd.DataFrame(columns=[*SENSITIVITY_COLUMNS, "mechanism", "rng_stream"]),
+                          report)
 
 
 def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
@@ -223,5 +260,8 @@ def gather(job_files: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame, lis
         reports.append(json.loads(f.with_suffix(".json").read_text(encoding="utf-8")))
     table = pd.concat(est, ignore_index=True)
     first = [c for c in FIRST_COLUMNS if c in table.columns]
-    table = table[first + [c for c in table.columns if c not in first]]
+    last = [c for c in STATUS_COLUMNS if c in table.columns]
+    table = table[first + [c for c in table.columns if c not in first and c not in last] + last]
+    if "reason" in table.columns:
+        table["reason"] = table["reason"].fillna("")
     return table, (pd.concat(sens, ignore_index=True) if sens else pd.DataFrame()), reports

@@ -10,7 +10,8 @@ import pandas as pd
 
 from outcomes.errors import OutcomesError
 
-__all__ = ["MediationDataError", "MissingReport", "Roles", "count_missing", "covariate_matrix"]
+__all__ = ["MediationDataError", "MissingReport", "Roles", "binary_array", "count_missing",
+           "covariate_matrix", "numeric_array"]
 
 
 class MediationDataError(OutcomesError, ValueError):
@@ -179,12 +180,39 @@ def covariate_matrix(
     return X, names, levels
 
 
-def binary_array(s: pd.Series, name: str) -> np.ndarray:
+def _not_numeric(s: pd.Series) -> np.ndarray:
+    """Mask of values that are present but not numbers (strings such as "3,5" or "n/a")."""
+    if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
+                                         and not isinstance(s.dtype, pd.CategoricalDtype)):
+        return np.zeros(len(s), dtype=bool)
+    vals = pd.to_numeric(s.astype(object), errors="coerce")
+    return (s.notna() & vals.isna()).to_numpy()
+
+
+def numeric_array(s: pd.Series, name: str, role: str) -> np.ndarray:
+    """A numeric model variable as float; text is an error naming the column and the values."""
+    bad = _not_numeric(s)
+    if bad.any():
+        found = sorted({str(v) for v in s[bad].tolist()})
+        raise MediationDataError(
+            f"{role} column {name!r} must be numeric; found {len(found)} non-numeric value(s) "
+            f"such as {found[:5]}"
+        )
+    if pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=float)
+    return pd.to_numeric(s.astype(object) if s.dtype == object else s).to_numpy(dtype=float)
+
+
+def binary_array(s: pd.Series, name: str, role: str = "binary") -> np.ndarray:
     """0/1 (or boolean) column as float; anything else is an error naming the column."""
-    vals = s.to_numpy(dtype=float) if not pd.api.types.is_bool_dtype(s) else s.to_numpy(float)
+    text = _not_numeric(s)
+    if text.any():
+        found = sorted({str(v) for v in s[text].tolist()})
+        raise MediationDataError(f"{role} column {name!r} must be coded 0/1; found {found[:5]}")
+    vals = numeric_array(s, name, role)
     bad = ~np.isin(vals, (0.0, 1.0))
     if bad.any():
         raise MediationDataError(
-            f"{name} must be coded 0/1; found {sorted(set(s[bad].tolist()))[:5]}"
+            f"{role} column {name!r} must be coded 0/1; found {sorted(set(s[bad].tolist()))[:5]}"
         )
     return vals

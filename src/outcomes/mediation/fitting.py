@@ -79,13 +79,26 @@ def _sym(flat: np.ndarray, iu: tuple[np.ndarray, np.ndarray], p: int) -> np.ndar
     return out
 
 
+#: Bound on standardised coefficients (and the Weibull sigma) beyond which a maximum
+#: likelihood fit is taken as diverging: separation (logistic), monotone likelihood (Weibull).
+DIVERGED = 50.0
+
+
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Batched solve of A x = b (A: B x p x p, b: B x p x q); pseudo-inverse when singular.
 
     A resample can miss every member of a small category (a site dummy of all zeros),
     which makes X'WX singular; the minimum-norm solution then gives the same fitted values
     for every resampled participant, so effects averaged over the resample are unaffected.
+    A replicate whose A or b is not finite (a diverging Newton iterate) gets NaN, and the
+    caller counts it as not converged.
     """
+    good = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
+    if not good.all():
+        out = np.full(b.shape, np.nan)
+        if good.any():
+            out[good] = _solve(A[good], b[good])
+        return out
     try:
         return np.linalg.solve(A, b)
     except np.linalg.LinAlgError:
@@ -137,6 +150,7 @@ class LogisticFit:
     coef: np.ndarray  # (B, p); NaN rows where Newton did not converge
     converged: np.ndarray  # (B,) bool
     n_iter: int
+    diverged: np.ndarray  # (B,) bool: coefficients ran off to infinity ((quasi-)separation)
 
 
 def fit_logistic(
@@ -177,6 +191,7 @@ def fit_logistic(
     ok = np.isfinite(step).all(axis=1)
     active = np.flatnonzero(ok & (np.abs(step).max(axis=1) >= tol))
     converged = ok & (np.abs(step).max(axis=1) < tol)
+    diverged = np.zeros(B, dtype=bool)
     g[~ok] = np.nan
     it = 1
     for it in range(2, max_iter + 1):  # noqa: B007 - it is reported
@@ -200,12 +215,13 @@ def fit_logistic(
         g[active] = ga + step
         size = np.abs(step).max(axis=1)
         done = ok & (size < tol)
-        bad = ~ok | (np.abs(g[active]) > 50).any(axis=1)  # diverging: separation
+        bad = ~ok | (np.abs(g[active]) > DIVERGED).any(axis=1)  # diverging: separation
         g[active[bad]] = np.nan
+        diverged[active[bad]] = True
         converged[active[done & ~bad]] = True
         active = active[~done & ~bad]
     g[active] = np.nan
-    return LogisticFit(coef=std.to_original(g), converged=converged, n_iter=it)
+    return LogisticFit(coef=std.to_original(g), converged=converged, n_iter=it, diverged=diverged)
 
 
 @dataclass
@@ -217,6 +233,7 @@ class WeibullFit:
     converged: np.ndarray
     n_iter: int
     loglik: np.ndarray
+    diverged: np.ndarray  # (B,) bool: the maximum is at infinity (see fit_weibull)
 
 
 def _weibull_terms(Xs, logt, kind, theta, want_hess=True):
@@ -269,6 +286,12 @@ def fit_weibull(
     Event times of 0 days are events in (0, 1] day (interval-censored); censoring times of
     0 contribute S(0) = 1, i.e. nothing to the likelihood (the participant still counts in
     n and in the covariate distribution the effects are averaged over). Nobody is dropped.
+
+    With few events the likelihood can increase without bound as coefficients or sigma go to
+    infinity (monotone likelihood, the survival analogue of separation); Newton then stops at
+    an absurd point. A fit with a coefficient of a standardised column beyond ``DIVERGED`` on
+    the log-time scale (a factor e^50 per SD) or sigma beyond ``DIVERGED`` (shape < 0.02) is
+    reported as ``diverged`` and not converged.
     """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(bool)
@@ -344,8 +367,13 @@ def fit_weibull(
         if active.size == 0:
             break
     k = theta[:, -1]
-    beta = std.to_original(theta[:, :-1] / k[:, None])
+    g = theta[:, :-1] / k[:, None]
     sigma = 1.0 / k
+    with np.errstate(invalid="ignore"):
+        diverged = ~(np.abs(g[:, 1:]) <= DIVERGED).all(axis=1) | ~(sigma <= DIVERGED)
+    converged &= ~diverged
+    beta = std.to_original(g)
     beta[~converged] = np.nan
     sigma = np.where(converged, sigma, np.nan)
-    return WeibullFit(coef=beta, sigma=sigma, converged=converged, n_iter=it, loglik=ll_cur)
+    return WeibullFit(coef=beta, sigma=sigma, converged=converged, n_iter=it, loglik=ll_cur,
+                      diverged=diverged)

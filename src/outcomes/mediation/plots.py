@@ -21,10 +21,16 @@ def _effect(table: pd.DataFrame, mediator: str, effect: str, estimate_type: str)
 
 
 def _fmt(r: pd.Series | None, scale: float = 1.0, digits: int = 2) -> str:
+    """``estimate (low to high)``; "not estimated" for an absent row, "not estimable" for a
+    row whose status says so (its reason is in mediation.tsv and the report), "NA" for an
+    absent number."""
     if r is None:
         return "not estimated"
+    if r.get("status") == "not estimable" or pd.isna(r["estimate"]):
+        return "not estimable"
     e, lo, hi = (float(r[c]) * scale for c in ("estimate", "ci_low", "ci_high"))
-    return f"{e:.{digits}f} ({lo:.{digits}f} to {hi:.{digits}f})"
+    text = [f"{v:.{digits}f}" if np.isfinite(v) else "NA" for v in (e, lo, hi)]
+    return f"{text[0]} ({text[1]} to {text[2]})"
 
 
 def path_diagram(

@@ -10,12 +10,43 @@ import pandas as pd
 
 from .data import MissingReport
 
-__all__ = ["MediationResult", "RESULT_COLUMNS"]
+__all__ = ["MediationResult", "RESULT_COLUMNS", "STATUS_COLUMNS", "ESTIMATED", "NOT_ESTIMABLE",
+           "estimate_types", "not_estimable_rows"]
 
 RESULT_COLUMNS = [
     "analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high",
     "p_value", "n", "mediator", "effect", "n_boot", "seed",
 ]
+#: Last two columns of every results table: "estimated" or "not estimable", and why.
+STATUS_COLUMNS = ["status", "reason"]
+ESTIMATED = "estimated"
+NOT_ESTIMABLE = "not estimable"
+
+
+def estimate_types(outcome_type: str, odds_ratio: bool = False) -> tuple[str, ...]:
+    """The scales reported for an outcome type (see docs/mediation.md, section 1)."""
+    return {"linear": ("mean_difference",),
+            "logistic": ("risk_difference",) + (("odds_ratio",) if odds_ratio else ()),
+            "weibull": ("risk_difference", "median_difference")}[outcome_type]
+
+
+def not_estimable_rows(reason: str, *, outcome_type: str, odds_ratio: bool = False,
+                       **ident: Any) -> pd.DataFrame:
+    """The rows an analysis would have (every scale x effect), with NA estimates, CIs and
+    p-values, ``status = not estimable`` and ``reason``; ``ident`` fills the identifying
+    columns (analysis, outcome, contrast, mediator, n, events, ...)."""
+    from .effects import EFFECTS
+
+    rows = []
+    for et in estimate_types(outcome_type, odds_ratio):
+        for name in EFFECTS[:7] if et == "odds_ratio" else EFFECTS:
+            rows.append({**ident, "estimate_type": et, "effect": name, "estimate": np.nan,
+                         "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+                         "outcome_type": outcome_type})
+    out = pd.DataFrame(rows)
+    first = [c for c in RESULT_COLUMNS if c in out.columns]
+    out = out[first + [c for c in out.columns if c not in first]]
+    return out.assign(status=NOT_ESTIMABLE, reason=reason)
 
 ASSUMPTIONS = [
     "Sequential ignorability (Imai, Keele & Tingley 2010): given the covariates, (1) no "

@@ -300,13 +300,14 @@ def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
         groups = sorted(m.num.groupby("outcome", sort=False),
                         key=lambda kv: planned.index(kv[0]) if kv[0] in planned else len(planned))
         for outcome, g in groups:
-            n = g["n"]
-            lo, hi = int(n.idxmin()), int(n.idxmax())
+            n = pd.to_numeric(g["n"], errors="coerce").dropna()  # NA: not estimable, n unknown
             k = g.groupby("mediator", sort=False).ngroups
             rows.append({"label": f"Mediation, {outcome_label(str(outcome))}: {k} mediator "
                                   "analyses (smallest to largest n, complete cases)",
-                         "total": None, "range": (count(m, "mediation", lo, "n"),
-                                                  count(m, "mediation", hi, "n")),
+                         "total": None,
+                         "range": (count(m, "mediation", int(n.idxmin()), "n"),
+                                   count(m, "mediation", int(n.idxmax()), "n"))
+                         if len(n) else (None, None),
                          "arms": [None, None]})
     return rows
 
@@ -622,6 +623,7 @@ class MedRow:
     members: list[str]
     n: Num | None
     cells: dict[str, Estimate]  # effect -> estimate
+    reason: str = ""  # why the analysis is not estimable ("" when estimated)
 
     @property
     def joint(self) -> bool:
@@ -656,7 +658,11 @@ def _med_type(effect: str, et: str) -> str:
     return "prop_mediated" if effect == "prop_mediated" else et
 
 
-def _ci_text(e: Estimate) -> str:
+def _ci_text(e: Estimate | None, row: MedRow | None = None, absent: str = "not estimated") -> str:
+    if row is not None and row.reason:
+        return "not estimable"
+    if e is None:
+        return absent
     return f"{e.est.text} ({e.lo.text} to {e.hi.text})"
 
 
@@ -697,6 +703,8 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
                 mech = mechanism_of(med, g.at[i, mech_col] if mech_col else None, mechs)
                 rows[med] = MedRow(mech, mechanism_title(mech, mechs), med, _members(g, i),
                                    count(m, "mediation", int(i), "n"), {})
+            if "status" in g.columns and g.at[i, "status"] == "not estimable" and not rows[med].reason:
+                rows[med].reason = str(g.at[i, "reason"]) or "not estimable"
             eff = g.at[i, "effect"]
             if eff not in EFFECT_LABELS:
                 continue
@@ -734,16 +742,16 @@ def _mechanism_svg(label: str, et: str, rows: list[MedRow], k: int, inp: ReportI
         boxes.append(Mechanism(
             title=f"{key} {mechs[key][0][:1].upper()}{mechs[key][0][1:]}",
             measures=f"mediator{'s' if row.joint else ''}: {', '.join(row.members)}",
-            indirect=_ci_text(ind) if ind else "not estimated",
-            direct=_ci_text(dire) if dire else "not estimated"))
+            indirect=_ci_text(ind, row), direct=_ci_text(dire, row)))
     joint = [row for row in rows if row.mechanism not in mechs]
     if joint:
         row = max(joint, key=lambda x: len(x.members))
         ind, ade, tot = (row.cells.get(x) for x in ("acme_average", "ade_average", "total"))
-        footer = (f"All mechanisms jointly: indirect {_ci_text(ind) if ind else '—'}; "
-                  f"direct {_ci_text(ade) if ade else '—'}; total {_ci_text(tot) if tot else '—'}")
+        footer = (f"All mechanisms jointly: indirect {_ci_text(ind, row, '—')}; "
+                  f"direct {_ci_text(ade, row, '—')}; total {_ci_text(tot, row, '—')}")
     else:
-        tot = next((row.cells["total"] for row in best.values() if "total" in row.cells), None)
+        tot = next((row.cells["total"] for row in best.values()
+                    if "total" in row.cells and not row.reason), None)
         footer = ("Direct path: the ADE of each mechanism is in its box"
                   + (f"; total effect {_ci_text(tot)}" if tot else ""))
     arms = inp.plan.arms
