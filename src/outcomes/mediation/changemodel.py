@@ -195,6 +195,7 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
 
 def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     """Write ``<prefix>.tsv``, ``<prefix>.sensitivity.tsv`` and ``<prefix>.json``."""
+    from outcomes.atomic import write_text
     from outcomes.tables import write_tsv
 
     prefix = Path(out_prefix)
@@ -202,7 +203,7 @@ def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     paths = [prefix.with_suffix(".tsv"), prefix.with_suffix(".sensitivity.tsv"), prefix.with_suffix(".json")]
     write_tsv(job.estimates, paths[0])
     write_tsv(job.sensitivity, paths[1])
-    paths[2].write_text(json.dumps(job.report, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    write_text(paths[2], json.dumps(job.report, indent=2, sort_keys=True, default=str) + "\n")
     return paths
 
 
