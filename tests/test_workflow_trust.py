@@ -68,8 +68,9 @@ def test_a_data_dir_with_shell_syntax_is_one_argument(good_run):
     assert _pwned(good_run) == []
     results = good_run / "results"
     prov = json.loads((results / "provenance.json").read_text())
-    assert sorted(prov["inputs"]) == sorted(f"{EXTRACT}/{t}.csv" for t in
-                                            ("participants", "questionnaires", "admissions", "peer_contacts"))
+    assert sorted(prov["inputs"]) == sorted([f"{EXTRACT}/{t}.csv" for t in
+                                             ("participants", "questionnaires", "admissions", "peer_contacts")]
+                                            + ["explanations.tsv"])
     assert (results / "validation" / "exit_status.txt").read_text() == "0\n"
     assert (results / "report" / "index.html").stat().st_size > 0
     assert not (results / "stale").exists()

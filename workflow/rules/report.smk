@@ -5,6 +5,7 @@ rule provenance:
     """Checksums of every input file, the plan and its hash, seeds, versions, git commit."""
     input:
         tables=[data_file(t) for t in INPUT_TABLES],
+        explanations=explanations_input(),
         plan=rules.analysis_plan.output.plan,
         results=[
             rules.survival.output.table,
@@ -24,7 +25,7 @@ rule provenance:
     params:
         cli=OUTCOMES,
     shell:
-        "{params.cli} provenance --plan {input.plan:q} --inputs {input.tables:q}"
+        "{params.cli} provenance --plan {input.plan:q} --inputs {input.tables:q} {input.explanations:q}"
         " --out {output.provenance:q} > {log:q} 2>&1"
 
 
