@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import os
 import secrets
 import shutil
@@ -86,7 +87,7 @@ def remove_leftovers(path: str | Path) -> None:
     path = Path(path)
     if path.parent.is_dir():
         for kind in ("partial", "old", "part"):
-            for left in path.parent.glob(f".{path.name}.{kind}-*"):
+            for left in path.parent.glob(f".{glob.escape(path.name)}.{kind}-*"):
                 shutil.rmtree(left) if left.is_dir() else left.unlink(missing_ok=True)
 
 

@@ -131,6 +131,22 @@ def test_unexpected_exception_in_any_command_is_one_line_exit_2(tmp_path, monkey
     )
 
 
+def test_full_disk_in_any_command_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    import outcomes.atomic
+
+    def full_disk(path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(outcomes.atomic, "_fsync", full_disk)
+    out = tmp_path / "provenance.json"
+    status = main(["provenance", "--plan", str(ROOT / "config" / "test.yaml"),
+                   "--inputs", str(ROOT / "synthetic_data" / "participants.csv"), "--out", str(out)])
+    assert status == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("outcomes provenance: ") and line.endswith(": No space left on device")
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
 def test_a_directory_with_other_files_is_refused_not_replaced(tables, tmp_path, capsys):
     d = write_extract(tables, tmp_path / "x")
     assert main(["validate", str(d), "--out", str(tmp_path)]) == 2  # the extract's parent

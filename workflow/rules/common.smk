@@ -78,9 +78,16 @@ onstart:
 onerror:
     from outcomes.stale import retire_stale_results
 
-    moved = retire_stale_results(RESULTS)
-    if moved is not None:
+    try:
+        moved = retire_stale_results(RESULTS)
+    except OSError as exc:
         print(
-            f"results of the earlier run moved to {moved} (see README.txt there)",
+            f"{RESULTS}: cannot move the earlier run's results to stale/: {exc}",
             file=sys.stderr,
         )
+    else:
+        if moved is not None:
+            print(
+                f"results of the earlier run moved to {moved} (see README.txt there)",
+                file=sys.stderr,
+            )
