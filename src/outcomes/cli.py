@@ -2,17 +2,21 @@
 
 Every sub-command parses its arguments, calls one library function and maps the result to
 an exit status. Bad input never produces a traceback: library errors derived from
-:class:`outcomes.errors.OutcomesError` are printed as one line on stderr.
+:class:`outcomes.errors.OutcomesError` are printed as one line on stderr. Any other
+failure (a full disk, an internal error) is one line too, with exit status 2
+(``OUTCOMES_DEBUG=1`` re-raises it with its traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from outcomes import __version__
+from outcomes.atomic import atomic_path, write_text
 from outcomes.errors import OutcomesError
 
 
@@ -78,7 +82,6 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
     table = questionnaire_ancova(
         d["adqs"], d["adsl"], treated_arm=plan.treated_arm, control_arm=plan.control_arm, visits=plan.visits
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_tsv(table, args.out)
     print(f"questionnaires: {len(table)} effects; wrote {args.out}")
     return 0
@@ -112,8 +115,8 @@ def _cmd_mediation_data(args: argparse.Namespace) -> int:
     plan = AnalysisPlan.load(args.plan)
     d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
     data = mediation_data(d["adsl"], d["adqs"], d["adtte"], plan)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    data.to_parquet(args.out, index=False, compression="zstd")
+    with atomic_path(args.out) as tmp:
+        data.to_parquet(tmp, index=False, compression="zstd")
     print(f"mediation-data: {len(data)} participants, {data.shape[1]} columns; wrote {args.out}")
     return 0
 
@@ -146,9 +149,7 @@ def _cmd_mediation_gather(args: argparse.Namespace) -> int:
     tables.mkdir(parents=True, exist_ok=True)
     write_tsv(table, tables / "mediation.tsv")
     write_tsv(sens, tables / "mediation_sensitivity.tsv")
-    (tables / "mediation_models.json").write_text(
-        json.dumps(reports, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-    )
+    write_text(tables / "mediation_models.json", json.dumps(reports, indent=2, sort_keys=True, default=str) + "\n")
     for outcome in plan.mediation["outcomes"]:
         path_diagram(table, outcome, plan.mediation["mechanisms"], Path(args.figures) / f"mediation_{outcome}.svg",
                      outcome_label=OUTCOMES[outcome]["label"])
@@ -251,6 +252,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutcomesError as exc:
         print(f"outcomes {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a full disk, a read-only or missing directory
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"outcomes {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # an internal error: status 2 (never 1, which means "errors found")
+        if os.environ.get("OUTCOMES_DEBUG"):
+            raise
+        print(
+            f"outcomes {args.command}: internal error ({type(exc).__name__}: {exc}); "
+            "set OUTCOMES_DEBUG=1 for a traceback and please report it",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

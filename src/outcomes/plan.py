@@ -135,7 +135,8 @@ class AnalysisPlan:
 def write_plan(config: dict[str, Any], path: str | Path, log: str | Path | None = None) -> None:
     """Validate ``config`` and write it, defaults filled, as canonical JSON (``plan.json``)."""
     cfg = validate_config(config)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    from outcomes.atomic import write_text
+
+    write_text(path, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     if log is not None:
         Path(log).write_text(f"wrote {path}\n", encoding="utf-8")

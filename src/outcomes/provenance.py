@@ -105,5 +105,6 @@ def build_provenance(
 
 
 def write_provenance(record: dict[str, Any], path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    from outcomes.atomic import write_text
+
+    write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")

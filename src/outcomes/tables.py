@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from outcomes.atomic import atomic_path
+
 
 def write_tsv(table: pd.DataFrame, path) -> None:
     """Write a results table as TSV (``NA`` for missing, full float precision).
 
     Infinite values (a median or CI limit not reached) are written as ``NA``, as R's
-    ``survfit`` prints them.
+    ``survfit`` prints them. The file is replaced atomically (:mod:`outcomes.atomic`).
     """
     table = table.replace([float("inf"), float("-inf")], float("nan"))
-    table.to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.10g", lineterminator="\n")
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.10g", lineterminator="\n")

@@ -1,3 +1,4 @@
+import shlex
 import sys
 from pathlib import Path
 
@@ -10,10 +11,11 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 # The package CLI of the interpreter that runs Snakemake (the project's virtualenv); SLURM
 # jobs inherit it, so rules never depend on what happens to be on PATH.
-OUTCOMES = f"{sys.executable} -m outcomes"
+OUTCOMES = f"{shlex.quote(sys.executable)} -m outcomes"
 
 RESULTS = config["results_dir"]
 DATA_DIR = config["data_dir"]
+EXPLANATIONS = config.get("explanations") or ""
 INPUT_TABLES = ["participants", "questionnaires", "admissions", "peer_contacts"]
 ADAM_DATASETS = ["adsl", "adqs", "adtte", "adre"]
 
@@ -22,14 +24,39 @@ def data_file(table):
     return str(Path(DATA_DIR) / f"{table}.csv")
 
 
-def explanations_option():
-    path = config.get("explanations")
-    return f"--explanations {path}" if path else ""
+# Every config value reaches a shell command as one quoted argument ({...:q}); a missing
+# input stops the run here, in one line naming the key, before any job can run on the
+# results of an earlier extract.
+if not Path(DATA_DIR).is_dir():
+    sys.exit(f"config data_dir: {DATA_DIR}: directory not found")
+_missing = [
+    Path(data_file(t)).name for t in INPUT_TABLES if not Path(data_file(t)).is_file()
+]
+if _missing:
+    sys.exit(f"config data_dir: {DATA_DIR}: no {', '.join(_missing)} in the extract")
+if EXPLANATIONS and not Path(EXPLANATIONS).is_file():
+    sys.exit(f"config explanations: {EXPLANATIONS}: file not found")
 
 
-def arms_option():
-    arms = config["arms"]
-    return f"--arms {arms['treated']} {arms['control']}"
+def explanations_input():
+    return [EXPLANATIONS] if EXPLANATIONS else []
+
+
+def explanations_args():
+    return ["--explanations", EXPLANATIONS] if EXPLANATIONS else []
+
+
+def arm_codes():
+    return [config["arms"]["treated"], config["arms"]["control"]]
+
+
+def input_checksums(wildcards):
+    """SHA-256 of the extract and explanations: a changed file reruns everything, whatever
+    its mtime (a parameter, not derived from `input`, so that Snakemake records it)."""
+    from outcomes.provenance import sha256_file
+
+    paths = [data_file(t) for t in INPUT_TABLES] + explanations_input()
+    return {path: sha256_file(path) for path in paths}
 
 
 def mediation_jobs():
@@ -39,3 +66,28 @@ def mediation_jobs():
 
     plan = AnalysisPlan.from_config(config)
     return [(m, o) for m in mediator_sets(plan) for o in plan.mediation["outcomes"]]
+
+
+# A failed run leaves no earlier result looking current (outcomes.stale, docs/pipeline.md).
+onstart:
+    from outcomes.stale import begin_run
+
+    begin_run(RESULTS)
+
+
+onerror:
+    from outcomes.stale import retire_stale_results
+
+    try:
+        moved = retire_stale_results(RESULTS)
+    except OSError as exc:
+        print(
+            f"{RESULTS}: cannot move the earlier run's results to stale/: {exc}",
+            file=sys.stderr,
+        )
+    else:
+        if moved is not None:
+            print(
+                f"results of the earlier run moved to {moved} (see README.txt there)",
+                file=sys.stderr,
+            )

@@ -40,5 +40,5 @@ rule derive_adam:
         clean_dir=lambda wildcards, input: Path(input.clean[0]).parent,
         out_dir=lambda wildcards, output: Path(output.adam[0]).parent,
     shell:
-        "{params.cli} derive --clean {params.clean_dir} --plan {input.plan}"
-        " --out {params.out_dir} > {log} 2>&1"
+        "{params.cli} derive --clean {params.clean_dir:q} --plan {input.plan:q}"
+        " --out {params.out_dir:q} > {log:q} 2>&1"

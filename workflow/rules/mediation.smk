@@ -23,8 +23,8 @@ rule mediation_data:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,
     shell:
-        "{params.cli} mediation-data --derived {params.derived} --plan {input.plan}"
-        " --out {output.data} > {log} 2>&1"
+        "{params.cli} mediation-data --derived {params.derived:q} --plan {input.plan:q}"
+        " --out {output.data:q} > {log:q} 2>&1"
 
 
 rule mediation_job:
@@ -50,9 +50,9 @@ rule mediation_job:
         cli=OUTCOMES,
         prefix=lambda wildcards, output: Path(output.estimates).with_suffix(""),
     shell:
-        "{params.cli} mediation --data {input.data} --plan {input.plan}"
-        " --mediator {wildcards.mediator} --outcome {wildcards.outcome}"
-        " --out {params.prefix} > {log} 2>&1"
+        "{params.cli} mediation --data {input.data:q} --plan {input.plan:q}"
+        " --mediator {wildcards.mediator:q} --outcome {wildcards.outcome:q}"
+        " --out {params.prefix:q} > {log:q} 2>&1"
 
 
 rule mediation_gather:
@@ -91,5 +91,5 @@ rule mediation_gather:
         tables=lambda wildcards, output: Path(output.table).parent,
         figures=lambda wildcards, output: Path(output.figures[0]).parent,
     shell:
-        "{params.cli} mediation-gather --plan {input.plan} --jobs {input.jobs}"
-        " --tables {params.tables} --figures {params.figures} > {log} 2>&1"
+        "{params.cli} mediation-gather --plan {input.plan:q} --jobs {input.jobs:q}"
+        " --tables {params.tables:q} --figures {params.figures:q} > {log:q} 2>&1"

@@ -5,6 +5,7 @@ rule provenance:
     """Checksums of every input file, the plan and its hash, seeds, versions, git commit."""
     input:
         tables=[data_file(t) for t in INPUT_TABLES],
+        explanations=explanations_input(),
         plan=rules.analysis_plan.output.plan,
         results=[
             rules.survival.output.table,
@@ -24,8 +25,8 @@ rule provenance:
     params:
         cli=OUTCOMES,
     shell:
-        "{params.cli} provenance --plan {input.plan} --inputs {input.tables}"
-        " --out {output.provenance} > {log} 2>&1"
+        "{params.cli} provenance --plan {input.plan:q} --inputs {input.tables:q} {input.explanations:q}"
+        " --out {output.provenance:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -61,4 +62,4 @@ rule report:
         cli=OUTCOMES,
         results=lambda wildcards, input: Path(input.plan).parent,
     shell:
-        "{params.cli} report --results {params.results} --out {output.html} > {log} 2>&1"
+        "{params.cli} report --results {params.results:q} --out {output.html:q} > {log:q} 2>&1"

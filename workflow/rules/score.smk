@@ -24,5 +24,5 @@ rule questionnaire_ancova:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,
     shell:
-        "{params.cli} questionnaires --derived {params.derived} --plan {input.plan}"
-        " --out {output.table} > {log} 2>&1"
+        "{params.cli} questionnaires --derived {params.derived:q} --plan {input.plan:q}"
+        " --out {output.table:q} > {log:q} 2>&1"

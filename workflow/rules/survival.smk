@@ -37,5 +37,5 @@ rule survival:
         tables=lambda wildcards, output: Path(output.table).parent,
         figures=lambda wildcards, output: Path(output.forest).parent,
     shell:
-        "{params.cli} survival --derived {params.derived} --plan {input.plan}"
-        " --tables {params.tables} --figures {params.figures} > {log} 2>&1"
+        "{params.cli} survival --derived {params.derived:q} --plan {input.plan:q}"
+        " --tables {params.tables:q} --figures {params.figures:q} > {log:q} 2>&1"

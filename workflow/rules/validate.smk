@@ -5,6 +5,7 @@
 rule validate:
     input:
         tables=[data_file(t) for t in INPUT_TABLES],
+        explanations=explanations_input(),
     output:
         detail=f"{RESULTS}/validation/issues_detail.tsv",
         summary=f"{RESULTS}/validation/issues_summary.tsv",
@@ -29,15 +30,16 @@ rule validate:
         cli=OUTCOMES,
         data_dir=lambda wildcards, input: Path(input.tables[0]).parent,
         out_dir=lambda wildcards, output: Path(output.detail).parent,
-        explanations=explanations_option(),
-        arms=arms_option(),
+        explanations=explanations_args(),
+        arms=arm_codes(),
+        checksums=input_checksums,
     shell:
-        # Exit 2 (unreadable extract) fails the rule; exit 1 (errors listed) is recorded
-        # and judged by validation_gate so that the listing is kept for the data manager.
-        "rc=0; {params.cli} validate {params.data_dir} --out {params.out_dir}"
-        " {params.explanations} {params.arms} > {log} 2>&1 || rc=$?; "
-        'if [ "$rc" -gt 1 ]; then exit "$rc"; fi; '
-        'echo "$rc" > {output.status}'
+        # The validator replaces its output directory as a whole, exit_status.txt included.
+        # Exit 2 (unreadable extract, internal error) fails the rule; exit 1 (errors listed)
+        # is judged by validation_gate so that the listing is kept for the data manager.
+        "rc=0; {params.cli} validate {params.data_dir:q} --out {params.out_dir:q}"
+        " {params.explanations:q} --arms {params.arms:q} > {log:q} 2>&1 || rc=$?; "
+        'if [ "$rc" -gt 1 ]; then exit "$rc"; fi'
 
 
 rule validation_gate:
@@ -55,7 +57,7 @@ rule validation_gate:
         mem_mb=200,
         runtime=5,
     shell:
-        'if [ "$(cat {input.status})" != "0" ]; then '
-        'echo "validation found unexplained errors: see {input.summary}" | tee {log} >&2; '
+        'if [ "$(cat {input.status:q})" != "0" ]; then '
+        "echo validation found unexplained errors: see {input.summary:q} | tee {log:q} >&2; "
         "exit 1; fi; "
-        'echo "validation passed" > {log}; touch {output.passed}'
+        "echo validation passed > {log:q}; touch {output.passed:q}"

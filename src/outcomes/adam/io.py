@@ -14,6 +14,7 @@ from outcomes.adam.adqs import derive_adqs
 from outcomes.adam.adsl import derive_adsl
 from outcomes.adam.adtte import derive_adre, derive_adtte
 from outcomes.adam.models import KEYS, columns
+from outcomes.atomic import atomic_path
 from outcomes.contract import TABLE_FILES
 from outcomes.plan import AnalysisPlan
 
@@ -89,7 +90,8 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
     """Write ``<name>.parquet`` and ``<name>.csv`` for each dataset, sorted by its keys.
 
     Same datasets -> byte-identical files: stable sort, fixed column order, no pandas
-    index, fixed compression, no timestamps in the file metadata.
+    index, fixed compression, no timestamps in the file metadata. Each file is replaced
+    atomically (:mod:`outcomes.atomic`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -100,21 +102,23 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
         frame = datasets[name][columns(name)]
         frame = frame.sort_values(KEYS[name], kind="mergesort").reset_index(drop=True)
         path = out_dir / f"{name}.parquet"
-        pq.write_table(
-            _arrow_table(frame),
-            path,
-            compression=PARQUET_COMPRESSION,
-            compression_level=PARQUET_COMPRESSION_LEVEL,
-            use_dictionary=True,
-            write_statistics=True,
-        )
-        frame.to_csv(
-            out_dir / f"{name}.csv",
-            index=False,
-            date_format="%Y-%m-%d",
-            lineterminator="\n",
-            encoding="utf-8",
-        )
+        with atomic_path(path) as tmp:
+            pq.write_table(
+                _arrow_table(frame),
+                tmp,
+                compression=PARQUET_COMPRESSION,
+                compression_level=PARQUET_COMPRESSION_LEVEL,
+                use_dictionary=True,
+                write_statistics=True,
+            )
+        with atomic_path(out_dir / f"{name}.csv") as tmp:
+            frame.to_csv(
+                tmp,
+                index=False,
+                date_format="%Y-%m-%d",
+                lineterminator="\n",
+                encoding="utf-8",
+            )
         written[name] = path
     return written
 

@@ -232,6 +232,7 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
 
 def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     """Write ``<prefix>.tsv``, ``<prefix>.sensitivity.tsv`` and ``<prefix>.json``."""
+    from outcomes.atomic import write_text
     from outcomes.tables import write_tsv
 
     prefix = Path(out_prefix)
@@ -239,7 +240,7 @@ def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     paths = [prefix.with_suffix(".tsv"), prefix.with_suffix(".sensitivity.tsv"), prefix.with_suffix(".json")]
     write_tsv(job.estimates, paths[0])
     write_tsv(job.sensitivity, paths[1])
-    paths[2].write_text(json.dumps(job.report, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    write_text(paths[2], json.dumps(job.report, indent=2, sort_keys=True, default=str) + "\n")
     return paths
 
 

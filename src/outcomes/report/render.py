@@ -270,6 +270,6 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
     inp = load_inputs(results_dir, plan=plan, provenance=provenance)
     html = render_report(inp)
     out = Path(out) if out is not None else Path(results_dir) / "report" / "index.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
-    return out
+    from outcomes.atomic import write_text
+
+    return write_text(out, html)

@@ -25,6 +25,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from outcomes.atomic import atomic_path
+
 from ._common import DIFFERENCE_TYPES, RATIO_TYPES
 from .km import KaplanMeierResult, loglog_ci
 
@@ -38,8 +40,8 @@ def _save(fig, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower()
     meta = {"Date": None} if fmt == "svg" else ({"Software": None} if fmt == "png" else None)
-    with plt.rc_context(RC):
-        fig.savefig(path, format=fmt, metadata=meta, bbox_inches="tight")
+    with plt.rc_context(RC), atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, metadata=meta, bbox_inches="tight")
     plt.close(fig)
     return path
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from outcomes import __version__
+from outcomes.atomic import atomic_directory
 from outcomes.errors import ExtractUnreadableError, OutcomesError
 from outcomes.validation.engine import (
     ACCOUNTING_COLUMNS,
@@ -29,6 +33,11 @@ DETAIL_FILE = "issues_detail.tsv"
 SUMMARY_FILE = "issues_summary.tsv"
 HTML_FILE = "validation.html"
 ACCOUNTING_FILE = "row_accounting.tsv"
+STATUS_FILE = "exit_status.txt"
+# What may sit in an output directory that the validator replaces as a whole: its own
+# outputs and the pipeline gate's mark (workflow/rules/validate.smk).
+OWN_ENTRIES = frozenset({DETAIL_FILE, SUMMARY_FILE, HTML_FILE, ACCOUNTING_FILE, STATUS_FILE,
+                         "clean", "quarantine", "PASSED"})
 
 
 def _tsv(df: pd.DataFrame, path: Path) -> None:
@@ -79,7 +88,34 @@ def _clean_table(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
+@contextmanager
+def _replacing(out_dir: Path, exit_code: int) -> Iterator[Path]:
+    """A temporary directory that replaces ``out_dir`` as a whole once complete.
+
+    A killed, failing or full-disk write leaves the earlier outputs untouched
+    (:func:`outcomes.atomic.atomic_directory`); a directory holding anything but
+    validator outputs is refused rather than replaced.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.is_dir():
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in OWN_ENTRIES)
+        if foreign:
+            raise OutcomesError(
+                f"{out_dir}: holds files that are not validation outputs ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); give --out an empty or a validation directory"
+            )
+    with atomic_directory(out_dir) as tmp:
+        yield tmp
+        (tmp / STATUS_FILE).write_text(f"{exit_code}\n", encoding="utf-8")
+
+
 def write_result(result: ValidationResult, out_dir: Path) -> None:
+    """Write every output into ``out_dir``, replacing the earlier ones as a whole."""
+    with _replacing(out_dir, result.exit_code) as tmp:
+        _write_result(result, tmp)
+
+
+def _write_result(result: ValidationResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     _tsv(result.findings, out_dir / DETAIL_FILE)
     _tsv(result.summary, out_dir / SUMMARY_FILE)
@@ -98,6 +134,11 @@ def write_result(result: ValidationResult, out_dir: Path) -> None:
 
 def write_unreadable(exc: ExtractUnreadableError, out_dir: Path, data_dir: Path) -> None:
     """Outputs of an unreadable extract: the listing with its one finding, nothing else."""
+    with _replacing(out_dir, 2) as tmp:
+        _write_unreadable(exc, tmp, data_dir)
+
+
+def _write_unreadable(exc: ExtractUnreadableError, out_dir: Path, data_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     findings = unreadable_findings(exc)
     from outcomes.validation.catalogue import build_catalogue
@@ -125,27 +166,46 @@ def read_clean(out_dir: Path | str, table: str) -> pd.DataFrame:
     return df
 
 
+def _write_failure(write, out_dir: Path) -> str | None:
+    """Run ``write``; the one-line reason it failed (nothing is half-written), or None."""
+    try:
+        write()
+    except OutcomesError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot write to {out_dir}: {exc.strerror or exc}; earlier outputs left as they were"
+    except Exception as exc:
+        if os.environ.get("OUTCOMES_DEBUG"):
+            raise
+        return (f"{out_dir}: internal error while writing ({type(exc).__name__}: {exc}); "
+                "set OUTCOMES_DEBUG=1 for a traceback and please report it")
+    return None
+
+
 def run_validation(
     data_dir: Path,
     out_dir: Path | None,
     explanations: Path | None,
     arms: tuple[str, str] | None,
 ) -> int:
-    """``outcomes validate``: validate, write the outputs, return the exit status (0/1/2)."""
+    """``outcomes validate``: validate, write the outputs, return the exit status (0/1/2).
+
+    Exit 1 means "unexplained errors listed" and nothing else: every failure of the
+    validator itself (unreadable extract or explanations, internal error, failed write)
+    is exit 2 with one line on stderr.
+    """
     prog = "outcomes validate"
     try:
         result = validate_extract(data_dir, explanations=explanations, arms=arms)
     except ExtractUnreadableError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        failure = None
         if out_dir is not None:
-            try:
-                write_unreadable(exc, Path(out_dir), Path(data_dir))
-            except OSError as wexc:
-                print(f"{prog}: cannot write to {out_dir}: {wexc.strerror or wexc}", file=sys.stderr)
+            failure = _write_failure(partial(write_unreadable, exc, Path(out_dir), Path(data_dir)), out_dir)
+        print(f"{prog}: {exc}" + (f" (listing not written: {failure})" if failure else ""), file=sys.stderr)
         return 2
     except OutcomesError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return 2
     except Exception as exc:  # bad data must never end in a traceback
         if os.environ.get("OUTCOMES_DEBUG"):
             raise
@@ -156,10 +216,9 @@ def run_validation(
         )
         return 2
     if out_dir is not None:
-        try:
-            result.write(out_dir)
-        except OSError as exc:
-            print(f"{prog}: cannot write to {out_dir}: {exc.strerror or exc}", file=sys.stderr)
+        failure = _write_failure(lambda: result.write(out_dir), out_dir)
+        if failure:
+            print(f"{prog}: {failure}", file=sys.stderr)
             return 2
     c = result.counts()
     acc = result.row_accounting
