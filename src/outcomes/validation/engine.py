@@ -34,6 +34,7 @@ from outcomes.contract import (
 )
 from outcomes.errors import ConfigError
 from outcomes.instruments import Instrument, load_registry
+from outcomes.spreadsheet import neutralise_values
 from outcomes.validation.catalogue import build_catalogue
 from outcomes.validation.checks import (
     CROSS_TABLE_CHECKS,
@@ -500,13 +501,20 @@ class _Validation:
         f["reason"] = ""
         if expl is None or len(expl) == 0:
             return f[list(DETAIL_COLUMNS)].reset_index(drop=True)
-        key = pd.MultiIndex.from_frame(f[["rule_id", "record_key"]].astype(str))
+        # an explanation names the record key as issues_detail.tsv shows it (a guarded
+        # formula keeps its leading ') or as the data have it; the shown form wins
+        rule_ids = f["rule_id"].astype(str).to_numpy(dtype=object)
+        raw = f["record_key"].astype(str).to_numpy(dtype=object)
         ekey = pd.MultiIndex.from_frame(expl[["rule_id", "record_key"]].astype(str))
-        at = ekey.get_indexer(key)
+        at = ekey.get_indexer(pd.MultiIndex.from_arrays([rule_ids, neutralise_values(raw)]))
+        at_raw = ekey.get_indexer(pd.MultiIndex.from_arrays([rule_ids, raw]))
+        at = np.where(at >= 0, at, at_raw)
         hit = at >= 0
         f.loc[hit, "explained"] = "yes"
         f.loc[hit, "reason"] = expl["reason"].to_numpy(dtype=object)[at[hit]]
-        unused = expl[~ekey.isin(key)]
+        used = np.zeros(len(expl), dtype=bool)
+        used[at[hit]] = True
+        unused = expl[~used]
         if len(unused):
             extra = pd.DataFrame(
                 {

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from outcomes import __version__
 from outcomes.errors import ExtractUnreadableError, OutcomesError
+from outcomes.spreadsheet import neutralise_formulas
 from outcomes.validation.engine import (
     ACCOUNTING_COLUMNS,
     SUMMARY_COLUMNS,
@@ -32,7 +33,9 @@ ACCOUNTING_FILE = "row_accounting.tsv"
 
 
 def _tsv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, sep="\t", index=False, lineterminator="\n")
+    """A listing for people: text cells that a spreadsheet would run as a formula get a
+    leading ``'`` (:func:`outcomes.spreadsheet.neutralise_formulas`)."""
+    neutralise_formulas(df).to_csv(path, sep="\t", index=False, lineterminator="\n")
 
 
 def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.DataFrame | None,
