@@ -153,3 +153,20 @@ def test_same_arm_twice_is_a_config_error(tables, tmp_path, capsys):
     assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--arms", "a", "a"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("outcomes validate: arms:") and "Traceback" not in err
+
+
+def test_quarantine_columns_never_overwrite_input_columns(tables, run, tmp_path):
+    p = tables["participants"]
+    p["source_row"] = [f"s{i}" for i in range(len(p))]
+    p["rule_ids"] = [f"r{i}" for i in range(len(p))]
+    p["validator_source_row"] = "taken too"
+    p.loc[1, "site"] = ""  # quarantined (PAR-003), line 3
+    r = run(tables)
+    r.write(tmp_path / "out")
+    q = pd.read_csv(tmp_path / "out" / "quarantine" / "participants.csv", dtype=str, keep_default_na=False)
+    assert list(q.columns[-5:]) == [
+        "source_row", "rule_ids", "validator_source_row", "validator_source_row_2", "validator_rule_ids",
+    ]
+    assert q[["source_row", "rule_ids", "validator_source_row"]].values.tolist() == [["s1", "r1", "taken too"]]
+    assert q[["validator_source_row_2", "validator_rule_ids"]].values.tolist() == [["3", "PAR-003"]]
+    assert {"source_row", "rule_ids"} <= {c for _, _, c in findings_at(r, "FIL-003")}

@@ -567,7 +567,8 @@ class _Validation:
     def _quarantine_frame(self, table, state, raw, qframes) -> pd.DataFrame:
         header = raw.header
         names = raw.data.column_names
-        cols = [*header, "source_row", "rule_ids"]
+        src_col, ids_col = quarantine_columns(header)
+        cols = [*header, src_col, ids_col]
         parts = []
         pos = np.flatnonzero(state.quarantine)
         if len(pos):
@@ -580,8 +581,8 @@ class _Validation:
                 for h, n in zip(header, names, strict=True)
             }
             part = pd.DataFrame(data, columns=header)
-            part["source_row"] = state.lines[pos]
-            part["rule_ids"] = ids.reindex(pos).to_numpy(dtype=object)
+            part[src_col] = state.lines[pos]
+            part[ids_col] = ids.reindex(pos).to_numpy(dtype=object)
             parts.append(part)
         if len(raw.bad_lines):
             width = len(header)
@@ -592,15 +593,34 @@ class _Validation:
                 return fields + [""] * (width - len(fields))
 
             part = pd.DataFrame([fit(f) for f in raw.bad_fields], columns=header, dtype=object)
-            part["source_row"] = raw.bad_lines
-            part["rule_ids"] = "FIL-002"
+            part[src_col] = raw.bad_lines
+            part[ids_col] = "FIL-002"
             parts.append(part)
         if not parts:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
         out = pd.concat(parts, ignore_index=True)
-        out = out.sort_values("source_row", kind="stable").reset_index(drop=True)
-        out["source_row"] = out["source_row"].astype("Int64")
+        out = out.sort_values(src_col, kind="stable").reset_index(drop=True)
+        out[src_col] = out[src_col].astype("Int64")
         return out[cols]
+
+
+def quarantine_columns(header) -> tuple[str, str]:
+    """Names of the two columns the validator adds to a quarantine file.
+
+    ``source_row`` and ``rule_ids``, unless the file has a column of that name already:
+    then ``validator_source_row`` (``validator_source_row_2``, ... while taken), so that an
+    input column never loses its values.
+    """
+    taken = set(header)
+    out = []
+    for base in ("source_row", "rule_ids"):
+        name, k = base, 1
+        while name in taken:
+            k += 1
+            name = f"validator_{base}" if k == 2 else f"validator_{base}_{k - 1}"
+        taken.add(name)
+        out.append(name)
+    return out[0], out[1]
 
 
 _RANGE_CHECKS = {
