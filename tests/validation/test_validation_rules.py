@@ -116,6 +116,9 @@ CASES = [
     Case("PAR-009", "diagnosis code", setv(P, 4, "diagnosis_group", "schizophrenia"), [(P, 6, "diagnosis_group")]),
     Case("PAR-010", "prior_admissions -1", setv(P, 5, "prior_admissions", "-1"), [(P, 7, "prior_admissions")]),
     Case("PAR-010", "prior_admissions text", setv(P, 5, "prior_admissions", "two"), [(P, 7, "prior_admissions")]),
+    Case("PAR-017", "prior_admissions 51", setv(P, 5, "prior_admissions", "51"), [(P, 7, "prior_admissions")]),
+    Case("PAR-017", "prior_admissions 999 explained", setv(P, 5, "prior_admissions", "999"), [(P, 7, "prior_admissions")],
+         explanations="rule_id\trecord_key\treason\nPAR-017\tP006\tconfirmed by the site\n", exit_code=0),
     Case("PAR-011", "detained yes", setv(P, 5, "detained_at_index", "yes"), [(P, 7, "detained_at_index")]),
     Case("PAR-011", "detained TRUE", setv(P, 5, "detained_at_index", "TRUE"), [(P, 7, "detained_at_index")]),
     Case("PAR-012", "withdrawal_date 2024-02-31", setv(P, 2, "withdrawal_date", "2024-02-31"), [(P, 4, "withdrawal_date")]),
@@ -231,3 +234,12 @@ def test_warnings_never_quarantine_or_mask(tables, run):
     assert r.exit_code == 0
     assert r.row_accounting["rows_quarantined"].sum() == 0
     assert len(r.clean[C]) == len(tables[C])
+
+
+def test_prior_admissions_at_the_plausible_maximum_passes_and_above_is_kept(tables, run):
+    tables[P].loc[0, "prior_admissions"] = "50"
+    tables[P].loc[1, "prior_admissions"] = "051"  # judged on its own text: 51
+    r = run(tables)
+    assert findings_at(r, "PAR-017") == {(P, 3, "prior_admissions")}
+    clean = r.clean[P].set_index("participant_id")["prior_admissions"]
+    assert clean.loc["P001"] == 50 and clean.loc["P002"] == 51  # reported, not masked

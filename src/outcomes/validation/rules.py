@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from outcomes.contract import PRIOR_ADMISSIONS_MAX
+
 SEVERITIES: tuple[str, ...] = ("error", "warning", "notice")
 ACTIONS: tuple[str, ...] = ("quarantine", "mask", "report")
 
@@ -136,6 +138,9 @@ TABLE_RULES: tuple[Rule, ...] = (
        "withdrawal_date is before randomisation_date"),
     _r("PAR-016", "error", "chronology", "participants", ("death_date", "randomisation_date"),
        "death_date is before randomisation_date"),
+    _r("PAR-017", "error", "range", "participants", "prior_admissions",
+       f"prior_admissions above the plausible maximum of {PRIOR_ADMISSIONS_MAX}: correct it, or "
+       "explain it to use the value as it is"),
     _r("QST-003", "error", "key", "questionnaires", ("participant_id", "visit"),
        "(participant_id, visit) is duplicated (every copy quarantined)", "quarantine"),
     _r("QST-005", "error", "required", "questionnaires", "completion_date",
