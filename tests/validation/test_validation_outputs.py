@@ -117,7 +117,13 @@ def test_cli_exit_0_and_1(tables, tmp_path, capsys):
     d = write_extract(tables, tmp_path / "x")
     assert main(["validate", str(d), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr()
-    assert "0 errors" in out.out and out.err == ""
+    assert "0 errors" in out.out and "1 notices" in out.out and out.err == ""  # FIL-009: no data cut
+    assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-12-31"]) == 0
+    out = capsys.readouterr()
+    assert "0 errors" in out.out and "0 notices" in out.out and out.err == ""
+    assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-06-30"]) == 0
+    # P004's death (2024-09-01) and A005's admission lie after this cut
+    assert "validate: 0 errors (0 unexplained), 2 warnings" in capsys.readouterr().out
     tables["participants"].loc[0, "age"] = "7"
     d = write_extract(tables, tmp_path / "y")
     assert main(["validate", str(d), "--out", str(tmp_path / "o2")]) == 1
@@ -127,7 +133,8 @@ def test_cli_exit_0_and_1(tables, tmp_path, capsys):
     ]
     e = tmp_path / "e.tsv"
     e.write_text(EXPL_HEADER + "PAR-007\tP001\tchecked\n")
-    assert main(["validate", str(d), "--out", str(tmp_path / "o3"), "--explanations", str(e)]) == 0
+    assert main(["validate", str(d), "--out", str(tmp_path / "o3"), "--explanations", str(e),
+                 "--data-cut", "2024-12-31"]) == 0
     detail = pd.read_csv(tmp_path / "o3" / "issues_detail.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert detail[["explained", "reason"]].values.tolist() == [["yes", "checked"]]
 
@@ -153,6 +160,9 @@ def test_same_arm_twice_is_a_config_error(tables, tmp_path, capsys):
     assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--arms", "a", "a"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("outcomes validate: arms:") and "Traceback" not in err
+    assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-31-12"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "outcomes validate: data_cut: '2024-31-12' is not a YYYY-MM-DD date"
 
 
 def test_quarantine_columns_never_overwrite_input_columns(tables, run, tmp_path):

@@ -31,11 +31,12 @@ rule validate:
         out_dir=lambda wildcards, output: Path(output.detail).parent,
         explanations=explanations_option(),
         arms=arms_option(),
+        data_cut=f"--data-cut {config['data_cut']}" if config.get("data_cut") else "",
     shell:
         # Exit 2 (unreadable extract) fails the rule; exit 1 (errors listed) is recorded
         # and judged by validation_gate so that the listing is kept for the data manager.
         "rc=0; {params.cli} validate {params.data_dir} --out {params.out_dir}"
-        " {params.explanations} {params.arms} > {log} 2>&1 || rc=$?; "
+        " {params.explanations} {params.arms} {params.data_cut} > {log} 2>&1 || rc=$?; "
         'if [ "$rc" -gt 1 ]; then exit "$rc"; fi; '
         'echo "$rc" > {output.status}'
 

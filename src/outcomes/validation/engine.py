@@ -9,7 +9,9 @@ rows in Python on the path of a valid extract.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -115,6 +117,22 @@ class ValidationResult:
 # --------------------------------------------------------------------------------------
 
 
+def _check_data_cut(data_cut) -> np.datetime64 | None:
+    if data_cut is None or data_cut == "":
+        return None
+    if isinstance(data_cut, dt.datetime):
+        data_cut = data_cut.date()
+    if not isinstance(data_cut, dt.date):
+        text = str(data_cut)
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                raise ValueError
+            data_cut = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(f"data_cut: {text!r} is not a YYYY-MM-DD date") from None
+    return np.datetime64(data_cut, "s")
+
+
 def _check_arms(arms) -> tuple[str, str]:
     if arms is None:
         return (ARMS[0], ARMS[1])
@@ -155,26 +173,33 @@ def validate_extract(
     explanations: Path | str | None = None,
     arms: tuple[str, str] | None = None,
     registry: Mapping[str, Instrument] | None = None,
+    data_cut: dt.date | str | None = None,
 ) -> ValidationResult:
     """Validate the extract in ``data_dir``.
+
+    ``data_cut`` (a date or ``YYYY-MM-DD``): dates after it are findings (``PAR-018``,
+    ``QST-009``, ``ADM-009``, ``PCT-007``); without it they are not checked and a notice
+    (``FIL-009``) says so.
 
     Raises :class:`outcomes.errors.ExtractUnreadableError` when a file (or the explanations
     file) cannot be read at all (exit status 2).
     """
     data_dir = Path(data_dir)
     arms_ = _check_arms(arms)
+    cut = _check_data_cut(data_cut)
     registry = _default_registry() if registry is None else registry
     catalogue = build_catalogue()
     raws = read_extract(data_dir)
     expl = load_explanations(Path(explanations), catalogue) if explanations is not None else None
-    result = _Validation(raws, arms_, registry, catalogue).run(expl)
+    result = _Validation(raws, arms_, registry, catalogue, cut).run(expl)
     result.data_dir = data_dir
     return result
 
 
 class _Validation:
-    def __init__(self, raws, arms, registry, catalogue) -> None:
+    def __init__(self, raws, arms, registry, catalogue, data_cut=None) -> None:
         self.raws: dict[str, RawTable] = raws
+        self.data_cut: np.datetime64 | None = data_cut
         self.arms: tuple[str, str] = arms
         self.registry = registry
         self.items = item_ranges(registry)
@@ -282,7 +307,7 @@ class _Validation:
             text[col] = arr
         df = pd.DataFrame(typed, copy=False)
         df.index = pd.RangeIndex(n)
-        state = TableState(table, df, text, raw.lines, list(items_present))
+        state = TableState(table, df, text, raw.lines, list(items_present), data_cut=self.data_cut)
         if table != "participants":
             par_ids = self.states["participants"].text["participant_id"]
             state.pcode = lookup(text["participant_id"], par_ids)
@@ -367,6 +392,8 @@ class _Validation:
         # participants first (the other tables look their participants up), then the
         # other three side by side: numpy and pyarrow release the GIL for the heavy work.
         # Findings are sorted at the end, so the result does not depend on the schedule.
+        if self.data_cut is None:
+            self.file_finding("FIL-009", "", "", record_key="")
         self.prepare("participants")
         self.apply_masks(self.states["participants"])
 

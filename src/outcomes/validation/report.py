@@ -133,11 +133,12 @@ def run_validation(
     out_dir: Path | None,
     explanations: Path | None,
     arms: tuple[str, str] | None,
+    data_cut: str | None = None,
 ) -> int:
     """``outcomes validate``: validate, write the outputs, return the exit status (0/1/2)."""
     prog = "outcomes validate"
     try:
-        result = validate_extract(data_dir, explanations=explanations, arms=arms)
+        result = validate_extract(data_dir, explanations=explanations, arms=arms, data_cut=data_cut)
     except ExtractUnreadableError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         if out_dir is not None:
