@@ -15,6 +15,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (OWASP)."""
@@ -61,6 +63,19 @@ def neutralise_values(values) -> np.ndarray:
     return out
 
 
+def _guard_arrow(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
+    """Vectorised :func:`neutralise` of an Arrow string array; None when nothing changes."""
+    cand = pc.match_substring_regex(arr, _NEEDS_GUARD.pattern)
+    if not pc.any(cand).as_py():
+        return None
+    need = pc.and_kleene(cand, pc.invert(pc.match_substring_regex(arr, _PLAIN_NUMBER.pattern)))
+    need = pc.fill_null(need, False)
+    if not pc.any(need).as_py():
+        return None
+    guard, empty = pa.scalar(GUARD, arr.type), pa.scalar("", arr.type)
+    return pc.if_else(need, pc.binary_join_element_wise(guard, arr, empty), arr)
+
+
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells cannot run as spreadsheet formulas.
 
@@ -73,13 +88,20 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         s = df[col]
         if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
             continue
-        values = s.to_numpy(dtype=object)
-        new = neutralise_values(values)
-        if new is values:
-            continue
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            guarded = _guard_arrow(pa.array(s))
+            if guarded is None:
+                continue
+            new_s = pd.Series(guarded.to_pandas().array, index=df.index, dtype=s.dtype)
+        else:
+            values = s.to_numpy(dtype=object)
+            new = neutralise_values(values)
+            if new is values:
+                continue
+            new_s = pd.Series(new, index=df.index, dtype=s.dtype)
         if out is None:
             out = df.copy()
-        out[col] = pd.Series(new, index=df.index, dtype=s.dtype)
+        out[col] = new_s
     return df if out is None else out
 
 

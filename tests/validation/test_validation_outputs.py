@@ -180,3 +180,36 @@ def test_quarantine_columns_never_overwrite_input_columns(tables, run, tmp_path)
     assert q[["source_row", "rule_ids", "validator_source_row"]].values.tolist() == [["s1", "r1", "taken too"]]
     assert q[["validator_source_row_2", "validator_rule_ids"]].values.tolist() == [["3", "PAR-003"]]
     assert {"source_row", "rule_ids"} <= {c for _, _, c in findings_at(r, "FIL-003")}
+
+
+def _payload(html):
+    data = re.search(r'<script id="findings-data" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(data.group(1))
+
+
+def test_html_embeds_the_first_findings_of_each_rule_and_says_so(tables, run):
+    from outcomes.validation.report import _render_html
+
+    t = valid_extract(40)
+    t["participants"]["age"] = "abc"  # PAR-007 on 40 rows
+    t["admissions"].loc[0, "legal_status"] = "x"  # ADM-006 once
+    r = run(t)
+    n_par7 = int((r.findings["rule_id"] == "PAR-007").sum())
+    assert n_par7 == 40
+    html = _render_html(r.findings, r.summary, r.row_accounting, r.exit_code, "x", max_per_rule=5)
+    p = _payload(html)
+    rows = pd.DataFrame(p["rows"], columns=p["columns"])
+    assert p["total"] == len(r.findings) and p["per_rule"] == 5
+    par7 = rows[rows["rule_id"] == "PAR-007"]
+    assert par7["row"].tolist() == [2, 3, 4, 5, 6]  # the first five, in listing order
+    assert (rows["rule_id"] == "ADM-006").sum() == 1  # rules under the cap are complete
+    assert len(rows) == len(r.findings) - (n_par7 - 5)
+    assert f"{len(rows)} of {len(r.findings)} findings are listed below" in html
+    assert "issues_detail.tsv" in html and "(first 5 below)" in html
+    # the counts at the top are over every finding
+    assert f"{r.counts()['error']} errors" in html
+    # under the cap: everything embedded, no note
+    html = _render_html(r.findings, r.summary, r.row_accounting, r.exit_code, "x", max_per_rule=40)
+    p = _payload(html)
+    assert len(p["rows"]) == len(r.findings) and p["per_rule"] is None
+    assert 'id="capped-note"' not in html

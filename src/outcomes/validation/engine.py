@@ -602,12 +602,11 @@ class _Validation:
             q = pd.concat(qframes, ignore_index=True).drop_duplicates()
             q = q.sort_values(["pos", "rule_id"])
             ids = q.groupby("pos", sort=True)["rule_id"].agg(";".join)
+            # the text stays in Arrow buffers (pandas' str dtype): no Python string per cell
             taken = raw.data.take(pa_.array(pos))
-            data = {
-                h: as_array(taken.column(n)).fill_null("").to_numpy(zero_copy_only=False)
-                for h, n in zip(header, names, strict=True)
-            }
-            part = pd.DataFrame(data, columns=header)
+            part = pa_.Table.from_arrays(
+                [as_array(taken.column(n)).fill_null("") for n in names], names=list(header)
+            ).to_pandas()
             part[src_col] = state.lines[pos]
             part[ids_col] = ids.reindex(pos).to_numpy(dtype=object)
             parts.append(part)
