@@ -70,6 +70,25 @@ def quarantine_columns(header) -> tuple[str, str]:
     return out[0], out[1]
 
 
+def rule_id_lists(hits: list[tuple[str, np.ndarray]], n: int) -> np.ndarray:
+    """``;``-joined sorted rule ids of each of ``n`` rows, from (rule_id, positions) pairs.
+
+    Vectorised: each row's set of rules is a bit mask, and only the distinct masks (a
+    handful) are turned into text.
+    """
+    rule_ids = sorted({r for r, _ in hits})
+    if len(rule_ids) > 63:  # pragma: no cover - the catalogue has far fewer quarantine rules
+        raise ValueError("too many quarantine rules for a 64-bit mask")
+    mask = np.zeros(n, dtype=np.uint64)
+    for r, pos in hits:
+        mask[pos] |= np.uint64(1 << rule_ids.index(r))
+    uniq, inverse = np.unique(mask, return_inverse=True)
+    text = np.array(
+        [";".join(r for k, r in enumerate(rule_ids) if int(u) >> k & 1) for u in uniq], dtype=object
+    )
+    return text[inverse.reshape(-1)]
+
+
 class FindingsAssembly:
     """Mixin of the engine's validation (``raws``, ``states``, ``hits``, ``file_rows``,
     ``catalogue``): the findings listing and the output frames."""
@@ -203,10 +222,10 @@ class FindingsAssembly:
         clean: dict[str, pd.DataFrame] = {}
         quarantine: dict[str, pd.DataFrame] = {}
         rows = []
-        qrules: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+        qrules: dict[str, list[tuple[str, np.ndarray]]] = {t: [] for t in TABLES}
         for h in self.hits:
             if self.catalogue[h.rule_id].action == "quarantine":
-                qrules[h.table].append(pd.DataFrame({"pos": h.pos, "rule_id": h.rule_id}))
+                qrules[h.table].append((h.rule_id, np.asarray(h.pos, dtype=np.int64)))
         for table in TABLES:
             state, raw = self.states[table], self.raws[table]
             keep = ~state.quarantine
@@ -227,7 +246,7 @@ class FindingsAssembly:
                 raise AssertionError(f"{table}: rows in != rows used + rows quarantined")
         return clean, quarantine, pd.DataFrame(rows, columns=list(ACCOUNTING_COLUMNS))
 
-    def _quarantine_frame(self, table, state, raw, qframes) -> pd.DataFrame:
+    def _quarantine_frame(self, table, state, raw, qhits) -> pd.DataFrame:
         header = raw.header
         names = raw.data.column_names
         src_col, ids_col = quarantine_columns(header)
@@ -235,16 +254,14 @@ class FindingsAssembly:
         parts = []
         pos = np.flatnonzero(state.quarantine)
         if len(pos):
-            q = pd.concat(qframes, ignore_index=True).drop_duplicates()
-            q = q.sort_values(["pos", "rule_id"])
-            ids = q.groupby("pos", sort=True)["rule_id"].agg(";".join)
+            ids = rule_id_lists(qhits, len(state.quarantine))[pos]
             # the text stays in Arrow buffers (pandas' str dtype): no Python string per cell
             taken = raw.data.take(pa_.array(pos))
             part = pa_.Table.from_arrays(
                 [as_array(taken.column(n)).fill_null("") for n in names], names=list(header)
             ).to_pandas()
             part[src_col] = state.lines[pos]
-            part[ids_col] = ids.reindex(pos).to_numpy(dtype=object)
+            part[ids_col] = ids
             parts.append(part)
         if len(raw.bad_lines):
             width = len(header)
