@@ -53,6 +53,10 @@ def test_frame_text_columns_only():
     assert df.loc[0, "term"] == "=1+1"  # the caller's frame is not modified
     clean = pd.DataFrame({"term": ["a", "b"]})
     assert neutralise_formulas(clean) is clean
+    cat = pd.DataFrame({"arm": pd.Categorical(["=x", "'=x", "y", "=x"])})
+    out = neutralise_formulas(cat)
+    assert out["arm"].tolist() == ["'=x", "''=x", "y", "'=x"]
+    assert [original(v) for v in out["arm"]] == cat["arm"].tolist()
 
 
 def test_result_tables_are_written_guarded(tmp_path):

@@ -79,16 +79,22 @@ def _guard_arrow(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells cannot run as spreadsheet formulas.
 
-    Only columns of text (object or string dtype) are looked at; numbers, dates and
-    booleans are never changed. The frame is returned unchanged (not copied) when no cell
+    Only columns of text (object, string or categorical dtype) are looked at; numbers,
+    dates and booleans are never changed. The frame is returned unchanged (not copied) when no cell
     needs a guard.
     """
     out = None
     for col in df.columns:
         s = df[col]
-        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
+        if not (s.dtype == object or isinstance(s.dtype, (pd.StringDtype, pd.CategoricalDtype))):
             continue
-        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = s.cat.categories
+            new_cats = neutralise_values(cats.to_numpy(dtype=object))
+            if (new_cats == cats.to_numpy(dtype=object)).all():
+                continue
+            new_s = s.cat.rename_categories(list(new_cats))  # injective: no two merge
+        elif isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
             guarded = _guard_arrow(pa.array(s))
             if guarded is None:
                 continue
