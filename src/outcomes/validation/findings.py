@@ -256,7 +256,7 @@ class FindingsAssembly:
         if len(pos):
             ids = rule_id_lists(qhits, len(state.quarantine))[pos]
             # the text stays in Arrow buffers (pandas' str dtype): no Python string per cell
-            taken = raw.data.take(pa_.array(pos))
+            taken = raw.data if len(pos) == raw.data.num_rows else raw.data.take(pa_.array(pos))
             part = pa_.Table.from_arrays(
                 [as_array(taken.column(n)).fill_null("") for n in names], names=list(header)
             ).to_pandas()
@@ -277,10 +277,13 @@ class FindingsAssembly:
             parts.append(part)
         if not parts:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-        out = pd.concat(parts, ignore_index=True)
-        out = out.sort_values(src_col, kind="stable").reset_index(drop=True)
+        # avoid copies of what may be most of the extract's text: concatenate, sort and
+        # reorder only when needed
+        out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        if not out[src_col].is_monotonic_increasing:
+            out = out.sort_values(src_col, kind="stable").reset_index(drop=True)
         out[src_col] = out[src_col].astype("Int64")
-        return out[cols]
+        return out if list(out.columns) == cols else out[cols]
 
 
 def sort_findings(f: pd.DataFrame) -> pd.DataFrame:
