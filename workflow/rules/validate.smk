@@ -23,7 +23,7 @@ rule validate:
         "../envs/outcomes.yaml"
     threads: 2
     resources:
-        # peak of the whole stage: 1.4 GB for 148 MB of CSV without findings, 5.6 GB for
+        # peak of the whole stage: 1.4 GB for 148 MB of CSV without findings, 5.2 GB for
         # 336 MB with 3.5 million findings (benchmarks/README.md, Validate stage)
         mem_mb=lambda wildcards, input: max(4000, 1000 + 20 * int(input.size_mb)),
         runtime=30,
