@@ -36,6 +36,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         out_dir=Path(args.out),
         explanations=Path(args.explanations) if args.explanations else None,
         arms=tuple(args.arms) if args.arms else None,
+        data_cut=args.data_cut or None,
     )
 
 
@@ -187,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("TREATED", "CONTROL"),
         default=None,
         help="arm codes when the plan renames them (default: peer_support usual_care)",
+    )
+    p.add_argument(
+        "--data-cut",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="data cut of the analysis (plan key data_cut): dates after it are findings; "
+        "without it they are not checked",
     )
     p.set_defaults(func=_cmd_validate)
 

@@ -25,6 +25,9 @@ CONTACT_MODES: tuple[str, ...] = ("face_to_face", "telephone", "video", "group",
 
 AGE_RANGE: tuple[int, int] = (16, 100)
 DURATION_MINUTES_RANGE: tuple[int, int] = (1, 600)
+PRIOR_ADMISSIONS_MAX: int = 50
+"""Plausible maximum of prior_admissions (lifetime psychiatric admissions before the index
+admission): a larger count is an error to correct or explain (validation rule PAR-017)."""
 
 DATE_FORMAT = "%Y-%m-%d"
 """ISO 8601 calendar date, the only date format the contract allows."""

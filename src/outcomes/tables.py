@@ -8,14 +8,18 @@ from __future__ import annotations
 import pandas as pd
 
 from outcomes.atomic import atomic_path
+from outcomes.spreadsheet import neutralise_formulas
 
 
 def write_tsv(table: pd.DataFrame, path) -> None:
     """Write a results table as TSV (``NA`` for missing, full float precision).
 
     Infinite values (a median or CI limit not reached) are written as ``NA``, as R's
-    ``survfit`` prints them. The file is replaced atomically (:mod:`outcomes.atomic`).
+    ``survfit`` prints them. Text cells that a spreadsheet would run as a formula get a
+    leading ``'`` (:func:`outcomes.spreadsheet.neutralise_formulas`). The file is replaced
+    atomically (:mod:`outcomes.atomic`).
     """
+    table = neutralise_formulas(table)
     table = table.replace([float("inf"), float("-inf")], float("nan"))
     with atomic_path(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.10g", lineterminator="\n")

@@ -25,12 +25,18 @@ def tables():
     return valid_extract()
 
 
+DATA_CUT = "2024-12-31"
+"""Data cut the tests validate with (as the pipeline does); every date of the factory's
+valid extract lies before it."""
+
+
 @pytest.fixture
 def run(tmp_path):
-    """run(tables, post=None, explanations=None) -> ValidationResult (files in tmp_path)."""
+    """run(tables, post=None, explanations=None, data_cut=DATA_CUT) -> ValidationResult."""
     counter = iter(range(10_000))
 
     def _run(tables, post=None, explanations=None, **kw):
+        kw.setdefault("data_cut", DATA_CUT)
         d = write_extract(tables, tmp_path / f"extract{next(counter)}")
         if post is not None:
             post(d)

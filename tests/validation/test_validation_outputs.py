@@ -117,7 +117,13 @@ def test_cli_exit_0_and_1(tables, tmp_path, capsys):
     d = write_extract(tables, tmp_path / "x")
     assert main(["validate", str(d), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr()
-    assert "0 errors" in out.out and out.err == ""
+    assert "0 errors" in out.out and "1 notices" in out.out and out.err == ""  # FIL-014: no data cut
+    assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-12-31"]) == 0
+    out = capsys.readouterr()
+    assert "0 errors" in out.out and "0 notices" in out.out and out.err == ""
+    assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-06-30"]) == 0
+    # P004's death (2024-09-01) and A005's admission lie after this cut
+    assert "validate: 0 errors (0 unexplained), 2 warnings" in capsys.readouterr().out
     tables["participants"].loc[0, "age"] = "7"
     d = write_extract(tables, tmp_path / "y")
     assert main(["validate", str(d), "--out", str(tmp_path / "o2")]) == 1
@@ -127,7 +133,8 @@ def test_cli_exit_0_and_1(tables, tmp_path, capsys):
     ]
     e = tmp_path / "e.tsv"
     e.write_text(EXPL_HEADER + "PAR-007\tP001\tchecked\n")
-    assert main(["validate", str(d), "--out", str(tmp_path / "o3"), "--explanations", str(e)]) == 0
+    assert main(["validate", str(d), "--out", str(tmp_path / "o3"), "--explanations", str(e),
+                 "--data-cut", "2024-12-31"]) == 0
     detail = pd.read_csv(tmp_path / "o3" / "issues_detail.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert detail[["explained", "reason"]].values.tolist() == [["yes", "checked"]]
 
@@ -153,6 +160,59 @@ def test_same_arm_twice_is_a_config_error(tables, tmp_path, capsys):
     assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--arms", "a", "a"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("outcomes validate: arms:") and "Traceback" not in err
+    assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-31-12"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "outcomes validate: data_cut: '2024-31-12' is not a YYYY-MM-DD date"
+
+
+def test_quarantine_columns_never_overwrite_input_columns(tables, run, tmp_path):
+    p = tables["participants"]
+    p["source_row"] = [f"s{i}" for i in range(len(p))]
+    p["rule_ids"] = [f"r{i}" for i in range(len(p))]
+    p["validator_source_row"] = "taken too"
+    p.loc[1, "site"] = ""  # quarantined (PAR-003), line 3
+    r = run(tables)
+    r.write(tmp_path / "out")
+    q = pd.read_csv(tmp_path / "out" / "quarantine" / "participants.csv", dtype=str, keep_default_na=False)
+    assert list(q.columns[-5:]) == [
+        "source_row", "rule_ids", "validator_source_row", "validator_source_row_2", "validator_rule_ids",
+    ]
+    assert q[["source_row", "rule_ids", "validator_source_row"]].values.tolist() == [["s1", "r1", "taken too"]]
+    assert q[["validator_source_row_2", "validator_rule_ids"]].values.tolist() == [["3", "PAR-003"]]
+    assert {"source_row", "rule_ids"} <= {c for _, _, c in findings_at(r, "FIL-003")}
+
+
+def _payload(html):
+    data = re.search(r'<script id="findings-data" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(data.group(1))
+
+
+def test_html_embeds_the_first_findings_of_each_rule_and_says_so(tables, run):
+    from outcomes.validation.report import _render_html
+
+    t = valid_extract(40)
+    t["participants"]["age"] = "abc"  # PAR-007 on 40 rows
+    t["admissions"].loc[0, "legal_status"] = "x"  # ADM-006 once
+    r = run(t)
+    n_par7 = int((r.findings["rule_id"] == "PAR-007").sum())
+    assert n_par7 == 40
+    html = _render_html(r.findings, r.summary, r.row_accounting, r.exit_code, "x", max_per_rule=5)
+    p = _payload(html)
+    rows = pd.DataFrame(p["rows"], columns=p["columns"])
+    assert p["total"] == len(r.findings) and p["per_rule"] == 5
+    par7 = rows[rows["rule_id"] == "PAR-007"]
+    assert par7["row"].tolist() == [2, 3, 4, 5, 6]  # the first five, in listing order
+    assert (rows["rule_id"] == "ADM-006").sum() == 1  # rules under the cap are complete
+    assert len(rows) == len(r.findings) - (n_par7 - 5)
+    assert f"{len(rows)} of {len(r.findings)} findings are listed below" in html
+    assert "issues_detail.tsv" in html and "(first 5 below)" in html
+    # the counts at the top are over every finding
+    assert f"{r.counts()['error']} errors" in html
+    # under the cap: everything embedded, no note
+    html = _render_html(r.findings, r.summary, r.row_accounting, r.exit_code, "x", max_per_rule=40)
+    p = _payload(html)
+    assert len(p["rows"]) == len(r.findings) and p["per_rule"] is None
+    assert 'id="capped-note"' not in html
 
 
 def test_header_only_extract_exits_1_with_no_participants(tmp_path, capsys):
@@ -160,7 +220,7 @@ def test_header_only_extract_exits_1_with_no_participants(tmp_path, capsys):
     with the one finding that says why."""
     tables = {t: df.iloc[0:0] for t, df in valid_extract().items()}
     d = write_extract(tables, tmp_path / "x")
-    assert main(["validate", str(d), "--out", str(tmp_path / "o")]) == 1
+    assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-12-31"]) == 1
     detail = pd.read_csv(tmp_path / "o" / "issues_detail.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert detail[["rule_id", "table", "row"]].values.tolist() == [["FIL-013", "participants", "1"]]
     assert detail["message"].iloc[0].startswith("no participants: participants.csv has no data rows")

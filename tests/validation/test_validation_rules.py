@@ -138,6 +138,8 @@ CASES = [
          post=rewrite("participants.csv", lambda b: codecs.BOM_UTF8 * 2 + b), exit_code=0),
     Case("FIL-013", "header-only extract", empty_tables(P, Q, A, C), [(P, 1, "")]),
     Case("FIL-013", "every participant quarantined", lambda t: t[P].__setitem__("site", ""), [(P, 1, "")]),
+
+    Case("FIL-014", "no data cut", lambda t: None, [("", 1, "")], exit_code=0, extra={"data_cut": None}),
     # participants
     Case("PAR-001", "empty id", setv(P, 1, "participant_id", ""), [(P, 3, "participant_id")]),
     Case("PAR-002", "duplicated id", setv(P, 1, "participant_id", "P001"), [(P, 2, "participant_id"), (P, 3, "participant_id")]),
@@ -156,6 +158,13 @@ CASES = [
     Case("PAR-009", "diagnosis code", setv(P, 4, "diagnosis_group", "schizophrenia"), [(P, 6, "diagnosis_group")]),
     Case("PAR-010", "prior_admissions -1", setv(P, 5, "prior_admissions", "-1"), [(P, 7, "prior_admissions")]),
     Case("PAR-010", "prior_admissions text", setv(P, 5, "prior_admissions", "two"), [(P, 7, "prior_admissions")]),
+    Case("PAR-017", "prior_admissions 51", setv(P, 5, "prior_admissions", "51"), [(P, 7, "prior_admissions")]),
+    Case("PAR-017", "prior_admissions 999 explained", setv(P, 5, "prior_admissions", "999"), [(P, 7, "prior_admissions")],
+         explanations="rule_id\trecord_key\treason\nPAR-017\tP006\tconfirmed by the site\n", exit_code=0),
+    Case("PAR-018", "death in 2030", setv(P, 3, "death_date", "2030-01-01"), [(P, 5, "death_date")], exit_code=0),
+    Case("PAR-018", "randomised after the data cut",
+         seq(setv(P, 1, "randomisation_date", "2025-01-02"), setv(P, 1, "index_discharge_date", "2025-01-03")),
+         [(P, 3, "randomisation_date"), (P, 3, "index_discharge_date")]),
     Case("PAR-011", "detained yes", setv(P, 5, "detained_at_index", "yes"), [(P, 7, "detained_at_index")]),
     Case("PAR-011", "detained TRUE", setv(P, 5, "detained_at_index", "TRUE"), [(P, 7, "detained_at_index")]),
     Case("PAR-012", "withdrawal_date 2024-02-31", setv(P, 2, "withdrawal_date", "2024-02-31"), [(P, 4, "withdrawal_date")]),
@@ -166,6 +175,7 @@ CASES = [
     # questionnaires
     Case("QST-001", "empty id", setv(Q, 0, "participant_id", ""), [(Q, 2, "participant_id")]),
     Case("QST-002", "unknown visit", setv(Q, 3, "visit", "month_6"), [(Q, 5, "visit")]),
+    Case("QST-009", "completion after the data cut", setv(Q, 2, "completion_date", "2025-01-01"), [(Q, 4, "completion_date")], exit_code=0),
     Case("QST-003", "duplicated visit", setv(Q, 1, "visit", "baseline"), [(Q, 2, "visit"), (Q, 3, "visit")]),
     Case("QST-004", "completion_date 2024-02-30", setv(Q, 2, "completion_date", "2024-02-30"), [(Q, 4, "completion_date")]),
     Case("QST-005", "completion_date missing", setv(Q, 2, "completion_date", ""), [(Q, 4, "completion_date")]),
@@ -184,6 +194,7 @@ CASES = [
     Case("ADM-005", "discharge_date text", setv(A, 3, "discharge_date", "soon"), [(A, 5, "discharge_date")]),
     Case("ADM-006", "legal status", setv(A, 3, "legal_status", "section_3"), [(A, 5, "legal_status")]),
     Case("ADM-007", "discharge before admission", setv(A, 3, "discharge_date", "2024-04-01"), [(A, 5, "discharge_date")]),
+    Case("ADM-009", "discharged after the data cut", setv(A, 3, "discharge_date", "2025-02-01"), [(A, 5, "discharge_date")], exit_code=0),
     Case("ADM-008", "overlap", setv(A, 1, "admission_date", "2024-03-05"), [(A, 2, "admission_date"), (A, 3, "admission_date")]),
     Case("ADM-008", "overlap with an open admission", append_row(A, ["P001", "A009", "2024-09-01", "2024-09-10", "informal"]),
          [(A, 4, "admission_date"), (A, 7, "admission_date")]),
@@ -198,6 +209,7 @@ CASES = [
     Case("PCT-004", "duration text", setv(C, 4, "duration_minutes", "half an hour"), [(C, 6, "duration_minutes")]),
     Case("PCT-005", "mode", setv(C, 4, "mode", "email"), [(C, 6, "mode")]),
     Case("PCT-006", "duplicate contact", setv(C, 1, "contact_date", "2024-02-10"), [(C, 2, "contact_date"), (C, 3, "contact_date")], exit_code=0),
+    Case("PCT-007", "contact after the data cut", setv(C, 4, "contact_date", "2025-03-01"), [(C, 6, "contact_date")], exit_code=0),
     # cross-table
     Case("XTB-001", "unknown participant in questionnaires", setv(Q, 4, "participant_id", "P999"), [(Q, 6, "participant_id")]),
     Case("XTB-001", "unknown participant in admissions", setv(A, 4, "participant_id", "P999"), [(A, 6, "participant_id")]),
@@ -220,7 +232,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.rule_id}-{c.name}" for c in CASES])
 def test_rule(case: Case, tables, run):
     case.mutate(tables)
-    r = run(tables, post=case.post, explanations=case.explanations)
+    r = run(tables, post=case.post, explanations=case.explanations, **case.extra)
     got = findings_at(r, case.rule_id)
     for where in case.expect:
         assert where in got, f"{case.rule_id} not reported at {where}; got {sorted(got)}"
@@ -271,3 +283,32 @@ def test_warnings_never_quarantine_or_mask(tables, run):
     assert r.exit_code == 0
     assert r.row_accounting["rows_quarantined"].sum() == 0
     assert len(r.clean[C]) == len(tables[C])
+
+
+def test_prior_admissions_at_the_plausible_maximum_passes_and_above_is_kept(tables, run):
+    tables[P].loc[0, "prior_admissions"] = "50"
+    tables[P].loc[1, "prior_admissions"] = "051"  # judged on its own text: 51
+    r = run(tables)
+    assert findings_at(r, "PAR-017") == {(P, 3, "prior_admissions")}
+    clean = r.clean[P].set_index("participant_id")["prior_admissions"]
+    assert clean.loc["P001"] == 50 and clean.loc["P002"] == 51  # reported, not masked
+
+
+def test_dates_on_the_data_cut_are_not_findings_and_the_message_names_the_cut(tables, run):
+    tables[P].loc[3, "death_date"] = "2024-12-31"  # on the cut: fine
+    tables[C].loc[4, "contact_date"] = "2025-01-01"
+    r = run(tables)
+    assert findings_at(r, "PAR-018") == set()
+    f = r.findings[r.findings["rule_id"] == "PCT-007"]
+    assert f["message"].tolist() == [
+        "date after the data cut (not counted by the analysis): data cut 2024-12-31"
+    ]
+    assert "FIL-009" not in set(r.findings["rule_id"])
+    assert findings_at(run(tables, data_cut="2025-06-30"), "PCT-007") == set()
+
+
+def test_a_bad_data_cut_is_a_config_error(tables, run):
+    from outcomes.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data_cut: '31/12/2024' is not a YYYY-MM-DD date"):
+        run(tables, data_cut="31/12/2024")

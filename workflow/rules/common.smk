@@ -46,6 +46,12 @@ def explanations_args():
     return ["--explanations", EXPLANATIONS] if EXPLANATIONS else []
 
 
+def data_cut_args():
+    """--data-cut DATE when the plan fixes the data cut (dates after it are findings)."""
+    cut = config.get("data_cut")
+    return ["--data-cut", str(cut)] if cut else []
+
+
 def arm_codes():
     return [config["arms"]["treated"], config["arms"]["control"]]
 

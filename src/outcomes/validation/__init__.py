@@ -3,7 +3,7 @@
 Library API::
 
     from outcomes.validation import validate_extract
-    result = validate_extract("synthetic_data", explanations=None)
+    result = validate_extract("synthetic_data", explanations=None, data_cut="2025-12-31")
     result.findings        # one row per finding (issues_detail.tsv)
     result.summary         # one row per rule and table (issues_summary.tsv)
     result.row_accounting  # rows in / used / quarantined per table

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 from outcomes.contract import VISITS
 from outcomes.validation.convert import null_mask
 from outcomes.validation.keys import duplicated_values
+from outcomes.validation.rules import AFTER_DATA_CUT, TABLE_RULES
 
 
 @dataclass
@@ -41,6 +43,7 @@ class TableState:
     lines: np.ndarray
     item_columns: list[str] = field(default_factory=list)
     quarantine: np.ndarray | None = None
+    data_cut: np.datetime64 | None = None  # datetime64[s]; None: not given
     pcode: np.ndarray | None = None
     """Child tables: position of each row's participant_id among participants.csv's rows
     (first occurrence; -1 when empty or not there)."""
@@ -99,15 +102,6 @@ def participant_groups(state: TableState, n_participant_rows: int) -> np.ndarray
         extra = codes_of(pc.filter(pid, pa.array(unknown)))
         codes[unknown] = n_participant_rows + extra
     return codes
-
-
-def _days(s: pd.Series) -> np.ndarray:
-    """datetime64 column as int64 days since 1970-01-01 (NaT: minimum int64)."""
-    return s.to_numpy(dtype="datetime64[s]").astype("datetime64[D]").astype(np.int64)
-
-
-_OPEN = 1 << 20
-"""Discharge day of an admission still open at the data cut (after any real date)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -205,6 +199,25 @@ def pct_006(s: TableState) -> list[Hits]:
     return [Hits("PCT-006", s.name, _positions(dup), "contact_date")]
 
 
+def after_data_cut(s: TableState, rule_id: str) -> list[Hits]:
+    """Dates of the rule's columns that lie after the data cut (one finding per cell)."""
+    if s.data_cut is None:
+        return []
+    cut = str(s.data_cut.astype("datetime64[D]"))
+    out = []
+    for col in _RULE_COLUMNS[rule_id]:
+        if col not in s.df:
+            continue
+        own = s.df[col].to_numpy(dtype="datetime64[s]")
+        pos = _positions(own > s.data_cut)  # NaT compares False
+        if len(pos):
+            out.append(Hits(rule_id, s.name, pos, col, pd.Series([f"data cut {cut}"] * len(pos))))
+    return out
+
+
+_RULE_COLUMNS = {r.rule_id: r.columns for r in TABLE_RULES}
+
+
 TABLE_CHECKS: dict[str, Callable[[TableState], list[Hits]]] = {
     "PAR-002": par_002,
     "QST-003": qst_003,
@@ -212,6 +225,7 @@ TABLE_CHECKS: dict[str, Callable[[TableState], list[Hits]]] = {
     "ADM-003": adm_003,
     "ADM-008": adm_008,
     "PCT-006": pct_006,
+    **{rid: partial(after_data_cut, rule_id=rid) for rid in AFTER_DATA_CUT},
 }
 """Run in this order; quarantine decisions of earlier checks are visible to later ones."""
 

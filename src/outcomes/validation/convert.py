@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 DATE_MIN_YEAR = 1900
 DATE_MAX_YEAR = 2100
 """Dates outside 1900-01-01..2100-12-31 are treated as invalid (typos such as 1024 or 2204)."""
+INT_MAX_DIGITS = 18
+"""An integer has at most 18 digits (every such number fits in int64)."""
 
 
 
@@ -114,7 +116,11 @@ def _digits_only(arr: pa.Array) -> bool:
 
 
 def parse_ints(arr: pa.Array) -> Ints:
-    """Integers written as ``-?[0-9]+``; integral decimals (``3.0``) accepted and counted."""
+    """Integers written as ``-?[0-9]{1,18}``; integral decimals (``3.0``) accepted and counted.
+
+    Each value is judged on its own text: ``3``, ``03``, ``-0`` and ``3.0`` are 3, 3, 0
+    and 3 whatever the other values of the column are.
+    """
     empty = np.zeros(0, dtype=np.int64)
     n = len(arr)
     if arr.null_count == n:
@@ -126,13 +132,16 @@ def parse_ints(arr: pa.Array) -> Ints:
         digits = data[np.minimum(offsets[:-1], len(data) - 1)] - np.uint8(48)
         if ((digits <= 9) | mask).all():
             return Ints(pd.arrays.IntegerArray(digits.astype(np.int64), mask), empty, 0, -1)
-    if _digits_only(arr):
+    # cast only when every value is short enough to be judged the same way as by the
+    # exact path below (at most 18 digits): each cell is judged on its own text, never
+    # on the path the other values of its column select
+    if int(np.diff(offsets).max(initial=0)) <= INT_MAX_DIGITS and _digits_only(arr):
         try:
             return Ints(_int_array(pc.cast(arr, pa.int64())), empty, 0, -1)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass  # "-", "1-2" or too many digits: the exact path below says which
-    is_int = pc.match_substring_regex(arr, r"^-?[0-9]{1,18}$").fill_null(False)
-    is_dec = pc.match_substring_regex(arr, r"^-?[0-9]{1,18}\.0*$").fill_null(False)
+    is_int = pc.match_substring_regex(arr, rf"^-?[0-9]{{1,{INT_MAX_DIGITS}}}$").fill_null(False)
+    is_dec = pc.match_substring_regex(arr, rf"^-?[0-9]{{1,{INT_MAX_DIGITS}}}\.0*$").fill_null(False)
     whole = pc.replace_substring_regex(arr, r"\.0*$", "")
     ok = pc.or_(is_int, is_dec)
     cast = pc.cast(pc.if_else(ok, whole, pa.scalar(None, pa.string())), pa.int64())

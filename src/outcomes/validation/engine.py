@@ -9,7 +9,9 @@ rows in Python on the path of a valid extract.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -45,28 +47,19 @@ from outcomes.validation.checks import (
 )
 from outcomes.validation.convert import as_array, parse_dates, parse_ints, strip
 from outcomes.validation.explanations import load_explanations
+from outcomes.validation.findings import (
+    ACCOUNTING_COLUMNS,
+    DETAIL_COLUMNS,
+    SUMMARY_COLUMNS,
+    FindingsAssembly,
+    summarise,
+    unreadable_findings,
+)
 from outcomes.validation.keys import lookup
 from outcomes.validation.reader import RawTable, UnreadableFile, read_table
 from outcomes.validation.rules import TABLES, Rule
 from outcomes.validation.schemas import column_kind, item_ranges, table_schema
-from outcomes.validation.structure import file_findings, malformed_messages, row_hits
-
-DETAIL_COLUMNS: tuple[str, ...] = (
-    "rule_id",
-    "severity",
-    "category",
-    "table",
-    "row",
-    "participant_id",
-    "record_key",
-    "column",
-    "value",
-    "message",
-    "explained",
-    "reason",
-)
-SUMMARY_COLUMNS: tuple[str, ...] = ("rule_id", "severity", "table", "count", "message", "explained")
-ACCOUNTING_COLUMNS: tuple[str, ...] = ("table", "rows_in", "rows_used", "rows_quarantined")
+from outcomes.validation.structure import file_findings, row_hits
 
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "participants": PARTICIPANT_COLUMNS,
@@ -74,16 +67,6 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "admissions": ADMISSION_COLUMNS,
     "peer_contacts": PEER_CONTACT_COLUMNS,
 }
-KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "participants": ("participant_id",),
-    "questionnaires": ("participant_id", "visit"),
-    "admissions": ("admission_id",),
-    "peer_contacts": ("participant_id", "contact_date", "peer_worker_id"),
-}
-"""Columns whose values, joined with ``|``, form a row's ``record_key``."""
-
-TABLE_ORDER: tuple[str, ...] = (*TABLES, "explanations")
-_FRAME_COLUMNS = ("rule_id", "table", "row", "participant_id", "record_key", "column", "value", "message")
 
 
 @dataclass
@@ -113,6 +96,22 @@ class ValidationResult:
 
 
 # --------------------------------------------------------------------------------------
+
+
+def _check_data_cut(data_cut) -> np.datetime64 | None:
+    if data_cut is None or data_cut == "":
+        return None
+    if isinstance(data_cut, dt.datetime):
+        data_cut = data_cut.date()
+    if not isinstance(data_cut, dt.date):
+        text = str(data_cut)
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                raise ValueError
+            data_cut = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(f"data_cut: {text!r} is not a YYYY-MM-DD date") from None
+    return np.datetime64(data_cut, "s")
 
 
 def _check_arms(arms) -> tuple[str, str]:
@@ -155,26 +154,33 @@ def validate_extract(
     explanations: Path | str | None = None,
     arms: tuple[str, str] | None = None,
     registry: Mapping[str, Instrument] | None = None,
+    data_cut: dt.date | str | None = None,
 ) -> ValidationResult:
     """Validate the extract in ``data_dir``.
+
+    ``data_cut`` (a date or ``YYYY-MM-DD``): dates after it are findings (``PAR-018``,
+    ``QST-009``, ``ADM-009``, ``PCT-007``); without it they are not checked and a notice
+    (``FIL-014``) says so.
 
     Raises :class:`outcomes.errors.ExtractUnreadableError` when a file (or the explanations
     file) cannot be read at all (exit status 2).
     """
     data_dir = Path(data_dir)
     arms_ = _check_arms(arms)
+    cut = _check_data_cut(data_cut)
     registry = _default_registry() if registry is None else registry
     catalogue = build_catalogue()
     raws = read_extract(data_dir)
     expl = load_explanations(Path(explanations), catalogue) if explanations is not None else None
-    result = _Validation(raws, arms_, registry, catalogue).run(expl)
+    result = _Validation(raws, arms_, registry, catalogue, cut).run(expl)
     result.data_dir = data_dir
     return result
 
 
-class _Validation:
-    def __init__(self, raws, arms, registry, catalogue) -> None:
+class _Validation(FindingsAssembly):
+    def __init__(self, raws, arms, registry, catalogue, data_cut=None) -> None:
         self.raws: dict[str, RawTable] = raws
+        self.data_cut: np.datetime64 | None = data_cut
         self.arms: tuple[str, str] = arms
         self.registry = registry
         self.items = item_ranges(registry)
@@ -283,7 +289,7 @@ class _Validation:
             text[col] = arr
         df = pd.DataFrame(typed, copy=False)
         df.index = pd.RangeIndex(n)
-        state = TableState(table, df, text, raw.lines, list(items_present))
+        state = TableState(table, df, text, raw.lines, list(items_present), data_cut=self.data_cut)
         if table != "participants":
             par_ids = self.states["participants"].text["participant_id"]
             state.pcode = lookup(text["participant_id"], par_ids)
@@ -368,6 +374,8 @@ class _Validation:
         # participants first (the other tables look their participants up), then the
         # other three side by side: numpy and pyarrow release the GIL for the heavy work.
         # Findings are sorted at the end, so the result does not depend on the schedule.
+        if self.data_cut is None:
+            self.file_finding("FIL-014", "", "", record_key="")
         self.prepare("participants")
         self.apply_masks(self.states["participants"])
 
@@ -420,186 +428,6 @@ class _Validation:
             catalogue=self.catalogue,
         )
 
-    def _take_text(self, state: TableState, col: str, pos: np.ndarray) -> np.ndarray:
-        arr = state.text.get(col)
-        if arr is None:
-            return np.full(len(pos), "", dtype=object)
-        return arr.take(pa_.array(pos)).fill_null("").to_numpy(zero_copy_only=False)
-
-    def _raw_text(self, table: str, col: str, pos: np.ndarray) -> np.ndarray:
-        raw = self.raws[table]
-        if col not in raw.data.column_names:
-            return np.full(len(pos), "", dtype=object)
-        arr = as_array(raw.data.column(col))
-        return arr.take(pa_.array(pos)).fill_null("").to_numpy(zero_copy_only=False)
-
-    def assemble_findings(self) -> pd.DataFrame:
-        frames = []
-        if self.file_rows:
-            frames.append(pd.DataFrame(self.file_rows, columns=_FRAME_COLUMNS))
-        for table in TABLES:
-            raw = self.raws[table]
-            if len(raw.bad_lines):
-                keys = KEY_COLUMNS[table]
-                where = [raw.header.index(k) for k in keys]
-                pid_at = raw.header.index("participant_id")
-
-                def field_at(fields, i):
-                    return fields[i].strip() if i < len(fields) else ""
-
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "rule_id": "FIL-002",
-                            "table": table,
-                            "row": raw.bad_lines,
-                            "participant_id": [field_at(f, pid_at) for f in raw.bad_fields],
-                            "record_key": ["|".join(field_at(f, i) for i in where) for f in raw.bad_fields],
-                            "column": "",
-                            "value": raw.bad_texts,
-                            "message": malformed_messages(raw),
-                        },
-                        columns=_FRAME_COLUMNS,
-                    )
-                )
-        for h in self.hits:
-            state = self.states[h.table]
-            rule = self.catalogue[h.rule_id]
-            pos = np.asarray(h.pos, dtype=np.int64)
-            keys = [self._take_text(state, k, pos) for k in KEY_COLUMNS[h.table]]
-            key = keys[0].astype(object)
-            for k in keys[1:]:
-                key = key + "|" + k
-            if h.detail is not None:
-                message = (rule.message + ": " + h.detail.astype(str)).to_numpy(dtype=object)
-            else:
-                message = rule.message
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "rule_id": h.rule_id,
-                        "table": h.table,
-                        "row": state.lines[pos],
-                        "participant_id": self._take_text(state, "participant_id", pos),
-                        "record_key": key,
-                        "column": h.column,
-                        "value": self._raw_text(h.table, h.column, pos),
-                        "message": message,
-                    },
-                    columns=_FRAME_COLUMNS,
-                )
-            )
-        if frames:
-            f = pd.concat(frames, ignore_index=True)
-        else:
-            f = pd.DataFrame({c: pd.Series(dtype=object) for c in _FRAME_COLUMNS})
-        f["row"] = f["row"].astype("Int64")
-        f = f.drop_duplicates(["rule_id", "table", "row", "column"], keep="first")
-        sev = {k: r.severity for k, r in self.catalogue.items()}
-        cat = {k: r.category for k, r in self.catalogue.items()}
-        f["severity"] = f["rule_id"].map(sev)
-        f["category"] = f["rule_id"].map(cat)
-        return sort_findings(f)
-
-    def explain(self, f: pd.DataFrame, expl: pd.DataFrame | None) -> pd.DataFrame:
-        f = f.copy()
-        f["explained"] = "no"
-        f["reason"] = ""
-        if expl is None or len(expl) == 0:
-            return f[list(DETAIL_COLUMNS)].reset_index(drop=True)
-        key = pd.MultiIndex.from_frame(f[["rule_id", "record_key"]].astype(str))
-        ekey = pd.MultiIndex.from_frame(expl[["rule_id", "record_key"]].astype(str))
-        at = ekey.get_indexer(key)
-        hit = at >= 0
-        f.loc[hit, "explained"] = "yes"
-        f.loc[hit, "reason"] = expl["reason"].to_numpy(dtype=object)[at[hit]]
-        unused = expl[~ekey.isin(key)]
-        if len(unused):
-            extra = pd.DataFrame(
-                {
-                    "rule_id": "FIL-008",
-                    "severity": self.catalogue["FIL-008"].severity,
-                    "category": self.catalogue["FIL-008"].category,
-                    "table": "explanations",
-                    "row": unused["line"].to_numpy(),
-                    "participant_id": "",
-                    "record_key": unused["record_key"].to_numpy(dtype=object),
-                    "column": "",
-                    "value": unused["rule_id"].to_numpy(dtype=object),
-                    "message": self.catalogue["FIL-008"].message,
-                    "explained": "no",
-                    "reason": "",
-                }
-            )
-            extra["row"] = extra["row"].astype("Int64")
-            f = sort_findings(pd.concat([f, extra], ignore_index=True))
-        return f[list(DETAIL_COLUMNS)].reset_index(drop=True)
-
-    def outputs(self):
-        clean: dict[str, pd.DataFrame] = {}
-        quarantine: dict[str, pd.DataFrame] = {}
-        rows = []
-        qrules: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
-        for h in self.hits:
-            if self.catalogue[h.rule_id].action == "quarantine":
-                qrules[h.table].append(pd.DataFrame({"pos": h.pos, "rule_id": h.rule_id}))
-        for table in TABLES:
-            state, raw = self.states[table], self.raws[table]
-            keep = ~state.quarantine
-            df = state.df[keep] if not keep.all() else state.df
-            df = df.reset_index(drop=True)
-            df["source_row"] = pd.array(state.lines[keep], dtype="Int64")
-            clean[table] = df
-            quarantine[table] = self._quarantine_frame(table, state, raw, qrules[table])
-            rows.append(
-                {
-                    "table": table,
-                    "rows_in": raw.rows_in,
-                    "rows_used": len(df),
-                    "rows_quarantined": len(quarantine[table]),
-                }
-            )
-            if raw.rows_in != len(df) + len(quarantine[table]):  # pragma: no cover - invariant
-                raise AssertionError(f"{table}: rows in != rows used + rows quarantined")
-        return clean, quarantine, pd.DataFrame(rows, columns=list(ACCOUNTING_COLUMNS))
-
-    def _quarantine_frame(self, table, state, raw, qframes) -> pd.DataFrame:
-        header = raw.header
-        names = raw.data.column_names
-        cols = [*header, "source_row", "rule_ids"]
-        parts = []
-        pos = np.flatnonzero(state.quarantine)
-        if len(pos):
-            q = pd.concat(qframes, ignore_index=True).drop_duplicates()
-            q = q.sort_values(["pos", "rule_id"])
-            ids = q.groupby("pos", sort=True)["rule_id"].agg(";".join)
-            taken = raw.data.take(pa_.array(pos))
-            data = {
-                h: as_array(taken.column(n)).fill_null("").to_numpy(zero_copy_only=False)
-                for h, n in zip(header, names, strict=True)
-            }
-            part = pd.DataFrame(data, columns=header)
-            part["source_row"] = state.lines[pos]
-            part["rule_ids"] = ids.reindex(pos).to_numpy(dtype=object)
-            parts.append(part)
-        if len(raw.bad_lines):
-            width = len(header)
-
-            def fit(fields: list[str]) -> list[str]:
-                if len(fields) > width:
-                    return [*fields[: width - 1], ",".join(fields[width - 1 :])]
-                return fields + [""] * (width - len(fields))
-
-            part = pd.DataFrame([fit(f) for f in raw.bad_fields], columns=header, dtype=object)
-            part["source_row"] = raw.bad_lines
-            part["rule_ids"] = "FIL-002"
-            parts.append(part)
-        if not parts:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-        out = pd.concat(parts, ignore_index=True)
-        out = out.sort_values("source_row", kind="stable").reset_index(drop=True)
-        out["source_row"] = out["source_row"].astype("Int64")
-        return out[cols]
 
 
 _RANGE_CHECKS = {
@@ -639,63 +467,12 @@ def _may_fail(column: pa.Column, s: pd.Series) -> bool:
     return False
 
 
-def sort_findings(f: pd.DataFrame) -> pd.DataFrame:
-    order = {t: i for i, t in enumerate(TABLE_ORDER)}
-    key_table = f["table"].map(order).fillna(len(order))
-    f = f.assign(_t=key_table, _r=f["row"].fillna(0))
-    f = f.sort_values(["_t", "_r", "column", "rule_id"], kind="stable")
-    return f.drop(columns=["_t", "_r"]).reset_index(drop=True)
-
-
-def summarise(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> pd.DataFrame:
-    if len(findings) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
-    g = findings.assign(_x=(findings["explained"] == "yes").astype(int)).groupby(
-        ["rule_id", "table"], sort=False
-    )
-    s = g.agg(count=("rule_id", "size"), explained=("_x", "sum")).reset_index()
-    s["severity"] = s["rule_id"].map({k: r.severity for k, r in catalogue.items()})
-    s["message"] = s["rule_id"].map({k: r.message for k, r in catalogue.items()})
-    order = {k: i for i, k in enumerate(catalogue)}
-    t_order = {t: i for i, t in enumerate(TABLE_ORDER)}
-    s = s.assign(_o=s["rule_id"].map(order), _t=s["table"].map(t_order)).sort_values(["_o", "_t"])
-    return s[list(SUMMARY_COLUMNS)].reset_index(drop=True)
-
-
-def unreadable_findings(exc: UnreadableFile | Exception) -> pd.DataFrame:
-    """The one finding of an unreadable extract (exit status 2)."""
-    table = getattr(exc, "table", "") or ""
-    line = getattr(exc, "line", None)
-    file = getattr(exc, "file", "")
-    problem = getattr(exc, "problem", str(exc))
-    rule = build_catalogue()["FIL-001"]
-    f = pd.DataFrame(
-        [
-            {
-                "rule_id": rule.rule_id,
-                "severity": rule.severity,
-                "category": rule.category,
-                "table": table,
-                "row": line,
-                "participant_id": "",
-                "record_key": "",
-                "column": "",
-                "value": file,
-                "message": f"{file}: {problem}",
-                "explained": "no",
-                "reason": "",
-            }
-        ],
-        columns=list(DETAIL_COLUMNS),
-    )
-    f["row"] = f["row"].astype("Int64")
-    return f
-
-
 __all__ = [
     "ACCOUNTING_COLUMNS",
     "DETAIL_COLUMNS",
     "SUMMARY_COLUMNS",
+    "summarise",
+    "unreadable_findings",
     "ValidationResult",
     "validate_extract",
 ]

@@ -1,7 +1,9 @@
 """The explanations file: findings a data manager accepts, with a reason.
 
-A TSV with the header ``rule_id<TAB>record_key<TAB>reason`` (more columns are ignored).
-Every line names one rule id and one record key (as printed in ``issues_detail.tsv``);
+A TSV with the header ``rule_id<TAB>record_key<TAB>reason`` (more columns are ignored),
+in the dialect of ``issues_detail.tsv`` (a field starting with ``"`` is quoted, ``""``
+is one ``"``). Every line names one rule id and one record key, as ``issues_detail.tsv``
+shows it (with the leading ``'`` that guards a spreadsheet formula) or as in the data;
 every finding with that rule id and record key is shown as explained and, if it is an
 error, no longer counts for the exit status. A file that cannot be read, lacks a column,
 has an empty field, an unknown rule id or a duplicated (rule_id, record_key) is
@@ -47,10 +49,22 @@ def load_explanations(path: Path, known_rules) -> pd.DataFrame:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise fail(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at line {line})", line) from None
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
-    if not rows or not any(f.strip() for f in rows[0]):
+    # the dialect issues_detail.tsv is written in: a field that starts with " is quoted and
+    # "" inside it is one ", so a record key copied from the listing (or the listing read
+    # and written again with a TSV library) arrives unchanged
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for row in reader:
+            rows.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise fail(f"line {line}: {exc} (a field that starts with a double quote must end with one)",
+                   line) from None
+    if not rows or not any(f.strip() for f in rows[0][1]):
         raise fail("empty file: expected the header rule_id, record_key, reason", 1)
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     missing = [c for c in EXPLANATION_COLUMNS if c not in header]
     if missing:
         hint = " (is it tab-separated?)" if len(header) == 1 else ""
@@ -58,9 +72,7 @@ def load_explanations(path: Path, known_rules) -> pd.DataFrame:
     where = [header.index(c) for c in EXPLANATION_COLUMNS]
     out = []
     seen: dict[tuple[str, str], int] = {}
-    line = 1
-    for row in rows[1:]:
-        line += 1
+    for line, row in rows[1:]:
         if not row or not any(f.strip() for f in row):
             continue
         if len(row) != len(header):

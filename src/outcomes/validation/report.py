@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from outcomes import __version__
 from outcomes.atomic import atomic_directory
 from outcomes.errors import ExtractUnreadableError, OutcomesError
+from outcomes.spreadsheet import neutralise_formulas
 from outcomes.validation.engine import (
     ACCOUNTING_COLUMNS,
     SUMMARY_COLUMNS,
@@ -41,11 +42,21 @@ OWN_ENTRIES = frozenset({DETAIL_FILE, SUMMARY_FILE, HTML_FILE, ACCOUNTING_FILE, 
 
 
 def _tsv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, sep="\t", index=False, lineterminator="\n")
+    """A listing for people: text cells that a spreadsheet would run as a formula get a
+    leading ``'`` (:func:`outcomes.spreadsheet.neutralise_formulas`)."""
+    neutralise_formulas(df).to_csv(path, sep="\t", index=False, lineterminator="\n")
+
+
+HTML_MAX_PER_RULE = 20_000
+"""validation.html embeds at most this many findings of each rule and table (the first, in
+listing order); issues_detail.tsv always holds all of them."""
 
 
 def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.DataFrame | None,
-                 exit_code: int, data_dir: str) -> str:
+                 exit_code: int, data_dir: str, *, max_per_rule: int = HTML_MAX_PER_RULE) -> str:
+    """validation.html: counts over every finding, the listing capped at ``max_per_rule``
+    findings per rule and table, so that millions of findings still make a page a browser
+    (and this process) can hold."""
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(
             lambda name: resources.files("outcomes.validation").joinpath("templates", name).read_text("utf-8")
@@ -53,12 +64,22 @@ def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.D
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    cols = list(findings.columns)
-    rows = findings.astype(object).where(findings.notna(), "").to_numpy().tolist()
-    payload = json.dumps({"columns": cols, "rows": rows}, ensure_ascii=False, default=str)
+    rank = findings.groupby(["rule_id", "table"], sort=False, dropna=False).cumcount().to_numpy()
+    capped = bool(len(findings)) and int(rank.max()) >= max_per_rule
+    shown = findings[rank < max_per_rule] if capped else findings
+    cols = list(shown.columns)
+    rows = shown.astype(object).where(shown.notna(), "").to_numpy().tolist()
+    payload = json.dumps(
+        {"columns": cols, "rows": rows, "total": len(findings), "per_rule": max_per_rule if capped else None},
+        ensure_ascii=False, default=str,
+    )
+    del rows
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     counts = {s: int((findings["severity"] == s).sum()) for s in ("error", "warning", "notice")}
     unexplained = int(((findings["severity"] == "error") & (findings["explained"] == "no")).sum())
+    records = summary.to_dict("records")
+    for r in records:
+        r["shown"] = min(int(r["count"]), max_per_rule)
     return env.get_template("validation.html.j2").render(
         data_dir=data_dir,
         version=__version__,
@@ -66,7 +87,10 @@ def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.D
         counts=counts,
         unexplained=unexplained,
         n_findings=len(findings),
-        summary=summary.to_dict("records"),
+        n_shown=len(shown),
+        max_per_rule=max_per_rule,
+        detail_file=DETAIL_FILE,
+        summary=records,
         accounting=None if accounting is None else accounting.to_dict("records"),
         findings_json=payload,
     )
@@ -187,6 +211,7 @@ def run_validation(
     out_dir: Path | None,
     explanations: Path | None,
     arms: tuple[str, str] | None,
+    data_cut: str | None = None,
 ) -> int:
     """``outcomes validate``: validate, write the outputs, return the exit status (0/1/2).
 
@@ -196,7 +221,7 @@ def run_validation(
     """
     prog = "outcomes validate"
     try:
-        result = validate_extract(data_dir, explanations=explanations, arms=arms)
+        result = validate_extract(data_dir, explanations=explanations, arms=arms, data_cut=data_cut)
     except ExtractUnreadableError as exc:
         failure = None
         if out_dir is not None:

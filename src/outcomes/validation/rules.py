@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from outcomes.contract import PRIOR_ADMISSIONS_MAX
+
 SEVERITIES: tuple[str, ...] = ("error", "warning", "notice")
 ACTIONS: tuple[str, ...] = ("quarantine", "mask", "report")
 
@@ -136,6 +138,9 @@ FILE_RULES: tuple[Rule, ...] = (
        "UTF-8 CSV"),
     _r("FIL-013", "error", "structure", "participants", (),
        "no participants: participants.csv has no usable row"),
+    _r("FIL-014", "notice", "chronology", ANY_TABLE, (),
+       "no data cut given (outcomes validate --data-cut, plan key data_cut): dates after "
+       "the data cut are not checked"),
 )
 
 # --------------------------------------------------------------------------------------
@@ -143,6 +148,7 @@ FILE_RULES: tuple[Rule, ...] = (
 # are pandera dataframe checks named by their rule id (schemas.py); the others are
 # vectorised functions in checks.py registered under their rule id.
 # --------------------------------------------------------------------------------------
+_AFTER_CUT = "date after the data cut (not counted by the analysis)"
 TABLE_RULES: tuple[Rule, ...] = (
     _r("PAR-002", "error", "key", "participants", "participant_id",
        "participant_id is duplicated (every copy quarantined)", "quarantine"),
@@ -153,22 +159,34 @@ TABLE_RULES: tuple[Rule, ...] = (
        "withdrawal_date is before randomisation_date"),
     _r("PAR-016", "error", "chronology", "participants", ("death_date", "randomisation_date"),
        "death_date is before randomisation_date"),
+    _r("PAR-017", "error", "range", "participants", "prior_admissions",
+       f"prior_admissions above the plausible maximum of {PRIOR_ADMISSIONS_MAX}: correct it, or "
+       "explain it to use the value as it is"),
+    _r("PAR-018", "warning", "chronology", "participants",
+       ("randomisation_date", "index_discharge_date", "withdrawal_date", "death_date"),
+       _AFTER_CUT),
     _r("QST-003", "error", "key", "questionnaires", ("participant_id", "visit"),
        "(participant_id, visit) is duplicated (every copy quarantined)", "quarantine"),
     _r("QST-005", "error", "required", "questionnaires", "completion_date",
        "completion_date missing or invalid although items are answered", "quarantine"),
     _r("QST-008", "error", "structure", "questionnaires", (),
        "instrument has only some of its item columns: this item column is missing"),
+    _r("QST-009", "warning", "chronology", "questionnaires", "completion_date", _AFTER_CUT),
     _r("ADM-003", "error", "key", "admissions", "admission_id",
        "admission_id is duplicated (every copy quarantined)", "quarantine"),
     _r("ADM-007", "error", "chronology", "admissions", ("discharge_date", "admission_date"),
        "discharge_date is before admission_date", "quarantine"),
     _r("ADM-008", "error", "chronology", "admissions", ("admission_date", "discharge_date"),
        "admission overlaps another admission of the same participant (both listed)"),
+    _r("ADM-009", "warning", "chronology", "admissions", ("admission_date", "discharge_date"),
+       _AFTER_CUT),
     _r("PCT-006", "warning", "key", "peer_contacts",
        ("participant_id", "contact_date", "peer_worker_id"),
        "duplicate contact record: same participant, date and peer worker (every copy listed)"),
+    _r("PCT-007", "warning", "chronology", "peer_contacts", "contact_date", _AFTER_CUT),
 )
+AFTER_DATA_CUT: tuple[str, ...] = ("PAR-018", "QST-009", "ADM-009", "PCT-007")
+"""Rules that report the dates of their columns lying after the data cut."""
 
 # --------------------------------------------------------------------------------------
 # Cross-table rules (vectorised functions in checks.py).

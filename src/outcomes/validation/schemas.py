@@ -29,6 +29,7 @@ from outcomes.contract import (
     DIAGNOSIS_GROUPS,
     DURATION_MINUTES_RANGE,
     LEGAL_STATUS_CODES,
+    PRIOR_ADMISSIONS_MAX,
     SEX_CODES,
     VISITS,
 )
@@ -134,6 +135,10 @@ class ParticipantsModel(pa.DataFrameModel):
     @pa.dataframe_check(name="PAR-016")
     def death_not_before_randomisation(cls, df: pd.DataFrame) -> pd.Series:
         return ~(df["death_date"] < df["randomisation_date"])
+
+    @pa.dataframe_check(name="PAR-017")
+    def prior_admissions_plausible(cls, df: pd.DataFrame) -> pd.Series:
+        return ~(df["prior_admissions"] > PRIOR_ADMISSIONS_MAX).fillna(False).astype(bool)
 
     class Config:
         strict = False
