@@ -1,4 +1,5 @@
-"""Shared pieces of the survival analyses: tidy rows, Wald intervals, design matrices."""
+"""Shared pieces of the survival analyses: tidy rows, Wald intervals, design matrices, the
+``status``/``reason`` columns and the not-estimable rules shared by the regressions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from outcomes.errors import NotEstimable
 
 #: Columns of every estimates table (DESIGN §9) plus ``events``.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -22,6 +25,11 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "n",
     "events",
 )
+
+#: Values of the ``status`` column that follows the result columns (with ``reason``).
+ESTIMATED = "estimated"
+NOT_ESTIMABLE = "not estimable"
+STATUS_COLUMNS: tuple[str, ...] = ("status", "reason")
 
 #: Estimate types whose natural scale is the ratio (plotted on a log axis).
 RATIO_TYPES = frozenset(
@@ -95,15 +103,82 @@ def row(
     return out
 
 
+def not_estimable_row(analysis: str, outcome: str, contrast: str, estimate_type: str,
+                      reason: str, n: int | float = np.nan, events: int | float = np.nan,
+                      **extra) -> dict:
+    """A row that keeps its identification (and n/events where known) with estimate, CI
+    and p-value NA, ``status = not estimable`` and the plain ``reason``."""
+    return row(analysis, outcome, contrast, estimate_type, np.nan, n=n, events=events,
+               **extra, status=NOT_ESTIMABLE, reason=reason)
+
+
+def with_status(df: pd.DataFrame) -> pd.DataFrame:
+    """``status`` ("estimated" unless set) and ``reason`` ("" unless set) as the last columns."""
+    df = df.copy()
+    status = df["status"] if "status" in df.columns else pd.Series(np.nan, index=df.index)
+    reason = df["reason"] if "reason" in df.columns else pd.Series(np.nan, index=df.index)
+    df = df.drop(columns=[c for c in STATUS_COLUMNS if c in df.columns])
+    df["status"] = status.where(status.notna(), ESTIMATED).astype(object)
+    df["reason"] = reason.where(reason.notna(), "").astype(object)
+    return df
+
+
 def frame(rows: Iterable[dict]) -> pd.DataFrame:
     df = pd.DataFrame(list(rows))
     if df.empty:
-        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+        return pd.DataFrame(columns=list(RESULT_COLUMNS + STATUS_COLUMNS))
     extra = [c for c in df.columns if c not in RESULT_COLUMNS]
     df = df[list(RESULT_COLUMNS) + extra]
     df["n"] = df["n"].astype("Int64")
     df["events"] = df["events"].astype("Int64")
-    return df
+    return with_status(df)
+
+
+@dataclass(frozen=True)
+class NotEstimableResult:
+    """An analysis (or one part of it) that could not be estimated: its rows, each with
+    its identification, n and events where known, and the plain ``reason``."""
+
+    reason: str
+    rows: tuple[dict, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        return frame(not_estimable_row(reason=self.reason, **r) for r in self.rows)
+
+
+def ident(analysis: str, outcome: str, contrast: str, estimate_type: str,
+          n: int | float = np.nan, events: int | float = np.nan, **extra) -> dict:
+    """The identification of one result row (for :class:`NotEstimableResult`)."""
+    return dict(analysis=analysis, outcome=outcome, contrast=contrast,
+                estimate_type=estimate_type, n=n, events=events, **extra)
+
+
+def check_events_by_arm(events: Sequence[int], arms: Arms, *, what: str = "events",
+                        estimate: str = "the hazard ratio is 0 or infinite") -> None:
+    """Raise :class:`NotEstimable` when an arm has no event (``events`` = treated, control).
+
+    With no event in one arm the likelihood of a ratio of the arms increases without bound
+    (monotone likelihood; Bryson & Johnson, Biometrika 1981), so no finite estimate exists.
+    """
+    if sum(events) == 0:
+        raise NotEstimable(f"no {what} in either arm")
+    for arm, e in zip((arms.treated, arms.control), events, strict=True):
+        if e == 0:
+            raise NotEstimable(f"no {what} in the {arm} arm: {estimate}")
+
+
+def check_events_per_coefficient(events: int, n_coef: int, *, model: str,
+                                 what: str = "events") -> None:
+    """Raise :class:`NotEstimable` when a model has fewer ``events`` than coefficients.
+
+    A floor, not a rule of thumb: below one event per coefficient the maximum-likelihood
+    estimate is undefined or pure sparse-data artefact (Peduzzi et al., J Clin Epidemiol
+    1996, report bias already below 10); above it the estimate is reported with its (wide)
+    confidence interval.
+    """
+    if events < n_coef:
+        raise NotEstimable(f"{model}: {events} {what} for {n_coef} coefficients "
+                           "(at least one per coefficient is needed)")
 
 
 def ratio_row(analysis, outcome, contrast, estimate_type, log_est, log_se, n, events,

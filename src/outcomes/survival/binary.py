@@ -17,6 +17,11 @@ References
   treatment effect in randomized clinical trials with binary outcomes. Stat Theory Relat
   Fields 2023; FDA guidance "Adjusting for Covariates in Randomized Clinical Trials for
   Drugs and Biological Products" 2023 (influence-function variance used here).
+- Albert A, Anderson JA. On the existence of maximum likelihood estimates in logistic
+  regression models. Biometrika 1984 (complete and quasi-complete separation).
+- Konis K. Linear programming algorithms for detecting separated data in binary logistic
+  regression models. DPhil thesis, University of Oxford 2007 (the check used here; R
+  packages safeBinaryRegression and detectseparation).
 - Robins JM, Finkelstein DM. Correcting for noncompliance and dependent censoring in an AIDS
   clinical trial with inverse probability of censoring weighted (IPCW) log-rank tests.
   Biometrics 2000 (IPCW).
@@ -29,12 +34,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linprog
 from scipy.special import expit
+
+from outcomes.errors import NotEstimable
+from outcomes.linalg import check_full_rank
 
 from ._common import (
     DEFAULT_ARMS,
     Arms,
     arm_indicator,
+    check_events_by_arm,
+    check_events_per_coefficient,
     design,
     diff_row,
     frame,
@@ -76,9 +87,33 @@ ESTIMANDS = {
 }
 
 
+def separated_terms(X, y, names) -> list[str]:
+    """Terms of a direction along which the logistic likelihood increases for ever: empty
+    when the maximum-likelihood estimate exists.
+
+    The data are (quasi-completely) separated — some finite coefficients do not exist —
+    exactly when a b != 0 has s_i x_i'b >= 0 for every row, s_i = 2 y_i - 1 (Albert &
+    Anderson 1984). Konis (2007)'s linear program finds one: maximise sum_i s_i x_i'b
+    subject to those constraints and -1 <= b_j <= 1 (columns scaled to max |x| = 1); the
+    data are separated when the optimum is positive. The terms returned are the non-zero
+    entries of the b found (one separating direction; there may be others).
+    """
+    X = np.asarray(X, float)
+    s = 2 * np.asarray(y, float) - 1
+    scale = np.abs(X).max(axis=0)
+    scale[scale == 0] = 1.0
+    A = X / scale * s[:, None]
+    res = linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)),
+                  bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
+    if res.status != 0 or -res.fun <= 1e-7 * max(len(A), 1):
+        return []
+    return [nm for nm, b in zip(names, res.x, strict=True) if abs(b) > 1e-7]
+
+
 def logistic_fit(X, y, w=None, *, tol=1e-10, max_iter=100):
     """Weighted logistic regression by Newton–Raphson; returns (beta, H) with
-    H = X' diag(w p (1-p)) X the observed information."""
+    H = X' diag(w p (1-p)) X the observed information. Raises :class:`NotEstimable` when
+    the information becomes singular or the iterations do not converge."""
     X = np.asarray(X, float)
     y = np.asarray(y, float)
     w = np.ones_like(y) if w is None else np.asarray(w, float)
@@ -86,12 +121,17 @@ def logistic_fit(X, y, w=None, *, tol=1e-10, max_iter=100):
     for _ in range(max_iter):
         p = expit(X @ beta)
         H = (X * (w * p * (1 - p))[:, None]).T @ X
-        step = np.linalg.solve(H, X.T @ (w * (y - p)))
+        try:
+            step = np.linalg.solve(H, X.T @ (w * (y - p)))
+        except np.linalg.LinAlgError:
+            raise NotEstimable("logistic regression: the information matrix is singular "
+                               "(a coefficient diverges)") from None
         beta = beta + step
         if np.max(np.abs(step)) < tol:
             break
     else:
-        raise RuntimeError("logistic regression did not converge (separation?)")
+        raise NotEstimable(f"logistic regression: Newton iterations did not converge in "
+                           f"{max_iter} steps")
     p = expit(X @ beta)
     H = (X * (w * p * (1 - p))[:, None]).T @ X
     return beta, H
@@ -129,7 +169,22 @@ class GComp:
         return float(np.log(self.risk1 / self.risk0)), float(np.sqrt(g @ self.cov @ g))
 
 
-def g_computation(Z, a, y, used, w=None) -> GComp:
+def check_logistic_design(X, y, names, *, model: str = "logistic model") -> None:
+    """The not-estimable rules of a logistic regression, checked before fitting
+    (docs/survival.md): full column rank (intercept first), at least one outcome and one
+    non-outcome per coefficient, and no (quasi-complete) separation."""
+    check_full_rank(X, names, model=model, intercept=names[0])
+    y = np.asarray(y, bool)
+    check_events_per_coefficient(int(min(y.sum(), (~y).sum())), X.shape[1], model=model,
+                                 what="outcomes of the rarer kind")
+    sep = separated_terms(X, y, names)
+    if sep:
+        raise NotEstimable(
+            f"{model}: the outcome is (quasi-completely) separated by {', '.join(sep)}: some "
+            "fitted risks are 0 or 1 and the odds ratios have no finite estimate")
+
+
+def g_computation(Z, a, y, used, w=None, names=None) -> GComp:
     """Logistic model y ~ 1 + a + Z fitted on the rows ``used`` (weights ``w``), then the
     mean predicted risk over *all* rows with a set to 1 and to 0.
 
@@ -137,7 +192,8 @@ def g_computation(Z, a, y, used, w=None) -> GComp:
     phi_i = (m_a(Z_i) - risk_a)/n + g_a' H^-1 w_i X_i (y_i - p_i), g_a the gradient of the
     mean prediction in beta and H the information; it includes the variability of the
     covariate distribution and is robust to misspecification of the logistic model
-    (weights are treated as known).
+    (weights are treated as known). ``names`` names the columns of ``Z`` in messages; the
+    design is checked by :func:`check_logistic_design` before fitting.
     """
     Z = np.asarray(Z, float).reshape(len(a), -1)
     a = np.asarray(a, float)
@@ -148,6 +204,10 @@ def g_computation(Z, a, y, used, w=None) -> GComp:
     wu = np.ones(n) if w is None else np.asarray(w, float)
     wu = np.where(used, wu, 0.0)
     yy = np.where(used, y, 0.0)
+    names = ["(Intercept)", "ARM", *(names if names is not None
+                                    else [f"Z{k + 1}" for k in range(Z.shape[1])])]
+    fit_rows = used & (wu > 0)
+    check_logistic_design(X[fit_rows], yy[fit_rows], names)
     beta, H = logistic_fit(X[used], yy[used], wu[used])
     Hinv = np.linalg.inv(H)
     X1, X0 = X.copy(), X.copy()
@@ -280,6 +340,9 @@ def readmission_within(
     (``ipcw=False``, or ``exclude_incomplete``) over-estimates the risk even when censoring
     is independent, because those readmitted early can no longer be censored.
     The variance treats the weights as known (Robins & Finkelstein 2000).
+
+    Raises :class:`NotEstimable` when an arm has no outcome or only outcomes, and by the
+    rules of :func:`check_logistic_design` (rank, outcomes per coefficient, separation).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}")
@@ -304,6 +367,10 @@ def readmission_within(
             var.append(float(s**2 * gw))
             ns.append(int(m.sum()))
             es.append(int(st["event"][m].sum()))
+        for arm, r in zip((arms.treated, arms.control), risks, strict=True):
+            if r in (0.0, 1.0):
+                raise NotEstimable(f"the Kaplan-Meier risk of {paramcd} by day {horizon:g} is "
+                                   f"{r:g} in the {arm} arm: the odds ratio is 0 or infinite")
         r1, r0 = risks
         rd = (r1 - r0, float(np.sqrt(sum(var))))
         lor = (float(np.log(r1 / (1 - r1)) - np.log(r0 / (1 - r0))),
@@ -334,8 +401,14 @@ def readmission_within(
             raise ValueError("an uncensored participant has censoring probability 0")
         w = np.where(used, 1 / G, 0.0)
 
+    check_events_by_arm((int((used & y & (a == 1)).sum()), int((used & y & (a == 0)).sum())),
+                        arms, what=f"{outcome}", estimate="the odds ratio is 0 (complete "
+                        "separation by arm)")
+    check_events_by_arm((int((used & ~y & (a == 1)).sum()), int((used & ~y & (a == 0)).sum())),
+                        arms, what=f"participant without {outcome}",
+                        estimate="the odds ratio is infinite (complete separation by arm)")
     Zdf = design(d, covariates)
-    gc = g_computation(Zdf.to_numpy(float), a, y.astype(float), used, w)
+    gc = g_computation(Zdf.to_numpy(float), a, y.astype(float), used, w, list(Zdf.columns))
     ns = (int((used & (a == 1)).sum()), int((used & (a == 0)).sum()))
     es = (int((used & y & (a == 1)).sum()), int((used & y & (a == 0)).sum()))
     cond = (float(gc.beta[1]), float(np.sqrt(gc.cov_beta[1, 1])))

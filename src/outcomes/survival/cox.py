@@ -10,6 +10,8 @@ References
 - Therneau TM, Grambsch PM. Modeling Survival Data: Extending the Cox Model. Springer 2000,
   §3.4 (Efron approximation), §4.6 and §7.2 (score/dfbeta residuals, robust variance
   D'D with D the dfbeta residuals summed by cluster, as in R survival::coxph(cluster=)).
+- Bryson MC, Johnson ME. The incidence of monotone likelihood in the Cox model.
+  Technometrics 1981 (a coefficient diverges: no finite maximum).
 - Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on weighted
   residuals. Biometrika 1994 (test of proportional hazards; lifelines implementation).
 """
@@ -23,18 +25,29 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.optimize import linprog
+
+from outcomes.errors import NotEstimable
+from outcomes.linalg import check_full_rank
 
 from ._common import (
     DEFAULT_ARMS,
     Arms,
     arm_indicator,
+    check_events_by_arm,
+    check_events_per_coefficient,
     design,
     frame,
     merge_adsl,
+    not_estimable_row,
     param,
     ratio_row,
     row,
 )
+
+#: What a Cox fit that has no finite maximum is reported as.
+MONOTONE = ("the partial likelihood has no finite maximum (a coefficient diverges: "
+            "monotone likelihood)")
 
 
 # --------------------------------------------------------------------------- engine
@@ -169,13 +182,23 @@ def efron_score_residuals(beta, X, stop, event, start=None, strata=None) -> np.n
 
 
 def fit_efron(X, stop, event, start=None, strata=None, *, tol=1e-10, max_iter=50):
-    """Newton–Raphson maximisation of the Efron partial likelihood (step halving)."""
+    """Newton–Raphson maximisation of the Efron partial likelihood (step halving).
+
+    Raises :class:`NotEstimable` when the information matrix becomes singular or the
+    iterations do not converge: both happen when a coefficient diverges (monotone
+    likelihood, Bryson & Johnson 1981), e.g. no event in one arm or one level of a covariate.
+    """
     X = np.asarray(X, float)
     beta = np.zeros(X.shape[1])
     ll, g, h = efron_loglik(beta, X, stop, event, start, strata)
     ll0 = ll
     for _ in range(max_iter):
-        step = np.linalg.solve(-h, g)
+        try:
+            step = np.linalg.solve(-h, g)
+        except np.linalg.LinAlgError:
+            raise NotEstimable(f"Cox model: {MONOTONE}") from None
+        if not np.all(np.isfinite(step)):
+            raise NotEstimable(f"Cox model: {MONOTONE}")
         for _half in range(30):
             nb = beta + step
             nll, ng, nh = efron_loglik(nb, X, stop, event, start, strata)
@@ -187,7 +210,8 @@ def fit_efron(X, stop, event, start=None, strata=None, *, tol=1e-10, max_iter=50
         if converged:
             break
     else:
-        raise RuntimeError("Cox fit did not converge")
+        raise NotEstimable(f"Cox model: Newton iterations did not converge in {max_iter} steps; "
+                           f"{MONOTONE}")
     return beta, ll, ll0, g, h
 
 
@@ -261,6 +285,12 @@ class CoxResult:
                                   self.level))
         if self.ph_test is not None:
             for _, r in self.ph_test.iterrows():
+                reason = r.get("reason", "")
+                if isinstance(reason, str) and reason:
+                    rows.append(not_estimable_row(self.analysis, self.outcome,
+                                                  f"PH test: {r['term']}", "ph_test_chisq",
+                                                  reason, n, self.events))
+                    continue
                 rows.append(row(self.analysis, self.outcome, f"PH test: {r['term']}",
                                 "ph_test_chisq", r["statistic"], p_value=r["p_value"],
                                 n=n, events=self.events))
@@ -317,6 +347,82 @@ def ph_test(X: pd.DataFrame, duration, event, strata=None, time_transform: str =
     return pd.concat([per, glob], ignore_index=True)
 
 
+def ph_test_or_reason(X: pd.DataFrame, duration, event, strata=None,
+                      time_transform: str = "rank") -> pd.DataFrame:
+    """:func:`ph_test`, or when it cannot be computed on these data (its own Cox fit does
+    not converge, a singular variance) the same rows with statistic NA and a ``reason``."""
+    from lifelines.exceptions import ConvergenceError
+
+    try:
+        return ph_test(X, duration, event, strata, time_transform)
+    except (NotEstimable, ConvergenceError, np.linalg.LinAlgError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc).strip().splitlines()[0]
+        terms = [*X.columns, "GLOBAL"]
+        return pd.DataFrame({"term": terms, "statistic": np.nan, "p_value": np.nan,
+                             "reason": f"proportional-hazards test not computable: {reason}"})
+
+
+def monotone_terms(X, stop, event, start=None, strata=None, names=None) -> list[str]:
+    """Terms of a direction along which the Cox partial likelihood increases for ever:
+    empty when the maximum partial-likelihood estimate is finite.
+
+    The likelihood is monotone exactly when a b != 0 makes every event's risk score the
+    largest of its risk set: (x_j - x_i)'b <= 0 for each event i and each j at risk at its
+    time in its stratum (Bryson & Johnson 1981; with Efron's ties too, tied events then
+    share the score). As for separation in logistic regression (Konis 2007), a linear
+    program finds such a b: maximise the sum of (x_i - x_j)'b under those constraints and
+    -1 <= b_k <= 1 (columns scaled to max |x| = 1); the likelihood is monotone when the
+    optimum is positive. The terms returned are the non-zero entries of the b found.
+    """
+    X = np.asarray(X, float)
+    n, p = X.shape
+    names = list(names) if names is not None else [f"x{k + 1}" for k in range(p)]
+    stop = np.asarray(stop, float)
+    start = np.full(n, -np.inf) if start is None else np.asarray(start, float)
+    ev = np.asarray(event, float) > 0
+    scale = np.abs(X).max(axis=0)
+    scale[scale == 0] = 1.0
+    Xs = X / scale
+    diffs = []
+    for idx in _split(strata, n):
+        for i in idx[ev[idx]]:
+            at_risk = idx[(start[idx] < stop[i]) & (stop[idx] >= stop[i])]
+            diffs.append(Xs[i] - Xs[at_risk])
+    if not diffs:
+        return []
+    D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
+    D = D[np.any(D != 0, axis=1)]
+    if D.size == 0:
+        return []
+    res = linprog(-D.sum(axis=0), A_ub=-D, b_ub=np.zeros(len(D)), bounds=[(-1.0, 1.0)] * p,
+                  method="highs")
+    if res.status != 0 or -res.fun <= 1e-7 * len(D):
+        return []
+    return [nm for nm, b in zip(names, res.x, strict=True) if abs(b) > 1e-7]
+
+
+def check_cox_design(X: pd.DataFrame, strata, events: np.ndarray, arm: np.ndarray, arms: Arms,
+                     *, model: str) -> None:
+    """The not-estimable rules of a Cox model, checked before fitting (docs/survival.md).
+
+    No event in an arm (the hazard ratio of arm is 0 or infinite); fewer events than
+    coefficients; a design column that is constant within strata or a linear combination
+    of the others (rank checked with the stratum indicators, which play the intercept's
+    part: the baseline hazard absorbs anything constant within a stratum). Monotone
+    likelihood is checked by :func:`monotone_terms` in :func:`cox`.
+    """
+    check_events_by_arm((int(events[arm == 1].sum()), int(events[arm == 0].sum())), arms)
+    check_events_per_coefficient(int(events.sum()), X.shape[1], model=model)
+    if strata is None:
+        S, snames = np.ones((len(X), 1)), ["(baseline hazard)"]
+    else:
+        codes, levels = pd.factorize(np.asarray(strata), sort=True)
+        S = (codes[:, None] == np.arange(len(levels))[None, :]).astype(float)
+        snames = [f"stratum[{lev}]" for lev in levels]
+    check_full_rank(np.column_stack([S, X.to_numpy(float)]), [*snames, *X.columns],
+                    model=model, intercept=snames[0] if strata is None else None)
+
+
 def cox(
     data: pd.DataFrame,
     *,
@@ -341,7 +447,8 @@ def cox(
     The event is ``event_col == 1`` when given, else ``censor_col == 0``. ``strata`` gives
     a separate baseline hazard per level combination. ``cluster`` (or ``robust=True`` with
     each row its own cluster) adds the robust sandwich variance, which is then used for
-    the CIs and p-values.
+    the CIs and p-values. Raises :class:`NotEstimable` by the rules of
+    :func:`check_cox_design` and when the fit has no finite maximum.
     """
     strata = list(strata or [])
     d = data.reset_index(drop=True)
@@ -353,6 +460,10 @@ def cox(
     stop = d[time_col].to_numpy(float)
     start = d[start_col].to_numpy(float) if start_col else None
     st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    check_cox_design(Xdf, st, ev, a, arms, model=f"Cox model of {outcome}")
+    mono = monotone_terms(X, stop, ev, start, st, Xdf.columns)
+    if mono:
+        raise NotEstimable(f"Cox model of {outcome}: {MONOTONE} along {', '.join(mono)}")
     beta, ll, ll0, _g, h = fit_efron(X, stop, ev, start, st)
     cov = np.linalg.inv(-h)
     rcov = None
@@ -371,7 +482,7 @@ def cox(
     if ph:
         if start_col:
             raise ValueError("the proportional-hazards test needs right-censored data")
-        pht = ph_test(Xdf, stop, ev, st, ph_transform)
+        pht = ph_test_or_reason(Xdf, stop, ev, st, ph_transform)
     return CoxResult(analysis, outcome, arms.contrast, tuple(Xdf.columns), beta, cov, rcov,
                      float(ll), float(ll0), int(len(d)), int(ev.sum()), ncl, tuple(strata),
                      pht, level, arm_col)

@@ -21,14 +21,18 @@ import numpy as np
 import pandas as pd
 from statsmodels.discrete.discrete_model import NegativeBinomial
 
+from outcomes.linalg import check_full_rank
+
 from ._common import (
     DEFAULT_ARMS,
     Arms,
     arm_indicator,
+    check_events_by_arm,
     design,
     diff_row,
     frame,
     merge_adsl,
+    not_estimable_row,
     ratio_row,
     row,
 )
@@ -67,9 +71,30 @@ class NegBinResult:
         return float(np.exp(self.params[1]))
 
     def to_frame(self) -> pd.DataFrame:
+        if not (self.converged and np.isfinite(self.params[1]) and np.isfinite(self.bse[1])):
+            return frame([not_estimable_row(
+                self.analysis, self.outcome, self.contrast, "rate_ratio",
+                "the negative binomial fit did not converge to finite estimates", self.n,
+                self.events, nb_alpha=np.nan)])
         return frame([ratio_row(self.analysis, self.outcome, self.contrast, "rate_ratio",
                                 self.params[1], self.bse[1], self.n, self.events, self.level,
                                 nb_alpha=self.alpha)])
+
+
+def check_readmissions_by_arm(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
+                              arms: Arms = DEFAULT_ARMS, count_col: str = "NREADM",
+                              exposure_col: str = "DAYSATRISK", arm_col: str = "ARM",
+                              id_col: str = "USUBJID") -> None:
+    """Raise :class:`~outcomes.errors.NotEstimable` when an arm has no readmission among
+    participants with days at risk: the rate ratio is then 0 or infinite (checked before
+    :func:`negative_binomial`)."""
+    pp = per_participant(adre, [count_col, exposure_col], id_col)
+    pp = merge_adsl(pp, adsl, [arm_col], id_col)
+    pp = pp.loc[pp[exposure_col].to_numpy(float) > 0]
+    a = arm_indicator(pp[arm_col], arms)
+    y = pp[count_col].to_numpy(float)
+    check_events_by_arm((int(y[a == 1].sum()), int(y[a == 0].sum())), arms,
+                        what="readmissions", estimate="the rate ratio is 0 or infinite")
 
 
 def negative_binomial(
@@ -100,6 +125,8 @@ def negative_binomial(
     X = np.column_stack([np.ones(len(d)), a, Z.to_numpy(float)])
     y = d[count_col].to_numpy(float)
     off = np.log(d[exposure_col].to_numpy(float))
+    check_full_rank(X, ["const", arm_col, *Z.columns], model="negative binomial model",
+                    intercept="const")
     mod = NegativeBinomial(y, X, loglike_method="nb2", offset=off)
     res = None
     with warnings.catch_warnings():
