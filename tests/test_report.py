@@ -177,10 +177,15 @@ def test_every_estimate_and_ci_of_the_tables_is_in_the_report(run, name):
     values = parse(run["html"]).values
     assert len(raw) > 10
     for i, row in raw.iterrows():
+        not_estimable = row.get("status") == "not estimable"
         for col in ("estimate", "ci_low", "ci_high", "p_value", "n"):
             if col in ("ci_low", "ci_high") and _na(row["ci_low"]) and _na(row["ci_high"]) \
-                    and not _na(row["estimate"]):
+                    and (not _na(row["estimate"]) or not_estimable):
                 continue  # e.g. a chi-squared test statistic: no CI to show
+            if col == "estimate" and not_estimable:
+                assert [t for _, t in values[(name, i, col)]] == ["not estimable"] * len(
+                    values[(name, i, col)]), f"{name}.tsv row {i + 2}"
+                continue
             key = (name, i, col)
             if col == "n" or (col == "p_value" and _na(row[col])):
                 if key not in values:  # shown where it belongs, not required everywhere
