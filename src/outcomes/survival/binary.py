@@ -401,12 +401,11 @@ def readmission_within(
             raise ValueError("an uncensored participant has censoring probability 0")
         w = np.where(used, 1 / G, 0.0)
 
+    sep = "the odds ratio is 0 or infinite (complete separation by arm)"
     check_events_by_arm((int((used & y & (a == 1)).sum()), int((used & y & (a == 0)).sum())),
-                        arms, what=f"{outcome}", estimate="the odds ratio is 0 (complete "
-                        "separation by arm)")
+                        arms, what=f"{outcome}", estimate=sep)
     check_events_by_arm((int((used & ~y & (a == 1)).sum()), int((used & ~y & (a == 0)).sum())),
-                        arms, what=f"participant without {outcome}",
-                        estimate="the odds ratio is infinite (complete separation by arm)")
+                        arms, what=f"participant without {outcome}", estimate=sep)
     Zdf = design(d, covariates)
     gc = g_computation(Zdf.to_numpy(float), a, y.astype(float), used, w, list(Zdf.columns))
     ns = (int((used & (a == 1)).sum()), int((used & (a == 0)).sum()))
