@@ -45,3 +45,14 @@ def test_forest_leaves_out_not_estimable_rows_and_lists_them(tmp_path):
     kept, excluded = split_not_estimable(tab, "label")
     assert kept["label"].tolist() == ["HR x"]
     assert excluded == [("HR y", "no events in either arm")]
+
+
+def test_forest_draws_an_estimate_outside_its_interval(tmp_path):
+    # a percentile bootstrap CI need not contain its estimate (small samples): drawn, no error
+    tab = pd.DataFrame({
+        "analysis": ["a", "b"], "outcome": ["x", "y"], "contrast": ["t vs c"] * 2,
+        "estimate_type": ["mean_difference"] * 2, "estimate": [0.5, -1.0],
+        "ci_low": [0.6, -2.0], "ci_high": [1.2, 0.5], "p_value": [0.01, 0.3],
+        "label": ["outside", "inside"]})
+    path = forest(tab, tmp_path / "f.svg", label="label")
+    assert path.read_text().startswith("<?xml")

@@ -179,8 +179,14 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             p = p.reset_index(drop=True)
             yy = np.arange(len(p))[::-1]
             est, lo, hi = (p[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
-            ax.errorbar(est, yy, xerr=[est - lo, hi - est], fmt="s", color="black", ms=4,
-                        ecolor="0.3", capsize=2, lw=1)
+            inside = (lo <= est) & (est <= hi)
+            ax.errorbar(est[inside], yy[inside],
+                        xerr=[est[inside] - lo[inside], hi[inside] - est[inside]], fmt="s",
+                        color="black", ms=4, ecolor="0.3", capsize=2, lw=1)
+            if not inside.all():  # e.g. a percentile bootstrap CI that misses its estimate
+                out = ~inside
+                ax.hlines(yy[out], lo[out], hi[out], color="0.3", lw=1)
+                ax.plot(est[out], yy[out], "s", color="black", ms=4)
             ax.axvline(1.0 if kind == "ratio" else 0.0, color="0.5", ls="--", lw=0.8)
             if kind == "ratio":
                 ax.set_xscale("log")
