@@ -147,18 +147,25 @@ def _table(res: Path, name: str) -> pd.DataFrame:
                        na_values=["NA"])
 
 
-def check_results(res: Path) -> dict[str, pd.DataFrame]:
+def check_results(res: Path) -> tuple[dict[str, pd.DataFrame], str | None]:
     """Tables have rows with a status; not-estimable rows have a reason and no number;
-    estimated between-arm effects have finite numbers; the report shows every reason."""
+    estimated between-arm effects have finite numbers; the report shows every reason.
+    Returns the tables and, while the mediation part is not merged, what is still missing
+    from mediation.tsv (None when nothing)."""
     report = (res / "report" / "index.html").read_text(encoding="utf-8")
     names = ["survival", "questionnaires"]
     if (res / "tables" / "mediation.tsv").exists():
         names.append("mediation")
     tables = {}
+    pending = None
     for name in names:
         t = _table(res, name)
         tables[name] = t
         assert len(t), name
+        if name == "mediation" and "status" not in t.columns \
+                and not MEDIATION_SMALL_TRIALS_FIXED:
+            pending = "mediation.tsv has no status/reason columns yet"
+            continue
         assert list(t.columns[-2:]) == ["status", "reason"], name
         assert set(t["status"]) <= {"estimated", "not estimable"}, name
         ne = t["status"] == "not estimable"
@@ -172,11 +179,11 @@ def check_results(res: Path) -> dict[str, pd.DataFrame]:
             assert html.escape(reason, quote=False) in report, (name, reason)
     for svg in ("forest_survival.svg", "km_readmit.svg"):
         assert (res / "figures" / svg).stat().st_size > 0
-    return tables
+    return tables, pending
 
 
 def _finish(mediation_error: str | None) -> None:
-    if mediation_error is not None:
+    if mediation_error:
         if MEDIATION_SMALL_TRIALS_FIXED:
             pytest.fail(f"mediation stage failed: {mediation_error}")
         pytest.xfail(f"mediation on small trials (another part of issue 10): {mediation_error}")
@@ -191,7 +198,7 @@ def test_simulated_trial_runs_to_the_end(tmp_path, n, seed):
     data = simulate(n, seed, tmp_path / "data")
     res = tmp_path / "results"
     med = run_pipeline(data, res)
-    tables = check_results(res)
+    tables, pending = check_results(res)
     s = tables["survival"]
     assert {"primary", "community_tenure", "competing_risks", "recurrent_readmission",
             "days_in_hospital"} <= set(s["analysis"])
@@ -200,7 +207,7 @@ def test_simulated_trial_runs_to_the_end(tmp_path, n, seed):
         assert death["status"] == "not estimable"
         assert "monotone likelihood" in death["reason"]
         assert death["events"] == 4
-    _finish(med)
+    _finish(med or pending)
 
 
 def _edited(tmp_path: Path, edit: str) -> Path:
@@ -215,7 +222,7 @@ def test_edited_extract_runs_to_the_end(tmp_path, edit):
     data = _edited(tmp_path, edit)
     res = tmp_path / "results"
     med = run_pipeline(data, res)
-    tables = check_results(res)
+    tables, pending = check_results(res)
     s, q = tables["survival"], tables["questionnaires"]
     ne = s.set_index(["analysis", "outcome", "contrast", "estimate_type"])
     report = (res / "report" / "index.html").read_text(encoding="utf-8")
@@ -247,7 +254,7 @@ def test_edited_extract_runs_to_the_end(tmp_path, edit):
     elif edit == "one_site":
         assert (s.loc[s["analysis"] == "community_tenure", "status"] == "estimated").all()
         assert (q["status"] == "estimated").all()
-    _finish(med)
+    _finish(med or pending)
 
 
 def _snakemake(tmp_path: Path, data: Path) -> subprocess.CompletedProcess:
@@ -286,4 +293,4 @@ def test_snakemake_runs_small_and_sparse_trials(tmp_path, case):
                          + "; ".join(p.read_text().strip().splitlines()[-1] for p in failed))
         pytest.fail(out[-4000:])
     assert "Traceback" not in out
-    check_results(results)
+    _finish(check_results(results)[1])
