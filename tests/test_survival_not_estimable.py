@@ -80,6 +80,17 @@ def test_stratified_cox_covariate_constant_within_strata_is_a_singular_design():
     assert np.isfinite(cox(d, covariates=["DETINDFL"]).hr)
 
 
+def test_cox_covariate_constant_within_the_risk_sets_is_not_identified():
+    # DETINDFL varies within each stratum, but not between an event and those at risk
+    # with it (the participant who differs leaves first): its coefficient is not identified
+    d = pd.DataFrame({
+        "ARM": [T, C, C, C, T, T], "SITEID": ["S1"] * 3 + ["S2"] * 3,
+        "AVAL": [10.0, 20, 5, 10, 30, 3], "CNSR": [0, 1, 1, 0, 1, 1],
+        "DETINDFL": ["Y", "Y", "N", "N", "N", "Y"]})
+    with pytest.raises(SingularDesign, match=r"within the risk sets.*DETINDFL"):
+        cox(d, covariates=["DETINDFL"], strata=["SITEID"])
+
+
 def test_cox_without_events_in_one_arm_is_not_estimable():
     ev = np.where(np.arange(40) % 2 == 0, np.arange(40) % 4 == 0, 0).astype(int)
     with pytest.raises(NotEstimable, match="no events in the usual_care arm"):

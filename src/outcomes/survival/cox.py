@@ -196,9 +196,9 @@ def fit_efron(X, stop, event, start=None, strata=None, *, tol=1e-10, max_iter=50
         try:
             step = np.linalg.solve(-h, g)
         except np.linalg.LinAlgError:
-            raise NotEstimable(f"Cox model: {MONOTONE}") from None
+            raise NotEstimable(f"Cox model: singular information matrix; {MONOTONE}") from None
         if not np.all(np.isfinite(step)):
-            raise NotEstimable(f"Cox model: {MONOTONE}")
+            raise NotEstimable(f"Cox model: singular information matrix; {MONOTONE}")
         for _half in range(30):
             nb = beta + step
             nll, ng, nh = efron_loglik(nb, X, stop, event, start, strata)
@@ -362,41 +362,47 @@ def ph_test_or_reason(X: pd.DataFrame, duration, event, strata=None,
                              "reason": f"proportional-hazards test not computable: {reason}"})
 
 
-def monotone_terms(X, stop, event, start=None, strata=None, names=None) -> list[str]:
-    """Terms of a direction along which the Cox partial likelihood increases for ever:
-    empty when the maximum partial-likelihood estimate is finite.
-
-    The likelihood is monotone exactly when a b != 0 makes every event's risk score the
-    largest of its risk set: (x_j - x_i)'b <= 0 for each event i and each j at risk at its
-    time in its stratum (Bryson & Johnson 1981; with Efron's ties too, tied events then
-    share the score). As for separation in logistic regression (Konis 2007), a linear
-    program finds such a b: maximise the sum of (x_i - x_j)'b under those constraints and
-    -1 <= b_k <= 1 (columns scaled to max |x| = 1); the likelihood is monotone when the
-    optimum is positive. The terms returned are the non-zero entries of the b found.
-    """
+def risk_set_differences(X, stop, event, start=None, strata=None) -> np.ndarray:
+    """The distinct non-zero rows x_i - x_j, i an event and j at risk at its time in its
+    stratum: all the partial likelihood knows about the coefficients (it depends on the
+    data only through them)."""
     X = np.asarray(X, float)
     n, p = X.shape
-    names = list(names) if names is not None else [f"x{k + 1}" for k in range(p)]
     stop = np.asarray(stop, float)
     start = np.full(n, -np.inf) if start is None else np.asarray(start, float)
     ev = np.asarray(event, float) > 0
-    scale = np.abs(X).max(axis=0)
-    scale[scale == 0] = 1.0
-    Xs = X / scale
-    diffs = []
+    diffs = [np.zeros((0, p))]
     for idx in _split(strata, n):
         for i in idx[ev[idx]]:
             at_risk = idx[(start[idx] < stop[i]) & (stop[idx] >= stop[i])]
-            diffs.append(Xs[i] - Xs[at_risk])
-    if not diffs:
-        return []
+            diffs.append(X[i] - X[at_risk])
     D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
-    D = D[np.any(D != 0, axis=1)]
+    return D[np.any(D != 0, axis=1)]
+
+
+def monotone_terms(D, names) -> list[str]:
+    """Terms of a direction along which the Cox partial likelihood increases for ever:
+    empty when the maximum partial-likelihood estimate is finite. ``D`` is
+    :func:`risk_set_differences`.
+
+    The likelihood is monotone exactly when a b != 0 makes every event's risk score the
+    largest of its risk set: (x_i - x_j)'b >= 0 for each event i and each j at risk at its
+    time in its stratum, > 0 for one (Bryson & Johnson 1981; with Efron's ties too, tied
+    events then share the score). As for separation in logistic regression (Konis 2007), a
+    linear program finds such a b: maximise the sum of (x_i - x_j)'b under those
+    constraints and -1 <= b_k <= 1 (columns scaled to max |x| = 1); the likelihood is
+    monotone when the optimum is positive. The terms returned are the non-zero entries of
+    the b found.
+    """
+    D = np.asarray(D, float)
     if D.size == 0:
         return []
-    res = linprog(-D.sum(axis=0), A_ub=-D, b_ub=np.zeros(len(D)), bounds=[(-1.0, 1.0)] * p,
-                  method="highs")
-    if res.status != 0 or -res.fun <= 1e-7 * len(D):
+    scale = np.abs(D).max(axis=0)
+    scale[scale == 0] = 1.0
+    Ds = D / scale
+    res = linprog(-Ds.sum(axis=0), A_ub=-Ds, b_ub=np.zeros(len(Ds)),
+                  bounds=[(-1.0, 1.0)] * D.shape[1], method="highs")
+    if res.status != 0 or -res.fun <= 1e-7 * len(Ds):
         return []
     return [nm for nm, b in zip(names, res.x, strict=True) if abs(b) > 1e-7]
 
@@ -408,8 +414,10 @@ def check_cox_design(X: pd.DataFrame, strata, events: np.ndarray, arm: np.ndarra
     No event in an arm (the hazard ratio of arm is 0 or infinite); fewer events than
     coefficients; a design column that is constant within strata or a linear combination
     of the others (rank checked with the stratum indicators, which play the intercept's
-    part: the baseline hazard absorbs anything constant within a stratum). Monotone
-    likelihood is checked by :func:`monotone_terms` in :func:`cox`.
+    part: the baseline hazard absorbs anything constant within a stratum). :func:`cox`
+    then checks the rank of :func:`risk_set_differences` (a covariate that never differs
+    between an event and those at risk with it is not identified, e.g. with one
+    participant per stratum) and monotone likelihood (:func:`monotone_terms`).
     """
     check_events_by_arm((int(events[arm == 1].sum()), int(events[arm == 0].sum())), arms)
     check_events_per_coefficient(int(events.sum()), X.shape[1], model=model)
@@ -460,10 +468,17 @@ def cox(
     stop = d[time_col].to_numpy(float)
     start = d[start_col].to_numpy(float) if start_col else None
     st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
-    check_cox_design(Xdf, st, ev, a, arms, model=f"Cox model of {outcome}")
-    mono = monotone_terms(X, stop, ev, start, st, Xdf.columns)
+    model = f"Cox model of {outcome}"
+    check_cox_design(Xdf, st, ev, a, arms, model=model)
+    D = risk_set_differences(X, stop, ev, start, st)
+    if len(D) == 0:
+        raise NotEstimable(f"{model}: no event has anyone at risk with other covariate values "
+                           "in its stratum, so the partial likelihood carries no information")
+    check_full_rank(D, list(Xdf.columns), model=f"{model} (covariate differences within the "
+                    "risk sets of the events)")
+    mono = monotone_terms(D, Xdf.columns)
     if mono:
-        raise NotEstimable(f"Cox model of {outcome}: {MONOTONE} along {', '.join(mono)}")
+        raise NotEstimable(f"{model}: {MONOTONE} along {', '.join(mono)}")
     beta, ll, ll0, _g, h = fit_efron(X, stop, ev, start, st)
     cov = np.linalg.inv(-h)
     rcov = None
