@@ -284,6 +284,21 @@ def test_no_readmission_in_an_arm_makes_the_rate_ratio_not_estimable():
         check_readmissions_by_arm(adre, adsl)
 
 
+def test_singular_hessian_in_the_negative_binomial_fit_is_not_estimable(monkeypatch):
+    import importlib
+
+    rec = importlib.import_module("outcomes.survival.recurrent")
+
+    def singular(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    adsl, _, adre, _ = simulate_trial(200, seed=5)
+    assert np.isfinite(rec.rate_ratio(adre, adsl).rate_ratio)
+    monkeypatch.setattr(rec, "negative_binomial", singular)
+    with pytest.raises(NotEstimable, match="Hessian is singular in the fit"):
+        rec.rate_ratio(adre, adsl)
+
+
 def test_non_converged_negative_binomial_is_a_not_estimable_row():
     r = NegBinResult("recurrent_readmission", "NREADM", f"{T} vs {C}", ("const", "ARM"),
                      np.array([0.1, np.nan]), np.array([0.1, np.nan]), 1.0, 0.1, 50, 20, 0,

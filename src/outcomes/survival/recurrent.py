@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.discrete.discrete_model import NegativeBinomial
 
+from outcomes.errors import NotEstimable
 from outcomes.linalg import check_full_rank
 
 from ._common import (
@@ -142,6 +143,21 @@ def negative_binomial(
                         np.asarray(res.bse[:-1]), float(res.params[-1]), float(res.bse[-1]),
                         int(len(d)), int(y.sum()), int((~keep).sum()),
                         bool(ok), level)
+
+
+def rate_ratio(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
+               arms: Arms = DEFAULT_ARMS, **kwargs) -> NegBinResult:
+    """:func:`negative_binomial` with its not-estimable rules applied around the fit:
+    :func:`check_readmissions_by_arm` before it, and a singular Hessian inside the
+    statsmodels fit (``LinAlgError``, seen with as many coefficients as participants)
+    turned into :class:`~outcomes.errors.NotEstimable`. A fit that ends without converging
+    is a not-estimable row of :class:`NegBinResult`."""
+    check_readmissions_by_arm(adre, adsl, arms=arms)
+    try:
+        return negative_binomial(adre, adsl, arms=arms, **kwargs)
+    except np.linalg.LinAlgError as exc:
+        raise NotEstimable(f"negative binomial model: the Hessian is singular in the fit "
+                           f"({exc}); no finite estimate") from None
 
 
 def andersen_gill(

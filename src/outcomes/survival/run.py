@@ -31,7 +31,7 @@ from .competing import cause_specific_cox, cumulative_incidence
 from .cox import tenure_cox
 from .km import KaplanMeierResult, kaplan_meier, logrank, rmst_difference
 from .plots import forest, kmunicate
-from .recurrent import andersen_gill, check_readmissions_by_arm, hospital_days, negative_binomial
+from .recurrent import andersen_gill, hospital_days, rate_ratio
 from .tables import results_table, write_tsv
 
 TENURE_PARAMS = {"READMIT": "community_tenure", "READMDET": "detained_readmission"}
@@ -150,13 +150,10 @@ def run_survival(
     pp = adre.drop_duplicates("USUBJID")
     n_re, e_re = len(pp), int(pp["NREADM"].sum())
 
-    def nb():
-        check_readmissions_by_arm(adre, adsl, arms=arms)
-        return negative_binomial(adre, adsl, covariates=tuple(s["primary_covariates"]), arms=arms)
-
-    results.append(attempt(nb, [ident("recurrent_readmission", "NREADM", c, "rate_ratio", n_re,
-                                      e_re, nb_alpha=np.nan)],
-                           "the negative binomial model"))
+    results.append(attempt(
+        lambda: rate_ratio(adre, adsl, covariates=tuple(s["primary_covariates"]), arms=arms),
+        [ident("recurrent_readmission", "NREADM", c, "rate_ratio", n_re, e_re, nb_alpha=np.nan)],
+        "the negative binomial model"))
     results.append(attempt(
         lambda: andersen_gill(adre, adsl, covariates=cox_cov, strata=strata, arms=arms),
         [ident("recurrent_readmission", "readmissions (Andersen-Gill)", c, "hazard_ratio",
