@@ -28,8 +28,8 @@ from outcomes.survival import (
     tenure_cox,
 )
 from outcomes.survival._common import Arms, NotEstimableResult, ident
-from outcomes.survival.binary import separated_terms
 from outcomes.survival.cox import ph_test_or_reason
+from outcomes.survival.estimability import separated_terms
 from outcomes.survival.recurrent import NegBinResult, check_readmissions_by_arm
 from outcomes.survival.run import attempt
 

@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from outcomes.errors import NotEstimable
-
 #: Columns of every estimates table (DESIGN §9) plus ``events``.
 RESULT_COLUMNS: tuple[str, ...] = (
     "analysis",
@@ -153,34 +151,6 @@ def ident(analysis: str, outcome: str, contrast: str, estimate_type: str,
                 estimate_type=estimate_type, n=n, events=events, **extra)
 
 
-def check_events_by_arm(events: Sequence[int], arms: Arms, *, what: str = "events",
-                        estimate: str = "the hazard ratio is 0 or infinite") -> None:
-    """Raise :class:`NotEstimable` when an arm has no event (``events`` = treated, control).
-
-    With no event in one arm the likelihood of a ratio of the arms increases without bound
-    (monotone likelihood; Bryson & Johnson, Biometrika 1981), so no finite estimate exists.
-    """
-    if sum(events) == 0:
-        raise NotEstimable(f"no {what} in either arm")
-    for arm, e in zip((arms.treated, arms.control), events, strict=True):
-        if e == 0:
-            raise NotEstimable(f"no {what} in the {arm} arm: {estimate}")
-
-
-def check_events_per_coefficient(events: int, n_coef: int, *, model: str,
-                                 what: str = "events") -> None:
-    """Raise :class:`NotEstimable` when a model has fewer ``events`` than coefficients.
-
-    A floor, not a rule of thumb: below one event per coefficient the maximum-likelihood
-    estimate is undefined or pure sparse-data artefact (Peduzzi et al., J Clin Epidemiol
-    1996, report bias already below 10); above it the estimate is reported with its (wide)
-    confidence interval.
-    """
-    if events < n_coef:
-        raise NotEstimable(f"{model}: {events} {what} for {n_coef} coefficients "
-                           "(at least one per coefficient is needed)")
-
-
 def ratio_row(analysis, outcome, contrast, estimate_type, log_est, log_se, n, events,
               level=0.95, **extra) -> dict:
     """A row for a ratio estimated on the log scale (Wald CI exponentiated)."""
@@ -255,3 +225,11 @@ def merge_adsl(tte: pd.DataFrame, adsl: pd.DataFrame | None, columns: Sequence[s
     if adsl[id_col].duplicated().any():
         raise ValueError("ADSL must have one row per participant")
     return tte.merge(adsl[[id_col, *need]], on=id_col, how="left", validate="many_to_one")
+
+
+def strata_groups(strata, n) -> list[np.ndarray]:
+    """Row indices of each stratum (one group of all rows when ``strata`` is None)."""
+    if strata is None:
+        return [np.arange(n)]
+    codes = pd.factorize(np.asarray(strata))[0]
+    return [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]

@@ -17,11 +17,6 @@ References
   treatment effect in randomized clinical trials with binary outcomes. Stat Theory Relat
   Fields 2023; FDA guidance "Adjusting for Covariates in Randomized Clinical Trials for
   Drugs and Biological Products" 2023 (influence-function variance used here).
-- Albert A, Anderson JA. On the existence of maximum likelihood estimates in logistic
-  regression models. Biometrika 1984 (complete and quasi-complete separation).
-- Konis K. Linear programming algorithms for detecting separated data in binary logistic
-  regression models. DPhil thesis, University of Oxford 2007 (the check used here; R
-  packages safeBinaryRegression and detectseparation).
 - Robins JM, Finkelstein DM. Correcting for noncompliance and dependent censoring in an AIDS
   clinical trial with inverse probability of censoring weighted (IPCW) log-rank tests.
   Biometrics 2000 (IPCW).
@@ -34,18 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 from scipy.special import expit
 
 from outcomes.errors import NotEstimable
-from outcomes.linalg import check_full_rank
 
 from ._common import (
     DEFAULT_ARMS,
     Arms,
     arm_indicator,
-    check_events_by_arm,
-    check_events_per_coefficient,
     design,
     diff_row,
     frame,
@@ -55,6 +46,7 @@ from ._common import (
     row,
     wald,
 )
+from .estimability import check_events_by_arm, check_logistic_design
 from .km import km_table
 
 STRATEGIES = ("while_alive", "composite", "exclude_incomplete", "hypothetical_ipcw",
@@ -85,29 +77,6 @@ ESTIMANDS = {
         "withdrawal, estimated as 1 - Kaplan-Meier at the horizon in each arm (unadjusted); "
         "death and withdrawal treated as independent censoring."),
 }
-
-
-def separated_terms(X, y, names) -> list[str]:
-    """Terms of a direction along which the logistic likelihood increases for ever: empty
-    when the maximum-likelihood estimate exists.
-
-    The data are (quasi-completely) separated — some finite coefficients do not exist —
-    exactly when a b != 0 has s_i x_i'b >= 0 for every row, s_i = 2 y_i - 1 (Albert &
-    Anderson 1984). Konis (2007)'s linear program finds one: maximise sum_i s_i x_i'b
-    subject to those constraints and -1 <= b_j <= 1 (columns scaled to max |x| = 1); the
-    data are separated when the optimum is positive. The terms returned are the non-zero
-    entries of the b found (one separating direction; there may be others).
-    """
-    X = np.asarray(X, float)
-    s = 2 * np.asarray(y, float) - 1
-    scale = np.abs(X).max(axis=0)
-    scale[scale == 0] = 1.0
-    A = X / scale * s[:, None]
-    res = linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)),
-                  bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
-    if res.status != 0 or -res.fun <= 1e-7 * max(len(A), 1):
-        return []
-    return [nm for nm, b in zip(names, res.x, strict=True) if abs(b) > 1e-7]
 
 
 def logistic_fit(X, y, w=None, *, tol=1e-10, max_iter=100):
@@ -167,21 +136,6 @@ class GComp:
     def log_rr(self) -> tuple[float, float]:
         g = np.array([1 / self.risk1, -1 / self.risk0])
         return float(np.log(self.risk1 / self.risk0)), float(np.sqrt(g @ self.cov @ g))
-
-
-def check_logistic_design(X, y, names, *, model: str = "logistic model") -> None:
-    """The not-estimable rules of a logistic regression, checked before fitting
-    (docs/survival.md): full column rank (intercept first), at least one outcome and one
-    non-outcome per coefficient, and no (quasi-complete) separation."""
-    check_full_rank(X, names, model=model, intercept=names[0])
-    y = np.asarray(y, bool)
-    check_events_per_coefficient(int(min(y.sum(), (~y).sum())), X.shape[1], model=model,
-                                 what="outcomes of the rarer kind")
-    sep = separated_terms(X, y, names)
-    if sep:
-        raise NotEstimable(
-            f"{model}: the outcome is (quasi-completely) separated by {', '.join(sep)}: some "
-            "fitted risks are 0 or 1 and the odds ratios have no finite estimate")
 
 
 def g_computation(Z, a, y, used, w=None, names=None) -> GComp:
@@ -342,7 +296,8 @@ def readmission_within(
     The variance treats the weights as known (Robins & Finkelstein 2000).
 
     Raises :class:`NotEstimable` when an arm has no outcome or only outcomes, and by the
-    rules of :func:`check_logistic_design` (rank, outcomes per coefficient, separation).
+    rules of :func:`~outcomes.survival.estimability.check_logistic_design` (rank, outcomes
+    per coefficient, separation).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}")

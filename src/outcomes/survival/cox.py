@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.optimize import linprog
 
 from outcomes.errors import NotEstimable
 from outcomes.linalg import check_full_rank
@@ -34,8 +33,6 @@ from ._common import (
     DEFAULT_ARMS,
     Arms,
     arm_indicator,
-    check_events_by_arm,
-    check_events_per_coefficient,
     design,
     frame,
     merge_adsl,
@@ -43,11 +40,9 @@ from ._common import (
     param,
     ratio_row,
     row,
+    strata_groups,
 )
-
-#: What a Cox fit that has no finite maximum is reported as.
-MONOTONE = ("the partial likelihood has no finite maximum (a coefficient diverges: "
-            "monotone likelihood)")
+from .estimability import MONOTONE, check_cox_design, monotone_terms, risk_set_differences
 
 
 # --------------------------------------------------------------------------- engine
@@ -104,13 +99,6 @@ def _stratum_terms(beta, X, start, stop, event):
                 dcount=dcount)
 
 
-def _split(strata, n):
-    if strata is None:
-        return [np.arange(n)]
-    codes = pd.factorize(np.asarray(strata))[0]
-    return [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
-
-
 def efron_loglik(beta, X, stop, event, start=None, strata=None):
     """(log partial likelihood, gradient, Hessian) under Efron's approximation."""
     X = np.asarray(X, float)
@@ -119,7 +107,7 @@ def efron_loglik(beta, X, stop, event, start=None, strata=None):
     event = np.asarray(event, float)
     p = X.shape[1]
     ll, g, h = 0.0, np.zeros(p), np.zeros((p, p))
-    for idx in _split(strata, X.shape[0]):
+    for idx in strata_groups(strata, X.shape[0]):
         t = _stratum_terms(beta, X[idx], start[idx], stop[idx], event[idx])
         if t is None:
             continue
@@ -149,7 +137,7 @@ def efron_score_residuals(beta, X, stop, event, start=None, strata=None) -> np.n
     event = np.asarray(event, float)
     n, p = X.shape
     U = np.zeros((n, p))
-    for idx in _split(strata, n):
+    for idx in strata_groups(strata, n):
         Xs, st, sp, ev = X[idx], start[idx], stop[idx], event[idx] > 0
         t = _stratum_terms(beta, Xs, st, sp, ev.astype(float))
         if t is None:
@@ -362,75 +350,6 @@ def ph_test_or_reason(X: pd.DataFrame, duration, event, strata=None,
                              "reason": f"proportional-hazards test not computable: {reason}"})
 
 
-def risk_set_differences(X, stop, event, start=None, strata=None) -> np.ndarray:
-    """The distinct non-zero rows x_i - x_j, i an event and j at risk at its time in its
-    stratum: all the partial likelihood knows about the coefficients (it depends on the
-    data only through them)."""
-    X = np.asarray(X, float)
-    n, p = X.shape
-    stop = np.asarray(stop, float)
-    start = np.full(n, -np.inf) if start is None else np.asarray(start, float)
-    ev = np.asarray(event, float) > 0
-    diffs = [np.zeros((0, p))]
-    for idx in _split(strata, n):
-        for i in idx[ev[idx]]:
-            at_risk = idx[(start[idx] < stop[i]) & (stop[idx] >= stop[i])]
-            diffs.append(X[i] - X[at_risk])
-    D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
-    return D[np.any(D != 0, axis=1)]
-
-
-def monotone_terms(D, names) -> list[str]:
-    """Terms of a direction along which the Cox partial likelihood increases for ever:
-    empty when the maximum partial-likelihood estimate is finite. ``D`` is
-    :func:`risk_set_differences`.
-
-    The likelihood is monotone exactly when a b != 0 makes every event's risk score the
-    largest of its risk set: (x_i - x_j)'b >= 0 for each event i and each j at risk at its
-    time in its stratum, > 0 for one (Bryson & Johnson 1981; with Efron's ties too, tied
-    events then share the score). As for separation in logistic regression (Konis 2007), a
-    linear program finds such a b: maximise the sum of (x_i - x_j)'b under those
-    constraints and -1 <= b_k <= 1 (columns scaled to max |x| = 1); the likelihood is
-    monotone when the optimum is positive. The terms returned are the non-zero entries of
-    the b found.
-    """
-    D = np.asarray(D, float)
-    if D.size == 0:
-        return []
-    scale = np.abs(D).max(axis=0)
-    scale[scale == 0] = 1.0
-    Ds = D / scale
-    res = linprog(-Ds.sum(axis=0), A_ub=-Ds, b_ub=np.zeros(len(Ds)),
-                  bounds=[(-1.0, 1.0)] * D.shape[1], method="highs")
-    if res.status != 0 or -res.fun <= 1e-7 * len(Ds):
-        return []
-    return [nm for nm, b in zip(names, res.x, strict=True) if abs(b) > 1e-7]
-
-
-def check_cox_design(X: pd.DataFrame, strata, events: np.ndarray, arm: np.ndarray, arms: Arms,
-                     *, model: str) -> None:
-    """The not-estimable rules of a Cox model, checked before fitting (docs/survival.md).
-
-    No event in an arm (the hazard ratio of arm is 0 or infinite); fewer events than
-    coefficients; a design column that is constant within strata or a linear combination
-    of the others (rank checked with the stratum indicators, which play the intercept's
-    part: the baseline hazard absorbs anything constant within a stratum). :func:`cox`
-    then checks the rank of :func:`risk_set_differences` (a covariate that never differs
-    between an event and those at risk with it is not identified, e.g. with one
-    participant per stratum) and monotone likelihood (:func:`monotone_terms`).
-    """
-    check_events_by_arm((int(events[arm == 1].sum()), int(events[arm == 0].sum())), arms)
-    check_events_per_coefficient(int(events.sum()), X.shape[1], model=model)
-    if strata is None:
-        S, snames = np.ones((len(X), 1)), ["(baseline hazard)"]
-    else:
-        codes, levels = pd.factorize(np.asarray(strata), sort=True)
-        S = (codes[:, None] == np.arange(len(levels))[None, :]).astype(float)
-        snames = [f"stratum[{lev}]" for lev in levels]
-    check_full_rank(np.column_stack([S, X.to_numpy(float)]), [*snames, *X.columns],
-                    model=model, intercept=snames[0] if strata is None else None)
-
-
 def cox(
     data: pd.DataFrame,
     *,
@@ -456,7 +375,8 @@ def cox(
     a separate baseline hazard per level combination. ``cluster`` (or ``robust=True`` with
     each row its own cluster) adds the robust sandwich variance, which is then used for
     the CIs and p-values. Raises :class:`NotEstimable` by the rules of
-    :func:`check_cox_design` and when the fit has no finite maximum.
+    :func:`~outcomes.survival.estimability.check_cox_design`, of the risk-set differences and
+    of monotone likelihood, and when the fit has no finite maximum.
     """
     strata = list(strata or [])
     d = data.reset_index(drop=True)

@@ -28,7 +28,6 @@ from ._common import (
     DEFAULT_ARMS,
     Arms,
     arm_indicator,
-    check_events_by_arm,
     design,
     diff_row,
     frame,
@@ -38,6 +37,7 @@ from ._common import (
     row,
 )
 from .cox import CoxResult, cox
+from .estimability import check_events_by_arm
 
 
 def per_participant(adre: pd.DataFrame, columns: Sequence[str], id_col: str = "USUBJID"):
