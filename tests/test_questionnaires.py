@@ -93,3 +93,78 @@ def test_questionnaire_ancova_covers_every_score_and_visit():
         "n",
     ):
         assert col in out.columns
+
+
+# ----------------------------------------------------------------------------- not estimable
+
+
+def _adqs(n=60, visits=("baseline", "month_4", "month_12"), seed=6):
+    rng = np.random.default_rng(seed)
+    ids = [f"P{i:03d}" for i in range(n)]
+    adsl = pd.DataFrame({"USUBJID": ids,
+                         "ARM": np.where(np.arange(n) % 2, "usual_care", "peer_support"),
+                         "SITEID": np.where(np.arange(n) < n // 2, "S1", "S2")})
+    rows = [{"USUBJID": pid, "AVISIT": v, "PARAMCD": "WEMWBS", "PARAM": "WEMWBS total",
+             "AVAL": rng.normal(40, 5), "ABLFL": "Y" if v == "baseline" else ""}
+            for pid in ids for v in visits]
+    return pd.DataFrame(rows), adsl
+
+
+def _run(adqs, adsl):
+    return questionnaire_ancova(adqs, adsl, treated_arm="peer_support", control_arm="usual_care")
+
+
+def test_no_month_12_values_give_a_not_estimable_row():
+    adqs, adsl = _adqs(visits=("baseline", "month_4"))
+    out = _run(adqs, adsl).set_index("avisit")
+    assert out.loc["month_4", "status"] == "estimated" and out.loc["month_4", "reason"] == ""
+    assert out.loc["month_12", "status"] == "not estimable"
+    assert out.loc["month_12", "reason"] == "no month_12 value of WEMWBS"
+    assert np.isnan(out.loc["month_12", "estimate"]) and out.loc["month_12", "n"] == 0
+    assert out.loc["month_12", "n_excluded"] == 60
+    assert list(out.columns[-2:]) == ["status", "reason"]
+
+
+def test_fewer_than_two_complete_cases_in_an_arm_is_not_estimable():
+    adqs, adsl = _adqs()
+    control = adqs["USUBJID"].isin(adsl.loc[adsl["ARM"] == "usual_care", "USUBJID"])
+    m4 = adqs["AVISIT"] == "month_4"
+    keep_one = adqs.index[control & m4][1:]
+    adqs.loc[keep_one, "AVAL"] = np.nan
+    out = _run(adqs, adsl).set_index("avisit")
+    assert out.loc["month_4", "status"] == "not estimable"
+    assert out.loc["month_4", "reason"].startswith("1 participant(s) in the usual_care arm")
+    assert out.loc["month_4", "n_control"] == 1 and out.loc["month_4", "n_treated"] == 30
+    assert out.loc["month_12", "status"] == "estimated"
+
+
+def test_ancova_constant_baseline_is_a_singular_design():
+    from outcomes.errors import SingularDesign
+
+    d = _data(np.random.default_rng(7))
+    d["BASE"] = 40.0
+    with pytest.raises(SingularDesign, match="BASE is constant"):
+        fit_ancova(d, treated_arm="peer_support", control_arm="usual_care")
+
+
+def test_ancova_site_with_one_arm_only_makes_a_duplicated_column():
+    from outcomes.errors import SingularDesign
+
+    d = _data(np.random.default_rng(8))
+    d["SITEID"] = np.where(d["ARM"] == "peer_support", "S2", "S1")  # site = arm
+    with pytest.raises(SingularDesign, match=r"SITEID\[S2\] is a linear combination"):
+        fit_ancova(d, treated_arm="peer_support", control_arm="usual_care")
+    adqs, adsl = _adqs()
+    adsl["SITEID"] = np.where(adsl["ARM"] == "peer_support", "S2", "S1")
+    out = _run(adqs, adsl)
+    assert (out["status"] == "not estimable").all()
+    assert out["reason"].str.contains("rank-deficient").all()
+
+
+def test_no_residual_degree_of_freedom_is_not_estimable():
+    from outcomes.errors import NotEstimable
+
+    d = _data(np.random.default_rng(9), n=4)
+    d["SITEID"] = ["S1", "S1", "S2", "S2"]
+    with pytest.raises(NotEstimable, match="4 complete cases for 4 coefficients"):
+        fit_ancova(d, treated_arm="peer_support", control_arm="usual_care")

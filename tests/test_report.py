@@ -177,10 +177,15 @@ def test_every_estimate_and_ci_of_the_tables_is_in_the_report(run, name):
     values = parse(run["html"]).values
     assert len(raw) > 10
     for i, row in raw.iterrows():
+        not_estimable = row.get("status") == "not estimable"
         for col in ("estimate", "ci_low", "ci_high", "p_value", "n"):
             if col in ("ci_low", "ci_high") and _na(row["ci_low"]) and _na(row["ci_high"]) \
-                    and not _na(row["estimate"]):
+                    and (not _na(row["estimate"]) or not_estimable):
                 continue  # e.g. a chi-squared test statistic: no CI to show
+            if col == "estimate" and not_estimable:
+                assert [t for _, t in values[(name, i, col)]] == ["not estimable"] * len(
+                    values[(name, i, col)]), f"{name}.tsv row {i + 2}"
+                continue
             key = (name, i, col)
             if col == "n" or (col == "p_value" and _na(row[col])):
                 if key not in values:  # shown where it belongs, not required everywhere
@@ -355,6 +360,36 @@ def test_report_is_deterministic_and_does_not_recompute(run, tmp_path):
     _cli("report", "--results", str(alt))
     values = parse((alt / "report" / "index.html").read_text(encoding="utf-8")).values
     assert [t for _, t in values[("survival", int(i), "estimate")]] == ["0.70"]
+
+
+def test_not_estimable_rows_show_their_reason_and_leave_the_forest_plot(run, tmp_path):
+    alt = tmp_path / "results"
+    shutil.copytree(run["bare"], alt, ignore=shutil.ignore_patterns("report"))
+    reasons = {}
+    for name, pick in (("survival", lambda t: (t.analysis == "community_tenure")
+                        & (t.estimate_type == "hazard_ratio")),
+                       ("questionnaires", lambda t: t.outcome == "WEMWBS month_12")):
+        path = alt / "tables" / f"{name}.tsv"
+        tab = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        i = int(tab.index[pick(tab)][0])
+        for col in ("estimate", "ci_low", "ci_high", "p_value"):
+            tab.loc[i, col] = "NA"
+        reasons[name] = (i, f"made up for the test: {name} <not estimable>")
+        tab.loc[i, ["status", "reason"]] = ["not estimable", reasons[name][1]]
+        tab.to_csv(path, sep="\t", index=False)
+    _cli("report", "--results", str(alt))
+    html = (alt / "report" / "index.html").read_text(encoding="utf-8")
+    values = parse(html).values
+    for name, (i, reason) in reasons.items():
+        assert [t for _, t in values[(name, i, "estimate")]] == ["not estimable"]
+        assert (name, i, "ci_low") not in values
+        escaped = reason.replace("<", "&lt;").replace(">", "&gt;")
+        assert f'<span class="reason">({escaped})</span>' in html
+    listed = html[html.index('id="forest-not-estimable"'):]
+    listed = listed[:listed.index("</ul>")]
+    assert "Community tenure: hazard ratio (Cox): made up for the test: survival" in listed
+    assert "WEMWBS month 12: made up for the test: questionnaires" in listed
+    assert 'id="forest-not-estimable"' not in run["bare_html"]
 
 
 def test_missing_inputs_are_one_line_errors(tmp_path, capsys):

@@ -118,8 +118,10 @@ def test_rmst_hand_table():
     assert rmst == pytest.approx(restricted_mean_survival_time(kmf, t=6), abs=1e-9)
 
 
-def test_rmst_tau_beyond_follow_up_is_an_error():
-    with pytest.raises(ValueError, match="beyond"):
+def test_rmst_tau_beyond_follow_up_is_not_estimable():
+    from outcomes.errors import NotEstimable
+
+    with pytest.raises(NotEstimable, match="beyond"):
         rmst_km([1, 2, 3], [1, 0, 0], tau=10)
 
 

@@ -5,6 +5,10 @@ Each score at a follow-up visit is regressed on arm, its own baseline value and 
 adjusted mean difference (treated − control); complete cases for outcome and baseline, the
 excluded participants counted. Reference: Vickers & Altman, BMJ 2001;323:1123 (analysing
 controlled trials with baseline and follow-up measurements).
+
+A score at a visit that cannot be analysed (fewer than 2 complete cases in an arm, no
+residual degree of freedom, a rank-deficient design) gives a row with ``status = not
+estimable`` and the reason (docs/survival.md lists the rules), never an error.
 """
 
 from __future__ import annotations
@@ -14,6 +18,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+
+from outcomes.errors import NotEstimable
+from outcomes.linalg import check_full_rank
+
+#: Complete cases (outcome and baseline) needed in each arm.
+MIN_PER_ARM = 2
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class AncovaResult:
     n_excluded: int
     mean_treated: float
     mean_control: float
+    status: str = "estimated"
+    reason: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         row = asdict(self)
@@ -54,6 +66,8 @@ class AncovaResult:
             "n_excluded": self.n_excluded,
             "mean_treated": self.mean_treated,
             "mean_control": self.mean_control,
+            "status": self.status,
+            "reason": self.reason,
         }
         return pd.DataFrame([out])
 
@@ -72,6 +86,10 @@ def fit_ancova(
 
     ``data`` has one row per randomised participant with ``ARM``, ``SITEID``, ``AVAL``
     (follow-up value, NaN when missing) and ``BASE`` (baseline value, NaN when missing).
+
+    Raises :class:`NotEstimable` when an arm has fewer than :data:`MIN_PER_ARM` complete
+    cases, when no residual degree of freedom is left, or when the design is rank-deficient
+    (e.g. a constant baseline, a site holding one arm only): see :func:`check_ancova_design`.
     """
     arm = data["ARM"].astype(str)
     use = arm.isin([treated_arm, control_arm]) & data["AVAL"].notna() & data["BASE"].notna()
@@ -82,6 +100,9 @@ def fit_ancova(
     exog = np.column_stack(
         [np.ones(len(d)), treated, d["BASE"].to_numpy(dtype=float), sites.to_numpy()]
     )
+    names = ["(Intercept)", "ARM", "BASE", *(f"SITEID[{c}]" for c in sites.columns)]
+    check_ancova_design(exog, names, treated, treated_arm=treated_arm, control_arm=control_arm,
+                        what=f"{paramcd} {avisit}".strip() or "the score")
     fit = sm.OLS(y, exog).fit()
     lo, hi = fit.conf_int(alpha)[1]
     return AncovaResult(
@@ -104,6 +125,43 @@ def fit_ancova(
     )
 
 
+def check_ancova_design(exog: np.ndarray, names: list[str], treated: np.ndarray, *,
+                        treated_arm: str, control_arm: str, what: str) -> None:
+    """The not-estimable rules of the ANCOVA (docs/survival.md), checked before fitting:
+    at least :data:`MIN_PER_ARM` complete cases per arm (a mean difference needs a
+    within-arm variance), more complete cases than coefficients (a residual variance, so
+    a standard error), and a design of full column rank."""
+    for arm, k in ((treated_arm, int(treated.sum())), (control_arm, int((treated == 0).sum()))):
+        if k < MIN_PER_ARM:
+            raise NotEstimable(f"{k} participant(s) in the {arm} arm with both the {what} "
+                               f"value and the baseline (at least {MIN_PER_ARM} needed)")
+    n, p = exog.shape
+    if n <= p:
+        raise NotEstimable(f"{n} complete cases for {p} coefficients: no residual degree of "
+                           "freedom")
+    check_full_rank(exog, names, model=f"ANCOVA of {what}", intercept="(Intercept)")
+
+
+def not_estimable_ancova(data: pd.DataFrame, reason: str, *, treated_arm: str,
+                         control_arm: str, paramcd: str, param: str,
+                         avisit: str) -> AncovaResult:
+    """The row of a score at a visit that could not be analysed: counts kept, numbers NA."""
+    arm = data["ARM"].astype(str)
+    ok = arm.isin([treated_arm, control_arm]) & data["AVAL"].notna() & data["BASE"].notna()
+    y = data["AVAL"].astype(float)
+    nan = float("nan")
+    n_t, n_c = int((ok & (arm == treated_arm)).sum()), int((ok & (arm == control_arm)).sum())
+    return AncovaResult(
+        paramcd=paramcd, param=param, avisit=avisit, treated_arm=treated_arm,
+        control_arm=control_arm, estimate=nan, std_error=nan, ci_low=nan, ci_high=nan,
+        p_value=nan, n=n_t + n_c, n_treated=n_t, n_control=n_c,
+        n_excluded=int((arm.isin([treated_arm, control_arm]) & ~ok).sum()),
+        mean_treated=float(y[ok & (arm == treated_arm)].mean()) if n_t else nan,
+        mean_control=float(y[ok & (arm == control_arm)].mean()) if n_c else nan,
+        status="not estimable", reason=reason,
+    )
+
+
 def questionnaire_ancova(
     adqs: pd.DataFrame,
     adsl: pd.DataFrame,
@@ -115,7 +173,9 @@ def questionnaire_ancova(
     """ANCOVA for every PARAMCD at every follow-up visit; one row per effect.
 
     The denominator is every randomised participant in ADSL (ITT population): those
-    without the follow-up or baseline value are counted in ``n_excluded``.
+    without the follow-up or baseline value are counted in ``n_excluded``. A score at a
+    visit that cannot be analysed (no value at that visit, too few complete cases, a
+    singular design) gets a row with ``status = not estimable`` and the reason.
     """
     frames = []
     base = adsl[["USUBJID", "ARM", "SITEID"]]
@@ -127,19 +187,18 @@ def questionnaire_ancova(
         )
         for visit in visits:
             follow = rows.loc[rows["AVISIT"] == visit, ["USUBJID", "AVAL"]]
-            if follow["AVAL"].notna().sum() < 3:
-                continue
             data = base.merge(follow, on="USUBJID", how="left").merge(
                 baseline, on="USUBJID", how="left"
             )
-            res = fit_ancova(
-                data,
-                treated_arm=treated_arm,
-                control_arm=control_arm,
-                paramcd=paramcd,
-                param=param,
-                avisit=visit,
-            )
+            ids = dict(treated_arm=treated_arm, control_arm=control_arm, paramcd=paramcd,
+                       param=param, avisit=visit)
+            try:
+                res = fit_ancova(data, **ids)
+            except NotEstimable as exc:
+                reason = exc.reason
+                if follow["AVAL"].notna().sum() == 0:
+                    reason = f"no {visit} value of {paramcd}"
+                res = not_estimable_ancova(data, reason, **ids)
             frames.append(res.to_frame())
     if not frames:
         return pd.DataFrame()

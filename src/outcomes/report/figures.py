@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from outcomes.survival.plots import COLOURS, RC, _save, forest
+from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estimable
 
 from .inputs import ReportInputs
 from .sections import (
@@ -98,6 +98,11 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
     tab = pd.concat(parts, ignore_index=True)
     order = {k: i for i, k in enumerate(FOREST_XLABELS)}
     return tab.sort_values("panel", key=lambda c: c.map(order), kind="stable")
+
+
+def forest_excluded(inp: ReportInputs) -> list[tuple[str, str]]:
+    """(label, reason) of the between-arm effects the forest plot leaves out."""
+    return split_not_estimable(all_effects_table(inp), "label")[1]
 
 
 def forest_all(inp: ReportInputs) -> str:

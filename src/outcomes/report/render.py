@@ -185,6 +185,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "mediation": med,
         "forest_all": inline_svg(figures.forest_all(inp), "forestall",
                                  label="Forest plot of all between-arm effects"),
+        "forest_excluded": figures.forest_excluded(inp),
         "validation": sections.validation_section(inp),
         "rules": rules,
         "overrides": overrides,

@@ -130,6 +130,15 @@ class Estimate:
     events: Num | None
     note: str = ""
     has_ci: bool = True
+    reason: str = ""  # why the row is not estimable ("" when it is estimated)
+
+
+def not_estimable_reason(table: Table, i: int) -> str | None:
+    """The ``reason`` of row ``i`` when its ``status`` is "not estimable", else None."""
+    if "status" not in table.raw.columns or table.raw.at[i, "status"] != "not estimable":
+        return None
+    reason = table.raw.at[i, "reason"] if "reason" in table.raw.columns else ""
+    return reason or "not estimable"
 
 
 def estimate(table: Table, src: str, i: int, label: str, *, estimate_type: str | None = None,
@@ -147,6 +156,12 @@ def estimate(table: Table, src: str, i: int, label: str, *, estimate_type: str |
     )
     e.has_ci = not (fmt.is_missing(table.raw.at[i, "ci_low"])
                     and fmt.is_missing(table.raw.at[i, "ci_high"]))
+    reason = not_estimable_reason(table, i)
+    if reason is not None:
+        e.est = Num("not estimable", e.est.raw, src, i, "estimate", e.est.scale, e.est.decimals)
+        e.has_ci = False
+        e.reason = reason
+        return e
     if et == "median_time" and not e.has_ci and fmt.is_missing(table.raw.at[i, "estimate"]):
         e.has_ci = True  # "not reached (not reached to not reached)" reads badly; keep CI
     return e

@@ -31,6 +31,7 @@ from .recurrent import (
     andersen_gill,
     hospital_days,
     negative_binomial,
+    rate_ratio,
 )
 from .tables import results_table, write_tsv
 
@@ -58,6 +59,7 @@ __all__ = [
     "km_table",
     "logrank",
     "negative_binomial",
+    "rate_ratio",
     "readmission_within",
     "results_table",
     "rmst_difference",

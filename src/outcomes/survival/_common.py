@@ -1,4 +1,5 @@
-"""Shared pieces of the survival analyses: tidy rows, Wald intervals, design matrices."""
+"""Shared pieces of the survival analyses: tidy rows, Wald intervals, design matrices, the
+``status``/``reason`` columns and the not-estimable rules shared by the regressions."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "n",
     "events",
 )
+
+#: Values of the ``status`` column that follows the result columns (with ``reason``).
+ESTIMATED = "estimated"
+NOT_ESTIMABLE = "not estimable"
+STATUS_COLUMNS: tuple[str, ...] = ("status", "reason")
 
 #: Estimate types whose natural scale is the ratio (plotted on a log axis).
 RATIO_TYPES = frozenset(
@@ -95,15 +101,54 @@ def row(
     return out
 
 
+def not_estimable_row(analysis: str, outcome: str, contrast: str, estimate_type: str,
+                      reason: str, n: int | float = np.nan, events: int | float = np.nan,
+                      **extra) -> dict:
+    """A row that keeps its identification (and n/events where known) with estimate, CI
+    and p-value NA, ``status = not estimable`` and the plain ``reason``."""
+    return row(analysis, outcome, contrast, estimate_type, np.nan, n=n, events=events,
+               **extra, status=NOT_ESTIMABLE, reason=reason)
+
+
+def with_status(df: pd.DataFrame) -> pd.DataFrame:
+    """``status`` ("estimated" unless set) and ``reason`` ("" unless set) as the last columns."""
+    df = df.copy()
+    status = df["status"] if "status" in df.columns else pd.Series(np.nan, index=df.index)
+    reason = df["reason"] if "reason" in df.columns else pd.Series(np.nan, index=df.index)
+    df = df.drop(columns=[c for c in STATUS_COLUMNS if c in df.columns])
+    df["status"] = status.where(status.notna(), ESTIMATED).astype(object)
+    df["reason"] = reason.where(reason.notna(), "").astype(object)
+    return df
+
+
 def frame(rows: Iterable[dict]) -> pd.DataFrame:
     df = pd.DataFrame(list(rows))
     if df.empty:
-        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+        return pd.DataFrame(columns=list(RESULT_COLUMNS + STATUS_COLUMNS))
     extra = [c for c in df.columns if c not in RESULT_COLUMNS]
     df = df[list(RESULT_COLUMNS) + extra]
     df["n"] = df["n"].astype("Int64")
     df["events"] = df["events"].astype("Int64")
-    return df
+    return with_status(df)
+
+
+@dataclass(frozen=True)
+class NotEstimableResult:
+    """An analysis (or one part of it) that could not be estimated: its rows, each with
+    its identification, n and events where known, and the plain ``reason``."""
+
+    reason: str
+    rows: tuple[dict, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        return frame(not_estimable_row(reason=self.reason, **r) for r in self.rows)
+
+
+def ident(analysis: str, outcome: str, contrast: str, estimate_type: str,
+          n: int | float = np.nan, events: int | float = np.nan, **extra) -> dict:
+    """The identification of one result row (for :class:`NotEstimableResult`)."""
+    return dict(analysis=analysis, outcome=outcome, contrast=contrast,
+                estimate_type=estimate_type, n=n, events=events, **extra)
 
 
 def ratio_row(analysis, outcome, contrast, estimate_type, log_est, log_se, n, events,
@@ -180,3 +225,11 @@ def merge_adsl(tte: pd.DataFrame, adsl: pd.DataFrame | None, columns: Sequence[s
     if adsl[id_col].duplicated().any():
         raise ValueError("ADSL must have one row per participant")
     return tte.merge(adsl[[id_col, *need]], on=id_col, how="left", validate="many_to_one")
+
+
+def strata_groups(strata, n) -> list[np.ndarray]:
+    """Row indices of each stratum (one group of all rows when ``strata`` is None)."""
+    if strata is None:
+        return [np.arange(n)]
+    codes = pd.factorize(np.asarray(strata))[0]
+    return [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]

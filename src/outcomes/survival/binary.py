@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from outcomes.errors import NotEstimable
+
 from ._common import (
     DEFAULT_ARMS,
     Arms,
@@ -44,6 +46,7 @@ from ._common import (
     row,
     wald,
 )
+from .estimability import check_events_by_arm, check_logistic_design
 from .km import km_table
 
 STRATEGIES = ("while_alive", "composite", "exclude_incomplete", "hypothetical_ipcw",
@@ -78,7 +81,8 @@ ESTIMANDS = {
 
 def logistic_fit(X, y, w=None, *, tol=1e-10, max_iter=100):
     """Weighted logistic regression by Newton–Raphson; returns (beta, H) with
-    H = X' diag(w p (1-p)) X the observed information."""
+    H = X' diag(w p (1-p)) X the observed information. Raises :class:`NotEstimable` when
+    the information becomes singular or the iterations do not converge."""
     X = np.asarray(X, float)
     y = np.asarray(y, float)
     w = np.ones_like(y) if w is None else np.asarray(w, float)
@@ -86,12 +90,17 @@ def logistic_fit(X, y, w=None, *, tol=1e-10, max_iter=100):
     for _ in range(max_iter):
         p = expit(X @ beta)
         H = (X * (w * p * (1 - p))[:, None]).T @ X
-        step = np.linalg.solve(H, X.T @ (w * (y - p)))
+        try:
+            step = np.linalg.solve(H, X.T @ (w * (y - p)))
+        except np.linalg.LinAlgError:
+            raise NotEstimable("logistic regression: the information matrix is singular "
+                               "(a coefficient diverges)") from None
         beta = beta + step
         if np.max(np.abs(step)) < tol:
             break
     else:
-        raise RuntimeError("logistic regression did not converge (separation?)")
+        raise NotEstimable(f"logistic regression: Newton iterations did not converge in "
+                           f"{max_iter} steps")
     p = expit(X @ beta)
     H = (X * (w * p * (1 - p))[:, None]).T @ X
     return beta, H
@@ -129,7 +138,7 @@ class GComp:
         return float(np.log(self.risk1 / self.risk0)), float(np.sqrt(g @ self.cov @ g))
 
 
-def g_computation(Z, a, y, used, w=None) -> GComp:
+def g_computation(Z, a, y, used, w=None, names=None) -> GComp:
     """Logistic model y ~ 1 + a + Z fitted on the rows ``used`` (weights ``w``), then the
     mean predicted risk over *all* rows with a set to 1 and to 0.
 
@@ -137,7 +146,8 @@ def g_computation(Z, a, y, used, w=None) -> GComp:
     phi_i = (m_a(Z_i) - risk_a)/n + g_a' H^-1 w_i X_i (y_i - p_i), g_a the gradient of the
     mean prediction in beta and H the information; it includes the variability of the
     covariate distribution and is robust to misspecification of the logistic model
-    (weights are treated as known).
+    (weights are treated as known). ``names`` names the columns of ``Z`` in messages; the
+    design is checked by :func:`check_logistic_design` before fitting.
     """
     Z = np.asarray(Z, float).reshape(len(a), -1)
     a = np.asarray(a, float)
@@ -148,6 +158,10 @@ def g_computation(Z, a, y, used, w=None) -> GComp:
     wu = np.ones(n) if w is None else np.asarray(w, float)
     wu = np.where(used, wu, 0.0)
     yy = np.where(used, y, 0.0)
+    names = ["(Intercept)", "ARM", *(names if names is not None
+                                    else [f"Z{k + 1}" for k in range(Z.shape[1])])]
+    fit_rows = used & (wu > 0)
+    check_logistic_design(X[fit_rows], yy[fit_rows], names)
     beta, H = logistic_fit(X[used], yy[used], wu[used])
     Hinv = np.linalg.inv(H)
     X1, X0 = X.copy(), X.copy()
@@ -280,6 +294,10 @@ def readmission_within(
     (``ipcw=False``, or ``exclude_incomplete``) over-estimates the risk even when censoring
     is independent, because those readmitted early can no longer be censored.
     The variance treats the weights as known (Robins & Finkelstein 2000).
+
+    Raises :class:`NotEstimable` when an arm has no outcome or only outcomes, and by the
+    rules of :func:`~outcomes.survival.estimability.check_logistic_design` (rank, outcomes
+    per coefficient, separation).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}")
@@ -304,6 +322,10 @@ def readmission_within(
             var.append(float(s**2 * gw))
             ns.append(int(m.sum()))
             es.append(int(st["event"][m].sum()))
+        for arm, r in zip((arms.treated, arms.control), risks, strict=True):
+            if r in (0.0, 1.0):
+                raise NotEstimable(f"the Kaplan-Meier risk of {paramcd} by day {horizon:g} is "
+                                   f"{r:g} in the {arm} arm: the odds ratio is 0 or infinite")
         r1, r0 = risks
         rd = (r1 - r0, float(np.sqrt(sum(var))))
         lor = (float(np.log(r1 / (1 - r1)) - np.log(r0 / (1 - r0))),
@@ -334,8 +356,13 @@ def readmission_within(
             raise ValueError("an uncensored participant has censoring probability 0")
         w = np.where(used, 1 / G, 0.0)
 
+    sep = "the odds ratio is 0 or infinite (complete separation by arm)"
+    check_events_by_arm((int((used & y & (a == 1)).sum()), int((used & y & (a == 0)).sum())),
+                        arms, what=f"{outcome}", estimate=sep)
+    check_events_by_arm((int((used & ~y & (a == 1)).sum()), int((used & ~y & (a == 0)).sum())),
+                        arms, what=f"participant without {outcome}", estimate=sep)
     Zdf = design(d, covariates)
-    gc = g_computation(Zdf.to_numpy(float), a, y.astype(float), used, w)
+    gc = g_computation(Zdf.to_numpy(float), a, y.astype(float), used, w, list(Zdf.columns))
     ns = (int((used & (a == 1)).sum()), int((used & (a == 0)).sum()))
     es = (int((used & y & (a == 1)).sum()), int((used & y & (a == 0)).sum()))
     cond = (float(gc.beta[1]), float(np.sqrt(gc.cov_beta[1, 1])))

@@ -21,7 +21,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._common import DEFAULT_ARMS, Arms, arm_indicator, diff_row, frame, merge_adsl, param, row
+from outcomes.errors import NotEstimable
+
+from ._common import (
+    DEFAULT_ARMS,
+    Arms,
+    NotEstimableResult,
+    arm_indicator,
+    diff_row,
+    frame,
+    ident,
+    merge_adsl,
+    not_estimable_row,
+    param,
+    row,
+)
 from .cox import CoxResult, cox
 from .km import loglog_ci
 
@@ -133,9 +147,16 @@ class CumulativeIncidenceResult:
                 for (_, r), n, e in zip(at.iterrows(), self.n, self.events, strict=True)]
         diff = at["cif"].iloc[0] - at["cif"].iloc[1]
         se = float(np.sqrt((at["std_err"] ** 2).sum()))
-        rows.append(diff_row(self.analysis, self.outcome, self.arms.contrast, "cif_difference",
-                             diff, se, sum(self.n), sum(self.events), self.level,
-                             horizon=self.horizon))
+        if se > 0:
+            rows.append(diff_row(self.analysis, self.outcome, self.arms.contrast,
+                                 "cif_difference", diff, se, sum(self.n), sum(self.events),
+                                 self.level, horizon=self.horizon))
+        else:  # both curves are 0 (or 1) up to the horizon: no sampling variability
+            rows.append(not_estimable_row(
+                self.analysis, self.outcome, self.arms.contrast, "cif_difference",
+                f"no {self.outcome} event by day {self.horizon:g} in either arm (or all had "
+                "one): the difference has no variance", sum(self.n), sum(self.events),
+                horizon=self.horizon))
         return frame(rows)
 
 
@@ -183,16 +204,25 @@ def cause_specific_cox(
     censor_col: str = "CNSR",
     cmpev_col: str = "CMPEVFL",
     arm_col: str = "ARM",
-) -> tuple[CoxResult, CoxResult]:
+) -> tuple[CoxResult | NotEstimableResult, CoxResult | NotEstimableResult]:
     """Cause-specific Cox models: (readmission with deaths censored, death before readmission
     with readmissions censored). Each hazard ratio is for its cause-specific hazard
     (Putter et al. 2007); the first equals the community-tenure Cox model when the
-    covariates are the same, because death is already a censoring in READMIT."""
+    covariates are the same, because death is already a censoring in READMIT. A model that
+    is not estimable (e.g. too few deaths) is returned as a :class:`NotEstimableResult`
+    with its reason, and does not stop the other."""
     d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *covariates, *(strata or [])])
     st = competing_status(d, censor_col, cmpev_col)
     d = d.assign(_EV1=(st == 1).astype(int), _EV2=(st == 2).astype(int))
     common = dict(covariates=covariates, time_col=time_col, strata=strata, arm_col=arm_col,
                   arms=arms, analysis=analysis, level=level)
-    r1 = cox(d, event_col="_EV1", outcome=f"{paramcd} (cause-specific)", **common)
-    r2 = cox(d, event_col="_EV2", outcome=f"death before {paramcd} (cause-specific)", **common)
-    return r1, r2
+    out = []
+    for col, outcome in (("_EV1", f"{paramcd} (cause-specific)"),
+                         ("_EV2", f"death before {paramcd} (cause-specific)")):
+        try:
+            out.append(cox(d, event_col=col, outcome=outcome, **common))
+        except NotEstimable as exc:  # one cause's model does not stop the other
+            out.append(NotEstimableResult(exc.reason, (
+                ident(analysis, outcome, arms.contrast, "hazard_ratio", len(d),
+                      int(d[col].sum())),)))
+    return tuple(out)

@@ -11,6 +11,8 @@ References
   §3.4 (Efron approximation), §4.6 and §7.2 (score/dfbeta residuals, robust variance
   D'D with D the dfbeta residuals summed by cluster, as in R survival::coxph(cluster=)).
 - The proportional-hazards test (Grambsch & Therneau 1994, as R cox.zph) is in phtest.py.
+- Bryson MC, Johnson ME. The incidence of monotone likelihood in the Cox model.
+  Technometrics 1981 (a coefficient diverges: no finite maximum).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from outcomes.errors import NotEstimable
+from outcomes.linalg import check_full_rank
 
 from ._common import (
     DEFAULT_ARMS,
@@ -31,10 +34,13 @@ from ._common import (
     design,
     frame,
     merge_adsl,
+    not_estimable_row,
     param,
     ratio_row,
     row,
+    strata_groups,
 )
+from .estimability import MONOTONE, check_cox_design, monotone_terms, risk_set_differences
 from .phtest import cox_zph, zph_not_estimable
 
 
@@ -92,13 +98,6 @@ def _stratum_terms(beta, X, start, stop, event):
                 dcount=dcount)
 
 
-def _split(strata, n):
-    if strata is None:
-        return [np.arange(n)]
-    codes = pd.factorize(np.asarray(strata))[0]
-    return [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
-
-
 def efron_loglik(beta, X, stop, event, start=None, strata=None):
     """(log partial likelihood, gradient, Hessian) under Efron's approximation."""
     X = np.asarray(X, float)
@@ -107,7 +106,7 @@ def efron_loglik(beta, X, stop, event, start=None, strata=None):
     event = np.asarray(event, float)
     p = X.shape[1]
     ll, g, h = 0.0, np.zeros(p), np.zeros((p, p))
-    for idx in _split(strata, X.shape[0]):
+    for idx in strata_groups(strata, X.shape[0]):
         t = _stratum_terms(beta, X[idx], start[idx], stop[idx], event[idx])
         if t is None:
             continue
@@ -137,7 +136,7 @@ def efron_score_residuals(beta, X, stop, event, start=None, strata=None) -> np.n
     event = np.asarray(event, float)
     n, p = X.shape
     U = np.zeros((n, p))
-    for idx in _split(strata, n):
+    for idx in strata_groups(strata, n):
         Xs, st, sp, ev = X[idx], start[idx], stop[idx], event[idx] > 0
         t = _stratum_terms(beta, Xs, st, sp, ev.astype(float))
         if t is None:
@@ -170,13 +169,23 @@ def efron_score_residuals(beta, X, stop, event, start=None, strata=None) -> np.n
 
 
 def fit_efron(X, stop, event, start=None, strata=None, *, tol=1e-10, max_iter=50):
-    """Newton–Raphson maximisation of the Efron partial likelihood (step halving)."""
+    """Newton–Raphson maximisation of the Efron partial likelihood (step halving).
+
+    Raises :class:`NotEstimable` when the information matrix becomes singular or the
+    iterations do not converge: both happen when a coefficient diverges (monotone
+    likelihood, Bryson & Johnson 1981), e.g. no event in one arm or one level of a covariate.
+    """
     X = np.asarray(X, float)
     beta = np.zeros(X.shape[1])
     ll, g, h = efron_loglik(beta, X, stop, event, start, strata)
     ll0 = ll
     for _ in range(max_iter):
-        step = np.linalg.solve(-h, g)
+        try:
+            step = np.linalg.solve(-h, g)
+        except np.linalg.LinAlgError:
+            raise NotEstimable(f"Cox model: singular information matrix; {MONOTONE}") from None
+        if not np.all(np.isfinite(step)):
+            raise NotEstimable(f"Cox model: singular information matrix; {MONOTONE}")
         for _half in range(30):
             nb = beta + step
             nll, ng, nh = efron_loglik(nb, X, stop, event, start, strata)
@@ -188,7 +197,8 @@ def fit_efron(X, stop, event, start=None, strata=None, *, tol=1e-10, max_iter=50
         if converged:
             break
     else:
-        raise RuntimeError("Cox fit did not converge")
+        raise NotEstimable(f"Cox model: Newton iterations did not converge in {max_iter} steps; "
+                           f"{MONOTONE}")
     return beta, ll, ll0, g, h
 
 
@@ -263,11 +273,14 @@ class CoxResult:
         if self.ph_test is not None:
             for _, r in self.ph_test.iterrows():
                 label = f"PH test ({r['transform']} transform): {r['term']}"
-                why = ({"status": "not estimable", "reason": r["reason"]}
-                       if r.get("reason") else {})
+                reason = r.get("reason", "")
+                if isinstance(reason, str) and reason:
+                    rows.append(not_estimable_row(self.analysis, self.outcome, label,
+                                                  "ph_test_chisq", reason, n, self.events))
+                    continue
                 rows.append(row(self.analysis, self.outcome, label,
                                 "ph_test_chisq", r["statistic"], p_value=r["p_value"],
-                                n=n, events=self.events, **why))
+                                n=n, events=self.events))
         return frame(rows)
 
 
@@ -296,7 +309,10 @@ def cox(
     a separate baseline hazard per level combination. ``cluster`` (or ``robust=True`` with
     each row its own cluster) adds the robust sandwich variance, which is then used for
     the CIs and p-values. ``ph=True`` adds the proportional-hazards test of every term and
-    the global test (R ``cox.zph``, time transform ``ph_transform``: "km" or "rank").
+    the global test (R ``cox.zph``, time transform ``ph_transform``: "km" or "rank"). Raises
+    :class:`NotEstimable` by the rules of
+    :func:`~outcomes.survival.estimability.check_cox_design`, of the risk-set differences and
+    of monotone likelihood, and when the fit has no finite maximum.
     """
     strata = list(strata or [])
     d = data.reset_index(drop=True)
@@ -308,6 +324,17 @@ def cox(
     stop = d[time_col].to_numpy(float)
     start = d[start_col].to_numpy(float) if start_col else None
     st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    model = f"Cox model of {outcome}"
+    check_cox_design(Xdf, st, ev, a, arms, model=model)
+    D = risk_set_differences(X, stop, ev, start, st)
+    if len(D) == 0:
+        raise NotEstimable(f"{model}: no event has anyone at risk with other covariate values "
+                           "in its stratum, so the partial likelihood carries no information")
+    check_full_rank(D, list(Xdf.columns), model=f"{model} (covariate differences within the "
+                    "risk sets of the events)")
+    mono = monotone_terms(D, Xdf.columns)
+    if mono:
+        raise NotEstimable(f"{model}: {MONOTONE} along {', '.join(mono)}")
     beta, ll, ll0, _g, h = fit_efron(X, stop, ev, start, st)
     cov = np.linalg.inv(-h)
     rcov = None

@@ -24,6 +24,8 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from scipy import stats
 
+from outcomes.errors import NotEstimable
+
 from ._common import (
     DEFAULT_ARMS,
     Arms,
@@ -31,6 +33,7 @@ from ._common import (
     diff_row,
     frame,
     merge_adsl,
+    not_estimable_row,
     param,
     ratio_row,
     row,
@@ -262,13 +265,22 @@ def logrank(
     censor_col: str = "CNSR",
     arm_col: str = "ARM",
 ) -> LogRankResult:
-    """Log-rank test of the arms, stratified by ``strata`` (default site)."""
+    """Log-rank test of the arms, stratified by ``strata`` (default site).
+
+    Not estimable (:class:`NotEstimable`) when there is no event, or when no event time has
+    both arms at risk in its stratum (variance 0).
+    """
     strata = list(strata or [])
     d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *strata])
     g = arm_indicator(d[arm_col], arms)
     ev = (d[censor_col].to_numpy() == 0).astype(float)
     st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
     obs, E, V = logrank_components(d[time_col].to_numpy(float), ev, g, st)
+    if ev.sum() == 0:
+        raise NotEstimable(f"no {paramcd} event in either arm")
+    if V <= 0:
+        raise NotEstimable(f"no {paramcd} event with both arms at risk in its stratum: the "
+                           "log-rank variance is 0")
     chisq = (obs - E) ** 2 / V
     return LogRankResult(analysis, paramcd, arms.contrast, obs, E, V, float(chisq),
                          float(stats.chi2.sf(chisq, 1)), int(len(d)), int(ev.sum()),
@@ -290,8 +302,8 @@ def rmst_km(time, event, tau: float) -> tuple[float, float]:
     tt = tab["time"].to_numpy()
     s = tab["survival"].to_numpy()
     if tau > tt.max() and s[-1] > 0:
-        raise ValueError(f"tau={tau} is beyond the last follow-up time {tt.max()} and the "
-                         "Kaplan-Meier curve is undefined there")
+        raise NotEstimable(f"tau={tau:g} is beyond the last follow-up time {tt.max():g} and "
+                           "the Kaplan-Meier curve is undefined there")
     # breakpoints of the step function within [0, tau]
     keep = tt < tau
     knots = np.r_[0.0, tt[keep], tau]
@@ -340,9 +352,15 @@ class RMSTResult:
                                          self.variance, self.n, self.events, strict=True)]
         for r in rows:  # a p-value of RMST = 0 has no meaning
             r["p_value"] = np.nan
-        rows.append(diff_row(self.analysis, self.outcome, self.arms.contrast, "rmst_difference",
-                             self.difference, self.se_difference, sum(self.n), sum(self.events),
-                             self.level, tau=self.tau))
+        if self.se_difference > 0:
+            rows.append(diff_row(self.analysis, self.outcome, self.arms.contrast,
+                                 "rmst_difference", self.difference, self.se_difference,
+                                 sum(self.n), sum(self.events), self.level, tau=self.tau))
+        else:  # both Kaplan-Meier curves flat up to tau
+            rows.append(not_estimable_row(
+                self.analysis, self.outcome, self.arms.contrast, "rmst_difference",
+                f"no {self.outcome} event before day {self.tau:g} in either arm: the RMST "
+                "difference has no variance", sum(self.n), sum(self.events), tau=self.tau))
         return frame(rows)
 
 

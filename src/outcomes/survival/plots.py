@@ -141,11 +141,18 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
     around 0), ``xlabels`` maps a panel value to its axis label, and ``label`` names a
     column holding the row labels (default: analysis, outcome and estimate type). With
     ``panel``, every row of the table is plotted whatever its ``estimate_type``.
+
+    Rows that are not estimable (``status`` column, or no finite estimate and CI) are left
+    out and listed under the plot with their reason; with none left the figure says so.
+    A table without any between-arm row is an error (``ValueError``).
     """
     tab = table.copy()
     if types is not None:
         tab = tab.loc[tab["estimate_type"].isin(types)]
-    tab = tab.loc[tab["contrast"].str.contains(" vs ")]
+    tab = tab.loc[tab["contrast"].astype(str).str.contains(" vs ")]
+    if tab.empty:
+        raise ValueError("no between-arm estimates to plot")
+    tab, excluded = split_not_estimable(tab, label)
     if panel is not None:
         panels = []
         for key in pd.unique(tab[panel]):
@@ -158,6 +165,8 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
         odiff = tab.loc[tab["estimate_type"].isin(DIFFERENCE_TYPES - PROBABILITY_DIFFERENCES)]
         panels = [(p, kind, kind) for p, kind in ((ratio, "ratio"), (pdiff, "probability"),
                                                   (odiff, "difference")) if len(p)]
+    if not panels and excluded:
+        return _nothing_to_plot(path, title, excluded)
     if not panels:
         raise ValueError("no between-arm ratio or difference estimates to plot")
     default_xlabels = {"ratio": "Ratio, treated / control (log scale)",
@@ -172,8 +181,14 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             p = p.reset_index(drop=True)
             yy = np.arange(len(p))[::-1]
             est, lo, hi = (p[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
-            ax.errorbar(est, yy, xerr=[est - lo, hi - est], fmt="s", color="black", ms=4,
-                        ecolor="0.3", capsize=2, lw=1)
+            inside = (lo <= est) & (est <= hi)
+            ax.errorbar(est[inside], yy[inside],
+                        xerr=[est[inside] - lo[inside], hi[inside] - est[inside]], fmt="s",
+                        color="black", ms=4, ecolor="0.3", capsize=2, lw=1)
+            if not inside.all():  # e.g. a percentile bootstrap CI that misses its estimate
+                out = ~inside
+                ax.hlines(yy[out], lo[out], hi[out], color="0.3", lw=1)
+                ax.plot(est[out], yy[out], "s", color="black", ms=4)
             ax.axvline(1.0 if kind == "ratio" else 0.0, color="0.5", ls="--", lw=0.8)
             if kind == "ratio":
                 ax.set_xscale("log")
@@ -196,4 +211,39 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
         # panels by column can be tall: keep the gap between them about 0.85 inch
         hspace = 0.6 if panel is None else min(0.6, 0.85 / (0.32 * float(np.mean(heights))))
         fig.subplots_adjust(hspace=hspace)
+        if excluded:
+            _note_excluded(fig, excluded)
+    return _save(fig, path)
+
+
+def split_not_estimable(tab: pd.DataFrame, label: str | None = None):
+    """(plottable rows, [(label, reason), ...] of the rows left out): a row is left out when
+    its ``status`` is "not estimable" or its estimate or CI is not finite."""
+    est = tab[["estimate", "ci_low", "ci_high"]].apply(pd.to_numeric, errors="coerce")
+    finite = np.isfinite(est.to_numpy(float)).all(axis=1)
+    status = tab["status"].astype(str) if "status" in tab else pd.Series("", index=tab.index)
+    keep = finite & (status != "not estimable").to_numpy()
+    reasons = tab["reason"] if "reason" in tab else pd.Series("", index=tab.index)
+    excluded = []
+    for (_, r), why in zip(tab.loc[~keep].iterrows(), reasons[~keep], strict=True):
+        why = why if isinstance(why, str) and why else "no finite estimate or CI"
+        excluded.append((str(r[label]) if label else _label(r), why))
+    return tab.loc[keep], excluded
+
+
+def _note_excluded(fig, excluded) -> None:
+    lines = ["Not shown:"] + [f"  {lab}: {why}" for lab, why in excluded]
+    fig.text(0.01, 0.0, "\n".join(lines), ha="left", va="top", fontsize=7, wrap=True)
+
+
+def _nothing_to_plot(path, title, excluded) -> Path:
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(8.5, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.6, "No between-arm effect could be estimated.", ha="center",
+                va="center", transform=ax.transAxes)
+        if title:
+            ax.set_title(title)
+        if excluded:
+            _note_excluded(fig, excluded)
     return _save(fig, path)

@@ -30,10 +30,12 @@ from ._common import (
     diff_row,
     frame,
     merge_adsl,
+    not_estimable_row,
     ratio_row,
     row,
 )
 from .cox import CoxResult, cox
+from .estimability import check_events_by_arm
 from .negbin import nb2_fit
 
 
@@ -69,9 +71,30 @@ class NegBinResult:
         return float(np.exp(self.params[1]))
 
     def to_frame(self) -> pd.DataFrame:
+        if not (self.converged and np.isfinite(self.params[1]) and np.isfinite(self.bse[1])):
+            return frame([not_estimable_row(
+                self.analysis, self.outcome, self.contrast, "rate_ratio",
+                "the negative binomial fit did not converge to finite estimates", self.n,
+                self.events, nb_alpha=np.nan)])
         return frame([ratio_row(self.analysis, self.outcome, self.contrast, "rate_ratio",
                                 self.params[1], self.bse[1], self.n, self.events, self.level,
                                 nb_alpha=self.alpha)])
+
+
+def check_readmissions_by_arm(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
+                              arms: Arms = DEFAULT_ARMS, count_col: str = "NREADM",
+                              exposure_col: str = "DAYSATRISK", arm_col: str = "ARM",
+                              id_col: str = "USUBJID") -> None:
+    """Raise :class:`~outcomes.errors.NotEstimable` when an arm has no readmission among
+    participants with days at risk: the rate ratio is then 0 or infinite (checked before
+    :func:`negative_binomial`)."""
+    pp = per_participant(adre, [count_col, exposure_col], id_col)
+    pp = merge_adsl(pp, adsl, [arm_col], id_col)
+    pp = pp.loc[pp[exposure_col].to_numpy(float) > 0]
+    a = arm_indicator(pp[arm_col], arms)
+    y = pp[count_col].to_numpy(float)
+    check_events_by_arm((int(y[a == 1].sum()), int(y[a == 0].sum())), arms,
+                        what="readmissions", estimate="the rate ratio is 0 or infinite")
 
 
 def negative_binomial(
@@ -122,6 +145,20 @@ def negative_binomial(
     return NegBinResult(analysis, outcome, arms.contrast, terms, fit.beta, fit.bse,
                         fit.alpha, fit.alpha_se, int(len(d)), int(y.sum()),
                         int((~keep).sum()), True, level)
+
+
+def rate_ratio(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
+               arms: Arms = DEFAULT_ARMS, **kwargs) -> NegBinResult:
+    """:func:`negative_binomial` as the pipeline runs it: :func:`check_readmissions_by_arm`
+    on the readmission records first, and a ``LinAlgError`` from the fit (a backstop:
+    :func:`~outcomes.survival.negbin.nb2_fit` raises :class:`NotEstimable` itself for a
+    singular Hessian or non-convergence) turned into :class:`~outcomes.errors.NotEstimable`."""
+    check_readmissions_by_arm(adre, adsl, arms=arms)
+    try:
+        return negative_binomial(adre, adsl, arms=arms, **kwargs)
+    except np.linalg.LinAlgError as exc:
+        raise NotEstimable(f"negative binomial model: the Hessian is singular in the fit "
+                           f"({exc}); no finite estimate") from None
 
 
 def andersen_gill(

@@ -3,28 +3,73 @@
 Reads ADSL, ADTTE and ADRE, runs every time-to-event analysis of DESIGN §8 with the plan's
 settings (``survival`` block of the config), and returns the results, from which the
 table ``survival.tsv`` and the figures are rendered.
+
+An analysis that cannot be estimated on the data (the rules are in docs/survival.md)
+becomes rows with ``status = not estimable`` and the reason; the others still run. As a
+last resort, an unexpected numerical exception of one analysis (singular matrix,
+non-convergence of a library fit) is turned into such rows with the exception's text and
+logged as a warning: a rule that should have caught it is missing.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from lifelines.exceptions import ConvergenceError
 
+from outcomes.errors import NotEstimable
 from outcomes.plan import AnalysisPlan
 
-from ._common import Arms
+from ._common import Arms, NotEstimableResult, ident, merge_adsl
 from .binary import readmission_within
 from .competing import cause_specific_cox, cumulative_incidence
 from .cox import tenure_cox
 from .km import KaplanMeierResult, kaplan_meier, logrank, rmst_difference
 from .plots import forest, kmunicate
-from .recurrent import andersen_gill, hospital_days, negative_binomial
+from .recurrent import andersen_gill, hospital_days, rate_ratio
 from .tables import results_table, write_tsv
 
 TENURE_PARAMS = {"READMIT": "community_tenure", "READMDET": "detained_readmission"}
+
+log = logging.getLogger(__name__)
+
+#: Exceptions of a numerical fit turned into not-estimable rows by the backstop.
+NUMERICAL_FAILURES = (np.linalg.LinAlgError, ArithmeticError, RuntimeError, ConvergenceError)
+
+
+def attempt(fit: Callable[[], object], rows: list[dict], name: str):
+    """``fit()``, or a :class:`NotEstimableResult` with ``rows`` when it raises
+    :class:`NotEstimable` (the reason kept) or, as the logged backstop, a numerical error."""
+    try:
+        return fit()
+    except NotEstimable as exc:
+        return NotEstimableResult(exc.reason, tuple(rows))
+    except NUMERICAL_FAILURES as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        log.warning("survival: %s failed unexpectedly (%s: %s); reported as not estimable",
+                    name, type(exc).__name__, text)
+        return NotEstimableResult(f"numerical failure ({type(exc).__name__}: {text})",
+                                  tuple(rows))
+
+
+def arm_counts(adtte: pd.DataFrame, paramcd: str, adsl: pd.DataFrame, arms: Arms):
+    """((n treated, n control), (events treated, events control)) of one ADTTE parameter."""
+    d = merge_adsl(adtte.loc[adtte["PARAMCD"] == paramcd], adsl, ["ARM"])
+    ev = d["CNSR"].to_numpy() == 0
+    arm = d["ARM"].astype(str).to_numpy()
+    ns = tuple(int((arm == a).sum()) for a in (arms.treated, arms.control))
+    es = tuple(int((ev & (arm == a)).sum()) for a in (arms.treated, arms.control))
+    return ns, es
+
+
+def by_arm_rows(analysis, outcome, estimate_type, arms, ns, es, **extra) -> list[dict]:
+    return [ident(analysis, outcome, a, estimate_type, n, e, **extra)
+            for a, n, e in zip((arms.treated, arms.control), ns, es, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -52,28 +97,68 @@ def run_survival(
     tau = float(s["rmst_tau_days"] or plan.followup_days)
     strata = tuple(s["strata"])
     cox_cov = tuple(s["cox_covariates"])
-    results: list = [
-        readmission_within(
-            adtte, adsl, horizon=horizon, covariates=tuple(s["primary_covariates"]),
-            strategy=s["primary_strategy"], arms=arms,
-        )
-    ]
+    c = arms.contrast
+    ns, es = arm_counts(adtte, "READMIT", adsl, arms)
+    strategy = s["primary_strategy"]
+    primary = f"READMIT within {int(horizon)} days"
+    ex = dict(strategy=strategy, horizon=horizon)
+    results: list = [attempt(
+        lambda: readmission_within(adtte, adsl, horizon=horizon,
+                                   covariates=tuple(s["primary_covariates"]),
+                                   strategy=strategy, arms=arms),
+        by_arm_rows("primary", primary, "risk", arms, ns, (np.nan, np.nan), **ex)
+        + [ident("primary", primary, c, t, sum(ns), **ex)
+           for t in ("risk_difference", "odds_ratio", "conditional_odds_ratio")],
+        "the primary analysis")]
     curves = {}
     for paramcd, analysis in TENURE_PARAMS.items():
         if not (adtte["PARAMCD"] == paramcd).any():
             continue
+        pn, pe = arm_counts(adtte, paramcd, adsl, arms)
         km = kaplan_meier(adtte, paramcd, adsl=adsl, arms=arms, analysis=analysis)
         curves[paramcd] = km
         results += [
             km,
-            logrank(adtte, paramcd, adsl=adsl, strata=strata, arms=arms, analysis=analysis),
-            tenure_cox(adtte, paramcd, adsl=adsl, covariates=cox_cov, strata=strata, arms=arms, analysis=analysis),
-            rmst_difference(adtte, paramcd, tau=tau, adsl=adsl, arms=arms, analysis=analysis),
+            attempt(lambda p=paramcd, a=analysis: logrank(adtte, p, adsl=adsl, strata=strata,
+                                                          arms=arms, analysis=a),
+                    [ident(analysis, paramcd, c, "logrank_hazard_ratio", sum(pn), sum(pe))],
+                    f"the log-rank test of {paramcd}"),
+            attempt(lambda p=paramcd, a=analysis: tenure_cox(
+                        adtte, p, adsl=adsl, covariates=cox_cov, strata=strata, arms=arms,
+                        analysis=a),
+                    [ident(analysis, paramcd, c, "hazard_ratio", sum(pn), sum(pe))],
+                    f"the Cox model of {paramcd}"),
+            attempt(lambda p=paramcd, a=analysis: rmst_difference(
+                        adtte, p, tau=tau, adsl=adsl, arms=arms, analysis=a),
+                    by_arm_rows(analysis, paramcd, "rmst", arms, pn, pe, tau=tau)
+                    + [ident(analysis, paramcd, c, "rmst_difference", sum(pn), sum(pe), tau=tau)],
+                    f"the RMST of {paramcd}"),
         ]
-    results.append(cumulative_incidence(adtte, "READMIT", horizon=horizon, adsl=adsl, arms=arms))
-    results.append(cause_specific_cox(adtte, "READMIT", adsl=adsl, covariates=cox_cov, strata=strata, arms=arms))
-    results.append(negative_binomial(adre, adsl, covariates=tuple(s["primary_covariates"]), arms=arms))
-    results.append(andersen_gill(adre, adsl, covariates=cox_cov, strata=strata, arms=arms))
+    results.append(attempt(
+        lambda: cumulative_incidence(adtte, "READMIT", horizon=horizon, adsl=adsl, arms=arms),
+        by_arm_rows("competing_risks", "READMIT", "cumulative_incidence", arms, ns, es,
+                    horizon=horizon)
+        + [ident("competing_risks", "READMIT", c, "cif_difference", sum(ns), sum(es),
+                 horizon=horizon)],
+        "the cumulative incidence"))
+    results.append(attempt(
+        lambda: cause_specific_cox(adtte, "READMIT", adsl=adsl, covariates=cox_cov,
+                                   strata=strata, arms=arms),
+        [ident("competing_risks", o, c, "hazard_ratio", sum(ns))
+         for o in ("READMIT (cause-specific)", "death before READMIT (cause-specific)")],
+        "the cause-specific Cox models"))
+    pp = adre.drop_duplicates("USUBJID")
+    n_re, e_re = len(pp), int(pp["NREADM"].sum())
+
+    results.append(attempt(
+        lambda: rate_ratio(adre, adsl, covariates=tuple(s["primary_covariates"]), arms=arms),
+        [ident("recurrent_readmission", "NREADM", c, "rate_ratio", n_re, e_re, nb_alpha=np.nan)],
+        "the negative binomial model"))
+    results.append(attempt(
+        lambda: andersen_gill(adre, adsl, covariates=cox_cov, strata=strata, arms=arms),
+        [ident("recurrent_readmission", "readmissions (Andersen-Gill)", c, "hazard_ratio",
+               n_re, e_re)],
+        "the Andersen-Gill model"))
     results.append(hospital_days(adre, adsl, arms=arms, n_boot=int(s["hospital_days_n_boot"]), rng=rng))
     return SurvivalAnalyses(results_table(results), curves)
 
