@@ -28,6 +28,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_template(args: argparse.Namespace) -> int:
+    from outcomes.template import write_template
+
+    paths = write_template(Path(args.out_dir), instruments=args.instruments)
+    print(f"template: wrote {', '.join(p.name for p in paths)} to {args.out_dir}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from outcomes.validation import run_validation
 
@@ -177,6 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="size of the potential-outcome population used for truth.json (default: package default)",
     )
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser(
+        "template", help="write an empty extract (four CSV headers) and an explanations template"
+    )
+    p.add_argument("out_dir", help="directory to write into (existing files are never overwritten)")
+    p.add_argument(
+        "--instruments",
+        nargs="+",
+        default=None,
+        metavar="KEY",
+        help="questionnaire item columns of these instruments only (default: every instrument)",
+    )
+    p.set_defaults(func=_cmd_template)
 
     p = sub.add_parser("validate", help="validate a data extract (DESIGN §5)")
     p.add_argument("data_dir", help="directory holding the extract's CSV files")

@@ -73,8 +73,8 @@ def load_explanations(path: Path, known_rules) -> pd.DataFrame:
     out = []
     seen: dict[tuple[str, str], int] = {}
     for line, row in rows[1:]:
-        if not row or not any(f.strip() for f in row):
-            continue
+        if not row or not any(f.strip() for f in row) or row[0].lstrip().startswith("#"):
+            continue  # blank line or comment (rule ids never start with #)
         if len(row) != len(header):
             raise fail(f"line {line}: {len(row)} fields, the header has {len(header)}", line)
         rule_id, record_key, reason = (row[i].strip() for i in where)
