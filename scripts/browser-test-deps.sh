@@ -12,14 +12,5 @@ if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
     echo "browser-test-deps: $(/usr/bin/chromium --version 2>/dev/null | head -n 1) and chromedriver present"
     exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if ! command -v sudo > /dev/null; then
-        echo "browser-test-deps: need root or sudo to apt-get install ${PACKAGES[*]}" >&2
-        exit 1
-    fi
-    SUDO=sudo
-fi
-$SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+bash "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" "${PACKAGES[@]}"
 /usr/bin/chromium --version 2>/dev/null | head -n 1

@@ -13,15 +13,6 @@ if command -v Rscript > /dev/null && Rscript -e "$CHECK" > /dev/null 2>&1; then
     echo "r-test-deps: $(Rscript --version 2>&1 | head -n 1) with survival, cmprsk, MASS, sandwich present"
     exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if ! command -v sudo > /dev/null; then
-        echo "r-test-deps: need root or sudo to apt-get install ${PACKAGES[*]}" >&2
-        exit 1
-    fi
-    SUDO=sudo
-fi
-$SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+bash "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" "${PACKAGES[@]}"
 Rscript -e "$CHECK"
 Rscript --version 2>&1 | head -n 1
