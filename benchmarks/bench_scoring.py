@@ -24,7 +24,7 @@ from outcomes.scoring import score_items
 
 
 def make_csv(path: Path, rows: int, rng: np.random.Generator) -> None:
-    """A questionnaires.csv in the DESIGN §4 format with ~1% missing items."""
+    """A questionnaires.csv in the docs/data-contract.md format with ~1% missing items."""
     reg = load_registry()
     cols: dict[str, pa.Array] = {
         "participant_id": pa.array([f"P{i // 3:07d}" for i in range(rows)]),

@@ -14,7 +14,7 @@ Part "own": data-generating processes written here, with the truth from the DGP 
   distributions over a population of 2,000,000 (continuous time).
 Part "trial": ``outcomes.simulate.simulate`` (the synthetic ENRICH-like trial), ADaM
 derivation as in the pipeline, WEMWBS at month 12 on arm through each month-4 score and
-each mechanism (M2, M3) and all six jointly, adjusted as planned (DESIGN §8: baseline of
+each mechanism (M2, M3) and all six jointly, adjusted as planned (docs/mediation.md: baseline of
 the mediator(s) and of WEMWBS, site, prior admissions; complete cases); the truth is each
 seed's ``truth.json`` (potential outcomes of a population of ``--truth-n`` people).
 

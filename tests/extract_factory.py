@@ -1,4 +1,4 @@
-"""A small valid raw extract (DESIGN §4) for tests: tables as text DataFrames, and a writer.
+"""A small valid raw extract (docs/data-contract.md) for tests: tables as text DataFrames, and a writer.
 
     from extract_factory import valid_extract, write_extract
     tables = valid_extract()                 # dict table -> DataFrame of str

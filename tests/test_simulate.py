@@ -1,4 +1,4 @@
-"""Synthetic trial generator: format (DESIGN §4), determinism, realism and truth sanity.
+"""Synthetic trial generator: format (docs/data-contract.md), determinism, realism and truth sanity.
 
 Sizes are kept small so the module runs in well under a minute; the realism rates use
 n = 5,000 with a small truth population (the truth does not influence the trial data).

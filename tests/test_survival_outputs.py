@@ -1,4 +1,4 @@
-"""Results table (DESIGN §9 columns) and deterministic figures."""
+"""Results table (docs/results.md columns) and deterministic figures."""
 
 import numpy as np
 import pandas as pd

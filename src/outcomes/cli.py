@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_template)
 
-    p = sub.add_parser("validate", help="validate a data extract (DESIGN §5)")
+    p = sub.add_parser("validate", help="validate a data extract (docs/validation.md)")
     p.add_argument("data_dir", help="directory holding the extract's CSV files")
     p.add_argument("--out", default="validation", help="output directory (default: ./validation)")
     p.add_argument("--explanations", default=None, help="TSV of accepted findings: rule_id, record_key, reason")
@@ -219,12 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("derive", help="derive the ADaM datasets adsl/adqs/adtte/adre (DESIGN §6)")
+    p = sub.add_parser("derive", help="derive the ADaM datasets adsl/adqs/adtte/adre (docs/adam.md)")
     p.add_argument("--clean", required=True, help="directory of the validator's clean/<table>.parquet")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json or a config YAML)")
     p.add_argument("--out", required=True, help="output directory (e.g. results/derived)")
     p.set_defaults(func=_cmd_derive)
-    p = sub.add_parser("survival", help="time-to-event analyses of readmission (DESIGN §8)")
+    p = sub.add_parser("survival", help="time-to-event analyses of readmission (docs/survival.md)")
     p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--tables", required=True, help="directory for survival.tsv")
@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output TSV (questionnaires.tsv)")
     p.set_defaults(func=_cmd_questionnaires)
 
-    p = sub.add_parser("report", help="render the trial report from the result files (DESIGN §9)")
+    p = sub.add_parser("report", help="render the trial report from the result files (docs/report.md)")
     p.add_argument("--results", default="results", help="results directory (default: results)")
     p.add_argument("--out", default=None, help="output HTML (default: RESULTS/report/index.html)")
     p.add_argument("--plan", default=None, help="analysis plan (default: RESULTS/plan.json)")

@@ -1,4 +1,4 @@
-"""The input data contract of DESIGN §4: table files, column order and categorical codes.
+"""The input data contract of docs/data-contract.md: table files, column order and categorical codes.
 
 This module is the one place where the raw-extract format is declared. The simulator
 writes exactly these columns; the validator checks against them. Instrument item columns

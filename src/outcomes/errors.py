@@ -10,7 +10,7 @@ class OutcomesError(Exception):
 
 
 class ExtractUnreadableError(OutcomesError):
-    """The extract cannot be read at all (DESIGN §5, exit 2): names the file and the problem."""
+    """The extract cannot be read at all (docs/validation.md, exit 2): names the file and the problem."""
 
     exit_code = 2
 

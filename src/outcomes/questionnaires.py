@@ -1,4 +1,4 @@
-"""Questionnaire outcomes: ANCOVA of each score at each follow-up visit (DESIGN §8).
+"""Questionnaire outcomes: ANCOVA of each score at each follow-up visit (docs/questionnaires.md).
 
 Each score at a follow-up visit is regressed on arm, its own baseline value and site
 (fixed effects), by ordinary least squares (statsmodels). The arm coefficient is the

@@ -1,4 +1,4 @@
-"""One vectorised scoring function for every instrument in the registry (DESIGN §7).
+"""One vectorised scoring function for every instrument in the registry (docs/questionnaires.md).
 
 Rules follow ``shared/instruments.md`` §0: reverse scoring ``(min + max) - x`` on the item
 code range; when proration is allowed a sum score is ``mean(answered items) * n_items`` and

@@ -1,4 +1,4 @@
-# Stage 2: the analysis plan and the ADaM analysis datasets (DESIGN §6).
+# Stage 2: the analysis plan and the ADaM analysis datasets (docs/adam.md).
 
 
 rule analysis_plan:

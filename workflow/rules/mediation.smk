@@ -1,4 +1,4 @@
-# Stage 5: the change model (DESIGN §8): does peer support work through the mechanisms?
+# Stage 5: the change model (docs/mediation.md): does peer support work through the mechanisms?
 # One job per (mediator set x outcome) so that a cluster can spread them; each reads the
 # one analysis data set (admed) instead of re-deriving anything.
 

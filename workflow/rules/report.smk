@@ -1,4 +1,4 @@
-# Stage 6: provenance and the report (DESIGN §9).
+# Stage 6: provenance and the report (docs/results.md).
 
 
 rule provenance:

@@ -1,4 +1,4 @@
-# Stage 4: readmission and community tenure (DESIGN §8): primary outcome, Kaplan-Meier,
+# Stage 4: readmission and community tenure (docs/survival.md): primary outcome, Kaplan-Meier,
 # log-rank, Cox, RMST, competing risk of death, recurrent readmissions, days in hospital.
 
 

@@ -1,4 +1,4 @@
-# Stage 1: validate the raw extract (DESIGN §5). The validator always leaves its listing;
+# Stage 1: validate the raw extract (docs/validation.md). The validator always leaves its listing;
 # the gate below stops the pipeline when unexplained errors remain, without deleting it.
 
 

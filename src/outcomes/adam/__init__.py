@@ -1,4 +1,4 @@
-"""CDISC ADaM-style analysis datasets (DESIGN §6): ADSL, ADQS, ADTTE, ADRE.
+"""CDISC ADaM-style analysis datasets (docs/adam.md): ADSL, ADQS, ADTTE, ADRE.
 
 Each ``derive_*`` function takes validated input tables (contract column names, types
 normalised defensively) and an :class:`outcomes.plan.AnalysisPlan`, and returns a DataFrame

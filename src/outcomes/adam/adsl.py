@@ -1,4 +1,4 @@
-"""ADSL: one row per randomised participant (DESIGN §6; docs/adam.md)."""
+"""ADSL: one row per randomised participant (docs/adam.md)."""
 
 from __future__ import annotations
 

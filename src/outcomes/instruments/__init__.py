@@ -1,4 +1,4 @@
-"""Instrument registry: questionnaires declared as YAML data (DESIGN §7).
+"""Instrument registry: questionnaires declared as YAML data (docs/questionnaires.md).
 
 Each ``*.yaml`` file in this package (or in a directory passed to :func:`load_registry`)
 defines one instrument and is validated against ``instrument.schema.json`` on load.

@@ -1,4 +1,4 @@
-"""Causal mediation analysis of the trial's change model (DESIGN §8).
+"""Causal mediation analysis of the trial's change model (docs/mediation.md).
 
 ``fit_mediation`` estimates natural indirect (ACME) and direct (ADE) effects of a 0/1
 exposure through one or several mediators, from potential outcomes of fitted models

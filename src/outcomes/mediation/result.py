@@ -1,4 +1,4 @@
-"""The result of a mediation analysis and its tables (DESIGN §9 columns, AGReMA items)."""
+"""The result of a mediation analysis and its tables (docs/results.md columns, AGReMA items)."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ class MediationResult:
     notes: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per effect: the DESIGN §9 columns first, then extra detail columns."""
+        """One row per effect: the docs/results.md columns first, then extra detail columns."""
         return self.estimates.copy()
 
     def sensitivity_frame(self) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The result files a report is rendered from (DESIGN §9), read once, never recomputed.
+"""The result files a report is rendered from (docs/results.md), read once, never recomputed.
 
 Required: the analysis plan (``plan.json``), ADSL and ADQS (``derived/``), ``tables/
 survival.tsv`` and ``tables/questionnaires.tsv``. Optional, each with its own notice in the
@@ -108,7 +108,7 @@ def _tsv(path: Path) -> pd.DataFrame | None:
 
 def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
                 provenance: str | Path | None = None) -> ReportInputs:
-    """Read every result file the report uses from ``results_dir`` (DESIGN §9 layout)."""
+    """Read every result file the report uses from ``results_dir`` (docs/results.md layout)."""
     root = Path(results_dir)
     if not root.is_dir():
         raise ReportInputError(f"{root}: results directory not found")

@@ -71,14 +71,14 @@ EFFECT_LABELS = {
     "prop_mediated": "Proportion mediated",
 }
 
-#: The change model's mechanisms (DESIGN §1) and the PARAMCDs of their process outcomes.
+#: The change model's mechanisms (docs/change-model.md) and the PARAMCDs of their process outcomes.
 MECHANISMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "M1": ("Trusting relationship", ("WAISR",)),
     "M2": ("Role-modelling recovery", ("HHI", "GSE", "ISMI10")),
     "M3": ("Engagement", ("LSNS6", "UCLA3")),
 }
 
-#: Downstream questionnaire outcomes (DESIGN §1), listed one by one in the flow table
+#: Downstream questionnaire outcomes (docs/change-model.md), listed one by one in the flow table
 DOWNSTREAM_SCORES = ("WEMWBS", "SWEMWBS", "QPR15")
 
 #: Scores shown in Table 1 and the flow (the first score of each instrument, registry order)
@@ -579,7 +579,7 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
 
 
 def mechanisms(plan_raw: dict) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Mechanism key -> (label, PARAMCDs): the plan's ``mediation.mechanisms`` or DESIGN §1."""
+    """Mechanism key -> (label, PARAMCDs): the plan's ``mediation.mechanisms`` or docs/change-model.md."""
     spec = (plan_raw.get("mediation") or {}).get("mechanisms")
     if not spec:
         return dict(MECHANISMS)

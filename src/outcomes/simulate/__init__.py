@@ -1,10 +1,10 @@
-"""Synthetic peer-support trial following the change model (DESIGN §10).
+"""Synthetic peer-support trial following the change model (docs/synthetic-trial.md).
 
 Public API
 ----------
 ``write_simulated_trial(n, seed, out_dir, truth_n=None)``
     Write ``participants.csv``, ``questionnaires.csv``, ``admissions.csv``,
-    ``peer_contacts.csv`` (DESIGN §4) and ``truth.json`` into ``out_dir``.
+    ``peer_contacts.csv`` (docs/data-contract.md) and ``truth.json`` into ``out_dir``.
 ``simulate(n, seed, truth_n=None)``
     The same in memory: ``(tables, truth)`` with tables as :class:`Table` objects.
 
@@ -133,7 +133,7 @@ def simulate(n: int, seed: int, truth_n: int | None = None) -> tuple[dict[str, T
 
 
 def write_simulated_trial(n: int, seed: int, out_dir: Path, truth_n: int | None = None) -> dict[str, Path]:
-    """Write the extract (DESIGN §4) and truth.json into ``out_dir``; returns the paths."""
+    """Write the extract (docs/data-contract.md) and truth.json into ``out_dir``; returns the paths."""
     tables, truth = simulate(n, seed, truth_n)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ MECHANISMS: dict[str, tuple[str, ...]] = {
     "M2": ("hhi", "gse", "ismi10"),
     "M3": ("lsns6", "ucla3"),
 }
-"""Mechanisms of the change model (DESIGN §1) as sets of process instruments."""
+"""Mechanisms of the change model (docs/change-model.md) as sets of process instruments."""
 
 SITES: tuple[str, ...] = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
 SITE_WEIGHTS: tuple[float, ...] = (0.19, 0.17, 0.15, 0.14, 0.13, 0.12, 0.10)

@@ -4,7 +4,7 @@ The structural outcomes come from :class:`outcomes.simulate.model.Model` evaluat
 randomised arm. This module adds what only the trial has: calendar dates, permuted-block
 randomisation, the recurrent admission history until the data cut, deaths, withdrawals,
 questionnaire visits with dropout and item non-response, and peer-support contacts. It
-returns the four tables of DESIGN §4 as rows of already formatted strings.
+returns the four tables of docs/data-contract.md as rows of already formatted strings.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _logistic(x):
 def simulate_trial(
     n: int, rng: np.random.Generator, params: Parameters, registry: dict[str, Instrument]
 ) -> dict[str, Table]:
-    """Simulate a trial of ``n`` randomised participants; returns the four DESIGN §4 tables."""
+    """Simulate a trial of ``n`` randomised participants; returns the four docs/data-contract.md tables."""
     r_design, r_units, r_events, r_follow, r_contacts = rng.spawn(5)
     model = Model(params, registry)
     u = draw_units(r_units, n, params, model.keys)

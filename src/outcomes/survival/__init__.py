@@ -1,4 +1,4 @@
-"""Time-to-event analyses of readmission and community tenure (DESIGN §8).
+"""Time-to-event analyses of readmission and community tenure (docs/survival.md).
 
 Fit, then results, then renderers: each analysis function takes ADaM-style DataFrames
 (ADSL, ADTTE, ADRE; column names are parameters) and returns a small frozen result object

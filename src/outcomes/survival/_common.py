@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: Columns of every estimates table (DESIGN §9) plus ``events``.
+#: Columns of every estimates table (docs/results.md) plus ``events``.
 RESULT_COLUMNS: tuple[str, ...] = (
     "analysis",
     "outcome",

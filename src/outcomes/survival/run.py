@@ -1,6 +1,6 @@
 """The survival analyses of the analysis plan, run together (the pipeline's entry point).
 
-Reads ADSL, ADTTE and ADRE, runs every time-to-event analysis of DESIGN §8 with the plan's
+Reads ADSL, ADTTE and ADRE, runs every time-to-event analysis of docs/survival.md with the plan's
 settings (``survival`` block of the config), and returns the results, from which the
 table ``survival.tsv`` and the figures are rendered.
 

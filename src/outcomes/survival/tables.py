@@ -1,4 +1,4 @@
-"""Assembly of all survival effects into one tidy results table (DESIGN §9)."""
+"""Assembly of all survival effects into one tidy results table (docs/results.md)."""
 
 from __future__ import annotations
 

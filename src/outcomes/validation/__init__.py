@@ -1,4 +1,4 @@
-"""Validation of a raw data extract (DESIGN §5).
+"""Validation of a raw data extract (docs/validation.md).
 
 Library API::
 

@@ -71,7 +71,7 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class ValidationResult:
-    """Everything a validation produced; :meth:`write` puts it on disk (DESIGN §5)."""
+    """Everything a validation produced; :meth:`write` puts it on disk (docs/validation.md)."""
 
     findings: pd.DataFrame
     summary: pd.DataFrame

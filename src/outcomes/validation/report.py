@@ -1,4 +1,4 @@
-"""Writing a validation's outputs (DESIGN §5) and the command-line entry point."""
+"""Writing a validation's outputs (docs/validation.md) and the command-line entry point."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pandera models of the four extract tables (DESIGN §4): types, per-column rules, row checks.
+"""Pandera models of the four extract tables (docs/data-contract.md): types, per-column rules, row checks.
 
 Each field's ``metadata`` declares the rule that a failing value breaks (see
 :func:`outcomes.validation.rules.rule`). The models validate the *typed* frame built by
