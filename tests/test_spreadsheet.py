@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from outcomes.spreadsheet import neutralise, neutralise_formulas, original
+from outcomes.spreadsheet import neutralise, neutralise_formulas, neutralise_values, original
 from outcomes.tables import write_tsv
 
 # the usual payloads (OWASP CSV injection page and its references)
@@ -65,3 +65,28 @@ def test_result_tables_are_written_guarded(tmp_path):
     lines = (tmp_path / "t.tsv").read_text().splitlines()
     assert lines[1] == "'=cmd|' /C calc'!A0 vs usual_care\t-0.25"
     assert lines[2] == "x\t1.5"
+
+
+# values on the edges of the rule; validation.html's CSV export must agree on each
+# (tests/test_validation_html_listing.py)
+TRICKY = [
+    *PAYLOADS, *NUMBERS, *PLAIN,
+    "-1\n", "-1\r", "+1\n", "-1 ", " -1", "- 1", "1-", "-", "+", "@", "=", "'", "''", "'-1",
+    "\n=1+1", " =1+1", "-1e", "-1e+", "-.", ".", "-0x1", "1e5", "-1E-05", "+.5e3",
+    "\u22121",  # minus sign (U+2212), not a hyphen-minus: not a formula start
+    "\uff0d1", "\uff1d1+1",  # full-width hyphen-minus and equals sign
+    "-\u0661", "-\U0001d7d9",  # digits outside ASCII are not plain numbers
+    "=\U0001f600", "\U0001f600=1", "\u00e9=1", "-1,5", "-1.5.2", "@@", "=\"x\",\"y\"",
+]
+
+
+def test_scalar_and_vectorised_guards_agree():
+    """neutralise (one value), neutralise_values (object arrays) and the Arrow path of
+    neutralise_formulas give the same cell for every tricky value ("-1\\n" was a number to
+    the scalar guard only: ``$`` matches before a final line break)."""
+    scalar = [neutralise(v) for v in TRICKY]
+    assert list(neutralise_values(TRICKY)) == scalar
+    arrow = pd.DataFrame({"v": pd.array(TRICKY, dtype="string[pyarrow]")})
+    assert neutralise_formulas(arrow)["v"].tolist() == scalar
+    assert neutralise("-1\n") == "'-1\n" and neutralise("-1") == "-1"
+    assert [original(v) for v in scalar] == TRICKY

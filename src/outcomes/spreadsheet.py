@@ -21,13 +21,19 @@ import pyarrow.compute as pc
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (OWASP)."""
 GUARD = "'"
-_NEEDS_GUARD = re.compile(r"^[=+\-@\t\r']")
-_PLAIN_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+NEEDS_GUARD = r"^[=+\-@\t\r']"
+PLAIN_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+"""The rule as two regular expressions (a cell is guarded when it matches the first and
+does not match the whole of the second), in the syntax that Python's ``re``, RE2 (pyarrow)
+and JavaScript read alike: validation.html's CSV export applies exactly these."""
+_NEEDS_GUARD = re.compile(NEEDS_GUARD)
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
 
 
 def needs_guard(text: str) -> bool:
     """Would ``text`` be read as a formula (or start with the guard itself)?"""
-    return bool(_NEEDS_GUARD.match(text)) and not _PLAIN_NUMBER.match(text)
+    # fullmatch: "$" alone would also match before a final line break ("-1\n" is not a number)
+    return bool(_NEEDS_GUARD.match(text)) and not _PLAIN_NUMBER.fullmatch(text)
 
 
 def neutralise(text: str) -> str:
@@ -111,4 +117,4 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return df if out is None else out
 
 
-__all__ = ["FORMULA_STARTS", "GUARD", "needs_guard", "neutralise", "neutralise_formulas", "neutralise_values", "original"]
+__all__ = ["FORMULA_STARTS", "GUARD", "NEEDS_GUARD", "PLAIN_NUMBER", "needs_guard", "neutralise", "neutralise_formulas", "neutralise_values", "original"]

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from outcomes import __version__
 from outcomes.atomic import atomic_directory
 from outcomes.errors import ExtractUnreadableError, OutcomesError
-from outcomes.spreadsheet import neutralise_formulas
+from outcomes.spreadsheet import GUARD, NEEDS_GUARD, PLAIN_NUMBER, neutralise_formulas
 from outcomes.validation.engine import (
     ACCOUNTING_COLUMNS,
     SUMMARY_COLUMNS,
@@ -69,12 +69,10 @@ def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.D
     shown = findings[rank < max_per_rule] if capped else findings
     cols = list(shown.columns)
     rows = shown.astype(object).where(shown.notna(), "").to_numpy().tolist()
-    payload = json.dumps(
-        {"columns": cols, "rows": rows, "total": len(findings), "per_rule": max_per_rule if capped else None},
-        ensure_ascii=False, default=str,
+    payload = _script_json(
+        {"columns": cols, "rows": rows, "total": len(findings), "per_rule": max_per_rule if capped else None}
     )
     del rows
-    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     counts = {s: int((findings["severity"] == s).sum()) for s in ("error", "warning", "notice")}
     unexplained = int(((findings["severity"] == "error") & (findings["explained"] == "no")).sum())
     records = summary.to_dict("records")
@@ -93,7 +91,16 @@ def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.D
         summary=records,
         accounting=None if accounting is None else accounting.to_dict("records"),
         findings_json=payload,
+        listing_json=_script_json(
+            {"detail_file": DETAIL_FILE, "guard": GUARD, "needs_guard": NEEDS_GUARD, "plain_number": PLAIN_NUMBER}
+        ),
     )
+
+
+def _script_json(obj) -> str:
+    """``obj`` as JSON that can sit inside a ``<script>`` element (no ``<``, ``>``, ``&``)."""
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _clean_table(df: pd.DataFrame) -> pa.Table:
