@@ -242,3 +242,12 @@ def test_links_in_code_are_not_links():
 ])
 def test_github_slugs(heading, slug):
     assert github_slug(heading) == slug
+
+
+def test_readme_indexes_every_doc():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    index = readme.split("\n## Documentation\n")[1].split("\n## ")[0]
+    linked = {target for _, target in markdown_links(index)}
+    docs = {f"docs/{p.name}" for p in repository_files() if p.parent == Path("docs") and p.suffix == ".md"}
+    assert docs - linked == set(), "docs missing from the README's Documentation index"
+    assert "docs/data-contract.md" in linked

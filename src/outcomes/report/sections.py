@@ -579,7 +579,8 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
 
 
 def mechanisms(plan_raw: dict) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Mechanism key -> (label, PARAMCDs): the plan's ``mediation.mechanisms`` or docs/change-model.md."""
+    """Mechanism key -> (label, PARAMCDs): the plan's ``mediation.mechanisms``, else the
+    change model's own (docs/change-model.md)."""
     spec = (plan_raw.get("mediation") or {}).get("mechanisms")
     if not spec:
         return dict(MECHANISMS)
