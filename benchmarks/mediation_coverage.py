@@ -14,8 +14,9 @@ Part "own": data-generating processes written here, with the truth from the DGP 
   distributions over a population of 2,000,000 (continuous time).
 Part "trial": ``outcomes.simulate.simulate`` (the synthetic ENRICH-like trial), ADaM
 derivation as in the pipeline, WEMWBS at month 12 on arm through each month-4 score and
-each mechanism (M2, M3) and all six jointly, adjusted as planned (docs/mediation.md: baseline of
-the mediator(s) and of WEMWBS, site, prior admissions; complete cases); the truth is each
+each mechanism (M2, M3) and all six jointly, adjusted as the plan's mediation analyses are
+(docs/mediation.md: baseline of the mediator(s) and of WEMWBS, site, prior admissions;
+complete cases); the truth is each
 seed's ``truth.json`` (potential outcomes of a population of ``--truth-n`` people).
 
     .venv/bin/python benchmarks/mediation_coverage.py [--parts own,trial] [--reps 200]

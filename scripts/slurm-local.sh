@@ -5,7 +5,7 @@
 #   scripts/slurm-local.sh status
 # WITH_DBD=1 also starts MariaDB + slurmdbd so that `sacct` works (the workflow profile uses
 # `slurm-status-command: squeue`, so the light cluster is the default).
-# Needs root (as on CI). Recipe: shared/slurm-on-localhost.md (Debian 12, no systemd/cgroups).
+# Needs root (as on CI). Debian 12 without systemd or cgroups: this script is the whole recipe.
 set -euo pipefail
 WITH_DBD="${WITH_DBD:-0}"
 export DEBIAN_FRONTEND=noninteractive

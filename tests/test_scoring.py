@@ -1,4 +1,4 @@
-"""Scoring against hand-computed vectors (shared/instruments.md is the reference)."""
+"""Scoring against hand-computed vectors (the published rules of docs/questionnaires.md)."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from outcomes.scoring import score_items
 REG = load_registry()
 NAN = np.nan
 
-# shared/instruments.md §2: the published raw -> metric table, typed in again here by hand
+# The published SWEMWBS raw -> metric table (Warwick), typed in again here by hand
 # so that the test does not read the value it checks from the YAML under test.
 SWEMWBS_TABLE = {
     7: 7.00, 8: 9.51, 9: 11.25, 10: 12.40, 11: 13.33, 12: 14.08, 13: 14.75, 14: 15.32,

@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", required=True, help="directory for the figures")
     p.set_defaults(func=_cmd_survival)
 
-    p = sub.add_parser("questionnaires", help="ANCOVA of every score at every follow-up visit")
+    p = sub.add_parser("questionnaires", help="ANCOVA of every score at every follow-up visit (docs/questionnaires.md)")
     p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--out", required=True, help="output TSV (questionnaires.tsv)")

@@ -1,10 +1,11 @@
 """One vectorised scoring function for every instrument in the registry (docs/questionnaires.md).
 
-Rules follow ``shared/instruments.md`` §0: reverse scoring ``(min + max) - x`` on the item
-code range; when proration is allowed a sum score is ``mean(answered items) * n_items`` and
-a mean score is ``mean(answered items)``; proration happens after reversal; nothing is
-rounded. A score is missing when more items are missing than the score's ``max_missing``.
-Table scores (SWEMWBS) convert the integer raw sum and need complete responses.
+Rules (docs/questionnaires.md, *Scoring conventions*): reverse scoring ``(min + max) - x``
+on the item code range; when proration is allowed a sum score is ``mean(answered items) *
+n_items`` and a mean score is ``mean(answered items)``; proration happens after reversal;
+nothing is rounded. A score is missing when more items are missing than the score's
+``max_missing``. Table scores (SWEMWBS) convert the integer raw sum and need complete
+responses.
 """
 
 from __future__ import annotations

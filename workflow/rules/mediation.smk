@@ -1,4 +1,5 @@
-# Stage 5: the change model (docs/mediation.md): does peer support work through the mechanisms?
+# Stage 5: the change model (docs/change-model.md): does peer support work through the mechanisms?
+# Methods: docs/mediation.md.
 # One job per (mediator set x outcome) so that a cluster can spread them; each reads the
 # one analysis data set (admed) instead of re-deriving anything.
 

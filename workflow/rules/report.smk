@@ -1,4 +1,4 @@
-# Stage 6: provenance and the report (docs/results.md).
+# Stage 6: provenance and the report (docs/report.md); every output of every stage: docs/results.md.
 
 
 rule provenance:

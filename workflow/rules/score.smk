@@ -1,5 +1,6 @@
 # Stage 3: questionnaire outcomes. Scores are computed in ADQS (derive.smk, from the
-# instrument registry); here each score at each follow-up visit is analysed by ANCOVA.
+# instrument registry); here each score at each follow-up visit is analysed by ANCOVA
+# (docs/questionnaires.md).
 
 
 rule questionnaire_ancova:

@@ -16,6 +16,9 @@ import yaml
 
 from outcomes.contract import item_column
 
+#: Verification statuses a trial statistician must sign off; the report lists such rules.
+SIGN_OFF_STATUSES = ("UNVERIFIED", "PROJECT DEFAULT")
+
 
 class InstrumentDefinitionError(ValueError):
     """An instrument file does not follow the schema; the message names file and key."""
@@ -56,6 +59,15 @@ class Instrument:
     def has_own_columns(self) -> bool:
         """False for instruments scored from another's items (SWEMWBS from WEMWBS)."""
         return self.source_instrument is None
+
+    def rules_to_sign_off(self) -> dict[str, dict[str, str]]:
+        """Rules whose status, or source, says UNVERIFIED or PROJECT DEFAULT."""
+        return {
+            name: rule
+            for name, rule in self.rules.items()
+            if any(s in str(rule.get("status", "")) or s in str(rule.get("source", ""))
+                   for s in SIGN_OFF_STATUSES)
+        }
 
     def item_columns(self) -> list[str]:
         """The questionnaires.csv columns holding items 1..n, in item order."""

@@ -1,4 +1,4 @@
-"""The trial's change model as mediation analyses (docs/mediation.md, issue 5).
+"""The trial's change model (docs/change-model.md) as mediation analyses (docs/mediation.md).
 
 Exposure: randomised arm (treated = 1). Mediators: the process scores at the mediator
 visit (month 4), grouped into the three mechanisms of Gillard et al. (2015). Outcomes:

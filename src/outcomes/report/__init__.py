@@ -1,4 +1,4 @@
-"""The trial report (docs/results.md: ``results/report/index.html``), rendered from result files.
+"""The trial report ``results/report/index.html`` (docs/report.md), rendered from result files.
 
 ``write_report(results_dir, out)`` reads the tables, derived datasets, validation outputs,
 plan and (when present) provenance of a run and writes one self-contained HTML file in

@@ -579,7 +579,8 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
 
 
 def mechanisms(plan_raw: dict) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Mechanism key -> (label, PARAMCDs): the plan's ``mediation.mechanisms`` or docs/change-model.md."""
+    """Mechanism key -> (label, PARAMCDs): the plan's ``mediation.mechanisms``, else the
+    change model's own (docs/change-model.md)."""
     spec = (plan_raw.get("mediation") or {}).get("mechanisms")
     if not spec:
         return dict(MECHANISMS)
@@ -824,17 +825,13 @@ def sensitivity_rows(inp: ReportInputs) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- scoring rules
 
-FLAGGED = ("UNVERIFIED", "PROJECT DEFAULT")
-
 
 def scoring_rules(plan_raw: dict) -> tuple[list[dict[str, str]], list[str]]:
     rows = []
     for key, inst in load_registry().items():
-        for rule, v in inst.rules.items():
-            status, source = str(v.get("status", "")), str(v.get("source", ""))
-            if status in FLAGGED or any(f in source for f in FLAGGED):
-                rows.append({"instrument": f"{inst.name} ({key})", "rule": rule,
-                             "status": status, "source": source})
+        for rule, v in inst.rules_to_sign_off().items():
+            rows.append({"instrument": f"{inst.name} ({key})", "rule": rule,
+                         "status": str(v.get("status", "")), "source": str(v.get("source", ""))})
     overrides = []
     for k, v in sorted((plan_raw.get("missing_items") or {}).items()):
         overrides.append(f"missing_items.{k} = {v}: scored when at most {v} items are missing "

@@ -74,7 +74,7 @@ def _logistic(x):
 def simulate_trial(
     n: int, rng: np.random.Generator, params: Parameters, registry: dict[str, Instrument]
 ) -> dict[str, Table]:
-    """Simulate a trial of ``n`` randomised participants; returns the four docs/data-contract.md tables."""
+    """Simulate a trial of ``n`` randomised participants; returns the four tables of docs/data-contract.md."""
     r_design, r_units, r_events, r_follow, r_contacts = rng.spawn(5)
     model = Model(params, registry)
     u = draw_units(r_units, n, params, model.keys)

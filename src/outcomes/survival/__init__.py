@@ -2,7 +2,8 @@
 
 Fit, then results, then renderers: each analysis function takes ADaM-style DataFrames
 (ADSL, ADTTE, ADRE; column names are parameters) and returns a small frozen result object
-with a tidy ``to_frame()``; :func:`results_table` stacks them into the §9 table and
+with a tidy ``to_frame()``; :func:`results_table` stacks them into the estimates table
+of docs/results.md and
 :mod:`outcomes.survival.plots` draws the figures from them. See ``docs/survival.md``.
 """
 

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from functools import cache
-from pathlib import Path
 
 import pandas as pd
 
+from outcomes.docgen import main as docgen_main
+from outcomes.docgen import replace_between
 from outcomes.validation.rules import (
     CROSS_TABLE_RULES,
     FILE_RULES,
@@ -110,21 +110,11 @@ def catalogue_markdown() -> str:
 
 def replace_in_document(text: str) -> str:
     """``text`` with the catalogue between the markers regenerated."""
-    start = text.index(BEGIN) + len(BEGIN)
-    stop = text.index(END)
-    return text[:start] + "\n" + catalogue_markdown() + text[stop:]
+    return replace_between(text, BEGIN, END, catalogue_markdown())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", metavar="FILE", help="regenerate the catalogue in FILE")
-    args = parser.parse_args(argv)
-    if args.write:
-        path = Path(args.write)
-        path.write_text(replace_in_document(path.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
-        print(catalogue_markdown(), end="")
-    return 0
+    return docgen_main(argv, description=__doc__, begin=BEGIN, end=END, render=catalogue_markdown)
 
 
 if __name__ == "__main__":  # pragma: no cover
