@@ -29,8 +29,8 @@ EXPLANATIONS_EXAMPLE = (
 
 
 def template_columns(instruments: Sequence[str] | None = None) -> dict[str, tuple[str, ...]]:
-    """Header of each contract table; questionnaire items of ``instruments`` (registry keys;
-    default every instrument of the registry, in registry order)."""
+    """Header of each contract table; questionnaire items of ``instruments`` (registry keys,
+    in the order given; default every instrument of the registry, in registry order)."""
     from outcomes.instruments import load_registry
 
     registry = load_registry()
@@ -40,8 +40,12 @@ def template_columns(instruments: Sequence[str] | None = None) -> dict[str, tupl
         raise OutcomesError(
             f"instruments: unknown {', '.join(unknown)} (known: {', '.join(registry)})"
         )
-    # an instrument may be scored from another's items (SWEMWBS from WEMWBS): each column once
-    items = list(dict.fromkeys(c for k in keys for c in registry[k].item_columns()))
+    # an instrument scored from another's items (SWEMWBS from WEMWBS) needs all of that
+    # instrument's columns (an instrument with only some of them is an error, QST-008)
+    owners = dict.fromkeys(registry[k].source_instrument or k for k in keys)
+    if instruments is None:
+        owners = dict.fromkeys(k for k in registry if k in owners)  # registry order
+    items = [c for k in owners for c in registry[k].item_columns()]
     return {
         "participants": contract.PARTICIPANT_COLUMNS,
         "questionnaires": (*contract.QUESTIONNAIRE_KEY_COLUMNS, *items),
