@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from outcomes import cli, contract
+from outcomes.datapackage import DESCRIPTOR_FILE
 from outcomes.instruments import load_registry
 from outcomes.template import EXPLANATIONS_FILE, template_columns, write_template
 from outcomes.validation import rule_catalogue
@@ -21,7 +22,9 @@ def _header(path: Path) -> list[str]:
 
 def test_template_headers_are_the_contract(tmp_path):
     paths = write_template(tmp_path)
-    assert sorted(p.name for p in paths) == sorted([*contract.TABLE_FILES.values(), EXPLANATIONS_FILE])
+    assert sorted(p.name for p in paths) == sorted(
+        [*contract.TABLE_FILES.values(), DESCRIPTOR_FILE, EXPLANATIONS_FILE]
+    )
     for table, name in contract.TABLE_FILES.items():
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert text.count("\n") == 1, name  # header only
