@@ -9,10 +9,7 @@ the committed document is out of date).
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from outcomes import contract
+from outcomes import contract, docgen
 from outcomes.datapackage import DATE_RANGE, MISSING_VALUES, ContractColumn, contract_columns
 from outcomes.instruments import load_registry
 from outcomes.validation.rules import CROSS_TABLE_RULES, TABLE_RULES
@@ -136,28 +133,20 @@ def blocks() -> dict[str, str]:
     return out
 
 
+def sections() -> dict[tuple[str, str], str]:
+    """(begin marker, end marker) -> generated Markdown of every block."""
+    return {(begin(block), end(block)): body for block, body in blocks().items()}
+
+
 def replace_in_document(text: str) -> str:
     """``text`` with every generated block regenerated; a missing marker is an error."""
-    for block, body in blocks().items():
-        head, tail = begin(block), end(block)
-        if head not in text or tail not in text:
-            raise ValueError(f"marker of block {block!r} missing: {head} ... {tail}")
-        start = text.index(head) + len(head)
-        text = text[:start] + "\n" + body + text[text.index(tail, start):]
+    for (head, tail), body in sections().items():
+        text = docgen.replace_between(text, head, tail, body)
     return text
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", metavar="FILE", help="regenerate the tables in FILE")
-    args = parser.parse_args(argv)
-    if args.write:
-        path = Path(args.write)
-        path.write_text(replace_in_document(path.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
-        for block, body in blocks().items():
-            print(f"{begin(block)}\n{body}{end(block)}\n")
-    return 0
+    return docgen.main_sections(argv, description=__doc__ or "", sections=sections)
 
 
 if __name__ == "__main__":  # pragma: no cover
