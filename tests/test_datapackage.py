@@ -295,6 +295,7 @@ def test_cli_datapackage(tmp_path, capsys):
     assert cli.main(["datapackage", "--out", str(out), "--arms", "A", "B", "--instruments", "ucla3"]) == 0
     desc = json.loads(out.read_text(encoding="utf-8"))
     assert desc == build_datapackage(arms=("A", "B"), instruments=["ucla3"])
+    assert capsys.readouterr().out == f"datapackage: wrote {out}\n"
     assert cli.main(["datapackage"]) == 0
     assert capsys.readouterr().out == datapackage_json()
     assert cli.main(["datapackage", "--arms", "A", "A"]) == 2

@@ -43,7 +43,7 @@ def _cmd_datapackage(args: argparse.Namespace) -> int:
         print(datapackage_json(arms=args.arms, instruments=args.instruments), end="")
         return 0
     path = write_datapackage(args.out, arms=args.arms, instruments=args.instruments)
-    print(f"datapackage: wrote {path}", file=sys.stderr)
+    print(f"datapackage: wrote {path}")
     return 0
 
 
