@@ -10,7 +10,9 @@ from outcomes.simulate import write_simulated_trial
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "synthetic_data"
 SEED = 20261122  # documented in README.md and docs/synthetic-trial.md
-FILES = ("participants.csv", "questionnaires.csv", "admissions.csv", "peer_contacts.csv", "truth.json")
+FILES = (
+    "participants.csv", "questionnaires.csv", "admissions.csv", "peer_contacts.csv", "datapackage.json", "truth.json",
+)
 
 
 def _sha(path: Path) -> str:

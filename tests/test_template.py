@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from outcomes import cli, contract
+from outcomes.datapackage import DESCRIPTOR_FILE
 from outcomes.instruments import load_registry
 from outcomes.template import EXPLANATIONS_FILE, template_columns, write_template
 from outcomes.validation import rule_catalogue
@@ -21,14 +22,18 @@ def _header(path: Path) -> list[str]:
 
 def test_template_headers_are_the_contract(tmp_path):
     paths = write_template(tmp_path)
-    assert sorted(p.name for p in paths) == sorted([*contract.TABLE_FILES.values(), EXPLANATIONS_FILE])
+    assert sorted(p.name for p in paths) == sorted(
+        [*contract.TABLE_FILES.values(), DESCRIPTOR_FILE, EXPLANATIONS_FILE]
+    )
     for table, name in contract.TABLE_FILES.items():
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert text.count("\n") == 1, name  # header only
         assert _header(tmp_path / name) == list(template_columns()[table])
-    items = list(dict.fromkeys(c for inst in load_registry().values() for c in inst.item_columns()))
+    # every instrument with columns of its own, registry order, as the simulator writes them
+    items = [c for inst in load_registry().values() if inst.has_own_columns for c in inst.item_columns()]
     assert len(items) == len(set(items))
     assert _header(tmp_path / "questionnaires.csv") == [*contract.QUESTIONNAIRE_KEY_COLUMNS, *items]
+    assert _header(tmp_path / "questionnaires.csv") == _header(BUNDLED / "questionnaires.csv")
 
 
 def test_template_matches_the_bundled_extract(tmp_path):
@@ -68,6 +73,9 @@ def test_template_never_overwrites_and_names_unknown_instruments(tmp_path, capsy
     err = capsys.readouterr().err
     assert "participants.csv" in err and "already exists" in err and "Traceback" not in err
     assert (tmp_path / "participants.csv").read_bytes() == before
+    # SWEMWBS is scored from WEMWBS items: its template carries all of WEMWBS (QST-008)
+    assert cli.main(["template", str(tmp_path / "sw"), "--instruments", "swemwbs"]) == 0
+    assert _header(tmp_path / "sw" / "questionnaires.csv")[3:] == load_registry()["wemwbs"].item_columns()
     assert cli.main(["template", str(tmp_path / "new"), "--instruments", "nope"]) == 2
     assert "instruments: unknown nope" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()

@@ -36,6 +36,17 @@ def _cmd_template(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_datapackage(args: argparse.Namespace) -> int:
+    from outcomes.datapackage import datapackage_json, write_datapackage
+
+    if args.out is None:
+        print(datapackage_json(arms=args.arms, instruments=args.instruments), end="")
+        return 0
+    path = write_datapackage(args.out, arms=args.arms, instruments=args.instruments)
+    print(f"datapackage: wrote {path}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from outcomes.validation import run_validation
 
@@ -198,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="questionnaire item columns of these instruments only (default: every instrument)",
     )
     p.set_defaults(func=_cmd_template)
+
+    p = sub.add_parser(
+        "datapackage", help="write the Frictionless descriptor of an extract (docs/data-contract.md)"
+    )
+    p.add_argument("--out", default=None, metavar="FILE", help="output file (default: standard output)")
+    p.add_argument("--arms", nargs=2, metavar=("TREATED", "CONTROL"), default=None,
+                   help="arm codes when the plan renames them (default: peer_support usual_care)")
+    p.add_argument("--instruments", nargs="+", default=None, metavar="KEY",
+                   help="questionnaire item columns of these instruments only (default: every instrument)")
+    p.set_defaults(func=_cmd_datapackage)
 
     p = sub.add_parser("validate", help="validate a data extract (docs/validation.md)")
     p.add_argument("data_dir", help="directory holding the extract's CSV files")

@@ -40,6 +40,13 @@ TABLE_FILES: dict[str, str] = {
 }
 """Table name -> file name inside a data directory."""
 
+TABLE_DESCRIPTIONS: dict[str, str] = {
+    "participants": "one row per randomised participant",
+    "questionnaires": "one row per participant and visit, questionnaire items wide",
+    "admissions": "one row per psychiatric inpatient admission",
+    "peer_contacts": "one row per peer-support contact (intervention delivery)",
+}
+
 PARTICIPANT_COLUMNS: tuple[str, ...] = (
     "participant_id",
     "site",
@@ -88,6 +95,29 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "peer_contacts": PEER_CONTACT_COLUMNS,
 }
 """Columns every file must carry (exit 2 when one is missing)."""
+
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "participants": ("participant_id",),
+    "questionnaires": ("participant_id", "visit"),
+    "admissions": ("admission_id",),
+    "peer_contacts": (),
+}
+"""Columns whose values identify a row: unique in their file (every copy of a duplicate is
+quarantined). peer_contacts has none: two contacts may share participant, date and worker."""
+
+FOREIGN_KEYS: dict[str, tuple[str, str]] = {
+    "questionnaires": ("participant_id", "participants"),
+    "admissions": ("participant_id", "participants"),
+    "peer_contacts": ("participant_id", "participants"),
+}
+"""Table -> (column, parent table): the column's value must be the parent's primary key of
+a row of the parent (rows of an unknown or quarantined participant are quarantined)."""
+
+ENCODING = "utf-8"
+CSV_DIALECT: dict[str, object] = {"delimiter": ",", "quoteChar": '"', "doubleQuote": True, "header": True}
+"""What the reader accepts: UTF-8 (a byte-order mark is a notice), comma-separated, fields
+quoted with ``"`` and ``""`` inside a quoted field (RFC 4180), header on line 1, LF or CRLF
+line ends. Keys as in a Frictionless CSV dialect."""
 
 
 def item_column(instrument: str, item: int) -> str:

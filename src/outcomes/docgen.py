@@ -1,9 +1,10 @@
 """Sections of the docs generated from what the code declares.
 
 A generated section is the text between a BEGIN and an END marker line of a Markdown file.
-A generator module (``outcomes.validation.catalogue``, ``outcomes.instruments.catalogue``)
-renders it; ``python -m <module> --write FILE`` rewrites it in place (atomically), without
-``--write`` it is printed; a test checks that the committed file is current.
+A generator module (``outcomes.validation.catalogue``, ``outcomes.instruments.catalogue``,
+``outcomes.contract_doc``) renders it; ``python -m <module> --write FILE`` rewrites it in
+place (atomically), without ``--write`` it is printed; a test checks that the committed
+file is current.
 """
 
 from __future__ import annotations
@@ -29,13 +30,23 @@ def replace_between(text: str, begin: str, end: str, body: str) -> str:
 
 def main(argv: list[str] | None, *, description: str, begin: str, end: str,
          render: Callable[[], str]) -> int:
-    """The command line of a generator: print the section, or ``--write FILE``."""
+    """The command line of a generator of one section: print it, or ``--write FILE``."""
+    return main_sections(argv, description=description, sections=lambda: {(begin, end): render()})
+
+
+def main_sections(argv: list[str] | None, *, description: str,
+                  sections: Callable[[], dict[tuple[str, str], str]]) -> int:
+    """The command line of a generator of several sections, ``(begin, end) -> body``: print
+    them, or ``--write FILE`` rewrites each between its markers."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--write", metavar="FILE", help="regenerate the section in FILE")
+    parser.add_argument("--write", metavar="FILE", help="regenerate the section(s) in FILE")
     args = parser.parse_args(argv)
     if args.write:
         path = Path(args.write)
-        write_text(path, replace_between(path.read_text(encoding="utf-8"), begin, end, render()))
+        text = path.read_text(encoding="utf-8")
+        for (begin, end), body in sections().items():
+            text = replace_between(text, begin, end, body)
+        write_text(path, text)
     else:
-        print(render(), end="")
+        print("\n".join(sections().values()), end="")
     return 0

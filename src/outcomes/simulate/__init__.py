@@ -4,7 +4,8 @@ Public API
 ----------
 ``write_simulated_trial(n, seed, out_dir, truth_n=None)``
     Write ``participants.csv``, ``questionnaires.csv``, ``admissions.csv``,
-    ``peer_contacts.csv`` (docs/data-contract.md) and ``truth.json`` into ``out_dir``.
+    ``peer_contacts.csv`` (docs/data-contract.md), their Frictionless descriptor
+    ``datapackage.json`` and ``truth.json`` into ``out_dir``.
 ``simulate(n, seed, truth_n=None)``
     The same in memory: ``(tables, truth)`` with tables as :class:`Table` objects.
 
@@ -133,7 +134,10 @@ def simulate(n: int, seed: int, truth_n: int | None = None) -> tuple[dict[str, T
 
 
 def write_simulated_trial(n: int, seed: int, out_dir: Path, truth_n: int | None = None) -> dict[str, Path]:
-    """Write the extract (docs/data-contract.md) and truth.json into ``out_dir``; returns the paths."""
+    """Write the extract (docs/data-contract.md), datapackage.json and truth.json into
+    ``out_dir``; returns the paths."""
+    from outcomes.datapackage import DESCRIPTOR_FILE, datapackage_json
+
     tables, truth = simulate(n, seed, truth_n)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +146,9 @@ def write_simulated_trial(n: int, seed: int, out_dir: Path, truth_n: int | None 
         path = out_dir / file_name
         path.write_bytes(table_to_csv(tables[name]).encode("utf-8"))
         paths[name] = path
+    path = out_dir / DESCRIPTOR_FILE
+    path.write_bytes(datapackage_json(arms=(TREATED, CONTROL)).encode("utf-8"))
+    paths["datapackage"] = path
     path = out_dir / "truth.json"
     path.write_bytes(truth_to_json(truth).encode("utf-8"))
     paths["truth"] = path

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from outcomes.contract import PRIOR_ADMISSIONS_MAX
+from outcomes.contract import FOREIGN_KEYS, PRIMARY_KEYS, PRIOR_ADMISSIONS_MAX
 
 SEVERITIES: tuple[str, ...] = ("error", "warning", "notice")
 ACTIONS: tuple[str, ...] = ("quarantine", "mask", "report")
@@ -150,7 +150,7 @@ FILE_RULES: tuple[Rule, ...] = (
 # --------------------------------------------------------------------------------------
 _AFTER_CUT = "date after the data cut (not counted by the analysis)"
 TABLE_RULES: tuple[Rule, ...] = (
-    _r("PAR-002", "error", "key", "participants", "participant_id",
+    _r("PAR-002", "error", "key", "participants", PRIMARY_KEYS["participants"],
        "participant_id is duplicated (every copy quarantined)", "quarantine"),
     _r("PAR-014", "error", "chronology", "participants",
        ("index_discharge_date", "randomisation_date"),
@@ -165,14 +165,14 @@ TABLE_RULES: tuple[Rule, ...] = (
     _r("PAR-018", "warning", "chronology", "participants",
        ("randomisation_date", "index_discharge_date", "withdrawal_date", "death_date"),
        _AFTER_CUT),
-    _r("QST-003", "error", "key", "questionnaires", ("participant_id", "visit"),
+    _r("QST-003", "error", "key", "questionnaires", PRIMARY_KEYS["questionnaires"],
        "(participant_id, visit) is duplicated (every copy quarantined)", "quarantine"),
     _r("QST-005", "error", "required", "questionnaires", "completion_date",
        "completion_date missing or invalid although items are answered", "quarantine"),
     _r("QST-008", "error", "structure", "questionnaires", (),
        "instrument has only some of its item columns: this item column is missing"),
     _r("QST-009", "warning", "chronology", "questionnaires", "completion_date", _AFTER_CUT),
-    _r("ADM-003", "error", "key", "admissions", "admission_id",
+    _r("ADM-003", "error", "key", "admissions", PRIMARY_KEYS["admissions"],
        "admission_id is duplicated (every copy quarantined)", "quarantine"),
     _r("ADM-007", "error", "chronology", "admissions", ("discharge_date", "admission_date"),
        "discharge_date is before admission_date", "quarantine"),
@@ -191,7 +191,7 @@ AFTER_DATA_CUT: tuple[str, ...] = ("PAR-018", "QST-009", "ADM-009", "PCT-007")
 # --------------------------------------------------------------------------------------
 # Cross-table rules (vectorised functions in checks.py).
 # --------------------------------------------------------------------------------------
-_CHILDREN = ("questionnaires", "admissions", "peer_contacts")
+_CHILDREN = tuple(FOREIGN_KEYS)  # their participant_id refers to participants.csv
 CROSS_TABLE_RULES: tuple[Rule, ...] = (
     _r("XTB-001", "error", "cross-table", _CHILDREN, "participant_id",
        "participant_id not in participants.csv", "quarantine"),

@@ -43,14 +43,17 @@ class ParticipantsModel(pa.DataFrameModel):
     """participants.csv: one row per randomised participant."""
 
     participant_id: Series[str] = pa.Field(
+        description="the participant's trial identifier; unique in the file",
         nullable=False,
         metadata=rule("PAR-001", "error", "key", "participant_id is empty", action="quarantine"),
     )
     site: Series[str] = pa.Field(
+        description="code of the recruiting site (any non-empty text)",
         nullable=False,
         metadata=rule("PAR-003", "error", "required", "site is empty", action="quarantine"),
     )
     arm: Series[str] = pa.Field(
+        description="randomised arm",
         nullable=False,
         isin=list(ARMS),
         metadata=rule(
@@ -59,6 +62,7 @@ class ParticipantsModel(pa.DataFrameModel):
         ),
     )
     randomisation_date: Series[pa.DateTime] = pa.Field(
+        description="date of randomisation",
         nullable=False,
         metadata=rule(
             "PAR-005", "error", "date", f"randomisation_date is missing or not a valid {_DATE}",
@@ -66,6 +70,7 @@ class ParticipantsModel(pa.DataFrameModel):
         ),
     )
     index_discharge_date: Series[pa.DateTime] = pa.Field(
+        description="discharge from the index admission: time zero of follow-up; not before randomisation_date",
         nullable=False,
         metadata=rule(
             "PAR-006", "error", "date", f"index_discharge_date is missing or not a valid {_DATE}",
@@ -73,6 +78,7 @@ class ParticipantsModel(pa.DataFrameModel):
         ),
     )
     age: Series[pd.Int64Dtype] = pa.Field(
+        description="age in years at randomisation",
         nullable=False,
         ge=AGE_RANGE[0],
         le=AGE_RANGE[1],
@@ -82,6 +88,7 @@ class ParticipantsModel(pa.DataFrameModel):
         ),
     )
     sex: Series[str] = pa.Field(
+        description="sex as recorded",
         nullable=False,
         isin=list(SEX_CODES),
         metadata=rule(
@@ -90,6 +97,7 @@ class ParticipantsModel(pa.DataFrameModel):
         ),
     )
     diagnosis_group: Series[str] = pa.Field(
+        description="primary diagnosis group",
         nullable=False,
         isin=list(DIAGNOSIS_GROUPS),
         metadata=rule(
@@ -98,6 +106,7 @@ class ParticipantsModel(pa.DataFrameModel):
         ),
     )
     prior_admissions: Series[pd.Int64Dtype] = pa.Field(
+        description="psychiatric inpatient admissions before the index admission",
         nullable=False,
         ge=0,
         metadata=rule(
@@ -106,6 +115,7 @@ class ParticipantsModel(pa.DataFrameModel):
         ),
     )
     detained_at_index: Series[str] = pa.Field(
+        description="detained under mental-health law during the index admission",
         nullable=False,
         isin=list(BOOLEAN_CODES),
         metadata=rule(
@@ -114,12 +124,14 @@ class ParticipantsModel(pa.DataFrameModel):
         ),
     )
     withdrawal_date: Series[pa.DateTime] = pa.Field(
+        description="withdrawal from follow-up (empty: not withdrawn); not before randomisation_date",
         nullable=True,
         metadata=rule(
             "PAR-012", "error", "date", f"withdrawal_date is not a valid {_DATE}", action="mask"
         ),
     )
     death_date: Series[pa.DateTime] = pa.Field(
+        description="date of death (empty: not known to have died); not before randomisation_date",
         nullable=True,
         metadata=rule("PAR-013", "error", "date", f"death_date is not a valid {_DATE}", action="mask"),
     )
@@ -149,10 +161,12 @@ class QuestionnairesModel(pa.DataFrameModel):
     """questionnaires.csv key columns; item columns are added by :func:`questionnaire_schema`."""
 
     participant_id: Series[str] = pa.Field(
+        description="a participant_id of participants.csv",
         nullable=False,
         metadata=rule("QST-001", "error", "key", "participant_id is empty", action="quarantine"),
     )
     visit: Series[str] = pa.Field(
+        description="scheduled visit; one row per participant and visit",
         nullable=False,
         isin=list(VISITS),
         metadata=rule(
@@ -161,6 +175,7 @@ class QuestionnairesModel(pa.DataFrameModel):
         ),
     )
     completion_date: Series[pa.DateTime] = pa.Field(
+        description="date the questionnaires were completed; required when any item is answered",
         nullable=True,
         metadata=rule(
             "QST-004", "error", "date", f"completion_date is not a valid {_DATE}", action="mask"
@@ -187,14 +202,17 @@ class AdmissionsModel(pa.DataFrameModel):
     """admissions.csv: one row per psychiatric inpatient admission."""
 
     participant_id: Series[str] = pa.Field(
+        description="a participant_id of participants.csv",
         nullable=False,
         metadata=rule("ADM-001", "error", "key", "participant_id is empty", action="quarantine"),
     )
     admission_id: Series[str] = pa.Field(
+        description="identifier of the admission; unique in the file",
         nullable=False,
         metadata=rule("ADM-002", "error", "key", "admission_id is empty", action="quarantine"),
     )
     admission_date: Series[pa.DateTime] = pa.Field(
+        description="date of admission to a psychiatric inpatient ward",
         nullable=False,
         metadata=rule(
             "ADM-004", "error", "date", f"admission_date is missing or not a valid {_DATE}",
@@ -202,6 +220,7 @@ class AdmissionsModel(pa.DataFrameModel):
         ),
     )
     discharge_date: Series[pa.DateTime] = pa.Field(
+        description="date of discharge (empty: still in hospital at the data cut); not before admission_date",
         nullable=True,
         metadata=rule(
             "ADM-005", "error", "date",
@@ -211,6 +230,7 @@ class AdmissionsModel(pa.DataFrameModel):
         ),
     )
     legal_status: Series[str] = pa.Field(
+        description="informal, or detained under mental-health law",
         nullable=False,
         isin=list(LEGAL_STATUS_CODES),
         metadata=rule(
@@ -232,10 +252,12 @@ class PeerContactsModel(pa.DataFrameModel):
     """peer_contacts.csv: intervention delivery."""
 
     participant_id: Series[str] = pa.Field(
+        description="a participant_id of participants.csv",
         nullable=False,
         metadata=rule("PCT-001", "error", "key", "participant_id is empty", action="quarantine"),
     )
     contact_date: Series[pa.DateTime] = pa.Field(
+        description="date of the peer-support contact",
         nullable=False,
         metadata=rule(
             "PCT-002", "error", "date", f"contact_date is missing or not a valid {_DATE}",
@@ -243,10 +265,12 @@ class PeerContactsModel(pa.DataFrameModel):
         ),
     )
     peer_worker_id: Series[str] = pa.Field(
+        description="identifier of the peer worker (empty: a warning)",
         nullable=False,
         metadata=rule("PCT-003", "warning", "required", "peer_worker_id is empty"),
     )
     duration_minutes: Series[pd.Int64Dtype] = pa.Field(
+        description="duration of the contact in minutes",
         nullable=False,
         ge=DURATION_MINUTES_RANGE[0],
         le=DURATION_MINUTES_RANGE[1],
@@ -258,6 +282,7 @@ class PeerContactsModel(pa.DataFrameModel):
         ),
     )
     mode: Series[str] = pa.Field(
+        description="how the contact took place",
         nullable=False,
         isin=list(CONTACT_MODES),
         metadata=rule(
