@@ -8,7 +8,7 @@ that may be absent, keys, CSV dialect) and the instrument registry (item columns
 docs/data-contract.md are rendered from, so the three cannot disagree.
 
 Table Schema has no notion of a column that may be absent but must be typed when present,
-nor of a warning; the mapping (docs/decisions.md, D1-D6):
+nor of a warning; the mapping (docs/decisions.md, F1-F6):
 
 * every schema has ``fieldsMatch: partial``: columns are matched by name, in any order;
   extra columns are accepted (the validator warns, FIL-003); a declared column may be
