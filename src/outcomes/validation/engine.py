@@ -37,6 +37,7 @@ from outcomes.contract import (
 from outcomes.errors import ConfigError
 from outcomes.instruments import Instrument, load_registry
 from outcomes.validation.catalogue import build_catalogue
+from outcomes.validation.causes import link_causes
 from outcomes.validation.checks import (
     CROSS_TABLE_CHECKS,
     TABLE_CHECKS,
@@ -415,7 +416,7 @@ class _Validation(FindingsAssembly):
             for h in fn(ctx):
                 self.add_hits(h)
         findings = self.assemble_findings()
-        findings = self.explain(findings, expl)
+        findings = link_causes(self.explain(findings, expl), self.catalogue)[list(DETAIL_COLUMNS)]
         clean, quarantine, accounting = self.outputs()
         errors = (findings["severity"] == "error") & (findings["explained"] == "no")
         return ValidationResult(
