@@ -105,3 +105,26 @@ def test_explaining_a_cause_explains_its_knock_ons(broken, run):
     s = r.summary.set_index(["rule_id", "table"])
     assert s.loc[("XTB-002", "questionnaires"), "explained"] == 7
 
+
+def test_duplicate_keys_name_their_partner_lines_and_conflicts(tables, run):
+    p, q, a, c = (tables[t] for t in ("participants", "questionnaires", "admissions", "peer_contacts"))
+    tables["participants"] = pd.concat([p, p.iloc[[0]].assign(arm="usual_care", death_date="2024-05-01"),
+                                        p.iloc[[1, 1, 1, 1, 1, 1, 1]]], ignore_index=True)
+    tables["questionnaires"] = pd.concat([q, q.iloc[[0]]], ignore_index=True)
+    tables["admissions"] = pd.concat([a, a.iloc[[2]].assign(legal_status="detained")], ignore_index=True)
+    tables["peer_contacts"] = pd.concat([c, c.iloc[[5]].assign(duration_minutes="50")], ignore_index=True)
+    f = run(tables).findings
+    msg = {(r, t, int(line)): m[m.index("also on"):] for r, t, line, m in
+           zip(f["rule_id"], f["table"], f["row"], f["message"], strict=True)
+           if r in ("PAR-002", "QST-003", "ADM-003", "PCT-006")}
+    assert msg[("PAR-002", "participants", 2)] == "also on line 8; copies conflict on arm, death_date"
+    assert msg[("PAR-002", "participants", 8)] == "also on line 2; copies conflict on arm, death_date"
+    # eight copies: the first five other lines, then how many more
+    assert msg[("PAR-002", "participants", 3)] == "also on lines 9, 10, 11, 12, 13 and 2 more; identical copies"
+    assert msg[("PAR-002", "participants", 15)] == "also on lines 3, 9, 10, 11, 12 and 2 more; identical copies"
+    n_q = len(q) + 1
+    assert msg[("QST-003", "questionnaires", 2)] == f"also on line {n_q + 1}; identical copies"
+    assert msg[("ADM-003", "admissions", 4)] == "also on line 7; copies conflict on legal_status"
+    assert msg[("PCT-006", "peer_contacts", 7)] == f"also on line {len(c) + 2}; copies conflict on duration_minutes"
+    assert set(f.loc[f["rule_id"] == "PAR-002", "message"].str.split(": ").str[0]) == {
+        "participant_id is duplicated (every copy quarantined)"}
