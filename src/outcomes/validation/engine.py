@@ -51,8 +51,10 @@ from outcomes.validation.explanations import load_explanations
 from outcomes.validation.findings import (
     ACCOUNTING_COLUMNS,
     DETAIL_COLUMNS,
+    EXPLAINED_COLUMNS,
     SUMMARY_COLUMNS,
     FindingsAssembly,
+    explained_summary,
     summarise,
     unreadable_findings,
 )
@@ -86,6 +88,11 @@ class ValidationResult:
     @property
     def n_errors(self) -> int:
         return int(((self.findings["severity"] == "error") & (self.findings["explained"] == "no")).sum())
+
+    @property
+    def explained(self) -> pd.DataFrame:
+        """``issues_explained.tsv``: who accepted how many findings of each rule, and when."""
+        return explained_summary(self.findings, self.catalogue)
 
     def counts(self) -> dict[str, int]:
         return {s: int((self.findings["severity"] == s).sum()) for s in ("error", "warning", "notice")}
@@ -471,7 +478,9 @@ def _may_fail(column: pa.Column, s: pd.Series) -> bool:
 __all__ = [
     "ACCOUNTING_COLUMNS",
     "DETAIL_COLUMNS",
+    "EXPLAINED_COLUMNS",
     "SUMMARY_COLUMNS",
+    "explained_summary",
     "summarise",
     "unreadable_findings",
     "ValidationResult",

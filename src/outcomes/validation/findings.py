@@ -46,6 +46,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "rule_id", "severity", "table", "count", "message", "explained", "root_causes", "knock_ons",
 )
 ACCOUNTING_COLUMNS: tuple[str, ...] = ("table", "rows_in", "rows_used", "rows_quarantined")
+EXPLAINED_COLUMNS: tuple[str, ...] = ("rule_id", "severity", "table", "explained_by", "explained_on", "count")
+"""Columns of ``issues_explained.tsv``: who accepted how many findings of a rule, and when."""
 
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "participants": ("participant_id",),
@@ -334,6 +336,22 @@ def summarise(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> pd.DataF
     return s[list(SUMMARY_COLUMNS)].reset_index(drop=True)
 
 
+def explained_summary(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> pd.DataFrame:
+    """The audit trail without record keys: explained findings counted per rule, table,
+    ``explained_by`` and ``explained_on`` (catalogue order, then date and name)."""
+    e = findings[findings["explained"] == "yes"]
+    if len(e) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in EXPLAINED_COLUMNS})
+    by = ["rule_id", "table", "explained_by", "explained_on"]
+    s = e.groupby(by, sort=False).size().rename("count").reset_index()
+    s["severity"] = s["rule_id"].map({k: r.severity for k, r in catalogue.items()})
+    order = {k: i for i, k in enumerate(catalogue)}
+    t_order = {t: i for i, t in enumerate(TABLE_ORDER)}
+    s = s.assign(_o=s["rule_id"].map(order), _t=s["table"].map(t_order))
+    s = s.sort_values(["_o", "_t", "explained_on", "explained_by"], kind="stable")
+    return s[list(EXPLAINED_COLUMNS)].reset_index(drop=True)
+
+
 def unreadable_findings(exc: UnreadableFile | Exception) -> pd.DataFrame:
     """The one finding of an unreadable extract (exit status 2)."""
     table = getattr(exc, "table", "") or ""
@@ -371,9 +389,11 @@ def unreadable_findings(exc: UnreadableFile | Exception) -> pd.DataFrame:
 __all__ = [
     "ACCOUNTING_COLUMNS",
     "DETAIL_COLUMNS",
+    "EXPLAINED_COLUMNS",
     "KEY_COLUMNS",
     "SUMMARY_COLUMNS",
     "FindingsAssembly",
+    "explained_summary",
     "quarantine_columns",
     "sort_findings",
     "summarise",
