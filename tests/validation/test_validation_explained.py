@@ -45,3 +45,15 @@ def test_a_three_column_file_is_read_with_a_notice(tables, tmp_path, capsys):
 def test_no_notice_without_an_explanations_file_or_with_the_audit_columns(tables, run):
     assert not findings_at(run(tables), "FIL-004")
     assert not findings_at(run(tables, explanations=explanations_tsv()), "FIL-004")
+
+
+def test_issues_explained_counts_who_accepted_what_and_when(tables, run, tmp_path):
+    tables["participants"].loc[0:2, "age"] = "101"
+    r = run(tables, explanations=explanations_tsv(("PAR-007", "P001", "ok"), ("PAR-007", "P002", "ok"),
+                                                  audit=("Jo", "2026-11-02"))
+            + "PAR-007\tP003\tok\tAl\t2026-10-30\n")
+    r.write(tmp_path / "out")
+    got = pd.read_csv(tmp_path / "out" / "issues_explained.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert got.values.tolist() == [["PAR-007", "error", "participants", "Al", "2026-10-30", "1"],
+                                   ["PAR-007", "error", "participants", "Jo", "2026-11-02", "2"]]
+    assert "P001" not in (tmp_path / "out" / "issues_explained.tsv").read_text()  # no record keys

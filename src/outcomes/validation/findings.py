@@ -330,10 +330,15 @@ def summarise(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> pd.DataF
     s["knock_ons"] = pd.MultiIndex.from_frame(s[["rule_id", "table"]]).map(caused).fillna(0).astype(int)
     s["severity"] = s["rule_id"].map({k: r.severity for k, r in catalogue.items()})
     s["message"] = s["rule_id"].map({k: r.message for k, r in catalogue.items()})
+    return _catalogue_order(s, catalogue)[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
+def _catalogue_order(s: pd.DataFrame, catalogue: Mapping[str, Rule], *then: str) -> pd.DataFrame:
+    """Rows by rule (catalogue order), table (listing order), then ``then``."""
     order = {k: i for i, k in enumerate(catalogue)}
     t_order = {t: i for i, t in enumerate(TABLE_ORDER)}
-    s = s.assign(_o=s["rule_id"].map(order), _t=s["table"].map(t_order)).sort_values(["_o", "_t"])
-    return s[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+    s = s.assign(_o=s["rule_id"].map(order), _t=s["table"].map(t_order))
+    return s.sort_values(["_o", "_t", *then], kind="stable")
 
 
 def explained_summary(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> pd.DataFrame:
@@ -345,10 +350,7 @@ def explained_summary(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> 
     by = ["rule_id", "table", "explained_by", "explained_on"]
     s = e.groupby(by, sort=False).size().rename("count").reset_index()
     s["severity"] = s["rule_id"].map({k: r.severity for k, r in catalogue.items()})
-    order = {k: i for i, k in enumerate(catalogue)}
-    t_order = {t: i for i, t in enumerate(TABLE_ORDER)}
-    s = s.assign(_o=s["rule_id"].map(order), _t=s["table"].map(t_order))
-    s = s.sort_values(["_o", "_t", "explained_on", "explained_by"], kind="stable")
+    s = _catalogue_order(s, catalogue, "explained_on", "explained_by")
     return s[list(EXPLAINED_COLUMNS)].reset_index(drop=True)
 
 
