@@ -80,6 +80,13 @@ def test_explaining_a_cause_explains_its_knock_ons(broken, run):
     r = run(tables, post=post, explanations=explanations_tsv(("PAR-004", "P002", "arm unknown at site")))
     f = r.findings
     assert set(f.loc[f["participant_id"].eq("P002") & f["rule_id"].eq("XTB-002"), "explained"]) == {"no"}
+    # both causes, by one person on two days: that person, the later day
+    r = run(tables, post=post, explanations=explanations_tsv(("PAR-004", "P002", "arm unknown at site"))
+            + "PAR-005\tP002\tdate unreadable\tJ. Data Manager\t2026-12-01\n")
+    f = r.findings
+    knock = f[f["participant_id"].eq("P002") & f["rule_id"].eq("XTB-002")]
+    assert set(zip(knock["explained"], knock["explained_by"], knock["explained_on"], strict=True)) == {
+        ("yes", "J. Data Manager", "2026-12-01")}
 
     r = run(tables, post=post, explanations=explanations_tsv(
         ("PAR-004", "P002", "arm unknown at site"),

@@ -116,9 +116,8 @@ def duplicate_details(s: TableState, pos: np.ndarray, group: np.ndarray, key: tu
     first = starts[gid]
     cols = [c for c in s.text if c not in key]
     differ = np.zeros((len(starts), len(cols)), dtype=bool)
-    taken = pa.array(p)
     for j, c in enumerate(cols):
-        code = codes_of(s.text[c].take(taken))
+        code = codes_of(s.text[c])[p]
         differ[:, j] = np.logical_or.reduceat(code != code[first], starts)
     patterns, which = np.unique(differ, axis=0, return_inverse=True)
     texts = np.array(
