@@ -392,6 +392,32 @@ def test_not_estimable_rows_show_their_reason_and_leave_the_forest_plot(run, tmp
     assert 'id="forest-not-estimable"' not in run["bare_html"]
 
 
+def test_validation_section_says_who_explained_which_findings_and_when(run, tmp_path):
+    alt = tmp_path / "results"
+    shutil.copytree(run["bare"], alt, ignore=shutil.ignore_patterns("report"))
+    day = str(pd.read_parquet(alt / "derived" / "adsl.parquet").RANDDT.iloc[0])[:10]  # also a participant's
+    pd.DataFrame([["PAR-017", "error", "participants", "J. Data Manager", day, "3"],
+                  ["XTB-002", "error", "questionnaires", "", "", "2"]],
+                 columns=["rule_id", "severity", "table", "explained_by", "explained_on", "count"]
+                 ).to_csv(alt / "validation" / "issues_explained.tsv", sep="\t", index=False)
+    _cli("report", "--results", str(alt))
+    html = (alt / "report" / "index.html").read_text(encoding="utf-8")
+    table = html[html.index('id="validation-explained"'):]
+    rows = [re.sub(r"<[^>]+>", "|", r).strip("|").replace("||", "|")
+            for r in re.findall(r"<tr>(.*?)</tr>", table[:table.index("</table>")])]
+    assert rows[1:] == [f"PAR-017|error|participants|J. Data Manager|{day}|3",
+                        "XTB-002|error|questionnaires|not recorded|not recorded|2"]
+    assert 'id="validation-explained"' not in run["bare_html"]  # nothing explained
+    # validation outputs of an earlier version: the explained count, and that who/when is unknown
+    (alt / "validation" / "issues_explained.tsv").unlink()
+    summary = pd.read_csv(alt / "validation" / "issues_summary.tsv", sep="\t", dtype=str, keep_default_na=False)
+    summary.loc[0, "explained"] = "1"
+    summary.to_csv(alt / "validation" / "issues_summary.tsv", sep="\t", index=False)
+    _cli("report", "--results", str(alt))
+    html = (alt / "report" / "index.html").read_text(encoding="utf-8")
+    assert "Who accepted the 1 explained findings, and when, is not recorded" in html
+
+
 def test_missing_inputs_are_one_line_errors(tmp_path, capsys):
     assert cli.main(["report", "--results", str(tmp_path / "nowhere")]) == 2
     assert "results directory not found" in capsys.readouterr().err

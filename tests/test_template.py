@@ -51,7 +51,9 @@ def test_explanations_template_reads_as_no_explanations(tmp_path):
     lines = (tmp_path / EXPLANATIONS_FILE).read_text(encoding="utf-8").splitlines()
     (tmp_path / "one.tsv").write_text(lines[0] + "\n" + lines[1].removeprefix("# example: ") + "\n")
     got = load_explanations(tmp_path / "one.tsv", known)
-    assert got[["rule_id", "record_key"]].values.tolist() == [["PAR-017", "P0042"]]
+    assert got[["rule_id", "record_key", "explained_by", "explained_on"]].values.tolist() == [
+        ["PAR-017", "P0042", "A. Data Manager", "2026-11-30"]]
+    assert lines[0].split("\t") == ["rule_id", "record_key", "reason", "explained_by", "explained_on"]
 
 
 def test_template_validates_as_an_extract_with_no_participants(tmp_path, capsys):

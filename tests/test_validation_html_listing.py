@@ -114,7 +114,8 @@ def test_export_guards_cells_as_the_tsv_writer_does(tmp_path, browser):
         "rule_id": "PAR-008", "severity": "error", "category": "code", "table": "participants",
         "row": range(2, n + 2), "participant_id": TRICKY, "record_key": TRICKY[::-1],
         "column": "sex", "value": TRICKY, "message": "sex is missing or not one of ...",
-        "explained": "no", "reason": "",
+        "explained": "no", "reason": "", "explained_by": "", "explained_on": "",
+        "caused_by": "", "knock_ons": 0,
     })[list(DETAIL_COLUMNS)]
     page = tmp_path / "validation.html"
     page.write_text(_render_html(findings, summarise(findings, build_catalogue()), None, 1, "x"),

@@ -5,7 +5,8 @@ headers only (columns in contract order; the questionnaire item columns of every
 instrument in the registry, or of the instruments asked for), their Frictionless
 descriptor ``datapackage.json`` (:mod:`outcomes.datapackage`, so that ``frictionless
 validate DIR/datapackage.json`` checks the filled template) and an explanations file with
-its header and one commented example line. Everything comes from the declarations the
+its header (audit columns ``explained_by``, ``explained_on`` included) and one commented
+example line. Everything comes from the declarations the
 validator checks against (:mod:`outcomes.contract`, :mod:`outcomes.instruments`), so a
 template and the validator cannot disagree.
 """
@@ -26,7 +27,7 @@ EXPLANATIONS_FILE = "explanations.tsv"
 #: comment in an explanations file).
 EXPLANATIONS_EXAMPLE = (
     "# example: PAR-017\tP0042\t62 prior admissions confirmed against the hospital's "
-    "patient administration system"
+    "patient administration system\tA. Data Manager\t2026-11-30"
 )
 
 

@@ -159,8 +159,8 @@ def test_unreadable_extract_replaces_the_earlier_outputs_as_a_whole(earlier, cap
     d, out, _ = earlier
     (d / "participants.csv").write_bytes(b"")
     assert main(["validate", str(d), "--out", str(out)]) == 2
-    assert sorted(_checksums(out)) == ["exit_status.txt", "issues_detail.tsv", "issues_summary.tsv",
-                                       "validation.html"]
+    assert sorted(_checksums(out)) == ["exit_status.txt", "issues_detail.tsv", "issues_explained.tsv",
+                                       "issues_summary.tsv", "validation.html"]
     assert (out / "exit_status.txt").read_text() == "2\n"
 
 

@@ -7,12 +7,10 @@ import re
 
 import pandas as pd
 from extract_factory import valid_extract, write_extract
-from validation_helpers import findings_at
+from validation_helpers import explanations_tsv, findings_at
 
 from outcomes.cli import main
 from outcomes.validation import validate_extract
-
-EXPL_HEADER = "rule_id\trecord_key\treason\n"
 
 
 def test_explained_error_gives_exit_0(tables, run):
@@ -20,7 +18,8 @@ def test_explained_error_gives_exit_0(tables, run):
     tables["questionnaires"] = tables["questionnaires"].drop(columns=["ucla3_03"])
     r = run(tables)
     assert r.exit_code == 1
-    expl = EXPL_HEADER + "PAR-007\tP001\tage confirmed with site: 101\nQST-008\tucla3_03\tnot collected\n"
+    expl = explanations_tsv(("PAR-007", "P001", "age confirmed with site: 101"),
+                            ("QST-008", "ucla3_03", "not collected"))
     r = run(tables, explanations=expl)
     assert r.exit_code == 0
     f = r.findings.set_index("rule_id")
@@ -34,7 +33,7 @@ def test_explained_error_gives_exit_0(tables, run):
 def test_explanation_matches_rule_and_key_only(tables, run):
     tables["participants"].loc[0, "age"] = "101"
     tables["participants"].loc[1, "age"] = "102"
-    r = run(tables, explanations=EXPL_HEADER + "PAR-007\tP001\tok\nPAR-008\tP002\twrong rule\n")
+    r = run(tables, explanations=explanations_tsv(("PAR-007", "P001", "ok"), ("PAR-008", "P002", "wrong rule")))
     assert r.exit_code == 1
     f = r.findings
     assert f.loc[(f["record_key"] == "P002") & (f["rule_id"] == "PAR-007"), "explained"].tolist() == ["no"]
@@ -43,7 +42,7 @@ def test_explanation_matches_rule_and_key_only(tables, run):
 
 def test_explanation_of_a_questionnaire_key(tables, run):
     tables["questionnaires"].loc[3, "hhi_01"] = "9"
-    r = run(tables, explanations=EXPL_HEADER + "QST-007\tP002|month_4\tpaper form says 9\n")
+    r = run(tables, explanations=explanations_tsv(("QST-007", "P002|month_4", "paper form says 9")))
     assert r.exit_code == 0
     assert r.findings["record_key"].tolist() == ["P002|month_4"]
 
@@ -132,7 +131,7 @@ def test_cli_exit_0_and_1(tables, tmp_path, capsys):
         f"outcomes validate: 1 unexplained error(s): see {tmp_path / 'o2' / 'issues_detail.tsv'}"
     ]
     e = tmp_path / "e.tsv"
-    e.write_text(EXPL_HEADER + "PAR-007\tP001\tchecked\n")
+    e.write_text(explanations_tsv(("PAR-007", "P001", "checked")))
     assert main(["validate", str(d), "--out", str(tmp_path / "o3"), "--explanations", str(e),
                  "--data-cut", "2024-12-31"]) == 0
     detail = pd.read_csv(tmp_path / "o3" / "issues_detail.tsv", sep="\t", dtype=str, keep_default_na=False)

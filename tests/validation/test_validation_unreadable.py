@@ -138,6 +138,7 @@ def test_non_utf8_line_in_the_middle(tables, tmp_path, capsys):
     assert f"{p}: not UTF-8 text (invalid byte 0xff at line 4)" in err
 
 
+_AUDIT = "rule_id\trecord_key\treason\texplained_by\texplained_on\n"
 EXPLANATION_CASES = {
     "missing": (None, "explanations file not found"),
     "bad header": ("rule\tkey\twhy\n", "header lacks column(s) rule_id, record_key, reason"),
@@ -157,6 +158,13 @@ EXPLANATION_CASES = {
         "UTF-16 text (every other byte is NUL), expected UTF-8",
     ),
     "named pipe": ("fifo", "not a regular file (a named pipe (FIFO))"),
+    "one audit column": ("rule_id\trecord_key\treason\texplained_by\nPAR-007\tP001\tok\tJo\n",
+                         "header has explained_by but lacks explained_on"),
+    "empty explained_by": (_AUDIT + "PAR-007\tP001\tok\t\t2026-11-02\n", "line 2: empty explained_by"),
+    "day first explained_on": (_AUDIT + "PAR-007\tP001\tok\tJo\t02/11/2026\n",
+                               "line 2: explained_on '02/11/2026' is not a valid YYYY-MM-DD date"),
+    "impossible explained_on": (_AUDIT + "PAR-008\tP002\tok\tJo\t2026-11-02\nPAR-007\tP001\tok\tJo\t2026-02-30\n",
+                                "line 3: explained_on '2026-02-30' is not a valid YYYY-MM-DD date"),
 }
 
 

@@ -36,6 +36,7 @@ rule report:
         adam=rules.derive_adam.output.adam,
         validation=[
             rules.validate.output.summary,
+            rules.validate.output.explained,
             rules.validate.output.accounting,
             rules.validate.output.status,
         ],

@@ -9,6 +9,7 @@ rule validate:
     output:
         detail=f"{RESULTS}/validation/issues_detail.tsv",
         summary=f"{RESULTS}/validation/issues_summary.tsv",
+        explained=f"{RESULTS}/validation/issues_explained.tsv",
         html=f"{RESULTS}/validation/validation.html",
         accounting=f"{RESULTS}/validation/row_accounting.tsv",
         clean=expand(

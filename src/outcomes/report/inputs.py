@@ -53,6 +53,7 @@ class ReportInputs:
     mediation: Table | None = None
     mediation_sensitivity: Table | None = None
     validation_summary: pd.DataFrame | None = None
+    validation_explained: pd.DataFrame | None = None  # issues_explained.tsv: who accepted what, when
     row_accounting: pd.DataFrame | None = None
     validation_status: int | None = None
     figures: dict[str, str] = field(default_factory=dict)
@@ -137,12 +138,14 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
             used.append(path)
     vdir = root / "validation"
     summary = _tsv(vdir / "issues_summary.tsv")
+    explained = _tsv(vdir / "issues_explained.tsv")
     accounting = _tsv(vdir / "row_accounting.tsv")
     status = None
     if (vdir / "exit_status.txt").exists():
         text = (vdir / "exit_status.txt").read_text(encoding="utf-8").strip()
         status = int(text) if text.isdigit() else None
-    for p in (vdir / "issues_summary.tsv", vdir / "row_accounting.tsv", vdir / "exit_status.txt"):
+    for p in (vdir / "issues_summary.tsv", vdir / "issues_explained.tsv", vdir / "row_accounting.tsv",
+              vdir / "exit_status.txt"):
         if p.exists():
             used.append(p)
     figures = {}
@@ -171,7 +174,7 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
         results_dir=root, plan=AnalysisPlan.load(plan_path), plan_path=plan_path,
         adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
         mediation=opt["mediation"], mediation_sensitivity=opt["mediation_sensitivity"],
-        validation_summary=summary, row_accounting=accounting, validation_status=status,
+        validation_summary=summary, validation_explained=explained, row_accounting=accounting, validation_status=status,
         figures=figures, provenance=prov, provenance_path=prov_path if prov else None,
         files=files,
     )

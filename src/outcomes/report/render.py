@@ -258,6 +258,8 @@ def check_privacy(html: str, inp: ReportInputs) -> None:
     allowed |= set(_DATE.findall(json.dumps(inp.plan.raw)))
     if inp.provenance:
         allowed |= set(_DATE.findall(" ".join(inp.provenance.get("inputs") or {})))
+    if inp.validation_explained is not None:  # when a finding was explained, not a participant's date
+        allowed |= set(inp.validation_explained["explained_on"])
     leaks = find_leaks(html, ids, dates, allowed)
     if leaks:
         shown = ", ".join(f"{x.kind} {x.value}" for x in leaks[:5])

@@ -865,5 +865,9 @@ def validation_section(inp: ReportInputs) -> dict[str, Any] | None:
             rin, used, q = int(r["rows_in"]), int(r["rows_used"]), int(r["rows_quarantined"])
             accounting.append({"table": r["table"], "in": rin, "used": used, "quarantined": q,
                                "balanced": rin == used + q})
+    # who accepted which explained findings, and when (issues_explained.tsv; absent in
+    # outputs of an earlier version: the counts per rule above still say how many)
+    audit = [] if inp.validation_explained is None else inp.validation_explained.to_dict("records")
     return {"status": inp.validation_status, "counts": counts, "explained": explained,
-            "rules": rules, "accounting": accounting, "have_summary": s is not None}
+            "rules": rules, "accounting": accounting, "have_summary": s is not None,
+            "audit": audit, "have_audit": inp.validation_explained is not None}

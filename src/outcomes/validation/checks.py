@@ -80,8 +80,8 @@ def codes_of(arr: pa.Array) -> np.ndarray:
     return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def duplicated_keys(*codes: np.ndarray) -> np.ndarray:
-    """Mask of the rows whose key (tuple of non-negative int codes) occurs more than once."""
+def key_codes(*codes: np.ndarray) -> np.ndarray:
+    """One int64 code per row for a key made of several int codes (-1 when a part is < 0)."""
     valid = np.ones(len(codes[0]), dtype=bool)
     for c in codes:
         valid &= c >= 0
@@ -89,9 +89,61 @@ def duplicated_keys(*codes: np.ndarray) -> np.ndarray:
     for c in codes[1:]:
         key, _ = pd.factorize(key * (int(c.max(initial=0)) + 2) + c + 1)
         key = key.astype(np.int64)
+    return np.where(valid, key, -1)
+
+
+def duplicated_keys(*codes: np.ndarray) -> np.ndarray:
+    """Mask of the rows whose key (tuple of non-negative int codes) occurs more than once."""
+    key = key_codes(*codes)
+    valid = key >= 0
     out = np.zeros(len(valid), dtype=bool)
     out[valid] = pd.Series(key[valid]).duplicated(keep=False).to_numpy()
     return out
+
+
+_MAX_PARTNERS = 5
+
+
+def duplicate_details(s: TableState, pos: np.ndarray, group: np.ndarray, key: tuple[str, ...]) -> pd.Series:
+    """What each copy of a duplicated key adds to its message: the lines of the other copies
+    and whether the copies are identical or conflict, and on which columns (the text of
+    every column read, outside the key). ``group``: equal for the copies of one key."""
+    order = np.lexsort((s.lines[pos], group))
+    p, g = pos[order], group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    size = np.diff(np.r_[starts, len(g)])
+    gid = np.repeat(np.arange(len(starts)), size)
+    first = starts[gid]
+    cols = [c for c in s.text if c not in key]
+    differ = np.zeros((len(starts), len(cols)), dtype=bool)
+    for j, c in enumerate(cols):
+        code = codes_of(s.text[c])[p]
+        differ[:, j] = np.logical_or.reduceat(code != code[first], starts)
+    patterns, which = np.unique(differ, axis=0, return_inverse=True)
+    texts = np.array(
+        ["copies conflict on " + ", ".join(c for c, d in zip(cols, row, strict=True) if d) if row.any()
+         else "identical copies" for row in patterns], dtype=object)
+    conflict = texts[which.reshape(-1)][gid]
+    lines = s.lines[p]
+    partner = np.empty(len(p), dtype=object)
+    two = size[gid] == 2
+    other = np.where(np.arange(len(p)) == first, first + 1, first)
+    partner[two] = "also on line " + lines[other[two]].astype(str).astype(object)
+    for i in np.flatnonzero(~two):  # three copies or more: rare
+        st = starts[gid[i]]
+        rest = [str(x) for k, x in enumerate(lines[st:st + size[gid[i]]]) if st + k != i]
+        more = f" and {len(rest) - _MAX_PARTNERS} more" if len(rest) > _MAX_PARTNERS else ""
+        partner[i] = "also on lines " + ", ".join(rest[:_MAX_PARTNERS]) + more
+    out = np.empty(len(p), dtype=object)
+    out[order] = partner + "; " + conflict
+    return pd.Series(out)
+
+
+def _duplicate_hits(s: TableState, rule_id: str, column: str, key: tuple[str, ...], dup: np.ndarray,
+                    group: np.ndarray) -> Hits:
+    pos = _positions(dup)
+    detail = duplicate_details(s, pos, group[pos], key) if len(pos) else None
+    return Hits(rule_id, s.name, pos, column, detail)
 
 
 def participant_groups(state: TableState, n_participant_rows: int) -> np.ndarray:
@@ -109,16 +161,22 @@ def participant_groups(state: TableState, n_participant_rows: int) -> np.ndarray
 # --------------------------------------------------------------------------------------
 
 
+def _unique_id(s: TableState, rule_id: str, column: str) -> list[Hits]:
+    dup = duplicated_values(s.text[column])
+    group = codes_of(s.text[column]) if dup.any() else dup
+    return [_duplicate_hits(s, rule_id, column, (column,), dup, group)]
+
+
 def par_002(s: TableState) -> list[Hits]:
-    dup = duplicated_values(s.text["participant_id"])
-    return [Hits("PAR-002", s.name, _positions(dup), "participant_id")]
+    return _unique_id(s, "PAR-002", "participant_id")
 
 
 def qst_003(s: TableState) -> list[Hits]:
     visit = pc.index_in(s.text["visit"], value_set=pa.array(list(VISITS)))
     vcode = visit.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    dup = duplicated_keys(s.pgroup, vcode)
-    return [Hits("QST-003", s.name, _positions(dup), "visit")]
+    key = key_codes(s.pgroup, vcode)
+    dup = duplicated_keys(key)
+    return [_duplicate_hits(s, "QST-003", "visit", ("participant_id", "visit"), dup, key)]
 
 
 def qst_005(s: TableState) -> list[Hits]:
@@ -132,8 +190,7 @@ def qst_005(s: TableState) -> list[Hits]:
 
 
 def adm_003(s: TableState) -> list[Hits]:
-    dup = duplicated_values(s.text["admission_id"])
-    return [Hits("ADM-003", s.name, _positions(dup), "admission_id")]
+    return _unique_id(s, "ADM-003", "admission_id")
 
 
 def adm_008(s: TableState) -> list[Hits]:
@@ -194,9 +251,12 @@ def pct_006(s: TableState) -> list[Hits]:
     date = s.df["contact_date"]
     day = np.where(date.isna().to_numpy(), -1, _days(date) + (1 << 19))
     dup = duplicated_keys(s.pgroup, day)  # (participant, date) unique: no duplicate contact
-    if dup.any():
-        dup &= duplicated_keys(s.pgroup, day, codes_of(s.text["peer_worker_id"]))
-    return [Hits("PCT-006", s.name, _positions(dup), "contact_date")]
+    if not dup.any():
+        return [Hits("PCT-006", s.name, _positions(dup), "contact_date")]
+    key = key_codes(s.pgroup, day, codes_of(s.text["peer_worker_id"]))
+    dup &= duplicated_keys(key)
+    return [_duplicate_hits(s, "PCT-006", "contact_date", ("participant_id", "contact_date", "peer_worker_id"),
+                            dup, key)]
 
 
 def after_data_cut(s: TableState, rule_id: str) -> list[Hits]:

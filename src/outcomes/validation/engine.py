@@ -37,6 +37,7 @@ from outcomes.contract import (
 from outcomes.errors import ConfigError
 from outcomes.instruments import Instrument, load_registry
 from outcomes.validation.catalogue import build_catalogue
+from outcomes.validation.causes import link_causes
 from outcomes.validation.checks import (
     CROSS_TABLE_CHECKS,
     TABLE_CHECKS,
@@ -50,8 +51,10 @@ from outcomes.validation.explanations import load_explanations
 from outcomes.validation.findings import (
     ACCOUNTING_COLUMNS,
     DETAIL_COLUMNS,
+    EXPLAINED_COLUMNS,
     SUMMARY_COLUMNS,
     FindingsAssembly,
+    explained_summary,
     summarise,
     unreadable_findings,
 )
@@ -85,6 +88,11 @@ class ValidationResult:
     @property
     def n_errors(self) -> int:
         return int(((self.findings["severity"] == "error") & (self.findings["explained"] == "no")).sum())
+
+    @property
+    def explained(self) -> pd.DataFrame:
+        """``issues_explained.tsv``: who accepted how many findings of each rule, and when."""
+        return explained_summary(self.findings, self.catalogue)
 
     def counts(self) -> dict[str, int]:
         return {s: int((self.findings["severity"] == s).sum()) for s in ("error", "warning", "notice")}
@@ -415,7 +423,7 @@ class _Validation(FindingsAssembly):
             for h in fn(ctx):
                 self.add_hits(h)
         findings = self.assemble_findings()
-        findings = self.explain(findings, expl)
+        findings = link_causes(self.explain(findings, expl), self.catalogue)[list(DETAIL_COLUMNS)]
         clean, quarantine, accounting = self.outputs()
         errors = (findings["severity"] == "error") & (findings["explained"] == "no")
         return ValidationResult(
@@ -470,7 +478,9 @@ def _may_fail(column: pa.Column, s: pd.Series) -> bool:
 __all__ = [
     "ACCOUNTING_COLUMNS",
     "DETAIL_COLUMNS",
+    "EXPLAINED_COLUMNS",
     "SUMMARY_COLUMNS",
+    "explained_summary",
     "summarise",
     "unreadable_findings",
     "ValidationResult",

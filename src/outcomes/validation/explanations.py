@@ -1,13 +1,17 @@
 """The explanations file: findings a data manager accepts, with a reason.
 
-A TSV with the header ``rule_id<TAB>record_key<TAB>reason`` (more columns are ignored),
-in the dialect of ``issues_detail.tsv`` (a field starting with ``"`` is quoted, ``""``
+A TSV with the header ``rule_id<TAB>record_key<TAB>reason<TAB>explained_by<TAB>explained_on``
+(more columns are ignored), in the dialect of ``issues_detail.tsv`` (a field starting with ``"`` is quoted, ``""``
 is one ``"``). Every line names one rule id and one record key, as ``issues_detail.tsv``
 shows it (with the leading ``'`` that guards a spreadsheet formula) or as in the data;
 every finding with that rule id and record key is shown as explained and, if it is an
-error, no longer counts for the exit status. A file that cannot be read, lacks a column,
-has an empty field, an unknown rule id or a duplicated (rule_id, record_key) is
-unreadable (exit status 2); so is a file saved as UTF-16 (Excel's "Unicode Text") or one
+error, no longer counts for the exit status. ``explained_by`` (who accepted it, free
+text) and ``explained_on`` (when, ``YYYY-MM-DD``) are the audit trail: a file of the
+earlier three-column format is read, its explanations unattributed (the engine lists
+a notice per absent column). A file that cannot be read, lacks a required column or has
+one audit column without the other, has an empty field, an ``explained_on`` that is not a
+date, an unknown rule id or a duplicated (rule_id, record_key) is unreadable (exit
+status 2); so is a file saved as UTF-16 (Excel's "Unicode Text") or one
 that is not a regular file (a named pipe). Leading UTF-8 byte-order marks, one or
 several, are stripped.
 """
@@ -19,10 +23,15 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
+from outcomes.validation.convert import parse_dates
 from outcomes.validation.reader import UnreadableFile, read_regular_file, utf16_problem
 
-EXPLANATION_COLUMNS = ("rule_id", "record_key", "reason")
+REQUIRED_COLUMNS = ("rule_id", "record_key", "reason")
+AUDIT_COLUMNS = ("explained_by", "explained_on")
+"""Who accepted an explanation (free text) and when (``YYYY-MM-DD``); optional as a pair."""
+EXPLANATION_COLUMNS = (*REQUIRED_COLUMNS, *AUDIT_COLUMNS)
 _RESAVE_TSV = (
     "re-save it as UTF-8 tab-separated text (Excel's 'Unicode Text' is UTF-16: open it in a "
     "text editor and save it with the encoding UTF-8)"
@@ -30,7 +39,11 @@ _RESAVE_TSV = (
 
 
 def load_explanations(path: Path, known_rules) -> pd.DataFrame:
-    """Explanations as a frame ``rule_id, record_key, reason, line``."""
+    """Explanations as a frame ``rule_id, record_key, reason, explained_by, explained_on, line``.
+
+    ``attrs["absent"]`` names the audit columns the header lacks (both or none); their
+    values are then empty.
+    """
     display = str(path)
 
     def fail(problem: str, line: int | None = None) -> UnreadableFile:
@@ -63,13 +76,19 @@ def load_explanations(path: Path, known_rules) -> pd.DataFrame:
         raise fail(f"line {line}: {exc} (a field that starts with a double quote must end with one)",
                    line) from None
     if not rows or not any(f.strip() for f in rows[0][1]):
-        raise fail("empty file: expected the header rule_id, record_key, reason", 1)
+        raise fail(f"empty file: expected the header {', '.join(EXPLANATION_COLUMNS)}", 1)
     header = [h.strip() for h in rows[0][1]]
-    missing = [c for c in EXPLANATION_COLUMNS if c not in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         hint = " (is it tab-separated?)" if len(header) == 1 else ""
         raise fail(f"header lacks column(s) {', '.join(missing)}{hint}", 1)
-    where = [header.index(c) for c in EXPLANATION_COLUMNS]
+    absent = [c for c in AUDIT_COLUMNS if c not in header]
+    if len(absent) == 1:
+        (have,) = set(AUDIT_COLUMNS) - set(absent)
+        raise fail(f"header has {have} but lacks {absent[0]} (who accepted an explanation and "
+                   "when go together)", 1)
+    columns = [c for c in EXPLANATION_COLUMNS if c not in absent]
+    where = [header.index(c) for c in columns]
     out = []
     seen: dict[tuple[str, str], int] = {}
     for line, row in rows[1:]:
@@ -77,10 +96,13 @@ def load_explanations(path: Path, known_rules) -> pd.DataFrame:
             continue  # blank line or comment (rule ids never start with #)
         if len(row) != len(header):
             raise fail(f"line {line}: {len(row)} fields, the header has {len(header)}", line)
-        rule_id, record_key, reason = (row[i].strip() for i in where)
-        for name, value in zip(EXPLANATION_COLUMNS, (rule_id, record_key, reason), strict=True):
+        values = [row[i].strip() for i in where] + [""] * len(absent)
+        rule_id, record_key, reason, by, on = values
+        for name, value in zip(columns, values, strict=False):
             if not value and name != "record_key":
                 raise fail(f"line {line}: empty {name}", line)
+        if on and len(parse_dates(pa.array([on])).bad):
+            raise fail(f"line {line}: explained_on {on!r} is not a valid YYYY-MM-DD date", line)
         if rule_id not in known_rules:
             raise fail(f"line {line}: unknown rule id {rule_id!r}", line)
         key = (rule_id, record_key)
@@ -90,5 +112,7 @@ def load_explanations(path: Path, known_rules) -> pd.DataFrame:
                 line,
             )
         seen[key] = line
-        out.append((rule_id, record_key, reason, line))
-    return pd.DataFrame(out, columns=[*EXPLANATION_COLUMNS, "line"])
+        out.append((rule_id, record_key, reason, by, on, line))
+    frame = pd.DataFrame(out, columns=[*EXPLANATION_COLUMNS, "line"])
+    frame.attrs["absent"] = tuple(absent)
+    return frame

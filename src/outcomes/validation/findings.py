@@ -36,9 +36,18 @@ DETAIL_COLUMNS: tuple[str, ...] = (
     "message",
     "explained",
     "reason",
+    "explained_by",
+    "explained_on",
+    "caused_by",
+    "knock_ons",
 )
-SUMMARY_COLUMNS: tuple[str, ...] = ("rule_id", "severity", "table", "count", "message", "explained")
+"""Columns of ``issues_detail.tsv``; later columns are appended, never inserted."""
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "rule_id", "severity", "table", "count", "message", "explained", "root_causes", "knock_ons",
+)
 ACCOUNTING_COLUMNS: tuple[str, ...] = ("table", "rows_in", "rows_used", "rows_quarantined")
+EXPLAINED_COLUMNS: tuple[str, ...] = ("rule_id", "severity", "table", "explained_by", "explained_on", "count")
+"""Columns of ``issues_explained.tsv``: who accepted how many findings of a rule, and when."""
 
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "participants": ("participant_id",),
@@ -50,6 +59,7 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 
 TABLE_ORDER: tuple[str, ...] = (*TABLES, "explanations")
 _FRAME_COLUMNS = ("rule_id", "table", "row", "participant_id", "record_key", "column", "value", "message")
+_EXPLANATION_FIELDS = ("reason", "explained_by", "explained_on")
 
 
 def quarantine_columns(header) -> tuple[str, str]:
@@ -176,45 +186,56 @@ class FindingsAssembly:
         return sort_findings(f)
 
     def explain(self, f: pd.DataFrame, expl: pd.DataFrame | None) -> pd.DataFrame:
+        """Mark the findings an explanation names (``explained``, ``reason``, ``explained_by``,
+        ``explained_on``); stale explanations (``FIL-008``) and absent audit columns
+        (``FIL-004``) of the explanations file are notices."""
         f = f.copy()
         f["explained"] = "no"
-        f["reason"] = ""
-        if expl is None or len(expl) == 0:
-            return f[list(DETAIL_COLUMNS)].reset_index(drop=True)
-        # an explanation names the record key as issues_detail.tsv shows it (a guarded
-        # formula keeps its leading ') or as the data have it; the shown form wins
-        rule_ids = f["rule_id"].astype(str).to_numpy(dtype=object)
-        raw = f["record_key"].astype(str).to_numpy(dtype=object)
-        ekey = pd.MultiIndex.from_frame(expl[["rule_id", "record_key"]].astype(str))
-        at = ekey.get_indexer(pd.MultiIndex.from_arrays([rule_ids, neutralise_values(raw)]))
-        at_raw = ekey.get_indexer(pd.MultiIndex.from_arrays([rule_ids, raw]))
-        at = np.where(at >= 0, at, at_raw)
-        hit = at >= 0
-        f.loc[hit, "explained"] = "yes"
-        f.loc[hit, "reason"] = expl["reason"].to_numpy(dtype=object)[at[hit]]
-        used = np.zeros(len(expl), dtype=bool)
-        used[at[hit]] = True
-        unused = expl[~used]
-        if len(unused):
-            extra = pd.DataFrame(
-                {
-                    "rule_id": "FIL-008",
-                    "severity": self.catalogue["FIL-008"].severity,
-                    "category": self.catalogue["FIL-008"].category,
-                    "table": "explanations",
-                    "row": unused["line"].to_numpy(),
-                    "participant_id": "",
-                    "record_key": unused["record_key"].to_numpy(dtype=object),
-                    "column": "",
-                    "value": unused["rule_id"].to_numpy(dtype=object),
-                    "message": self.catalogue["FIL-008"].message,
-                    "explained": "no",
-                    "reason": "",
-                }
-            )
-            extra["row"] = extra["row"].astype("Int64")
-            f = sort_findings(pd.concat([f, extra], ignore_index=True))
-        return f[list(DETAIL_COLUMNS)].reset_index(drop=True)
+        for c in _EXPLANATION_FIELDS:
+            f[c] = ""
+        if expl is None:
+            return f
+        extra = [
+            self._explanations_finding("FIL-004", 1, column, column,
+                                       f"column {column} absent: who accepted each explanation and "
+                                       "when is not recorded (add the columns explained_by and "
+                                       "explained_on)")
+            for column in expl.attrs.get("absent", ())
+        ]
+        if len(expl):
+            # an explanation names the record key as issues_detail.tsv shows it (a guarded
+            # formula keeps its leading ') or as the data have it; the shown form wins
+            rule_ids = f["rule_id"].astype(str).to_numpy(dtype=object)
+            raw = f["record_key"].astype(str).to_numpy(dtype=object)
+            ekey = pd.MultiIndex.from_frame(expl[["rule_id", "record_key"]].astype(str))
+            at = ekey.get_indexer(pd.MultiIndex.from_arrays([rule_ids, neutralise_values(raw)]))
+            at_raw = ekey.get_indexer(pd.MultiIndex.from_arrays([rule_ids, raw]))
+            at = np.where(at >= 0, at, at_raw)
+            hit = at >= 0
+            f.loc[hit, "explained"] = "yes"
+            for c in _EXPLANATION_FIELDS:
+                f.loc[hit, c] = expl[c].to_numpy(dtype=object)[at[hit]]
+            used = np.zeros(len(expl), dtype=bool)
+            used[at[hit]] = True
+            unused = expl[~used]
+            extra += [
+                self._explanations_finding("FIL-008", line, "", key, value=rule_id)
+                for line, key, rule_id in zip(unused["line"], unused["record_key"], unused["rule_id"],
+                                              strict=True)
+            ]
+        if extra:
+            extra_f = pd.DataFrame(extra, columns=[*_FRAME_COLUMNS, "severity", "category", "explained",
+                                                   *_EXPLANATION_FIELDS])
+            extra_f["row"] = extra_f["row"].astype("Int64")
+            f = sort_findings(pd.concat([f, extra_f], ignore_index=True))
+        return f
+
+    def _explanations_finding(self, rule_id, line, column, record_key, message=None, value="") -> dict:
+        rule = self.catalogue[rule_id]
+        return {"rule_id": rule_id, "severity": rule.severity, "category": rule.category,
+                "table": "explanations", "row": line, "participant_id": "", "record_key": record_key,
+                "column": column, "value": value, "message": message or rule.message,
+                "explained": "no", **dict.fromkeys(_EXPLANATION_FIELDS, "")}
 
     def outputs(self):
         clean: dict[str, pd.DataFrame] = {}
@@ -293,18 +314,44 @@ def sort_findings(f: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> pd.DataFrame:
+    """One row per rule and table: ``count`` findings, of which ``explained`` are explained
+    and ``root_causes`` are not knock-ons; ``knock_ons``: the knock-on findings they caused
+    (each counted once)."""
     if len(findings) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
-    g = findings.assign(_x=(findings["explained"] == "yes").astype(int)).groupby(
-        ["rule_id", "table"], sort=False
-    )
-    s = g.agg(count=("rule_id", "size"), explained=("_x", "sum")).reset_index()
+    f = findings.assign(_x=(findings["explained"] == "yes").astype(int),
+                        _root=(findings["caused_by"] == "").astype(int))
+    s = f.groupby(["rule_id", "table"], sort=False).agg(
+        count=("rule_id", "size"), explained=("_x", "sum"), root_causes=("_root", "sum")
+    ).reset_index()
+    # copies of a duplicated id share their knock-ons: count them once per rule
+    causes = f[f["knock_ons"] > 0].drop_duplicates(["rule_id", "table", "participant_id"])
+    caused = causes.groupby(["rule_id", "table"], sort=False)["knock_ons"].sum()
+    s["knock_ons"] = pd.MultiIndex.from_frame(s[["rule_id", "table"]]).map(caused).fillna(0).astype(int)
     s["severity"] = s["rule_id"].map({k: r.severity for k, r in catalogue.items()})
     s["message"] = s["rule_id"].map({k: r.message for k, r in catalogue.items()})
+    return _catalogue_order(s, catalogue)[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
+def _catalogue_order(s: pd.DataFrame, catalogue: Mapping[str, Rule], *then: str) -> pd.DataFrame:
+    """Rows by rule (catalogue order), table (listing order), then ``then``."""
     order = {k: i for i, k in enumerate(catalogue)}
     t_order = {t: i for i, t in enumerate(TABLE_ORDER)}
-    s = s.assign(_o=s["rule_id"].map(order), _t=s["table"].map(t_order)).sort_values(["_o", "_t"])
-    return s[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+    s = s.assign(_o=s["rule_id"].map(order), _t=s["table"].map(t_order))
+    return s.sort_values(["_o", "_t", *then], kind="stable")
+
+
+def explained_summary(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> pd.DataFrame:
+    """The audit trail without record keys: explained findings counted per rule, table,
+    ``explained_by`` and ``explained_on`` (catalogue order, then date and name)."""
+    e = findings[findings["explained"] == "yes"]
+    if len(e) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in EXPLAINED_COLUMNS})
+    by = ["rule_id", "table", "explained_by", "explained_on"]
+    s = e.groupby(by, sort=False).size().rename("count").reset_index()
+    s["severity"] = s["rule_id"].map({k: r.severity for k, r in catalogue.items()})
+    s = _catalogue_order(s, catalogue, "explained_on", "explained_by")
+    return s[list(EXPLAINED_COLUMNS)].reset_index(drop=True)
 
 
 def unreadable_findings(exc: UnreadableFile | Exception) -> pd.DataFrame:
@@ -329,6 +376,10 @@ def unreadable_findings(exc: UnreadableFile | Exception) -> pd.DataFrame:
                 "message": f"{file}: {problem}",
                 "explained": "no",
                 "reason": "",
+                "explained_by": "",
+                "explained_on": "",
+                "caused_by": "",
+                "knock_ons": 0,
             }
         ],
         columns=list(DETAIL_COLUMNS),
@@ -340,9 +391,11 @@ def unreadable_findings(exc: UnreadableFile | Exception) -> pd.DataFrame:
 __all__ = [
     "ACCOUNTING_COLUMNS",
     "DETAIL_COLUMNS",
+    "EXPLAINED_COLUMNS",
     "KEY_COLUMNS",
     "SUMMARY_COLUMNS",
     "FindingsAssembly",
+    "explained_summary",
     "quarantine_columns",
     "sort_findings",
     "summarise",

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,10 +21,13 @@ from outcomes import __version__
 from outcomes.atomic import atomic_directory
 from outcomes.errors import ExtractUnreadableError, OutcomesError
 from outcomes.spreadsheet import GUARD, NEEDS_GUARD, PLAIN_NUMBER, neutralise_formulas
+from outcomes.validation.catalogue import build_catalogue
+from outcomes.validation.causes import knock_on_groups
 from outcomes.validation.engine import (
     ACCOUNTING_COLUMNS,
     SUMMARY_COLUMNS,
     ValidationResult,
+    explained_summary,
     summarise,
     unreadable_findings,
     validate_extract,
@@ -32,13 +36,14 @@ from outcomes.validation.rules import TABLES
 
 DETAIL_FILE = "issues_detail.tsv"
 SUMMARY_FILE = "issues_summary.tsv"
+EXPLAINED_FILE = "issues_explained.tsv"
 HTML_FILE = "validation.html"
 ACCOUNTING_FILE = "row_accounting.tsv"
 STATUS_FILE = "exit_status.txt"
 # What may sit in an output directory that the validator replaces as a whole: its own
 # outputs and the pipeline gate's mark (workflow/rules/validate.smk).
-OWN_ENTRIES = frozenset({DETAIL_FILE, SUMMARY_FILE, HTML_FILE, ACCOUNTING_FILE, STATUS_FILE,
-                         "clean", "quarantine", "PASSED"})
+OWN_ENTRIES = frozenset({DETAIL_FILE, SUMMARY_FILE, EXPLAINED_FILE, HTML_FILE, ACCOUNTING_FILE,
+                         STATUS_FILE, "clean", "quarantine", "PASSED"})
 
 
 def _tsv(df: pd.DataFrame, path: Path) -> None:
@@ -52,11 +57,23 @@ HTML_MAX_PER_RULE = 20_000
 listing order); issues_detail.tsv always holds all of them."""
 
 
+def root_causes_first(shown: pd.DataFrame) -> pd.DataFrame:
+    """The listing order of validation.html: the findings that caused knock-ons first (most
+    knock-ons first, the copies of one key together), then the others in listing order."""
+    k = shown["knock_ons"].to_numpy(dtype=np.int64)
+    if not (k > 0).any():
+        return shown
+    key = shown.groupby(["rule_id", "participant_id"], sort=False).ngroup().to_numpy()
+    order = np.lexsort((np.arange(len(shown)), np.where(k > 0, key, 0), -k, k == 0))
+    return shown.iloc[order].reset_index(drop=True)
+
+
 def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.DataFrame | None,
                  exit_code: int, data_dir: str, *, max_per_rule: int = HTML_MAX_PER_RULE) -> str:
     """validation.html: counts over every finding, the listing capped at ``max_per_rule``
     findings per rule and table, so that millions of findings still make a page a browser
-    (and this process) can hold."""
+    (and this process) can hold. Root causes lead the listing; ``groups`` of the embedded
+    data pairs each cause's row with its knock-ons' rows, which the page folds under it."""
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(
             lambda name: resources.files("outcomes.validation").joinpath("templates", name).read_text("utf-8")
@@ -64,17 +81,20 @@ def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.D
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
+    catalogue = build_catalogue()
     rank = findings.groupby(["rule_id", "table"], sort=False, dropna=False).cumcount().to_numpy()
     capped = bool(len(findings)) and int(rank.max()) >= max_per_rule
-    shown = findings[rank < max_per_rule] if capped else findings
+    shown = root_causes_first(findings[rank < max_per_rule] if capped else findings)
     cols = list(shown.columns)
     rows = shown.astype(object).where(shown.notna(), "").to_numpy().tolist()
     payload = _script_json(
-        {"columns": cols, "rows": rows, "total": len(findings), "per_rule": max_per_rule if capped else None}
+        {"columns": cols, "rows": rows, "total": len(findings), "per_rule": max_per_rule if capped else None,
+         "groups": knock_on_groups(shown, catalogue)}
     )
     del rows
     counts = {s: int((findings["severity"] == s).sum()) for s in ("error", "warning", "notice")}
     unexplained = int(((findings["severity"] == "error") & (findings["explained"] == "no")).sum())
+    causes = findings[findings["knock_ons"] > 0]
     records = summary.to_dict("records")
     for r in records:
         r["shown"] = min(int(r["count"]), max_per_rule)
@@ -86,9 +106,12 @@ def _render_html(findings: pd.DataFrame, summary: pd.DataFrame, accounting: pd.D
         unexplained=unexplained,
         n_findings=len(findings),
         n_shown=len(shown),
+        n_knock_ons=int((findings["caused_by"] != "").sum()),
+        n_cause_rows=len(causes.drop_duplicates(["table", "row"])),
         max_per_rule=max_per_rule,
         detail_file=DETAIL_FILE,
         summary=records,
+        explained=explained_summary(findings, catalogue).to_dict("records"),
         accounting=None if accounting is None else accounting.to_dict("records"),
         findings_json=payload,
         listing_json=_script_json(
@@ -150,6 +173,7 @@ def _write_result(result: ValidationResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     _tsv(result.findings, out_dir / DETAIL_FILE)
     _tsv(result.summary, out_dir / SUMMARY_FILE)
+    _tsv(result.explained, out_dir / EXPLAINED_FILE)
     _tsv(result.row_accounting, out_dir / ACCOUNTING_FILE)
     (out_dir / "quarantine").mkdir(exist_ok=True)
     (out_dir / "clean").mkdir(exist_ok=True)
@@ -172,11 +196,10 @@ def write_unreadable(exc: ExtractUnreadableError, out_dir: Path, data_dir: Path)
 def _write_unreadable(exc: ExtractUnreadableError, out_dir: Path, data_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     findings = unreadable_findings(exc)
-    from outcomes.validation.catalogue import build_catalogue
-
     summary = summarise(findings, build_catalogue())
     _tsv(findings, out_dir / DETAIL_FILE)
     _tsv(summary[list(SUMMARY_COLUMNS)], out_dir / SUMMARY_FILE)
+    _tsv(explained_summary(findings, build_catalogue()), out_dir / EXPLAINED_FILE)
     # no stale outputs of an earlier run may remain next to this listing
     stale = [out_dir / ACCOUNTING_FILE]
     stale += [out_dir / "clean" / f"{t}.parquet" for t in TABLES]

@@ -209,3 +209,8 @@ CROSS_TABLE_RULES: tuple[Rule, ...] = (
     _r("XTB-007", "warning", "cross-table", "peer_contacts", "participant_id",
        "usual-care participant has peer contacts (contamination)"),
 )
+KNOCK_ON_RULES: dict[str, str] = {"XTB-002": "participants"}
+"""Rules whose findings are knock-ons: rule -> table whose quarantined row (same
+``participant_id``) caused them. Their causes are that row's quarantining findings
+(:mod:`outcomes.validation.causes`). No other rule reports a consequence of another
+finding: later checks skip quarantined rows and masked cells."""
