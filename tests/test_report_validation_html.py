@@ -85,7 +85,8 @@ def test_validation_listing_with_10000_findings_in_a_browser(tmp_path):
 
         st = _state(driver)
         cols = st["head"]
-        assert cols[:4] == ["rule_id", "severity", "category", "table"]
+        # the knock-on count (with its toggle) next to the rule id, then the TSV's order
+        assert cols[:5] == ["rule_id", "knock_ons", "severity", "category", "table"]
         assert len(st["rows"]) == 100 and _total(st["info"]) == len(detail)
 
         # filters: severity, table, rule (each change must be quick: no freezing)
