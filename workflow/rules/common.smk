@@ -2,12 +2,20 @@ import shlex
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from outcomes.errors import ConfigError
+from outcomes.plan import validate_config
 
 min_version("9.0")
 
 
-validate(config, schema="../schemas/config.schema.yaml")
+# The config against workflow/schemas/config.schema.yaml, defaults filled in; a problem
+# stops the run with one paragraph naming the key (outcomes.config_errors), not the schema.
+try:
+    config.update(validate_config(config))
+except ConfigError as exc:
+    sys.exit(str(exc))
 
 # The package CLI of the interpreter that runs Snakemake (the project's virtualenv); SLURM
 # jobs inherit it, so rules never depend on what happens to be on PATH.
