@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +19,6 @@ SCHEMA_FILE = "workflow/schemas/config.schema.yaml"
 MAX_PROBLEMS = 5
 """Problems told in full; the rest are counted in one sentence."""
 _VALUE_WIDTH = 60
-_WIDTH = 88
 _SELF_EVIDENT = frozenset({"type", "enum", "const", "minimum", "maximum", "minLength", "pattern",
                            "minItems", "uniqueItems"})
 """Validators whose failure the sentence "allowed is ..." explains by itself."""
@@ -151,8 +149,8 @@ def config_problem(err: ValidationError) -> str:
 
 
 def config_problems(errors: Iterable[ValidationError], *, max_problems: int = MAX_PROBLEMS) -> str:
-    """Every problem of a config, one paragraph each (wrapped), in key order; the last
-    one says where the keys are described."""
+    """Every problem of a config, one paragraph (one line, for grep and for a terminal to
+    wrap) each, in key order; the last one says where the keys are described."""
     first: dict[tuple[str, ...], ValidationError] = {}
     # one problem per key: an unknown key before the rest (a misspelt required key is both)
     for e in sorted(errors, key=lambda e: ([str(p) for p in e.absolute_path],
@@ -164,8 +162,7 @@ def config_problems(errors: Iterable[ValidationError], *, max_problems: int = MA
     if rest > 0:
         paragraphs.append(f"... and {rest} more problem{'s' if rest > 1 else ''} in the config.")
     paragraphs[-1] += f" Every key is described, with its default, in {SCHEMA_FILE}."
-    return "\n\n".join(textwrap.fill(p, width=_WIDTH, break_long_words=False, break_on_hyphens=False)
-                       for p in paragraphs)
+    return "\n".join(paragraphs)
 
 
 __all__ = ["allowed", "config_problem", "config_problems", "key_path", "show_value"]
