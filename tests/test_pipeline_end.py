@@ -30,26 +30,31 @@ def _summary(results: Path, rows: list[tuple[str, str, int, int]]) -> None:
 def test_snakemake_names_its_job_error_event_as_the_handler_expects():
     from snakemake_interface_logger_plugins.common import LogEvent
 
-    assert LogEvent.JOB_ERROR == "job_error"
+    assert (LogEvent.JOB_ERROR, LogEvent.JOB_FINISHED) == ("job_error", "job_finished")
 
 
 def test_failed_jobs_collects_job_error_records_only():
     logger = logging.getLogger("test_pipeline_end")
+    logger.setLevel(logging.INFO)  # as Snakemake's logger
     handler = FailedJobs()
     logger.addHandler(handler)
     try:
-        logger.info("Finished jobid: 3 (Rule: derive_adam)", extra={"event": "job_finished"})
+        logger.info("Finished jobid: 3 (Rule: derive_adam)", extra={"event": "job_finished", "job_id": 3})
         logger.error("Exiting because a job execution failed.")
-        logger.error("Error in rule survival, jobid: 7",
-                     extra={"event": "job_error", "rule_name": "survival", "log": ["results/logs/survival.log"]})
-        # a retry fails again: one job
-        logger.error("Error in rule survival, jobid: 7",
-                     extra={"event": "job_error", "rule_name": "survival", "log": ["results/logs/survival.log"]})
+        for attempt in (1, 2):  # a retry fails again: one job, with the last attempt's logs
+            logger.error("Error in rule survival, jobid: 7", extra={
+                "event": "job_error", "rule_name": "survival", "jobid": 7,
+                "log": ["results/logs/survival.log", f"slurm_logs/rule_survival/{attempt}.log"]})
         logger.error("Error in rule validation_gate, jobid: 2",
-                     extra={"event": "job_error", "rule_name": "validation_gate", "log": []})
+                     extra={"event": "job_error", "rule_name": "validation_gate", "jobid": 2, "log": []})
+        # failed, then finished when retried: not a failed job
+        logger.error("Error in rule report, jobid: 9",
+                     extra={"event": "job_error", "rule_name": "report", "jobid": 9, "log": []})
+        logger.info("Finished jobid: 9 (Rule: report)", extra={"event": "job_finished", "job_id": 9})
     finally:
         logger.removeHandler(handler)
-    assert handler.jobs == [FailedJob("survival", ("results/logs/survival.log",)), FailedJob("validation_gate")]
+    assert handler.jobs == [FailedJob("survival", ("results/logs/survival.log", "slurm_logs/rule_survival/2.log")),
+                            FailedJob("validation_gate")]
 
 
 def test_failed_gate_points_to_the_listing_with_the_count(tmp_path):

@@ -39,19 +39,27 @@ class FailedJob:
 
 
 class FailedJobs(logging.Handler):
-    """Collects Snakemake's ``job_error`` log records (rule name and log files), in order."""
+    """The jobs Snakemake reported as failed (``job_error`` log records: rule name, log
+    files), in order. A job that fails and then succeeds when retried (``retries:``) is
+    dropped again at its ``job_finished`` record (logged unless ``--quiet progress``)."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.jobs: list[FailedJob] = []
+        super().__init__(level=logging.INFO)
+        self._failed: dict[object, FailedJob] = {}
+
+    @property
+    def jobs(self) -> list[FailedJob]:
+        return list(self._failed.values())
 
     def emit(self, record: logging.LogRecord) -> None:
-        if str(getattr(record, "event", "")) != "job_error":
-            return
-        job = FailedJob(str(getattr(record, "rule_name", "") or "?"),
-                        tuple(str(p) for p in getattr(record, "log", None) or ()))
-        if job not in self.jobs:  # a retried job fails once per attempt
-            self.jobs.append(job)
+        event = str(getattr(record, "event", ""))
+        if event == "job_error":
+            rule = str(getattr(record, "rule_name", "") or "?")
+            logs = tuple(str(p) for p in getattr(record, "log", None) or ())
+            # one entry per job: a retry that fails again replaces it (its SLURM log is new)
+            self._failed[getattr(record, "jobid", (rule, logs))] = FailedJob(rule, logs)
+        elif event == "job_finished":
+            self._failed.pop(getattr(record, "job_id", None), None)
 
 
 def unexplained_errors(results_dir: str | Path) -> int | None:
