@@ -10,7 +10,8 @@ from outcomes.cli import main
 from outcomes.validation.console import rule_counts, summary_text, unreadable_text
 from outcomes.validation.reader import UnreadableFile, UnreadableFiles
 
-EXPL = "rule_id\trecord_key\treason\nPAR-007\tP002\tage confirmed with the site\n"
+EXPL = ("rule_id\trecord_key\treason\texplained_by\texplained_on\n"
+        "PAR-007\tP002\tage confirmed with the site\tA. Data Manager\t2024-12-02\n")
 
 
 def _broken(tables):
@@ -44,12 +45,16 @@ def test_summary_counts_rows_rules_explained_and_the_verdict(tables, run):
     expected.append(["total", *(str(int(acc[c].sum())) for c in ("rows_in", "rows_used", "rows_quarantined"))])
     assert [row.split() for row in rows[1:]] == expected
     assert int(acc.loc[acc["table"] == "participants", "rows_quarantined"].iloc[0]) == 2
-    # unexplained findings per rule: errors before warnings, largest count first
-    listed = [row.split()[:3] for row in _body(text, "Unexplained findings by rule (errors, warnings, notices; "
-                                                    "largest first):", "Explained")[1:]]
-    assert listed == [["XTB-002", "error", "9"], ["XTB-001", "error", "5"], ["PAR-002", "error", "2"],
-                      ["PAR-007", "error", "1"], ["FIL-003", "warning", "1"]]
-    assert "  PAR-002  error            2  participant_id is duplicated (every copy quarantined)" in lines
+    # unexplained findings per rule: errors before warnings, root causes before knock-ons,
+    # largest count first; the knock-on findings a rule's findings caused beside it
+    rules = _body(text, "Unexplained findings by rule (errors, warnings, notices; root causes first, "
+                        "largest first):", "Explained")
+    assert rules[0].split() == ["rule", "severity", "findings", "knock-ons", "message"]
+    assert [row.split()[:3] for row in rules[1:-1]] == [
+        ["XTB-001", "error", "5"], ["PAR-002", "error", "2"], ["PAR-007", "error", "1"], ["XTB-002", "error", "9"],
+        ["FIL-003", "warning", "1"]]
+    assert "  PAR-002  error            2          9  participant_id is duplicated (every copy quarantined)" in lines
+    assert rules[-1].startswith("  (knock-ons: ")
     # explained findings counted apart; the verdict in words; where the listing is
     assert ("Explained (accepted in the explanations file, not counted above): 1 finding (1 error) "
             "of PAR-007 (1).") in lines
@@ -61,12 +66,13 @@ def test_summary_counts_rows_rules_explained_and_the_verdict(tables, run):
 
 def test_summary_caps_the_rule_list_and_cuts_long_messages(tables, run):
     r = run(_broken(tables))
-    text = summary_text(r, None, max_rules=2)
-    rules = _body(text, "Unexplained findings by rule (errors, warnings, notices; largest first):", "Gate")
-    assert [row.split()[0] for row in rules[1:3]] == ["XTB-002", "XTB-001"]
-    assert rules[3] == "  ... and 3 more rules: 5 findings (4 errors, 1 warning); all are in the listing"
-    assert rules[1].endswith("the participant's row in participants.csv was quarantined (row...")
-    assert max(len(line) for line in rules) <= 100
+    text = summary_text(r, None, max_rules=4)
+    rules = _body(text, "Unexplained findings by rule (errors, warnings, notices; root causes first, "
+                        "largest first):", "Gate")
+    assert [row.split()[0] for row in rules[1:5]] == ["XTB-001", "PAR-002", "PAR-007", "XTB-002"]
+    assert rules[5] == "  ... and 1 more rule: 1 finding (1 warning); all are in the listing"
+    assert rules[4].endswith("  the participant's row in participants.csv was quarantined (row...")
+    assert max(len(line) for line in rules) <= 110
     assert not text.splitlines()[-1].startswith("Listing")
 
 
@@ -75,7 +81,8 @@ def test_summary_of_a_clean_extract_says_the_gate_passed(tables, run):
     r = run(tables)
     lines = summary_text(r, "v/validation.html").splitlines()
     assert lines[-2] == "Gate passed: no unexplained errors (exit status 0); 1 warning to review."
-    r = run(tables, explanations="rule_id\trecord_key\treason\nFIL-003\tfavourite_colour\tdropped\n")
+    r = run(tables, explanations="rule_id\trecord_key\treason\texplained_by\texplained_on\n"
+                                 "FIL-003\tfavourite_colour\tdropped\tA. Data Manager\t2024-12-02\n")
     text = summary_text(r, None)
     assert "Findings: none unexplained." in text.splitlines()
     assert text.splitlines()[-1] == "Gate passed: no unexplained errors (exit status 0)."

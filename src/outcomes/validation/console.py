@@ -46,22 +46,31 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
 
 
 def rule_counts(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per rule (over its tables): severity, message, unexplained and explained findings.
+    """Per rule (over its tables): severity, message, unexplained and explained findings,
+    and the knock-on findings its findings caused (``issues_summary.tsv``).
 
-    Ordered errors, warnings, notices, then largest unexplained count first, then rule id.
+    Ordered errors, warnings, notices; within each, rules with root causes before rules
+    whose findings are all knock-ons (as validation.html lists root causes first), then
+    largest unexplained count first, then rule id.
     """
+    columns = ["rule_id", "severity", "message", "unexplained", "explained", "knock_ons", "root_causes"]
     if len(summary) == 0:
-        return pd.DataFrame(columns=["rule_id", "severity", "message", "unexplained", "explained"])
+        return pd.DataFrame(columns=columns)
     s = summary.assign(
-        count=summary["count"].astype(int), explained=summary["explained"].astype(int)
+        count=summary["count"].astype(int), explained=summary["explained"].astype(int),
+        knock_ons=summary.get("knock_ons", 0), root_causes=summary.get("root_causes", summary["count"]),
     ).assign(unexplained=lambda d: d["count"] - d["explained"])
     per_rule = s.groupby("rule_id", sort=False).agg(
         severity=("severity", "first"), message=("message", "first"),
         unexplained=("unexplained", "sum"), explained=("explained", "sum"),
+        knock_ons=("knock_ons", lambda c: int(c.astype(int).sum())),
+        root_causes=("root_causes", lambda c: int(c.astype(int).sum())),
     ).reset_index()
     rank = per_rule["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).fillna(len(SEVERITIES))
-    per_rule = per_rule.assign(_rank=rank, _neg=-per_rule["unexplained"])
-    return per_rule.sort_values(["_rank", "_neg", "rule_id"]).drop(columns=["_rank", "_neg"]).reset_index(drop=True)
+    per_rule = per_rule.assign(_rank=rank, _knock_on_only=per_rule["root_causes"] == 0,
+                               _neg=-per_rule["unexplained"])
+    order = ["_rank", "_knock_on_only", "_neg", "rule_id"]
+    return per_rule.sort_values(order).reset_index(drop=True)[columns]
 
 
 def _rows_block(accounting: pd.DataFrame) -> list[str]:
@@ -78,13 +87,18 @@ def _rules_block(per_rule: pd.DataFrame, max_rules: int) -> list[str]:
     if len(open_) == 0:
         return ["Findings: none unexplained."]
     shown, rest = open_.iloc[:max_rules], open_.iloc[max_rules:]
-    rows = [[r.rule_id, r.severity, f"{int(r.unexplained):,}", _short(r.message)]
+    knock = bool((shown["knock_ons"] > 0).any())
+    header = ["rule", "severity", "findings", *(["knock-ons"] if knock else []), "message"]
+    rows = [[r.rule_id, r.severity, f"{int(r.unexplained):,}",
+             *([f"{int(r.knock_ons):,}" if r.knock_ons else ""] if knock else []), _short(r.message)]
             for r in shown.itertuples(index=False)]
-    lines = ["Unexplained findings by rule (errors, warnings, notices; largest first):",
-             *_table(["rule", "severity", "findings", "message"], rows, right={2})]
+    lines = ["Unexplained findings by rule (errors, warnings, notices; root causes first, largest first):",
+             *_table(header, rows, right={2, 3} if knock else {2})]
     if len(rest):
         lines.append(f"  ... and {_plural(len(rest), 'more rule')}: {_by_severity(rest, 'unexplained')}; "
                      "all are in the listing")
+    if knock:
+        lines.append("  (knock-ons: findings of other tables' rows quarantined with them, counted in their own rule)")
     return lines
 
 
