@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Set everything up, then run the whole pipeline on the bundled synthetic trial.
-# Extra arguments go to snakemake (e.g. --configfile my-plan.yaml, --forceall).
+# Extra arguments go to snakemake (e.g. --configfile my-plan.yaml, --forceall;
+# --printshellcmds --quiet host shows each job's shell command, inputs and outputs).
+# The output ends with the run's last line (outcomes.pipeline_end): where the report is,
+# or which stage failed and which file to open.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
-exec .venv/bin/snakemake --workflow-profile workflow/profiles/default "$@"
+OUTCOMES_END_OF_RUN="$(mktemp)"
+export OUTCOMES_END_OF_RUN
+trap 'rm -f "$OUTCOMES_END_OF_RUN"' EXIT
+rc=0
+.venv/bin/snakemake --workflow-profile workflow/profiles/default "$@" || rc=$?
+# after Snakemake's own closing lines (log path, elapsed time, error summary)
+cat "$OUTCOMES_END_OF_RUN"
+exit "$rc"

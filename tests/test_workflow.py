@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from outcomes.pipeline_end import unexplained_errors
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = str(BIN / "snakemake")
@@ -17,6 +20,11 @@ SNAKEMAKE = str(BIN / "snakemake")
 
 def _run(args, cwd, timeout=600):
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _end_lines(res) -> list[str]:
+    """The run's own closing lines (outcomes.pipeline_end), on stderr with Snakemake's."""
+    return [line for line in res.stderr.splitlines() if line.startswith(("Pipeline ", "Results of the earlier run"))]
 
 
 def test_snakemake_lint_is_clean():
@@ -41,32 +49,52 @@ def _workdir(tmp_path: Path) -> Path:
     return work
 
 
-def test_unknown_config_key_stops_the_run_naming_the_key(tmp_path):
+def test_unknown_config_key_stops_the_run_in_one_paragraph(tmp_path):
     work = _workdir(tmp_path)
-    res = _run([SNAKEMAKE, "-n", "--config", "dta_dir=x"], cwd=work)
+    (work / "config" / "bad.yaml").write_text("survival:\n  hospital_days_n_bot: 200\n")
+    res = _run([SNAKEMAKE, "-n", "--configfile", "config/bad.yaml"], cwd=work)
     assert res.returncode != 0
-    assert "dta_dir" in res.stdout + res.stderr
+    # stdout: Snakemake's note that config/bad.yaml extends config/config.yaml; stderr: the paragraph
+    assert "Traceback" not in res.stderr + res.stdout
+    assert res.stderr.splitlines() == [(
+        "config key 'survival.hospital_days_n_bot' is unknown (did you mean 'hospital_days_n_boot'?). "
+        "Keys allowed under 'survival': cox_covariates, hospital_days_n_boot, primary_covariates, "
+        "primary_strategy, rmst_tau_days, strata. Every key is described, with its default, in "
+        "workflow/schemas/config.schema.yaml."
+    )]
 
 
-def test_wrong_type_stops_the_run_naming_the_key(tmp_path):
+def test_wrong_type_stops_the_run_naming_the_key_and_value(tmp_path):
     work = _workdir(tmp_path)
     (work / "config" / "bad.yaml").write_text("arms: peer_support\n")
     res = _run([SNAKEMAKE, "-n", "--configfile", "config/bad.yaml"], cwd=work)
     assert res.returncode != 0
-    assert "arms" in res.stdout + res.stderr
+    assert res.stderr.startswith(
+        "config key 'arms' has the value \"peer_support\" (text), which is not allowed: allowed is a mapping "
+        "with the keys control, treated")
 
 
 @pytest.mark.slow
 def test_pipeline_validates_the_bundled_trial(tmp_path):
     work = _workdir(tmp_path)
-    res = _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], cwd=work)
+    res = _run([SNAKEMAKE, "--workflow-profile", "workflow/profiles/default", "--configfile", "config/test.yaml"],
+               cwd=work)
     assert res.returncode == 0, res.stdout + res.stderr
+    # the default profile's terminal: progress, no job's shell command, inputs or outputs,
+    # and the run's last line says where the report is
+    out = res.stdout + res.stderr
+    assert "of 29 steps (100%) done" in out
+    for verbose in ("Shell command:", "\n    input: ", "\n    output: ", "\nrule validate:", "\nlocalrule "):
+        assert verbose not in out, verbose
+    assert _end_lines(res) == ["Pipeline finished. Open results/report/index.html"]
     val = work / "results" / "validation"
     assert (val / "PASSED").exists()
     assert (val / "exit_status.txt").read_text().strip() == "0"
     for name in ("issues_detail.tsv", "issues_summary.tsv", "validation.html", "row_accounting.tsv"):
         assert (val / name).stat().st_size > 0
-    assert (work / "results" / "logs" / "validate.log").exists()
+    # the validator's summary is in its log
+    assert (work / "results" / "logs" / "validate.log").read_text().splitlines()[-2:] == [
+        "Gate passed: no unexplained errors (exit status 0).", "Listing: results/validation/validation.html"]
     for table in ("survival.tsv", "questionnaires.tsv", "mediation.tsv"):
         assert (work / "results" / "tables" / table).stat().st_size > 0
     # Snakemake's own report holds the key figures and tables with their captions.
@@ -95,4 +123,8 @@ def test_pipeline_stops_on_errors_and_keeps_the_listing(tmp_path):
     assert (val / "exit_status.txt").read_text().strip() == "1"
     detail = (val / "issues_detail.tsv").read_text()
     assert "placebo" in detail
-    assert "issues_summary.tsv" in res.stdout + res.stderr
+    (line,) = _end_lines(res)  # no earlier results to move aside
+    assert re.fullmatch(r"Pipeline stopped at the validation gate: \d+ unexplained errors? in the extract\. "
+                        r"Open results/validation/validation\.html", line), line
+    assert int(re.search(r"(\d+) unexplained", line).group(1)) == unexplained_errors(work / "results") > 0
+    assert "Gate FAILED" in (work / "results" / "logs" / "validate.log").read_text()

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from outcomes.pipeline_end import unexplained_errors
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 EXTRACT = "extract 'Q'; touch pwned"  # a space, a quote and a shell command
@@ -161,4 +163,32 @@ def test_gate_failure_after_a_good_run_retires_the_earlier_results(good_run, wor
     val = results / "validation"
     assert (val / "exit_status.txt").read_text() == "1\n"
     assert "placebo" in (val / "issues_detail.tsv").read_text()
-    assert "results of the earlier run moved to" in res.stderr
+    # the run ends saying what failed, which file to open, and where the earlier results went
+    n = unexplained_errors(results)
+    assert n and _end_lines(res) == [
+        f"Pipeline stopped at the validation gate: {n} unexplained error{'s' if n > 1 else ''} in the extract. "
+        "Open results/validation/validation.html",
+        f"Results of the earlier run were moved to results/stale/{stale.name} (see README.txt there).",
+    ]
+
+
+def test_a_failed_later_stage_names_the_stage_and_its_log(work):
+    """A results table the report cannot read: only provenance and report rerun; the report fails."""
+    (work / "results" / "tables" / "questionnaires.tsv").write_text("garbage\n")
+    end = work / "end_of_run.txt"  # as scripts/pipeline.sh asks, to print the lines last
+    env = {**os.environ, "OUTCOMES_END_OF_RUN": str(end)}
+    res = subprocess.run([SNAKEMAKE, "--cores", "2", *CONFIG], cwd=work, capture_output=True, text=True,
+                         timeout=900, env=env)
+    assert res.returncode != 0
+    assert _end_lines(res) == []  # not printed: written for the caller
+    (stale,) = (work / "results" / "stale").iterdir()
+    assert end.read_text().splitlines() == [
+        "Pipeline failed in stage report. Open results/logs/report.log",
+        f"Results of the earlier run were moved to results/stale/{stale.name} (see README.txt there).",
+    ]
+    assert "questionnaires.tsv" in (work / "results" / "logs" / "report.log").read_text()
+
+
+def _end_lines(res) -> list[str]:
+    """The run's own closing lines (outcomes.pipeline_end), on stderr with Snakemake's."""
+    return [line for line in res.stderr.splitlines() if line.startswith(("Pipeline ", "Results of the earlier run"))]

@@ -19,6 +19,11 @@ class ExtractUnreadableError(OutcomesError):
         self.problem = problem
         super().__init__(f"{file}: {problem}")
 
+    @property
+    def problems(self) -> tuple[ExtractUnreadableError, ...]:
+        """Every file that cannot be read, with its problem (this one, unless several)."""
+        return (self,)
+
 
 class ConfigError(OutcomesError):
     """The analysis plan (config) is invalid: names the key."""

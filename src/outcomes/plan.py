@@ -1,7 +1,8 @@
 """The analysis plan: the validated config, as the package's functions receive it.
 
-Snakemake validates ``config/config.yaml`` against ``workflow/schemas/config.schema.yaml``
-(filling defaults) and writes it to ``results/plan.json``; CLI commands take that file with
+The workflow validates ``config/config.yaml`` with :func:`validate_config` against
+``workflow/schemas/config.schema.yaml`` (the package's ``config.schema.yaml`` is a link to
+it: one schema), filling defaults, and writes it to ``results/plan.json``; CLI commands take that file with
 ``--plan``. This module reads it (applying the same schema, so a plan written by hand is
 checked too) into a typed object.
 """
@@ -20,12 +21,13 @@ import jsonschema
 import numpy as np
 import yaml
 
+from outcomes.config_errors import config_problems
 from outcomes.contract import ARMS
 from outcomes.errors import ConfigError
 
 
 def _schema_path() -> Path:
-    """The workflow's config schema; the installed package carries a copy."""
+    """The workflow's config schema (a link in the source tree; a copy in a built wheel)."""
     packaged = resources.files("outcomes").joinpath("config.schema.yaml")
     return Path(str(packaged))
 
@@ -45,15 +47,18 @@ def _fill_defaults(validator_class):
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Check a config against the schema, fill defaults, and return it (a copy)."""
+    """Check a config against the schema, fill defaults, and return it (a copy).
+
+    Raises :class:`ConfigError` with one paragraph per problem
+    (:func:`outcomes.config_errors.config_problems`). A date YAML reads from an unquoted
+    ``2025-12-31`` is taken as that text.
+    """
     schema = yaml.safe_load(_schema_path().read_text(encoding="utf-8"))
-    config = json.loads(json.dumps(config))
+    config = json.loads(json.dumps(config, default=str))
     validator = _fill_defaults(jsonschema.Draft202012Validator)(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = list(validator.iter_errors(config))
     if errors:
-        err = errors[0]
-        key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"config key '{key}': {err.message}")
+        raise ConfigError(config_problems(errors))
     return config
 
 

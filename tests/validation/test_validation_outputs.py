@@ -116,19 +116,23 @@ def test_cli_exit_0_and_1(tables, tmp_path, capsys):
     d = write_extract(tables, tmp_path / "x")
     assert main(["validate", str(d), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr()
-    assert "0 errors" in out.out and "1 notices" in out.out and out.err == ""  # FIL-014: no data cut
+    assert "  FIL-014  notice" in out.out and out.err == ""  # no data cut
+    assert "Gate passed: no unexplained errors (exit status 0)." in out.out.splitlines()
     assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-12-31"]) == 0
     out = capsys.readouterr()
-    assert "0 errors" in out.out and "0 notices" in out.out and out.err == ""
+    assert "Findings: none unexplained." in out.out.splitlines() and out.err == ""
     assert main(["validate", str(d), "--out", str(tmp_path / "o"), "--data-cut", "2024-06-30"]) == 0
     # P004's death (2024-09-01) and A005's admission lie after this cut
-    assert "validate: 0 errors (0 unexplained), 2 warnings" in capsys.readouterr().out
+    assert "(exit status 0); 2 warnings to review." in capsys.readouterr().out
     tables["participants"].loc[0, "age"] = "7"
     d = write_extract(tables, tmp_path / "y")
     assert main(["validate", str(d), "--out", str(tmp_path / "o2")]) == 1
     out = capsys.readouterr()
-    assert out.err.strip().splitlines() == [
-        f"outcomes validate: 1 unexplained error(s): see {tmp_path / 'o2' / 'issues_detail.tsv'}"
+    assert out.err == ""  # errors found is the command's result (stdout), not its failure
+    assert out.out.splitlines()[-2:] == [
+        "Gate FAILED: 1 unexplained error (exit status 1); fix the extract or explain each finding, "
+        "then validate again.",
+        f"Listing: {tmp_path / 'o2' / 'validation.html'}",
     ]
     e = tmp_path / "e.tsv"
     e.write_text(explanations_tsv(("PAR-007", "P001", "checked")))

@@ -1,4 +1,5 @@
-"""Exit status 2: the extract cannot be read. One clear stderr line naming the file, no traceback."""
+"""Exit status 2: the extract cannot be read. A clear stderr line naming the file, then one
+saying where the listing is; no traceback."""
 
 from __future__ import annotations
 
@@ -103,8 +104,10 @@ def test_exit_2(name, tables, tmp_path, capsys):
     captured = capsys.readouterr()
     assert status == 2
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
+    assert len(lines) == 2, captured.err  # the problem, then what it means and where the listing is
     line = lines[0]
+    assert lines[1] == f"outcomes validate: the extract cannot be read (exit status 2); listing: {out / 'validation.html'}"
+    assert captured.out == ""
     assert line.startswith("outcomes validate: ")
     assert str(d / file) in line if file else str(d) in line
     assert problem in line
@@ -182,8 +185,9 @@ def test_malformed_explanations_exit_2(name, tables, tmp_path, capsys):
     status = _main_or_hang(["validate", str(d), "--out", str(tmp_path / "o"), "--explanations", str(e)])
     err = capsys.readouterr().err
     assert status == 2
-    assert len(err.strip().splitlines()) == 1
-    assert str(e) in err and problem in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and str(e) in lines[0] and problem in lines[0]
+    assert lines[1].startswith("outcomes validate: the explanations file cannot be read (exit status 2); listing: ")
     assert "Traceback" not in err
 
 
@@ -200,7 +204,8 @@ def test_console_script_subprocess(tables, tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "outcomes validate: synthetic/participants.csv: not UTF-8 text (invalid byte 0xe9 at line 7)"
+        "outcomes validate: synthetic/participants.csv: not UTF-8 text (invalid byte 0xe9 at line 7)",
+        "outcomes validate: the extract cannot be read (exit status 2); listing: out/validation.html",
     ]
     assert "Traceback" not in proc.stderr
     # a valid extract through the same command: exit 0

@@ -2,12 +2,21 @@ import shlex
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from outcomes.errors import ConfigError
+from outcomes.pipeline_end import FailedJobs
+from outcomes.plan import validate_config
 
 min_version("9.0")
 
 
-validate(config, schema="../schemas/config.schema.yaml")
+# The config against workflow/schemas/config.schema.yaml, defaults filled in; a problem
+# stops the run with one paragraph naming the key (outcomes.config_errors), not the schema.
+try:
+    config.update(validate_config(config))
+except ConfigError as exc:
+    sys.exit(str(exc))
 
 # The package CLI of the interpreter that runs Snakemake (the project's virtualenv); SLURM
 # jobs inherit it, so rules never depend on what happens to be on PATH.
@@ -74,16 +83,31 @@ def mediation_jobs():
     return [(m, o) for m in mediator_sets(plan) for o in plan.mediation["outcomes"]]
 
 
-# A failed run leaves no earlier result looking current (outcomes.stale, docs/pipeline.md).
+# A failed run leaves no earlier result looking current (outcomes.stale, docs/pipeline.md),
+# and every run ends with a line saying where the report is, or which stage failed and
+# which file to open (outcomes.pipeline_end): Snakemake reports failed jobs to FAILED_JOBS.
+FAILED_JOBS = FailedJobs()
+
+
 onstart:
+    from snakemake.logging import logger
     from outcomes.stale import begin_run
 
+    logger.addHandler(FAILED_JOBS)
     begin_run(RESULTS)
 
 
+onsuccess:
+    from outcomes.pipeline_end import end_of_run, success_lines
+
+    end_of_run(success_lines(RESULTS))
+
+
 onerror:
+    from outcomes.pipeline_end import end_of_run, failure_lines
     from outcomes.stale import retire_stale_results
 
+    moved = None
     try:
         moved = retire_stale_results(RESULTS)
     except OSError as exc:
@@ -91,9 +115,6 @@ onerror:
             f"{RESULTS}: cannot move the earlier run's results to stale/: {exc}",
             file=sys.stderr,
         )
-    else:
-        if moved is not None:
-            print(
-                f"results of the earlier run moved to {moved} (see README.txt there)",
-                file=sys.stderr,
-            )
+    end_of_run(
+        failure_lines(FAILED_JOBS.jobs, RESULTS, stale=moved, snakemake_logs=log)
+    )

@@ -59,7 +59,7 @@ from outcomes.validation.findings import (
     unreadable_findings,
 )
 from outcomes.validation.keys import lookup
-from outcomes.validation.reader import RawTable, UnreadableFile, read_table
+from outcomes.validation.reader import RawTable, UnreadableFile, UnreadableFiles, read_table
 from outcomes.validation.rules import TABLES, Rule
 from outcomes.validation.schemas import column_kind, item_ranges, table_schema
 from outcomes.validation.structure import file_findings, row_hits
@@ -141,7 +141,8 @@ def _default_registry() -> Mapping[str, Instrument]:
 
 
 def read_extract(data_dir: Path) -> dict[str, RawTable]:
-    """Read the four files as text; raises :class:`UnreadableFile` for the first unreadable one."""
+    """Read the four files as text; raises :class:`UnreadableFile` when one cannot be read,
+    :class:`UnreadableFiles` (each problem, in table order) when several cannot."""
     if not data_dir.exists():
         raise UnreadableFile(str(data_dir), "data directory not found")
     if not data_dir.is_dir():
@@ -152,8 +153,17 @@ def read_extract(data_dir: Path) -> dict[str, RawTable]:
 
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         futures = {t: pool.submit(read, t) for t in TABLES}
-        # in table order, so that the first unreadable file (in that order) is the one named
-        return {t: futures[t].result() for t in TABLES}
+        raws, problems = {}, []
+        for t in TABLES:  # in table order, whatever the order the reads finish in
+            try:
+                raws[t] = futures[t].result()
+            except UnreadableFile as exc:
+                problems.append(exc)
+    if len(problems) > 1:
+        raise UnreadableFiles(problems)
+    if problems:
+        raise problems[0]
+    return raws
 
 
 def validate_extract(

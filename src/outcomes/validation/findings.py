@@ -355,35 +355,30 @@ def explained_summary(findings: pd.DataFrame, catalogue: Mapping[str, Rule]) -> 
 
 
 def unreadable_findings(exc: UnreadableFile | Exception) -> pd.DataFrame:
-    """The one finding of an unreadable extract (exit status 2)."""
-    table = getattr(exc, "table", "") or ""
-    line = getattr(exc, "line", None)
-    file = getattr(exc, "file", "")
-    problem = getattr(exc, "problem", str(exc))
+    """The findings of an unreadable extract (exit status 2): one per file that cannot be read."""
     rule = build_catalogue()["FIL-001"]
-    f = pd.DataFrame(
-        [
-            {
-                "rule_id": rule.rule_id,
-                "severity": rule.severity,
-                "category": rule.category,
-                "table": table,
-                "row": line,
-                "participant_id": "",
-                "record_key": "",
-                "column": "",
-                "value": file,
-                "message": f"{file}: {problem}",
-                "explained": "no",
-                "reason": "",
-                "explained_by": "",
-                "explained_on": "",
-                "caused_by": "",
-                "knock_ons": 0,
-            }
-        ],
-        columns=list(DETAIL_COLUMNS),
-    )
+    rows = []
+    for p in getattr(exc, "problems", (exc,)):
+        file = getattr(p, "file", "")
+        rows.append({
+            "rule_id": rule.rule_id,
+            "severity": rule.severity,
+            "category": rule.category,
+            "table": getattr(p, "table", "") or "",
+            "row": getattr(p, "line", None),
+            "participant_id": "",
+            "record_key": "",
+            "column": "",
+            "value": file,
+            "message": f"{file}: {getattr(p, 'problem', str(p))}",
+            "explained": "no",
+            "reason": "",
+            "explained_by": "",
+            "explained_on": "",
+            "caused_by": "",
+            "knock_ons": 0,
+        })
+    f = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
     f["row"] = f["row"].astype("Int64")
     return f
 

@@ -50,6 +50,19 @@ class UnreadableFile(ExtractUnreadableError):
         self.line = line
 
 
+class UnreadableFiles(ExtractUnreadableError):
+    """Several files of the extract cannot be read: one :class:`UnreadableFile` each."""
+
+    def __init__(self, problems: list[UnreadableFile]) -> None:
+        self._problems = tuple(problems)
+        super().__init__(problems[0].file, problems[0].problem)
+        self.args = ("; ".join(str(p) for p in self._problems),)
+
+    @property
+    def problems(self) -> tuple[UnreadableFile, ...]:
+        return self._problems
+
+
 @dataclass
 class RawTable:
     """One file read as text: valid records in ``data``, malformed ones aside."""

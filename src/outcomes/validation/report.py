@@ -23,6 +23,7 @@ from outcomes.errors import ExtractUnreadableError, OutcomesError
 from outcomes.spreadsheet import GUARD, NEEDS_GUARD, PLAIN_NUMBER, neutralise_formulas
 from outcomes.validation.catalogue import build_catalogue
 from outcomes.validation.causes import knock_on_groups
+from outcomes.validation.console import summary_text, unreadable_text
 from outcomes.validation.engine import (
     ACCOUNTING_COLUMNS,
     SUMMARY_COLUMNS,
@@ -236,6 +237,10 @@ def _write_failure(write, out_dir: Path) -> str | None:
     return None
 
 
+def _listing(out_dir: Path | None) -> Path | None:
+    return Path(out_dir) / HTML_FILE if out_dir is not None else None
+
+
 def run_validation(
     data_dir: Path,
     out_dir: Path | None,
@@ -247,7 +252,9 @@ def run_validation(
 
     Exit 1 means "unexplained errors listed" and nothing else: every failure of the
     validator itself (unreadable extract or explanations, internal error, failed write)
-    is exit 2 with one line on stderr.
+    is exit 2 with one line on stderr (an unreadable extract: one line per file that
+    cannot be read, then where the listing is). A validation that ran ends with its
+    summary on stdout (:func:`outcomes.validation.console.summary_text`).
     """
     prog = "outcomes validate"
     try:
@@ -256,7 +263,7 @@ def run_validation(
         failure = None
         if out_dir is not None:
             failure = _write_failure(partial(write_unreadable, exc, Path(out_dir), Path(data_dir)), out_dir)
-        print(f"{prog}: {exc}" + (f" (listing not written: {failure})" if failure else ""), file=sys.stderr)
+        print(unreadable_text(exc, _listing(out_dir), failure), end="", file=sys.stderr)
         return 2
     except OutcomesError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
@@ -275,20 +282,7 @@ def run_validation(
         if failure:
             print(f"{prog}: {failure}", file=sys.stderr)
             return 2
-    c = result.counts()
-    acc = result.row_accounting
-    print(
-        f"validate: {c['error']} errors ({result.n_errors} unexplained), {c['warning']} warnings, "
-        f"{c['notice']} notices; rows used {int(acc['rows_used'].sum())}, quarantined "
-        f"{int(acc['rows_quarantined'].sum())}"
-        + (f"; listing in {out_dir}" if out_dir is not None else "")
-    )
-    if result.exit_code == 1:
-        print(
-            f"{prog}: {result.n_errors} unexplained error(s): see "
-            f"{Path(out_dir) / DETAIL_FILE if out_dir is not None else 'the listing'}",
-            file=sys.stderr,
-        )
+    print(summary_text(result, _listing(out_dir)), end="")
     return result.exit_code
 
 
