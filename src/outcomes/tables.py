@@ -10,6 +10,16 @@ import pandas as pd
 from outcomes.atomic import atomic_path
 from outcomes.spreadsheet import neutralise_formulas
 
+#: The columns every estimates table starts with (docs/results.md); each analysis adds its own.
+ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high", "p_value", "n",
+)
+#: The last two columns of every estimates table: ``status`` (one of the two values below)
+#: and ``reason`` (why not estimable; empty otherwise).
+STATUS_COLUMNS: tuple[str, ...] = ("status", "reason")
+ESTIMATED = "estimated"
+NOT_ESTIMABLE = "not estimable"
+
 
 def write_tsv(table: pd.DataFrame, path) -> None:
     """Write a results table as TSV (``NA`` for missing, full float precision).

@@ -8,19 +8,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from outcomes.tables import ESTIMATE_COLUMNS, ESTIMATED, NOT_ESTIMABLE
+from outcomes.tables import STATUS_COLUMNS as TABLE_STATUS_COLUMNS
+
 from .data import MissingReport
 
 __all__ = ["MediationResult", "RESULT_COLUMNS", "STATUS_COLUMNS", "ESTIMATED", "NOT_ESTIMABLE",
            "estimate_types", "not_estimable_rows"]
 
-RESULT_COLUMNS = [
-    "analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high",
-    "p_value", "n", "mediator", "effect", "n_boot", "seed",
-]
+RESULT_COLUMNS = [*ESTIMATE_COLUMNS, "mediator", "effect", "n_boot", "seed"]
 #: Last two columns of every results table: "estimated" or "not estimable", and why.
-STATUS_COLUMNS = ["status", "reason"]
-ESTIMATED = "estimated"
-NOT_ESTIMABLE = "not estimable"
+STATUS_COLUMNS = list(TABLE_STATUS_COLUMNS)
 
 
 def estimate_types(outcome_type: str, odds_ratio: bool = False) -> tuple[str, ...]:

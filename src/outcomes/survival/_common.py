@@ -10,24 +10,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: Columns of every estimates table (docs/results.md) plus ``events``.
-RESULT_COLUMNS: tuple[str, ...] = (
-    "analysis",
-    "outcome",
-    "contrast",
-    "estimate_type",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "n",
-    "events",
-)
+from outcomes.tables import ESTIMATE_COLUMNS, ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS
 
-#: Values of the ``status`` column that follows the result columns (with ``reason``).
-ESTIMATED = "estimated"
-NOT_ESTIMABLE = "not estimable"
-STATUS_COLUMNS: tuple[str, ...] = ("status", "reason")
+#: Columns of every estimates table (docs/results.md) plus ``events``.
+RESULT_COLUMNS: tuple[str, ...] = (*ESTIMATE_COLUMNS, "events")
 
 #: Estimate types whose natural scale is the ratio (plotted on a log axis).
 RATIO_TYPES = frozenset(
