@@ -28,6 +28,7 @@ from outcomes.questionnaires import (
     not_estimable_ancova,
     questionnaire_ancova,
 )
+from outcomes.tables import STATUS_COLUMNS
 
 ANALYSIS = "questionnaire_ancova_mi"
 #: the visit whose score is the covariate
@@ -57,7 +58,7 @@ class AncovaMIResult:
         ``riv``, ``fmi`` and ``m`` before ``status`` and ``reason``."""
         out = self.ancova.to_frame()
         out["analysis"] = ANALYSIS
-        at = out.columns.get_loc("status")
+        at = out.columns.get_loc(STATUS_COLUMNS[0])
         for k, name in enumerate(MI_COLUMNS):
             value = self.m if name == "m" else getattr(self.pooled, name, float("nan"))
             out.insert(at + k, name, value)
