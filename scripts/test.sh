@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Set everything up, then run the whole test suite (what .ci/run runs).
 # As root (CI, a fresh machine) this also installs Debian's Chromium for the report's
-# browser tests and Debian's R with survival, cmprsk, MASS and sandwich for the R oracle
-# (tests/test_r_oracle.py: skipped with its reason when R is absent and not root, an
-# error when CI is set), and installs and starts a one-node SLURM cluster on localhost
-# for the workflow's SLURM test, stopping it afterwards by its pid files.
+# browser tests and Debian's R with survival, cmprsk, MASS, sandwich and mice for the R
+# oracles (tests/test_r_oracle.py, tests/test_r_oracle_mi.py: skipped with their reason
+# when R is absent and not root, an error when CI is set), and installs and starts a
+# one-node SLURM cluster on localhost for the workflow's SLURM test, stopping it
+# afterwards by its pid files.
 # Extra arguments go to pytest (e.g. -k scoring, -x).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,7 +16,7 @@ source scripts/setup.sh
 if [ "$(id -u)" = 0 ]; then
     # Debian's Chromium and ChromeDriver for the report's browser tests (never a download).
     bash scripts/browser-test-deps.sh
-    # Debian's R and its survival/cmprsk/MASS/sandwich packages for the R oracle.
+    # Debian's R and its survival/cmprsk/MASS/sandwich/mice packages for the R oracles.
     bash scripts/r-test-deps.sh
     bash scripts/slurm-local.sh up
     trap 'bash scripts/slurm-local.sh down' EXIT

@@ -15,7 +15,8 @@ tight tolerances (coxph eps 1e-12, glm epsilon 1e-14, glm.nb epsilon 1e-12).
 
 Needs Rscript with survival, cmprsk, MASS and sandwich (Debian r-base-core r-cran-survival
 r-cran-cmprsk r-cran-mass r-cran-sandwich; scripts/test.sh installs them when run as root).
-Without them the test is skipped with the reason, unless CI is set, where it fails.
+Without them the test is skipped with the reason, unless CI is set, where it fails
+(:func:`require_r`, shared with tests/test_r_oracle_mi.py).
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ INSTALL = "r-base-core r-cran-survival r-cran-cmprsk r-cran-mass r-cran-sandwich
 NOT_COMPARED: dict[tuple[str, str, str, str], str] = {}
 
 
-def _r_missing() -> str | None:
+def _r_missing(packages: tuple[str, ...] = R_PACKAGES) -> str | None:
     if shutil.which("Rscript") is None:
         return "Rscript not found"
-    names = ", ".join(f'"{p}"' for p in R_PACKAGES)
+    names = ", ".join(f'"{p}"' for p in packages)
     check = (f"for (p in c({names})) if (!requireNamespace(p, quietly = TRUE)) "
              "{cat(p); quit(status = 1)}")
     r = subprocess.run(["Rscript", "-e", check], capture_output=True, text=True)
@@ -57,15 +58,20 @@ def _r_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def r_available():
-    why = _r_missing()
+def require_r(packages: tuple[str, ...] = R_PACKAGES, install: str = INSTALL) -> None:
+    """Skip the calling test loudly when R or one of ``packages`` is absent (fail in CI)."""
+    why = _r_missing(packages)
     if why:
-        msg = (f"R oracle: {why}; install {INSTALL} (the test command scripts/test.sh "
+        msg = (f"R oracle: {why}; install {install} (the test command scripts/test.sh "
                "does this when run as root)")
         if os.environ.get("CI"):  # as the other CI-aware tests
             pytest.fail(msg + " — required in CI")
         pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def r_available():
+    require_r()
 
 
 def _outcomes(*args: str) -> None:

@@ -93,15 +93,14 @@ def _cmd_survival(args: argparse.Namespace) -> int:
 
 
 def _cmd_questionnaires(args: argparse.Namespace) -> int:
+    from outcomes.imputation.ancova import questionnaire_results
     from outcomes.plan import AnalysisPlan
-    from outcomes.questionnaires import questionnaire_ancova
     from outcomes.tables import write_tsv
 
     plan = AnalysisPlan.load(args.plan)
     d = _read_derived(args.derived, ("adsl", "adqs"))
-    table = questionnaire_ancova(
-        d["adqs"], d["adsl"], treated_arm=plan.treated_arm, control_arm=plan.control_arm, visits=plan.visits
-    )
+    # complete cases only until the imputation engine passes its completed datasets
+    table = questionnaire_results(d["adqs"], d["adsl"], plan)
     write_tsv(table, args.out)
     print(f"questionnaires: {len(table)} effects; wrote {args.out}")
     return 0

@@ -48,6 +48,8 @@ class AncovaResult:
     mean_control: float
     status: str = "estimated"
     reason: str = ""
+    #: degrees of freedom of the t distribution of the CI and p-value (residual df)
+    df: float = float("nan")
 
     def to_frame(self) -> pd.DataFrame:
         row = asdict(self)
@@ -66,6 +68,7 @@ class AncovaResult:
             "n_excluded": self.n_excluded,
             "mean_treated": self.mean_treated,
             "mean_control": self.mean_control,
+            "df": self.df,
             "status": self.status,
             "reason": self.reason,
         }
@@ -122,6 +125,7 @@ def fit_ancova(
         n_excluded=int((arm.isin([treated_arm, control_arm]) & ~use).sum()),
         mean_treated=float(y[treated == 1].mean()) if treated.any() else float("nan"),
         mean_control=float(y[treated == 0].mean()) if (treated == 0).any() else float("nan"),
+        df=float(fit.df_resid),
     )
 
 

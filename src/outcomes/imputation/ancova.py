@@ -1,0 +1,159 @@
+"""The questionnaire ANCOVA over multiply imputed data, pooled by Rubin's rules.
+
+Each completed dataset (wide: one row per ITT participant, a column ``<PARAMCD>_<visit>``
+per score and visit) is analysed with the complete-case ANCOVA of
+:mod:`outcomes.questionnaires` (score at the visit ~ arm + baseline score + site); the m
+arm coefficients and their variances are pooled with :func:`outcomes.imputation.pool.rubin`,
+the residual df of the fit as the complete-data df (docs/questionnaires.md, Pooling over
+imputations). A value that is never imputed (a visit after death or after the data cut)
+stays missing in every completed dataset and its participant is left out, as in the
+complete-case analysis (the while-alive estimand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from outcomes.contract import VISITS
+from outcomes.errors import NotEstimable
+from outcomes.imputation.pool import PooledEstimate, rubin
+from outcomes.plan import AnalysisPlan
+from outcomes.questionnaires import (
+    AncovaResult,
+    fit_ancova,
+    not_estimable_ancova,
+    questionnaire_ancova,
+)
+from outcomes.tables import STATUS_COLUMNS
+
+ANALYSIS = "questionnaire_ancova_mi"
+#: the visit whose score is the covariate
+BASELINE = VISITS[0]
+#: what the MI rows add to the complete-case columns (before status and reason)
+MI_COLUMNS = ("riv", "fmi", "m")
+
+
+@dataclass(frozen=True)
+class AncovaMIResult:
+    """The pooled adjusted mean difference of one score at one visit.
+
+    ``ancova`` holds the pooled numbers in the complete-case shape: estimate, standard
+    error, CI and p-value by Rubin's rules, ``df`` the Barnard–Rubin df, counts of the
+    participants analysed (the same in every imputation), the arm means averaged over the
+    imputations, status and reason. ``pooled`` is the detail of Rubin's rules (None when
+    not estimable); ``fits`` the analysis of each completed dataset.
+    """
+
+    ancova: AncovaResult
+    pooled: PooledEstimate | None
+    m: int
+    fits: tuple[AncovaResult, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the complete-case columns (``analysis = questionnaire_ancova_mi``), then
+        ``riv``, ``fmi`` and ``m`` before ``status`` and ``reason``."""
+        out = self.ancova.to_frame()
+        out["analysis"] = ANALYSIS
+        at = out.columns.get_loc(STATUS_COLUMNS[0])
+        for k, name in enumerate(MI_COLUMNS):
+            value = self.m if name == "m" else getattr(self.pooled, name, float("nan"))
+            out.insert(at + k, name, value)
+        return out
+
+
+def _score_data(completed: pd.DataFrame, paramcd: str, visit: str) -> pd.DataFrame:
+    """The ANCOVA's input (``ARM, SITEID, AVAL, BASE``) from one wide completed dataset."""
+    cols = [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"]
+    absent = [c for c in ("ARM", "SITEID", *cols) if c not in completed.columns]
+    if absent:
+        raise ValueError(f"ancova_mi: no column {', '.join(absent)} in the completed data")
+    return pd.DataFrame({"ARM": completed["ARM"].to_numpy(),
+                         "SITEID": completed["SITEID"].to_numpy(),
+                         "AVAL": completed[cols[0]].to_numpy(dtype=float),
+                         "BASE": completed[cols[1]].to_numpy(dtype=float)})
+
+
+def _which(imps: list[int]) -> str:
+    return f"imputation {imps[0]}" if len(imps) == 1 else \
+        f"imputations {', '.join(map(str, imps))}"
+
+
+def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
+              plan: AnalysisPlan, *, param: str = "", alpha: float = 0.05) -> AncovaMIResult:
+    """The ANCOVA of ``paramcd`` at ``visit`` on each completed dataset, pooled.
+
+    Never raises for data that cannot be analysed: a row with ``status = not
+    estimable`` says why. That is when an imputation's fit is not estimable (the
+    imputations and the reason are named), when the completed datasets do not analyse
+    the same participants (a value imputed in some and missing in others), or when
+    Rubin's rules cannot pool (a single imputation). ``ValueError`` when a column of the
+    wide format is absent or no dataset is given.
+    """
+    if len(completed) == 0:
+        raise ValueError("ancova_mi: no completed datasets")
+    ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, paramcd=paramcd,
+               param=param, avisit=visit)
+    arms = (plan.treated_arm, plan.control_arm)
+    data = [_score_data(c, paramcd, visit) for c in completed]
+    m = len(data)
+
+    def not_estimable(reason: str, fits=()) -> AncovaMIResult:
+        return AncovaMIResult(not_estimable_ancova(data[0], reason, **ids), None, m,
+                              tuple(fits))
+
+    if data[0]["AVAL"].isna().all():
+        return not_estimable(f"no {visit} value of {paramcd}")
+    used = [(d["ARM"].astype(str).isin(arms) & d["AVAL"].notna() & d["BASE"].notna())
+            .to_numpy() for d in data]
+    differ = [i + 1 for i, u in enumerate(used) if not np.array_equal(u, used[0])]
+    if differ:
+        return not_estimable(
+            f"the completed datasets analyse different participants ({int(used[0].sum())} in "
+            f"imputation 1, {int(used[differ[0] - 1].sum())} in imputation {differ[0]}): a "
+            "value left missing in some imputations only")
+    fits, failed = [], {}
+    for i, d in enumerate(data, start=1):
+        try:
+            fits.append(fit_ancova(d, alpha=alpha, **ids))
+        except NotEstimable as exc:
+            failed.setdefault(exc.reason, []).append(i)
+    if failed:
+        why = "; ".join(f"{_which(imps)}: {reason}" for reason, imps in failed.items())
+        n_failed = sum(len(v) for v in failed.values())
+        return not_estimable(f"not estimable in {n_failed} of {m} imputations ({why})", fits)
+    try:
+        pooled = rubin([f.estimate for f in fits], [f.std_error**2 for f in fits],
+                       df_complete=fits[0].df, alpha=alpha)
+    except NotEstimable as exc:
+        return not_estimable(exc.reason, fits)
+    row = replace(
+        fits[0], estimate=pooled.estimate, std_error=pooled.std_error, ci_low=pooled.ci_low,
+        ci_high=pooled.ci_high, p_value=pooled.p_value, df=pooled.df,
+        mean_treated=float(np.mean([f.mean_treated for f in fits])),
+        mean_control=float(np.mean([f.mean_control for f in fits])))
+    return AncovaMIResult(row, pooled, m, tuple(fits))
+
+
+def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan,
+                          completed: Sequence[pd.DataFrame] | None = None) -> pd.DataFrame:
+    """The questionnaires results table: for every score (``PARAMCD`` order) × visit of
+    the plan, the ANCOVA pooled over the ``completed`` datasets (the main analysis) and
+    the complete-case ANCOVA beside it (``analysis`` tells them apart; the complete-case
+    rows have no ``riv``, ``fmi``, ``m``). Without ``completed``: the complete-case rows
+    only, as :func:`outcomes.questionnaires.questionnaire_ancova`.
+    """
+    cc = questionnaire_ancova(adqs, adsl, treated_arm=plan.treated_arm,
+                              control_arm=plan.control_arm, visits=plan.visits)
+    if completed is None or cc.empty:
+        return cc
+    frames = []
+    for k in range(len(cc)):
+        row = cc.iloc[k]
+        mi = ancova_mi(completed, row["paramcd"], row["avisit"], plan, param=row["param"])
+        frames += [mi.to_frame(), cc.iloc[[k]]]
+    out = pd.concat(frames, ignore_index=True)
+    return out[frames[0].columns]

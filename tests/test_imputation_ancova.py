@@ -1,0 +1,145 @@
+"""The questionnaire ANCOVA pooled over completed datasets (outcomes.imputation.ancova)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from outcomes.imputation.ancova import ANALYSIS, ancova_mi, questionnaire_results
+from outcomes.imputation.pool import rubin
+from outcomes.plan import AnalysisPlan
+from outcomes.questionnaires import fit_ancova
+
+PLAN = AnalysisPlan.from_config({})
+ARMS = dict(treated_arm=PLAN.treated_arm, control_arm=PLAN.control_arm)
+
+
+def _completed(m=3, n=60, seed=1, missing=10):
+    """m wide completed datasets: WEMWBS at baseline and month 12, the first ``missing``
+    month-12 values drawn afresh in each (as imputations differ), the others shared."""
+    rng = np.random.default_rng(seed)
+    base = pd.DataFrame({"USUBJID": [f"P{i:03d}" for i in range(n)],
+                         "ARM": np.where(np.arange(n) % 2, PLAN.control_arm, PLAN.treated_arm),
+                         "SITEID": np.where(np.arange(n) < n // 2, "S1", "S2"),
+                         "WEMWBS_baseline": rng.normal(45, 8, n)})
+    base["WEMWBS_month_12"] = 10 + 0.7 * base["WEMWBS_baseline"] + rng.normal(0, 5, n)
+    out = []
+    for _ in range(m):
+        d = base.copy()
+        d.loc[: missing - 1, "WEMWBS_month_12"] = rng.normal(42, 6, missing)
+        out.append(d)
+    return out
+
+
+def _cc_input(d):
+    return pd.DataFrame({"ARM": d["ARM"], "SITEID": d["SITEID"], "AVAL": d["WEMWBS_month_12"],
+                         "BASE": d["WEMWBS_baseline"]})
+
+
+def test_pooled_ancova_is_rubin_over_the_complete_data_fits():
+    completed = _completed()
+    res = ancova_mi(completed, "WEMWBS", "month_12", PLAN, param="WEMWBS total score")
+    fits = [fit_ancova(_cc_input(d), **ARMS) for d in completed]
+    pooled = rubin([f.estimate for f in fits], [f.std_error**2 for f in fits],
+                   df_complete=60 - 4)  # intercept, arm, baseline, one site indicator
+    assert res.pooled == pooled and res.pooled.b > 0 and res.pooled.df < 56
+    a = res.ancova
+    assert (a.estimate, a.std_error, a.ci_low, a.ci_high, a.p_value, a.df) == (
+        pooled.estimate, pooled.std_error, pooled.ci_low, pooled.ci_high, pooled.p_value,
+        pooled.df)
+    assert (a.n, a.n_treated, a.n_control, a.n_excluded, a.status) == (60, 30, 30, 0,
+                                                                          "estimated")
+    assert a.mean_treated == pytest.approx(np.mean([f.mean_treated for f in fits]), rel=1e-15)
+    row = res.to_frame().iloc[0]
+    assert row["analysis"] == ANALYSIS and row["outcome"] == "WEMWBS month_12"
+    assert (row["riv"], row["fmi"], row["m"]) == (pooled.riv, pooled.fmi, 3)
+    assert list(res.to_frame().columns[-6:]) == ["df", "riv", "fmi", "m", "status", "reason"]
+
+
+def test_nothing_imputed_gives_the_complete_case_analysis():
+    completed = _completed(missing=0)
+    res = ancova_mi(completed, "WEMWBS", "month_12", PLAN)
+    cc = fit_ancova(_cc_input(completed[0]), **ARMS)
+    assert res.pooled.b == 0 and res.pooled.fmi == 0
+    for k in ("estimate", "std_error", "ci_low", "ci_high", "p_value", "df"):
+        assert getattr(res.ancova, k) == pytest.approx(getattr(cc, k), rel=1e-14), k
+
+
+def test_a_visit_never_imputed_is_left_out_in_every_imputation():
+    completed = _completed()
+    for d in completed:
+        d.loc[[20, 21, 22], "WEMWBS_month_12"] = np.nan  # died before month 12
+    res = ancova_mi(completed, "WEMWBS", "month_12", PLAN)
+    assert res.ancova.status == "estimated"
+    assert (res.ancova.n, res.ancova.n_excluded, res.pooled.df_complete) == (57, 3, 53)
+
+
+def _reason(completed, visit="month_12"):
+    res = ancova_mi(completed, "WEMWBS", visit, PLAN)
+    assert res.ancova.status == "not estimable" and res.pooled is None
+    assert math.isnan(res.ancova.estimate) and res.m == len(completed)
+    row = res.to_frame().iloc[0]
+    assert row["analysis"] == ANALYSIS and row["status"] == "not estimable"
+    return res.ancova.reason
+
+
+def test_an_imputation_that_cannot_be_fitted_is_named_with_its_reason():
+    completed = _completed(m=4)
+    completed[1]["WEMWBS_baseline"] = 45.0  # constant baseline: rank-deficient design
+    completed[3]["WEMWBS_baseline"] = 45.0
+    assert _reason(completed) == (
+        "not estimable in 2 of 4 imputations (imputations 2, 4: ANCOVA of WEMWBS month_12: "
+        "design matrix is rank-deficient (BASE is constant))")
+    completed[3]["WEMWBS_baseline"] = 40 + 3.0 * (completed[3]["ARM"] == PLAN.treated_arm)
+    assert _reason(completed) == (
+        "not estimable in 2 of 4 imputations (imputation 2: ANCOVA of WEMWBS month_12: "
+        "design matrix is rank-deficient (BASE is constant); imputation 4: ANCOVA of WEMWBS "
+        "month_12: design matrix is rank-deficient (BASE is a linear combination of "
+        "(Intercept), ARM))")
+
+
+def test_imputations_analysing_different_participants_are_not_pooled():
+    completed = _completed()
+    completed[2].loc[5, "WEMWBS_month_12"] = np.nan
+    assert _reason(completed) == ("the completed datasets analyse different participants (60 "
+                                  "in imputation 1, 59 in imputation 3): a value left missing "
+                                  "in some imputations only")
+
+
+def test_one_imputation_and_an_empty_visit_are_not_estimable():
+    assert _reason(_completed(m=1)).startswith("1 imputation: Rubin's rules need m ≥ 2")
+    completed = _completed()
+    for d in completed:
+        d["WEMWBS_month_4"] = np.nan
+    assert _reason(completed, "month_4") == "no month_4 value of WEMWBS"
+
+
+def test_a_column_missing_from_the_wide_format_is_an_error():
+    with pytest.raises(ValueError, match="no column WEMWBS_month_4 in the completed data"):
+        ancova_mi(_completed(), "WEMWBS", "month_4", PLAN)
+    with pytest.raises(ValueError, match="no completed datasets"):
+        ancova_mi([], "WEMWBS", "month_12", PLAN)
+
+
+def test_results_table_puts_each_complete_case_row_beside_its_mi_row():
+    completed = _completed()
+    observed = completed[0].copy()
+    observed.loc[:9, "WEMWBS_month_12"] = np.nan  # the 10 values the imputations fill
+    long = pd.concat(
+        [pd.DataFrame({"USUBJID": observed["USUBJID"], "AVISIT": v, "PARAMCD": "WEMWBS",
+                       "PARAM": "WEMWBS total score", "ABLFL": "Y" if v == "baseline" else "",
+                       "AVAL": observed[f"WEMWBS_{v}"]})
+         for v in ("baseline", "month_12")], ignore_index=True)
+    adsl = completed[0][["USUBJID", "ARM", "SITEID"]]
+    plan = AnalysisPlan.from_config({"visits": ["month_12"]})
+    table = questionnaire_results(long, adsl, plan, completed)
+    assert list(table["analysis"]) == [ANALYSIS, "questionnaire_ancova"]
+    mi, cc = table.iloc[0], table.iloc[1]
+    assert (mi["n"], cc["n"], cc["n_excluded"], mi["m"]) == (60, 50, 10, 3)
+    assert math.isnan(cc["riv"]) and math.isnan(cc["m"]) and cc["df"] == 50 - 4
+    assert list(table.columns[-6:]) == ["df", "riv", "fmi", "m", "status", "reason"]
+    only_cc = questionnaire_results(long, adsl, plan)
+    assert list(only_cc["analysis"]) == ["questionnaire_ancova"]
+    pd.testing.assert_frame_equal(only_cc, table.iloc[[1]][only_cc.columns].reset_index(drop=True),
+                                  check_dtype=False)
