@@ -235,3 +235,31 @@ def test_pmm_match_takes_one_of_the_nearest_donors():
         chosen = obs[picks[:, j]]
         nearest = np.sort(np.argsort(np.abs(np.arange(100.0) - target), kind="stable")[:5])
         assert set(chosen) == set(nearest.astype(float))
+
+
+def test_cli_impute_writes_the_summary_and_the_long_data_reproducibly(derived, tmp_path, capsys):
+    from outcomes.adam import write_adam
+    from outcomes.cli import main
+
+    ds, _ = derived
+    write_adam(ds, tmp_path / "derived")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("missing_data: {m: 2, iterations: 2}\n")
+    args = ["impute", "--derived", str(tmp_path / "derived"), "--plan", str(plan)]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert not (tmp_path / "a" / "imputed_long.parquet").exists()
+    summary = pd.read_csv(tmp_path / "a" / "imputation_summary.tsv", sep="\t")
+    row = summary.set_index(["column", "arm"]).loc[("WEMWBS_month_12", TREATED)]
+    assert row["n"] == 300 and row["n_observed"] + row["n_not_due"] + row["n_imputed"] == 300
+    assert row["missing_rate"] == pytest.approx(1 - row["n_observed"] / 300)
+    for out in ("b", "c"):
+        assert main([*args, "--out", str(tmp_path / out), "--write-imputed"]) == 0
+    long = [(tmp_path / o / "imputed_long.parquet").read_bytes() for o in ("b", "c")]
+    assert long[0] == long[1]
+    back = pd.read_parquet(tmp_path / "b" / "imputed_long.parquet")
+    assert back[".imp"].max() == 2 and len(back) == 3 * 600
+    assert "impute: " in capsys.readouterr().out
+    plan.write_text("missing_data: {auxiliaries: [NOPE]}\n")
+    assert main([*args, "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "missing_data.auxiliaries" in err and "Traceback" not in err
