@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the R oracles (tests/test_r_oracle.py, tests/test_imputation_r.py, tests/r/)
-# need, from Debian's archive only: R and the survival, cmprsk, MASS, sandwich and mice packages. Never downloads from CRAN
-# or anywhere else.
+# need, from Debian's archive only: R and the survival, cmprsk, MASS, sandwich and mice
+# packages. Never downloads from CRAN or anywhere else.
 #
 #   bash scripts/r-test-deps.sh        # as root, or with sudo available
 set -euo pipefail

@@ -48,6 +48,14 @@ class Design:
     todo: np.ndarray            # n x q, True where a cell is imputed
     row_arm: np.ndarray
 
+    def group_matrix(self, label: str) -> pd.DataFrame:
+        """One group's model matrix as the chained equations start from it: NaN in the cells
+        to impute, not-due cells filled (for running the same model elsewhere, e.g. R mice)."""
+        rows = dict(self.groups)[label]
+        z = self.values[rows].copy()
+        _fill_not_due(z, self.todo[rows])
+        return pd.DataFrame(z, columns=self.names)
+
 
 @dataclass(frozen=True)
 class ImputedData:
@@ -146,6 +154,16 @@ def design(frame: ImputationFrame, settings: ImputationSettings) -> Design:
     return Design(names, values, groups, targets, mask, arm)
 
 
+def _fill_not_due(z: np.ndarray, todo: np.ndarray) -> None:
+    """Cells missing but not to impute (not due: after death or the data cut) become the
+    column's observed mean in the group: a constant as a predictor, beside the NOTDUE
+    indicator of its visit; never a value to fit or impute."""
+    gone = np.isnan(z) & ~todo
+    for j in np.flatnonzero(gone.any(axis=0)):
+        seen = ~np.isnan(z[:, j])
+        z[gone[:, j], j] = z[seen, j].mean() if seen.any() else 0.0
+
+
 def _check_deltas(frame: ImputationFrame, settings: ImputationSettings) -> None:
     for col, arm in settings.delta:
         if col not in frame.score_columns:
@@ -225,11 +243,7 @@ def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design, labe
     """Run the chained equations on one group's rows ``z`` in place."""
     q = z.shape[1]
     observed = ~np.isnan(z)
-    for j in np.flatnonzero((~observed & ~todo).any(axis=0)):
-        # not due (after death or the data cut): a constant as a predictor, beside the
-        # NOTDUE indicator of its visit; never a value to fit or impute
-        gone = ~observed[:, j] & ~todo[:, j]
-        z[gone, j] = z[observed[:, j], j].mean() if observed[:, j].any() else 0.0
+    _fill_not_due(z, todo)
     steps = []
     for j in model.targets:
         wy = np.flatnonzero(todo[:, j])
