@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the R oracles (tests/test_r_oracle.py, tests/test_r_oracle_mi.py, tests/r/)
+# Install what the R oracles (tests/test_r_oracle.py, tests/test_r_oracle_mi.py,
+# tests/test_imputation_r.py, tests/r/)
 # need, from Debian's archive only: R and the survival, cmprsk, MASS, sandwich and mice
 # packages. Never downloads from CRAN or anywhere else.
 #

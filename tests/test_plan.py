@@ -62,3 +62,17 @@ def test_plan_instruments_restrict_adqs_and_unknown_ones_are_named():
     assert set(adqs["PARAMCD"]) == {"WEMWBS", "SWEMWBS", "SWEMRAW"}
     with pytest.raises(DerivationError, match="'instruments'.*'k10'"):
         derive_all(frames, AnalysisPlan.from_config({"instruments": ["k10"]}))
+
+
+def test_missing_data_keys_are_typed_with_their_defaults():
+    md = AnalysisPlan.from_config({}).missing_data
+    assert (md.method, md.m, md.iterations, md.imputation, md.donors, md.by_arm) == (
+        "complete_case", 50, 10, "pmm", 5, True)
+    assert md.auxiliaries == () and md.write_imputed is False
+    md = AnalysisPlan.from_config({"missing_data": {"method": "mi", "m": 20, "imputation": "norm",
+                                                    "auxiliaries": ["SEX"]}}).missing_data
+    assert (md.method, md.m, md.imputation, md.auxiliaries) == ("mi", 20, "norm", ("SEX",))
+    with pytest.raises(ConfigError, match="missing_data.imputaton"):
+        AnalysisPlan.from_config({"missing_data": {"imputaton": "pmm"}})
+    with pytest.raises(ConfigError, match="missing_data.m"):
+        AnalysisPlan.from_config({"missing_data": {"m": 1}})

@@ -106,6 +106,18 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_impute(args: argparse.Namespace) -> int:
+    from outcomes.imputation.run import run_impute
+    from outcomes.plan import AnalysisPlan
+
+    plan = AnalysisPlan.load(args.plan)
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
+    imp, paths = run_impute(d, plan, args.out, write_imputed=True if args.write_imputed else None)
+    print(f"impute: {int(imp.imputed.to_numpy().sum())} values imputed {imp.m} times "
+          f"({imp.settings.method}); wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def _cmd_provenance(args: argparse.Namespace) -> int:
     from outcomes.plan import AnalysisPlan
     from outcomes.provenance import build_provenance, write_provenance
@@ -256,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--out", required=True, help="output TSV (questionnaires.tsv)")
     p.set_defaults(func=_cmd_questionnaires)
+
+    p = sub.add_parser("impute", help="multiple imputation of missing scores (docs/imputation.md)")
+    p.add_argument("--derived", required=True, help="directory of the derived datasets")
+    p.add_argument("--plan", required=True, help="analysis plan (results/plan.json)")
+    p.add_argument("--out", required=True, help="directory for imputation_summary.tsv (and the data)")
+    p.add_argument("--write-imputed", action="store_true",
+                   help="also write imputed_long.parquet, every completed data set (.imp 0..m)")
+    p.set_defaults(func=_cmd_impute)
 
     p = sub.add_parser("report", help="render the trial report from the result files (docs/report.md)")
     p.add_argument("--results", default="results", help="results directory (default: results)")

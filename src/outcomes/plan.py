@@ -63,6 +63,24 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class MissingDataPlan:
+    """The ``missing_data`` keys (docs/imputation.md; the schema gives each key's meaning)."""
+
+    method: str = "complete_case"
+    m: int = 50
+    iterations: int = 10
+    imputation: str = "pmm"
+    donors: int = 5
+    by_arm: bool = True
+    auxiliaries: tuple[str, ...] = ()
+    write_imputed: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> MissingDataPlan:
+        return cls(**{**cfg, "auxiliaries": tuple(cfg["auxiliaries"])})
+
+
+@dataclass(frozen=True)
 class AnalysisPlan:
     """What the analyses need from the config (see the schema for each key's meaning)."""
 
@@ -79,6 +97,7 @@ class AnalysisPlan:
     visits: tuple[str, ...] = ("month_4", "month_12")
     survival: dict[str, Any] = field(default_factory=dict)
     mediation: dict[str, Any] = field(default_factory=dict)
+    missing_data: MissingDataPlan = field(default_factory=MissingDataPlan)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -91,8 +110,11 @@ class AnalysisPlan:
         Each analysis has its own stream, keyed by name (not by run order), so a job's
         random draws do not depend on which other jobs ran or in what order.
         """
-        key = int.from_bytes(hashlib.sha256(stream.encode("utf-8")).digest()[:8], "little")
-        return np.random.default_rng(np.random.SeedSequence([self.seed, key]))
+        return np.random.default_rng(self.seed_sequence(stream))
+
+    def seed_sequence(self, stream: str) -> np.random.SeedSequence:
+        """The seed sequence behind :meth:`rng` (for streams that spawn children)."""
+        return stream_seed(self.seed, stream)
 
     def sha256(self) -> str:
         """Hash of the canonical JSON of the whole plan (for provenance)."""
@@ -121,6 +143,7 @@ class AnalysisPlan:
             visits=tuple(cfg["visits"]),
             survival=dict(cfg["survival"]),
             mediation=dict(cfg["mediation"]),
+            missing_data=MissingDataPlan.from_config(cfg["missing_data"]),
             raw=cfg,
         )
 
@@ -135,6 +158,12 @@ class AnalysisPlan:
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the analysis plan must be a mapping of keys")
         return cls.from_config(data)
+
+
+def stream_seed(seed: int, stream: str) -> np.random.SeedSequence:
+    """The seed sequence of the named stream ``stream`` of ``seed`` (a hash of the name)."""
+    key = int.from_bytes(hashlib.sha256(stream.encode("utf-8")).digest()[:8], "little")
+    return np.random.SeedSequence([seed, key])
 
 
 def write_plan(config: dict[str, Any], path: str | Path, log: str | Path | None = None) -> None:

@@ -1,0 +1,202 @@
+"""The data set to impute: one row per ITT participant, one column per score × visit.
+
+Besides the scores, the frame holds the predictors of the imputation model (randomisation
+strata, age, prior admissions, readmission before each follow-up visit, the plan's
+auxiliaries) and says which missing scores must never be imputed: a visit whose nominal
+day falls after death (the while-alive estimand) or after the data cut (docs/imputation.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from outcomes.errors import ConfigError, OutcomesError
+from outcomes.instruments import Instrument, load_registry
+from outcomes.plan import AnalysisPlan
+
+#: Nominal day of each visit after the index discharge (INDEXDT), as the trial schedules
+#: them (the simulator's visit targets); a visit is due when this day is reached alive
+#: and before the data cut.
+VISIT_DAYS: dict[str, int] = {"baseline": 0, "month_4": 122, "month_12": 365}
+#: ADSL columns of every imputation model (strata, age, prior admissions).
+ADSL_PREDICTORS: tuple[str, ...] = ("SITEID", "DIAGGR", "AGE", "PRIORADM")
+ID_COLUMNS: tuple[str, ...] = ("USUBJID", "ARM", "TRT01PN")
+
+
+class ImputationFrameError(OutcomesError):
+    """The derived datasets cannot be turned into an imputation data set."""
+
+
+@dataclass(frozen=True)
+class Passive:
+    """A score computed from other scores of the same instrument at the same visit, never
+    imputed on its own (mice's passive imputation): ``kind`` ``sum`` of ``sources``,
+    ``mean`` (= sources[0] / ``n_items``) or ``table`` (the score's conversion table
+    applied to sources[0], linearly interpolated between whole raw scores)."""
+
+    paramcd: str
+    kind: str
+    sources: tuple[str, ...]
+    n_items: int = 1
+    table: tuple[tuple[float, float], ...] = ()
+
+    def compute(self, values: list[np.ndarray]) -> np.ndarray:
+        if self.kind == "sum":
+            return np.sum(values, axis=0)
+        if self.kind == "mean":
+            return values[0] / self.n_items
+        raw, conv = np.array(self.table).T
+        return np.interp(values[0], raw, conv)
+
+
+@dataclass(frozen=True)
+class ImputationFrame:
+    """``data``: one row per ITT participant (docs/imputation.md lists the columns);
+    ``eligible``: the score columns, False where a missing value must stay missing;
+    ``passive``: scores computed from others (:class:`Passive`), in computing order."""
+
+    data: pd.DataFrame
+    eligible: pd.DataFrame
+    score_columns: tuple[str, ...]
+    predictor_columns: tuple[str, ...]
+    categorical: tuple[str, ...]
+    passive: tuple[tuple[str, Passive], ...]
+    visits: tuple[str, ...]
+    treated_arm: str
+    control_arm: str
+
+    @property
+    def arms(self) -> tuple[str, str]:
+        return (self.treated_arm, self.control_arm)
+
+
+def passive_scores(registry: dict[str, Instrument]) -> dict[str, Passive]:
+    """The scores that are exact functions of other scores of their instrument: a sum whose
+    items are split by other sum scores, a mean or a conversion table over a sum score's items."""
+    out: dict[str, Passive] = {}
+    for inst in registry.values():
+        sums = [s for s in inst.scores if s.method == "sum"]
+        for s in inst.scores:
+            same = next((t for t in sums if t is not s and set(t.items) == set(s.items)), None)
+            if s.method == "mean" and same is not None:
+                out[s.paramcd] = Passive(s.paramcd, "mean", (same.paramcd,), len(s.items))
+            elif s.method == "table" and same is not None and s.table:
+                out[s.paramcd] = Passive(s.paramcd, "table", (same.paramcd,),
+                                         table=tuple(sorted(s.table.items())))
+            elif s.method == "sum":
+                parts = [t for t in sums if t is not s and set(t.items) < set(s.items)]
+                items = sorted(i for t in parts for i in t.items)
+                if len(parts) > 1 and items == sorted(s.items):
+                    out[s.paramcd] = Passive(s.paramcd, "sum", tuple(t.paramcd for t in parts))
+    return out
+
+
+def _wide_scores(adqs: pd.DataFrame, ids: pd.Series, visits: tuple[str, ...]) -> pd.DataFrame:
+    rows = adqs.loc[adqs["AVISIT"].isin(visits), ["USUBJID", "PARAMCD", "AVISIT", "AVAL"]]
+    wide = rows.pivot_table(index="USUBJID", columns=["PARAMCD", "AVISIT"], values="AVAL",
+                            aggfunc="first", dropna=False)
+    columns = [f"{p}_{v}" for p in sorted(adqs["PARAMCD"].unique()) for v in visits]
+    wide.columns = [f"{p}_{v}" for p, v in wide.columns]
+    return wide.reindex(index=ids.to_numpy(), columns=columns).astype(float).reset_index(drop=True)
+
+
+def _readmitted_before(adtte: pd.DataFrame, ids: pd.Series, visit: str) -> np.ndarray:
+    """1 when the first readmission (ADTTE READMIT) came before the visit's nominal day."""
+    tte = adtte.loc[adtte["PARAMCD"] == "READMIT"].set_index("USUBJID")
+    missing = sorted(set(ids) - set(tte.index))
+    if missing:
+        raise ImputationFrameError(f"ADTTE: no READMIT record for participant {missing[0]}")
+    tte = tte.reindex(ids.to_numpy())
+    event = (tte["CNSR"].to_numpy() == 0) & (tte["AVAL"].to_numpy() < VISIT_DAYS[visit])
+    return event.astype(float)
+
+
+def _due(adsl: pd.DataFrame, visit: str) -> np.ndarray:
+    """False where the visit's nominal day falls after death or after the data cut."""
+    nominal = adsl["INDEXDT"] + pd.Timedelta(days=VISIT_DAYS[visit])
+    dead = adsl["DTHDT"].notna() & (adsl["DTHDT"] < nominal)
+    cut = adsl["DCUTDT"].notna() & (adsl["DCUTDT"] < nominal)
+    return ~(dead | cut).to_numpy()
+
+
+def imputation_frame(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame,
+                     plan: AnalysisPlan, *, auxiliaries: tuple[str, ...] | None = None,
+                     registry: dict[str, Instrument] | None = None) -> ImputationFrame:
+    """The wide data set of the ITT participants (ADSL ``ITTFL == "Y"``) to impute.
+
+    Score columns are ``f"{PARAMCD}_{AVISIT}"`` for every ADQS score at baseline and the
+    plan's visits; ``auxiliaries`` defaults to the plan's ``missing_data.auxiliaries``.
+    """
+    aux = plan.missing_data.auxiliaries if auxiliaries is None else tuple(auxiliaries)
+    unknown = [c for c in (*ADSL_PREDICTORS, *aux) if c not in adsl.columns]
+    if unknown:
+        raise ConfigError(f"config key 'missing_data.auxiliaries': '{unknown[0]}' is not an ADSL "
+                          f"column (ADSL has {', '.join(adsl.columns)})")
+    clash = [c for c in aux if c in (*ID_COLUMNS, *ADSL_PREDICTORS)]
+    if clash:
+        raise ConfigError(f"config key 'missing_data.auxiliaries': '{clash[0]}' is already a "
+                          "predictor of every imputation model")
+    itt = adsl.loc[adsl["ITTFL"] == "Y"].sort_values("USUBJID", kind="mergesort")
+    itt = itt.reset_index(drop=True)
+    if itt.empty:
+        raise ImputationFrameError("ADSL: no ITT participant (ITTFL = Y) to impute")
+    visits = ("baseline", *(v for v in plan.visits if v != "baseline"))
+    data = pd.DataFrame({
+        "USUBJID": itt["USUBJID"].astype(str),
+        "ARM": itt["ARM"].astype(str),
+        "TRT01PN": itt["TRT01PN"].astype("Int64").astype(float),
+        "SITEID": itt["SITEID"].astype(str),
+        "DIAGGR": itt["DIAGGR"].fillna("").astype(str),
+        "AGE": pd.to_numeric(itt["AGE"]).astype(float),
+        "PRIORADM": pd.to_numeric(itt["PRIORADM"]).astype(float),
+    })
+    follow = [v for v in visits if v != "baseline"]
+    for v in follow:
+        data[f"READM_{v}"] = _readmitted_before(adtte, itt["USUBJID"], v)
+    categorical = ["SITEID", "DIAGGR"]
+    for c in aux:
+        s = itt[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            data[c] = pd.to_numeric(s).astype(float).to_numpy()
+        else:
+            data[c] = s.astype("object").fillna("").astype(str).to_numpy()
+            categorical.append(c)
+    scores = _wide_scores(adqs, itt["USUBJID"], visits)
+    data = pd.concat([data, scores], axis=1)
+    eligible = pd.DataFrame(True, index=data.index, columns=scores.columns)
+    for v in follow:
+        due = _due(itt, v)
+        cols = [c for c in scores.columns if c.endswith(f"_{v}")]
+        # an observed value stays (it was collected); only missing ones can be ineligible
+        eligible.loc[:, cols] = scores[cols].notna().to_numpy() | due[:, None]
+    reg = load_registry() if registry is None else registry
+    paramcds = set(adqs["PARAMCD"])
+    passive = []
+    for pc, rule in passive_scores(reg).items():
+        if pc in paramcds and set(rule.sources) <= paramcds:
+            passive += [(f"{pc}_{v}", Passive(rule.paramcd, rule.kind,
+                                              tuple(f"{s}_{v}" for s in rule.sources),
+                                              rule.n_items, rule.table)) for v in visits]
+    predictors = ("TRT01PN", "SITEID", "DIAGGR", "AGE", "PRIORADM",
+                  *(f"READM_{v}" for v in follow), *aux)
+    return ImputationFrame(
+        data=data, eligible=eligible, score_columns=tuple(scores.columns),
+        predictor_columns=predictors, categorical=tuple(categorical),
+        passive=tuple(_dependency_order(passive)), visits=visits,
+        treated_arm=plan.treated_arm, control_arm=plan.control_arm,
+    )
+
+
+def _dependency_order(passive: list[tuple[str, Passive]]) -> list[tuple[str, Passive]]:
+    """Passive scores ordered so that each comes after the passive scores it is built from."""
+    todo = dict(passive)
+    out: list[tuple[str, Passive]] = []
+    while todo:
+        ready = [c for c, p in todo.items() if not set(p.sources) & set(todo)]
+        if not ready:  # pragma: no cover - the registry's score definitions cannot loop
+            raise ImputationFrameError(f"passive scores built from each other: {sorted(todo)}")
+        out += [(c, todo.pop(c)) for c in sorted(ready)]
+    return out

@@ -1,0 +1,311 @@
+"""Multiple imputation by chained equations, as R ``mice`` does it (docs/imputation.md).
+
+Every incomplete score column is imputed in turn from all the other columns of the model
+(van Buuren 2018, FIMD 2nd ed., §4.5), ``iterations`` sweeps per imputed data set, each
+started from random draws of the observed values (``mice.impute.sample``). Per column and
+sweep the parameters are drawn from their posterior (FIMD algorithm 3.1, ``.norm.draw``):
+σ̂² from the least-squares residuals, σ*² = RSS / χ²(n − p), β* = β̂ + σ* L⁻ᵀz with
+LLᵀ = XᵀX. ``norm`` imputes Xβ* + σ*ε; ``pmm`` matches Xβ* of each missing case to the
+X β̂ of the observed ones and takes the value of one of the ``donors`` nearest at random
+(type-1 matching, FIMD §3.4, ``mice.impute.pmm``). Predictors that are constant, almost
+perfectly correlated with the imputed column, or linearly dependent are left out of that
+step as ``mice``'s ``remove.lindep`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import cho_solve, solve_triangular
+
+from outcomes.errors import OutcomesError
+from outcomes.imputation.frame import ImputationFrame
+from outcomes.imputation.settings import ImputationSettings
+from outcomes.plan import stream_seed
+
+#: mice's remove.lindep thresholds and ridge penalty (its defaults).
+EPS = 1e-4
+MAXCOR = 0.99
+RIDGE = 1e-5
+#: The named stream of the plan's seed that the imputations draw from.
+STREAM = "imputation"
+
+
+class ImputationError(OutcomesError):
+    """A column cannot be imputed as asked (names the column, the arm and the reason)."""
+
+
+@dataclass(frozen=True)
+class Design:
+    """The numeric matrix of one imputation model and what to do with each column."""
+
+    names: list[str]
+    values: np.ndarray          # n x q, NaN where missing (to impute, or not due)
+    groups: list[tuple[str, np.ndarray]]  # (label, row indices)
+    targets: list[int]          # columns with cells to impute, in visiting order
+    todo: np.ndarray            # n x q, True where a cell is imputed
+    row_arm: np.ndarray
+
+    def group_matrix(self, label: str) -> pd.DataFrame:
+        """One group's model matrix as the chained equations start from it: NaN in the cells
+        to impute, not-due cells filled (for running the same model elsewhere, e.g. R mice)."""
+        rows = dict(self.groups)[label]
+        z = self.values[rows].copy()
+        _fill_not_due(z, self.todo[rows])
+        return pd.DataFrame(z, columns=self.names)
+
+
+@dataclass(frozen=True)
+class ImputedData:
+    """The ``m`` completed data sets of an :class:`ImputationFrame`.
+
+    ``imputed``: True in the cells of ``frame.data`` that were imputed (the same cells in
+    every data set); ``values[column]``: m × (imputed rows of that column) array.
+    """
+
+    frame: ImputationFrame
+    settings: ImputationSettings
+    imputed: pd.DataFrame
+    values: dict[str, np.ndarray]
+
+    @property
+    def m(self) -> int:
+        return self.settings.m
+
+    def completed(self, i: int) -> pd.DataFrame:
+        """Completed data set ``i`` (1..m), columns as ``frame.data``."""
+        if not 1 <= i <= self.m:
+            raise IndexError(f"imputation {i} is not in 1..{self.m}")
+        out = self.frame.data.copy()
+        for col, vals in self.values.items():
+            rows = self.imputed[col].to_numpy()
+            arr = out[col].to_numpy(dtype=float, copy=True)
+            arr[rows] = vals[i - 1]
+            out[col] = arr
+        return out
+
+    def long(self) -> pd.DataFrame:
+        """All data sets stacked, ``.imp`` first (0 = incomplete data), as R
+        ``mice::complete(imp, "long", include = TRUE)``."""
+        frames = [self.frame.data, *(self.completed(i) for i in range(1, self.m + 1))]
+        out = pd.concat(frames, ignore_index=True)
+        out.insert(0, ".imp", np.repeat(np.arange(self.m + 1, dtype="int64"), len(self.frame.data)))
+        return out
+
+
+def imputation_rng(seed: int | np.random.SeedSequence, i: int) -> np.random.Generator:
+    """The generator of imputation ``i`` (1..m): child ``i`` of the ``imputation`` stream of
+    ``seed`` (a plan seed), or of ``seed`` itself when it is a SeedSequence. It does not
+    depend on m, so imputation i is the same whatever the number of imputations."""
+    ss = seed if isinstance(seed, np.random.SeedSequence) else stream_seed(int(seed), STREAM)
+    return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i)))
+
+
+def _dummies(s: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
+    levels = sorted(s.unique().tolist())
+    return (np.column_stack([(s == v).to_numpy(dtype=float) for v in levels[1:]])
+            if len(levels) > 1 else np.empty((len(s), 0)),
+            [f"{name}[{v}]" for v in levels[1:]])
+
+
+def design(frame: ImputationFrame, settings: ImputationSettings) -> Design:
+    data, elig = frame.data, frame.eligible
+    passive = {c for c, _ in frame.passive}
+    active = [c for c in frame.score_columns if c not in passive]
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    todo: list[np.ndarray] = []
+    for c in active:
+        v = data[c].to_numpy(dtype=float, copy=True)
+        miss, ok = np.isnan(v), elig[c].to_numpy()
+        cols.append(v)
+        names.append(c)
+        todo.append(miss & ok)
+    for v in frame.visits:
+        na = ~elig[[c for c in elig.columns if c.endswith(f"_{v}")]].all(axis=1).to_numpy()
+        if na.any():
+            cols.append(na.astype(float))
+            names.append(f"NOTDUE_{v}")
+            todo.append(np.zeros(len(data), dtype=bool))
+    for c in frame.predictor_columns:
+        if c == "TRT01PN" and settings.by_arm:
+            continue
+        if c in frame.categorical:
+            x, nm = _dummies(data[c], c)
+            cols += list(x.T)
+            names += nm
+            todo += [np.zeros(len(data), dtype=bool)] * len(nm)
+        else:
+            v = data[c].to_numpy(dtype=float, copy=True)
+            cols.append(v)
+            names.append(c)
+            todo.append(np.isnan(v))
+    values = np.column_stack(cols)
+    mask = np.column_stack(todo)
+    arm = data["ARM"].to_numpy()
+    if settings.by_arm:
+        groups = [(a, np.flatnonzero(arm == a)) for a in frame.arms]
+    else:
+        groups = [("both arms", np.flatnonzero(np.isin(arm, frame.arms)))]
+    targets = [j for j in range(len(names)) if mask[:, j].any()]
+    _check_deltas(frame, settings)
+    return Design(names, values, groups, targets, mask, arm)
+
+
+def _fill_not_due(z: np.ndarray, todo: np.ndarray) -> None:
+    """Cells missing but not to impute (not due: after death or the data cut) become the
+    column's observed mean in the group: a constant as a predictor, beside the NOTDUE
+    indicator of its visit; never a value to fit or impute."""
+    gone = np.isnan(z) & ~todo
+    for j in np.flatnonzero(gone.any(axis=0)):
+        seen = ~np.isnan(z[:, j])
+        z[gone[:, j], j] = z[seen, j].mean() if seen.any() else 0.0
+
+
+def _check_deltas(frame: ImputationFrame, settings: ImputationSettings) -> None:
+    for col, arm in settings.delta:
+        if col not in frame.score_columns:
+            raise ImputationError(f"delta for '{col}': not a score column of the imputation")
+        if arm not in frame.arms:
+            raise ImputationError(f"delta for '{col}' in arm '{arm}': not one of {frame.arms}")
+
+
+def remove_lindep(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """mice's ``remove.lindep``: keep predictors with variance > EPS and correlation with
+    y < MAXCOR, then drop, one by one, the predictor loading most on the smallest
+    eigenvalue of their correlation matrix while its ratio to the largest is < EPS."""
+    p = x.shape[1]
+    if np.var(y, ddof=1) < EPS:
+        return np.zeros(p, dtype=bool)
+    xc = x - x.mean(axis=0)
+    ss = np.einsum("ij,ij->j", xc, xc)
+    keep = ss / (len(y) - 1) > EPS
+    yc = y - y.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (yc @ xc) / np.sqrt(ss * (yc @ yc))
+    keep &= r < MAXCOR
+    k = int(keep.sum())
+    if k <= 1:
+        return keep
+    idx = np.flatnonzero(keep)
+    z = xc[:, idx] / np.sqrt(ss[idx])
+    cx = z.T @ z
+    w = np.linalg.eigvalsh(cx)
+    sub = np.arange(k)
+    while w[0] / w[-1] < EPS:
+        w, vec = np.linalg.eigh(cx[np.ix_(sub, sub)])
+        if w[0] / w[-1] >= EPS:
+            break
+        drop = int(np.argmax(np.abs(vec[:, 0])))
+        keep[idx[sub[drop]]] = False
+        sub = np.delete(sub, drop)
+        w = np.linalg.eigvalsh(cx[np.ix_(sub, sub)])
+    return keep
+
+
+def norm_draw(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
+    """``.norm.draw``: least-squares β̂, σ* and β* drawn from their posterior (x has the
+    intercept column). Returns (β̂, β*, σ*)."""
+    n, p = x.shape
+    xtx = x.T @ x
+    try:
+        chol = np.linalg.cholesky(xtx)
+    except np.linalg.LinAlgError:  # mice: ridge penalty when XᵀX is singular
+        chol = np.linalg.cholesky(xtx + np.diag(np.diag(xtx) * RIDGE))
+    coef = cho_solve((chol, True), x.T @ y, check_finite=False)
+    resid = y - x @ coef
+    sigma = np.sqrt(resid @ resid / rng.chisquare(max(n - p, 1)))
+    beta = coef + sigma * solve_triangular(chol, rng.standard_normal(p), lower=True, trans="T",
+                                          check_finite=False)
+    return coef, beta, sigma
+
+
+def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
+              rng: np.random.Generator) -> np.ndarray:
+    """Index of the donor of each missing case: one of the ``donors`` observed cases
+    nearest in predicted value, at random (mice's ``matchindex``)."""
+    n = len(yhat_obs)
+    k = min(donors, n)
+    order = np.argsort(yhat_obs, kind="stable")
+    ranked = yhat_obs[order]
+    # the k nearest lie within k places either side of the insertion point
+    start = np.clip(np.searchsorted(ranked, yhat_mis) - k, 0, max(n - 2 * k, 0))
+    window = start[:, None] + np.arange(min(2 * k, n))
+    dist = np.abs(ranked[window] - yhat_mis[:, None])
+    near = np.take_along_axis(window, np.argsort(dist, axis=1, kind="stable")[:, :k], axis=1)
+    return order[near[np.arange(len(yhat_mis)), rng.integers(k, size=len(yhat_mis))]]
+
+
+def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design, label: str,
+           settings: ImputationSettings, rng: np.random.Generator) -> None:
+    """Run the chained equations on one group's rows ``z`` in place."""
+    q = z.shape[1]
+    observed = ~np.isnan(z)
+    _fill_not_due(z, todo)
+    steps = []
+    for j in model.targets:
+        wy = np.flatnonzero(todo[:, j])
+        if not len(wy):
+            continue
+        ry = np.flatnonzero(observed[:, j])
+        if len(ry) < 2:
+            raise ImputationError(
+                f"cannot impute {model.names[j]} in {label}: {len(ry)} observed value(s), "
+                "at least 2 needed")
+        delta = np.array([settings.delta.get((model.names[j], a), 0.0) for a in arm[wy]])
+        steps.append((j, ry, wy, np.delete(np.arange(q), j), delta if delta.any() else None))
+    for j, ry, wy, _, delta in steps:  # starting values: draws from the observed values
+        z[wy, j] = rng.choice(z[ry, j], size=len(wy), replace=True)
+        if delta is not None:
+            z[wy, j] += delta
+    for _ in range(settings.iterations):
+        for j, ry, wy, preds, delta in steps:
+            x = z[:, preds]
+            yo = z[ry, j]
+            keep = remove_lindep(x[ry], yo)
+            xk = np.column_stack([np.ones(len(z)), x[:, keep]])
+            xo, xm = xk[ry], xk[wy]
+            coef, beta, sigma = norm_draw(xo, yo, rng)
+            if settings.method == "norm":
+                new = xm @ beta + rng.standard_normal(len(wy)) * sigma
+            else:
+                new = yo[pmm_match(xo @ coef, xm @ beta, settings.donors, rng)]
+            z[wy, j] = new if delta is None else new + delta
+
+
+def impute(frame: ImputationFrame, settings: ImputationSettings,
+           seed: int | np.random.SeedSequence) -> ImputedData:
+    """Impute ``frame`` ``settings.m`` times (seeds: :func:`imputation_rng`).
+
+    Cells where ``frame.eligible`` is False stay missing; observed values are never changed.
+    """
+    model = design(frame, settings)
+    data = frame.data
+    imputed = pd.DataFrame(False, index=data.index, columns=data.columns)
+    for j, name in enumerate(model.names):
+        if name in imputed.columns:
+            imputed[name] = model.todo[:, j]
+    for col, _ in frame.passive:
+        imputed[col] = data[col].isna().to_numpy() & frame.eligible[col].to_numpy()
+    out_cols = [c for c in imputed.columns if imputed[c].any()]
+    values = {c: np.empty((settings.m, int(imputed[c].sum()))) for c in out_cols}
+    col_of = {name: j for j, name in enumerate(model.names)}
+    for i in range(1, settings.m + 1):
+        rng = imputation_rng(seed, i)
+        z = model.values.copy()
+        for label, rows in model.groups:
+            zg = z[rows]
+            _chain(zg, model.todo[rows], model.row_arm[rows], model, label, settings, rng)
+            z[rows] = zg
+        full = {c: (z[:, col_of[c]] if c in col_of else data[c].to_numpy(dtype=float, copy=True))
+                for c in (*frame.score_columns, *out_cols)}
+        for col, rule in frame.passive:
+            rows = imputed[col].to_numpy()
+            derived = rule.compute([full[s][rows] for s in rule.sources])
+            shift = np.array([settings.delta.get((col, a), 0.0) for a in model.row_arm[rows]])
+            full[col][rows] = derived + shift
+        for c in out_cols:
+            values[c][i - 1] = full[c][imputed[c].to_numpy()]
+    return ImputedData(frame=frame, settings=settings, imputed=imputed, values=values)

@@ -1,0 +1,58 @@
+"""Settings of the imputation model (the plan's ``missing_data`` keys, docs/imputation.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from outcomes.errors import ConfigError
+from outcomes.plan import AnalysisPlan
+
+METHODS = ("pmm", "norm")
+
+
+@dataclass(frozen=True)
+class ImputationSettings:
+    """How to impute, as R ``mice`` is told.
+
+    ``method``: ``pmm`` (predictive mean matching, type-1 matching with ``donors``
+    donors) or ``norm`` (Bayesian linear regression with draws of σ² and β);
+    ``m`` imputations of ``iterations`` sweeps each; ``by_arm``: a separate imputation
+    model per randomised arm (else arm is a predictor); ``auxiliaries``: ADSL columns
+    added as predictors; ``delta[(column, arm)]`` is added to every imputed value of
+    ``column`` in ``arm`` after each draw (mice's ``post``; δ-adjusted MNAR imputation).
+    """
+
+    method: str = "pmm"
+    m: int = 50
+    iterations: int = 10
+    donors: int = 5
+    by_arm: bool = True
+    auxiliaries: tuple[str, ...] = ()
+    delta: Mapping[tuple[str, str], float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"imputation method '{self.method}': allowed {', '.join(METHODS)}")
+        for name in ("m", "iterations", "donors"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"imputation setting '{name}' must be at least 1")
+        object.__setattr__(self, "auxiliaries", tuple(self.auxiliaries))
+        object.__setattr__(
+            self, "delta", MappingProxyType({(str(c), str(a)): float(d)
+                                             for (c, a), d in dict(self.delta).items()})
+        )
+
+    def __hash__(self) -> int:  # the delta mapping is read-only; hash its items
+        return hash((self.method, self.m, self.iterations, self.donors, self.by_arm,
+                     self.auxiliaries, tuple(sorted(self.delta.items()))))
+
+    @classmethod
+    def from_plan(cls, plan: AnalysisPlan, **overrides) -> ImputationSettings:
+        """The plan's ``missing_data`` keys (defaults filled by the schema)."""
+        md = plan.missing_data
+        values = dict(method=md.imputation, m=md.m, iterations=md.iterations,
+                      donors=md.donors, by_arm=md.by_arm, auxiliaries=md.auxiliaries)
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,265 @@
+"""Multiple imputation (outcomes.imputation): the frame, masks, seeds, δ, arms, recovery.
+
+The bundled trial is validated and derived once (module fixture, ~1.5 s); imputations
+here are small (m ≤ 4, 2–3 sweeps) except the MAR recovery check on a two-column design.
+Agreement with R mice is in tests/test_imputation_r.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from outcomes.adam import derive_all
+from outcomes.errors import ConfigError
+from outcomes.imputation.frame import VISIT_DAYS, ImputationFrame, imputation_frame
+from outcomes.imputation.mice import ImputationError, impute, pmm_match, remove_lindep
+from outcomes.imputation.settings import ImputationSettings
+from outcomes.plan import AnalysisPlan
+from outcomes.validation.engine import validate_extract
+
+TREATED, CONTROL = "peer_support", "usual_care"
+
+
+@pytest.fixture(scope="module")
+def derived():
+    plan = AnalysisPlan.load("config/test.yaml")
+    return derive_all(validate_extract("synthetic_data").clean, plan), plan
+
+
+@pytest.fixture(scope="module")
+def frame(derived):
+    ds, plan = derived
+    return imputation_frame(ds["adsl"], ds["adqs"], ds["adtte"], plan)
+
+
+@pytest.fixture(scope="module")
+def imputed(frame):
+    return impute(frame, ImputationSettings(m=3, iterations=3), 20261122)
+
+
+def _settings(**kw):
+    return ImputationSettings(**{"m": 2, "iterations": 2, **kw})
+
+
+def test_frame_columns_rows_and_predictors(derived, frame):
+    ds, _ = derived
+    d = frame.data
+    assert list(d.columns[:9]) == ["USUBJID", "ARM", "TRT01PN", "SITEID", "DIAGGR", "AGE",
+                                   "PRIORADM", "READM_month_4", "READM_month_12"]
+    assert len(d) == (ds["adsl"]["ITTFL"] == "Y").sum() == d["USUBJID"].nunique()
+    assert "WEMWBS_baseline" in d and "WAISR_month_4" in d and "WEMWBS_month_12" in d
+    assert list(frame.eligible.columns) == list(frame.score_columns)
+    # scores as in ADQS
+    q = ds["adqs"].set_index(["USUBJID", "PARAMCD", "AVISIT"])["AVAL"]
+    row = d.iloc[7]
+    assert row["GSE_month_4"] == q.get((row["USUBJID"], "GSE", "month_4"), np.nan) or (
+        np.isnan(row["GSE_month_4"]))
+    # readmission before the visit's nominal day, from ADTTE
+    tte = ds["adtte"].loc[ds["adtte"]["PARAMCD"] == "READMIT"].set_index("USUBJID")
+    tte = tte.reindex(d["USUBJID"])
+    expect = ((tte["CNSR"] == 0) & (tte["AVAL"] < VISIT_DAYS["month_4"])).to_numpy(dtype=float)
+    assert np.array_equal(d["READM_month_4"].to_numpy(), expect)
+    assert 0 < d["READM_month_4"].sum() < d["READM_month_12"].sum()
+    # passive scores: the WAI-SR total is the sum of its subscales, its mean the total / 12
+    passive = dict(frame.passive)
+    assert passive["WAISR_month_4"].sources == ("WAISRGL_month_4", "WAISRTK_month_4", "WAISRBD_month_4")
+    assert passive["WAISRMN_month_4"].kind == "mean" and passive["SWEMWBS_month_12"].kind == "table"
+    assert "WEMWBS_month_12" not in passive
+
+
+def test_visits_after_death_or_the_data_cut_are_not_eligible(derived, frame):
+    ds, plan = derived
+    adsl = ds["adsl"].set_index("USUBJID").reindex(frame.data["USUBJID"])
+    died_before = (adsl["DTHDT"] < adsl["INDEXDT"] + pd.Timedelta(days=365)).to_numpy()
+    col = frame.data["WEMWBS_month_12"].isna().to_numpy()
+    assert died_before.sum() > 0
+    assert np.array_equal(~frame.eligible["WEMWBS_month_12"].to_numpy(), died_before & col)
+    assert frame.eligible.filter(like="_baseline").all().all()
+    # a data cut 200 days after the first index discharge: nobody's month-12 visit is due
+    cut = ds["adsl"].assign(DCUTDT=ds["adsl"]["INDEXDT"].min() + pd.Timedelta(days=200))
+    early = imputation_frame(cut, ds["adqs"], ds["adtte"], plan)
+    m12 = early.data["WEMWBS_month_12"].isna().to_numpy()
+    assert np.array_equal(~early.eligible["WEMWBS_month_12"].to_numpy(), m12)
+    assert (~early.eligible["WEMWBS_month_4"]).sum() > (~frame.eligible["WEMWBS_month_4"]).sum()
+
+
+def test_unknown_auxiliary_is_a_config_error(derived):
+    ds, plan = derived
+    with pytest.raises(ConfigError, match="missing_data.auxiliaries.*'NOPE' is not an ADSL column"):
+        imputation_frame(ds["adsl"], ds["adqs"], ds["adtte"], plan, auxiliaries=("NOPE",))
+    f = imputation_frame(ds["adsl"], ds["adqs"], ds["adtte"], plan, auxiliaries=("SEX", "NCONTACT"))
+    assert "SEX" in f.categorical and f.data["NCONTACT"].dtype == float
+
+
+def test_observed_kept_ineligible_missing_imputed_complete(frame, imputed):
+    d, elig = frame.data, frame.eligible
+    assert imputed.m == 3
+    for i in (1, 3):
+        c = imputed.completed(i)
+        assert list(c.columns) == list(d.columns) and len(c) == len(d)
+        for col in frame.score_columns:
+            obs = d[col].notna()
+            assert np.array_equal(c.loc[obs, col].to_numpy(), d.loc[obs, col].to_numpy())
+            assert c.loc[~elig[col], col].isna().all()
+            assert c.loc[elig[col], col].notna().all()
+            assert np.array_equal(imputed.imputed[col].to_numpy(), (d[col].isna() & elig[col]).to_numpy())
+        # pmm: imputed values are values observed in the same arm; passive scores stay exact
+        for arm in (TREATED, CONTROL):
+            rows = (d["ARM"] == arm) & imputed.imputed["WEMWBS_month_12"]
+            assert c.loc[rows, "WEMWBS_month_12"].isin(d.loc[d["ARM"] == arm, "WEMWBS_month_12"]).all()
+        rows = imputed.imputed["WAISR_month_4"]
+        total = c.loc[rows, ["WAISRGL_month_4", "WAISRTK_month_4", "WAISRBD_month_4"]].sum(axis=1)
+        assert np.allclose(c.loc[rows, "WAISR_month_4"], total)
+        assert np.allclose(c.loc[rows, "WAISRMN_month_4"], total / 12)
+    assert not imputed.imputed[["USUBJID", "ARM", "SITEID", "READM_month_4"]].any().any()
+    long = imputed.long()
+    assert list(long.columns[:2]) == [".imp", "USUBJID"] and len(long) == 4 * len(d)
+    assert long[".imp"].tolist() == sorted(long[".imp"]) and set(long[".imp"]) == {0, 1, 2, 3}
+    assert long.loc[long[".imp"] == 0].drop(columns=".imp").reset_index(drop=True).equals(d)
+    with pytest.raises(IndexError):
+        imputed.completed(4)
+
+
+def test_same_seed_same_data_and_imputation_i_does_not_depend_on_m(frame, imputed):
+    again = impute(frame, ImputationSettings(m=3, iterations=3), 20261122)
+    assert again.long().equals(imputed.long())
+    fewer = impute(frame, ImputationSettings(m=2, iterations=3), 20261122)
+    assert fewer.completed(2).equals(imputed.completed(2))
+    other = impute(frame, ImputationSettings(m=2, iterations=3), 7)
+    assert not other.completed(1).equals(imputed.completed(1))
+    assert not imputed.completed(1).equals(imputed.completed(2))
+
+
+def test_delta_shifts_the_imputed_values_of_its_arm_only(frame):
+    base = impute(frame, _settings(method="norm"), 5)
+    shifted = impute(frame, _settings(method="norm", delta={("WEMWBS_month_12", TREATED): -8.0}), 5)
+    d = frame.data
+    for i in (1, 2):
+        a, b = base.completed(i), shifted.completed(i)
+        control = (d["ARM"] == CONTROL).to_numpy()
+        assert a.loc[control].equals(b.loc[control])  # the control arm's chain is untouched
+        observed = d["WEMWBS_month_12"].notna()
+        assert a.loc[observed, "WEMWBS_month_12"].equals(b.loc[observed, "WEMWBS_month_12"])
+        rows = (base.imputed["WEMWBS_month_12"] & (d["ARM"] == TREATED)).to_numpy()
+        assert rows.sum() > 50
+        shift = (b.loc[rows, "WEMWBS_month_12"] - a.loc[rows, "WEMWBS_month_12"]).mean()
+        # δ after each draw (mice's post) also lowers the other month-12 scores imputed
+        # from it, which feed back: the shift is δ conditional on them, larger marginally
+        assert -30.0 < shift < -8.0, shift
+    with pytest.raises(ImputationError, match="not one of"):
+        impute(frame, _settings(delta={("WEMWBS_month_12", "placebo"): 1.0}), 5)
+
+
+def test_by_arm_imputations_use_their_own_arm_only(frame):
+    changed = frame.data.copy()
+    control = changed["ARM"] == CONTROL
+    changed.loc[control, "WEMWBS_month_4"] += 30.0
+    other = ImputationFrame(**{**frame.__dict__, "data": changed})
+    a = impute(frame, _settings(), 11).completed(1)
+    b = impute(other, _settings(), 11).completed(1)
+    assert a.loc[~control].equals(b.loc[~control])
+    assert not a.loc[control].equals(b.loc[control])
+    # one model with arm as a predictor: the treated arm's values now move too
+    c = impute(frame, _settings(by_arm=False), 11).completed(1)
+    d = impute(other, _settings(by_arm=False), 11).completed(1)
+    assert not c.loc[~control].equals(d.loc[~control])
+
+
+def _mar_frame(n: int, rng: np.random.Generator) -> tuple[ImputationFrame, np.ndarray]:
+    """y0 complete, y1 = 10 + 0.8 y0 + e missing more often when y0 is high (MAR)."""
+    y0 = rng.normal(50, 10, n)
+    y1 = 10 + 0.8 * y0 + rng.normal(0, 6, n)
+    miss = rng.random(n) < 1 / (1 + np.exp(-(y0 - 50) / 4))
+    data = pd.DataFrame({"USUBJID": [f"P{i:05d}" for i in range(n)], "ARM": TREATED,
+                         "TRT01PN": 1.0, "Y_baseline": y0, "Y_month_12": np.where(miss, np.nan, y1)})
+    cols = ("Y_baseline", "Y_month_12")
+    frame = ImputationFrame(data=data, eligible=pd.DataFrame(True, index=data.index, columns=list(cols)),
+                            score_columns=cols, predictor_columns=("TRT01PN",), categorical=(),
+                            passive=(), visits=("baseline", "month_12"),
+                            treated_arm=TREATED, control_arm=CONTROL)
+    return frame, y1
+
+
+@pytest.mark.parametrize("method", ["pmm", "norm"])
+def test_recovers_the_mean_under_mar(method):
+    frame, y1 = _mar_frame(3000, np.random.default_rng(1))
+    truth = y1.mean()
+    cc = frame.data["Y_month_12"].mean()
+    assert truth - cc > 3.0  # complete cases are biased
+    imp = impute(frame, ImputationSettings(method=method, m=10, iterations=2), 3)
+    means = np.array([imp.completed(i)["Y_month_12"].mean() for i in range(1, 11)])
+    # the imputations scatter around the truth: SE of the full-data mean is 0.2, the
+    # imputation error about the same; 0.6 is 3 such SEs
+    assert abs(means.mean() - truth) < 0.6, (means.mean(), truth)
+    assert means.std(ddof=1) > 0.02  # proper imputation: the data sets differ
+
+
+def test_delta_is_added_to_each_draw():
+    # one incomplete column with complete predictors: the same draws plus exactly δ
+    frame, _ = _mar_frame(400, np.random.default_rng(2))
+    s = ImputationSettings(method="norm", m=2, iterations=2)
+    a = impute(frame, s, 9)
+    b = impute(frame, ImputationSettings(method="norm", m=2, iterations=2,
+                                         delta={("Y_month_12", TREATED): 5.0}), 9)
+    rows = a.imputed["Y_month_12"]
+    diff = b.completed(2).loc[rows, "Y_month_12"] - a.completed(2).loc[rows, "Y_month_12"]
+    assert np.allclose(diff, 5.0)
+
+
+def test_too_few_observed_values_is_named(frame):
+    data = frame.data.copy()
+    data.loc[data["ARM"] == TREATED, "HHI_month_4"] = np.nan
+    data.loc[data.index[data["ARM"] == TREATED][0], "HHI_month_4"] = 30.0
+    with pytest.raises(ImputationError, match=f"HHI_month_4 in {TREATED}: 1 observed value"):
+        impute(ImputationFrame(**{**frame.__dict__, "data": data}), _settings(), 1)
+
+
+def test_remove_lindep_drops_constant_and_dependent_predictors():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 100))
+    y = a + rng.normal(size=100)
+    x = np.column_stack([a, b, np.ones(100), a + b, y * 1.0])
+    keep = remove_lindep(x, y)
+    assert not keep[2] and not keep[4]  # constant; correlation 1 with y
+    assert keep.sum() == 2 and not (keep[0] and keep[1] and keep[3])
+
+
+def test_pmm_match_takes_one_of_the_nearest_donors():
+    rng = np.random.default_rng(0)
+    obs = rng.permutation(np.arange(100.0))
+    mis = np.array([0.2, 50.4, 99.9, 30.0])
+    picks = np.array([pmm_match(obs, mis, 5, rng) for _ in range(400)])
+    for j, target in enumerate(mis):
+        chosen = obs[picks[:, j]]
+        nearest = np.sort(np.argsort(np.abs(np.arange(100.0) - target), kind="stable")[:5])
+        assert set(chosen) == set(nearest.astype(float))
+
+
+def test_cli_impute_writes_the_summary_and_the_long_data_reproducibly(derived, tmp_path, capsys):
+    from outcomes.adam import write_adam
+    from outcomes.cli import main
+
+    ds, _ = derived
+    write_adam(ds, tmp_path / "derived")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("missing_data: {m: 2, iterations: 2}\n")
+    args = ["impute", "--derived", str(tmp_path / "derived"), "--plan", str(plan)]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert not (tmp_path / "a" / "imputed_long.parquet").exists()
+    summary = pd.read_csv(tmp_path / "a" / "imputation_summary.tsv", sep="\t")
+    row = summary.set_index(["column", "arm"]).loc[("WEMWBS_month_12", TREATED)]
+    assert row["n"] == 300 and row["n_observed"] + row["n_not_due"] + row["n_imputed"] == 300
+    assert row["missing_rate"] == pytest.approx(1 - row["n_observed"] / 300)
+    for out in ("b", "c"):
+        assert main([*args, "--out", str(tmp_path / out), "--write-imputed"]) == 0
+    long = [(tmp_path / o / "imputed_long.parquet").read_bytes() for o in ("b", "c")]
+    assert long[0] == long[1]
+    back = pd.read_parquet(tmp_path / "b" / "imputed_long.parquet")
+    assert back[".imp"].max() == 2 and len(back) == 3 * 600
+    assert "impute: " in capsys.readouterr().out
+    plan.write_text("missing_data: {auxiliaries: [NOPE]}\n")
+    assert main([*args, "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "missing_data.auxiliaries" in err and "Traceback" not in err
