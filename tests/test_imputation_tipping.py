@@ -72,7 +72,7 @@ def test_delta_zero_is_the_main_mi_analysis(derived, tipping):
                     & (table["delta_control"] == 0)].iloc[0]
     assert (row["estimate"], row["p_value"], row["fmi"], row["m"]) == (
         main.ancova.estimate, main.ancova.p_value, main.pooled.fmi, 3)
-    assert list(table.columns[-3:]) == ["conclusion", "status", "reason"]
+    assert list(table.columns[-4:]) == ["tipping", "conclusion", "status", "reason"]
     assert {"paramcd", "avisit", "delta_treated", "delta_control", "ci_low", "ci_high", "df",
             "fmi"} <= set(table.columns)
 
@@ -175,6 +175,11 @@ def test_estimate_and_tipping_point_match_their_closed_form():
     assert [row.conclusion for row in found] == ["no difference to favours treated"]
     assert found[0].delta_treated == pytest.approx(expect, abs=1e-3)
     assert found[0].result.ancova.ci_low == pytest.approx(0.0, abs=1e-6)
+    # the rows marked as the tipping points: one arm shifted, the other at MAR
+    table = tp.to_frame()
+    marked = table.loc[table["tipping"] == "yes"]
+    assert len(marked) and ((marked["delta_control"] == 0) | (marked["delta_treated"] == 0)).all()
+    assert found[0].delta_treated in marked["delta_treated"].tolist()
 
 
 def test_default_grid_is_a_round_quarter_sd_either_side():

@@ -81,6 +81,14 @@ class TippingRow:
     conclusion: str
     bound: str = ""
 
+    @property
+    def headline(self) -> bool:
+        """A tipping point with one arm shifted and the other at MAR (δ = 0): the shifts the
+        report names."""
+        fixed = self.delta_control if self.analysis == BOUNDARY["delta_treated"] else \
+            self.delta_treated if self.analysis == BOUNDARY["delta_control"] else None
+        return fixed == 0 and self.result.ancova.status == ESTIMATED
+
 
 @dataclass(frozen=True)
 class TippingPoint:
@@ -99,7 +107,8 @@ class TippingPoint:
     def to_frame(self) -> pd.DataFrame:
         """The grid rows then the boundary rows: the columns of the pooled ANCOVA
         (``questionnaire_ancova_mi``) with ``delta_treated, delta_control`` after
-        ``avisit`` and ``conclusion`` before ``status, reason``."""
+        ``avisit``, and ``tipping`` (``yes`` on the :attr:`TippingRow.headline` rows) and
+        ``conclusion`` before ``status, reason``."""
         frames = []
         for row in (*self.grid, *self.boundaries):
             f = row.result.to_frame()
@@ -107,7 +116,9 @@ class TippingPoint:
             at = f.columns.get_loc("avisit") + 1
             f.insert(at, "delta_treated", row.delta_treated)
             f.insert(at + 1, "delta_control", row.delta_control)
-            f.insert(f.columns.get_loc(STATUS_COLUMNS[0]), "conclusion", row.conclusion)
+            at = f.columns.get_loc(STATUS_COLUMNS[0])
+            f.insert(at, "tipping", "yes" if row.headline else "")
+            f.insert(at + 1, "conclusion", row.conclusion)
             frames.append(f)
         return pd.concat(frames, ignore_index=True)
 
