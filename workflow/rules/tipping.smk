@@ -4,13 +4,6 @@
 # score x visit. Run when missing_data.method is mi.
 
 
-def tipping_outcomes():
-    """(PARAMCD, visit) of each outcome of the plan's tipping-point analysis."""
-    from outcomes.plan import AnalysisPlan
-
-    return AnalysisPlan.from_config(config).missing_data.tipping_point.outcomes
-
-
 TIPPING_OUTCOMES = tipping_outcomes()
 
 
@@ -36,7 +29,7 @@ rule tipping_point:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=30,
     params:
         cli=OUTCOMES,
