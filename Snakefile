@@ -9,6 +9,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/derive.smk"
 include: "workflow/rules/score.smk"
+include: "workflow/rules/tipping.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/mediation.smk"
 include: "workflow/rules/report.smk"
@@ -27,6 +28,7 @@ rule all:
         rules.validate.output,
         rules.derive_adam.output,
         rules.questionnaire_ancova.output,
+        rules.tipping_point.output if config["missing_data"]["method"] == "mi" else [],
         rules.survival.output,
         rules.mediation_gather.output,
         rules.provenance.output,

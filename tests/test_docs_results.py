@@ -26,7 +26,8 @@ DOC = ROOT / "docs" / "results.md"
 WORKFLOW = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
 
 #: A value for each wildcard of a declared path (expand() and rule wildcards).
-SAMPLE = {"table": "participants", "ds": "adsl", "mediator": "M2", "outcome": "wemwbs_m12"}
+SAMPLE = {"table": "participants", "ds": "adsl", "mediator": "M2", "outcome": "wemwbs_m12",
+          "paramcd": "WEMWBS", "visit": "month_12"}
 #: Rules that declare no file under results/.
 NO_OUTPUT = {"all"}
 #: Documented files no rule declares, and why each exists.
@@ -89,7 +90,8 @@ def documented_patterns(rules: list[str]) -> dict[str, re.Pattern[str]]:
         "outcome": list(OUTCOMES),
         "rule": rules,
     }
-    free = {"mediator set": r"[A-Z][A-Z0-9]*", "time": r"[^/]+"}
+    free = {"mediator set": r"[A-Z][A-Z0-9]*", "time": r"[^/]+", "PARAMCD": r"[A-Z][A-Z0-9]*",
+            "visit": r"month_[0-9]+"}
     patterns = {}
     for span in _first_cells(_section("Layout"))[0]:
         regex = ""

@@ -132,9 +132,10 @@ def test_same_seed_same_data_and_imputation_i_does_not_depend_on_m(frame, impute
     assert not imputed.completed(1).equals(imputed.completed(2))
 
 
-def test_delta_shifts_the_imputed_values_of_its_arm_only(frame):
+def test_post_delta_shifts_the_imputed_values_of_its_arm_only(frame):
     base = impute(frame, _settings(method="norm"), 5)
-    shifted = impute(frame, _settings(method="norm", delta={("WEMWBS_month_12", TREATED): -8.0}), 5)
+    shifted = impute(frame, _settings(method="norm", delta={("WEMWBS_month_12", TREATED): -8.0},
+                                      delta_mode="post"), 5)
     d = frame.data
     for i in (1, 2):
         a, b = base.completed(i), shifted.completed(i)
@@ -150,6 +151,23 @@ def test_delta_shifts_the_imputed_values_of_its_arm_only(frame):
         assert -30.0 < shift < -8.0, shift
     with pytest.raises(ImputationError, match="not one of"):
         impute(frame, _settings(delta={("WEMWBS_month_12", "placebo"): 1.0}), 5)
+
+
+def test_final_delta_moves_each_imputed_value_by_delta_and_nothing_else(frame, imputed):
+    delta = {("WEMWBS_month_12", TREATED): -8.0, ("WEMWBS_month_12", CONTROL): 2.5}
+    shifted = impute(frame, ImputationSettings(m=3, iterations=3, delta=delta), 20261122)
+    assert shifted.settings.delta_mode == "final"  # the default
+    d = frame.data
+    rows = imputed.imputed["WEMWBS_month_12"].to_numpy()
+    expect = np.where(d["ARM"] == TREATED, -8.0, 2.5)[rows]
+    for i in (1, 2, 3):
+        a, b = imputed.completed(i), shifted.completed(i)
+        diff = b["WEMWBS_month_12"].to_numpy()[rows] - a["WEMWBS_month_12"].to_numpy()[rows]
+        assert np.allclose(diff, expect, rtol=0, atol=1e-12)
+        assert a.drop(columns="WEMWBS_month_12").equals(b.drop(columns="WEMWBS_month_12"))
+        assert a.loc[~rows, "WEMWBS_month_12"].equals(b.loc[~rows, "WEMWBS_month_12"])
+    with pytest.raises(ConfigError, match="delta mode 'often'"):
+        ImputationSettings(delta_mode="often")
 
 
 def test_by_arm_imputations_use_their_own_arm_only(frame):
@@ -196,12 +214,12 @@ def test_recovers_the_mean_under_mar(method):
     assert means.std(ddof=1) > 0.02  # proper imputation: the data sets differ
 
 
-def test_delta_is_added_to_each_draw():
+def test_post_delta_is_added_to_each_draw():
     # one incomplete column with complete predictors: the same draws plus exactly δ
     frame, _ = _mar_frame(400, np.random.default_rng(2))
     s = ImputationSettings(method="norm", m=2, iterations=2)
     a = impute(frame, s, 9)
-    b = impute(frame, ImputationSettings(method="norm", m=2, iterations=2,
+    b = impute(frame, ImputationSettings(method="norm", m=2, iterations=2, delta_mode="post",
                                          delta={("Y_month_12", TREATED): 5.0}), 9)
     rows = a.imputed["Y_month_12"]
     diff = b.completed(2).loc[rows, "Y_month_12"] - a.completed(2).loc[rows, "Y_month_12"]

@@ -76,3 +76,19 @@ def test_missing_data_keys_are_typed_with_their_defaults():
         AnalysisPlan.from_config({"missing_data": {"imputaton": "pmm"}})
     with pytest.raises(ConfigError, match="missing_data.m"):
         AnalysisPlan.from_config({"missing_data": {"m": 1}})
+
+
+def test_tipping_point_keys_are_typed_and_the_grid_must_hold_zero():
+    tp = AnalysisPlan.from_config({}).missing_data.tipping_point
+    assert (tp.outcomes, tp.deltas, tp.delta_mode, tp.alpha) == (
+        (("WEMWBS", "month_12"),), None, "final", 0.05)
+    tp = AnalysisPlan.from_config({"missing_data": {"tipping_point": {
+        "outcomes": ["HHI month_4", "WEMWBS month_12"], "deltas": [2, 0, -2.5],
+        "delta_mode": "post"}}}).missing_data.tipping_point
+    assert tp.outcomes == (("HHI", "month_4"), ("WEMWBS", "month_12"))
+    assert tp.deltas == (-2.5, 0.0, 2.0) and tp.delta_mode == "post"
+    for bad, key in (({"deltas": [1, 2]}, "tipping_point.deltas"),
+                     ({"outcomes": ["WEMWBS month_9"]}, "tipping_point.outcomes"),
+                     ({"delta_mode": "often"}, "tipping_point.delta_mode")):
+        with pytest.raises(ConfigError, match=key):
+            AnalysisPlan.from_config({"missing_data": {"tipping_point": bad}})

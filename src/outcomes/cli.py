@@ -118,6 +118,19 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tipping(args: argparse.Namespace) -> int:
+    from outcomes.imputation.tipping import run_tipping
+    from outcomes.plan import AnalysisPlan
+
+    plan = AnalysisPlan.load(args.plan)
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
+    results, paths = run_tipping(d, plan, args.table, args.figures)
+    points = sum(len(r.grid) for r in results)
+    print(f"tipping: {len(results)} outcome(s), {points} grid points; "
+          f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def _cmd_provenance(args: argparse.Namespace) -> int:
     from outcomes.plan import AnalysisPlan
     from outcomes.provenance import build_provenance, write_provenance
@@ -276,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-imputed", action="store_true",
                    help="also write imputed_long.parquet, every completed data set (.imp 0..m)")
     p.set_defaults(func=_cmd_impute)
+
+    p = sub.add_parser("tipping", help="tipping-point analysis of δ-adjusted imputations (docs/imputation.md)")
+    p.add_argument("--derived", required=True, help="directory of the derived datasets")
+    p.add_argument("--plan", required=True, help="analysis plan (results/plan.json)")
+    p.add_argument("--table", required=True, help="output TSV (tipping_point.tsv)")
+    p.add_argument("--figures", required=True, help="directory for tipping_point_<PARAMCD>_<visit>.svg")
+    p.set_defaults(func=_cmd_tipping)
 
     p = sub.add_parser("report", help="render the trial report from the result files (docs/report.md)")
     p.add_argument("--results", default="results", help="results directory (default: results)")

@@ -63,6 +63,26 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class TippingPointPlan:
+    """The ``missing_data.tipping_point`` keys (docs/imputation.md, Tipping-point analysis).
+
+    ``outcomes``: (PARAMCD, visit) pairs; ``deltas``: the shifts of both arms in score
+    points, None for the default grid on each score's scale."""
+
+    outcomes: tuple[tuple[str, str], ...] = (("WEMWBS", "month_12"),)
+    deltas: tuple[float, ...] | None = None
+    delta_mode: str = "final"
+    alpha: float = 0.05
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> TippingPointPlan:
+        deltas = cfg["deltas"]
+        return cls(outcomes=tuple(tuple(o.split(" ")) for o in cfg["outcomes"]),
+                   deltas=None if deltas is None else tuple(sorted(float(d) for d in deltas)),
+                   delta_mode=cfg["delta_mode"], alpha=float(cfg["alpha"]))
+
+
+@dataclass(frozen=True)
 class MissingDataPlan:
     """The ``missing_data`` keys (docs/imputation.md; the schema gives each key's meaning)."""
 
@@ -74,10 +94,12 @@ class MissingDataPlan:
     by_arm: bool = True
     auxiliaries: tuple[str, ...] = ()
     write_imputed: bool = False
+    tipping_point: TippingPointPlan = field(default_factory=TippingPointPlan)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> MissingDataPlan:
-        return cls(**{**cfg, "auxiliaries": tuple(cfg["auxiliaries"])})
+        return cls(**{**cfg, "auxiliaries": tuple(cfg["auxiliaries"]),
+                      "tipping_point": TippingPointPlan.from_config(cfg["tipping_point"])})
 
 
 @dataclass(frozen=True)

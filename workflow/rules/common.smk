@@ -83,6 +83,13 @@ def mediation_jobs():
     return [(m, o) for m in mediator_sets(plan) for o in plan.mediation["outcomes"]]
 
 
+def tipping_outcomes():
+    """(PARAMCD, visit) of each outcome of the plan's tipping-point analysis."""
+    from outcomes.plan import AnalysisPlan
+
+    return AnalysisPlan.from_config(config).missing_data.tipping_point.outcomes
+
+
 # A failed run leaves no earlier result looking current (outcomes.stale, docs/pipeline.md),
 # and every run ends with a line saying where the report is, or which stage failed and
 # which file to open (outcomes.pipeline_end): Snakemake reports failed jobs to FAILED_JOBS.

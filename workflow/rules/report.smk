@@ -42,6 +42,11 @@ rule report:
         ],
         survival=rules.survival.output,
         questionnaires=rules.questionnaire_ancova.output.table,
+        tipping=(
+            rules.tipping_point.output
+            if config["missing_data"]["method"] == "mi"
+            else []
+        ),
         mediation=rules.mediation_gather.output.table,
         sensitivity=rules.mediation_gather.output.sensitivity,
         provenance=rules.provenance.output.provenance,

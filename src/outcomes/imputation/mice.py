@@ -14,6 +14,7 @@ step as ``mice``'s ``remove.lindep`` does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,6 +155,13 @@ def design(frame: ImputationFrame, settings: ImputationSettings) -> Design:
     return Design(names, values, groups, targets, mask, arm)
 
 
+def delta_of(delta: Mapping[tuple[str, str], float], column: str,
+             arms: np.ndarray) -> np.ndarray:
+    """The shift of ``column`` for each of the rows whose arms are ``arms`` (0 where the
+    mapping ``(column, arm) -> δ`` has no entry)."""
+    return np.array([delta.get((column, a), 0.0) for a in arms], dtype=float)
+
+
 def _fill_not_due(z: np.ndarray, todo: np.ndarray) -> None:
     """Cells missing but not to impute (not due: after death or the data cut) become the
     column's observed mean in the group: a constant as a predictor, beside the NOTDUE
@@ -240,8 +248,10 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
 
 def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design, label: str,
            settings: ImputationSettings, rng: np.random.Generator) -> None:
-    """Run the chained equations on one group's rows ``z`` in place."""
+    """Run the chained equations on one group's rows ``z`` in place (δ after every draw
+    when ``settings.delta_mode`` is ``post``)."""
     q = z.shape[1]
+    post = settings.delta if settings.delta_mode == "post" else {}
     observed = ~np.isnan(z)
     _fill_not_due(z, todo)
     steps = []
@@ -254,7 +264,7 @@ def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design, labe
             raise ImputationError(
                 f"cannot impute {model.names[j]} in {label}: {len(ry)} observed value(s), "
                 "at least 2 needed")
-        delta = np.array([settings.delta.get((model.names[j], a), 0.0) for a in arm[wy]])
+        delta = delta_of(post, model.names[j], arm[wy])
         steps.append((j, ry, wy, np.delete(np.arange(q), j), delta if delta.any() else None))
     for j, ry, wy, _, delta in steps:  # starting values: draws from the observed values
         z[wy, j] = rng.choice(z[ry, j], size=len(wy), replace=True)
@@ -280,6 +290,9 @@ def impute(frame: ImputationFrame, settings: ImputationSettings,
     """Impute ``frame`` ``settings.m`` times (seeds: :func:`imputation_rng`).
 
     Cells where ``frame.eligible`` is False stay missing; observed values are never changed.
+    ``settings.delta`` is added after every draw (``delta_mode = "post"``) or once to the
+    values of the last sweep (``"final"``: the draws are those of δ = 0), before the passive
+    scores are computed; a δ on a passive score is added to it once computed.
     """
     model = design(frame, settings)
     data = frame.data
@@ -299,13 +312,16 @@ def impute(frame: ImputationFrame, settings: ImputationSettings,
             zg = z[rows]
             _chain(zg, model.todo[rows], model.row_arm[rows], model, label, settings, rng)
             z[rows] = zg
+        if settings.delta_mode == "final":
+            for col in sorted({c for c, _ in settings.delta if c in col_of}):
+                todo = model.todo[:, col_of[col]]
+                z[todo, col_of[col]] += delta_of(settings.delta, col, model.row_arm[todo])
         full = {c: (z[:, col_of[c]] if c in col_of else data[c].to_numpy(dtype=float, copy=True))
                 for c in (*frame.score_columns, *out_cols)}
         for col, rule in frame.passive:
             rows = imputed[col].to_numpy()
             derived = rule.compute([full[s][rows] for s in rule.sources])
-            shift = np.array([settings.delta.get((col, a), 0.0) for a in model.row_arm[rows]])
-            full[col][rows] = derived + shift
+            full[col][rows] = derived + delta_of(settings.delta, col, model.row_arm[rows])
         for c in out_cols:
             values[c][i - 1] = full[c][imputed[c].to_numpy()]
     return ImputedData(frame=frame, settings=settings, imputed=imputed, values=values)

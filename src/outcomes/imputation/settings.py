@@ -10,6 +10,9 @@ from outcomes.errors import ConfigError
 from outcomes.plan import AnalysisPlan
 
 METHODS = ("pmm", "norm")
+#: When δ is added: ``final`` once to the imputed values of the last sweep (the unobserved
+#: values are δ away from what MAR predicts), ``post`` after every draw (mice's ``post``).
+DELTA_MODES = ("final", "post")
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,10 @@ class ImputationSettings:
     donors) or ``norm`` (Bayesian linear regression with draws of σ² and β);
     ``m`` imputations of ``iterations`` sweeps each; ``by_arm``: a separate imputation
     model per randomised arm (else arm is a predictor); ``auxiliaries``: ADSL columns
-    added as predictors; ``delta[(column, arm)]`` is added to every imputed value of
-    ``column`` in ``arm`` after each draw (mice's ``post``; δ-adjusted MNAR imputation).
+    added as predictors; ``delta[(column, arm)]`` is added to the imputed values of
+    ``column`` in ``arm`` (δ-adjusted MNAR imputation): with ``delta_mode = "final"`` once,
+    after the last sweep (pattern-mixture δ: nothing else changes), with ``"post"`` after
+    every draw, so that the shift feeds back through the chained equations (mice's ``post``).
     """
 
     method: str = "pmm"
@@ -31,10 +36,13 @@ class ImputationSettings:
     by_arm: bool = True
     auxiliaries: tuple[str, ...] = ()
     delta: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    delta_mode: str = "final"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"imputation method '{self.method}': allowed {', '.join(METHODS)}")
+        if self.delta_mode not in DELTA_MODES:
+            raise ConfigError(f"delta mode '{self.delta_mode}': allowed {', '.join(DELTA_MODES)}")
         for name in ("m", "iterations", "donors"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"imputation setting '{name}' must be at least 1")
@@ -46,7 +54,7 @@ class ImputationSettings:
 
     def __hash__(self) -> int:  # the delta mapping is read-only; hash its items
         return hash((self.method, self.m, self.iterations, self.donors, self.by_arm,
-                     self.auxiliaries, tuple(sorted(self.delta.items()))))
+                     self.auxiliaries, tuple(sorted(self.delta.items())), self.delta_mode))
 
     @classmethod
     def from_plan(cls, plan: AnalysisPlan, **overrides) -> ImputationSettings:

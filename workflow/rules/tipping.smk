@@ -1,0 +1,40 @@
+# Stage 3b: the tipping-point analysis of the questionnaire outcomes the plan names
+# (missing_data.tipping_point; docs/imputation.md, Tipping-point analysis): δ-adjusted
+# multiple imputation over a grid of shifts of each arm, one table and one heat map per
+# score x visit. Run when missing_data.method is mi.
+
+
+TIPPING_OUTCOMES = tipping_outcomes()
+
+
+rule tipping_point:
+    input:
+        adam=rules.derive_adam.output.adam,
+        plan=rules.analysis_plan.output.plan,
+    output:
+        table=report(
+            f"{RESULTS}/tables/tipping_point.tsv",
+            caption="../report/tipping_point.rst",
+            category="Questionnaires",
+        ),
+        figures=expand(
+            f"{RESULTS}/figures/tipping_point_{{paramcd}}_{{visit}}.svg",
+            zip,
+            paramcd=[p for p, _ in TIPPING_OUTCOMES],
+            visit=[v for _, v in TIPPING_OUTCOMES],
+        ),
+    log:
+        f"{RESULTS}/logs/tipping_point.log",
+    conda:
+        "../envs/outcomes.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        cli=OUTCOMES,
+        derived=lambda wildcards, input: Path(input.adam[0]).parent,
+        figures=lambda wildcards, output: Path(output.table).parent.parent / "figures",
+    shell:
+        "{params.cli} tipping --derived {params.derived:q} --plan {input.plan:q}"
+        " --table {output.table:q} --figures {params.figures:q} > {log:q} 2>&1"
