@@ -15,8 +15,8 @@ rule mediation_data:
         adam=rules.derive_adam.output.adam,
         plan=rules.analysis_plan.output.plan,
     output:
-        data=f"{RESULTS}/derived/admed.parquet",
         **({"imputed": MEDIATION_IMPUTED} if MEDIATION_MI else {}),
+        data=f"{RESULTS}/derived/admed.parquet",
     log:
         f"{RESULTS}/logs/mediation_data.log",
     conda:
@@ -38,9 +38,9 @@ rule mediation_data:
 
 rule mediation_job:
     input:
+        **({"imputed": MEDIATION_IMPUTED} if MEDIATION_MI else {}),
         data=rules.mediation_data.output.data,
         plan=rules.analysis_plan.output.plan,
-        **({"imputed": MEDIATION_IMPUTED} if MEDIATION_MI else {}),
     output:
         estimates=f"{RESULTS}/mediation/{{mediator}}__{{outcome}}.tsv",
         sensitivity=f"{RESULTS}/mediation/{{mediator}}__{{outcome}}.sensitivity.tsv",
@@ -59,7 +59,9 @@ rule mediation_job:
     params:
         cli=OUTCOMES,
         prefix=lambda wildcards, output: Path(output.estimates).with_suffix(""),
-        imputed=lambda wildcards, input: f"--imputed '{input.imputed}'" if MEDIATION_MI else "",
+        imputed=lambda wildcards, input: (
+            f"--imputed '{input.imputed}'" if MEDIATION_MI else ""
+        ),
     shell:
         "{params.cli} mediation --data {input.data:q} --plan {input.plan:q}"
         " --mediator {wildcards.mediator:q} --outcome {wildcards.outcome:q}"
