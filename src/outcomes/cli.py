@@ -162,18 +162,39 @@ def _cmd_mediation_data(args: argparse.Namespace) -> int:
     with atomic_path(args.out) as tmp:
         data.to_parquet(tmp, index=False, compression="zstd")
     print(f"mediation-data: {len(data)} participants, {data.shape[1]} columns; wrote {args.out}")
+    if args.imputed_out:
+        if plan.missing_data.method != "mi":
+            raise OutcomesError("mediation-data --imputed-out: the plan's missing_data.method is "
+                                f"{plan.missing_data.method}, not mi")
+        import pandas as pd
+
+        from outcomes.mediation.changemodel import imputed_mediation_data
+
+        long = imputed_mediation_data(d, data, plan,
+                                      pd.read_parquet(args.imputed) if args.imputed else None)
+        with atomic_path(args.imputed_out) as tmp:
+            long.to_parquet(tmp, index=False, compression="zstd")
+        source = args.imputed or "imputed here with the plan's missing_data settings and seed"
+        print(f"mediation-data: {long['.imp'].nunique()} completed data sets ({source}); "
+              f"wrote {args.imputed_out}")
     return 0
 
 
 def _cmd_mediation(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from outcomes.mediation.changemodel import run_job, write_job
+    from outcomes.mediation.changemodel import run_job, split_completed, write_job
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
     data = pd.read_parquet(args.data)
-    job = run_job(data, plan, args.mediator, args.outcome)
+    completed = None
+    if plan.missing_data.method == "mi":
+        if not args.imputed:
+            raise OutcomesError("mediation: the plan's missing_data.method is mi: pass --imputed "
+                                "(the completed data sets from 'outcomes mediation-data --imputed-out')")
+        completed = split_completed(pd.read_parquet(args.imputed))
+    job = run_job(data, plan, args.mediator, args.outcome, completed)
     paths = write_job(job, args.out)
     print(f"mediation: {args.mediator} x {args.outcome}: {len(job.estimates)} effects; wrote {paths[0]}")
     return 0
@@ -314,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument("--imputed-out", help="with missing_data.method mi: also write the m completed "
+                   "analysis data sets (.imp 1..m) to this Parquet file")
+    p.add_argument("--imputed", help="imputed_long.parquet from 'outcomes impute' (default: impute "
+                   "here with the plan's settings and seed)")
     p.set_defaults(func=_cmd_mediation_data)
 
     p = sub.add_parser("mediation", help="one change-model mediation analysis (mediator set x outcome)")
@@ -322,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mediator", required=True, help="a PARAMCD, a mechanism (M2) or ALL")
     p.add_argument("--outcome", required=True, help="wemwbs_m12, readmit_12m or readmit_time")
     p.add_argument("--out", required=True, help="output prefix: PREFIX.tsv, PREFIX.sensitivity.tsv, PREFIX.json")
+    p.add_argument("--imputed", help="with missing_data.method mi: the completed data sets from "
+                   "'outcomes mediation-data --imputed-out'")
     p.set_defaults(func=_cmd_mediation)
 
     p = sub.add_parser("mediation-gather", help="gather mediation jobs into mediation.tsv and path diagrams")

@@ -4,6 +4,10 @@
 # one analysis data set (admed) instead of re-deriving anything.
 
 MEDIATION_JOBS = mediation_jobs()
+# missing_data.method mi: mediation_data also writes the m completed analysis data sets
+# (imputed once, with the plan's settings and seed) and every job pools over them.
+MEDIATION_MI = config["missing_data"]["method"] == "mi"
+MEDIATION_IMPUTED = f"{RESULTS}/derived/admed_imputed.parquet"
 
 
 rule mediation_data:
@@ -11,6 +15,7 @@ rule mediation_data:
         adam=rules.derive_adam.output.adam,
         plan=rules.analysis_plan.output.plan,
     output:
+        **({"imputed": MEDIATION_IMPUTED} if MEDIATION_MI else {}),
         data=f"{RESULTS}/derived/admed.parquet",
     log:
         f"{RESULTS}/logs/mediation_data.log",
@@ -23,13 +28,17 @@ rule mediation_data:
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,
+        imputed=lambda wildcards, output: (
+            f"--imputed-out '{output.imputed}'" if MEDIATION_MI else ""
+        ),
     shell:
         "{params.cli} mediation-data --derived {params.derived:q} --plan {input.plan:q}"
-        " --out {output.data:q} > {log:q} 2>&1"
+        " --out {output.data:q} {params.imputed} > {log:q} 2>&1"
 
 
 rule mediation_job:
     input:
+        **({"imputed": MEDIATION_IMPUTED} if MEDIATION_MI else {}),
         data=rules.mediation_data.output.data,
         plan=rules.analysis_plan.output.plan,
     output:
@@ -50,10 +59,13 @@ rule mediation_job:
     params:
         cli=OUTCOMES,
         prefix=lambda wildcards, output: Path(output.estimates).with_suffix(""),
+        imputed=lambda wildcards, input: (
+            f"--imputed '{input.imputed}'" if MEDIATION_MI else ""
+        ),
     shell:
         "{params.cli} mediation --data {input.data:q} --plan {input.plan:q}"
         " --mediator {wildcards.mediator:q} --outcome {wildcards.outcome:q}"
-        " --out {params.prefix:q} > {log:q} 2>&1"
+        " --out {params.prefix:q} {params.imputed} > {log:q} 2>&1"
 
 
 rule mediation_gather:

@@ -13,13 +13,15 @@ visit (month 4), grouped into the three mechanisms of Gillard et al. (2015). Out
 
 Every model adjusts for the plan's covariates (site, prior admissions) and each mediator
 model, and every outcome model containing the mediator, for the mediator's baseline value.
-This module assembles the analysis data set once (``admed``) from ADSL, ADQS and ADTTE,
-runs one (mediator set × outcome) job, and gathers the jobs into the result tables.
+This module assembles the analysis data set once (``admed``) from ADSL, ADQS and ADTTE
+(and, when the plan's ``missing_data.method`` is ``mi``, its m completed versions), runs
+one (mediator set × outcome) job, and gathers the jobs into the result tables.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from outcomes.plan import AnalysisPlan
 
 from .data import Roles, count_missing
 from .engine import fit_mediation
+from .mi import MI_COLUMNS, fit_mediation_mi
 from .result import STATUS_COLUMNS, not_estimable_rows
 from .sensitivity import SENSITIVITY_COLUMNS
 
@@ -42,6 +45,8 @@ OUTCOMES: dict[str, dict[str, str]] = {
 }
 ALL_MEDIATORS = "ALL"
 EXPOSURE = "TRTA01"
+#: The ``missing_data`` column of the complete-case rows.
+COMPLETE_CASES = "complete cases"
 
 
 class ChangeModelError(OutcomesError):
@@ -90,6 +95,81 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     return out.sort_values("USUBJID").reset_index(drop=True)
 
 
+def completed_mediation_data(data: pd.DataFrame, imputed_long: pd.DataFrame,
+                             plan: AnalysisPlan) -> pd.DataFrame:
+    """The m completed versions of ``data`` (admed), stacked with ``.imp`` (1..m) first.
+
+    ``imputed_long`` is the imputations in the long format of ``outcomes impute``
+    (``imputed_long.parquet``: ``.imp`` 0..m, one row per participant, score columns
+    ``<PARAMCD>_<visit>``); its scores at the mediator visit, baseline and month 12 replace
+    the ``_M``, ``_BL`` and ``_M12`` columns. Values that stay missing in the imputations
+    (after death or the data cut) stay missing. An observed value that differs from the
+    imputed data (imputations of another extract) is an error naming the column.
+    """
+    if ".imp" not in imputed_long.columns or "USUBJID" not in imputed_long.columns:
+        raise ChangeModelError("imputed data: no '.imp' and 'USUBJID' columns (expected the "
+                               "long format written by 'outcomes impute')")
+    visit = plan.mediation["mediator_visit"]
+    suffixes = {f"_{visit}": "_M", "_baseline": "_BL", "_month_12": "_M12"}
+    rename = {}
+    for c in imputed_long.columns:
+        for old, new in suffixes.items():
+            if c.endswith(old) and c[: -len(old)] + new in data.columns:
+                rename[c] = c[: -len(old)] + new
+    ids = data["USUBJID"].astype(str).to_numpy()
+    out = []
+    for i, block in imputed_long.loc[imputed_long[".imp"] > 0].groupby(".imp", sort=True):
+        scores = (block.assign(USUBJID=block["USUBJID"].astype(str)).set_index("USUBJID")
+                  [list(rename)].rename(columns=rename).reindex(ids))
+        d = data.copy()
+        for col in scores.columns:
+            new = scores[col].to_numpy(dtype=float)
+            old = d[col].to_numpy(dtype=float)
+            clash = ~np.isnan(old) & ~np.isnan(new) & ~np.isclose(old, new, rtol=0, atol=1e-9)
+            if clash.any():
+                k = int(np.flatnonzero(clash)[0])
+                raise ChangeModelError(
+                    f"imputed data, imputation {i}: {col} of {ids[k]} is {new[k]:g} but "
+                    f"{old[k]:g} in the analysis data set (imputations of another extract?)")
+            d[col] = np.where(np.isnan(new), old, new)
+        out.append(d.assign(**{".imp": int(i)}))
+    if not out:
+        raise ChangeModelError("imputed data: no completed data set (.imp >= 1)")
+    long = pd.concat(out, ignore_index=True)
+    return long[[".imp", *data.columns]]
+
+
+def split_completed(long: pd.DataFrame) -> list[pd.DataFrame]:
+    """The completed data sets of :func:`completed_mediation_data`, in ``.imp`` order."""
+    return [g.drop(columns=".imp").reset_index(drop=True)
+            for _, g in long.groupby(".imp", sort=True)]
+
+
+def imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.DataFrame,
+                           plan: AnalysisPlan, imputed_long: pd.DataFrame | None = None
+                           ) -> pd.DataFrame:
+    """:func:`completed_mediation_data` from ``imputed_long``, or, without it, from the
+    imputations of the derived data with the plan's settings and seed (the same numbers
+    ``outcomes impute`` writes)."""
+    if imputed_long is None:
+        from outcomes.imputation.frame import imputation_frame
+        from outcomes.imputation.mice import impute
+        from outcomes.imputation.settings import ImputationSettings
+
+        frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
+        imputed_long = impute(frame, ImputationSettings.from_plan(plan), plan.seed).long()
+    return completed_mediation_data(data, imputed_long, plan)
+
+
+def missing_data_note(plan: AnalysisPlan) -> str:
+    """The ``missing_data`` column of the plan's mediation rows."""
+    md = plan.missing_data
+    if md.method != "mi":
+        return COMPLETE_CASES
+    return (f"multiple imputation (m = {md.m}, {md.imputation}{' by arm' if md.by_arm else ''}, "
+            f"{md.iterations} iterations); MI Boot pooled percentile CI")
+
+
 def mediator_sets(plan: AnalysisPlan) -> dict[str, tuple[str, ...]]:
     """Job name -> mediators: every score alone, every mechanism with several scores, and all."""
     mech = plan.mediation["mechanisms"]
@@ -126,8 +206,19 @@ class ChangeModelJob:
     report: dict[str, Any]
 
 
-def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str) -> ChangeModelJob:
-    """Fit one (mediator set × outcome) analysis with its own random stream."""
+def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
+            completed: Sequence[pd.DataFrame] | None = None) -> ChangeModelJob:
+    """Fit one (mediator set × outcome) analysis with its own random stream.
+
+    With the plan's ``missing_data.method`` ``mi`` the analysis is pooled over the
+    ``completed`` data sets (:func:`split_completed`; :mod:`outcomes.mediation.mi`), the
+    bootstrap of imputation i seeded by child i of the job's stream; otherwise complete
+    cases of ``data``.
+    """
+    mi = plan.missing_data.method == "mi"
+    if mi and not completed:
+        raise ChangeModelError("config key 'missing_data.method' is mi: the mediation job needs "
+                               "the completed data sets (outcomes mediation --imputed)")
     sets = mediator_sets(plan)
     if mediator not in sets:
         raise ChangeModelError(f"unknown mediator set '{mediator}'; the plan has {', '.join(sets)}")
@@ -140,7 +231,12 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
     ident: dict[str, Any] = dict(
         analysis="mediation", outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
         mediator=mediator, mechanism=mechanism_of(plan, mediator), mediators="+".join(mediators),
-        n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=stream)
+        n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=stream,
+        missing_data=missing_data_note(plan))
+    observed = data
+    if mi:
+        ident["m"] = plan.missing_data.m
+        data = completed[0]  # n of not-estimable rows: participants analysed after imputation
     visit = plan.mediation["mediator_visit"]
     missing = [c for c in columns.values() if c not in data.columns]
     if missing and not any(str(c).endswith("_M") for c in data.columns):
@@ -166,9 +262,11 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
         kwargs["outcome"] = "READM12"
     else:
         kwargs.update(time="TTE_READMIT", event="EVT_READMIT")
+    roles = Roles(EXPOSURE, tuple(columns.values()),
+                  tuple(kwargs.get(k) for k in ("outcome", "time", "event") if k in kwargs),
+                  tuple(covariates), {k: tuple(v) for k, v in mediator_cov.items()})
     try:
-        res = fit_mediation(
-            data,
+        common: dict[str, Any] = dict(
             exposure=EXPOSURE,
             mediators=list(columns.values()),
             outcome_type=otype,
@@ -178,21 +276,20 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
             interaction=bool(plan.mediation["interaction"]),
             horizon=float(plan.followup_days),
             n_boot=int(plan.mediation["n_boot"]),
-            rng=plan.rng(stream),
             joint=len(mediators) > 1,
             singles=len(mediators) == 1,  # a set's single scores have their own jobs
             **kwargs,
         )
+        res = (fit_mediation_mi(completed, seed=plan.seed_sequence(stream), **common) if mi
+               else fit_mediation(data, rng=plan.rng(stream), **common))
     except NotEstimable as e:
-        roles = Roles(EXPOSURE, tuple(columns.values()),
-                      tuple(kwargs.get(k) for k in ("outcome", "time", "event") if k in kwargs),
-                      tuple(covariates), {k: tuple(v) for k, v in mediator_cov.items()})
         return _not_estimable_job(e.reason, data, ident, otype, outcome, mediators, roles)
     est = res.to_frame()
     if len(mediators) > 1:  # a set's job reports the set jointly; single scores have their own jobs
         est = est.loc[est["mediator_set"] != "single"]
     label = {v: k for k, v in columns.items()}
-    est = est.assign(**{**ident, "mediator": mediator if len(mediators) > 1
+    over = {k: v for k, v in ident.items() if not (mi and k == "n_boot")}  # MI: draws pooled
+    est = est.assign(**{**over, "mediator": mediator if len(mediators) > 1
                         else label.get(mediators[0] + "_M", mediators[0])})
     est = est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS]
     sens = res.sensitivity_frame()
@@ -205,7 +302,20 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str)
     report.update(job=stream, mediator_set=list(mediators), outcome_name=outcome,
                   outcome_label=OUTCOMES[outcome]["label"], seed=plan.seed, rng_stream=stream,
                   status=sorted(set(est["status"])), reason=sorted(set(est["reason"]) - {""}))
+    report["missing_data"] = {**report.get("missing_data", {}), **_missing_data_report(plan)}
+    if mi:  # what the complete-case analysis would have had
+        report["missing_data"]["n_complete_cases"] = int(count_missing(observed, roles)[1].sum())
     return ChangeModelJob(est.reset_index(drop=True), sens.reset_index(drop=True), report)
+
+
+def _missing_data_report(plan: AnalysisPlan) -> dict[str, Any]:
+    md = plan.missing_data
+    out: dict[str, Any] = {"method": md.method, "note": missing_data_note(plan)}
+    if md.method == "mi":
+        out.update(m=md.m, imputation=md.imputation, iterations=md.iterations,
+                   donors=md.donors, by_arm=md.by_arm, auxiliaries=list(md.auxiliaries),
+                   imputation_stream="imputation")
+    return out
 
 
 def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], otype: str,
@@ -222,10 +332,14 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
             events = int(pd.to_numeric(data.loc[complete, flag], errors="coerce").fillna(0).sum())
     est = not_estimable_rows(reason, outcome_type=otype, **ident, n=n, events=events,
                              mediator_set="joint" if len(mediators) > 1 else "single")
+    if "m" in ident:  # the MI rows' columns, in their place
+        est = est[[c for c in est.columns if c not in (*MI_COLUMNS, *STATUS_COLUMNS)]].assign(
+            riv=np.nan, fmi=np.nan, m=ident["m"], **{c: est[c] for c in STATUS_COLUMNS})
     report = {"job": ident["rng_stream"], "analysis": "mediation", "mediator_set": list(mediators),
               "outcome_name": outcome, "outcome_label": OUTCOMES[outcome]["label"],
               "outcome_type": otype, "n": n, "events": events, "seed": ident["seed"],
-              "rng_stream": ident["rng_stream"], "status": ["not estimable"], "reason": [reason]}
+              "rng_stream": ident["rng_stream"], "status": ["not estimable"], "reason": [reason],
+              "missing_data": {"note": ident["missing_data"]}}
     return ChangeModelJob(est, pd.DataFrame(columns=[*SENSITIVITY_COLUMNS, "mechanism", "rng_stream"]),
                           report)
 

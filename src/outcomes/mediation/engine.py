@@ -386,9 +386,9 @@ def fit_mediation(
                               if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
     est_df = est_df[first + STATUS_COLUMNS]
 
+    sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
     sens_df, sens_sum, notes = sensitivity_tables(
-        [sm for sm in sets if sm.label not in not_estimable], sens_point,
-        {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()},
+        [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
         np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
         interaction, y)
     for lab, d in failed_by.items():
@@ -430,6 +430,8 @@ def fit_mediation(
         quadrature_nodes={sm.label: {"point": eng.k_point.get(sm.label, 0),
                                      "bootstrap": eng.k_boot.get(sm.label, 0)} for sm in sets},
         software=_versions(), methods=methods, assumptions=assumptions, notes=notes,
+        point_effects=point_eff, failed_by=failed_by, sensitivity_point=sens_point,
+        sensitivity_draws=sens_arr,
     )
 
 

@@ -86,6 +86,11 @@ class MediationResult:
     maps (mediator label, estimate_type) to the (n_boot, n_effects) bootstrap draws in the
     order of ``effect_names[estimate_type]``. ``boot_params`` maps each mediator label to the
     bootstrap draws of every model parameter (for checks and custom summaries).
+    ``point_effects`` maps (label, estimate_type) to the full-sample effects even where the
+    table says not estimable; ``failed_by`` counts failed replicates per label and cause;
+    ``sensitivity_point`` / ``sensitivity_draws`` hold (b2, s1, s2, rho_tilde) of the
+    sensitivity analysis (full sample / replicates, NaN rows failed). Pooling over
+    imputations (:mod:`outcomes.mediation.mi`) reads them.
     """
 
     analysis: str
@@ -122,6 +127,10 @@ class MediationResult:
     methods: dict[str, str]
     assumptions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    point_effects: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    failed_by: dict[str, dict[str, int]] = field(default_factory=dict)
+    sensitivity_point: dict[str, np.ndarray] = field(default_factory=dict)
+    sensitivity_draws: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per effect: the docs/results.md columns first, then extra detail columns."""
