@@ -7,7 +7,6 @@ MEDIATION_JOBS = mediation_jobs()
 # missing_data.method mi: mediation_data also writes the m completed analysis data sets
 # (imputed once, with the plan's settings and seed) and every job pools over them.
 MEDIATION_MI = config["missing_data"]["method"] == "mi"
-MEDIATION_IMPUTED = f"{RESULTS}/derived/admed_imputed.parquet"
 
 
 rule mediation_data:
@@ -15,7 +14,7 @@ rule mediation_data:
         adam=rules.derive_adam.output.adam,
         plan=rules.analysis_plan.output.plan,
     output:
-        **({"imputed": MEDIATION_IMPUTED} if MEDIATION_MI else {}),
+        **({"imputed": f"{RESULTS}/derived/admed_imputed.parquet"} if MEDIATION_MI else {}),
         data=f"{RESULTS}/derived/admed.parquet",
     log:
         f"{RESULTS}/logs/mediation_data.log",
@@ -38,7 +37,7 @@ rule mediation_data:
 
 rule mediation_job:
     input:
-        **({"imputed": MEDIATION_IMPUTED} if MEDIATION_MI else {}),
+        **({"imputed": rules.mediation_data.output.imputed} if MEDIATION_MI else {}),
         data=rules.mediation_data.output.data,
         plan=rules.analysis_plan.output.plan,
     output:
