@@ -23,8 +23,10 @@ from outcomes.errors import OutcomesError
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from outcomes.simulate import write_simulated_trial
 
-    write_simulated_trial(n=args.n, seed=args.seed, out_dir=Path(args.out), truth_n=args.truth_n)
-    print(f"simulate: wrote a trial of {args.n} participants (seed {args.seed}) to {args.out}")
+    write_simulated_trial(n=args.n, seed=args.seed, out_dir=Path(args.out), truth_n=args.truth_n,
+                          missingness=args.missingness, mnar_delta=args.mnar_delta)
+    scenario = "" if args.missingness == "default" else f", missingness {args.missingness}"
+    print(f"simulate: wrote a trial of {args.n} participants (seed {args.seed}{scenario}) to {args.out}")
     return 0
 
 
@@ -223,6 +225,8 @@ def _cmd_mediation_gather(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from outcomes.simulate.parameters import MISSINGNESS
+
     parser = argparse.ArgumentParser(
         prog="outcomes",
         description="Outcomes of randomised trials of peer support in mental health services.",
@@ -239,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="size of the potential-outcome population used for truth.json (default: package default)",
+    )
+    p.add_argument(
+        "--missingness", default="default", choices=tuple(MISSINGNESS),
+        help="scenario of missed follow-up questionnaires (docs/synthetic-trial.md §9; default: default)",
+    )
+    p.add_argument(
+        "--mnar-delta", type=float, nargs="+", default=None, metavar="D",
+        help="with --missingness mnar: shift of the unobserved month-12 WEMWBS in points, one "
+             "value for both arms or PEER_SUPPORT USUAL_CARE (default: -5)",
     )
     p.set_defaults(func=_cmd_simulate)
 

@@ -29,6 +29,7 @@ import numpy as np
 from outcomes import __version__, contract
 from outcomes.errors import OutcomesError
 from outcomes.instruments import load_registry
+from outcomes.simulate.missingness import scenario
 from outcomes.simulate.parameters import (
     CONTROL,
     DATA_CUT,
@@ -102,16 +103,26 @@ def _check(n: int, seed: int, truth_n: int) -> None:
         raise SimulationError(f"--truth-n must be an integer >= {MIN_TRUTH_N}, got {truth_n!r}")
 
 
-def simulate(n: int, seed: int, truth_n: int | None = None) -> tuple[dict[str, Table], dict]:
-    """Simulate a trial of ``n`` participants and its truth; nothing is written."""
+def simulate(
+    n: int, seed: int, truth_n: int | None = None, missingness: str = "default",
+    mnar_delta: float | tuple[float, float] | None = None,
+) -> tuple[dict[str, Table], dict]:
+    """Simulate a trial of ``n`` participants and its truth; nothing is written.
+
+    ``missingness`` names the scenario of follow-up non-response (``default``, ``mcar``,
+    ``mar``, ``mnar``; docs/synthetic-trial.md §9) and ``mnar_delta`` the MNAR shift in
+    WEMWBS points (one value, or (peer support, usual care)). At the same seed the
+    scenarios share every draw: only which questionnaires are missing changes.
+    """
     truth_n = DEFAULT_TRUTH_N if truth_n is None else truth_n
     _check(n, seed, truth_n)
+    spec = scenario(missingness, mnar_delta)
     rng = np.random.default_rng(seed)
-    r_params, r_trial, r_truth = rng.spawn(3)
+    r_params, r_trial, r_truth, r_truth_missing = rng.spawn(4)
     params = draw_parameters(r_params)
     registry = load_registry()
-    tables = simulate_trial(int(n), r_trial, params, registry)
-    truth = compute_truth(params, registry, r_truth, int(truth_n))
+    tables, record = simulate_trial(int(n), r_trial, params, registry, spec)
+    truth = compute_truth(params, registry, r_truth, int(truth_n), spec, r_truth_missing)
     truth["meta"] = {
         "generator": "outcomes.simulate",
         "version": __version__,
@@ -130,15 +141,39 @@ def simulate(n: int, seed: int, truth_n: int | None = None) -> tuple[dict[str, T
         "significant_digits": SIGNIFICANT_DIGITS,
     }
     truth["parameters"] = params.to_dict()
+    if spec.name != "default":  # the default leaves truth.json as it always was
+        truth["missingness"] = _missingness_block(spec, record, truth.pop("mnar_population", None))
     return tables, truth
 
 
-def write_simulated_trial(n: int, seed: int, out_dir: Path, truth_n: int | None = None) -> dict[str, Path]:
+def _missingness_block(spec, record: dict, population: dict | None) -> dict:
+    """truth.json → missingness: the scenario, its parameters, δ and what it did."""
+    block = {
+        "scenario": spec.name,
+        "parameters": spec.to_dict(),
+        "mnar_delta": {TREATED: spec.mnar_delta[0], CONTROL: spec.mnar_delta[1]},
+        "realised": record["realised"],
+        "rng": (
+            "no draws of its own in the trial (the default's dropout uniforms); the truth "
+            "population's follow-up under MNAR: numpy.random.default_rng(seed).spawn(4)[3]"
+        ),
+    }
+    if "mnar_trial" in record:
+        block["mnar_trial"] = record["mnar_trial"]
+    if population is not None:
+        block["mnar_truth_population"] = population
+    return block
+
+
+def write_simulated_trial(
+    n: int, seed: int, out_dir: Path, truth_n: int | None = None, missingness: str = "default",
+    mnar_delta: float | tuple[float, float] | None = None,
+) -> dict[str, Path]:
     """Write the extract (docs/data-contract.md), datapackage.json and truth.json into
-    ``out_dir``; returns the paths."""
+    ``out_dir``; returns the paths. ``missingness``, ``mnar_delta``: as :func:`simulate`."""
     from outcomes.datapackage import DESCRIPTOR_FILE, datapackage_json
 
-    tables, truth = simulate(n, seed, truth_n)
+    tables, truth = simulate(n, seed, truth_n, missingness, mnar_delta)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

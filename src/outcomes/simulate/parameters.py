@@ -180,6 +180,77 @@ class FollowUpSpec:
 
 
 @dataclass(frozen=True)
+class MissingnessSpec:
+    """One scenario of follow-up questionnaire non-response (docs/synthetic-trial.md §9).
+
+    For a participant alive and in the study at visit v (0 = month 4, 1 = month 12):
+
+        logit P(visit missed) = intercept[v] + age_per_10y * (age - 40) / 10
+            + wemwbs0_per_10 * (W0 - 38) / 10 + prior * (prior_admissions - 1.5)
+            + peer_support * A + readmitted * 1{readmitted before the visit}
+            + (month 12 only) month4_missing * 1{no month-4 WEMWBS}
+            + (month 12 only) arm_factor[arm] * sum_j month4_z[j] * z4_j   (0 when missing)
+
+    with ``z4_j`` the observed month-4 score of instrument j standardised as in the DGP
+    (``LatentSpec.ref_mean``, ``ref_sd``; instruments whose score allows no missing item).
+
+    ``scores``: ``"complete"`` takes W0 from the complete item responses (the historical
+    default, not quite observed), ``"observed"`` from the extract (a missing W0 adds 0).
+    ``readmitted_before``: ``"visit_date"`` (the planned date, which a missed visit does
+    not reveal) or ``"target_day"`` (readmission fewer than 122 / 365 days after index
+    discharge, as ADTTE shows it). ``month4_arm_factor`` and ``mnar_delta`` are
+    ``(peer support, usual care)``; ``mnar_delta`` shifts the expected month-12 WEMWBS
+    score of month-12 non-responders (pattern mixture, §9).
+    """
+
+    name: str
+    intercept: tuple[float, float]
+    age_per_10y: float = 0.0
+    wemwbs0_per_10: float = 0.0
+    prior: float = 0.0
+    peer_support: float = 0.0
+    readmitted: float = 0.0
+    month4_missing: float = 0.0
+    month4_z: dict[str, float] = dataclasses.field(default_factory=dict)
+    month4_arm_factor: tuple[float, float] = (1.0, 1.0)
+    scores: str = "observed"
+    readmitted_before: str = "target_day"
+    mnar_delta: tuple[float, float] = (0.0, 0.0)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _default_missingness(fu: FollowUpSpec) -> MissingnessSpec:
+    """Today's dropout model (FollowUpSpec's ``missed_*``): weak MAR, see §9."""
+    return MissingnessSpec(
+        name="default", intercept=fu.missed_intercept, age_per_10y=fu.missed_age_per_10y,
+        wemwbs0_per_10=fu.missed_wemwbs_per_10, prior=fu.missed_prior,
+        peer_support=fu.missed_peer_support, readmitted=fu.missed_readmitted,
+        month4_missing=fu.missed_month4_missed, scores="complete", readmitted_before="visit_date",
+    )
+
+
+MISSINGNESS: dict[str, MissingnessSpec] = {
+    "default": _default_missingness(FollowUpSpec()),
+    # missed with a constant probability per visit, about the default's rates
+    "mcar": MissingnessSpec(name="mcar", intercept=(-2.08, -1.28)),
+    # strong MAR: worse baseline wellbeing, an early readmission and (month 12) a missed or
+    # poor month-4 questionnaire raise the odds of missing; in peer support the month-4
+    # wellbeing matters more (people not helped by the service leave the study with it)
+    "mar": MissingnessSpec(
+        name="mar", intercept=(-2.55, -2.5), wemwbs0_per_10=-0.5, readmitted=1.2,
+        month4_missing=1.5,
+        month4_z={"wai_sr": -0.9, "hhi": -1.8, "ucla3": 1.2, "lsns6": -0.75},
+        month4_arm_factor=(1.0, -0.6),
+    ),
+}
+MISSINGNESS["mnar"] = dataclasses.replace(MISSINGNESS["mar"], name="mnar", mnar_delta=(-5.0, -5.0))
+"""Named missingness scenarios of ``outcomes simulate --missingness``; ``mnar`` is ``mar``
+plus a shift of the unobserved month-12 WEMWBS (``--mnar-delta``)."""
+
+
+@dataclass(frozen=True)
 class ContactSpec:
     no_contact_prob: float = 0.12
     ward_mean: float = 1.2

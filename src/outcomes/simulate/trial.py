@@ -16,11 +16,24 @@ import numpy as np
 
 from outcomes import contract
 from outcomes.instruments import Instrument
+from outcomes.simulate.missingness import (
+    MNAR_INSTRUMENT,
+    VISIT_KEYS,
+    delta_by_person,
+    missed_logit,
+    mnar_scores,
+    month4_z,
+    readmitted_before,
+)
 from outcomes.simulate.model import DIAGNOSIS_PSYCHOSIS, Model, Units, draw_units
 from outcomes.simulate.parameters import (
+    CONTROL,
     DATA_CUT,
+    MISSINGNESS,
     RECRUITMENT_END,
     RECRUITMENT_START,
+    TREATED,
+    MissingnessSpec,
     Parameters,
 )
 
@@ -72,9 +85,13 @@ def _logistic(x):
 
 
 def simulate_trial(
-    n: int, rng: np.random.Generator, params: Parameters, registry: dict[str, Instrument]
-) -> dict[str, Table]:
-    """Simulate a trial of ``n`` randomised participants; returns the four tables of docs/data-contract.md."""
+    n: int, rng: np.random.Generator, params: Parameters, registry: dict[str, Instrument],
+    spec: MissingnessSpec | None = None,
+) -> tuple[dict[str, Table], dict]:
+    """Simulate a trial of ``n`` randomised participants under missingness scenario ``spec``
+    (default: ``MISSINGNESS["default"]``); returns the four tables of docs/data-contract.md
+    and the scenario's realised record (missing rates by visit and arm)."""
+    spec = MISSINGNESS["default"] if spec is None else spec
     r_design, r_units, r_events, r_follow, r_contacts = rng.spawn(5)
     model = Model(params, registry)
     u = draw_units(r_units, n, params, model.keys)
@@ -122,9 +139,9 @@ def simulate_trial(
     )
 
     # --- questionnaires ---------------------------------------------------------------------
-    questionnaires = _questionnaires(
+    questionnaires, missing_record = _questionnaires(
         model, u, r_follow, arm, rand_day, pre, discharge, death_day, wd_day, first_readmission,
-        base, m4, m12, cut,
+        base, m4, m12, cut, spec,
     )
 
     # --- peer contacts ----------------------------------------------------------------------
@@ -159,7 +176,7 @@ def simulate_trial(
         "questionnaires": Table(_questionnaire_columns(model, registry), q_rows),
         "admissions": Table(contract.ADMISSION_COLUMNS, adm_rows),
         "peer_contacts": Table(contract.PEER_CONTACT_COLUMNS, c_rows),
-    }
+    }, missing_record
 
 
 def _questionnaire_columns(model: Model, registry: dict[str, Instrument]) -> tuple[str, ...]:
@@ -220,7 +237,9 @@ def _admissions(model, u: Units, rng, scale, first_gap, index_adm, discharge, de
 
 
 def _questionnaires(model: Model, u: Units, rng, arm, rand_day, pre, discharge, death_day, wd_day,
-                    first_readmission, base, m4, m12, cut):
+                    first_readmission, base, m4, m12, cut, spec: MissingnessSpec):
+    """Questionnaire rows (participant index, visit, date, items...) and the scenario's
+    record (realised missing rates; for MNAR the shifted month-12 WEMWBS)."""
     fu = model.params.followup
     n = u.n
     baseline_day = rand_day - rng.integers(0, np.minimum(pre, 3) + 1)
@@ -229,32 +248,18 @@ def _questionnaires(model: Model, u: Units, rng, arm, rand_day, pre, discharge, 
         lo, hi = fu.visit_window[k]
         shift = np.clip(np.rint(rng.normal(0.0, fu.visit_sd_days[k], size=n)), lo, hi).astype(np.int64)
         planned.append(discharge + fu.visit_target_days[k] + shift)
-    w0 = base.scores[model.primary["wemwbs"]] if "wemwbs" in model.primary else np.full(n, 38.0)
-    completed = [np.ones(n, dtype=bool)]
-    empty_row = [np.zeros(n, dtype=bool)]
-    for k in range(2):
-        day = planned[k]
-        in_study = (day < death_day) & (day < wd_day) & (day <= cut)
-        logit = (
-            fu.missed_intercept[k]
-            + fu.missed_age_per_10y * (u.age - 40) / 10
-            + fu.missed_wemwbs_per_10 * (w0 - 38) / 10
-            + fu.missed_prior * (u.prior - 1.5)
-            + fu.missed_peer_support * arm
-            + fu.missed_readmitted * (first_readmission <= day)
-        )
-        if k == 1:
-            logit = logit + fu.missed_month4_missed * ~completed[1]
-        missed = rng.random(n) < _logistic(logit)
-        completed.append(in_study & ~missed)
-        empty_row.append(in_study & missed & (rng.random(n) < fu.empty_row_prob))
+    # the dropout draws, in their historical order; every scenario uses the same uniforms
+    u_missed, u_empty = [], []
+    for _k in range(2):
+        u_missed.append(rng.random(n))
+        u_empty.append(rng.random(n))
     days = [baseline_day, *planned]
     visits = [base, m4, m12]
     keys = model.keys
     # item matrices with NaN for items left blank (patchy instruments)
-    blocks = []
+    mats: list[dict[str, np.ndarray]] = []
     for v in range(3):
-        mats = []
+        mats.append({})
         for key in keys:
             items = visits[v].items[key].astype(float)
             p = items.shape[1]
@@ -265,8 +270,48 @@ def _questionnaires(model: Model, u: Units, rng, arm, rand_day, pre, discharge, 
             none = patchy & ~blank.any(axis=1)
             blank[np.flatnonzero(none), forced[none]] = True
             items[blank] = np.nan
-            mats.append(items)
-        blocks.append(np.concatenate(mats, axis=1))
+            mats[v][key] = items
+    blocks = [np.concatenate([mats[v][key] for key in keys], axis=1) for v in range(3)]
+
+    def wemwbs(v: int, source: str) -> np.ndarray:
+        if MNAR_INSTRUMENT not in keys:
+            return np.full(n, 38.0)
+        if source == "complete":
+            return visits[v].scores[model.primary[MNAR_INSTRUMENT]]
+        return model.primary_score(MNAR_INSTRUMENT, mats[v][MNAR_INSTRUMENT])
+
+    w0 = wemwbs(0, spec.scores)
+    completed = [np.ones(n, dtype=bool)]
+    empty_row = [np.zeros(n, dtype=bool)]
+    w_obs = [wemwbs(0, "observed")]
+    for k in range(2):
+        day = planned[k]
+        in_study = (day < death_day) & (day < wd_day) & (day <= cut)
+        readm = readmitted_before(spec, first_readmission, day, discharge + fu.visit_target_days[k])
+        m4_missing = z4 = None
+        if k == 1:
+            m4_missing = ~completed[1] if spec.scores == "complete" else np.isnan(w_obs[1])
+            observed4 = {model.primary[key]: model.primary_score(key, mats[1][key]) for key in spec.month4_z}
+            z4 = month4_z(model, spec, observed4, completed[1])
+        logit = missed_logit(spec, k, age=u.age, prior=u.prior, arm=arm, w0=w0, readmitted=readm,
+                             m4_missing=m4_missing, z4=z4)
+        missed = u_missed[k] < _logistic(logit)
+        completed.append(in_study & ~missed)
+        empty_row.append(in_study & missed & (u_empty[k] < fu.empty_row_prob))
+        w_obs.append(np.where(completed[-1], wemwbs(k + 1, "observed"), np.nan))
+    record = _realised(spec, arm, planned, death_day, wd_day, completed, w_obs)
+    if any(spec.mnar_delta) and MNAR_INSTRUMENT in keys:
+        # the shifted values are never written (the questionnaire is missing): they are the
+        # full data the truth of this scenario refers to, recorded as realised shifts
+        who = (planned[1] < death_day) & ~completed[2]
+        shifted = mnar_scores(model, u, m12.latent[MNAR_INSTRUMENT], who, delta_by_person(spec, arm))
+        paramcd = model.primary[MNAR_INSTRUMENT]
+        diff = shifted[paramcd] - m12.scores[paramcd]
+        record["mnar_trial"] = {
+            label: {"shifted": int((who & (arm == a)).sum()),
+                    "mean_score_shift": float(diff[who & (arm == a)].mean()) if (who & (arm == a)).any() else 0.0}
+            for label, a in ((TREATED, 1), (CONTROL, 0))
+        }
     rows = []
     visit_codes = contract.VISITS
     date_str = [iso(d) for d in days]
@@ -278,7 +323,30 @@ def _questionnaires(model: Model, u: Units, rng, arm, rand_day, pre, discharge, 
                 rows.append((i, visit_codes[v], str(date_str[v][i]), *cells))
             elif empty_row[v][i]:
                 rows.append((i, visit_codes[v], "", *([""] * blocks[v].shape[1])))
-    return rows
+    return rows, record
+
+
+def _realised(spec, arm, planned, death_day, wd_day, completed, w_obs) -> dict:
+    """Realised non-response by visit and arm, as shares of the randomised participants."""
+    out = {}
+    for k, visit in enumerate(VISIT_KEYS):
+        day = planned[k]
+        died = day >= death_day
+        withdrawn = ~died & (day >= wd_day)
+        by_arm = {}
+        for label, a in ((TREATED, 1), (CONTROL, 0)):
+            sel = arm == a
+            m = max(int(sel.sum()), 1)
+            by_arm[label] = {
+                "n": int(sel.sum()),
+                "died_before_visit": float(died[sel].sum() / m),
+                "withdrawn_before_visit": float(withdrawn[sel].sum() / m),
+                "missed": float((~died & ~withdrawn & ~completed[k + 1])[sel].sum() / m),
+                "no_questionnaire": float((~completed[k + 1])[sel].sum() / m),
+                "wemwbs_missing": float(np.isnan(w_obs[k + 1])[sel].sum() / m),
+            }
+        out[visit] = by_arm
+    return {"realised": out}
 
 
 def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death_day, wd_day, cut):

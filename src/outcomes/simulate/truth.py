@@ -21,12 +21,19 @@ import numpy as np
 import pandas as pd
 
 from outcomes.instruments import Instrument
+from outcomes.simulate.missingness import (
+    MNAR_INSTRUMENT,
+    delta_by_person,
+    mnar_scores,
+    population_nonresponse,
+)
 from outcomes.simulate.model import Model, Units, Visit, draw_units
 from outcomes.simulate.parameters import (
     CONTROL,
     FOLLOWUP_DAYS,
     MECHANISMS,
     TREATED,
+    MissingnessSpec,
     Parameters,
 )
 
@@ -162,10 +169,33 @@ def _score_block(paramcds: list[str], res: dict[int, Visit]) -> dict[str, dict]:
     return block
 
 
+def _mnar_full_data(model: Model, u: Units, base: Visit, m4: dict, m12: dict, spec: MissingnessSpec,
+                    rng: np.random.Generator) -> dict:
+    """Shift the month-12 WEMWBS of each arm's would-be non-responders (in place, in
+    ``m12[t].scores``) and describe the shift: share shifted and mean score shift by arm."""
+    missing = population_nonresponse(model, u, base, m4, spec, rng)
+    paramcd = model.primary[MNAR_INSTRUMENT]
+    record = {}
+    for t, label in ((1, TREATED), (0, CONTROL)):
+        who = missing[t]
+        shifted = mnar_scores(model, u, m12[t].latent[MNAR_INSTRUMENT], who, delta_by_person(spec, np.full(u.n, t)))
+        diff = shifted[paramcd] - m12[t].scores[paramcd]
+        record[label] = {"shifted_share": float(who.mean()),
+                         "mean_score_shift": float(diff[who].mean()) if who.any() else 0.0}
+        m12[t].scores.update(shifted)
+    return record
+
+
 def compute_truth(
-    params: Parameters, registry: dict[str, Instrument], rng: np.random.Generator, truth_n: int
+    params: Parameters, registry: dict[str, Instrument], rng: np.random.Generator, truth_n: int,
+    spec: MissingnessSpec | None = None, rng_missing: np.random.Generator | None = None,
 ) -> dict:
-    """All true effects (see docs/synthetic-trial.md for the layout)."""
+    """All true effects (see docs/synthetic-trial.md for the layout).
+
+    Under an MNAR scenario (``spec.mnar_delta`` not zero) the month-12 scores of the MNAR
+    instrument are those of the shifted full data (§11); ``rng_missing`` draws the
+    population's follow-up, and ``truth["mnar_population"]`` describes the shift.
+    """
     model = Model(params, registry)
     u = draw_units(rng, truth_n, params, model.keys)
     base = model.baseline(u)
@@ -176,6 +206,9 @@ def compute_truth(
     m4 = {t: model.month4(u, base, float(t)) for t in (0, 1)}
     scores["month_4"] = _score_block(paramcds, m4)
     m12 = {t: model.month12(u, base, m4[t], float(t)) for t in (0, 1)}
+    mnar = None
+    if spec is not None and any(spec.mnar_delta) and MNAR_INSTRUMENT in model.keys:
+        mnar = _mnar_full_data(model, u, base, m4, m12, spec, rng_missing)
     scores["month_12"] = _score_block(paramcds, m12)
     med = {t: model.mediator_scores(m4[t]) for t in (0, 1)}
     del m4, m12  # only the mediator scores are needed from here on (memory)
@@ -241,10 +274,13 @@ def compute_truth(
         cf, ["arm", "prior_admissions", "detained_at_index"], ["site"]
     )
 
-    return {
+    out = {
         "scores": scores,
         "mediation": mediation,
         "mediator_sets": {name: [model.primary[k] for k in keys] for name, keys in sets.items()},
         "outcome_definitions": dict(OUTCOME_DEFINITIONS),
         "readmission": readmission,
     }
+    if mnar is not None:
+        out["mnar_population"] = mnar
+    return out
