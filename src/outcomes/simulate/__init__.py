@@ -141,8 +141,7 @@ def simulate(
         "significant_digits": SIGNIFICANT_DIGITS,
     }
     truth["parameters"] = params.to_dict()
-    if spec.name != "default":  # the default leaves truth.json as it always was
-        truth["missingness"] = _missingness_block(spec, record, truth.pop("mnar_population", None))
+    truth["missingness"] = _missingness_block(spec, record, truth.pop("mnar_population", None))
     return tables, truth
 
 
