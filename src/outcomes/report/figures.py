@@ -19,15 +19,9 @@ import pandas as pd
 
 from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estimable
 
+from .estimates import EFFECT_LABELS, PRIMARY_SCORE_ORDER, VISITS
 from .inputs import ReportInputs
-from .sections import (
-    EFFECT_LABELS,
-    PRIMARY_SCORE_ORDER,
-    VISITS,
-    mechanism_of,
-    mechanisms,
-    outcome_label,
-)
+from .mediation import mechanism_of, mechanisms, outcome_label
 
 FOREST_PANELS = {
     "ratio": ("odds_ratio", "conditional_odds_ratio", "logrank_hazard_ratio", "hazard_ratio",
@@ -146,7 +140,7 @@ def mediation_forest(inp: ReportInputs) -> str | None:
 
 def sensitivity_figure(rows: list[dict]) -> str | None:
     """ACME(rho) with its CI band, one small panel per outcome and mediator (the grids
-    chosen by :func:`outcomes.report.sections.sensitivity_rows`)."""
+    chosen by :func:`outcomes.report.mediation.sensitivity_rows`)."""
     if not rows:
         return None
     ncol = min(3, len(rows))
