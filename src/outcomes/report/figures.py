@@ -22,6 +22,7 @@ from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estima
 from .estimates import EFFECT_LABELS, PRIMARY_SCORE_ORDER, VISITS
 from .inputs import ReportInputs
 from .mediation import mechanism_of, mechanisms, outcome_label
+from .questionnaires import MI_ANALYSIS, main_analysis
 
 FOREST_PANELS = {
     "ratio": ("odds_ratio", "conditional_odds_ratio", "logrank_hazard_ratio", "hazard_ratio",
@@ -47,6 +48,9 @@ FOREST_XLABELS = {
     "days": "Difference in days (peer support - usual care)",
     "scores": "Questionnaires: adjusted mean difference (score points)",
 }
+#: the questionnaire panel's axis when the main analysis pools over imputations
+SCORES_MI_XLABEL = ("Questionnaires: adjusted mean difference (score points), "
+                    "multiple imputation")
 
 
 def _svg(draw) -> str:
@@ -76,7 +80,9 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
     parts.append(s)
     q = inp.questionnaires.num
     if not q.empty:
-        q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)].copy()
+        main, _ = main_analysis(inp)  # the other analysis is beside it in its section
+        q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)
+                  & (q["analysis"] == main)].copy()
         q["panel"] = "scores"
         if "paramcd" in q.columns:
             q["label"] = [f"{p} {VISITS.get(v, v).lower()}" for p, v in
@@ -101,7 +107,10 @@ def forest_excluded(inp: ReportInputs) -> list[tuple[str, str]]:
 
 def forest_all(inp: ReportInputs) -> str:
     tab = all_effects_table(inp)
-    return _svg(lambda p: forest(tab, p, panel="panel", label="label", xlabels=FOREST_XLABELS,
+    xlabels = dict(FOREST_XLABELS)
+    if main_analysis(inp)[0] == MI_ANALYSIS:
+        xlabels["scores"] = SCORES_MI_XLABEL
+    return _svg(lambda p: forest(tab, p, panel="panel", label="label", xlabels=xlabels,
                                  title="All between-arm effects (95% CI)"))
 
 

@@ -21,6 +21,7 @@ from .estimates import (
 from .fmt import Num
 from .inputs import ReportInputs, Table
 from .mediation import outcome_label
+from .questionnaires import analysis_label, main_analysis
 
 # ----------------------------------------------------------------------------- flow
 
@@ -83,8 +84,11 @@ def build_flow(inp: ReportInputs) -> Flow:
     tenure = _per_arm_n(surv, (sraw["analysis"] == "community_tenure")
                         & (sraw["estimate_type"] == "median_time"), arms)
     qraw = inp.questionnaires.raw
+    main, beside = main_analysis(inp)
     wem = qraw.index[(qraw.get("paramcd", pd.Series(dtype=str)) == "WEMWBS")
-                     & (qraw.get("avisit", pd.Series(dtype=str)) == "month_12")]
+                     & (qraw.get("avisit", pd.Series(dtype=str)) == "month_12")
+                     & (qraw.get("analysis", pd.Series(dtype=str)) == main)]
+    wem_label = f"ANCOVA, {analysis_label(main)}" if beside else "ANCOVA"
     fu = plan.followup_days
     arm_flows = []
     from .svg import ArmFlow
@@ -110,7 +114,7 @@ def build_flow(inp: ReportInputs) -> Flow:
             col = "n_treated" if k == 0 else "n_control"
             c = count(inp.questionnaires, "questionnaires", int(wem[0]), col)
             if c is not None:
-                analysis.append(f"WEMWBS at month 12 (ANCOVA): {c.text}")
+                analysis.append(f"WEMWBS at month 12 ({wem_label}): {c.text}")
         arm_flows.append(ArmFlow(arm_label(a), alloc, follow, quest, analysis))
     from .svg import flow_diagram
 
@@ -144,26 +148,30 @@ def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
         (r["analysis"] == "recurrent_readmission") & (r["estimate_type"] == "hazard_ratio"))
     add("Days in hospital", r["analysis"] == "days_in_hospital", "mean")
     q = inp.questionnaires
-    others = []
-    for i in q.raw.index:
-        if q.raw.at[i, "analysis"] != "questionnaire_ancova" or "paramcd" not in q.raw.columns:
-            continue
-        pc, visit = q.raw.at[i, "paramcd"], q.raw.at[i, "avisit"]
-        if pc not in DOWNSTREAM_SCORES:
-            others.append(int(i))
-            continue
-        label = f"Questionnaire ANCOVA: {pc} at {VISITS.get(visit, visit).lower()}"
-        rows.append({"label": label, "total": count(q, "questionnaires", i, "n"),
-                     "arms": [count(q, "questionnaires", i, "n_treated"),
-                              count(q, "questionnaires", i, "n_control")]})
-    if others:
-        n = q.num.loc[others, "n"]
-        lo, hi = int(n.idxmin()), int(n.idxmax())
-        rows.append({"label": f"Questionnaire ANCOVA: the other {len(others)} scores and visits "
-                              "(smallest to largest n)",
-                     "total": None, "range": (count(q, "questionnaires", lo, "n"),
-                                              count(q, "questionnaires", hi, "n")),
-                     "arms": [None, None]})
+    main, beside = main_analysis(inp)
+    for analysis in (main, beside) if beside else (main,):
+        name = f"Questionnaire ANCOVA ({analysis_label(analysis)})" if beside else \
+            "Questionnaire ANCOVA"
+        others = []
+        for i in q.raw.index:
+            if q.raw.at[i, "analysis"] != analysis or "paramcd" not in q.raw.columns:
+                continue
+            pc, visit = q.raw.at[i, "paramcd"], q.raw.at[i, "avisit"]
+            if pc not in DOWNSTREAM_SCORES:
+                others.append(int(i))
+                continue
+            rows.append({"label": f"{name}: {pc} at {VISITS.get(visit, visit).lower()}",
+                         "total": count(q, "questionnaires", i, "n"),
+                         "arms": [count(q, "questionnaires", i, "n_treated"),
+                                  count(q, "questionnaires", i, "n_control")]})
+        if others:
+            n = q.num.loc[others, "n"]
+            lo, hi = int(n.idxmin()), int(n.idxmax())
+            rows.append({"label": f"{name}: the other {len(others)} scores and visits "
+                                  "(smallest to largest n)",
+                         "total": None, "range": (count(q, "questionnaires", lo, "n"),
+                                                  count(q, "questionnaires", hi, "n")),
+                         "arms": [None, None]})
     if inp.mediation is not None:
         m = inp.mediation
         planned = list((inp.plan.raw.get("mediation") or {}).get("outcomes") or [])

@@ -22,7 +22,16 @@ from outcomes import __version__
 from outcomes.errors import OutcomesError
 from outcomes.survival import ESTIMANDS
 
-from . import checks, estimates, figures, mediation, participants, questionnaires, readmission
+from . import (
+    checks,
+    estimates,
+    figures,
+    mediation,
+    missing_data,
+    participants,
+    questionnaires,
+    readmission,
+)
 from .inputs import ReportInputs, load_inputs
 from .svg import DIAGRAM_CSS
 
@@ -80,8 +89,11 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
          f"by arm with a bootstrap CI (B = {s['hospital_days_n_boot']}) for the difference in means."),
         ("Questionnaires",
          "ANCOVA of each score at each follow-up visit on arm, adjusted for the baseline value "
-         "of the score and site (ordinary least squares); complete cases of baseline and "
-         "follow-up, exclusions counted."),
+         "of the score and site (ordinary least squares); "
+         + ("pooled over multiply imputed data sets by Rubin's rules (main analysis), complete "
+            "cases of baseline and follow-up beside it (section 7)."
+            if inp.plan.missing_data.method == "mi" else
+            "complete cases of baseline and follow-up, exclusions counted.")),
     ]
     if inp.mediation is not None:
         models.append((
@@ -141,6 +153,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
     plan = inp.plan
     blocks = readmission.survival_blocks(inp)
     qrows, qother = questionnaires.questionnaire_rows(inp)
+    missing = missing_data.missing_data_section(inp)
     med = mediation.mediation_section(inp)
     if med is not None:
         med.forest = figures.mediation_forest(inp)
@@ -182,6 +195,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "blocks": blocks,
         "qrows": qrows,
         "qother": qother,
+        "missing": missing,
         "mediation": med,
         "forest_all": inline_svg(figures.forest_all(inp), "forestall",
                                  label="Forest plot of all between-arm effects"),
