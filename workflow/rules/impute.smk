@@ -4,13 +4,6 @@
 # missing_data.write_imputed is true, else Snakemake deletes it once its consumers ran
 # (it is rebuilt byte for byte from the same derived data and plan).
 
-MI = config["missing_data"]["method"] == "mi"
-
-
-def kept_if_asked(path):
-    """The completed data sets stay for audit with missing_data.write_imputed, else temp()."""
-    return path if config["missing_data"]["write_imputed"] else temp(path)
-
 
 rule impute:
     input:
