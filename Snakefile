@@ -8,6 +8,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/derive.smk"
+include: "workflow/rules/impute.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/tipping.smk"
 include: "workflow/rules/survival.smk"
@@ -28,7 +29,8 @@ rule all:
         rules.validate.output,
         rules.derive_adam.output,
         rules.questionnaire_ancova.output,
-        rules.tipping_point.output if config["missing_data"]["method"] == "mi" else [],
+        rules.impute.output.summary if MI else [],
+        rules.tipping_point.output if MI else [],
         rules.survival.output,
         rules.mediation_gather.output,
         rules.provenance.output,

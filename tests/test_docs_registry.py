@@ -10,7 +10,7 @@ import pytest
 from outcomes.docgen import replace_between
 from outcomes.instruments import catalogue as cat
 from outcomes.instruments import load_registry
-from outcomes.report.sections import scoring_rules
+from outcomes.report.checks import scoring_rules
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "questionnaires.md"
 PACKAGE = Path(load_registry()["wemwbs"].path).parent

@@ -281,3 +281,46 @@ def test_cli_impute_writes_the_summary_and_the_long_data_reproducibly(derived, t
     assert main([*args, "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert "missing_data.auxiliaries" in err and "Traceback" not in err
+
+
+def test_cli_questionnaires_pools_the_imputed_file_and_refuses_a_stale_one(derived, tmp_path,
+                                                                           capsys):
+    from outcomes.adam import write_adam
+    from outcomes.cli import main
+
+    ds, _ = derived
+    write_adam(ds, tmp_path / "derived")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("missing_data: {method: mi, m: 2, iterations: 2}\n")
+    common = ["--derived", str(tmp_path / "derived"), "--plan", str(plan)]
+    assert main(["impute", *common, "--out", str(tmp_path / "imp"), "--write-imputed"]) == 0
+    long = tmp_path / "imp" / "imputed_long.parquet"
+    q = ["questionnaires", *common, "--out", str(tmp_path / "q.tsv")]
+    assert main([*q, "--imputed", str(long)]) == 0
+    tab = pd.read_csv(tmp_path / "q.tsv", sep="\t")
+    assert list(tab["analysis"][:2]) == ["questionnaire_ancova_mi", "questionnaire_ancova"]
+    assert len(tab) == 2 * 32 and set(tab.loc[tab.analysis == "questionnaire_ancova_mi", "m"]) == {2}
+    w = tab.loc[tab.outcome == "WEMWBS month_12"].set_index("analysis")
+    assert w.at["questionnaire_ancova_mi", "n"] > w.at["questionnaire_ancova", "n"]
+    capsys.readouterr()
+
+    def error(*args: str) -> str:
+        assert main([*q, *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        return err
+
+    assert "give --imputed" in error()
+    plan.write_text("missing_data: {method: mi, m: 3, iterations: 2}\n")  # another plan
+    assert f"{long}: data sets .imp = 0..2" in error("--imputed", str(long))
+    plan.write_text("missing_data: {method: complete_case}\n")
+    assert "method is complete_case" in error("--imputed", str(long))
+    plan.write_text("missing_data: {method: mi, m: 2, iterations: 2}\n")
+    adqs = ds["adqs"].copy()  # another extract: one observed score differs
+    k = adqs.index[(adqs.PARAMCD == "WEMWBS") & (adqs.AVISIT == "baseline") & adqs.AVAL.notna()][0]
+    adqs.loc[k, "AVAL"] += 1
+    write_adam({**ds, "adqs": adqs}, tmp_path / "derived")
+    err = error("--imputed", str(long))
+    assert f"WEMWBS_baseline of participant {adqs.at[k, 'USUBJID']}" in err and "rerun" in err
+    long.write_text("not parquet")
+    assert "cannot read" in error("--imputed", str(long))

@@ -92,7 +92,7 @@ def check_report_section(tmp: Path, plan_file: Path, table: pd.DataFrame) -> Non
     """The report's mediation section shows each not-estimable analysis with its reason, and
     its change-model diagrams say "not estimable" where an analysis is."""
     from outcomes.report.inputs import SENSITIVITY_COLUMNS, ReportInputs, Table, read_table
-    from outcomes.report.sections import mediation_section
+    from outcomes.report.mediation import mediation_section
 
     med = read_table(tmp / "tables" / "mediation.tsv")
     sens = read_table(tmp / "tables" / "mediation_sensitivity.tsv", SENSITIVITY_COLUMNS)

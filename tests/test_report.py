@@ -1,16 +1,12 @@
 """The trial report (issue 7): rendered from the result files of a pipeline run on the
-bundled trial, every number equal to the tables, no participant-level data, mediation and
-provenance shown when present and announced when absent, and the report opened in a real
-browser (headless Chromium) with its figures rendered, no console errors, no requests.
-
-The pipeline stages are run through the CLI (``outcomes.cli.main``, in process, to save
-interpreter start-ups) in a temporary directory; the mediation table, whose pipeline stage
-does not exist yet, is made here with ``outcomes.mediation.fit_mediation``.
+bundled trial (tests/report_run.py), every number equal to the tables, no participant-level
+data, mediation and provenance shown when present and announced when absent, and the report
+opened in a real browser (headless Chromium) with its figures rendered, no console errors,
+no requests. The missing-data section: tests/test_report_missing_data.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -18,89 +14,28 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from report_run import DATA, N_BOOT, _cli, run_mediation_stage  # noqa: F401 (others import them from here)
 
 from outcomes import cli
-from outcomes.provenance import build_provenance, write_provenance
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "synthetic_data"
 ARTIFACTS = ROOT / "results" / "report"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-RUN_TIME = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)  # outside the trial's dates
-
-N_BOOT = 50  # the plan's minimum: the report renders, precision is not the point
 
 
 # ----------------------------------------------------------------------------- pipeline
 
 
-def _cli(*args: str) -> None:
-    assert cli.main(list(args)) == 0, args
-
-
-def run_mediation_stage(res: Path, plan: Path) -> None:
-    """The pipeline's mediation stage through its CLI (every job calls
-    ``outcomes.mediation.fit_mediation``): admed, one job per mediator set x outcome, and
-    the gathered tables/mediation.tsv and tables/mediation_sensitivity.tsv."""
-    from outcomes.mediation.changemodel import mediator_sets
-    from outcomes.plan import AnalysisPlan
-
-    p = AnalysisPlan.load(plan)
-    admed = res / "derived" / "admed.parquet"
-    _cli("mediation-data", "--derived", str(res / "derived"), "--plan", str(plan),
-         "--out", str(admed))
-    jobs = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # complete-case warnings
-        for mediator in mediator_sets(p):
-            for outcome in p.mediation["outcomes"]:
-                prefix = res / "mediation" / f"{mediator}__{outcome}"
-                _cli("mediation", "--data", str(admed), "--plan", str(plan),
-                     "--mediator", mediator, "--outcome", outcome, "--out", str(prefix))
-                jobs.append(str(prefix) + ".tsv")
-    _cli("mediation-gather", "--plan", str(plan), "--jobs", *jobs,
-         "--tables", str(res / "tables"), "--figures", str(res / "figures"))
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A results directory of the bundled trial: validation, derived datasets, survival and
-    questionnaire tables and figures, plan.json (the stages' CLI), plus mediation tables
-    and provenance.json."""
-    root = tmp_path_factory.mktemp("report")
-    res = root / "results"
-    from outcomes.plan import write_plan
-
-    plan = res / "plan.json"
-    write_plan({"data_dir": str(DATA), "results_dir": str(res),
-                "mediation": {"n_boot": N_BOOT}}, plan)
-    assert cli.main(["validate", str(DATA), "--out", str(res / "validation")]) == 0
-    (res / "validation" / "exit_status.txt").write_text("0\n")
-    _cli("derive", "--clean", str(res / "validation" / "clean"), "--plan", str(plan),
-         "--out", str(res / "derived"))
-    _cli("survival", "--derived", str(res / "derived"), "--plan", str(plan),
-         "--tables", str(res / "tables"), "--figures", str(res / "figures"))
-    _cli("questionnaires", "--derived", str(res / "derived"), "--plan", str(plan),
-         "--out", str(res / "tables" / "questionnaires.tsv"))
-    # a copy without the optional inputs (no mediation, no provenance)
-    bare = root / "bare"
-    shutil.copytree(res, bare)
-    run_mediation_stage(res, plan)
-    record = build_provenance(sorted(DATA.glob("*.csv")), json.loads(plan.read_text()),
-                              {"analysis_seed": 20261122}, now=RUN_TIME, repo_dir=ROOT)
-    write_provenance(record, res / "provenance.json")
-    _cli("report", "--results", str(res))
-    _cli("report", "--results", str(bare), "--out", str(bare / "report" / "index.html"))
-    return {"full": res, "bare": bare,
-            "html": (res / "report" / "index.html").read_text(encoding="utf-8"),
-            "bare_html": (bare / "report" / "index.html").read_text(encoding="utf-8")}
+def run(report_run):
+    """The results directories and rendered reports of tests/report_run.py."""
+    return report_run
 
 
 # ----------------------------------------------------------------------------- HTML parsing
@@ -215,7 +150,7 @@ def test_report_numbers_are_what_a_reader_expects(run):
 def test_sections_are_in_consort_order(run):
     html = run["html"]
     order = ["flow", "baseline", "primary", "tenure", "competing", "questionnaires",
-             "mediation", "forest", "validation", "scoring", "methods"]
+             "missing", "mediation", "forest", "validation", "scoring", "methods"]
     pos = [html.index(f'<section id="{s}"') for s in order]
     assert pos == sorted(pos)
     for text in ("Table 1", "Randomised (intention to treat)", "Questionnaires returned",
@@ -381,7 +316,8 @@ def test_not_estimable_rows_show_their_reason_and_leave_the_forest_plot(run, tmp
     html = (alt / "report" / "index.html").read_text(encoding="utf-8")
     values = parse(html).values
     for name, (i, reason) in reasons.items():
-        assert [t for _, t in values[(name, i, "estimate")]] == ["not estimable"]
+        shown = [t for _, t in values[(name, i, "estimate")]]  # an MI row: also in section 7
+        assert shown == ["not estimable"] * len(shown) and shown
         assert (name, i, "ci_low") not in values
         escaped = reason.replace("<", "&lt;").replace(">", "&gt;")
         assert f'<span class="reason">({escaped})</span>' in html

@@ -28,9 +28,11 @@ def _workdir(dest: Path) -> Path:
 
 
 def _digests(results: Path) -> dict[str, str]:
-    """SHA-256 of every result table and derived dataset (provenance/logs differ by design)."""
+    """SHA-256 of every result table (questionnaires.tsv with its rows pooled over the
+    imputations of config/test.yaml), imputation summary and derived dataset
+    (provenance/logs differ by design)."""
     files = sorted(results.glob("tables/*.tsv")) + sorted(results.glob("derived/*.parquet"))
-    files += sorted(results.glob("validation/*.tsv"))
+    files += sorted(results.glob("validation/*.tsv")) + sorted(results.glob("imputation/*.tsv"))
     assert files, f"no results under {results}"
     return {str(f.relative_to(results)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 

@@ -83,7 +83,7 @@ def test_pipeline_validates_the_bundled_trial(tmp_path):
     # the default profile's terminal: progress, no job's shell command, inputs or outputs,
     # and the run's last line says where the report is
     out = res.stdout + res.stderr
-    assert "of 29 steps (100%) done" in out
+    assert "of 30 steps (100%) done" in out
     for verbose in ("Shell command:", "\n    input: ", "\n    output: ", "\nrule validate:", "\nlocalrule "):
         assert verbose not in out, verbose
     assert _end_lines(res) == ["Pipeline finished. Open results/report/index.html"]
@@ -97,6 +97,15 @@ def test_pipeline_validates_the_bundled_trial(tmp_path):
         "Gate passed: no unexplained errors (exit status 0).", "Listing: results/validation/validation.html"]
     for table in ("survival.tsv", "questionnaires.tsv", "mediation.tsv"):
         assert (work / "results" / "tables" / table).stat().st_size > 0
+    # multiple imputation is on in config/test.yaml: each questionnaire row pooled over the
+    # imputations (the main analysis) before its complete-case row; the completed data sets
+    # passed between the rules were deleted (write_imputed is false), the summary is kept
+    q = (work / "results" / "tables" / "questionnaires.tsv").read_text().splitlines()
+    analyses = [line.split("\t", 1)[0] for line in q[1:]]
+    assert analyses == ["questionnaire_ancova_mi", "questionnaire_ancova"] * (len(analyses) // 2)
+    imp = work / "results" / "imputation"
+    assert not (imp / "imputed_long.parquet").exists()
+    assert (imp / "imputation_summary.tsv").stat().st_size > 0
     # Snakemake's own report holds the key figures and tables with their captions.
     rep = _run([SNAKEMAKE, "--configfile", "config/test.yaml", "--report", "report.zip"], cwd=work)
     assert rep.returncode == 0, rep.stdout + rep.stderr

@@ -100,9 +100,22 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
     from outcomes.tables import write_tsv
 
     plan = AnalysisPlan.load(args.plan)
-    d = _read_derived(args.derived, ("adsl", "adqs"))
-    # complete cases only until the imputation engine passes its completed datasets
-    table = questionnaire_results(d["adqs"], d["adsl"], plan)
+    mi = plan.missing_data.method == "mi"
+    if mi != bool(args.imputed):
+        raise OutcomesError(
+            "the plan's missing_data.method is mi: give --imputed (imputed_long.parquet of "
+            "'outcomes impute --write-imputed')" if mi else
+            "--imputed: the plan's missing_data.method is complete_case, so there are no "
+            "imputations to pool (set it to mi, or leave out --imputed)")
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte") if mi else ("adsl", "adqs"))
+    completed = None
+    if mi:
+        from outcomes.imputation.frame import imputation_frame
+        from outcomes.imputation.run import read_completed
+
+        frame = imputation_frame(d["adsl"], d["adqs"], d["adtte"], plan)
+        completed = read_completed(args.imputed, frame, plan.missing_data.m)
+    table = questionnaire_results(d["adqs"], d["adsl"], plan, completed)
     write_tsv(table, args.out)
     print(f"questionnaires: {len(table)} effects; wrote {args.out}")
     return 0
@@ -314,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--out", required=True, help="output TSV (questionnaires.tsv)")
+    p.add_argument("--imputed", default=None,
+                   help="imputed_long.parquet of 'outcomes impute': the completed data sets to "
+                        "pool (required when the plan's missing_data.method is mi)")
     p.set_defaults(func=_cmd_questionnaires)
 
     p = sub.add_parser("impute", help="multiple imputation of missing scores (docs/imputation.md)")

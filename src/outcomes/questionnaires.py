@@ -22,6 +22,8 @@ import statsmodels.api as sm
 from outcomes.errors import NotEstimable
 from outcomes.linalg import check_full_rank
 
+#: The ``analysis`` of the complete-case rows.
+ANALYSIS = "questionnaire_ancova"
 #: Complete cases (outcome and baseline) needed in each arm.
 MIN_PER_ARM = 2
 
@@ -54,7 +56,7 @@ class AncovaResult:
     def to_frame(self) -> pd.DataFrame:
         row = asdict(self)
         out = {
-            "analysis": "questionnaire_ancova",
+            "analysis": ANALYSIS,
             "outcome": f"{self.paramcd} {self.avisit}",
             "contrast": f"{self.treated_arm} vs {self.control_arm}",
             "estimate_type": "adjusted_mean_difference",

@@ -74,6 +74,15 @@ def input_checksums(wildcards):
     return {path: sha256_file(path) for path in paths}
 
 
+# Multiple imputation of missing questionnaires (impute.smk) when the plan says so.
+MI = config["missing_data"]["method"] == "mi"
+
+
+def kept_if_asked(path):
+    """The completed data sets stay for audit with missing_data.write_imputed, else temp()."""
+    return path if config["missing_data"]["write_imputed"] else temp(path)
+
+
 def mediation_jobs():
     """(mediator set, outcome) pairs of the plan: one Snakemake job each."""
     from outcomes.mediation.changemodel import mediator_sets

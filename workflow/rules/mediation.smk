@@ -4,17 +4,18 @@
 # one analysis data set (admed) instead of re-deriving anything.
 
 MEDIATION_JOBS = mediation_jobs()
-# missing_data.method mi: mediation_data also writes the m completed analysis data sets
-# (imputed once, with the plan's settings and seed) and every job pools over them.
-MEDIATION_MI = config["missing_data"]["method"] == "mi"
+# missing_data.method mi: mediation_data also writes the m completed analysis data sets,
+# built from the impute rule's completed data sets (one imputation per run, shared with
+# the questionnaire analysis), and every job pools over them.
 
 
 rule mediation_data:
     input:
+        **({"completed": rules.impute.output.imputed} if MI else {}),
         adam=rules.derive_adam.output.adam,
         plan=rules.analysis_plan.output.plan,
     output:
-        **({"imputed": f"{RESULTS}/derived/admed_imputed.parquet"} if MEDIATION_MI else {}),
+        **({"imputed": f"{RESULTS}/derived/admed_imputed.parquet"} if MI else {}),
         data=f"{RESULTS}/derived/admed.parquet",
     log:
         f"{RESULTS}/logs/mediation_data.log",
@@ -27,8 +28,10 @@ rule mediation_data:
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,
-        imputed=lambda wildcards, output: (
-            f"--imputed-out '{output.imputed}'" if MEDIATION_MI else ""
+        imputed=lambda wildcards, input, output: (
+            f"--imputed {shlex.quote(input.completed)} --imputed-out {shlex.quote(output.imputed)}"
+            if MI
+            else ""
         ),
     shell:
         "{params.cli} mediation-data --derived {params.derived:q} --plan {input.plan:q}"
@@ -37,7 +40,7 @@ rule mediation_data:
 
 rule mediation_job:
     input:
-        **({"imputed": rules.mediation_data.output.imputed} if MEDIATION_MI else {}),
+        **({"imputed": rules.mediation_data.output.imputed} if MI else {}),
         data=rules.mediation_data.output.data,
         plan=rules.analysis_plan.output.plan,
     output:
@@ -59,7 +62,7 @@ rule mediation_job:
         cli=OUTCOMES,
         prefix=lambda wildcards, output: Path(output.estimates).with_suffix(""),
         imputed=lambda wildcards, input: (
-            f"--imputed '{input.imputed}'" if MEDIATION_MI else ""
+            f"--imputed {shlex.quote(input.imputed)}" if MI else ""
         ),
     shell:
         "{params.cli} mediation --data {input.data:q} --plan {input.plan:q}"

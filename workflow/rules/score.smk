@@ -1,12 +1,15 @@
 # Stage 3: questionnaire outcomes. Scores are computed in ADQS (derive.smk, from the
 # instrument registry); here each score at each follow-up visit is analysed by ANCOVA
-# (docs/questionnaires.md).
+# (docs/questionnaires.md): by complete cases and, when the plan's missing_data.method is
+# mi, pooled over the completed data sets of the impute rule (impute.smk), each MI row
+# before its complete-case row.
 
 
 rule questionnaire_ancova:
     input:
         adam=rules.derive_adam.output.adam,
         plan=rules.analysis_plan.output.plan,
+        imputed=rules.impute.output.imputed if MI else [],
     output:
         table=report(
             f"{RESULTS}/tables/questionnaires.tsv",
@@ -24,6 +27,7 @@ rule questionnaire_ancova:
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,
+        imputed=lambda wildcards, input: ["--imputed", input.imputed] if MI else [],
     shell:
         "{params.cli} questionnaires --derived {params.derived:q} --plan {input.plan:q}"
-        " --out {output.table:q} > {log:q} 2>&1"
+        " {params.imputed:q} --out {output.table:q} > {log:q} 2>&1"

@@ -114,12 +114,18 @@ def _readmitted_before(adtte: pd.DataFrame, ids: pd.Series, visit: str) -> np.nd
     return event.astype(float)
 
 
+def not_due(adsl: pd.DataFrame, visit: str) -> np.ndarray:
+    """Why the visit is not due for each ADSL row: ``"died"`` when its nominal day falls
+    after death, else ``"data cut"`` when after the data cut, else ``""`` (due)."""
+    nominal = adsl["INDEXDT"] + pd.Timedelta(days=VISIT_DAYS[visit])
+    dead = (adsl["DTHDT"].notna() & (adsl["DTHDT"] < nominal)).to_numpy()
+    cut = (adsl["DCUTDT"].notna() & (adsl["DCUTDT"] < nominal)).to_numpy()
+    return np.where(dead, "died", np.where(cut, "data cut", ""))
+
+
 def _due(adsl: pd.DataFrame, visit: str) -> np.ndarray:
     """False where the visit's nominal day falls after death or after the data cut."""
-    nominal = adsl["INDEXDT"] + pd.Timedelta(days=VISIT_DAYS[visit])
-    dead = adsl["DTHDT"].notna() & (adsl["DTHDT"] < nominal)
-    cut = adsl["DCUTDT"].notna() & (adsl["DCUTDT"] < nominal)
-    return ~(dead | cut).to_numpy()
+    return not_due(adsl, visit) == ""
 
 
 def imputation_frame(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame,

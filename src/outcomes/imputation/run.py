@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from outcomes.adam.io import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL
 from outcomes.atomic import atomic_path
-from outcomes.imputation.frame import imputation_frame
+from outcomes.errors import OutcomesError
+from outcomes.imputation.frame import ImputationFrame, imputation_frame
 from outcomes.imputation.mice import ImputedData, impute
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
@@ -19,6 +21,12 @@ from outcomes.tables import write_tsv
 
 SUMMARY = "imputation_summary.tsv"
 LONG = "imputed_long.parquet"
+#: The column numbering the data sets of the long format (0 = the incomplete data).
+IMP = ".imp"
+
+
+class ImputedFileError(OutcomesError):
+    """An imputed_long.parquet cannot be used with the derived datasets and plan at hand."""
 
 
 def missing_summary(imp: ImputedData) -> pd.DataFrame:
@@ -67,3 +75,50 @@ def run_impute(derived: dict[str, pd.DataFrame], plan: AnalysisPlan, out_dir: st
     if plan.missing_data.write_imputed if write_imputed is None else write_imputed:
         paths.append(write_long(imp, out / LONG))
     return imp, paths
+
+
+def read_completed(path: str | Path, frame: ImputationFrame, m: int) -> list[pd.DataFrame]:
+    """The completed data sets 1..m of ``path`` (as :func:`write_long` wrote it), checked
+    against ``frame`` (the data set the imputations must have been made from: the same
+    participants and observed scores) and the plan's ``m``; a stale or foreign file is an
+    :class:`ImputedFileError` naming the file and what differs."""
+    path = Path(path)
+    try:
+        long = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise ImputedFileError(f"{path}: cannot read: {exc}") from None
+    if IMP not in long.columns:
+        raise ImputedFileError(f"{path}: no '{IMP}' column: not written by 'outcomes impute'")
+    imps = long[IMP].to_numpy()
+    n = len(frame.data)
+    found = sorted(set(imps.tolist()))
+    if found != list(range(m + 1)) or len(long) != n * (m + 1):
+        shown = f"{found[0]}..{found[-1]}" if found else "none"
+        raise ImputedFileError(
+            f"{path}: data sets {IMP} = {shown} with {len(long)} rows; the plan needs 0..{m} "
+            f"of {n} participants each (rerun 'outcomes impute' with this plan)")
+    sets = [long.iloc[k * n:(k + 1) * n].reset_index(drop=True) for k in range(m + 1)]
+    for k, d in enumerate(sets):
+        if not (d[IMP] == k).all():
+            raise ImputedFileError(f"{path}: data set {k} is not rows {k * n + 2}..{(k + 1) * n + 1}")
+    base = sets[0]
+    missing = [c for c in ("USUBJID", *frame.score_columns) if c not in base.columns]
+    if missing:
+        raise ImputedFileError(f"{path}: no column {missing[0]} (imputed from other derived data; "
+                               "rerun 'outcomes impute')")
+    ids = base["USUBJID"].astype(str).to_numpy()
+    differ = np.flatnonzero(ids != frame.data["USUBJID"].to_numpy())
+    if len(differ):
+        raise ImputedFileError(
+            f"{path}: row {int(differ[0]) + 2} is participant {ids[differ[0]]}, ADSL's ITT "
+            f"participant {int(differ[0]) + 1} is {frame.data['USUBJID'].iat[differ[0]]} "
+            "(imputed from other derived data; rerun 'outcomes impute')")
+    for col in frame.score_columns:
+        old = base[col].to_numpy(dtype=float)
+        new = frame.data[col].to_numpy(dtype=float)
+        if not np.array_equal(old, new, equal_nan=True):
+            k = int(np.flatnonzero(~((old == new) | (np.isnan(old) & np.isnan(new))))[0])
+            raise ImputedFileError(
+                f"{path}: {col} of participant {ids[k]} is {old[k]} in the imputed data and "
+                f"{new[k]} in ADQS (imputed from other derived data; rerun 'outcomes impute')")
+    return [d.drop(columns=IMP) for d in sets[1:]]

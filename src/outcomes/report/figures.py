@@ -19,15 +19,10 @@ import pandas as pd
 
 from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estimable
 
+from .estimates import EFFECT_LABELS, PRIMARY_SCORE_ORDER, VISITS
 from .inputs import ReportInputs
-from .sections import (
-    EFFECT_LABELS,
-    PRIMARY_SCORE_ORDER,
-    VISITS,
-    mechanism_of,
-    mechanisms,
-    outcome_label,
-)
+from .mediation import mechanism_of, mechanisms, outcome_label
+from .questionnaires import MI_ANALYSIS, main_analysis
 
 FOREST_PANELS = {
     "ratio": ("odds_ratio", "conditional_odds_ratio", "logrank_hazard_ratio", "hazard_ratio",
@@ -53,6 +48,9 @@ FOREST_XLABELS = {
     "days": "Difference in days (peer support - usual care)",
     "scores": "Questionnaires: adjusted mean difference (score points)",
 }
+#: the questionnaire panel's axis when the main analysis pools over imputations
+SCORES_MI_XLABEL = ("Questionnaires: adjusted mean difference (score points), "
+                    "multiple imputation")
 
 
 def _svg(draw) -> str:
@@ -82,7 +80,9 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
     parts.append(s)
     q = inp.questionnaires.num
     if not q.empty:
-        q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)].copy()
+        main, _ = main_analysis(inp)  # the other analysis is beside it in its section
+        q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)
+                  & (q["analysis"] == main)].copy()
         q["panel"] = "scores"
         if "paramcd" in q.columns:
             q["label"] = [f"{p} {VISITS.get(v, v).lower()}" for p, v in
@@ -107,7 +107,10 @@ def forest_excluded(inp: ReportInputs) -> list[tuple[str, str]]:
 
 def forest_all(inp: ReportInputs) -> str:
     tab = all_effects_table(inp)
-    return _svg(lambda p: forest(tab, p, panel="panel", label="label", xlabels=FOREST_XLABELS,
+    xlabels = dict(FOREST_XLABELS)
+    if main_analysis(inp)[0] == MI_ANALYSIS:
+        xlabels["scores"] = SCORES_MI_XLABEL
+    return _svg(lambda p: forest(tab, p, panel="panel", label="label", xlabels=xlabels,
                                  title="All between-arm effects (95% CI)"))
 
 
@@ -146,7 +149,7 @@ def mediation_forest(inp: ReportInputs) -> str | None:
 
 def sensitivity_figure(rows: list[dict]) -> str | None:
     """ACME(rho) with its CI band, one small panel per outcome and mediator (the grids
-    chosen by :func:`outcomes.report.sections.sensitivity_rows`)."""
+    chosen by :func:`outcomes.report.mediation.sensitivity_rows`)."""
     if not rows:
         return None
     ncol = min(3, len(rows))

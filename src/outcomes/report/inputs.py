@@ -3,7 +3,8 @@
 Required: the analysis plan (``plan.json``), ADSL and ADQS (``derived/``), ``tables/
 survival.tsv`` and ``tables/questionnaires.tsv``. Optional, each with its own notice in the
 report when absent: the validation outputs, the figures, ``tables/mediation.tsv`` and
-``tables/mediation_sensitivity.tsv``, ``provenance.json``.
+``tables/mediation_sensitivity.tsv``, ``provenance.json``; ``tables/tipping_point.tsv`` and
+its figures are shown when present.
 
 Estimates tables are kept twice: as text exactly as written (``raw``: what the report's
 ``data-value`` attributes carry, so a test can compare them with the files) and parsed.
@@ -52,6 +53,7 @@ class ReportInputs:
     questionnaires: Table
     mediation: Table | None = None
     mediation_sensitivity: Table | None = None
+    tipping_point: Table | None = None
     validation_summary: pd.DataFrame | None = None
     validation_explained: pd.DataFrame | None = None  # issues_explained.tsv: who accepted what, when
     row_accounting: pd.DataFrame | None = None
@@ -72,6 +74,8 @@ def sha256(path: Path) -> str:
 
 ESTIMATE_COLUMNS = ("analysis", "outcome", "contrast", "estimate_type", "estimate")
 SENSITIVITY_COLUMNS = ("outcome", "mediator", "rho", "estimate", "ci_low", "ci_high")
+TIPPING_COLUMNS = ("paramcd", "avisit", "delta_treated", "delta_control", "estimate",
+                   "ci_low", "ci_high", "p_value")
 
 
 def read_table(path: Path, required: tuple[str, ...] = ESTIMATE_COLUMNS) -> Table:
@@ -131,7 +135,8 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
         used.append(path)
     opt = {}
     for name, cols in (("mediation", (*ESTIMATE_COLUMNS, "mediator", "effect")),
-                       ("mediation_sensitivity", SENSITIVITY_COLUMNS)):
+                       ("mediation_sensitivity", SENSITIVITY_COLUMNS),
+                       ("tipping_point", TIPPING_COLUMNS)):
         path = tables / f"{name}.tsv"
         opt[name] = read_table(path, cols) if path.exists() else None
         if path.exists():
@@ -150,7 +155,8 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
             used.append(p)
     figures = {}
     fdir = root / "figures"
-    for name in ("km_readmit", "km_readmdet"):
+    tipping = sorted(p.stem for p in fdir.glob("tipping_point_*.svg"))
+    for name in ("km_readmit", "km_readmdet", *tipping):
         p = fdir / f"{name}.svg"
         if p.exists():
             figures[name] = p.read_text(encoding="utf-8")
@@ -174,6 +180,7 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
         results_dir=root, plan=AnalysisPlan.load(plan_path), plan_path=plan_path,
         adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
         mediation=opt["mediation"], mediation_sensitivity=opt["mediation_sensitivity"],
+        tipping_point=opt["tipping_point"],
         validation_summary=summary, validation_explained=explained, row_accounting=accounting, validation_status=status,
         figures=figures, provenance=prov, provenance_path=prov_path if prov else None,
         files=files,

@@ -22,7 +22,16 @@ from outcomes import __version__
 from outcomes.errors import OutcomesError
 from outcomes.survival import ESTIMANDS
 
-from . import figures, sections
+from . import (
+    checks,
+    estimates,
+    figures,
+    mediation,
+    missing_data,
+    participants,
+    questionnaires,
+    readmission,
+)
 from .inputs import ReportInputs, load_inputs
 from .svg import DIAGRAM_CSS
 
@@ -80,8 +89,11 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
          f"by arm with a bootstrap CI (B = {s['hospital_days_n_boot']}) for the difference in means."),
         ("Questionnaires",
          "ANCOVA of each score at each follow-up visit on arm, adjusted for the baseline value "
-         "of the score and site (ordinary least squares); complete cases of baseline and "
-         "follow-up, exclusions counted."),
+         "of the score and site (ordinary least squares); "
+         + ("pooled over multiply imputed data sets by Rubin's rules (main analysis), complete "
+            "cases of baseline and follow-up beside it (section 7)."
+            if inp.plan.missing_data.method == "mi" else
+            "complete cases of baseline and follow-up, exclusions counted.")),
     ]
     if inp.mediation is not None:
         models.append((
@@ -139,9 +151,10 @@ def _plan_sha(inp: ReportInputs) -> str:
 
 def context(inp: ReportInputs) -> dict[str, Any]:
     plan = inp.plan
-    blocks = sections.survival_blocks(inp)
-    qrows, qother = sections.questionnaire_rows(inp)
-    med = sections.mediation_section(inp)
+    blocks = readmission.survival_blocks(inp)
+    qrows, qother = questionnaires.questionnaire_rows(inp)
+    missing = missing_data.missing_data_section(inp)
+    med = mediation.mediation_section(inp)
     if med is not None:
         med.forest = figures.mediation_forest(inp)
         med.sensitivity_figure = figures.sensitivity_figure(med.sensitivity)
@@ -154,8 +167,8 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         med.forest = fig(med.forest, "medforest", "Forest plot of indirect and direct effects")
         med.sensitivity_figure = fig(med.sensitivity_figure, "medsens",
                                      "ACME as a function of the sensitivity parameter rho")
-    heads, t1 = sections.baseline_table(inp)
-    rules, overrides = sections.scoring_rules(plan.raw)
+    heads, t1 = participants.baseline_table(inp)
+    rules, overrides = checks.scoring_rules(plan.raw)
     n_itt = int((inp.adsl["ITTFL"] == "Y").sum())
     notices = []
     if inp.mediation is None:
@@ -166,27 +179,28 @@ def context(inp: ReportInputs) -> dict[str, Any]:
     if inp.validation_summary is None:
         notices.append("Validation outputs (results/validation/) not found.")
     return {
-        "title": f"Trial report: {sections.arm_label(plan.treated_arm).lower()} vs "
-                 f"{sections.arm_label(plan.control_arm).lower()}",
+        "title": f"Trial report: {estimates.arm_label(plan.treated_arm).lower()} vs "
+                 f"{estimates.arm_label(plan.control_arm).lower()}",
         "version": __version__,
         "plan": plan,
         "plan_sha": _plan_sha(inp),
         "data_cut": plan.data_cut.isoformat() if plan.data_cut else None,
         "n_itt": n_itt,
-        "arms": [sections.arm_label(a) for a in plan.arms],
+        "arms": [estimates.arm_label(a) for a in plan.arms],
         "arm_codes": list(plan.arms),
         "notices": notices,
-        "flow": sections.build_flow(inp),
+        "flow": participants.build_flow(inp),
         "t1_heads": heads,
         "t1": t1,
         "blocks": blocks,
         "qrows": qrows,
         "qother": qother,
+        "missing": missing,
         "mediation": med,
         "forest_all": inline_svg(figures.forest_all(inp), "forestall",
                                  label="Forest plot of all between-arm effects"),
         "forest_excluded": figures.forest_excluded(inp),
-        "validation": sections.validation_section(inp),
+        "validation": checks.validation_section(inp),
         "rules": rules,
         "overrides": overrides,
         "methods": methods(inp),

@@ -1,0 +1,274 @@
+"""The flow of participants (CONSORT diagram, who is in each analysis) and Table 1, from the
+derived datasets and the estimates tables (counts, means, SDs, medians and IQRs only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import fmt
+from .estimates import (
+    DOWNSTREAM_SCORES,
+    PRIMARY_SCORE_ORDER,
+    VISITS,
+    arm_label,
+    code_label,
+    count,
+)
+from .fmt import Num
+from .inputs import ReportInputs, Table
+from .mediation import outcome_label
+from .questionnaires import analysis_label, main_analysis
+
+# ----------------------------------------------------------------------------- flow
+
+
+@dataclass
+class Flow:
+    svg: str
+    included: list[dict[str, Any]]
+    arms: list[str]
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{100 * k / n:.1f}%" if n else "\u2014"
+
+
+def _visit_counts(adqs: pd.DataFrame, arms: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for visit in VISITS:
+        sub = adqs.loc[adqs["AVISIT"] == visit, ["USUBJID", "ARM"]].drop_duplicates("USUBJID")
+        out[visit] = {a: int((sub["ARM"] == a).sum()) for a in arms}
+    return out
+
+
+def _per_arm_n(table: Table, mask: pd.Series, arms: tuple[str, ...]) -> dict[str, Num | None]:
+    out: dict[str, Num | None] = {}
+    for a in arms:
+        idx = table.raw.index[mask & (table.raw["contrast"] == a)]
+        out[a] = count(table, "survival", int(idx[0]), "n") if len(idx) else None
+    return out
+
+
+def _between_n(table: Table, src: str, mask: pd.Series) -> Num | None:
+    idx = table.raw.index[mask & table.raw["contrast"].str.contains(" vs ", regex=False)]
+    return count(table, src, int(idx[0]), "n") if len(idx) else None
+
+
+def build_flow(inp: ReportInputs) -> Flow:
+    plan = inp.plan
+    arms = plan.arms
+    adsl = inp.adsl
+    itt = adsl.loc[adsl["ITTFL"] == "Y"]
+    acc = inp.row_accounting
+    top = ["Participant records in the extract"]
+    excluded = ["Excluded at validation"]
+    if acc is not None and (acc["table"] == "participants").any():
+        r = acc.loc[acc["table"] == "participants"].iloc[0]
+        top.append(f"participants.csv rows: {int(r['rows_in'])}")
+        excluded.append(f"participant rows quarantined: {int(r['rows_quarantined'])}")
+    else:
+        top.append("validation outputs not found")
+        excluded.append("not known (no row accounting)")
+    not_itt = len(adsl) - len(itt)
+    if not_itt:
+        excluded.append(f"arm not one of the plan's two arms: {not_itt}")
+    randomised = ["Randomised (intention to treat)", f"n = {len(itt)}"]
+    visits = _visit_counts(inp.adqs.loc[inp.adqs["USUBJID"].isin(itt["USUBJID"])], arms)
+    surv = inp.survival
+    sraw = surv.raw
+    primary = _per_arm_n(surv, (sraw["analysis"] == "primary") & (sraw["estimate_type"] == "risk"), arms)
+    tenure = _per_arm_n(surv, (sraw["analysis"] == "community_tenure")
+                        & (sraw["estimate_type"] == "median_time"), arms)
+    qraw = inp.questionnaires.raw
+    main, beside = main_analysis(inp)
+    wem = qraw.index[(qraw.get("paramcd", pd.Series(dtype=str)) == "WEMWBS")
+                     & (qraw.get("avisit", pd.Series(dtype=str)) == "month_12")
+                     & (qraw.get("analysis", pd.Series(dtype=str)) == main)]
+    wem_label = f"ANCOVA, {analysis_label(main)}" if beside else "ANCOVA"
+    fu = plan.followup_days
+    arm_flows = []
+    from .svg import ArmFlow
+
+    for k, a in enumerate(arms):
+        d = itt.loc[itt["ARM"] == a]
+        n = len(d)
+        contact = int((d["NCONTACT"] > 0).sum())
+        alloc = [f"Allocated to {arm_label(a).lower()}", f"n = {n}",
+                 f"received at least one peer contact: {contact} ({_pct(contact, n)})"]
+        follow = ["Follow-up",
+                  f"withdrew from follow-up: {int(d['WDDT'].notna().sum())}",
+                  f"died: {int(d['DTHDT'].notna().sum())}",
+                  f"followed for the full {fu} days: {int((d['FUDAYS'] >= fu).sum())}"]
+        quest = ["Questionnaires returned"] + [
+            f"{VISITS[v].lower()}: {visits[v][a]} ({_pct(visits[v][a], n)})" for v in VISITS]
+        analysis = ["Analysed"]
+        if primary[a] is not None:
+            analysis.append(f"primary outcome: {primary[a].text}")
+        if tenure[a] is not None:
+            analysis.append(f"community tenure (KM, Cox, RMST): {tenure[a].text}")
+        if len(wem):
+            col = "n_treated" if k == 0 else "n_control"
+            c = count(inp.questionnaires, "questionnaires", int(wem[0]), col)
+            if c is not None:
+                analysis.append(f"WEMWBS at month 12 ({wem_label}): {c.text}")
+        arm_flows.append(ArmFlow(arm_label(a), alloc, follow, quest, analysis))
+    from .svg import flow_diagram
+
+    svg = flow_diagram(top, excluded, randomised, arm_flows, prefix="flow")
+    return Flow(svg, included_table(inp), list(arms))
+
+
+def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
+    """Participants included in each analysis: total and per arm where the table has it."""
+    arms = inp.plan.arms
+    surv = inp.survival
+    r = surv.raw
+    rows: list[dict[str, Any]] = []
+
+    def add(label, mask, arm_type=None):
+        total = _between_n(surv, "survival", mask)
+        per = _per_arm_n(surv, mask & (r["estimate_type"] == arm_type), arms) if arm_type else {}
+        if total is None and not any(per.values()):
+            return
+        rows.append({"label": label, "total": total, "arms": [per.get(a) for a in arms]})
+
+    add("Primary outcome (readmission within the follow-up)", r["analysis"] == "primary", "risk")
+    add("Community tenure (Kaplan–Meier, log-rank, Cox, RMST)",
+        r["analysis"] == "community_tenure", "median_time")
+    add("Detained readmission", r["analysis"] == "detained_readmission", "median_time")
+    add("Competing risk (Aalen–Johansen, cause-specific Cox)",
+        r["analysis"] == "competing_risks", "cumulative_incidence")
+    add("Recurrent readmissions, negative binomial",
+        (r["analysis"] == "recurrent_readmission") & (r["estimate_type"] == "rate_ratio"))
+    add("Recurrent readmissions, Andersen–Gill",
+        (r["analysis"] == "recurrent_readmission") & (r["estimate_type"] == "hazard_ratio"))
+    add("Days in hospital", r["analysis"] == "days_in_hospital", "mean")
+    q = inp.questionnaires
+    main, beside = main_analysis(inp)
+    for analysis in (main, beside) if beside else (main,):
+        name = f"Questionnaire ANCOVA ({analysis_label(analysis)})" if beside else \
+            "Questionnaire ANCOVA"
+        others = []
+        for i in q.raw.index:
+            if q.raw.at[i, "analysis"] != analysis or "paramcd" not in q.raw.columns:
+                continue
+            pc, visit = q.raw.at[i, "paramcd"], q.raw.at[i, "avisit"]
+            if pc not in DOWNSTREAM_SCORES:
+                others.append(int(i))
+                continue
+            rows.append({"label": f"{name}: {pc} at {VISITS.get(visit, visit).lower()}",
+                         "total": count(q, "questionnaires", i, "n"),
+                         "arms": [count(q, "questionnaires", i, "n_treated"),
+                                  count(q, "questionnaires", i, "n_control")]})
+        if others:
+            n = q.num.loc[others, "n"]
+            lo, hi = int(n.idxmin()), int(n.idxmax())
+            rows.append({"label": f"{name}: the other {len(others)} scores and visits "
+                                  "(smallest to largest n)",
+                         "total": None, "range": (count(q, "questionnaires", lo, "n"),
+                                                  count(q, "questionnaires", hi, "n")),
+                         "arms": [None, None]})
+    if inp.mediation is not None:
+        m = inp.mediation
+        planned = list((inp.plan.raw.get("mediation") or {}).get("outcomes") or [])
+        groups = sorted(m.num.groupby("outcome", sort=False),
+                        key=lambda kv: planned.index(kv[0]) if kv[0] in planned else len(planned))
+        for outcome, g in groups:
+            n = pd.to_numeric(g["n"], errors="coerce").dropna()  # NA: not estimable, n unknown
+            k = g.groupby("mediator", sort=False).ngroups
+            rows.append({"label": f"Mediation, {outcome_label(str(outcome))}: {k} mediator "
+                                  "analyses (smallest to largest n, complete cases)",
+                         "total": None,
+                         "range": (count(m, "mediation", int(n.idxmin()), "n"),
+                                   count(m, "mediation", int(n.idxmax()), "n"))
+                         if len(n) else (None, None),
+                         "arms": [None, None]})
+    return rows
+
+
+# ----------------------------------------------------------------------------- Table 1
+
+
+@dataclass
+class T1Row:
+    label: str
+    cells: list[str]
+    level: int = 0  # 0 = variable heading, 1 = statistic/level
+
+
+def _mean_sd(x: pd.Series) -> str:
+    x = x.dropna().astype(float)
+    if len(x) == 0:
+        return "\u2014"
+    sd = x.std(ddof=1) if len(x) > 1 else float("nan")
+    return f"{x.mean():.1f} ({fmt.number(sd, 1)})"
+
+
+def _median_iqr(x: pd.Series, decimals: int = 1) -> str:
+    x = x.dropna().astype(float)
+    if len(x) == 0:
+        return "\u2014"
+    q1, med, q3 = np.quantile(x.to_numpy(), [0.25, 0.5, 0.75])
+    return f"{med:.{decimals}f} ({q1:.{decimals}f} to {q3:.{decimals}f})"
+
+
+def _n_pct(k: int, n: int) -> str:
+    return f"{k} ({100 * k / n:.1f}%)" if n else "0"
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.isna() | (s.astype(str).str.strip() == "")
+
+
+def baseline_table(inp: ReportInputs) -> tuple[list[str], list[T1Row]]:
+    arms = inp.plan.arms
+    adsl = inp.adsl.loc[inp.adsl["ITTFL"] == "Y"]
+    groups = [adsl.loc[adsl["ARM"] == a] for a in arms] + [adsl]
+    heads = [f"{arm_label(a)} (n = {len(g)})" for a, g in zip(arms, groups, strict=False)]
+    heads.append(f"Total (n = {len(adsl)})")
+    rows: list[T1Row] = []
+
+    def continuous(label, col, decimals=1, data=None, source=None):
+        src = groups if data is None else data
+        rows.append(T1Row(label, ["" for _ in src]))
+        rows.append(T1Row("Mean (SD)", [_mean_sd(g[col]) for g in src], 1))
+        rows.append(T1Row("Median (IQR)", [_median_iqr(g[col], decimals) for g in src], 1))
+        rows.append(T1Row("Missing", [_n_pct(int(_blank(g[col]).sum()), len(g)) for g in src], 1))
+
+    def categorical(label, col, levels=None, labeller=code_label):
+        rows.append(T1Row(label, ["" for _ in groups]))
+        vals = adsl[col].astype(str)
+        present = sorted(set(vals[~_blank(adsl[col])]))
+        levels = [v for v in (levels or []) if v in present] + [v for v in present
+                                                                if v not in (levels or [])]
+        for lev in levels:
+            rows.append(T1Row(labeller(lev), [_n_pct(int((g[col].astype(str) == lev).sum()), len(g))
+                                             for g in groups], 1))
+        rows.append(T1Row("Missing", [_n_pct(int(_blank(g[col]).sum()), len(g)) for g in groups], 1))
+
+    continuous("Age (years)", "AGE", 0)
+    categorical("Sex", "SEX", ["female", "male", "other", "not_stated"])
+    categorical("Diagnosis group", "DIAGGR",
+                ["psychosis", "bipolar", "depression_anxiety", "personality", "other"])
+    continuous("Psychiatric admissions in the 2 years before the index admission", "PRIORADM", 0)
+    rows.append(T1Row("Detained during the index admission", ["" for _ in groups]))
+    rows.append(T1Row("Yes", [_n_pct(int((g["DETINDFL"] == "Y").sum()), len(g)) for g in groups], 1))
+    rows.append(T1Row("No", [_n_pct(int((g["DETINDFL"] == "N").sum()), len(g)) for g in groups], 1))
+    rows.append(T1Row("Missing", [_n_pct(int((~g["DETINDFL"].isin(["Y", "N"])).sum()), len(g))
+                                  for g in groups], 1))
+    categorical("Site", "SITEID", labeller=lambda s: s)
+    # baseline scores
+    adqs = inp.adqs
+    base = adqs.loc[(adqs["AVISIT"] == "baseline"), ["USUBJID", "PARAMCD", "PARAM", "AVAL"]]
+    params = base.drop_duplicates("PARAMCD").set_index("PARAMCD")["PARAM"]
+    for pc in PRIMARY_SCORE_ORDER:
+        if pc not in params.index:
+            continue
+        vals = base.loc[base["PARAMCD"] == pc].drop_duplicates("USUBJID").set_index("USUBJID")["AVAL"]
+        data = [pd.DataFrame({"v": vals.reindex(g["USUBJID"]).to_numpy()}) for g in groups]
+        continuous(f"Baseline {params[pc]}", "v", 1, data)
+    return heads, rows

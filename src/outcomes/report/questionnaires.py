@@ -1,0 +1,116 @@
+"""The questionnaire outcomes section: the ANCOVA rows of questionnaires.tsv by score, the
+main analysis (pooled over imputations when the plan says ``mi``) with the other beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from outcomes.imputation.ancova import ANALYSIS as MI_ANALYSIS
+from outcomes.instruments import load_registry
+from outcomes.questionnaires import ANALYSIS as CC_ANALYSIS
+
+from . import fmt
+from .estimates import (
+    PRIMARY_SCORE_ORDER,
+    VISITS,
+    Estimate,
+    count,
+    estimate,
+)
+from .fmt import Num
+from .inputs import ReportInputs
+
+
+def main_analysis(inp: ReportInputs) -> tuple[str, str | None]:
+    """(the analysis shown as the main questionnaire analysis, the one shown beside it):
+    the ANCOVA pooled over imputations when the plan says ``mi`` and the table has it,
+    else the complete-case ANCOVA, with the other analysis beside it when present."""
+    present = set(inp.questionnaires.raw.get("analysis", pd.Series(dtype=str)))
+    mi = inp.plan.missing_data.method == "mi" and MI_ANALYSIS in present
+    main, other = (MI_ANALYSIS, CC_ANALYSIS) if mi else (CC_ANALYSIS, MI_ANALYSIS)
+    return main, other if other in present else None
+
+
+def analysis_label(analysis: str) -> str:
+    return {MI_ANALYSIS: "multiple imputation", CC_ANALYSIS: "complete cases"}[analysis]
+
+
+@dataclass
+class QRow:
+    score: str
+    visit: str
+    direction: str
+    mean_t: Num | None
+    mean_c: Num | None
+    n_t: Num | None
+    n_c: Num | None
+    est: Estimate
+    excluded: Num | None
+    beside: Estimate | None = None  # the same score and visit by the other analysis
+
+
+def registry_info() -> dict[str, tuple[int, str, bool]]:
+    info = {}
+    for k, (key, inst) in enumerate(load_registry().items()):
+        for s in inst.scores:
+            info[s.paramcd] = (k, key, s.higher_is_better)
+    return info
+
+
+def score_order(pc: str, visit: str, info: dict[str, tuple[int, str, bool]]) -> tuple:
+    """Where a score and visit go in the report: downstream outcomes first, then the
+    registry's order of instruments, then the visits in order."""
+    k = info.get(pc, (999, "", True))[0]
+    prim = PRIMARY_SCORE_ORDER.index(pc) if pc in PRIMARY_SCORE_ORDER else 100 + k
+    return (prim, pc, list(VISITS).index(visit) if visit in VISITS else 9)
+
+
+def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Estimate]]:
+    """ANCOVA rows grouped by score (downstream outcomes first), and any other rows."""
+    q = inp.questionnaires
+    r = q.raw
+    if r.empty:
+        return [], []
+    info = registry_info()
+    main, beside = main_analysis(inp)
+    rows, other = [], []
+    order = []
+    at = {}
+    if beside is not None and "paramcd" in r.columns:
+        at = {(r.at[i, "paramcd"], r.at[i, "avisit"]): int(i)
+              for i in r.index[r["analysis"] == beside]}
+    for i in r.index:
+        if r.at[i, "analysis"] == beside and "paramcd" in r.columns:
+            continue  # shown beside its main row
+        if r.at[i, "analysis"] != main or "paramcd" not in r.columns:
+            other.append(estimate(q, "questionnaires", int(i), f"{r.at[i, 'analysis']}: {r.at[i, 'outcome']}"))
+            continue
+        pc, visit = r.at[i, "paramcd"], r.at[i, "avisit"]
+        k_beside = at.get((pc, visit))
+        hib = info.get(pc, (999, "", True))[2]
+        label = r.at[i, "param"] if "param" in r.columns else pc
+        est = estimate(q, "questionnaires", int(i), label)
+
+        def mean(col, i=i):
+            return fmt.cell(r.at[i, col], estimate_type="score_mean", src="questionnaires",
+                            row=int(i), col=col) if col in r.columns else None
+
+        rows.append(QRow(
+            score=f"{label} ({pc})", visit=VISITS.get(visit, visit),
+            direction="higher is better" if hib else "lower is better",
+            mean_t=mean("mean_treated"), mean_c=mean("mean_control"),
+            n_t=count(q, "questionnaires", int(i), "n_treated"),
+            n_c=count(q, "questionnaires", int(i), "n_control"),
+            est=est, excluded=count(q, "questionnaires", int(i), "n_excluded"),
+            beside=None if k_beside is None else estimate(q, "questionnaires", k_beside, label)))
+        order.append(score_order(pc, visit, info))
+    rows = [x for _, x in sorted(zip(order, rows, strict=True), key=lambda z: z[0])]
+    groups: list[dict[str, Any]] = []
+    for row in rows:
+        if not groups or groups[-1]["score"] != row.score:
+            groups.append({"score": row.score, "direction": row.direction, "rows": []})
+        groups[-1]["rows"].append(row)
+    return groups, other

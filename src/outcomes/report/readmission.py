@@ -1,0 +1,116 @@
+"""The readmission and community-tenure sections: one block per analysis of survival.tsv."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .estimates import (
+    ANALYSIS_TITLES,
+    TYPE_LABELS,
+    Estimate,
+    arm_label,
+    estimate,
+)
+from .inputs import ReportInputs
+
+# ----------------------------------------------------------------------------- estimates
+
+
+@dataclass
+class ArmTable:
+    """Per-arm quantities: one line per (outcome, estimate type), a cell per arm."""
+
+    heads: list[str]
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class Block:
+    key: str
+    title: str
+    by_arm: ArmTable | None
+    effects: list[Estimate]
+    checks: list[Estimate]
+    figure: str | None = None
+    figure_caption: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
+    t = inp.survival
+    r = t.raw
+    arms = inp.plan.arms
+    idx = r.index[r["analysis"] == analysis]
+    by_arm_rows = []
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    effects, checks = [], []
+    multi_outcome = r.loc[idx, "outcome"].nunique() > 1
+    for i in idx:
+        contrast, et, outcome = r.at[i, "contrast"], r.at[i, "estimate_type"], r.at[i, "outcome"]
+        label = TYPE_LABELS.get(et, et.replace("_", " "))
+        if multi_outcome:
+            label = f"{outcome}: {label}"
+        if contrast in arms:
+            key = (outcome, et)
+            if key not in seen:
+                seen[key] = {"label": label, "cells": {a: None for a in arms}}
+                by_arm_rows.append(seen[key])
+            seen[key]["cells"][contrast] = estimate(t, "survival", int(i), label)
+        elif " vs " in contrast:
+            effects.append(estimate(t, "survival", int(i), label))
+        else:
+            checks.append(estimate(t, "survival", int(i), f"{contrast}"))
+    for row in by_arm_rows:
+        row["cells"] = [row["cells"][a] for a in arms]
+    by_arm = ArmTable([arm_label(a) for a in arms], by_arm_rows) if by_arm_rows else None
+    return Block(analysis, title, by_arm, effects, checks)
+
+
+def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
+    """Blocks by report section; analyses not known here go to ``other``."""
+    plan = inp.plan
+    s = plan.survival
+    known = {
+        "primary": ["primary"],
+        "tenure": ["community_tenure", "detained_readmission"],
+        "competing": ["competing_risks", "recurrent_readmission", "days_in_hospital"],
+    }
+    present = list(pd.unique(inp.survival.raw["analysis"]))
+    out: dict[str, list[Block]] = {k: [] for k in (*known, "other")}
+    for section, names in known.items():
+        for a in names:
+            if a in present:
+                out[section].append(analysis_block(inp, a, ANALYSIS_TITLES[a]))
+    for a in present:
+        if not any(a in v for v in known.values()):
+            out["other"].append(analysis_block(inp, a, a.replace("_", " ").capitalize()))
+    figs = {"community_tenure": ("km_readmit", "Kaplan–Meier estimate of the proportion not "
+                                 "readmitted (community tenure), KMunicate layout: 95% "
+                                 "confidence bands, censoring marks, and under the axis the "
+                                 "number at risk, cumulative events and cumulative censored."),
+            "detained_readmission": ("km_readmdet", "Kaplan–Meier estimate of the proportion "
+                                     "without a detained readmission, KMunicate layout.")}
+    from .svg import inline_svg
+
+    tau = s.get("rmst_tau_days") or plan.followup_days
+    for b in out["tenure"]:
+        name, caption = figs[b.key]
+        if name in inp.figures:
+            b.figure = inline_svg(inp.figures[name], name, label=caption)
+            b.figure_caption = caption
+        else:
+            b.notes.append(f"Figure figures/{name}.svg not found.")
+        b.notes.append(
+            f"Cox model stratified by {', '.join(s['strata'])} and adjusted for "
+            f"{', '.join(s['cox_covariates'])} (Efron ties); log-rank stratified by "
+            f"{', '.join(s['strata'])}; RMST to {tau} days (Kaplan–Meier based). A median "
+            "'not reached' means fewer than half had the event.")
+    for b in out["primary"]:
+        b.notes.append(
+            f"Logistic regression adjusted for {', '.join(s['primary_covariates'])}; risks by "
+            "standardisation over all randomised participants; strategy for intercurrent "
+            f"events: {s['primary_strategy'].replace('_', ' ')}.")
+    return out
