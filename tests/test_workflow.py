@@ -83,7 +83,7 @@ def test_pipeline_validates_the_bundled_trial(tmp_path):
     # the default profile's terminal: progress, no job's shell command, inputs or outputs,
     # and the run's last line says where the report is
     out = res.stdout + res.stderr
-    assert "of 30 steps (100%) done" in out
+    assert "of 31 steps (100%) done" in out  # 18 mediation jobs, impute and tipping_point under MI
     for verbose in ("Shell command:", "\n    input: ", "\n    output: ", "\nrule validate:", "\nlocalrule "):
         assert verbose not in out, verbose
     assert _end_lines(res) == ["Pipeline finished. Open results/report/index.html"]
