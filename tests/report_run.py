@@ -35,8 +35,14 @@ def run_mediation_stage(res: Path, plan: Path) -> None:
 
     p = AnalysisPlan.load(plan)
     admed = res / "derived" / "admed.parquet"
+    # under missing_data.method mi, as the pipeline: the completed analysis data sets are
+    # built from the impute stage's file and every job pools over them
+    mi = p.missing_data.method == "mi"
+    admed_imputed = res / "derived" / "admed_imputed.parquet"
+    imputed = (["--imputed", str(res / "imputation" / "imputed_long.parquet"),
+                "--imputed-out", str(admed_imputed)] if mi else [])
     _cli("mediation-data", "--derived", str(res / "derived"), "--plan", str(plan),
-         "--out", str(admed))
+         "--out", str(admed), *imputed)
     jobs = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # complete-case warnings
@@ -44,7 +50,8 @@ def run_mediation_stage(res: Path, plan: Path) -> None:
             for outcome in p.mediation["outcomes"]:
                 prefix = res / "mediation" / f"{mediator}__{outcome}"
                 _cli("mediation", "--data", str(admed), "--plan", str(plan),
-                     "--mediator", mediator, "--outcome", outcome, "--out", str(prefix))
+                     "--mediator", mediator, "--outcome", outcome, "--out", str(prefix),
+                     *(["--imputed", str(admed_imputed)] if mi else []))
                 jobs.append(str(prefix) + ".tsv")
     _cli("mediation-gather", "--plan", str(plan), "--jobs", *jobs,
          "--tables", str(res / "tables"), "--figures", str(res / "figures"))
