@@ -2,7 +2,8 @@
 
 Each replicate trial (seed ``--seed + r``) is simulated under the ``mar`` scenario of
 ``outcomes simulate --missingness`` (docs/synthetic-trial.md §9) and, at the same seed, under
-``mnar`` with δ = ``--delta`` in both arms: the two extracts are byte-identical, only the
+``mnar`` with δ = ``--delta`` (one value for both arms, or peer support then usual care):
+the two extracts are byte-identical, only the
 truth differs. It is derived to ADaM as in the pipeline and WEMWBS at month 12 is analysed
 (the replicate loop, ADaM derivation, complete-case ANCOVA and summary are those of
 ``missingness_bias.py``) by
@@ -16,13 +17,13 @@ truth differs. It is derived to ADaM as in the pipeline and WEMWBS at month 12 i
   with the questionnaire) — then the ANCOVA pooled by Rubin's rules (``ancova_mi``);
 - ``mi_delta`` (mnar only): the same imputations with δ added once to every imputed
   month-12 WEMWBS of each arm (``delta_mode = "final"``, the tipping-point analysis's
-  shift), the δ the simulator used.
+  shift), the δ the simulator used (``mi`` under mnar is the MAR analysis, δ = 0).
 
 The truth is ``truth.json → scores.month_12.WEMWBS.difference`` of the scenario (under mnar
 that of the shifted full data).
 
     .venv/bin/python benchmarks/mi_recovery.py [--reps 200] [--n 600] [--m 20]
-        [--iterations 10] [--delta -5] [--seed 20261130] [--truth-n 5000] [--jobs 1]
+        [--iterations 10] [--delta -5 [D_CONTROL]] [--seed 20261130] [--truth-n 5000] [--jobs 1]
         [--tsv FILE] [--replicates-tsv FILE]
 
 Prints, per scenario and method, the summary of ``missingness_bias.summarise``: bias, its
@@ -71,9 +72,10 @@ INSTRUMENTS = ("wemwbs", "wai_sr", "hhi", "ucla3", "lsns6")
 
 
 def recovery_replicate(r: int, seed: int, *, n: int, truth_n: int, m: int, iterations: int,
-                       delta: float) -> list[dict]:
+                       delta: tuple[float, float]) -> list[dict]:
     """Replicate ``r`` at ``seed``: complete cases and MI under mar, and complete cases, MI
-    (δ = 0) and δ-adjusted MI under mnar (same extract, the mnar truth)."""
+    (δ = 0) and δ-adjusted MI under mnar with ``delta`` = (peer support, usual care) (same
+    extract, the mnar truth)."""
     plan = analysis_plan(INSTRUMENTS)
     tables, truth = simulate(n, seed, truth_n=truth_n, missingness="mar")
     _, truth_mnar = simulate(n, seed, truth_n=truth_n, missingness="mnar", mnar_delta=delta)
@@ -84,7 +86,7 @@ def recovery_replicate(r: int, seed: int, *, n: int, truth_n: int, m: int, itera
     imp = impute(frame, ImputationSettings(method="pmm", m=m, iterations=iterations), seed)
     analyse = delta_analyser(frame, imp, seed, plan, PARAMCD, VISIT, "final", 0.05, "")
     fits = {"complete_case": cc_ancova(derived), "mi": analyse(0.0, 0.0).ancova,
-            "mi_delta": analyse(delta, delta).ancova}
+            "mi_delta": analyse(*delta).ancova}
     seconds = time.process_time() - t0
     rows = []
     for sc, methods in (("mar", ("complete_case", "mi")),
@@ -103,15 +105,19 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--m", type=int, default=20)
     ap.add_argument("--iterations", type=int, default=10)
-    ap.add_argument("--delta", type=float, default=-5.0, help="the MNAR δ of both arms")
+    ap.add_argument("--delta", type=float, nargs="+", default=[-5.0],
+                    help="the MNAR δ: one for both arms, or peer support then usual care")
     ap.add_argument("--seed", type=int, default=20261130)
     ap.add_argument("--truth-n", type=int, default=5_000)
     ap.add_argument("--jobs", type=int, default=1, help="processes (replicates in parallel)")
     ap.add_argument("--tsv", default=None, help="write the summary table here (TSV)")
     ap.add_argument("--replicates-tsv", default=None, help="every replicate's estimates (TSV)")
     args = ap.parse_args()
+    if len(args.delta) not in (1, 2):
+        ap.error("--delta takes one or two values")
+    delta = (args.delta[0], args.delta[-1])
     replicate = functools.partial(recovery_replicate, n=args.n, truth_n=args.truth_n, m=args.m,
-                                  iterations=args.iterations, delta=args.delta)
+                                  iterations=args.iterations, delta=delta)
     t0 = time.perf_counter()
     df = run(replicate, args.reps, args.seed, jobs=args.jobs, replicates_tsv=args.replicates_tsv)
     wall = time.perf_counter() - t0
@@ -120,7 +126,7 @@ def main() -> None:
         write_tsv(summ, args.tsv)
     print(f"\n{PARAMCD} {VISIT}: n = {args.n}, {args.reps} replicates (seeds {args.seed}.."
           f"{args.seed + args.reps - 1}), m = {args.m}, {args.iterations} sweeps, pmm by arm, "
-          f"δ = {args.delta}, truth population {args.truth_n}; {wall:.0f} s wall, "
+          f"δ = {delta} (peer support, usual care), truth population {args.truth_n}; {wall:.0f} s wall, "
           f"{args.jobs} job(s)\n")
     print(pd.DataFrame(summ).to_markdown(index=False, floatfmt=".3g"))
 
