@@ -23,7 +23,7 @@ The truth is ``truth.json → scores.month_12.WEMWBS.difference`` of the scenari
 that of the shifted full data).
 
     .venv/bin/python benchmarks/mi_recovery.py [--reps 200] [--n 600] [--m 20]
-        [--iterations 10] [--delta -5 [D_CONTROL]] [--seed 20261130] [--truth-n 5000] [--jobs 1]
+        [--iterations 10] [--method pmm|norm] [--donors 5] [--delta -5 [D_CONTROL]] [--seed 20261130] [--truth-n 5000] [--jobs 1]
         [--tsv FILE] [--replicates-tsv FILE]
 
 Prints, per scenario and method, the summary of ``missingness_bias.summarise``: bias, its
@@ -72,7 +72,8 @@ INSTRUMENTS = ("wemwbs", "wai_sr", "hhi", "ucla3", "lsns6")
 
 
 def recovery_replicate(r: int, seed: int, *, n: int, truth_n: int, m: int, iterations: int,
-                       delta: tuple[float, float]) -> list[dict]:
+                       delta: tuple[float, float], method: str = "pmm",
+                       donors: int = 5) -> list[dict]:
     """Replicate ``r`` at ``seed``: complete cases and MI under mar, and complete cases, MI
     (δ = 0) and δ-adjusted MI under mnar with ``delta`` = (peer support, usual care) (same
     extract, the mnar truth)."""
@@ -83,7 +84,8 @@ def recovery_replicate(r: int, seed: int, *, n: int, truth_n: int, m: int, itera
     derived = derive(tables, plan, adtte=True)
     t0 = time.process_time()
     frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
-    imp = impute(frame, ImputationSettings(method="pmm", m=m, iterations=iterations), seed)
+    imp = impute(frame, ImputationSettings(method=method, m=m, iterations=iterations,
+                                                  donors=donors), seed)
     analyse = delta_analyser(frame, imp, seed, plan, PARAMCD, VISIT, "final", 0.05, "")
     fits = {"complete_case": cc_ancova(derived), "mi": analyse(0.0, 0.0).ancova,
             "mi_delta": analyse(*delta).ancova}
@@ -105,6 +107,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--m", type=int, default=20)
     ap.add_argument("--iterations", type=int, default=10)
+    ap.add_argument("--method", default="pmm", choices=("pmm", "norm"))
+    ap.add_argument("--donors", type=int, default=5, help="pmm's donors")
     ap.add_argument("--delta", type=float, nargs="+", default=[-5.0],
                     help="the MNAR δ: one for both arms, or peer support then usual care")
     ap.add_argument("--seed", type=int, default=20261130)
@@ -117,7 +121,8 @@ def main() -> None:
         ap.error("--delta takes one or two values")
     delta = (args.delta[0], args.delta[-1])
     replicate = functools.partial(recovery_replicate, n=args.n, truth_n=args.truth_n, m=args.m,
-                                  iterations=args.iterations, delta=delta)
+                                  iterations=args.iterations, delta=delta, method=args.method,
+                                  donors=args.donors)
     t0 = time.perf_counter()
     df = run(replicate, args.reps, args.seed, jobs=args.jobs, replicates_tsv=args.replicates_tsv)
     wall = time.perf_counter() - t0
@@ -125,7 +130,7 @@ def main() -> None:
     if args.tsv:
         write_tsv(summ, args.tsv)
     print(f"\n{PARAMCD} {VISIT}: n = {args.n}, {args.reps} replicates (seeds {args.seed}.."
-          f"{args.seed + args.reps - 1}), m = {args.m}, {args.iterations} sweeps, pmm by arm, "
+          f"{args.seed + args.reps - 1}), m = {args.m}, {args.iterations} sweeps, {args.method} by arm, "
           f"δ = {delta} (peer support, usual care), truth population {args.truth_n}; {wall:.0f} s wall, "
           f"{args.jobs} job(s)\n")
     print(pd.DataFrame(summ).to_markdown(index=False, floatfmt=".3g"))
