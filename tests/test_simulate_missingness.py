@@ -233,12 +233,13 @@ def test_mi_recovers_the_truth_under_strong_mar_where_complete_cases_do_not(reco
     estimate of WEMWBS at month 12 is within 0.8 points (≈ 2 SE) of the truth, and below the
     complete-case estimate of the same trial by more than 0.3 points.
 
-    Measured at n = 3,000 (seeds 12–15; m = 5, 5 sweeps): MI − truth −0.05, +0.10, +0.91,
-    +0.31 (SE ≈ 0.40); MI − complete cases −0.80, −0.67, −0.43, −0.99 (mean −0.72, SD
-    0.24; the benchmark's complete-case bias is +0.71). An imputation model without the
-    month-4 scores the mechanism depends on is biased like complete cases: its MI −
-    complete cases is ≈ 0 and fails the second bound (expected −0.72 ± 0.24 when correct).
-    This seed: MI − truth −0.05, MI − complete cases −0.80.
+    Benchmark (200 replicates of n = 600): MI − truth SD 0.92, MI − complete cases mean
+    −0.60, SD 0.42, so SDs ≈ 0.41 and 0.19 at n = 3,000. Measured at n = 3,000 (seeds
+    12–15; m = 5, 5 sweeps): MI − truth −0.05, +0.10, +0.91, +0.31; MI − complete cases
+    −0.80, −0.67, −0.43, −0.99. A correct MI fails the first bound with probability ≈ 5%
+    and the second with ≈ 4%; an imputation model without the month-4 scores the
+    mechanism depends on is biased like complete cases (MI − complete cases ≈ 0) and
+    passes the second with ≈ 6%. This seed: MI − truth −0.05, MI − complete cases −0.80.
     """
     truth, cc, analyse = recovery
     mi = analyse(0.0, 0.0)
