@@ -130,7 +130,7 @@ class TippingPoint:
         raise KeyError(f"({delta_treated}, {delta_control}) is not a point of the grid")
 
 
-def _analyser(frame: ImputationFrame, imp: ImputedData, seed, plan: AnalysisPlan,
+def delta_analyser(frame: ImputationFrame, imp: ImputedData, seed, plan: AnalysisPlan,
               paramcd: str, visit: str, mode: str, alpha: float,
               param: str) -> Callable[[float, float], AncovaMIResult]:
     """(δ_treated, δ_control) -> the pooled ANCOVA, memoised. ``final``: the imputations
@@ -248,7 +248,7 @@ def tipping_points(frame: ImputationFrame, plan: AnalysisPlan, *,
         col = f"{paramcd}_{visit}"
         deltas = tp.deltas or default_deltas(frame.data[col].to_numpy(dtype=float))
         hib = _higher_is_better(paramcd)
-        analyse = _analyser(frame, imp, plan.seed, plan, paramcd, visit, tp.delta_mode,
+        analyse = delta_analyser(frame, imp, plan.seed, plan, paramcd, visit, tp.delta_mode,
                             tp.alpha, (params or {}).get(paramcd, ""))
         res = {(dt, dc): analyse(dt, dc) for dc in deltas for dt in deltas}
         grid = tuple(TippingRow(ANALYSIS, dt, dc, r, conclusion(r, hib))
