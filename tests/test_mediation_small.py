@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def plan_file(tmp_path_factory) -> Path:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     cfg["mediation"]["n_boot"] = 100
+    # the complete-case engine on small trials (the bundled plan's MI needs the impute
+    # stage's file; MI on small trials is an open item of issue 12)
+    cfg["missing_data"] = {**cfg.get("missing_data", {}), "method": "complete_case"}
     path = tmp_path_factory.mktemp("plan") / "config.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path

@@ -25,17 +25,29 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from outcomes.plan import AnalysisPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 R_DIR = ROOT / "tests" / "r"
-CONFIG = ROOT / "config" / "config.yaml"
+def _complete_case_plan() -> Path:
+    """The bundled plan with missing_data.method complete_case: R recomputes the
+    complete-case estimators (the MI rows have their own oracle, test_r_oracle_mi.py)."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    cfg["missing_data"] = {**cfg.get("missing_data", {}), "method": "complete_case"}
+    path = Path(tempfile.mkdtemp(prefix="r-oracle-plan-")) / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+CONFIG = _complete_case_plan()
 KEY = ["analysis", "outcome", "contrast", "estimate_type"]
 NUM = ["estimate", "ci_low", "ci_high", "p_value"]
 RTOL = 1e-6
