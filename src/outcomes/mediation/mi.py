@@ -28,7 +28,7 @@ from .checks import interval_failure
 from .data import Roles, count_missing
 from .engine import MissingDataWarning, bootstrap_pvalue, fit_mediation
 from .result import ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS, MediationResult
-from .sensitivity import DEFAULT_RHO_GRID, SENSITIVITY_COLUMNS, acme_at_rho
+from .sensitivity import DEFAULT_RHO_GRID, SENSITIVITY_COLUMNS, acme_at_rho, sensitivity_band
 
 __all__ = ["MI_COLUMNS", "MediationMIResult", "boot_per_imputation", "fit_mediation_mi"]
 
@@ -220,15 +220,8 @@ def _pool_sensitivity(fits: list[MediationResult], skip: set[str], alpha: float
         grid = mine["rho"].to_numpy() if not mine.empty else DEFAULT_RHO_GRID
         point = np.array([f.sensitivity_point[label] for f in fits])
         est = np.mean([acme_at_rho(*p, grid) for p in point], axis=0)
-        R = np.vstack([f.sensitivity_draws[label] for f in fits])
-        R = R[np.isfinite(R).all(axis=1) & (R[:, 2] > 0) & (np.abs(R[:, 3]) < 1)]
-        if R.shape[0]:
-            draws = acme_at_rho(R[:, :1], R[:, 1:2], R[:, 2:3], R[:, 3:4], grid[None, :])
-            lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
-            rlo, rhi = np.quantile(R[:, 3], [alpha / 2, 1 - alpha / 2])
-        else:
-            lo = hi = np.full(grid.size, np.nan)
-            rlo = rhi = np.nan
+        lo, hi, rlo, rhi = sensitivity_band(np.vstack([f.sensitivity_draws[label] for f in fits]),
+                                            grid, alpha)
         for r, a, l_, h_ in zip(grid, est, lo, hi, strict=True):
             rows.append({"analysis": first.analysis, "outcome": first.outcome, "mediator": label,
                          "estimate_type": "mean_difference", "effect": "acme_average",

@@ -56,15 +56,7 @@ def sensitivity_tables(sets, point, reps, grid, alpha, analysis, outcome, outcom
             continue
         b2, s1, s2, rt = point[sm.label]
         acme = acme_at_rho(b2, s1, s2, rt, grid)
-        R = reps[sm.label]
-        R = R[np.isfinite(R).all(axis=1) & (R[:, 2] > 0) & (np.abs(R[:, 3]) < 1)]
-        if R.shape[0]:
-            draws = acme_at_rho(R[:, :1], R[:, 1:2], R[:, 2:3], R[:, 3:4], grid[None, :])
-            lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
-            rlo, rhi = np.quantile(R[:, 3], [alpha / 2, 1 - alpha / 2])
-        else:
-            lo = hi = np.full(grid.size, np.nan)
-            rlo = rhi = np.nan
+        lo, hi, rlo, rhi = sensitivity_band(reps[sm.label], grid, alpha)
         for r, a, l_, h_ in zip(grid, acme, lo, hi, strict=True):
             rows.append({"analysis": analysis, "outcome": outcome, "mediator": sm.label,
                          "estimate_type": "mean_difference", "effect": "acme_average",
@@ -90,3 +82,17 @@ def sensitivity_tables(sets, point, reps, grid, alpha, analysis, outcome, outcom
         notes.append("Sensitivity analysis is reported for each single mediator; the joint "
                      "effect of a set has no closed-form rho analysis.")
     return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS), pd.DataFrame(summ), notes
+
+
+def sensitivity_band(R: np.ndarray, grid: np.ndarray, alpha: float):
+    """Percentile band of the ACME over the ρ ``grid`` from bootstrap draws ``R`` (rows
+    b2, s1, s2, ρ̃; draws with a non-finite value, s2 ≤ 0 or |ρ̃| ≥ 1 left out), and the
+    percentile interval of ρ̃: (lo, hi, rho_lo, rho_hi), NaN when no draw is usable."""
+    R = R[np.isfinite(R).all(axis=1) & (R[:, 2] > 0) & (np.abs(R[:, 3]) < 1)]
+    if not R.shape[0]:
+        nan = np.full(grid.size, np.nan)
+        return nan, nan.copy(), np.nan, np.nan
+    draws = acme_at_rho(R[:, :1], R[:, 1:2], R[:, 2:3], R[:, 3:4], grid[None, :])
+    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
+    rlo, rhi = np.quantile(R[:, 3], [alpha / 2, 1 - alpha / 2])
+    return lo, hi, rlo, rhi
