@@ -120,6 +120,7 @@ class AnalysisPlan:
     survival: dict[str, Any] = field(default_factory=dict)
     mediation: dict[str, Any] = field(default_factory=dict)
     missing_data: MissingDataPlan = field(default_factory=MissingDataPlan)
+    clustering: str = "peer_worker"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -166,6 +167,7 @@ class AnalysisPlan:
             survival=dict(cfg["survival"]),
             mediation=dict(cfg["mediation"]),
             missing_data=MissingDataPlan.from_config(cfg["missing_data"]),
+            clustering=cfg["clustering"],
             raw=cfg,
         )
 

@@ -1,0 +1,43 @@
+"""Peer-worker clustering: the partially nested design of a peer-support trial
+(docs/clustering.md).
+
+Participants of the treated arm share peer workers; usual-care participants do not
+(Roberts & Roberts 2005; Candlish et al. 2018). A participant's cluster is the main peer
+worker of ADSL (``PEERWID``) for a treated participant who has one, and the participant
+alone otherwise: usual-care participants, and treated participants who never met a peer
+worker, are unclustered (a cluster of one that carries no peer-worker random effect and is
+its own unit in a cluster-robust variance or a cluster bootstrap).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: The plan's ``clustering`` values: the partially nested design, or every participant
+#: independent.
+PEER_WORKER, NONE = "peer_worker", "none"
+#: Prefixes of the cluster labels, so a peer-worker id never equals a participant id.
+WORKER_PREFIX, SINGLE_PREFIX = "PW:", "ID:"
+
+
+def cluster_ids(adsl: pd.DataFrame, treated_arm: str) -> pd.Series:
+    """The cluster of each ADSL row (index as ``adsl``): ``"PW:<PEERWID>"`` for a
+    participant of ``treated_arm`` with a main peer worker, ``"ID:<USUBJID>"`` otherwise
+    (usual care, never engaged, or another arm).
+
+    A usual-care participant with peer contacts (contamination) stays unclustered: the
+    design nests the treated arm only, and the contacts are reported, not modelled.
+    """
+    worker = adsl["PEERWID"].astype(str).str.strip() if "PEERWID" in adsl.columns \
+        else pd.Series("", index=adsl.index)
+    nested = (adsl["ARM"].astype(str) == treated_arm).to_numpy() & (worker != "").to_numpy()
+    labels = np.where(nested, WORKER_PREFIX + worker.to_numpy(dtype=str),
+                      SINGLE_PREFIX + adsl["USUBJID"].astype(str).to_numpy())
+    return pd.Series(labels, index=adsl.index, name="CLUSTER", dtype="str")
+
+
+def cluster_codes(clusters: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes 0..G−1 of the cluster labels (in sorted label order) and G."""
+    codes, uniques = pd.factorize(pd.Series(clusters, dtype="str"), sort=True)
+    return codes.astype(np.int64), len(uniques)
