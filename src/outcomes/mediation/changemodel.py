@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from outcomes.clustering import NONE, PEER_WORKER, cluster_ids, clustering_after_analysis
 from outcomes.errors import NotEstimable, OutcomesError
 from outcomes.plan import AnalysisPlan
 
@@ -44,6 +45,8 @@ OUTCOMES: dict[str, dict[str, str]] = {
     "readmit_time": {"type": "weibull", "label": "Time to first readmission"},
 }
 ALL_MEDIATORS = "ALL"
+#: The column of cluster labels the peer_worker design adds to the analysis data.
+CLUSTER = "CLUSTER"
 EXPOSURE = "TRTA01"
 #: The ``missing_data`` column of the complete-case rows.
 COMPLETE_CASES = "complete cases"
@@ -56,7 +59,8 @@ class ChangeModelError(OutcomesError):
 def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, plan: AnalysisPlan) -> pd.DataFrame:
     """One row per randomised participant with exposure, mediators, outcomes and covariates.
 
-    Columns: ``USUBJID``, ``TRTA01`` (1 treated, 0 control), the ADSL covariates, for every
+    Columns: ``USUBJID``, ``TRTA01`` (1 treated, 0 control), ``ARM``, ``PEERWID`` (the main
+    peer worker, for the cluster bootstrap), the ADSL covariates, for every
     score ``<PARAMCD>_M`` (mediator visit) and ``<PARAMCD>_BL`` (baseline), ``WEMWBS_M12``,
     ``READM12`` (1/0, missing when the 12-month status is unknown), ``TTE_READMIT`` and
     ``EVT_READMIT`` (time in days and 1 = readmitted).
@@ -64,7 +68,8 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     med = plan.mediation
     out = adsl.loc[adsl["ARM"].isin(plan.arms)].copy()
     out[EXPOSURE] = (out["ARM"] == plan.treated_arm).astype(int)
-    keep = ["USUBJID", EXPOSURE, "ARM", *sorted({c for c in med["covariates"] if c in out.columns})]
+    keep = ["USUBJID", EXPOSURE, "ARM", *(["PEERWID"] if "PEERWID" in out.columns else []),
+            *sorted({c for c in med["covariates"] if c in out.columns and c != "PEERWID"})]
     missing_cov = [c for c in med["covariates"] if c not in out.columns]
     if missing_cov:
         raise ChangeModelError(f"config key 'mediation.covariates': not in ADSL: {', '.join(missing_cov)}")
@@ -208,13 +213,39 @@ class ChangeModelJob:
 
 def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
             completed: Sequence[pd.DataFrame] | None = None) -> ChangeModelJob:
-    """Fit one (mediator set × outcome) analysis with its own random stream.
+    """Fit one (mediator set × outcome) analysis under both designs: the naive bootstrap
+    (``clustering = none``, the job's stream ``mediation/<set>/<outcome>``) and the cluster
+    bootstrap of the partially nested design (``clustering = peer_worker``, stream
+    ``mediation/<set>/<outcome>/peer_worker``; docs/clustering.md). The point estimates
+    are the same; the rows of each design follow each other, ``none`` first.
 
-    With the plan's ``missing_data.method`` ``mi`` the analysis is pooled over the
+    With the plan's ``missing_data.method`` ``mi`` each design is pooled over the
     ``completed`` data sets (:func:`split_completed`; :mod:`outcomes.mediation.mi`), the
-    bootstrap of imputation i seeded by child i of the job's stream; otherwise complete
+    bootstrap of imputation i seeded by child i of the design's stream; otherwise complete
     cases of ``data``.
     """
+    naive = _design_job(data, plan, mediator, outcome, completed, NONE)
+    nested = _design_job(data, plan, mediator, outcome, completed, PEER_WORKER)
+    report = dict(naive.report)
+    report["clustering"] = {
+        "main": plan.clustering,
+        NONE: {"rng_stream": naive.report["rng_stream"],
+               "method": "participants resampled independently"},
+        PEER_WORKER: {k: nested.report.get(k) for k in ("rng_stream", "status", "reason")}
+        | {"method": "cluster bootstrap: peer-worker caseloads resampled whole within the "
+                     "treated arm, participants within usual care (docs/clustering.md)",
+           "inference": nested.report.get("inference", {}),
+           "notes": nested.report.get("notes", [])},
+    }
+    sens = [f for f in (naive.sensitivity, nested.sensitivity) if not f.empty]
+    return ChangeModelJob(
+        pd.concat([naive.estimates, nested.estimates], ignore_index=True),
+        pd.concat(sens, ignore_index=True) if sens else naive.sensitivity, report)
+
+
+def _design_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
+                completed: Sequence[pd.DataFrame] | None, clustering: str) -> ChangeModelJob:
+    """One design's rows of :func:`run_job` (``clustering``: ``none`` or ``peer_worker``)."""
     mi = plan.missing_data.method == "mi"
     if mi and not completed:
         raise ChangeModelError("config key 'missing_data.method' is mi: the mediation job needs "
@@ -227,15 +258,29 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
     mediators = sets[mediator]
     columns = {m: f"{m}_M" for m in mediators}
     stream = f"mediation/{mediator}/{outcome}"
+    if clustering == PEER_WORKER:
+        stream = f"{stream}/{PEER_WORKER}"
     otype = OUTCOMES[outcome]["type"]
     ident: dict[str, Any] = dict(
-        analysis="mediation", outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
+        analysis="mediation", clustering=clustering, outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
         mediator=mediator, mechanism=mechanism_of(plan, mediator), mediators="+".join(mediators),
         n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=stream,
         missing_data=missing_data_note(plan))
     observed = data
+    cluster = None
     if mi:
         ident["m"] = plan.missing_data.m
+    if clustering == PEER_WORKER:
+        if "PEERWID" not in data.columns:
+            return _not_estimable_job("no PEERWID (main peer worker) in the analysis data set",
+                                      completed[0] if mi else data, ident, otype, outcome,
+                                      mediators)
+        cluster = CLUSTER
+        data = data.assign(**{CLUSTER: cluster_ids(data, plan.treated_arm)})
+        if mi:
+            completed = [d.assign(**{CLUSTER: cluster_ids(d, plan.treated_arm)})
+                         for d in completed]
+    if mi:
         data = completed[0]  # n of not-estimable rows: participants analysed after imputation
     visit = plan.mediation["mediator_visit"]
     missing = [c for c in columns.values() if c not in data.columns]
@@ -278,6 +323,7 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
             n_boot=int(plan.mediation["n_boot"]),
             joint=len(mediators) > 1,
             singles=len(mediators) == 1,  # a set's single scores have their own jobs
+            cluster=cluster,
             **kwargs,
         )
         res = (fit_mediation_mi(completed, seed=plan.seed_sequence(stream), **common) if mi
@@ -291,11 +337,13 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
     over = {k: v for k, v in ident.items() if not (mi and k == "n_boot")}  # MI: draws pooled
     est = est.assign(**{**over, "mediator": mediator if len(mediators) > 1
                         else label.get(mediators[0] + "_M", mediators[0])})
-    est = est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS]
+    est = clustering_after_analysis(
+        est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS])
     sens = res.sensitivity_frame()
     if len(mediators) > 1:  # a set's sensitivity grids are its single scores', reported by their own jobs
         sens = sens.iloc[0:0]
     if not sens.empty:
+        sens = clustering_after_analysis(sens.assign(clustering=clustering))
         sens = sens.assign(outcome=outcome, mediator=sens["mediator"].map(lambda c: label.get(c, c)),
                            mechanism=mechanism_of(plan, mediator), rng_stream=stream)
     report = res.report()
@@ -332,6 +380,7 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
             events = int(pd.to_numeric(data.loc[complete, flag], errors="coerce").fillna(0).sum())
     est = not_estimable_rows(reason, outcome_type=otype, **ident, n=n, events=events,
                              mediator_set="joint" if len(mediators) > 1 else "single")
+    est = clustering_after_analysis(est)
     if "m" in ident:  # the MI rows' columns, in their place
         est = est[[c for c in est.columns if c not in (*MI_COLUMNS, *STATUS_COLUMNS)]].assign(
             riv=np.nan, fmi=np.nan, m=ident["m"], **{c: est[c] for c in STATUS_COLUMNS})
@@ -340,8 +389,9 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
               "outcome_type": otype, "n": n, "events": events, "seed": ident["seed"],
               "rng_stream": ident["rng_stream"], "status": ["not estimable"], "reason": [reason],
               "missing_data": {"note": ident["missing_data"]}}
-    return ChangeModelJob(est, pd.DataFrame(columns=[*SENSITIVITY_COLUMNS, "mechanism", "rng_stream"]),
-                          report)
+    return ChangeModelJob(est, pd.DataFrame(columns=clustering_after_analysis(
+        pd.DataFrame(columns=[*SENSITIVITY_COLUMNS, "clustering", "mechanism", "rng_stream"])
+    ).columns), report)
 
 
 def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
@@ -358,7 +408,7 @@ def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     return paths
 
 
-FIRST_COLUMNS = ("analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high",
+FIRST_COLUMNS = ("analysis", "clustering", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high",
                  "p_value", "n", "events", "mediator", "mechanism", "effect", "n_boot", "seed")
 
 

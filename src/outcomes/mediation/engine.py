@@ -12,6 +12,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from outcomes.clustering import cluster_codes
+from outcomes.clustering.bootstrap import block_rows as _chunk_rows  # noqa: F401 (tests)
+from outcomes.clustering.bootstrap import cluster_bootstrap_counts, units_by_stratum
 from outcomes.errors import NotEstimable
 
 from . import effects as fx
@@ -52,15 +55,17 @@ CI_METHOD = (
     "and that one resample (as multinomial counts = frequency weights) feeds the mediator "
     "model(s), the outcome model and the averaging over the covariate distribution"
 )
+CLUSTER_CI_METHOD = (
+    "percentile bootstrap of clusters (cluster bootstrap, Davison & Hinkley 1997 section "
+    "3.8; Field & Welsh 2007): each replicate resamples the units of each arm with "
+    "replacement (a cluster is drawn whole; an unclustered participant is a unit of one), "
+    "once, and that one resample (as per-participant counts = frequency weights) feeds the "
+    "mediator model(s), the outcome model and the averaging over the covariate distribution"
+)
 
 
 class MissingDataWarning(UserWarning):
     """Participants were excluded for missing model variables (counts are in the result)."""
-
-
-def _chunk_rows(n: int) -> int:
-    """Replicates per bootstrap block (fixed given n, so results depend on the seed only)."""
-    return int(max(16, min(1024, 2**17 // max(n, 1))))  # ~1 MB blocks stay in cache
 
 
 def bootstrap_counts(rng: np.random.Generator, n: int, n_boot: int) -> Iterator[np.ndarray]:
@@ -69,13 +74,9 @@ def bootstrap_counts(rng: np.random.Generator, n: int, n_boot: int) -> Iterator[
     Replicate b draws n row indices ``rng.integers(0, n, n)`` (with replacement); its row of
     counts says how often each participant was drawn. Blocks of ``_chunk_rows(n)`` replicates
     are drawn with one call each, so the same generator state gives the same replicates.
+    This is the cluster bootstrap with every participant its own unit and one stratum.
     """
-    rows = _chunk_rows(n)
-    for lo in range(0, n_boot, rows):
-        b = min(rows, n_boot - lo)
-        idx = rng.integers(0, n, size=(b, n))
-        flat = (idx + (np.arange(b) * n)[:, None]).ravel()
-        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+    return cluster_bootstrap_counts(rng, np.arange(n), n_boot)
 
 
 def bootstrap_pvalue(draws: np.ndarray, null: float = 0.0) -> float:
@@ -141,6 +142,7 @@ def fit_mediation(
     rho_grid: Sequence[float] = tuple(DEFAULT_RHO_GRID),
     quadrature_tol: float = 1e-6,
     analysis: str = "mediation",
+    cluster: str | None = None,
 ) -> MediationResult:
     """Causal mediation analysis (Imai, Keele & Tingley 2010) of a 0/1 exposure.
 
@@ -158,7 +160,11 @@ def fit_mediation(
 
     Percentile bootstrap CIs and p-values from ``n_boot`` resamples of participants drawn
     with ``rng`` (one shared resample per replicate for all models). Complete cases are
-    analysed; exclusions are counted in ``result.missing`` and warned about.
+    analysed; exclusions are counted in ``result.missing`` and warned about. With
+    ``cluster`` (a column of cluster labels, e.g. :func:`outcomes.clustering.cluster_ids`)
+    the bootstrap is the cluster bootstrap stratified by exposure
+    (:mod:`outcomes.clustering.bootstrap`): whole clusters are resampled within each arm;
+    fewer than 2 units in an arm, or a cluster in both arms, is :class:`NotEstimable`.
 
     Raises :class:`MediationDataError` for bad input (naming the column) and
     :class:`~outcomes.errors.NotEstimable` (:class:`~outcomes.errors.SingularDesign` for a
@@ -210,6 +216,16 @@ def fit_mediation(
     df = data.loc[complete]
     n = len(df)
     T = binary_array(df[exposure], exposure, "exposure")
+    units = None
+    if cluster is not None:
+        if cluster not in data.columns:
+            raise MediationDataError(f"cluster column {cluster!r} not in the data")
+        labels = df[cluster]
+        if labels.isna().any() or (labels.astype(str).str.strip() == "").any():
+            raise MediationDataError(f"cluster column {cluster!r} has missing labels")
+        units = cluster_codes(labels)[0]
+        per_arm = [len(u) for u in (np.unique(units[T == 1]), np.unique(units[T == 0]))]
+        units_by_stratum(units, T, min_units=2)  # raises NotEstimable before any fitting
     M = np.column_stack([numeric_array(df[m], m, "mediator") for m in mediators]) if n else (
         np.empty((0, len(mediators))))
     y = tm = ev = None
@@ -314,7 +330,9 @@ def fit_mediation(
     sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
     failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
     no_conv = f"{outcome_type} outcome model did not converge"
-    for W in bootstrap_counts(rng, n, n_boot):
+    draws = (bootstrap_counts(rng, n, n_boot) if units is None
+             else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
+    for W in draws:
         for sm in sets:
             lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
             causes = rep_checks[sm.label](W)
@@ -406,7 +424,7 @@ def fit_mediation(
     if outcome_type == "weibull":
         assumptions.append(SURVIVAL_ASSUMPTION)
     methods = {
-        "ci_method": CI_METHOD,
+        "ci_method": CI_METHOD if units is None else CLUSTER_CI_METHOD,
         "pvalue_method": PVALUE_METHOD,
         "point_estimate": "full-sample fit (not the bootstrap mean)",
         "integration": (
@@ -416,6 +434,9 @@ def fit_mediation(
             f"{K_REF} nodes for point estimates, the fewest nodes keeping every "
             f"potential-outcome mean within {quadrature_tol:g} of that for the bootstrap"),
     }
+    if units is not None:
+        methods["resampling_units"] = (f"{per_arm[0]} units ({exposure}=1), {per_arm[1]} units "
+                                       f"({exposure}=0) from column {cluster}")
     return MediationResult(
         analysis=analysis, outcome=outcome_label, outcome_type=outcome_type, exposure=exposure,
         contrast=contrast, mediators=mediators,

@@ -36,8 +36,8 @@ __all__ = ["MI_COLUMNS", "MediationMIResult", "boot_per_imputation", "fit_mediat
 MI_COLUMNS = ("riv", "fmi", "m")
 CI_METHOD = (
     "MI Boot pooled (Schomaker & Heumann 2018): every completed data set is bootstrapped "
-    "(ceil(n_boot / m) replicates each, at least 2, one shared resample of participants "
-    "per replicate for all models) and the percentile interval and bootstrap p-value are "
+    "(ceil(n_boot / m) replicates each, at least 2, one shared resample per replicate for "
+    "all models: of participants, or of whole clusters for the cluster bootstrap) and the percentile interval and bootstrap p-value are "
     "taken over the replicates of all imputations pooled; point estimate = mean of the m "
     "full-sample estimates; riv and fmi by Rubin's rules with each imputation's bootstrap "
     "variance as its within-imputation variance"
@@ -200,7 +200,9 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
     details = {
         "inference": {"ci_method": CI_METHOD, "n_boot": total, "n_boot_per_imputation": each,
                       "n_boot_failed": {lab: sum(d.values()) for lab, d in causes.items()},
-                      "point_estimate": "mean of the m full-sample estimates (Rubin 1987)"},
+                      "point_estimate": "mean of the m full-sample estimates (Rubin 1987)",
+                      "bootstrap_of_each_imputation": first.methods["ci_method"],
+                      **{k: v for k, v in first.methods.items() if k == "resampling_units"}},
         "missing_data": {"method": "mi", "m": m, "n_boot_per_imputation": each,
                          "combination": CI_METHOD, "fmi": fmi},
     }
