@@ -21,7 +21,8 @@ import pandas as pd
 
 from outcomes.errors import NotEstimable
 
-__all__ = ["block_rows", "cluster_bootstrap_counts", "units_by_stratum"]
+__all__ = ["block_rows", "cluster_bootstrap_counts", "resample_means", "resample_medians",
+           "units_by_stratum"]
 
 
 def block_rows(n: int) -> int:
@@ -88,3 +89,20 @@ def cluster_bootstrap_counts(rng: np.random.Generator, clusters: np.ndarray, n_b
             unit = np.bincount(flat, minlength=b * g).reshape(b, g)
             out[:, pos] = unit[:, codes]
         yield out
+
+
+def resample_means(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mean of each replicate's resample (rows of ``counts``) of the values ``x``."""
+    return counts @ x / counts.sum(axis=1)
+
+
+def resample_medians(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Median of each replicate's resample of ``x`` from its counts, as ``np.median`` of the
+    expanded resample: the middle order statistic, or the mean of the two middle ones."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    cum = np.cumsum(counts[:, order], axis=1)
+    size = cum[:, -1]
+    lo = (cum <= ((size - 1) // 2)[:, None]).sum(axis=1)
+    hi = (cum <= (size // 2)[:, None]).sum(axis=1)
+    return (xs[lo] + xs[hi]) / 2

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from lifelines.exceptions import ConvergenceError
 
+from outcomes.clustering import clustering_after_analysis
 from outcomes.errors import NotEstimable
 from outcomes.plan import AnalysisPlan
 
@@ -159,8 +160,9 @@ def run_survival(
         [ident("recurrent_readmission", "readmissions (Andersen-Gill)", c, "hazard_ratio",
                n_re, e_re)],
         "the Andersen-Gill model"))
-    results.append(hospital_days(adre, adsl, arms=arms, n_boot=int(s["hospital_days_n_boot"]), rng=rng))
-    return SurvivalAnalyses(results_table(results), curves)
+    results.append(hospital_days(adre, adsl, arms=arms, n_boot=int(s["hospital_days_n_boot"]), rng=rng,
+                                 clustered=True))
+    return SurvivalAnalyses(clustering_after_analysis(results_table(results)), curves)
 
 
 def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: str | Path) -> list[Path]:
