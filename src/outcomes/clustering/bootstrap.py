@@ -21,8 +21,13 @@ import pandas as pd
 
 from outcomes.errors import NotEstimable
 
-__all__ = ["block_rows", "cluster_bootstrap_counts", "resample_means", "resample_medians",
+__all__ = ["ClusterDesignError", "block_rows", "cluster_bootstrap_counts", "resample_means", "resample_medians",
            "units_by_stratum"]
+
+
+class ClusterDesignError(NotEstimable):
+    """The clusters cannot be resampled: a cluster spans two strata, or a stratum has too
+    few units. Only the clustered analysis is not estimable; the naive one may be."""
 
 
 def block_rows(n: int) -> int:
@@ -37,7 +42,8 @@ def units_by_stratum(clusters: np.ndarray, strata: np.ndarray | pd.Series | None
 
     ``clusters`` are integer unit codes (:func:`outcomes.clustering.cluster_codes` of the
     labels). Raises :class:`NotEstimable` when a unit spans two strata (the clusters must
-    be nested in the arms) or a stratum has fewer than ``min_units`` units.
+    be nested in the arms) or a stratum has fewer than ``min_units`` units
+    (:class:`ClusterDesignError`).
     """
     codes = np.asarray(clusters)
     if not np.issubdtype(codes.dtype, np.integer):
@@ -53,13 +59,13 @@ def units_by_stratum(clusters: np.ndarray, strata: np.ndarray | pd.Series | None
         groups = [np.flatnonzero(scodes == k) for k in range(len(uniques))]
         arms_of = pd.Series(scodes).groupby(codes).nunique()
         if (arms_of > 1).any():
-            raise NotEstimable(f"a cluster (code {int(arms_of.index[arms_of > 1][0])}) has "
+            raise ClusterDesignError(f"a cluster (code {int(arms_of.index[arms_of > 1][0])}) has "
                                "participants in two arms: clusters must be nested in the arms")
     out = []
     for pos in groups:
         units, inner = np.unique(codes[pos], return_inverse=True)
         if units.size < min_units:
-            raise NotEstimable(f"{units.size} resampling unit(s) in an arm: the cluster "
+            raise ClusterDesignError(f"{units.size} resampling unit(s) in an arm: the cluster "
                                f"bootstrap needs at least {min_units} in each")
         out.append((pos, inner.astype(np.int64), int(units.size)))
     return out

@@ -30,12 +30,13 @@ import numpy as np
 import pandas as pd
 
 from outcomes.clustering import NONE, PEER_WORKER, cluster_ids, clustering_after_analysis
+from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable, OutcomesError
 from outcomes.plan import AnalysisPlan
 
 from .data import Roles, count_missing
-from .engine import fit_mediation
-from .mi import MI_COLUMNS, fit_mediation_mi
+from .engine import fit_mediation_designs
+from .mi import MI_COLUMNS, fit_mediation_mi_designs
 from .result import STATUS_COLUMNS, not_estimable_rows
 from .sensitivity import SENSITIVITY_COLUMNS
 
@@ -216,16 +217,17 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
     """Fit one (mediator set × outcome) analysis under both designs: the naive bootstrap
     (``clustering = none``, the job's stream ``mediation/<set>/<outcome>``) and the cluster
     bootstrap of the partially nested design (``clustering = peer_worker``, stream
-    ``mediation/<set>/<outcome>/peer_worker``; docs/clustering.md). The point estimates
-    are the same; the rows of each design follow each other, ``none`` first.
+    ``mediation/<set>/<outcome>/peer_worker``; docs/clustering.md). The full-sample fits
+    are shared, so the point estimates are the same; the rows of each design follow each
+    other, ``none`` first.
 
     With the plan's ``missing_data.method`` ``mi`` each design is pooled over the
     ``completed`` data sets (:func:`split_completed`; :mod:`outcomes.mediation.mi`), the
     bootstrap of imputation i seeded by child i of the design's stream; otherwise complete
     cases of ``data``.
     """
-    naive = _design_job(data, plan, mediator, outcome, completed, NONE)
-    nested = _design_job(data, plan, mediator, outcome, completed, PEER_WORKER)
+    jobs = _design_jobs(data, plan, mediator, outcome, completed)
+    naive, nested = jobs[NONE], jobs[PEER_WORKER]
     report = dict(naive.report)
     report["clustering"] = {
         "main": plan.clustering,
@@ -243,9 +245,9 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
         pd.concat(sens, ignore_index=True) if sens else naive.sensitivity, report)
 
 
-def _design_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
-                completed: Sequence[pd.DataFrame] | None, clustering: str) -> ChangeModelJob:
-    """One design's rows of :func:`run_job` (``clustering``: ``none`` or ``peer_worker``)."""
+def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
+                 completed: Sequence[pd.DataFrame] | None) -> dict[str, ChangeModelJob]:
+    """The rows of :func:`run_job` of each design (``none``, ``peer_worker``)."""
     mi = plan.missing_data.method == "mi"
     if mi and not completed:
         raise ChangeModelError("config key 'missing_data.method' is mi: the mediation job needs "
@@ -257,36 +259,39 @@ def _design_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: 
         raise ChangeModelError(f"unknown outcome '{outcome}'; the plan has {', '.join(plan.mediation['outcomes'])}")
     mediators = sets[mediator]
     columns = {m: f"{m}_M" for m in mediators}
-    stream = f"mediation/{mediator}/{outcome}"
-    if clustering == PEER_WORKER:
-        stream = f"{stream}/{PEER_WORKER}"
+    base = f"mediation/{mediator}/{outcome}"
+    streams = {NONE: base, PEER_WORKER: f"{base}/{PEER_WORKER}"}
     otype = OUTCOMES[outcome]["type"]
-    ident: dict[str, Any] = dict(
-        analysis="mediation", clustering=clustering, outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
+    idents: dict[str, dict[str, Any]] = {c: dict(
+        analysis="mediation", clustering=c, outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
         mediator=mediator, mechanism=mechanism_of(plan, mediator), mediators="+".join(mediators),
-        n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=stream,
-        missing_data=missing_data_note(plan))
+        n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=streams[c],
+        missing_data=missing_data_note(plan), **({"m": plan.missing_data.m} if mi else {}))
+        for c in streams}
     observed = data
-    cluster = None
-    if mi:
-        ident["m"] = plan.missing_data.m
-    if clustering == PEER_WORKER:
-        if "PEERWID" not in data.columns:
-            return _not_estimable_job("no PEERWID (main peer worker) in the analysis data set",
-                                      completed[0] if mi else data, ident, otype, outcome,
-                                      mediators)
-        cluster = CLUSTER
+    clusters: dict[str, str | None] = {NONE: None, PEER_WORKER: CLUSTER}
+    out: dict[str, ChangeModelJob] = {}
+
+    def not_estimable(reason: str, designs, roles: Roles | None = None) -> dict[str, ChangeModelJob]:
+        return {**out, **{c: _not_estimable_job(reason, data, idents[c], otype, outcome, mediators,
+                                                roles) for c in designs}}
+
+    if "PEERWID" in data.columns:
         data = data.assign(**{CLUSTER: cluster_ids(data, plan.treated_arm)})
         if mi:
-            completed = [d.assign(**{CLUSTER: cluster_ids(d, plan.treated_arm)})
-                         for d in completed]
+            completed = [d.assign(**{CLUSTER: cluster_ids(d, plan.treated_arm)}) for d in completed]
+    else:
+        clusters.pop(PEER_WORKER)
+        out[PEER_WORKER] = _not_estimable_job(
+            "no PEERWID (main peer worker) in the analysis data set",
+            completed[0] if mi else data, idents[PEER_WORKER], otype, outcome, mediators)
     if mi:
         data = completed[0]  # n of not-estimable rows: participants analysed after imputation
     visit = plan.mediation["mediator_visit"]
     missing = [c for c in columns.values() if c not in data.columns]
     if missing and not any(str(c).endswith("_M") for c in data.columns):
-        return _not_estimable_job(f"no questionnaires at the mediator visit ({visit}) in the extract",
-                                  data, ident, otype, outcome, mediators)
+        return not_estimable(f"no questionnaires at the mediator visit ({visit}) in the extract",
+                             streams)
     if missing:
         raise ChangeModelError(
             f"config key 'mediation.mechanisms': no {visit} scores in ADQS for "
@@ -301,8 +306,7 @@ def _design_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: 
         absent = [c for c in ("WEMWBS_M12", "WEMWBS_BL") if c not in data.columns]
         if absent:
             visits = " and ".join("month 12" if c.endswith("M12") else "baseline" for c in absent)
-            return _not_estimable_job(f"no WEMWBS scores at {visits} in the extract",
-                                      data, ident, otype, outcome, mediators)
+            return not_estimable(f"no WEMWBS scores at {visits} in the extract", streams)
     elif outcome == "readmit_12m":
         kwargs["outcome"] = "READM12"
     else:
@@ -310,26 +314,49 @@ def _design_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: 
     roles = Roles(EXPOSURE, tuple(columns.values()),
                   tuple(kwargs.get(k) for k in ("outcome", "time", "event") if k in kwargs),
                   tuple(covariates), {k: tuple(v) for k, v in mediator_cov.items()})
+    common: dict[str, Any] = dict(
+        exposure=EXPOSURE,
+        mediators=list(columns.values()),
+        outcome_type=otype,
+        covariates=covariates,
+        mediator_covariates=mediator_cov,
+        categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
+        interaction=bool(plan.mediation["interaction"]),
+        horizon=float(plan.followup_days),
+        n_boot=int(plan.mediation["n_boot"]),
+        joint=len(mediators) > 1,
+        singles=len(mediators) == 1,  # a set's single scores have their own jobs
+        **kwargs,
+    )
+
+    def fit(designs: dict[str, str | None]) -> dict[str, Any]:
+        if mi:
+            return fit_mediation_mi_designs(
+                completed, designs={c: (plan.seed_sequence(streams[c]), col)
+                                    for c, col in designs.items()}, **common)
+        return fit_mediation_designs(
+            data, designs={c: (plan.rng(streams[c]), col) for c, col in designs.items()}, **common)
+
     try:
-        common: dict[str, Any] = dict(
-            exposure=EXPOSURE,
-            mediators=list(columns.values()),
-            outcome_type=otype,
-            covariates=covariates,
-            mediator_covariates=mediator_cov,
-            categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
-            interaction=bool(plan.mediation["interaction"]),
-            horizon=float(plan.followup_days),
-            n_boot=int(plan.mediation["n_boot"]),
-            joint=len(mediators) > 1,
-            singles=len(mediators) == 1,  # a set's single scores have their own jobs
-            cluster=cluster,
-            **kwargs,
-        )
-        res = (fit_mediation_mi(completed, seed=plan.seed_sequence(stream), **common) if mi
-               else fit_mediation(data, rng=plan.rng(stream), **common))
+        try:
+            fits = fit(clusters)
+        except ClusterDesignError as e:  # only the clustered design is not estimable
+            out[PEER_WORKER] = _not_estimable_job(e.reason, data, idents[PEER_WORKER], otype,
+                                                  outcome, mediators, roles)
+            fits = fit({NONE: None})
     except NotEstimable as e:
-        return _not_estimable_job(e.reason, data, ident, otype, outcome, mediators, roles)
+        return not_estimable(e.reason, [c for c in streams if c not in out], roles)
+    for c, res in fits.items():
+        out[c] = _job_of(res, plan, idents[c], mediator, mediators, columns, outcome,
+                         observed, roles, mi)
+    return out
+
+
+def _job_of(res: Any, plan: AnalysisPlan, ident: dict[str, Any], mediator: str,
+            mediators: tuple[str, ...], columns: dict[str, str], outcome: str,
+            observed: pd.DataFrame, roles: Roles, mi: bool) -> ChangeModelJob:
+    """One design's estimates, sensitivity grid and report from its fit."""
+    stream = ident["rng_stream"]
     est = res.to_frame()
     if len(mediators) > 1:  # a set's job reports the set jointly; single scores have their own jobs
         est = est.loc[est["mediator_set"] != "single"]
@@ -343,13 +370,14 @@ def _design_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: 
     if len(mediators) > 1:  # a set's sensitivity grids are its single scores', reported by their own jobs
         sens = sens.iloc[0:0]
     if not sens.empty:
-        sens = clustering_after_analysis(sens.assign(clustering=clustering))
+        sens = clustering_after_analysis(sens.assign(clustering=ident["clustering"]))
         sens = sens.assign(outcome=outcome, mediator=sens["mediator"].map(lambda c: label.get(c, c)),
                            mechanism=mechanism_of(plan, mediator), rng_stream=stream)
     report = res.report()
-    report.update(job=stream, mediator_set=list(mediators), outcome_name=outcome,
-                  outcome_label=OUTCOMES[outcome]["label"], seed=plan.seed, rng_stream=stream,
-                  status=sorted(set(est["status"])), reason=sorted(set(est["reason"]) - {""}))
+    report.update(job=f"mediation/{mediator}/{outcome}", mediator_set=list(mediators),
+                  outcome_name=outcome, outcome_label=OUTCOMES[outcome]["label"], seed=plan.seed,
+                  rng_stream=stream, status=sorted(set(est["status"])),
+                  reason=sorted(set(est["reason"]) - {""}))
     report["missing_data"] = {**report.get("missing_data", {}), **_missing_data_report(plan)}
     if mi:  # what the complete-case analysis would have had
         report["missing_data"]["n_complete_cases"] = int(count_missing(observed, roles)[1].sum())

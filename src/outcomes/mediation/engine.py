@@ -39,7 +39,7 @@ from .result import (
 )
 from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables
 
-__all__ = ["fit_mediation", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
+__all__ = ["fit_mediation", "fit_mediation_designs", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
 
 OutcomeType = Literal["linear", "logistic", "weibull"]
 
@@ -172,8 +172,46 @@ def fit_mediation(
     set with too many failed bootstrap replicates gets ``status = not estimable`` rows
     (``outcomes.mediation.checks``; docs/mediation.md, section 7a).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
+    return fit_mediation_designs(
+        data, designs={"": (rng, cluster)}, exposure=exposure, mediators=mediators,
+        outcome=outcome, outcome_type=outcome_type, covariates=covariates,
+        mediator_covariates=mediator_covariates, categorical=categorical,
+        interaction=interaction, time=time, event=event, horizon=horizon, n_boot=n_boot,
+        ci_level=ci_level, odds_ratio=odds_ratio, joint=joint, singles=singles,
+        rho_grid=rho_grid, quadrature_tol=quadrature_tol, analysis=analysis)[""]
+
+
+def fit_mediation_designs(
+    data: pd.DataFrame,
+    *,
+    exposure: str,
+    mediators: Sequence[str],
+    outcome: str | None = None,
+    outcome_type: OutcomeType,
+    covariates: Sequence[str] = (),
+    mediator_covariates: Mapping[str, Sequence[str]] | None = None,
+    categorical: Sequence[str] = (),
+    interaction: bool = False,
+    time: str | None = None,
+    event: str | None = None,
+    horizon: float = 365.0,
+    n_boot: int = 1000,
+    designs: Mapping[str, tuple[np.random.Generator, str | None]],
+    ci_level: float = 0.95,
+    odds_ratio: bool = False,
+    joint: bool = True,
+    singles: bool = True,
+    rho_grid: Sequence[float] = tuple(DEFAULT_RHO_GRID),
+    quadrature_tol: float = 1e-6,
+    analysis: str = "mediation",
+) -> dict[str, MediationResult]:
+    """:func:`fit_mediation` with one or more bootstrap designs: ``designs`` maps a name to
+    (generator, cluster column or None). The full-sample fits are shared; each design's
+    bootstrap draws from its own generator. A design whose clusters cannot be resampled
+    raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError` before any fitting."""
+    for rng, _ in designs.values():
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     if outcome_type not in ("linear", "logistic", "weibull"):
         raise MediationDataError(f"outcome_type must be linear, logistic or weibull, not {outcome_type!r}")
     mediators = tuple(mediators)
@@ -216,16 +254,17 @@ def fit_mediation(
     df = data.loc[complete]
     n = len(df)
     T = binary_array(df[exposure], exposure, "exposure")
-    units = None
-    if cluster is not None:
-        if cluster not in data.columns:
-            raise MediationDataError(f"cluster column {cluster!r} not in the data")
-        labels = df[cluster]
-        if labels.isna().any() or (labels.astype(str).str.strip() == "").any():
-            raise MediationDataError(f"cluster column {cluster!r} has missing labels")
-        units = cluster_codes(labels)[0]
-        per_arm = [len(u) for u in (np.unique(units[T == 1]), np.unique(units[T == 0]))]
-        units_by_stratum(units, T, min_units=2)  # raises NotEstimable before any fitting
+    units_of: dict[str, np.ndarray | None] = {}
+    for name, (_, cluster) in designs.items():
+        units_of[name] = None
+        if cluster is not None:
+            if cluster not in data.columns:
+                raise MediationDataError(f"cluster column {cluster!r} not in the data")
+            labels = df[cluster]
+            if labels.isna().any() or (labels.astype(str).str.strip() == "").any():
+                raise MediationDataError(f"cluster column {cluster!r} has missing labels")
+            units_of[name] = cluster_codes(labels)[0]
+            units_by_stratum(units_of[name], T, min_units=2)  # raises before any fitting
     M = np.column_stack([numeric_array(df[m], m, "mediator") for m in mediators]) if n else (
         np.empty((0, len(mediators))))
     y = tm = ev = None
@@ -322,138 +361,143 @@ def fit_mediation(
         if sens is not None:
             sens_point[sm.label] = sens[0]
 
-    # -- bootstrap ------------------------------------------------------------------------
-    seed = _seed_of(rng)
-    rng_state = rng.bit_generator.state
-    reps: dict[tuple[str, str], list[np.ndarray]] = {k: [] for k in point_eff}
-    bparams: dict[str, dict[str, list[np.ndarray]]] = {sm.label: {} for sm in sets}
-    sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
-    failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
-    no_conv = f"{outcome_type} outcome model did not converge"
-    draws = (bootstrap_counts(rng, n, n_boot) if units is None
-             else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
-    for W in draws:
-        for sm in sets:
-            lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
-            causes = rep_checks[sm.label](W)
-            causes[no_conv] = ~ok
-            bad = np.zeros(W.shape[0], dtype=bool)
-            for cause, mask in causes.items():
-                _count(failed_by[sm.label], cause, mask & ~bad)
-                bad |= mask
-            ok = ~bad
-            for key, arr in prm.items():
-                bparams[sm.label].setdefault(key, []).append(arr)
-            k = eng.k_boot.get(sm.label, 0)
-            eff = {et: np.full((W.shape[0], e.size), np.nan) for (lab, et), e in point_eff.items()
-                   if lab == sm.label}
-            if ok.any():
-                lp_ok = subset(lp, ok)
-                for et, e in eng.effects(eng.potential_outcomes(
-                        lp_ok, None if wsig is None else wsig[ok], k)).items():
-                    eff[et][ok] = e
-            finite = np.logical_and.reduce([np.isfinite(e).all(axis=1) for e in eff.values()])
-            _count(failed_by[sm.label], "effects not finite", ok & ~finite)
-            ok &= finite
-            for et, e in eff.items():
-                e[~ok] = np.nan
-                reps[(sm.label, et)].append(e)
-            if sens is not None:
-                sens = sens.copy()
-                sens[~ok] = np.nan
-                sens_reps[sm.label].append(sens)
-    failed = {lab: sum(d.values()) for lab, d in failed_by.items()}
-    not_estimable = {lab: why for lab, d in failed_by.items()
-                     if (why := interval_failure(d, n_boot, ci_level)) is not None}
-    rep_arr = {k: (np.vstack(v) if v else np.empty((0, point_eff[k].size)))
-               for k, v in reps.items()}
-    bparams_arr = {lab: {k: np.concatenate(v) for k, v in d.items()} for lab, d in bparams.items()}
+    out: dict[str, MediationResult] = {}
+    for design, (rng, cluster) in designs.items():
+        units = units_of[design]
+        # -- bootstrap ------------------------------------------------------------------------
+        seed = _seed_of(rng)
+        rng_state = rng.bit_generator.state
+        reps: dict[tuple[str, str], list[np.ndarray]] = {k: [] for k in point_eff}
+        bparams: dict[str, dict[str, list[np.ndarray]]] = {sm.label: {} for sm in sets}
+        sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
+        failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
+        no_conv = f"{outcome_type} outcome model did not converge"
+        draws = (bootstrap_counts(rng, n, n_boot) if units is None
+                 else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
+        for W in draws:
+            for sm in sets:
+                lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
+                causes = rep_checks[sm.label](W)
+                causes[no_conv] = ~ok
+                bad = np.zeros(W.shape[0], dtype=bool)
+                for cause, mask in causes.items():
+                    _count(failed_by[sm.label], cause, mask & ~bad)
+                    bad |= mask
+                ok = ~bad
+                for key, arr in prm.items():
+                    bparams[sm.label].setdefault(key, []).append(arr)
+                k = eng.k_boot.get(sm.label, 0)
+                eff = {et: np.full((W.shape[0], e.size), np.nan) for (lab, et), e in point_eff.items()
+                       if lab == sm.label}
+                if ok.any():
+                    lp_ok = subset(lp, ok)
+                    for et, e in eng.effects(eng.potential_outcomes(
+                            lp_ok, None if wsig is None else wsig[ok], k)).items():
+                        eff[et][ok] = e
+                finite = np.logical_and.reduce([np.isfinite(e).all(axis=1) for e in eff.values()])
+                _count(failed_by[sm.label], "effects not finite", ok & ~finite)
+                ok &= finite
+                for et, e in eff.items():
+                    e[~ok] = np.nan
+                    reps[(sm.label, et)].append(e)
+                if sens is not None:
+                    sens = sens.copy()
+                    sens[~ok] = np.nan
+                    sens_reps[sm.label].append(sens)
+        failed = {lab: sum(d.values()) for lab, d in failed_by.items()}
+        not_estimable = {lab: why for lab, d in failed_by.items()
+                         if (why := interval_failure(d, n_boot, ci_level)) is not None}
+        rep_arr = {k: (np.vstack(v) if v else np.empty((0, point_eff[k].size)))
+                   for k, v in reps.items()}
+        bparams_arr = {lab: {k: np.concatenate(v) for k, v in d.items()} for lab, d in bparams.items()}
 
-    # -- tables ---------------------------------------------------------------------------
-    alpha = 1 - ci_level
-    contrast = f"{exposure}=1 vs {exposure}=0"
-    rows = []
-    kinds = {sm.label: sm.kind for sm in sets}
-    effect_names: dict[str, tuple[str, ...]] = {}
-    for (label, et), est in point_eff.items():
-        names = fx.EFFECTS[: est.size]
-        effect_names[et] = names
-        draws = rep_arr[(label, et)]
-        null = 1.0 if et == "odds_ratio" else 0.0
-        why = not_estimable.get(label)
-        for j, name in enumerate(names):
-            d = draws[:, j]
-            d = d[np.isfinite(d)] if why is None else d[:0]
-            lo, hi = (np.quantile(d, [alpha / 2, 1 - alpha / 2]) if d.size
-                      else (np.nan, np.nan))
-            rows.append({
-                "analysis": analysis, "outcome": outcome_label, "contrast": contrast,
-                "estimate_type": et, "estimate": float(est[j]) if why is None else np.nan,
-                "ci_low": float(lo), "ci_high": float(hi),
-                "p_value": bootstrap_pvalue(d, null), "n": n,
-                "mediator": label, "effect": name, "n_boot": n_boot, "seed": seed,
-                "mediator_set": kinds[label],
-                "events": events, "horizon": horizon if outcome_type == "weibull" else None,
-                "ci_level": ci_level, "outcome_type": outcome_type,
-                "n_boot_failed": failed[label], "boot_se": float(np.std(d, ddof=1))
-                if d.size > 1 else float("nan"),
-                "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
-            })
-    est_df = pd.DataFrame(rows)
-    first = RESULT_COLUMNS + [c for c in est_df.columns
-                              if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
-    est_df = est_df[first + STATUS_COLUMNS]
+        # -- tables ---------------------------------------------------------------------------
+        alpha = 1 - ci_level
+        contrast = f"{exposure}=1 vs {exposure}=0"
+        rows = []
+        kinds = {sm.label: sm.kind for sm in sets}
+        effect_names: dict[str, tuple[str, ...]] = {}
+        for (label, et), est in point_eff.items():
+            names = fx.EFFECTS[: est.size]
+            effect_names[et] = names
+            draws = rep_arr[(label, et)]
+            null = 1.0 if et == "odds_ratio" else 0.0
+            why = not_estimable.get(label)
+            for j, name in enumerate(names):
+                d = draws[:, j]
+                d = d[np.isfinite(d)] if why is None else d[:0]
+                lo, hi = (np.quantile(d, [alpha / 2, 1 - alpha / 2]) if d.size
+                          else (np.nan, np.nan))
+                rows.append({
+                    "analysis": analysis, "outcome": outcome_label, "contrast": contrast,
+                    "estimate_type": et, "estimate": float(est[j]) if why is None else np.nan,
+                    "ci_low": float(lo), "ci_high": float(hi),
+                    "p_value": bootstrap_pvalue(d, null), "n": n,
+                    "mediator": label, "effect": name, "n_boot": n_boot, "seed": seed,
+                    "mediator_set": kinds[label],
+                    "events": events, "horizon": horizon if outcome_type == "weibull" else None,
+                    "ci_level": ci_level, "outcome_type": outcome_type,
+                    "n_boot_failed": failed[label], "boot_se": float(np.std(d, ddof=1))
+                    if d.size > 1 else float("nan"),
+                    "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
+                })
+        est_df = pd.DataFrame(rows)
+        first = RESULT_COLUMNS + [c for c in est_df.columns
+                                  if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
+        est_df = est_df[first + STATUS_COLUMNS]
 
-    sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
-    sens_df, sens_sum, notes = sensitivity_tables(
-        [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
-        np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
-        interaction, y)
-    for lab, d in failed_by.items():
-        if any(d.values()):
-            causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
-            notes.append(f"{lab}: {failed[lab]} of {n_boot} bootstrap replicates failed "
-                         f"({causes}); excluded from CIs and p-values")
-    for lab, why in not_estimable.items():
-        notes.append(f"{lab}: effects not estimable: {why}")
-    if outcome_type == "weibull":
-        notes.append(
-            "Median times are those of the marginal counterfactual distributions implied by "
-            "the Weibull model; medians beyond the follow-up are extrapolations.")
-    assumptions = list(ASSUMPTIONS)
-    if outcome_type == "weibull":
-        assumptions.append(SURVIVAL_ASSUMPTION)
-    methods = {
-        "ci_method": CI_METHOD if units is None else CLUSTER_CI_METHOD,
-        "pvalue_method": PVALUE_METHOD,
-        "point_estimate": "full-sample fit (not the bootstrap mean)",
-        "integration": (
-            "closed form (linear outcome)" if outcome_type == "linear" else
-            "Gauss-Hermite quadrature over the normal distribution of the outcome's linear "
-            "predictor given covariates (exact reduction of the mediators' normal residuals); "
-            f"{K_REF} nodes for point estimates, the fewest nodes keeping every "
-            f"potential-outcome mean within {quadrature_tol:g} of that for the bootstrap"),
-    }
-    if units is not None:
-        methods["resampling_units"] = (f"{per_arm[0]} units ({exposure}=1), {per_arm[1]} units "
-                                       f"({exposure}=0) from column {cluster}")
-    return MediationResult(
-        analysis=analysis, outcome=outcome_label, outcome_type=outcome_type, exposure=exposure,
-        contrast=contrast, mediators=mediators,
-        mediator_sets={sm.label: sm.meds for sm in sets}, estimates=est_df,
-        replicates=rep_arr, effect_names=effect_names, potential_outcomes=point_po,
-        params=params, boot_params=bparams_arr, sensitivity=sens_df,
-        sensitivity_summary=sens_sum, missing=report, n=n, events=events, n_boot=n_boot,
-        n_boot_failed=failed, seed=seed, rng_state=rng_state, ci_level=ci_level,
-        covariates=tuple(covariates), mediator_covariates=mcov,
-        categorical_levels=all_levels, interaction=interaction,
-        horizon=horizon if outcome_type == "weibull" else None, models=models,
-        quadrature_nodes={sm.label: {"point": eng.k_point.get(sm.label, 0),
-                                     "bootstrap": eng.k_boot.get(sm.label, 0)} for sm in sets},
-        software=_versions(), methods=methods, assumptions=assumptions, notes=notes,
-        point_effects=point_eff, failed_by=failed_by, sensitivity_point=sens_point,
-        sensitivity_draws=sens_arr,
-    )
+        sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
+        sens_df, sens_sum, notes = sensitivity_tables(
+            [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
+            np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
+            interaction, y)
+        for lab, d in failed_by.items():
+            if any(d.values()):
+                causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
+                notes.append(f"{lab}: {failed[lab]} of {n_boot} bootstrap replicates failed "
+                             f"({causes}); excluded from CIs and p-values")
+        for lab, why in not_estimable.items():
+            notes.append(f"{lab}: effects not estimable: {why}")
+        if outcome_type == "weibull":
+            notes.append(
+                "Median times are those of the marginal counterfactual distributions implied by "
+                "the Weibull model; medians beyond the follow-up are extrapolations.")
+        assumptions = list(ASSUMPTIONS)
+        if outcome_type == "weibull":
+            assumptions.append(SURVIVAL_ASSUMPTION)
+        methods = {
+            "ci_method": CI_METHOD if units is None else CLUSTER_CI_METHOD,
+            "pvalue_method": PVALUE_METHOD,
+            "point_estimate": "full-sample fit (not the bootstrap mean)",
+            "integration": (
+                "closed form (linear outcome)" if outcome_type == "linear" else
+                "Gauss-Hermite quadrature over the normal distribution of the outcome's linear "
+                "predictor given covariates (exact reduction of the mediators' normal residuals); "
+                f"{K_REF} nodes for point estimates, the fewest nodes keeping every "
+                f"potential-outcome mean within {quadrature_tol:g} of that for the bootstrap"),
+        }
+        if units is not None:
+            per_arm = [len(np.unique(units[T == v])) for v in (1.0, 0.0)]
+            methods["resampling_units"] = (f"{per_arm[0]} units ({exposure}=1), {per_arm[1]} units "
+                                           f"({exposure}=0) from column {cluster}")
+        out[design] = MediationResult(
+            analysis=analysis, outcome=outcome_label, outcome_type=outcome_type, exposure=exposure,
+            contrast=contrast, mediators=mediators,
+            mediator_sets={sm.label: sm.meds for sm in sets}, estimates=est_df,
+            replicates=rep_arr, effect_names=effect_names, potential_outcomes=point_po,
+            params=params, boot_params=bparams_arr, sensitivity=sens_df,
+            sensitivity_summary=sens_sum, missing=report, n=n, events=events, n_boot=n_boot,
+            n_boot_failed=failed, seed=seed, rng_state=rng_state, ci_level=ci_level,
+            covariates=tuple(covariates), mediator_covariates=mcov,
+            categorical_levels=all_levels, interaction=interaction,
+            horizon=horizon if outcome_type == "weibull" else None, models=models,
+            quadrature_nodes={sm.label: {"point": eng.k_point.get(sm.label, 0),
+                                         "bootstrap": eng.k_boot.get(sm.label, 0)} for sm in sets},
+            software=_versions(), methods=methods, assumptions=assumptions, notes=notes,
+            point_effects=point_eff, failed_by=failed_by, sensitivity_point=sens_point,
+            sensitivity_draws=sens_arr,
+        )
+    return out
 
 
 def _no_convergence(outcome_type: str, label: str, n: int, outcome: str, events: int | None,
