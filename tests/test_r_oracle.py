@@ -237,6 +237,6 @@ def test_compare_catches_a_wrong_number_and_a_missing_row():
     assert len(problems) == 1 and "ci_high" in problems[0]
     r.loc[0, "ci_high"] = 2.0 * (1 + 2e-7)
     assert _compare(py, r) == []
-    assert _compare(py, r.iloc[:1]) == ["('a', 'o', 'd', 'e'): only in pipeline"]
+    assert _compare(py, r.iloc[:1]) == ["('a', 'none', 'o', 'd', 'e'): only in pipeline"]
     r.loc[1, "events"] = 4
-    assert _compare(py, r) == ["('a', 'o', 'd', 'e') events: pipeline 3, R 4"]
+    assert _compare(py, r) == ["('a', 'none', 'o', 'd', 'e') events: pipeline 3, R 4"]

@@ -25,9 +25,10 @@ from outcomes.errors import NotEstimable
 from outcomes.imputation.pool import rubin
 
 from . import effects as fx
+from .bootstrap import bootstrap_pvalue
 from .checks import interval_failure
 from .data import Roles, count_missing
-from .engine import MissingDataWarning, bootstrap_pvalue, fit_mediation_designs
+from .engine import MissingDataWarning, fit_mediation_designs
 from .result import ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS, MediationResult
 from .sensitivity import DEFAULT_RHO_GRID, SENSITIVITY_COLUMNS, acme_at_rho, sensitivity_band
 

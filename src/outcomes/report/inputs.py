@@ -93,6 +93,15 @@ def read_table(path: Path, required: tuple[str, ...] = ESTIMATE_COLUMNS) -> Tabl
     return Table(path, raw, num)
 
 
+def main_design(table: Table | None, clustering: str) -> Table | None:
+    """The rows of the plan's main design (``clustering`` column; docs/clustering.md) of a
+    table that has every row under both designs (mediation); row labels kept."""
+    if table is None or "clustering" not in table.raw.columns:
+        return table
+    keep = (table.raw["clustering"] == clustering).to_numpy()
+    return Table(table.path, table.raw.loc[keep], table.num.loc[keep])
+
+
 def _parquet(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise ReportInputError(f"{path}: not found (run 'outcomes derive')")
@@ -176,10 +185,12 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
         except ValueError:
             key = str(p)
         files[key] = sha256(p)
+    plan_obj = AnalysisPlan.load(plan_path)
     return ReportInputs(
-        results_dir=root, plan=AnalysisPlan.load(plan_path), plan_path=plan_path,
+        results_dir=root, plan=plan_obj, plan_path=plan_path,
         adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
-        mediation=opt["mediation"], mediation_sensitivity=opt["mediation_sensitivity"],
+        mediation=main_design(opt["mediation"], plan_obj.clustering),
+        mediation_sensitivity=main_design(opt["mediation_sensitivity"], plan_obj.clustering),
         tipping_point=opt["tipping_point"],
         validation_summary=summary, validation_explained=explained, row_accounting=accounting, validation_status=status,
         figures=figures, provenance=prov, provenance_path=prov_path if prov else None,
