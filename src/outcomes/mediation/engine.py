@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -79,34 +79,12 @@ def _formula(lhs: str, terms: Sequence[str]) -> str:
     return f"{lhs} ~ " + " + ".join(terms)
 
 
-def fit_mediation(
-    data: pd.DataFrame,
-    *,
-    exposure: str,
-    mediators: Sequence[str],
-    outcome: str | None = None,
-    outcome_type: OutcomeType,
-    covariates: Sequence[str] = (),
-    mediator_covariates: Mapping[str, Sequence[str]] | None = None,
-    categorical: Sequence[str] = (),
-    interaction: bool = False,
-    time: str | None = None,
-    event: str | None = None,
-    horizon: float = 365.0,
-    n_boot: int = 1000,
-    rng: np.random.Generator,
-    ci_level: float = 0.95,
-    odds_ratio: bool = False,
-    joint: bool = True,
-    singles: bool = True,
-    rho_grid: Sequence[float] = tuple(DEFAULT_RHO_GRID),
-    quadrature_tol: float = 1e-6,
-    analysis: str = "mediation",
-    cluster: str | None = None,
-) -> MediationResult:
+def fit_mediation(data: pd.DataFrame, *, rng: np.random.Generator, cluster: str | None = None,
+                  **options: Any) -> MediationResult:
     """Causal mediation analysis (Imai, Keele & Tingley 2010) of a 0/1 exposure.
 
-    For each mediator alone (unless ``singles=False``), and (``joint=True``, several
+    ``options`` are the keyword arguments of :func:`fit_mediation_designs` (``exposure``,
+    ``mediators``, ``outcome``, ``outcome_type``, ``covariates``, ``n_boot``...). For each mediator alone (unless ``singles=False``), and (``joint=True``, several
     mediators) for all of them
     jointly: ACME and ADE under control and treatment and their averages, total effect and
     proportion mediated, from potential outcomes of the fitted models, averaged over the
@@ -132,13 +110,7 @@ def fit_mediation(
     set with too many failed bootstrap replicates gets ``status = not estimable`` rows
     (``outcomes.mediation.checks``; docs/mediation.md, section 7a).
     """
-    return fit_mediation_designs(
-        data, designs={"": (rng, cluster)}, exposure=exposure, mediators=mediators,
-        outcome=outcome, outcome_type=outcome_type, covariates=covariates,
-        mediator_covariates=mediator_covariates, categorical=categorical,
-        interaction=interaction, time=time, event=event, horizon=horizon, n_boot=n_boot,
-        ci_level=ci_level, odds_ratio=odds_ratio, joint=joint, singles=singles,
-        rho_grid=rho_grid, quadrature_tol=quadrature_tol, analysis=analysis)[""]
+    return fit_mediation_designs(data, designs={"": (rng, cluster)}, **options)[""]
 
 
 def fit_mediation_designs(

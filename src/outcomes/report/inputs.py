@@ -93,13 +93,24 @@ def read_table(path: Path, required: tuple[str, ...] = ESTIMATE_COLUMNS) -> Tabl
     return Table(path, raw, num)
 
 
+#: Columns that identify a result row apart from its design (``clustering``).
+ROW_KEY = ("analysis", "outcome", "contrast", "estimate_type", "paramcd", "avisit", "mediator",
+           "effect", "rho")
+
+
 def main_design(table: Table | None, clustering: str) -> Table | None:
-    """The rows of the plan's main design (``clustering`` column; docs/clustering.md) of a
-    table that has every row under both designs (mediation); row labels kept."""
+    """The rows the report shows (docs/clustering.md): those of the plan's main design
+    (``clustering`` column), and the rows written once because they do not depend on the
+    design; a row of the other design whose identification has a main-design row is left
+    out. Row labels are kept (they name the table's row)."""
     if table is None or "clustering" not in table.raw.columns:
         return table
-    keep = (table.raw["clustering"] == clustering).to_numpy()
-    return Table(table.path, table.raw.loc[keep], table.num.loc[keep])
+    raw = table.raw
+    key = [c for c in ROW_KEY if c in raw.columns]
+    main = raw["clustering"] == clustering
+    covered = raw[key].apply(tuple, axis=1).isin(set(raw.loc[main, key].apply(tuple, axis=1)))
+    keep = (main | ~covered).to_numpy()
+    return Table(table.path, raw.loc[keep], table.num.loc[keep])
 
 
 def _parquet(path: Path) -> pd.DataFrame:
@@ -188,7 +199,8 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
     plan_obj = AnalysisPlan.load(plan_path)
     return ReportInputs(
         results_dir=root, plan=plan_obj, plan_path=plan_path,
-        adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
+        adsl=adsl, adqs=adqs, survival=main_design(req["survival"], plan_obj.clustering),
+        questionnaires=main_design(req["questionnaires"], plan_obj.clustering),
         mediation=main_design(opt["mediation"], plan_obj.clustering),
         mediation_sensitivity=main_design(opt["mediation_sensitivity"], plan_obj.clustering),
         tipping_point=opt["tipping_point"],
