@@ -11,7 +11,9 @@ Public API
 
 All randomness comes from one ``numpy.random.default_rng(seed)``, split with
 ``rng.spawn(3)`` into a parameter stream (site effects, peer workers), a trial stream and
-a truth-population stream; nothing uses global random state. The same ``(n, seed)`` gives
+a truth-population stream (``spawn(5)`` in fact: a fourth child for the MNAR truth
+population's follow-up, a fifth for peer-worker clustering when ``icc > 0``, leaving the
+first three as they were); nothing uses global random state. The same ``(n, seed)`` gives
 byte-identical files whatever ``truth_n`` is; ``truth_n`` only changes truth.json.
 The model is documented in ``docs/synthetic-trial.md``.
 """
