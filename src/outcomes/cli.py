@@ -24,8 +24,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from outcomes.simulate import write_simulated_trial
 
     write_simulated_trial(n=args.n, seed=args.seed, out_dir=Path(args.out), truth_n=args.truth_n,
-                          missingness=args.missingness, mnar_delta=args.mnar_delta)
+                          missingness=args.missingness, mnar_delta=args.mnar_delta, icc=args.icc)
     scenario = "" if args.missingness == "default" else f", missingness {args.missingness}"
+    scenario += f", peer-worker ICC {args.icc:g}" if args.icc else ""
     print(f"simulate: wrote a trial of {args.n} participants (seed {args.seed}{scenario}) to {args.out}")
     return 0
 
@@ -265,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--mnar-delta", type=float, nargs="+", default=None, metavar="D",
         help="with --missingness mnar: shift of the unobserved month-12 WEMWBS in points, one "
              "value for both arms or PEER_SUPPORT USUAL_CARE (default: -5)",
+    )
+    p.add_argument(
+        "--icc", type=float, default=0.0,
+        help="intracluster correlation of the peer-worker effects on the latent scale, 0 <= ICC < 1 "
+             "(docs/synthetic-trial.md §10a; default 0: no peer-worker clustering)",
     )
     p.set_defaults(func=_cmd_simulate)
 
