@@ -84,6 +84,8 @@ def test_anova_icc_balanced_closed_form_and_not_estimable():
         anova_icc([1, 0], ["a", "b"])
     with pytest.raises(NotEstimable, match="does not vary"):
         anova_icc([1, 1, 0, 0], ["a", "a", "b", "b"])
+    with pytest.raises(ValueError, match="spans several strata"):
+        anova_icc(y, cl, ["s1"] * 3 + ["s2"] * 5)
 
 
 def test_design_effect_is_the_variance_ratio_and_main_rows():
