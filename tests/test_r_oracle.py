@@ -5,8 +5,8 @@ one other simulated trial (``outcomes simulate --n 1500 --seed 7``).
 
 The pipeline runs through the CLI (validate, derive, survival, questionnaires) with
 config/config.yaml; R reads the CSV copies of the derived datasets. Rows are matched on
-(analysis, outcome, contrast, estimate_type); a row of either side without a counterpart
-fails the test. Tolerance: 1e-6 relative (``ATOL`` absolute below it) on estimate, ci_low,
+(analysis, clustering, outcome, contrast, estimate_type); a row of either side without a
+counterpart fails the test. Tolerance: 1e-6 relative (``ATOL`` absolute below it) on estimate, ci_low,
 ci_high and p_value of every row, and n and events equal. There is no looser tolerance:
 the days-in-hospital bootstrap rows are recomputed in R from the pipeline's own resample
 indices (drawn here from the plan's "survival" stream exactly as ``hospital_days`` draws
@@ -48,14 +48,14 @@ def _complete_case_plan() -> Path:
 
 
 CONFIG = _complete_case_plan()
-KEY = ["analysis", "outcome", "contrast", "estimate_type"]
+KEY = ["analysis", "clustering", "outcome", "contrast", "estimate_type"]
 NUM = ["estimate", "ci_low", "ci_high", "p_value"]
 RTOL = 1e-6
 ATOL = 1e-12  # values that are 0 (a median of 0 days, a CI limit at 0)
 R_PACKAGES = ("survival", "cmprsk", "MASS", "sandwich")
 INSTALL = "r-base-core r-cran-survival r-cran-cmprsk r-cran-mass r-cran-sandwich"
 # rows of the pipeline that R does not recompute, with the reason (none today)
-NOT_COMPARED: dict[tuple[str, str, str, str], str] = {}
+NOT_COMPARED: dict[tuple[str, str, str, str, str], str] = {}
 
 
 def _r_missing(packages: tuple[str, ...] = R_PACKAGES) -> str | None:
@@ -148,8 +148,10 @@ def _oracle(data_dir: Path, out: Path) -> dict[str, tuple[pd.DataFrame, pd.DataF
 
 
 def _compare(py: pd.DataFrame, r: pd.DataFrame) -> list[str]:
-    """Every mismatch as one line (empty when all rows agree)."""
+    """Every mismatch as one line (empty when all rows agree). A table without the
+    ``clustering`` column (docs/clustering.md) has the naive rows only (``none``)."""
     problems = []
+    py, r = (df if "clustering" in df else df.assign(clustering="none") for df in (py, r))
     if "status" in py:  # not-estimable rows carry no numbers to compare
         py = py.loc[py["status"].fillna("estimated") == "estimated"]
     for df, side in ((py, "pipeline"), (r, "R")):
@@ -221,6 +223,11 @@ def test_compare_catches_a_wrong_number_and_a_missing_row():
     assert len(problems) == 1 and "ci_high" in problems[0]
     r.loc[0, "ci_high"] = 2.0 * (1 + 2e-7)
     assert _compare(py, r) == []
-    assert _compare(py, r.iloc[:1]) == ["('a', 'o', 'd', 'e'): only in pipeline"]
+    assert _compare(py, r.iloc[:1]) == ["('a', 'none', 'o', 'd', 'e'): only in pipeline"]
     r.loc[1, "events"] = 4
-    assert _compare(py, r) == ["('a', 'o', 'd', 'e') events: pipeline 3, R 4"]
+    assert _compare(py, r) == ["('a', 'none', 'o', 'd', 'e') events: pipeline 3, R 4"]
+    # a peer-worker row is matched on its clustering, not on the naive twin
+    nested = py.assign(clustering=["none", "peer_worker"])
+    assert sorted(_compare(nested, py)) == ["('a', 'none', 'o', 'd', 'e'): only in R",
+                                            "('a', 'peer_worker', 'o', 'd', 'e'): only in "
+                                            "pipeline"]

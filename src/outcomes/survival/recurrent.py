@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from outcomes.clustering import NONE, PEER_WORKER
+from outcomes.clustering.robust import check_clusters
 from outcomes.errors import NotEstimable
 from outcomes.linalg import check_full_rank
 
@@ -36,7 +38,7 @@ from ._common import (
 )
 from .cox import CoxResult, cox
 from .estimability import check_events_by_arm
-from .negbin import nb2_fit
+from .negbin import nb2_cluster_robust_cov, nb2_fit
 
 
 def per_participant(adre: pd.DataFrame, columns: Sequence[str], id_col: str = "USUBJID"):
@@ -65,20 +67,25 @@ class NegBinResult:
     n_excluded: int
     converged: bool
     level: float = 0.95
+    clustering: str = NONE
+    n_clusters: int | None = None
 
     @property
     def rate_ratio(self) -> float:
         return float(np.exp(self.params[1]))
 
     def to_frame(self) -> pd.DataFrame:
+        ex = {"clustering": self.clustering}
+        if self.n_clusters is not None:
+            ex["n_clusters"] = self.n_clusters
         if not (self.converged and np.isfinite(self.params[1]) and np.isfinite(self.bse[1])):
             return frame([not_estimable_row(
                 self.analysis, self.outcome, self.contrast, "rate_ratio",
                 "the negative binomial fit did not converge to finite estimates", self.n,
-                self.events, nb_alpha=np.nan)])
+                self.events, nb_alpha=np.nan, **ex)])
         return frame([ratio_row(self.analysis, self.outcome, self.contrast, "rate_ratio",
                                 self.params[1], self.bse[1], self.n, self.events, self.level,
-                                nb_alpha=self.alpha)])
+                                nb_alpha=self.alpha, **ex)])
 
 
 def check_readmissions_by_arm(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
@@ -110,6 +117,7 @@ def negative_binomial(
     exposure_col: str = "DAYSATRISK",
     arm_col: str = "ARM",
     id_col: str = "USUBJID",
+    cluster: str | None = None,
 ) -> NegBinResult:
     """NB2 regression of the number of readmissions on arm + ``covariates`` with offset
     log(days at risk); β and alpha (Var = mu + alpha mu^2) by maximum likelihood
@@ -120,9 +128,13 @@ def negative_binomial(
     Raises NotEstimable (a SingularDesign naming the columns for an aliased design) when
     the rate ratio cannot be estimated: no readmission in an arm or on one side of a
     covariate indicator (no finite maximum), non-convergence.
+
+    With ``cluster`` (ADSL ``CLUSTER``) the SEs are cluster-robust: R
+    ``sandwich::vcovCL(glm.nb fit, cluster = )`` (:func:`nb2_cluster_robust_cov`).
     """
     pp = per_participant(adre, [count_col, exposure_col], id_col)
-    pp = merge_adsl(pp, adsl, [arm_col, *covariates], id_col)
+    pp = merge_adsl(pp, adsl, [arm_col, *covariates, *([cluster] if cluster else [])],
+                    id_col)
     keep = pp[exposure_col].to_numpy(float) > 0
     d = pp.loc[keep].reset_index(drop=True)
     a = arm_indicator(d[arm_col], arms)
@@ -141,10 +153,19 @@ def negative_binomial(
             side = "with" if y[col == 1].sum() == 0 else "without"
             raise NotEstimable(f"no readmission among participants {side} {name}: the "
                                "negative binomial model has no finite maximum")
-    fit = nb2_fit(X, y, np.log(d[exposure_col].to_numpy(float)))
-    return NegBinResult(analysis, outcome, arms.contrast, terms, fit.beta, fit.bse,
+    offset = np.log(d[exposure_col].to_numpy(float))
+    if cluster:
+        check_clusters(d[cluster], a, y, arms=(arms.treated, arms.control),
+                       what="the cluster-robust variance of the negative binomial model")
+    fit = nb2_fit(X, y, offset)
+    bse, clustering, ncl = fit.bse, NONE, None
+    if cluster:
+        cov = nb2_cluster_robust_cov(fit, X, y, offset, d[cluster])
+        bse, clustering = np.sqrt(np.diag(cov)), PEER_WORKER
+        ncl = int(d[cluster].nunique())
+    return NegBinResult(analysis, outcome, arms.contrast, terms, fit.beta, bse,
                         fit.alpha, fit.alpha_se, int(len(d)), int(y.sum()),
-                        int((~keep).sum()), True, level)
+                        int((~keep).sum()), True, level, clustering, ncl)
 
 
 def rate_ratio(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
@@ -176,17 +197,24 @@ def andersen_gill(
     start_col: str = "TSTART",
     stop_col: str = "TSTOP",
     event_col: str = "EVENT",
+    cluster: str | None = None,
 ) -> CoxResult:
     """Andersen–Gill Cox model on the (TSTART, TSTOP] at-risk intervals, Efron ties,
     stratified by site, with the cluster-robust variance by participant (Lin et al. 2000)
     used for the CI and p-value. ``n`` in the result is the number of intervals and
-    ``n_clusters`` the number of participants."""
+    ``n_clusters`` the number of participants (``n`` of the rows: participants).
+
+    With ``cluster`` (ADSL ``CLUSTER``) the robust variance is clustered by peer worker
+    instead; a peer worker's cluster holds all the intervals of its participants, so it
+    also covers the correlation within a participant (usual care: the participant)."""
+    extra = [arm_col, *covariates, *(strata or []), *([cluster] if cluster else [])]
     d = merge_adsl(adre[[id_col, start_col, stop_col, event_col]
-                        + [c for c in (arm_col, *covariates, *(strata or [])) if c in adre]],
-                   adsl, [arm_col, *covariates, *(strata or [])], id_col)
+                        + [c for c in extra if c in adre]], adsl, extra, id_col)
     return cox(d, covariates=covariates, time_col=stop_col, start_col=start_col,
-               event_col=event_col, censor_col=None, strata=strata, cluster=id_col,
-               arm_col=arm_col, arms=arms, analysis=analysis, outcome=outcome, level=level)
+               event_col=event_col, censor_col=None, strata=strata,
+               cluster=cluster or id_col, clustering=PEER_WORKER if cluster else NONE,
+               participant_col=id_col, arm_col=arm_col, arms=arms, analysis=analysis,
+               outcome=outcome, level=level)
 
 
 @dataclass(frozen=True)
