@@ -75,6 +75,33 @@ def test_a_visit_never_imputed_is_left_out_in_every_imputation():
     assert (res.ancova.n, res.ancova.n_excluded, res.pooled.df_complete) == (57, 3, 53)
 
 
+def test_a_due_value_not_imputed_makes_the_mi_analysis_not_estimable():
+    """Participants 20-22 died (not due); 24 and 26 (treated) are due but could not be
+    imputed: not estimable, naming the column, arm and reason, never the complete cases."""
+    completed = _completed()
+    cells = pd.DataFrame({"USUBJID": completed[0]["USUBJID"], "WEMWBS_baseline": "",
+                          "WEMWBS_month_12": ""})
+    why = f"WEMWBS_month_12 could not be imputed in {PLAN.treated_arm} (1 observed value)"
+    cells.loc[[24, 26], "WEMWBS_month_12"] = why
+    for d in completed:
+        d.loc[[20, 21, 22, 24, 26], "WEMWBS_month_12"] = np.nan
+    res = ancova_mi(completed, "WEMWBS", "month_12", PLAN, not_imputed=cells)
+    assert res.ancova.status == "not estimable" and res.pooled is None
+    assert res.ancova.reason == (f"{why} [2 participants]: the MI analysis needs every due value")
+    assert math.isnan(res.ancova.estimate)
+    left_out = ancova_mi(completed, "WEMWBS", "month_12", PLAN)  # as if all were not due
+    assert left_out.ancova.status == "estimated" and left_out.ancova.n == 55
+    # a participant who would not be analysed anyway (no baseline) does not count
+    for d in completed:
+        d.loc[[20, 21, 22], "WEMWBS_month_12"] = 40.0
+        d.loc[[24, 26], "WEMWBS_baseline"] = np.nan
+    res = ancova_mi(completed, "WEMWBS", "month_12", PLAN, not_imputed=cells)
+    assert res.ancova.status == "estimated" and res.ancova.n == 58
+    cells.loc[[24, 26], "WEMWBS_baseline"] = "WEMWBS_baseline could not be imputed in x (y)"
+    res = ancova_mi(completed, "WEMWBS", "month_12", PLAN, not_imputed=cells)
+    assert res.ancova.reason.startswith(f"{why} [2 participants]; WEMWBS_baseline could not")
+
+
 def _reason(completed, visit="month_12"):
     res = ancova_mi(completed, "WEMWBS", visit, PLAN)
     assert res.ancova.status == "not estimable" and res.pooled is None

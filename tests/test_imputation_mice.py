@@ -14,7 +14,9 @@ import pytest
 from outcomes.adam import derive_all
 from outcomes.errors import ConfigError
 from outcomes.imputation.frame import VISIT_DAYS, ImputationFrame, imputation_frame
+from outcomes.imputation.gaps import not_imputed_cells
 from outcomes.imputation.mice import ImputationError, impute, pmm_match, remove_lindep
+from outcomes.imputation.run import missing_summary
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
 from outcomes.validation.engine import validate_extract
@@ -226,12 +228,64 @@ def test_post_delta_is_added_to_each_draw():
     assert np.allclose(diff, 5.0)
 
 
-def test_too_few_observed_values_is_named(frame):
+def test_a_column_with_too_few_observed_values_is_left_missing_and_no_predictor(frame):
+    """HHI month 4 with 1 observed value in the treated arm and WAISRGL month 4 with none:
+    their due cells there stay missing in every data set (and WAISR, WAISRMN built from
+    WAISRGL), they are recorded, and the treated arm's other imputations are those of a
+    model without the two columns (the treated group is imputed first, so the draws agree)."""
     data = frame.data.copy()
-    data.loc[data["ARM"] == TREATED, "HHI_month_4"] = np.nan
-    data.loc[data.index[data["ARM"] == TREATED][0], "HHI_month_4"] = 30.0
-    with pytest.raises(ImputationError, match=f"HHI_month_4 in {TREATED}: 1 observed value"):
-        impute(ImputationFrame(**{**frame.__dict__, "data": data}), _settings(), 1)
+    treated = data["ARM"] == TREATED
+    data.loc[treated, ["HHI_month_4", "WAISRGL_month_4"]] = np.nan
+    data.loc[data.index[treated][0], "HHI_month_4"] = 30.0
+    gap = ImputationFrame(**{**frame.__dict__, "data": data})
+    imp = impute(gap, _settings(), 1)
+    assert [(g.column, g.group, g.reason) for g in imp.not_imputed] == [
+        ("HHI_month_4", TREATED, "1 observed value, at least 2 needed"),
+        ("WAISRGL_month_4", TREATED, "0 observed values, at least 2 needed"),
+        ("WAISR_month_4", TREATED, "computed from WAISRGL_month_4 and WAISRTK_month_4 and "
+                                   "WAISRBD_month_4, not all imputed"),
+        ("WAISRMN_month_4", TREATED, "computed from WAISR_month_4, not all imputed")]
+    assert imp.not_imputed[0].describe() == (
+        f"HHI_month_4 could not be imputed in {TREATED} (1 observed value, at least 2 needed)")
+    due = frame.eligible.loc[treated, "HHI_month_4"]
+    assert imp.not_imputed[0].n_cells == int(due.sum()) - 1
+    gone = ["HHI_month_4", "WAISRGL_month_4", "WAISR_month_4", "WAISRMN_month_4"]
+    for i in (1, 2):
+        done = imp.completed(i)
+        for col in gone:
+            assert done.loc[treated, col].isna().sum() == data.loc[treated, col].isna().sum()
+            assert done.loc[~treated, col].isna().sum() == (~frame.eligible.loc[~treated, col]).sum()
+    summary = missing_summary(imp).set_index(["column", "arm"])
+    row = summary.loc[("HHI_month_4", TREATED)]
+    assert (row["n_imputed"], row["n_not_imputed"]) == (0, int(due.sum()) - 1)
+    assert row["not_imputed_reason"] == "1 observed value, at least 2 needed"
+    assert summary.loc[("HHI_month_4", CONTROL), "n_not_imputed"] == 0
+    assert summary.loc[("HHI_month_4", CONTROL), "not_imputed_reason"] == ""
+    # the treated arm without the two columns (and what is built from them)
+    keep = [c for c in frame.score_columns if c not in gone]
+    without = ImputationFrame(**{**frame.__dict__, "data": data.drop(columns=gone),
+                                 "eligible": frame.eligible[keep], "score_columns": tuple(keep),
+                                 "passive": tuple(p for p in frame.passive if p[0] not in gone)})
+    ref = impute(without, _settings(), 1)
+    for i in (1, 2):
+        a, b = imp.completed(i).loc[treated, keep], ref.completed(i).loc[treated, keep]
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_cells_not_imputed_are_told_from_not_due_ones(frame):
+    data = frame.data.copy()
+    data.loc[data["ARM"] == CONTROL, "GSE_month_12"] = np.nan
+    gap = ImputationFrame(**{**frame.__dict__, "data": data})
+    cells = not_imputed_cells(gap, _settings())
+    assert list(cells.columns) == ["USUBJID", *frame.score_columns]
+    lost = cells["GSE_month_12"] != ""
+    control = (data["ARM"] == CONTROL).to_numpy()
+    assert (lost == (control & frame.eligible["GSE_month_12"].to_numpy())).all()
+    assert set(cells.loc[lost, "GSE_month_12"]) == {
+        f"GSE_month_12 could not be imputed in {CONTROL} (0 observed values, at least 2 needed)"}
+    assert (cells.drop(columns=["USUBJID", "GSE_month_12"]) == "").all().all()
+    both = not_imputed_cells(gap, _settings(by_arm=False))
+    assert (both["GSE_month_12"] == "").all()  # both arms together: enough observed values
 
 
 def test_remove_lindep_drops_constant_and_dependent_predictors():

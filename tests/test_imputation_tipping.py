@@ -203,7 +203,11 @@ def test_not_estimable_grid_points_give_rows(derived, frame, tmp_path):
     assert tipping_heatmap(tp, tmp_path / "ne.svg").stat().st_size > 0
 
 
-def test_cli_writes_the_table_and_a_byte_identical_heat_map(derived, tmp_path, capsys):
+def test_cli_writes_the_same_table_and_heat_map_from_the_impute_file_or_imputing(
+        derived, tmp_path, capsys):
+    """delta_mode final: the grid shifts the data sets of 'outcomes impute'
+    (imputed_long.parquet, run b, as the rule does) or of its own imputation (run a): the
+    same bytes. A file of another plan is refused."""
     from outcomes.adam import write_adam
     from outcomes.cli import main
 
@@ -212,16 +216,26 @@ def test_cli_writes_the_table_and_a_byte_identical_heat_map(derived, tmp_path, c
     plan = tmp_path / "plan.yaml"
     plan.write_text("missing_data: {method: mi, m: 2, iterations: 1, "
                     "tipping_point: {deltas: [-4, 0, 4]}}\n")
-    for run in ("a", "b"):
-        assert main(["tipping", "--derived", str(tmp_path / "derived"), "--plan", str(plan),
+    common = ["--derived", str(tmp_path / "derived"), "--plan", str(plan)]
+    assert main(["impute", *common, "--out", str(tmp_path / "imp"), "--write-imputed"]) == 0
+    long = tmp_path / "imp" / "imputed_long.parquet"
+    for run, extra in (("a", []), ("b", ["--imputed", str(long)])):
+        assert main(["tipping", *common, *extra,
                      "--table", str(tmp_path / run / "tipping_point.tsv"),
                      "--figures", str(tmp_path / run / "figures")]) == 0
     files = ("tipping_point.tsv", "figures/tipping_point_WEMWBS_month_12.svg")
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert "tipping: 1 outcome(s)" in capsys.readouterr().out
+    plan.write_text("missing_data: {method: mi, m: 3, iterations: 1}\n")
+    assert main(["tipping", *common, "--imputed", str(long), "--table", str(tmp_path / "x.tsv"),
+                 "--figures", str(tmp_path)]) == 2
+    assert f"{long}: data sets .imp = 0..2" in capsys.readouterr().err
+    plan.write_text("missing_data: {method: mi, m: 2, iterations: 1, "
+                    "tipping_point: {deltas: [-4, 0, 4]}}\n")
     assert b"<svg" in (tmp_path / "a" / files[1]).read_bytes()
     table = pd.read_csv(tmp_path / "a" / files[0], sep="\t", na_values=["NA"], keep_default_na=False)
-    assert (table["analysis"] == ANALYSIS).sum() == 9 and "tipping: 1 outcome(s)" in capsys.readouterr().out
+    assert (table["analysis"] == ANALYSIS).sum() == 9
     plan.write_text("missing_data: {tipping_point: {outcomes: [WEMWBS month_4]}}\nvisits: [month_12]\n")
     assert main(["tipping", "--derived", str(tmp_path / "derived"), "--plan", str(plan),
                  "--table", str(tmp_path / "c.tsv"), "--figures", str(tmp_path)]) == 2

@@ -5,9 +5,8 @@ one other simulated trial (``outcomes simulate --n 1500 --seed 7``).
 
 The pipeline runs through the CLI (validate, derive, survival, questionnaires) with
 config/config.yaml; R reads the CSV copies of the derived datasets. Rows are matched on
-(analysis, clustering, outcome, contrast, estimate_type; a table without ``clustering``
-has only naive rows, ``none``); a row of either side without a counterpart
-fails the test. Tolerance: 1e-6 relative (``ATOL`` absolute below it) on estimate, ci_low,
+(analysis, clustering, outcome, contrast, estimate_type); a row of either side without a
+counterpart fails the test. Tolerance: 1e-6 relative (``ATOL`` absolute below it) on estimate, ci_low,
 ci_high and p_value of every row, and n and events equal. There is no looser tolerance:
 the days-in-hospital bootstrap rows are recomputed in R from the pipeline's own resample
 indices (drawn here from the plan's "survival" stream exactly as ``hospital_days`` draws
@@ -163,9 +162,10 @@ def _oracle(data_dir: Path, out: Path) -> dict[str, tuple[pd.DataFrame, pd.DataF
 
 
 def _compare(py: pd.DataFrame, r: pd.DataFrame) -> list[str]:
-    """Every mismatch as one line (empty when all rows agree)."""
+    """Every mismatch as one line (empty when all rows agree). A table without the
+    ``clustering`` column (docs/clustering.md) has the naive rows only (``none``)."""
     problems = []
-    py, r = (d if "clustering" in d else d.assign(clustering="none") for d in (py, r))
+    py, r = (df if "clustering" in df else df.assign(clustering="none") for df in (py, r))
     if "status" in py:  # not-estimable rows carry no numbers to compare
         py = py.loc[py["status"].fillna("estimated") == "estimated"]
     for df, side in ((py, "pipeline"), (r, "R")):
@@ -240,3 +240,8 @@ def test_compare_catches_a_wrong_number_and_a_missing_row():
     assert _compare(py, r.iloc[:1]) == ["('a', 'none', 'o', 'd', 'e'): only in pipeline"]
     r.loc[1, "events"] = 4
     assert _compare(py, r) == ["('a', 'none', 'o', 'd', 'e') events: pipeline 3, R 4"]
+    # a peer-worker row is matched on its clustering, not on the naive twin
+    nested = py.assign(clustering=["none", "peer_worker"])
+    assert sorted(_compare(nested, py)) == ["('a', 'none', 'o', 'd', 'e'): only in R",
+                                            "('a', 'peer_worker', 'o', 'd', 'e'): only in "
+                                            "pipeline"]

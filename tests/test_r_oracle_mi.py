@@ -1,8 +1,8 @@
 """R ``mice::pool()`` as the oracle of Rubin's rules and of the ANCOVA under MI.
 
 The bundled trial (validated and derived in-process) is put in the wide format of
-``outcomes.imputation`` (one row per ITT participant, a column per score and visit; a
-visit after death or after the data cut is never imputed). R ``mice`` imputes it (m = 5,
+``outcomes.imputation.frame.imputation_frame`` (one row per ITT participant, a column per
+score and visit; a visit after death or after the data cut is never imputed). R ``mice`` imputes it (m = 5,
 5 iterations, predictive mean matching; enough for an equality test, whose point is the
 pooling, not the imputations) and writes the completed datasets; R fits the ANCOVA with
 ``lm`` on each and pools with ``mice::pool()``. ``ancova_mi`` refits and pools the SAME
@@ -32,9 +32,8 @@ import pytest
 from test_r_oracle import R_DIR, require_r
 
 from outcomes.adam import derive_all
-from outcomes.adam.adqs import AVISITN
-from outcomes.contract import VISITS
 from outcomes.imputation.ancova import ancova_mi
+from outcomes.imputation.frame import ImputationFrame, imputation_frame
 from outcomes.plan import AnalysisPlan
 from outcomes.validation import validate_extract
 
@@ -44,27 +43,15 @@ M, MAXIT, SEED = 5, 5, 20261130
 TOL = 1e-8
 COVARIATES = ["USUBJID", "ARM", "SITEID", "TRT01PN", "AGE", "PRIORADM"]
 COMPARED = ["estimate", "std_error", "df", "p_value", "ci_low", "ci_high", "riv", "fmi"]
-DAYS_PER_MONTH = 365.25 / 12
 
 
-def wide_frame(adsl: pd.DataFrame, adqs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Test-only stand-in for ``imputation_frame``: the wide data and the cells to impute
-    (missing, and the visit neither after death nor after the data cut)."""
-    itt = adsl.loc[adsl["ITTFL"] == "Y"].reset_index(drop=True)
-    scores = adqs.pivot_table(index="USUBJID", columns=["PARAMCD", "AVISIT"], values="AVAL",
-                              aggfunc="first", dropna=False)
-    scores.columns = [f"{p}_{v}" for p, v in scores.columns]
-    visit_of = {f"{p}_{v}": v for p in sorted(adqs["PARAMCD"].unique()) for v in VISITS}
-    cols = list(visit_of)
-    data = itt[COVARIATES].merge(scores.reindex(columns=cols), left_on="USUBJID",
-                                 right_index=True, how="left")
-    rand = pd.to_datetime(itt["RANDDT"])
-    end = pd.concat([pd.to_datetime(itt["DTHDT"]), pd.to_datetime(itt["DCUTDT"])],
-                    axis=1).min(axis=1)
-    impute = pd.DataFrame(index=data.index)
-    for c in cols:
-        due = rand + pd.to_timedelta(AVISITN[visit_of[c]] * DAYS_PER_MONTH, unit="D")
-        impute[c] = (data[c].isna() & ~(end < due)).astype(int)
+def wide_frame(frame: ImputationFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What R is given of the package's imputation frame: the covariates and scores, and
+    the cells to impute (missing, and the visit neither after death nor after the data
+    cut: ``frame.eligible``)."""
+    scores = list(frame.score_columns)
+    data = frame.data[[*COVARIATES, *scores]]
+    impute = (data[scores].isna() & frame.eligible[scores]).astype(int)
     return data, impute
 
 
@@ -76,13 +63,14 @@ def oracle(tmp_path_factory):
     clean = validate_extract(ROOT / "synthetic_data", arms=plan.arms,
                              data_cut=plan.data_cut).clean
     ds = derive_all(clean, plan)
-    data, impute = wide_frame(ds["adsl"], ds["adqs"])
+    frame = imputation_frame(ds["adsl"], ds["adqs"], ds["adtte"], plan)
+    data, impute = wide_frame(frame)
     data.to_csv(out / "incomplete.csv", index=False, float_format="%.17g")
     impute.to_csv(out / "impute.csv", index=False)
     paramcds = sorted(ds["adqs"]["PARAMCD"].unique())
     params = {"treated": plan.treated_arm, "control": plan.control_arm, "m": M,
               "maxit": MAXIT, "seed": SEED, "paramcds": ",".join(paramcds),
-              "visits": ",".join(plan.visits), "frame_visits": ",".join(VISITS)}
+              "visits": ",".join(plan.visits), "frame_visits": ",".join(frame.visits)}
     (out / "params.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in params.items()))
     r = subprocess.run(["Rscript", str(R_DIR / "mice_pool.R"), str(out / "incomplete.csv"),
                         str(out / "impute.csv"), str(out / "params.tsv"),

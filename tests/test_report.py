@@ -113,10 +113,10 @@ def test_every_estimate_and_ci_of_the_tables_is_in_the_report(run, name):
                       keep_default_na=False)
     values = parse(run["html"]).values
     assert len(raw) > 10
-    # the rows of the plan's main design and the design-free ones (docs/clustering.md);
-    # the other design's rows beside them in the report are not done yet (issue 13)
-    shown = main_design(Table(Path(name), raw, raw), AnalysisPlan.load(run["full"] / "plan.json").clustering).raw
-    for i, row in shown.iterrows():
+    if name == "mediation":  # its main design only: the other beside it is not done yet
+        raw = main_design(Table(Path(name), raw, raw),
+                          AnalysisPlan.load(run["full"] / "plan.json").clustering).raw
+    for i, row in raw.iterrows():
         not_estimable = row.get("status") == "not estimable"
         for col in ("estimate", "ci_low", "ci_high", "p_value", "n"):
             if col in ("ci_low", "ci_high") and _na(row["ci_low"]) and _na(row["ci_high"]) \

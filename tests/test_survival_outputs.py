@@ -31,10 +31,13 @@ def results():
 
 def test_results_table_columns_and_rows(results, tmp_path):
     tab = sv.results_table(results)
-    assert list(tab.columns[:10]) == list(sv.RESULT_COLUMNS)
+    # the clustering column (docs/clustering.md) right after analysis
+    assert list(tab.columns[:11]) == ["analysis", "clustering", *sv.RESULT_COLUMNS[1:]]
+    assert set(tab.clustering) == {"none"}
+    assert list(tab.columns[-4:]) == ["design_effect", "n_clusters", "status", "reason"]
     effects = tab.loc[tab.contrast.str.contains(" vs ")]
-    assert not effects.duplicated(["analysis", "outcome", "contrast", "estimate_type",
-                                   "strategy"]).any()
+    assert not effects.duplicated(["analysis", "clustering", "outcome", "contrast",
+                                   "estimate_type", "strategy"]).any()
     assert {"odds_ratio", "risk_difference", "hazard_ratio", "rmst_difference", "rate_ratio",
             "cif_difference", "mean_difference", "logrank_hazard_ratio"} <= set(tab.estimate_type)
     assert (tab.loc[tab.estimate_type == "ph_test_chisq", "p_value"].between(0, 1)).all()

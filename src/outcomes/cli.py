@@ -24,8 +24,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from outcomes.simulate import write_simulated_trial
 
     write_simulated_trial(n=args.n, seed=args.seed, out_dir=Path(args.out), truth_n=args.truth_n,
-                          missingness=args.missingness, mnar_delta=args.mnar_delta)
+                          missingness=args.missingness, mnar_delta=args.mnar_delta, icc=args.icc)
     scenario = "" if args.missingness == "default" else f", missingness {args.missingness}"
+    scenario += f", peer-worker ICC {args.icc:g}" if args.icc else ""
     print(f"simulate: wrote a trial of {args.n} participants (seed {args.seed}{scenario}) to {args.out}")
     return 0
 
@@ -108,14 +109,14 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
             "--imputed: the plan's missing_data.method is complete_case, so there are no "
             "imputations to pool (set it to mi, or leave out --imputed)")
     d = _read_derived(args.derived, ("adsl", "adqs", "adtte") if mi else ("adsl", "adqs"))
-    completed = None
+    completed = frame = None
     if mi:
         from outcomes.imputation.frame import imputation_frame
         from outcomes.imputation.run import read_completed
 
         frame = imputation_frame(d["adsl"], d["adqs"], d["adtte"], plan)
         completed = read_completed(args.imputed, frame, plan.missing_data.m)
-    table = questionnaire_results(d["adqs"], d["adsl"], plan, completed)
+    table = questionnaire_results(d["adqs"], d["adsl"], plan, completed, frame)
     write_tsv(table, args.out)
     print(f"questionnaires: {len(table)} effects; wrote {args.out}")
     return 0
@@ -139,7 +140,7 @@ def _cmd_tipping(args: argparse.Namespace) -> int:
 
     plan = AnalysisPlan.load(args.plan)
     d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
-    results, paths = run_tipping(d, plan, args.table, args.figures)
+    results, paths = run_tipping(d, plan, args.table, args.figures, args.imputed)
     points = sum(len(r.grid) for r in results)
     print(f"tipping: {len(results)} outcome(s), {points} grid points; "
           f"wrote {', '.join(str(p) for p in paths)}")
@@ -267,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --missingness mnar: shift of the unobserved month-12 WEMWBS in points, one "
              "value for both arms or PEER_SUPPORT USUAL_CARE (default: -5)",
     )
+    p.add_argument(
+        "--icc", type=float, default=0.0,
+        help="intracluster correlation of the peer-worker effects on the latent scale, 0 <= ICC < 1 "
+             "(docs/synthetic-trial.md §10a; default 0: no peer-worker clustering)",
+    )
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser(
@@ -346,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True, help="analysis plan (results/plan.json)")
     p.add_argument("--table", required=True, help="output TSV (tipping_point.tsv)")
     p.add_argument("--figures", required=True, help="directory for tipping_point_<PARAMCD>_<visit>.svg")
+    p.add_argument("--imputed", default=None,
+                   help="imputed_long.parquet of 'outcomes impute': with delta_mode final, the "
+                        "grid shifts these data sets instead of imputing again")
     p.set_defaults(func=_cmd_tipping)
 
     p = sub.add_parser("report", help="render the trial report from the result files (docs/report.md)")

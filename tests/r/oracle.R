@@ -2,6 +2,9 @@
 # recomputed in R from the pipeline's derived datasets (the CSV copies of
 # results/derived), each the way docs/survival.md defines it, with R's own estimators
 # (glm, lm, survfit, survdiff, coxph, cox.zph, cmprsk::cuminc, MASS::glm.nb, sandwich).
+# The rows of the partially nested design (clustering = peer_worker; docs/clustering.md):
+# sandwich::vcovCL and coxph(cluster = ) with the clusters built here from ADSL (the main
+# peer worker of a treated participant, the participant alone otherwise).
 #
 # Usage: Rscript oracle.R DERIVED_DIR PARAMS.tsv BOOT_DIR OUT_SURVIVAL.tsv OUT_QUEST.tsv
 #   PARAMS.tsv  key <tab> value (lists comma-separated): treated, control, horizon, tau,
@@ -31,10 +34,13 @@ ctl_cox <- coxph.control(eps = 1e-11, iter.max = 100)  # R's default eps 1e-9 st
 rd <- function(f) read.csv(file.path(derived, f), stringsAsFactors = FALSE,
                            na.strings = c("", "NA"))
 adsl <- rd("adsl.csv"); adtte <- rd("adtte.csv"); adre <- rd("adre.csv"); adqs <- rd("adqs.csv")
+adsl$CLUSTER <- ifelse(adsl$ARM == trt & !is.na(adsl$PEERWID) & adsl$PEERWID != "",
+                       paste0("PW:", adsl$PEERWID), paste0("ID:", adsl$USUBJID))
 
 rows <- list()
+clustering <- "none"  # the rows' clustering column; "peer_worker" in the nested sections
 add <- function(analysis, outcome, contr, type, est, lo = NA, hi = NA, p = NA, n = NA,
-                events = NA, clustering = "none") {
+                events = NA) {
   rows[[length(rows) + 1]] <<- data.frame(
     analysis = analysis, clustering = clustering, outcome = outcome, contrast = contr,
     estimate_type = type, estimate = est, ci_low = lo, ci_high = hi, p_value = p, n = n,
@@ -72,7 +78,7 @@ param <- function(p) adtte[adtte$PARAMCD == p, ]
 
 # ---------------------------------------------------------------- primary (g-computation)
 primary <- function() {
-  d <- with_adsl(param("READMIT"), c("ARM", prim_cov))
+  d <- with_adsl(param("READMIT"), c("ARM", prim_cov, "CLUSTER", "SITEID"))
   n <- nrow(d); a <- as.numeric(d$ARM == trt); t <- d$AVAL
   ev <- d$CNSR == 0 & t <= H
   cb <- d$CNSR == 1 & t < H
@@ -121,6 +127,17 @@ primary <- function() {
   ns <- c(sum(used & a == 1), sum(used & a == 0))
   es <- c(sum(used & y & a == 1), sum(used & y & a == 0))
   o <- paste("READMIT within", H, "days")
+  primary_rows(o, r1, r0, V, fit, vb, ns, es, used)
+  # the partially nested design: influence contributions summed by cluster, G/(G-1);
+  # the conditional OR from vcovCL (clusters of the fitted rows)
+  clustering <<- "peer_worker"
+  G <- length(unique(d$CLUSTER))
+  Vc <- crossprod(rowsum(phi, d$CLUSTER)) * G / (G - 1)
+  primary_rows(o, r1, r0, Vc, fit, vcovCL(fit, cluster = d$CLUSTER[used]), ns, es, used)
+  icc_row(o, as.numeric(y), used & a == 1 & startsWith(d$CLUSTER, "PW:"), d)
+  clustering <<- "none"
+}
+primary_rows <- function(o, r1, r0, V, fit, vb, ns, es, used) {
   for (k in 1:2) {
     r <- c(r1, r0)[k]; se <- sqrt(V[k, k]) / (r * (1 - r))
     add("primary", o, c(trt, ctl)[k], "risk", r, plogis(qlogis(r) - z * se),
@@ -134,18 +151,39 @@ primary <- function() {
   add_ratio("primary", o, contrast, "conditional_odds_ratio", coef(fit)[["ARM"]],
             sqrt(vb["ARM", "ARM"]), sum(used), sum(es))
 }
+# ANOVA ICC of the 0/1 outcome among the treated with a peer worker, nested within site
+# when every peer worker works in one site; Searle's F-based interval
+icc_row <- function(o, y, m, d) {
+  yy <- y[m]; cl <- d$CLUSTER[m]; site <- d$SITEID[m]
+  nested <- all(tapply(site, cl, function(s) length(unique(s))) == 1)
+  tab <- summary(if (nested) aov(yy ~ factor(site) + factor(cl)) else
+    aov(yy ~ factor(cl)))[[1]]
+  k <- length(unique(cl)); N <- length(yy)
+  S <- if (nested) length(unique(site)) else 1
+  msb <- tab[nrow(tab) - 1, "Mean Sq"]; msw <- tab[nrow(tab), "Mean Sq"]
+  n_i <- table(cl); s_i <- if (nested) tapply(site, cl, `[`, 1) else rep("all", k)
+  N_s <- tapply(as.numeric(n_i), s_i, sum)
+  n0 <- (N - sum(as.numeric(n_i)^2 / N_s[s_i[names(n_i)]])) / (k - S)
+  F <- msb / msw
+  b <- function(q) (F / q - 1) / (F / q + n0 - 1)
+  add("primary", o, trt, "icc", (msb - msw) / (msb + (n0 - 1) * msw),
+      b(qf(0.975, k - S, N - k)), b(qf(0.025, k - S, N - k)), NA, N, sum(yy))
+}
 
 # ---------------------------------------------------------------- KM, log-rank, Cox, RMST
 first_below_half <- function(time, s) {
   k <- which(!is.na(s) & s <= 0.5)
   if (length(k)) time[k[1]] else NA
 }
-cox_rows <- function(d, ev, analysis, outcome, ph) {
+cox_rows <- function(d, ev, analysis, outcome, ph, cluster = FALSE) {
   md <- model_frame(d, cox_cov)
-  md$time <- d$AVAL; md$ev <- ev
+  md$time <- d$AVAL; md$ev <- ev; md$CLUSTER <- d$CLUSTER
   for (v in strata_vars) md[[v]] <- d[[v]]
-  fit <- coxph(as.formula(paste("Surv(time, ev) ~", rhs(cox_cov), strata_term())), md,
-               ties = "efron", control = ctl_cox)
+  fit <- if (cluster)
+    coxph(as.formula(paste("Surv(time, ev) ~", rhs(cox_cov), strata_term())), md,
+          cluster = CLUSTER, ties = "efron", control = ctl_cox) else
+    coxph(as.formula(paste("Surv(time, ev) ~", rhs(cox_cov), strata_term())), md,
+          ties = "efron", control = ctl_cox)
   add_ratio(analysis, outcome, contrast, "hazard_ratio", coef(fit)[["ARM"]],
             sqrt(vcov(fit)["ARM", "ARM"]), nrow(d), sum(ev))
   if (ph) {
@@ -155,8 +193,9 @@ cox_rows <- function(d, ev, analysis, outcome, ph) {
           zt[term, "chisq"], NA, NA, zt[term, "p"], nrow(d), sum(ev))
   }
 }
+with_cluster <- function(f) { clustering <<- "peer_worker"; f(); clustering <<- "none" }
 tenure <- function(pcd, analysis) {
-  d <- with_adsl(param(pcd), c("ARM", cox_cov, strata_vars))
+  d <- with_adsl(param(pcd), c("ARM", cox_cov, strata_vars, "CLUSTER"))
   ev <- d$CNSR == 0
   for (arm in c(trt, ctl)) {
     m <- d$ARM == arm
@@ -176,6 +215,7 @@ tenure <- function(pcd, analysis) {
             nrow(d), sum(ev))
   rows[[r + 1]]$p_value <<- pchisq(sd$chisq, 1, lower.tail = FALSE)
   cox_rows(d, ev, analysis, pcd, ph = TRUE)
+  with_cluster(function() cox_rows(d, ev, analysis, pcd, ph = FALSE, cluster = TRUE))
   rm <- c(); vr <- c()
   for (arm in c(trt, ctl)) {
     m <- d$ARM == arm
@@ -194,7 +234,7 @@ loglog <- function(s, se) {
   if (s > 0 && s < 1) sort(c(s^exp(-z * th), s^exp(z * th))) else c(s, s)
 }
 competing <- function() {
-  d <- with_adsl(param("READMIT"), c("ARM", cox_cov, strata_vars))
+  d <- with_adsl(param("READMIT"), c("ARM", cox_cov, strata_vars, "CLUSTER"))
   st <- ifelse(d$CNSR == 0, 1, ifelse(d$CMPEVFL %in% "Y", 2, 0))
   Fs <- c(); Vs <- c()
   for (arm in c(trt, ctl)) {
@@ -210,22 +250,32 @@ competing <- function() {
            sqrt(sum(Vs)), nrow(d), sum(st == 1))
   cox_rows(d, st == 1, "competing_risks", "READMIT (cause-specific)", ph = FALSE)
   cox_rows(d, st == 2, "competing_risks", "death before READMIT (cause-specific)", ph = FALSE)
+  with_cluster(function() {
+    cox_rows(d, st == 1, "competing_risks", "READMIT (cause-specific)", FALSE, TRUE)
+    cox_rows(d, st == 2, "competing_risks", "death before READMIT (cause-specific)", FALSE,
+             TRUE)
+  })
 }
 
 # ---------------------------------------------------------------- recurrent readmissions
 per_participant <- function(cols) adre[!duplicated(adre$USUBJID), c("USUBJID", cols)]
 recurrent <- function() {
-  pp <- with_adsl(per_participant(c("NREADM", "DAYSATRISK")), c("ARM", prim_cov))
+  pp <- with_adsl(per_participant(c("NREADM", "DAYSATRISK")), c("ARM", prim_cov, "CLUSTER"))
   pp <- pp[pp$DAYSATRISK > 0, ]
   md <- model_frame(pp, prim_cov); md$NREADM <- pp$NREADM; md$DAYSATRISK <- pp$DAYSATRISK
   r <- nb_fit(as.formula(paste("NREADM ~", rhs(prim_cov), "+ offset(log(DAYSATRISK))")), md)
   add_ratio("recurrent_readmission", "NREADM", contrast, "rate_ratio", r$coef[["ARM"]],
             r$se[[2]], nrow(pp), sum(pp$NREADM))
+  with_cluster(function()
+    add_ratio("recurrent_readmission", "NREADM", contrast, "rate_ratio", r$coef[["ARM"]],
+              sqrt(vcovCL(r$fit, cluster = pp$CLUSTER)["ARM", "ARM"]), nrow(pp),
+              sum(pp$NREADM)))
   ag <- with_adsl(adre[, intersect(c("USUBJID", "TSTART", "TSTOP", "EVENT", "ARM",
                                      cox_cov, strata_vars), names(adre))],
-                  c("ARM", cox_cov, strata_vars))
+                  c("ARM", cox_cov, strata_vars, "CLUSTER"))
   md <- model_frame(ag, cox_cov)
   md$TSTART <- ag$TSTART; md$TSTOP <- ag$TSTOP; md$EVENT <- ag$EVENT; md$id <- ag$USUBJID
+  md$CLUSTER <- ag$CLUSTER
   for (v in strata_vars) md[[v]] <- ag[[v]]
   # the zero-length row of a participant with no time at risk is never at risk (Surv()
   # would make it NA with a warning); it still counts as a participant (n)
@@ -236,6 +286,13 @@ recurrent <- function() {
   add_ratio("recurrent_readmission", "readmissions (Andersen-Gill)", contrast,
             "hazard_ratio", coef(fit)[["ARM"]], sqrt(fit$var[1, 1]),
             length(unique(ag$USUBJID)), sum(ag$EVENT))
+  fit <- coxph(as.formula(paste("Surv(TSTART, TSTOP, EVENT) ~", rhs(cox_cov),
+                                strata_term())), md, cluster = CLUSTER, ties = "efron",
+               control = ctl_cox)
+  with_cluster(function()
+    add_ratio("recurrent_readmission", "readmissions (Andersen-Gill)", contrast,
+              "hazard_ratio", coef(fit)[["ARM"]], sqrt(fit$var[1, 1]),
+              length(unique(ag$USUBJID)), sum(ag$EVENT)))
 }
 
 # ---------------------------------------------------------------- days in hospital
@@ -268,11 +325,9 @@ hospital_days <- function() {
       2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n, boot[[1]]$e + boot[[2]]$e)
   # the cluster bootstrap (clustering = peer_worker): whole caseloads of the treated arm,
   # participants without a peer worker as units of one; the control replicates as above
-  tr <- with_adsl(pp[pp$ARM == trt, ], "PEERWID")
-  unit <- ifelse(is.na(tr$PEERWID) | tr$PEERWID == "", paste0("ID:", tr$USUBJID),
-                 paste0("PW:", tr$PEERWID))
-  labels <- sort(unique(unit), method = "radix")
-  code <- match(unit, labels)
+  tr <- with_adsl(pp[pp$ARM == trt, ], "CLUSTER")
+  labels <- sort(unique(tr$CLUSTER), method = "radix")  # the pipeline's unit order
+  code <- match(tr$CLUSTER, labels)
   G <- length(labels)
   f <- file.path(boot_dir, "boot_treated_units.bin")
   uidx <- matrix(readBin(f, "integer", B * G, size = 4, endian = "little"), nrow = B,
@@ -283,17 +338,19 @@ hospital_days <- function() {
     bx <- rep(x, tabulate(uidx[b, ], G)[code])
     bm[b] <- mean(bx); bmed[b] <- median(bx)
   }
-  ci <- quantile(bm, q, type = 7, names = FALSE)
-  add("days_in_hospital", "BEDDAYS", trt, "mean", boot[[1]]$mean, ci[1], ci[2], NA,
-      boot[[1]]$n, boot[[1]]$e, clustering = "peer_worker")
-  ci <- quantile(bmed, q, type = 7, names = FALSE)
-  add("days_in_hospital", "BEDDAYS", trt, "median", median(x), ci[1], ci[2], NA,
-      boot[[1]]$n, boot[[1]]$e, clustering = "peer_worker")
-  bd <- bm - boot[[2]]$bm
-  ci <- quantile(bd, q, type = 7, names = FALSE)
-  add("days_in_hospital", "BEDDAYS", contrast, "mean_difference", diff, ci[1], ci[2],
-      2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n, boot[[1]]$e + boot[[2]]$e,
-      clustering = "peer_worker")
+  with_cluster(function() {
+    ci <- quantile(bm, q, type = 7, names = FALSE)
+    add("days_in_hospital", "BEDDAYS", trt, "mean", boot[[1]]$mean, ci[1], ci[2], NA,
+        boot[[1]]$n, boot[[1]]$e)
+    ci <- quantile(bmed, q, type = 7, names = FALSE)
+    add("days_in_hospital", "BEDDAYS", trt, "median", median(x), ci[1], ci[2], NA,
+        boot[[1]]$n, boot[[1]]$e)
+    bd <- bm - boot[[2]]$bm
+    ci <- quantile(bd, q, type = 7, names = FALSE)
+    add("days_in_hospital", "BEDDAYS", contrast, "mean_difference", diff, ci[1], ci[2],
+        2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n,
+        boot[[1]]$e + boot[[2]]$e)
+  })
 }
 
 primary()

@@ -1,6 +1,7 @@
 # Stage 3a: multiple imputation of the missing questionnaire scores (docs/imputation.md),
 # run when the plan's missing_data.method is mi. The completed data sets pass to the
-# questionnaire analysis as one long Parquet file (.imp 0..m); it is kept for audit when
+# questionnaire analysis, the mediation data and the tipping-point grid as one long
+# Parquet file (.imp 0..m); it is kept for audit when
 # missing_data.write_imputed is true, else Snakemake deletes it once its consumers ran
 # (it is rebuilt byte for byte from the same derived data and plan).
 

@@ -5,9 +5,11 @@ per score and visit) is analysed with the complete-case ANCOVA of
 :mod:`outcomes.questionnaires` (score at the visit ~ arm + baseline score + site); the m
 arm coefficients and their variances are pooled with :func:`outcomes.imputation.pool.rubin`,
 the residual df of the fit as the complete-data df (docs/questionnaires.md, Pooling over
-imputations). A value that is never imputed (a visit after death or after the data cut)
-stays missing in every completed dataset and its participant is left out, as in the
-complete-case analysis (the while-alive estimand).
+imputations). A value that is not due (a visit after death or after the data cut) stays
+missing in every completed dataset and its participant is left out, as in the complete-case
+analysis (the while-alive estimand). A due value that could not be imputed (too few observed
+values in its arm, :class:`~outcomes.imputation.mice.NotImputed`) makes the analysis not
+estimable: leaving its participants out would be a complete-case result, not MI.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import pandas as pd
 
 from outcomes.contract import VISITS
 from outcomes.errors import NotEstimable
+from outcomes.imputation.frame import ImputationFrame
+from outcomes.imputation.gaps import not_imputed_cells, not_imputed_reason
 from outcomes.imputation.pool import PooledEstimate, rubin
+from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
 from outcomes.questionnaires import (
     AncovaResult,
@@ -83,11 +88,14 @@ def _which(imps: list[int]) -> str:
 
 
 def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
-              plan: AnalysisPlan, *, param: str = "", alpha: float = 0.05) -> AncovaMIResult:
+              plan: AnalysisPlan, *, param: str = "", alpha: float = 0.05,
+              not_imputed: pd.DataFrame | None = None) -> AncovaMIResult:
     """The ANCOVA of ``paramcd`` at ``visit`` on each completed dataset, pooled.
 
     Never raises for data that cannot be analysed: a row with ``status = not
-    estimable`` says why. That is when an imputation's fit is not estimable (the
+    estimable`` says why. That is when a due value of the score or of its baseline could
+    not be imputed (``not_imputed``: :func:`~outcomes.imputation.gaps.not_imputed_cells`
+    of the frame the datasets were imputed from, rows in the same order), when an imputation's fit is not estimable (the
     imputations and the reason are named), when the completed datasets do not analyse
     the same participants (a value imputed in some and missing in others), or when
     Rubin's rules cannot pool (a single imputation). ``ValueError`` when a column of the
@@ -105,6 +113,12 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
         return AncovaMIResult(not_estimable_ancova(data[0], reason, **ids), None, m,
                               tuple(fits))
 
+    if not_imputed is not None:
+        lost = not_imputed_reason(completed[0], not_imputed,
+                                  [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"],
+                                  completed[0]["ARM"].astype(str).isin(arms).to_numpy())
+        if lost:
+            return not_estimable(lost)
     if data[0]["AVAL"].isna().all():
         return not_estimable(f"no {visit} value of {paramcd}")
     used = [(d["ARM"].astype(str).isin(arms) & d["AVAL"].notna() & d["BASE"].notna())
@@ -139,21 +153,26 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
 
 
 def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan,
-                          completed: Sequence[pd.DataFrame] | None = None) -> pd.DataFrame:
+                          completed: Sequence[pd.DataFrame] | None = None,
+                          frame: ImputationFrame | None = None) -> pd.DataFrame:
     """The questionnaires results table: for every score (``PARAMCD`` order) × visit of
     the plan, the ANCOVA pooled over the ``completed`` datasets (the main analysis) and
     the complete-case ANCOVA beside it (``analysis`` tells them apart; the complete-case
     rows have no ``riv``, ``fmi``, ``m``). Without ``completed``: the complete-case rows
-    only, as :func:`outcomes.questionnaires.questionnaire_ancova`.
+    only, as :func:`outcomes.questionnaires.questionnaire_ancova`. ``frame``: the
+    imputation frame the completed datasets come from, which tells a value that is not due
+    from one that could not be imputed (:func:`ancova_mi`).
     """
     cc = questionnaire_ancova(adqs, adsl, treated_arm=plan.treated_arm,
                               control_arm=plan.control_arm, visits=plan.visits)
     if completed is None or cc.empty:
         return cc
+    cells = None if frame is None else not_imputed_cells(frame, ImputationSettings.from_plan(plan))
     frames = []
     for k in range(len(cc)):
         row = cc.iloc[k]
-        mi = ancova_mi(completed, row["paramcd"], row["avisit"], plan, param=row["param"])
+        mi = ancova_mi(completed, row["paramcd"], row["avisit"], plan, param=row["param"],
+                       not_imputed=cells)
         frames += [mi.to_frame(), cc.iloc[[k]]]
     out = pd.concat(frames, ignore_index=True)
     return out[frames[0].columns]

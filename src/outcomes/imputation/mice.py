@@ -9,7 +9,10 @@ LLᵀ = XᵀX. ``norm`` imputes Xβ* + σ*ε; ``pmm`` matches Xβ* of each missi
 X β̂ of the observed ones and takes the value of one of the ``donors`` nearest at random
 (type-1 matching, FIMD §3.4, ``mice.impute.pmm``). Predictors that are constant, almost
 perfectly correlated with the imputed column, or linearly dependent are left out of that
-step as ``mice``'s ``remove.lindep`` does.
+step as ``mice``'s ``remove.lindep`` does. A column with cells to impute but fewer than 2
+observed values in a group cannot be imputed there: its cells stay missing in every data set,
+it is no predictor of the other columns in that group, and :class:`NotImputed` records it
+(docs/imputation.md, *A column that cannot be imputed*).
 """
 
 from __future__ import annotations
@@ -34,8 +37,26 @@ RIDGE = 1e-5
 STREAM = "imputation"
 
 
+#: The fewest observed values of a column in a group that it can be imputed from.
+MIN_OBSERVED = 2
+
+
 class ImputationError(OutcomesError):
-    """A column cannot be imputed as asked (names the column, the arm and the reason)."""
+    """The imputation cannot be made as asked (a δ for a column or arm the model lacks)."""
+
+
+@dataclass(frozen=True)
+class NotImputed:
+    """Cells of ``column`` in the imputation group ``group`` (an arm, or ``both arms``)
+    that are due but left missing in every completed data set, and why."""
+
+    column: str
+    group: str
+    n_cells: int
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.column} could not be imputed in {self.group} ({self.reason})"
 
 
 @dataclass(frozen=True)
@@ -48,6 +69,9 @@ class Design:
     targets: list[int]          # columns with cells to impute, in visiting order
     todo: np.ndarray            # n x q, True where a cell is imputed
     row_arm: np.ndarray
+    #: group label -> the columns that cannot be imputed in that group (todo False there)
+    dropped: dict[str, tuple[int, ...]]
+    gaps: tuple[NotImputed, ...]
 
     def group_matrix(self, label: str) -> pd.DataFrame:
         """One group's model matrix as the chained equations start from it: NaN in the cells
@@ -63,13 +87,15 @@ class ImputedData:
     """The ``m`` completed data sets of an :class:`ImputationFrame`.
 
     ``imputed``: True in the cells of ``frame.data`` that were imputed (the same cells in
-    every data set); ``values[column]``: m × (imputed rows of that column) array.
+    every data set); ``values[column]``: m × (imputed rows of that column) array;
+    ``not_imputed``: the due cells left missing (:class:`NotImputed`).
     """
 
     frame: ImputationFrame
     settings: ImputationSettings
     imputed: pd.DataFrame
     values: dict[str, np.ndarray]
+    not_imputed: tuple[NotImputed, ...] = ()
 
     @property
     def m(self) -> int:
@@ -150,9 +176,20 @@ def design(frame: ImputationFrame, settings: ImputationSettings) -> Design:
         groups = [(a, np.flatnonzero(arm == a)) for a in frame.arms]
     else:
         groups = [("both arms", np.flatnonzero(np.isin(arm, frame.arms)))]
+    dropped, gaps = {}, []
+    for label, rows in groups:
+        n_obs = (~np.isnan(values[rows])).sum(axis=0)
+        wy = mask[rows].sum(axis=0)
+        bad = tuple(int(j) for j in np.flatnonzero((wy > 0) & (n_obs < MIN_OBSERVED)))
+        dropped[label] = bad
+        for j in bad:
+            gaps.append(NotImputed(names[j], label, int(wy[j]),
+                                   f"{n_obs[j]} observed value{'s' if n_obs[j] != 1 else ''}, "
+                                   f"at least {MIN_OBSERVED} needed"))
+            mask[rows, j] = False
     targets = [j for j in range(len(names)) if mask[:, j].any()]
     _check_deltas(frame, settings)
-    return Design(names, values, groups, targets, mask, arm)
+    return Design(names, values, groups, targets, mask, arm, dropped, tuple(gaps))
 
 
 def delta_of(delta: Mapping[tuple[str, str], float], column: str,
@@ -249,23 +286,22 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
 def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design, label: str,
            settings: ImputationSettings, rng: np.random.Generator) -> None:
     """Run the chained equations on one group's rows ``z`` in place (δ after every draw
-    when ``settings.delta_mode`` is ``post``)."""
+    when ``settings.delta_mode`` is ``post``). The group's columns that cannot be imputed
+    (``model.dropped``) are neither imputed nor predictors."""
     q = z.shape[1]
     post = settings.delta if settings.delta_mode == "post" else {}
     observed = ~np.isnan(z)
     _fill_not_due(z, todo)
+    dropped = model.dropped.get(label, ())
     steps = []
     for j in model.targets:
         wy = np.flatnonzero(todo[:, j])
         if not len(wy):
             continue
         ry = np.flatnonzero(observed[:, j])
-        if len(ry) < 2:
-            raise ImputationError(
-                f"cannot impute {model.names[j]} in {label}: {len(ry)} observed value(s), "
-                "at least 2 needed")
         delta = delta_of(post, model.names[j], arm[wy])
-        steps.append((j, ry, wy, np.delete(np.arange(q), j), delta if delta.any() else None))
+        preds = np.delete(np.arange(q), sorted({j, *dropped}))
+        steps.append((j, ry, wy, preds, delta if delta.any() else None))
     for j, ry, wy, _, delta in steps:  # starting values: draws from the observed values
         z[wy, j] = rng.choice(z[ry, j], size=len(wy), replace=True)
         if delta is not None:
@@ -285,6 +321,29 @@ def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design, labe
             z[wy, j] = new if delta is None else new + delta
 
 
+def imputed_cells(frame: ImputationFrame, model: Design
+                   ) -> tuple[pd.DataFrame, list[NotImputed]]:
+    """The cells of ``frame.data`` to impute and the due cells that cannot be: the model's
+    gaps, then passive scores built from a cell that is not imputed."""
+    data = frame.data
+    imputed = pd.DataFrame(False, index=data.index, columns=data.columns)
+    for j, name in enumerate(model.names):
+        if name in imputed.columns:
+            imputed[name] = model.todo[:, j]
+    gaps = list(model.gaps)
+    for col, rule in frame.passive:
+        due = data[col].isna().to_numpy() & frame.eligible[col].to_numpy()
+        lost = due & ~np.all([data[s].notna().to_numpy() | imputed[s].to_numpy()
+                              for s in rule.sources], axis=0)
+        imputed[col] = due & ~lost
+        for label, rows in model.groups:
+            if lost[rows].any():
+                gaps.append(NotImputed(col, label, int(lost[rows].sum()),
+                                       f"computed from {' and '.join(rule.sources)}, not all "
+                                       "imputed"))
+    return imputed, gaps
+
+
 def impute(frame: ImputationFrame, settings: ImputationSettings,
            seed: int | np.random.SeedSequence) -> ImputedData:
     """Impute ``frame`` ``settings.m`` times (seeds: :func:`imputation_rng`).
@@ -292,16 +351,13 @@ def impute(frame: ImputationFrame, settings: ImputationSettings,
     Cells where ``frame.eligible`` is False stay missing; observed values are never changed.
     ``settings.delta`` is added after every draw (``delta_mode = "post"``) or once to the
     values of the last sweep (``"final"``: the draws are those of δ = 0), before the passive
-    scores are computed; a δ on a passive score is added to it once computed.
+    scores are computed; a δ on a passive score is added to it once computed. Cells that
+    cannot be imputed (too few observed values in their group, or a passive score built from
+    such a cell) stay missing and are listed in ``ImputedData.not_imputed``.
     """
     model = design(frame, settings)
     data = frame.data
-    imputed = pd.DataFrame(False, index=data.index, columns=data.columns)
-    for j, name in enumerate(model.names):
-        if name in imputed.columns:
-            imputed[name] = model.todo[:, j]
-    for col, _ in frame.passive:
-        imputed[col] = data[col].isna().to_numpy() & frame.eligible[col].to_numpy()
+    imputed, gaps = imputed_cells(frame, model)
     out_cols = [c for c in imputed.columns if imputed[c].any()]
     values = {c: np.empty((settings.m, int(imputed[c].sum()))) for c in out_cols}
     col_of = {name: j for j, name in enumerate(model.names)}
@@ -324,4 +380,5 @@ def impute(frame: ImputationFrame, settings: ImputationSettings,
             full[col][rows] = derived + delta_of(settings.delta, col, model.row_arm[rows])
         for c in out_cols:
             values[c][i - 1] = full[c][imputed[c].to_numpy()]
-    return ImputedData(frame=frame, settings=settings, imputed=imputed, values=values)
+    return ImputedData(frame=frame, settings=settings, imputed=imputed, values=values,
+                       not_imputed=tuple(gaps))

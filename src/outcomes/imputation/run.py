@@ -31,7 +31,8 @@ class ImputedFileError(OutcomesError):
 
 def missing_summary(imp: ImputedData) -> pd.DataFrame:
     """Per incomplete column and arm: participants, observed, not due (after death or the
-    data cut, never imputed), imputed, and the missing rate (1 − observed / participants)."""
+    data cut, never imputed), imputed, the missing rate (1 − observed / participants), the
+    imputation settings, and the due cells that could not be imputed and why (last)."""
     frame, s = imp.frame, imp.settings
     d = frame.data
     rows = []
@@ -43,13 +44,21 @@ def missing_summary(imp: ImputedData) -> pd.DataFrame:
         for arm in frame.arms:
             a = d["ARM"] == arm
             n, n_obs = int(a.sum()), int((a & ~miss).sum())
+            lost = int((a & miss & elig & ~imp.imputed[col]).sum())
             rows.append({"column": col, "arm": arm, "n": n, "n_observed": n_obs,
                          "n_not_due": int((a & miss & ~elig).sum()),
                          "n_imputed": int((a & imp.imputed[col]).sum()),
                          "missing_rate": (n - n_obs) / n if n else float("nan"),
                          "method": s.method, "m": s.m, "iterations": s.iterations,
-                         "by_arm": s.by_arm})
+                         "by_arm": s.by_arm, "n_not_imputed": lost,
+                         "not_imputed_reason": _reason_in(imp.not_imputed, col, arm, s.by_arm)
+                         if lost else ""})
     return pd.DataFrame(rows)
+
+
+def _reason_in(gaps, column: str, arm: str, by_arm: bool) -> str:
+    return "; ".join(g.reason for g in gaps
+                     if g.column == column and (g.group == arm or not by_arm))
 
 
 def write_long(imp: ImputedData, path: str | Path) -> Path:

@@ -24,7 +24,9 @@ from scipy.optimize import brentq
 from outcomes.errors import ConfigError
 from outcomes.imputation.ancova import BASELINE, AncovaMIResult, ancova_mi
 from outcomes.imputation.frame import ImputationFrame, imputation_frame
+from outcomes.imputation.gaps import not_imputed_cells
 from outcomes.imputation.mice import ImputedData, delta_of, impute
+from outcomes.imputation.run import read_completed
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.instruments import load_registry
 from outcomes.plan import AnalysisPlan
@@ -130,17 +132,28 @@ class TippingPoint:
         raise KeyError(f"({delta_treated}, {delta_control}) is not a point of the grid")
 
 
-def delta_analyser(frame: ImputationFrame, imp: ImputedData, seed, plan: AnalysisPlan,
-              paramcd: str, visit: str, mode: str, alpha: float,
-              param: str) -> Callable[[float, float], AncovaMIResult]:
-    """(δ_treated, δ_control) -> the pooled ANCOVA, memoised. ``final``: the imputations
-    of ``imp`` (δ = 0) with the shift added to the outcome's imputed values, exactly what
-    :func:`impute` gives with that δ; ``post``: imputed again with δ after every draw."""
+def delta_analyser(frame: ImputationFrame, imp: ImputedData | Sequence[pd.DataFrame], seed,
+                   plan: AnalysisPlan, paramcd: str, visit: str, mode: str, alpha: float,
+                   param: str) -> Callable[[float, float], AncovaMIResult]:
+    """(δ_treated, δ_control) -> the pooled ANCOVA, memoised. ``final``: the completed data
+    sets of ``imp`` (δ = 0: an :class:`ImputedData`, or the data sets themselves as
+    :func:`~outcomes.imputation.run.read_completed` gives them) with the shift added to the
+    outcome's imputed values (the cells missing in ``frame`` and filled in the data sets),
+    exactly what :func:`impute` gives with that δ; ``post``: imputed again with δ after
+    every draw (with ``imp``'s settings, or the plan's when ``imp`` is data sets)."""
     col, base = f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"
     keep = ["ARM", "SITEID", col, base]
     arms = frame.data["ARM"].to_numpy()
-    rows = imp.imputed[col].to_numpy()
-    narrow = [imp.completed(i)[keep] for i in range(1, imp.m + 1)] if mode == "final" else []
+    settings = imp.settings if isinstance(imp, ImputedData) else ImputationSettings.from_plan(plan)
+    narrow = []
+    if mode == "final":
+        sets = ([imp.completed(i) for i in range(1, imp.m + 1)] if isinstance(imp, ImputedData)
+                else list(imp))
+        narrow = [d[keep] for d in sets]
+    rows = (imp.imputed[col].to_numpy() if isinstance(imp, ImputedData) else
+            frame.data[col].isna().to_numpy() & narrow[0][col].notna().to_numpy() if narrow
+            else np.zeros(len(arms), dtype=bool))
+    cells = not_imputed_cells(frame, settings)
     memo: dict[tuple[float, float], AncovaMIResult] = {}
 
     def completed(dt: float, dc: float) -> list[pd.DataFrame]:
@@ -148,14 +161,14 @@ def delta_analyser(frame: ImputationFrame, imp: ImputedData, seed, plan: Analysi
         if mode == "final":
             shift = np.where(rows, delta_of(delta, col, arms), 0.0)
             return [d.assign(**{col: d[col].to_numpy() + shift}) for d in narrow]
-        again = impute(frame, replace(imp.settings, delta=delta, delta_mode="post"), seed)
+        again = impute(frame, replace(settings, delta=delta, delta_mode="post"), seed)
         return [again.completed(i)[keep] for i in range(1, again.m + 1)]
 
     def analyse(dt: float, dc: float) -> AncovaMIResult:
         key = (float(dt), float(dc))
         if key not in memo:
             memo[key] = ancova_mi(completed(*key), paramcd, visit, plan, param=param,
-                                  alpha=alpha)
+                                  alpha=alpha, not_imputed=cells)
         return memo[key]
 
     return analyse
@@ -232,17 +245,25 @@ def _check_outcomes(frame: ImputationFrame, plan: AnalysisPlan) -> None:
 
 def tipping_points(frame: ImputationFrame, plan: AnalysisPlan, *,
                    params: Mapping[str, str] | None = None,
-                   imputed: ImputedData | None = None) -> list[TippingPoint]:
+                   imputed: ImputedData | Sequence[pd.DataFrame] | None = None
+                   ) -> list[TippingPoint]:
     """The tipping-point analysis of every outcome of ``missing_data.tipping_point``.
 
-    Imputes ``frame`` with the plan's settings and seed (δ = 0; or takes ``imputed``, which
-    must be that imputation) and analyses the grid; ``params``: PARAMCD -> label.
-    Raises :class:`ConfigError` for an outcome that is not a score × visit of the plan.
+    With ``delta_mode = final`` the grid shifts the imputations of ``frame`` with the
+    plan's settings and seed (δ = 0): ``imputed`` (that imputation, or its completed data
+    sets), else imputed here; with ``post`` every point is imputed again and ``imputed`` is
+    not needed. ``params``: PARAMCD -> label. Raises :class:`ConfigError` for an outcome
+    that is not a score × visit of the plan.
     """
     tp = plan.missing_data.tipping_point
     _check_outcomes(frame, plan)
     settings = ImputationSettings.from_plan(plan)
-    imp = imputed if imputed is not None else impute(frame, settings, plan.seed)
+    if imputed is not None:
+        imp = imputed
+    elif tp.delta_mode == "final":
+        imp = impute(frame, settings, plan.seed)
+    else:  # post: every point is imputed again, with the plan's settings
+        imp = ()
     out = []
     for paramcd, visit in tp.outcomes:
         col = f"{paramcd}_{visit}"
@@ -276,14 +297,21 @@ def figure_name(res: TippingPoint) -> str:
 
 
 def run_tipping(derived: dict[str, pd.DataFrame], plan: AnalysisPlan, table: str | Path,
-                figures: str | Path) -> tuple[list[TippingPoint], list[Path]]:
-    """Impute, analyse the grid of every outcome, write the table and one heat map each."""
+                figures: str | Path, imputed: str | Path | None = None
+                ) -> tuple[list[TippingPoint], list[Path]]:
+    """Analyse the grid of every outcome, write the table and one heat map each. With
+    ``delta_mode = final`` the δ = 0 data sets are read from ``imputed``
+    (``imputed_long.parquet`` of ``outcomes impute``, checked against the derived data and
+    the plan's m) when given, else imputed here; ``post`` imputes every grid point."""
     from outcomes.imputation.plots import tipping_heatmap
 
     frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
     params = dict(derived["adqs"][["PARAMCD", "PARAM"]].drop_duplicates("PARAMCD")
                   .itertuples(index=False))
-    results = tipping_points(frame, plan, params=params)
+    completed = None
+    if imputed is not None and plan.missing_data.tipping_point.delta_mode == "final":
+        completed = read_completed(imputed, frame, plan.missing_data.m)
+    results = tipping_points(frame, plan, params=params, imputed=completed)
     Path(table).parent.mkdir(parents=True, exist_ok=True)
     write_tsv(tipping_table(results), table)
     paths = [Path(table)]

@@ -102,15 +102,19 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
 
 
 def completed_mediation_data(data: pd.DataFrame, imputed_long: pd.DataFrame,
-                             plan: AnalysisPlan) -> pd.DataFrame:
+                             plan: AnalysisPlan, not_imputed: pd.DataFrame | None = None
+                             ) -> pd.DataFrame:
     """The m completed versions of ``data`` (admed), stacked with ``.imp`` (1..m) first.
 
     ``imputed_long`` is the imputations in the long format of ``outcomes impute``
     (``imputed_long.parquet``: ``.imp`` 0..m, one row per participant, score columns
     ``<PARAMCD>_<visit>``); its scores at the mediator visit, baseline and month 12 replace
     the ``_M``, ``_BL`` and ``_M12`` columns. Values that stay missing in the imputations
-    (after death or the data cut) stay missing. An observed value that differs from the
-    imputed data (imputations of another extract) is an error naming the column.
+    (after death or the data cut, or that could not be imputed) stay missing. An observed
+    value that differs from the imputed data (imputations of another extract) is an error
+    naming the column. ``not_imputed`` (:func:`outcomes.imputation.gaps.not_imputed_cells`)
+    adds, when some due value could not be imputed, the column ``NOT_IMPUTED`` naming them
+    (the MI analyses that need them are not estimable).
     """
     if ".imp" not in imputed_long.columns or "USUBJID" not in imputed_long.columns:
         raise ChangeModelError("imputed data: no '.imp' and 'USUBJID' columns (expected the "
@@ -142,7 +146,17 @@ def completed_mediation_data(data: pd.DataFrame, imputed_long: pd.DataFrame,
     if not out:
         raise ChangeModelError("imputed data: no completed data set (.imp >= 1)")
     long = pd.concat(out, ignore_index=True)
-    return long[[".imp", *data.columns]]
+    columns = [".imp", *data.columns]
+    if not_imputed is not None:
+        from outcomes.imputation.gaps import NOT_IMPUTED, encode
+
+        why = (not_imputed.assign(USUBJID=not_imputed["USUBJID"].astype(str))
+               .set_index("USUBJID").reindex(ids).fillna(""))
+        cells = encode(why, rename)
+        if any(cells):  # only then: the usual data sets stay as they were
+            long[NOT_IMPUTED] = np.tile(np.array(cells, dtype=object), len(out))
+            columns.append(NOT_IMPUTED)
+    return long[columns]
 
 
 def split_completed(long: pd.DataFrame) -> list[pd.DataFrame]:
@@ -157,14 +171,17 @@ def imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.DataFrame,
     """:func:`completed_mediation_data` from ``imputed_long``, or, without it, from the
     imputations of the derived data with the plan's settings and seed (the same numbers
     ``outcomes impute`` writes)."""
-    if imputed_long is None:
-        from outcomes.imputation.frame import imputation_frame
-        from outcomes.imputation.mice import impute
-        from outcomes.imputation.settings import ImputationSettings
+    from outcomes.imputation.frame import imputation_frame
+    from outcomes.imputation.gaps import not_imputed_cells
+    from outcomes.imputation.mice import impute
+    from outcomes.imputation.settings import ImputationSettings
 
-        frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
-        imputed_long = impute(frame, ImputationSettings.from_plan(plan), plan.seed).long()
-    return completed_mediation_data(data, imputed_long, plan)
+    frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
+    settings = ImputationSettings.from_plan(plan)
+    if imputed_long is None:
+        imputed_long = impute(frame, settings, plan.seed).long()
+    return completed_mediation_data(data, imputed_long, plan,
+                                    not_imputed_cells(frame, settings))
 
 
 def missing_data_note(plan: AnalysisPlan) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable
+from outcomes.imputation.gaps import NOT_IMPUTED, decode, not_imputed_reason
 from outcomes.imputation.pool import rubin
 
 from . import effects as fx
@@ -118,9 +119,11 @@ def fit_mediation_mi(completed: Sequence[pd.DataFrame], *, seed: np.random.SeedS
     ``kwargs`` are those of ``fit_mediation`` (without ``rng``); ``seed`` is the job's
     stream, whose children 1..m seed the bootstraps of the imputations; ``cluster`` makes
     every imputation's bootstrap the cluster bootstrap. Raises :class:`NotEstimable` when
-    an imputation's analysis is not estimable (naming the imputations and the reason) or
-    when the completed data sets analyse different participants (a value left missing in
-    some of them only).
+    a value the analysis needs could not be imputed (the completed data sets' column
+    ``NOT_IMPUTED``, :mod:`outcomes.imputation.gaps`; leaving its participants out would be
+    complete cases, not MI), when an imputation's analysis is not estimable (naming the
+    imputations and the reason) or when the completed data sets analyse different
+    participants (a value left missing in some of them only).
     """
     return fit_mediation_mi_designs(completed, designs={"": (seed, cluster)}, n_boot=n_boot,
                                     ci_level=ci_level, **kwargs)[""]
@@ -138,6 +141,11 @@ def fit_mediation_mi_designs(completed: Sequence[pd.DataFrame], *,
     if len(completed) < 2:
         raise NotEstimable(f"{len(completed)} imputation(s): pooling needs m >= 2")
     roles = _roles(kwargs)
+    if NOT_IMPUTED in completed[0].columns:
+        cols = roles.all_columns()
+        lost = not_imputed_reason(completed[0], decode(completed[0][NOT_IMPUTED], cols), cols)
+        if lost:
+            raise NotEstimable(lost)
     masks = [count_missing(d, roles)[1] for d in completed]
     differ = [i + 1 for i, k in enumerate(masks) if not np.array_equal(k, masks[0])]
     if differ:

@@ -93,24 +93,21 @@ def read_table(path: Path, required: tuple[str, ...] = ESTIMATE_COLUMNS) -> Tabl
     return Table(path, raw, num)
 
 
-#: Columns that identify a result row apart from its design (``clustering``).
-ROW_KEY = ("analysis", "outcome", "contrast", "estimate_type", "paramcd", "avisit", "mediator",
-           "effect", "rho")
+#: The identification of a mediation row apart from its design (``clustering``).
+MEDIATION_KEY = ("analysis", "outcome", "contrast", "estimate_type", "mediator", "effect", "rho")
 
 
 def main_design(table: Table | None, clustering: str) -> Table | None:
-    """The rows the report shows (docs/clustering.md): those of the plan's main design
-    (``clustering`` column), and the rows written once because they do not depend on the
-    design; a row of the other design whose identification has a main-design row is left
-    out. Row labels are kept (they name the table's row)."""
+    """The rows of a mediation table the report shows: those of the plan's main design
+    (every mediation row is written under both; docs/clustering.md). Row labels are kept
+    (they name the table's row). Showing the other design beside it is not done yet."""
     if table is None or "clustering" not in table.raw.columns:
         return table
-    raw = table.raw
-    key = [c for c in ROW_KEY if c in raw.columns]
-    main = raw["clustering"] == clustering
-    covered = raw[key].apply(tuple, axis=1).isin(set(raw.loc[main, key].apply(tuple, axis=1)))
-    keep = (main | ~covered).to_numpy()
-    return Table(table.path, raw.loc[keep], table.num.loc[keep])
+    from outcomes.survival.tables import main_analysis_rows
+
+    key = [c for c in MEDIATION_KEY if c in table.raw.columns]
+    keep = main_analysis_rows(table.raw, clustering, key).index
+    return Table(table.path, table.raw.loc[keep], table.num.loc[keep])
 
 
 def _parquet(path: Path) -> pd.DataFrame:
@@ -199,8 +196,7 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
     plan_obj = AnalysisPlan.load(plan_path)
     return ReportInputs(
         results_dir=root, plan=plan_obj, plan_path=plan_path,
-        adsl=adsl, adqs=adqs, survival=main_design(req["survival"], plan_obj.clustering),
-        questionnaires=main_design(req["questionnaires"], plan_obj.clustering),
+        adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
         mediation=main_design(opt["mediation"], plan_obj.clustering),
         mediation_sensitivity=main_design(opt["mediation_sensitivity"], plan_obj.clustering),
         tipping_point=opt["tipping_point"],

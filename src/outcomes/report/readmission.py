@@ -53,8 +53,11 @@ def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
         label = TYPE_LABELS.get(et, et.replace("_", " "))
         if multi_outcome:
             label = f"{outcome}: {label}"
+        clustering = r.at[i, "clustering"] if "clustering" in r.columns else "none"
+        if clustering != "none":  # the twin of a naive row (docs/clustering.md)
+            label = f"{label}, clustered by peer worker"
         if contrast in arms:
-            key = (outcome, et)
+            key = (outcome, et, clustering)
             if key not in seen:
                 seen[key] = {"label": label, "cells": {a: None for a in arms}}
                 by_arm_rows.append(seen[key])

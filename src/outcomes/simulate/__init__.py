@@ -2,7 +2,7 @@
 
 Public API
 ----------
-``write_simulated_trial(n, seed, out_dir, truth_n=None)``
+``write_simulated_trial(n, seed, out_dir, truth_n=None, missingness="default", mnar_delta=None, icc=0.0)``
     Write ``participants.csv``, ``questionnaires.csv``, ``admissions.csv``,
     ``peer_contacts.csv`` (docs/data-contract.md), their Frictionless descriptor
     ``datapackage.json`` and ``truth.json`` into ``out_dir``.
@@ -11,7 +11,9 @@ Public API
 
 All randomness comes from one ``numpy.random.default_rng(seed)``, split with
 ``rng.spawn(3)`` into a parameter stream (site effects, peer workers), a trial stream and
-a truth-population stream; nothing uses global random state. The same ``(n, seed)`` gives
+a truth-population stream (``spawn(5)`` in fact: a fourth child for the MNAR truth
+population's follow-up, a fifth for peer-worker clustering when ``icc > 0``, leaving the
+first three as they were); nothing uses global random state. The same ``(n, seed)`` gives
 byte-identical files whatever ``truth_n`` is; ``truth_n`` only changes truth.json.
 The model is documented in ``docs/synthetic-trial.md``.
 """
@@ -40,6 +42,7 @@ from outcomes.simulate.parameters import (
     Parameters,
     draw_parameters,
 )
+from outcomes.simulate.peer_workers import clustering_block, draw_workers, score_scale
 from outcomes.simulate.trial import Table, simulate_trial
 from outcomes.simulate.truth import compute_truth
 
@@ -94,6 +97,18 @@ def table_to_csv(table: Table) -> str:
     return buf.getvalue()
 
 
+SCORE_SCALE_MIN_PAIRS = 20_000
+
+
+def _check_icc(icc) -> float:
+    if isinstance(icc, bool) or not isinstance(icc, int | float | np.integer | np.floating):
+        raise SimulationError(f"--icc must be a number in [0, 1), got {icc!r}")
+    x = float(icc)
+    if not (math.isfinite(x) and 0.0 <= x < 1.0):
+        raise SimulationError(f"--icc must be in [0, 1) (0 = no peer-worker clustering), got {icc!r}")
+    return x
+
+
 def _check(n: int, seed: int, truth_n: int) -> None:
     if not isinstance(n, int | np.integer) or n < 1:
         raise SimulationError(f"--n must be a positive integer, got {n!r}")
@@ -105,7 +120,7 @@ def _check(n: int, seed: int, truth_n: int) -> None:
 
 def simulate(
     n: int, seed: int, truth_n: int | None = None, missingness: str = "default",
-    mnar_delta: float | tuple[float, float] | None = None,
+    mnar_delta: float | tuple[float, float] | None = None, icc: float = 0.0,
 ) -> tuple[dict[str, Table], dict]:
     """Simulate a trial of ``n`` participants and its truth; nothing is written.
 
@@ -113,16 +128,26 @@ def simulate(
     ``mar``, ``mnar``; docs/synthetic-trial.md §9) and ``mnar_delta`` the MNAR shift in
     WEMWBS points (one value, or (peer support, usual care)). At the same seed the
     scenarios share every draw: only which questionnaires are missing changes.
+
+    ``icc`` (0 <= icc < 1) is the intracluster correlation of the peer-worker effects on
+    the latent scale (docs/synthetic-trial.md §10a); 0, the default, is the unclustered
+    trial of before, draw for draw. With ``icc > 0`` truth.json gets a ``clustering`` block.
     """
     truth_n = DEFAULT_TRUTH_N if truth_n is None else truth_n
     _check(n, seed, truth_n)
+    icc = _check_icc(icc)
     spec = scenario(missingness, mnar_delta)
     rng = np.random.default_rng(seed)
-    r_params, r_trial, r_truth, r_truth_missing = rng.spawn(4)
+    r_params, r_trial, r_truth, r_truth_missing, r_workers = rng.spawn(5)
     params = draw_parameters(r_params)
     registry = load_registry()
-    tables, record = simulate_trial(int(n), r_trial, params, registry, spec)
-    truth = compute_truth(params, registry, r_truth, int(truth_n), spec, r_truth_missing)
+    workers = r_assign = r_population = None
+    if icc > 0:
+        r_draw, r_assign, r_population, r_pairs = r_workers.spawn(4)
+        workers = draw_workers(r_draw, params, icc)
+    tables, record = simulate_trial(int(n), r_trial, params, registry, spec, workers, r_assign)
+    truth = compute_truth(params, registry, r_truth, int(truth_n), spec, r_truth_missing,
+                          workers, r_population)
     truth["meta"] = {
         "generator": "outcomes.simulate",
         "version": __version__,
@@ -142,6 +167,13 @@ def simulate(
     }
     truth["parameters"] = params.to_dict()
     truth["missingness"] = _missingness_block(spec, record, truth.pop("mnar_population", None))
+    if workers is not None:
+        from outcomes.simulate.model import Model
+
+        pid = [row[0] for row in tables["participants"].rows]
+        scores = score_scale(Model(params, registry), workers, r_pairs,
+                             max(int(truth_n) // 2, SCORE_SCALE_MIN_PAIRS))
+        truth["clustering"] = clustering_block(params, workers, record["main_worker"], pid, scores)
     return tables, truth
 
 
@@ -166,13 +198,14 @@ def _missingness_block(spec, record: dict, population: dict | None) -> dict:
 
 def write_simulated_trial(
     n: int, seed: int, out_dir: Path, truth_n: int | None = None, missingness: str = "default",
-    mnar_delta: float | tuple[float, float] | None = None,
+    mnar_delta: float | tuple[float, float] | None = None, icc: float = 0.0,
 ) -> dict[str, Path]:
     """Write the extract (docs/data-contract.md), datapackage.json and truth.json into
-    ``out_dir``; returns the paths. ``missingness``, ``mnar_delta``: as :func:`simulate`."""
+    ``out_dir``; returns the paths. ``missingness``, ``mnar_delta``, ``icc``: as
+    :func:`simulate`."""
     from outcomes.datapackage import DESCRIPTOR_FILE, datapackage_json
 
-    tables, truth = simulate(n, seed, truth_n, missingness, mnar_delta)
+    tables, truth = simulate(n, seed, truth_n, missingness, mnar_delta, icc)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

@@ -41,6 +41,9 @@ class Units:
     u_readmit: np.ndarray
     u_death: np.ndarray
     item_seeds: dict[str, np.random.SeedSequence]
+    worker_effect: dict[str, np.ndarray] = field(default_factory=dict)
+    """Peer-worker effect of each person under the treated arm, by equation
+    (``<visit>:<key>``, ``readmission``); empty without clustering (peer_workers.py)."""
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def item_noise(self, visit: str, key: str, p: int, cache: bool = False) -> np.ndarray:
@@ -57,6 +60,12 @@ class Units:
         if cache:
             self._cache[name] = noise
         return noise
+
+    def add_worker(self, lin: np.ndarray, name: str, t) -> np.ndarray:
+        """``lin + t * b`` with ``b`` the person's worker effect on equation ``name``
+        (``lin`` itself, untouched, when there is none)."""
+        b = self.worker_effect.get(name)
+        return lin if b is None else lin + t * b
 
 
 def draw_units(rng: np.random.Generator, n: int, params: Parameters, keys: list[str]) -> Units:
@@ -160,12 +169,13 @@ class Model:
     def process_latent(self, u: Units, base: Visit, key: str, t) -> np.ndarray:
         spec = self.params.process[key]
         mu0 = self.params.latent_spec(key).mu0
-        return (
+        lin = (
             mu0 + spec.shift + spec.arm * t + spec.own_baseline * self.z0(base, key)
             + self.params.site_effect(f"month_4:{key}", u.site)
             + spec.prior * (u.prior - 1.5)
             + spec.sigma * u.latent_noise[f"month_4:{key}"]
         )
+        return u.add_worker(lin, f"month_4:{key}", t)
 
     def outcome_latent(self, u: Units, base: Visit, visit: str, key: str, t, mediators: dict[str, np.ndarray]) -> np.ndarray:
         """Latent of WEMWBS / QPR-15 at ``visit`` given observed month-4 mediator scores."""
@@ -177,6 +187,7 @@ class Model:
             + spec.prior * (u.prior - 1.5)
             + spec.sigma * u.latent_noise[f"{visit}:{key}"]
         )
+        lin = u.add_worker(lin, f"{visit}:{key}", t)
         for med, coef in spec.mediators.items():
             if med in mediators:
                 lin = lin + coef * self.z(med, mediators[med])
@@ -218,10 +229,11 @@ class Model:
             if key in self.params.process:
                 spec = self.params.process[key]
                 mu0 = self.params.latent_spec(key).mu0
-                latent[key] = (
+                latent[key] = u.add_worker(
                     mu0 + spec.shift12
                     + spec.persistence * (m4.latent[key] - mu0 - spec.shift)
-                    + spec.sigma12 * u.latent_noise[f"month_12:{key}"]
+                    + spec.sigma12 * u.latent_noise[f"month_12:{key}"],
+                    f"month_12:{key}", t,
                 )
             elif key in self.params.outcomes["month_12"]:
                 latent[key] = self.outcome_latent(u, base, "month_12", key, t, mediators)
@@ -246,6 +258,7 @@ class Model:
             + spec.detained * (u.detained.astype(float) - 0.4)
             + spec.arm * t
         )
+        lp = u.add_worker(lp, "readmission", t)
         for med, coef in spec.mediators.items():
             if med in mediators:
                 lp = lp + coef * self.z(med, mediators[med])

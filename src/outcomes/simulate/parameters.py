@@ -350,6 +350,9 @@ DEATH = DeathSpec(cumhaz_365=0.018, shape=0.7, age=0.04)
 
 SITE_EFFECT_SD: dict[str, float] = {"process": 0.15, "outcome": 0.15, "readmission": 0.20}
 PEER_WORKERS_PER_SITE: tuple[int, int] = (3, 5)
+CASELOAD_CONCENTRATION = 2.0
+"""With ``--icc > 0``: the main-worker shares of a site's peer workers are
+Dirichlet(2, ..., 2) (unequal caseloads; peer_workers.py)."""
 
 
 @dataclass(frozen=True)

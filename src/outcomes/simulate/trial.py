@@ -36,6 +36,7 @@ from outcomes.simulate.parameters import (
     MissingnessSpec,
     Parameters,
 )
+from outcomes.simulate.peer_workers import PeerWorkers, assign_workers
 
 _EPOCH = dt.date(1970, 1, 1)
 NO_DAY = np.iinfo(np.int64).max  # "never" for death / withdrawal day numbers
@@ -86,11 +87,18 @@ def _logistic(x):
 
 def simulate_trial(
     n: int, rng: np.random.Generator, params: Parameters, registry: dict[str, Instrument],
-    spec: MissingnessSpec | None = None,
+    spec: MissingnessSpec | None = None, workers: PeerWorkers | None = None,
+    r_assign: np.random.Generator | None = None,
 ) -> tuple[dict[str, Table], dict]:
     """Simulate a trial of ``n`` randomised participants under missingness scenario ``spec``
     (default: ``MISSINGNESS["default"]``); returns the four tables of docs/data-contract.md
-    and the scenario's realised record (missing rates by visit and arm)."""
+    and the scenario's realised record (missing rates by visit and arm; with ``workers``,
+    ``main_worker``: each participant's main worker index, -1 if none).
+
+    With ``workers`` (``icc > 0``) engagement and the main worker are drawn from
+    ``r_assign`` before the outcomes, the participant carries that worker's effects and
+    the contacts show that worker; without, both come from the contacts stream after the
+    outcomes, as they always have (no worker effect)."""
     spec = MISSINGNESS["default"] if spec is None else spec
     r_design, r_units, r_events, r_follow, r_contacts = rng.spawn(5)
     model = Model(params, registry)
@@ -112,6 +120,14 @@ def simulate_trial(
     post = np.rint(60 * r_design.beta(*cov.discharge_beta, size=n)).astype(np.int64)
     index_adm = rand_day - pre
     discharge = rand_day + post
+
+    # --- peer workers (partially nested design), before any outcome -------------------
+    assigned = None
+    if workers is not None:
+        engaged, main = assign_workers(r_assign, workers, u.site, arm, params.contacts.no_contact_prob)
+        u.worker_effect = workers.person_effects(main)
+        first_of_site = np.concatenate([[0], np.cumsum(params.peer_workers)[:-1]])
+        assigned = (engaged, np.where(main >= 0, main - first_of_site[u.site], -1))
 
     # --- structural outcomes under the randomised arm -----------------------------------
     t = arm.astype(float)
@@ -145,7 +161,9 @@ def simulate_trial(
     )
 
     # --- peer contacts ----------------------------------------------------------------------
-    contacts = _contacts(params, u, r_contacts, arm, rand_day, discharge, death_day, wd_day, cut)
+    contacts = _contacts(params, u, r_contacts, arm, rand_day, discharge, death_day, wd_day, cut, assigned)
+    if workers is not None:
+        missing_record["main_worker"] = main
 
     # --- participants -----------------------------------------------------------------------
     width = max(4, len(str(n)))
@@ -349,7 +367,11 @@ def _realised(spec, arm, planned, death_day, wd_day, completed, w_obs) -> dict:
     return {"realised": out}
 
 
-def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death_day, wd_day, cut):
+def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death_day, wd_day, cut,
+              assigned: tuple[np.ndarray, np.ndarray] | None = None):
+    """Contact rows; ``assigned`` = (engaged, main worker index within the site) drawn
+    before the outcomes replaces the two draws of this stream that decide them (which are
+    still made, so the remaining draws are those of the unclustered trial)."""
     spec = params.contacts
     n = u.n
     modes = contract.CONTACT_MODES
@@ -362,6 +384,8 @@ def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death
         engaged = rng.random() >= spec.no_contact_prob
         n_site = params.peer_workers[u.site[i]]
         main = int(rng.integers(0, n_site))
+        if assigned is not None:
+            engaged, main = bool(assigned[0][i]), int(assigned[1][i])
         if not engaged:
             continue
         k_ward = int(rng.poisson(spec.ward_mean))

@@ -36,6 +36,7 @@ from outcomes.simulate.parameters import (
     MissingnessSpec,
     Parameters,
 )
+from outcomes.simulate.peer_workers import PeerWorkers, population_effects
 
 OUTCOME_DEFINITIONS = {
     "WEMWBS_month_12": "WEMWBS total score at month 12 (complete responses), mean difference",
@@ -189,15 +190,20 @@ def _mnar_full_data(model: Model, u: Units, base: Visit, m4: dict, m12: dict, sp
 def compute_truth(
     params: Parameters, registry: dict[str, Instrument], rng: np.random.Generator, truth_n: int,
     spec: MissingnessSpec | None = None, rng_missing: np.random.Generator | None = None,
+    workers: PeerWorkers | None = None, rng_workers: np.random.Generator | None = None,
 ) -> dict:
     """All true effects (see docs/synthetic-trial.md for the layout).
 
     Under an MNAR scenario (``spec.mnar_delta`` not zero) the month-12 scores of the MNAR
     instrument are those of the shifted full data (§11); ``rng_missing`` draws the
     population's follow-up, and ``truth["mnar_population"]`` describes the shift.
+    With ``workers`` (``icc > 0``) each member carries, under the treated arm, the effects
+    of a worker of its own drawn from ``rng_workers`` (peer_workers.population_effects).
     """
     model = Model(params, registry)
     u = draw_units(rng, truth_n, params, model.keys)
+    if workers is not None:
+        u.worker_effect = population_effects(rng_workers, workers, truth_n, params.contacts.no_contact_prob)
     base = model.baseline(u)
     paramcds = [s.paramcd for inst in registry.values() for s in inst.scores]
     scores: dict[str, dict] = {

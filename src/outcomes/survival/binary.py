@@ -25,12 +25,15 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from outcomes.clustering import NONE, PEER_WORKER, WORKER_PREFIX
+from outcomes.clustering.icc import BinaryICC, anova_icc, nested_in
+from outcomes.clustering.robust import check_clusters, cluster_robust_cov
 from outcomes.errors import NotEstimable
 
 from ._common import (
@@ -41,6 +44,7 @@ from ._common import (
     diff_row,
     frame,
     merge_adsl,
+    not_estimable_row,
     param,
     ratio_row,
     row,
@@ -109,17 +113,36 @@ def logistic_fit(X, y, w=None, *, tol=1e-10, max_iter=100):
 @dataclass(frozen=True)
 class GComp:
     """Standardised risks with their influence contributions (rows of ``phi`` sum to the
-    first-order error of (risk1, risk0); Var = phi' phi)."""
+    first-order error of (risk1, risk0); Var = phi' phi).
+
+    With ``clusters`` (a label per row) the variances are cluster-robust: the influence
+    contributions of the risks, and ``dbeta`` (the rows of U H^-1) for the coefficients,
+    summed within clusters, times G/(G−1) (:func:`outcomes.clustering.robust.
+    cluster_robust_cov`; for the coefficients this is R ``sandwich::vcovCL``). For the
+    risks G counts the clusters of all rows, since every row enters the standardisation."""
 
     risk1: float
     risk0: float
     phi: np.ndarray
     beta: np.ndarray
-    cov_beta: np.ndarray
+    model_cov_beta: np.ndarray
+    dbeta: np.ndarray
+    used: np.ndarray
+    clusters: np.ndarray | None = None
 
     @property
     def cov(self) -> np.ndarray:
-        return self.phi.T @ self.phi
+        if self.clusters is None:
+            return self.phi.T @ self.phi
+        return cluster_robust_cov(self.phi, self.clusters)
+
+    @property
+    def cov_beta(self) -> np.ndarray:
+        """The coefficients' covariance; clustered, G counts the clusters of the fitted
+        rows (``used``), as ``vcovCL`` of the glm."""
+        if self.clusters is None:
+            return self.model_cov_beta
+        return cluster_robust_cov(self.dbeta[self.used], self.clusters[self.used])
 
     @property
     def rd(self) -> tuple[float, float]:
@@ -178,7 +201,7 @@ def g_computation(Z, a, y, used, w=None, names=None) -> GComp:
         cov_beta = Hinv
     else:  # sandwich for weighted fits
         cov_beta = dbeta.T @ dbeta
-    return GComp(float(r1), float(r0), phi, beta, cov_beta)
+    return GComp(float(r1), float(r0), phi, beta, cov_beta, dbeta, used)
 
 
 def censoring_survival_before(u, cens) -> np.ndarray:
@@ -221,6 +244,9 @@ class BinaryResult:
     n_by_arm: tuple[int, int]
     events_by_arm: tuple[int, int]
     level: float = 0.95
+    clustering: str = NONE
+    n_clusters: int | None = None
+    icc: BinaryICC | NotEstimable | None = None
 
     @property
     def estimand(self) -> str:
@@ -231,7 +257,9 @@ class BinaryResult:
         return float(np.exp(self.log_or[0]))
 
     def to_frame(self) -> pd.DataFrame:
-        ex = dict(strategy=self.strategy, horizon=self.horizon)
+        ex = dict(clustering=self.clustering, strategy=self.strategy, horizon=self.horizon)
+        if self.n_clusters is not None:
+            ex["n_clusters"] = self.n_clusters
         rows = []
         for arm, r, se, n, e in zip((self.arms.treated, self.arms.control), self.risk,
                                     self.risk_se, self.n_by_arm, self.events_by_arm,
@@ -248,6 +276,15 @@ class BinaryResult:
         if self.cond_log_or is not None:
             rows.append(ratio_row(self.analysis, self.outcome, c, "conditional_odds_ratio",
                                   *self.cond_log_or, self.n_used, self.events, self.level, **ex))
+        if isinstance(self.icc, BinaryICC):
+            i = self.icc
+            rows.append(row(self.analysis, self.outcome, self.arms.treated, "icc", i.estimate,
+                            *i.ci, np.nan, i.n, i.events,
+                            **{**ex, "n_clusters": i.clusters}))
+        elif isinstance(self.icc, NotEstimable):
+            rows.append(not_estimable_row(self.analysis, self.outcome, self.arms.treated,
+                                          "icc", self.icc.reason,
+                                          **{**ex, "n_clusters": np.nan}))
         return frame(rows)
 
 
@@ -281,6 +318,8 @@ def readmission_within(
     censor_col: str = "CNSR",
     cmpev_col: str = "CMPEVFL",
     arm_col: str = "ARM",
+    cluster: str | None = None,
+    icc_strata: Sequence[str] = ("SITEID",),
 ) -> BinaryResult:
     """Readmission within ``horizon`` days, adjusted for ``covariates`` (default the
     randomisation stratifiers site and diagnosis group), intercurrent events handled by
@@ -295,6 +334,14 @@ def readmission_within(
     is independent, because those readmitted early can no longer be censored.
     The variance treats the weights as known (Robins & Finkelstein 2000).
 
+    ``cluster`` names a column of cluster labels (ADSL ``CLUSTER`` from
+    :func:`outcomes.clustering.cluster_ids`): the variances are then cluster-robust (the
+    influence contributions summed by cluster, G/(G−1); docs/clustering.md), the result's
+    ``clustering`` is ``peer_worker`` and it carries the ANOVA ICC of the outcome among
+    the treated participants with a peer worker (:func:`outcomes.clustering.icc.anova_icc`),
+    nested within ``icc_strata`` (default the site) when every peer worker works in one
+    site, else over the whole arm.
+
     Raises :class:`NotEstimable` when an arm has no outcome or only outcomes, and by the
     rules of :func:`~outcomes.survival.estimability.check_logistic_design` (rank, outcomes
     per coefficient, separation).
@@ -303,7 +350,9 @@ def readmission_within(
         raise ValueError(f"strategy must be one of {STRATEGIES}")
     covariates = tuple(covariates)
     outcome = outcome or f"{paramcd} within {int(horizon)} days"
-    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *covariates, *censor_groups])
+    d = merge_adsl(param(adtte, paramcd), adsl,
+                   [arm_col, *covariates, *censor_groups,
+                    *([cluster, *icc_strata] if cluster else [])])
     d = d.reset_index(drop=True)
     a = arm_indicator(d[arm_col], arms)
     st = outcome_status(d, horizon, time_col=time_col, censor_col=censor_col,
@@ -311,6 +360,9 @@ def readmission_within(
     n = len(d)
 
     if strategy == "hypothetical_km":
+        if cluster:
+            raise NotEstimable("a cluster-robust variance of the Kaplan-Meier risks "
+                               "(strategy hypothetical_km) is not implemented")
         risks, var, ns, es = [], [], [], []
         for val in (1.0, 0.0):
             m = a == val
@@ -363,10 +415,27 @@ def readmission_within(
                         arms, what=f"participant without {outcome}", estimate=sep)
     Zdf = design(d, covariates)
     gc = g_computation(Zdf.to_numpy(float), a, y.astype(float), used, w, list(Zdf.columns))
+    clustering, n_clusters, icc = NONE, None, None
+    if cluster:
+        labels = d[cluster].astype(str).to_numpy()
+        check_clusters(labels[used], a[used], y[used], arms=(arms.treated, arms.control),
+                       what=f"the cluster-robust variance of {outcome}")
+        gc = replace(gc, clusters=labels)
+        clustering, n_clusters = PEER_WORKER, int(pd.unique(labels).size)
+        nested = used & (a == 1) & pd.Series(labels).str.startswith(WORKER_PREFIX).to_numpy()
+        strata = (d.loc[nested, list(icc_strata)].astype(str).agg("|".join, axis=1)
+                  if icc_strata and nested.any() else None)
+        if strata is not None and not nested_in(labels[nested], strata):
+            strata = None  # a peer worker in several sites: the ICC of the whole arm
+        try:
+            icc = anova_icc(y[nested], labels[nested], strata, level)
+        except NotEstimable as exc:
+            icc = exc
     ns = (int((used & (a == 1)).sum()), int((used & (a == 0)).sum()))
     es = (int((used & y & (a == 1)).sum()), int((used & y & (a == 0)).sum()))
     cond = (float(gc.beta[1]), float(np.sqrt(gc.cov_beta[1, 1])))
     se = np.sqrt(np.diag(gc.cov))
     return BinaryResult(analysis, outcome, arms, strategy, float(horizon), covariates,
                         (gc.risk1, gc.risk0), (float(se[0]), float(se[1])), gc.rd, gc.log_or,
-                        cond, n, int(used.sum()), sum(es), ns, es, level)
+                        cond, n, int(used.sum()), sum(es), ns, es, level, clustering,
+                        n_clusters, icc)

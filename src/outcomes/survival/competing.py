@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from outcomes.clustering import NONE, PEER_WORKER
 from outcomes.errors import NotEstimable
 
 from ._common import (
@@ -204,18 +205,24 @@ def cause_specific_cox(
     censor_col: str = "CNSR",
     cmpev_col: str = "CMPEVFL",
     arm_col: str = "ARM",
+    id_col: str = "USUBJID",
+    cluster: str | None = None,
 ) -> tuple[CoxResult | NotEstimableResult, CoxResult | NotEstimableResult]:
     """Cause-specific Cox models: (readmission with deaths censored, death before readmission
     with readmissions censored). Each hazard ratio is for its cause-specific hazard
     (Putter et al. 2007); the first equals the community-tenure Cox model when the
     covariates are the same, because death is already a censoring in READMIT. A model that
     is not estimable (e.g. too few deaths) is returned as a :class:`NotEstimableResult`
-    with its reason, and does not stop the other."""
-    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *covariates, *(strata or [])])
+    with its reason, and does not stop the other. ``cluster`` (ADSL ``CLUSTER``) gives the
+    robust variance clustered by peer worker (rows with ``clustering = peer_worker``)."""
+    d = merge_adsl(param(adtte, paramcd), adsl,
+                   [arm_col, *covariates, *(strata or []), *([cluster] if cluster else [])])
     st = competing_status(d, censor_col, cmpev_col)
     d = d.assign(_EV1=(st == 1).astype(int), _EV2=(st == 2).astype(int))
+    clustering = PEER_WORKER if cluster else NONE
     common = dict(covariates=covariates, time_col=time_col, strata=strata, arm_col=arm_col,
-                  arms=arms, analysis=analysis, level=level)
+                  arms=arms, analysis=analysis, level=level, cluster=cluster,
+                  clustering=clustering, participant_col=id_col)
     out = []
     for col, outcome in (("_EV1", f"{paramcd} (cause-specific)"),
                          ("_EV2", f"death before {paramcd} (cause-specific)")):
@@ -224,5 +231,5 @@ def cause_specific_cox(
         except NotEstimable as exc:  # one cause's model does not stop the other
             out.append(NotEstimableResult(exc.reason, (
                 ident(analysis, outcome, arms.contrast, "hazard_ratio", len(d),
-                      int(d[col].sum())),)))
+                      int(d[col].sum()), clustering=clustering),)))
     return tuple(out)

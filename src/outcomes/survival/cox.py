@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from outcomes.clustering import NONE, PEER_WORKER
+from outcomes.clustering.robust import check_clusters, cluster_robust_cov
 from outcomes.errors import NotEstimable
 from outcomes.linalg import check_full_rank
 
@@ -229,6 +231,8 @@ class CoxResult:
     ph_test: pd.DataFrame | None = field(default=None, repr=False)
     level: float = 0.95
     arm_term: str = "ARM"
+    clustering: str = NONE
+    n_participants: int | None = None
 
     @property
     def se(self) -> np.ndarray:
@@ -260,8 +264,13 @@ class CoxResult:
 
     def to_frame(self, all_terms: bool = False) -> pd.DataFrame:
         """Hazard ratio of arm (of every term with ``all_terms``) and the PH-test rows;
-        ``n`` is the number of participants (clusters) when a cluster was given."""
-        n = self.n if self.n_clusters is None else self.n_clusters
+        ``n`` is ``n_participants`` when known, else the number of clusters when a cluster
+        was given. Rows of the peer-worker clustering also give ``n_clusters``."""
+        n = self.n_participants if self.n_participants is not None else (
+            self.n if self.n_clusters is None else self.n_clusters)
+        ex = {"clustering": self.clustering}
+        if self.clustering == PEER_WORKER:
+            ex["n_clusters"] = self.n_clusters
         rows = []
         for k, term in enumerate(self.terms):
             if term != self.arm_term and not all_terms:
@@ -269,18 +278,19 @@ class CoxResult:
             contrast = self.contrast if term == self.arm_term else term
             rows.append(ratio_row(self.analysis, self.outcome, contrast, "hazard_ratio",
                                   self.coef[k], self.used_se[k], n, self.events,
-                                  self.level))
+                                  self.level, **ex))
         if self.ph_test is not None:
             for _, r in self.ph_test.iterrows():
                 label = f"PH test ({r['transform']} transform): {r['term']}"
                 reason = r.get("reason", "")
                 if isinstance(reason, str) and reason:
                     rows.append(not_estimable_row(self.analysis, self.outcome, label,
-                                                  "ph_test_chisq", reason, n, self.events))
+                                                  "ph_test_chisq", reason, n, self.events,
+                                                  **ex))
                     continue
                 rows.append(row(self.analysis, self.outcome, label,
                                 "ph_test_chisq", r["statistic"], p_value=r["p_value"],
-                                n=n, events=self.events))
+                                n=n, events=self.events, **ex))
         return frame(rows)
 
 
@@ -295,6 +305,8 @@ def cox(
     strata: Sequence[str] | None = None,
     cluster: str | None = None,
     robust: bool = False,
+    clustering: str = NONE,
+    participant_col: str | None = None,
     arm_col: str = "ARM",
     arms: Arms = DEFAULT_ARMS,
     analysis: str = "community_tenure",
@@ -308,7 +320,11 @@ def cox(
     The event is ``event_col == 1`` when given, else ``censor_col == 0``. ``strata`` gives
     a separate baseline hazard per level combination. ``cluster`` (or ``robust=True`` with
     each row its own cluster) adds the robust sandwich variance, which is then used for
-    the CIs and p-values. ``ph=True`` adds the proportional-hazards test of every term and
+    the CIs and p-values: I^-1 (Σ_g U_g U_g') I^-1 without a G/(G−1) factor, as R
+    ``coxph(..., cluster = )`` (:func:`outcomes.clustering.robust.cluster_robust_cov`).
+    ``clustering`` labels the rows (``peer_worker`` when ``cluster`` holds the peer-worker
+    clusters, which are then checked by :func:`~outcomes.clustering.robust.check_clusters`);
+    ``participant_col`` makes ``n`` the number of distinct participants. ``ph=True`` adds the proportional-hazards test of every term and
     the global test (R ``cox.zph``, time transform ``ph_transform``: "km" or "rank"). Raises
     :class:`NotEstimable` by the rules of
     :func:`~outcomes.survival.estimability.check_cox_design`, of the risk-set differences and
@@ -339,16 +355,16 @@ def cox(
     cov = np.linalg.inv(-h)
     rcov = None
     ncl = None
+    if clustering == PEER_WORKER:
+        if not cluster:
+            raise ValueError("clustering peer_worker needs the cluster column")
+        check_clusters(d[cluster], a, ev, arms=(arms.treated, arms.control),
+                       what=f"the cluster-robust variance of the {model}")
     if cluster or robust:
         U = efron_score_residuals(beta, X, stop, ev, start, st)
-        if cluster:
-            codes = pd.factorize(d[cluster])[0]
-            Ug = np.zeros((codes.max() + 1, X.shape[1]))
-            np.add.at(Ug, codes, U)
-            ncl = int(Ug.shape[0])
-        else:
-            Ug = U
-        rcov = cov @ (Ug.T @ Ug) @ cov
+        labels = d[cluster].astype(str) if cluster else np.arange(len(d)).astype(str)
+        rcov = cluster_robust_cov(U, labels, cov, adjust=False)
+        ncl = int(pd.unique(labels).size) if cluster else None
     pht = None
     if ph:
         if start_col:
@@ -360,9 +376,10 @@ def cox(
             pht = cox_zph(Xdf, stop, ev, beta, st, ph_transform, terms)
         except NotEstimable as exc:  # the hazard ratio stands; the PH rows carry the reason
             pht = zph_not_estimable(terms, ph_transform, exc.reason)
+    n_part = int(d[participant_col].nunique()) if participant_col else None
     return CoxResult(analysis, outcome, arms.contrast, tuple(Xdf.columns), beta, cov, rcov,
                      float(ll), float(ll0), int(len(d)), int(ev.sum()), ncl, tuple(strata),
-                     pht, level, arm_col)
+                     pht, level, arm_col, clustering, n_part)
 
 
 def tenure_cox(
@@ -380,10 +397,17 @@ def tenure_cox(
     time_col: str = "AVAL",
     censor_col: str = "CNSR",
     arm_col: str = "ARM",
+    id_col: str = "USUBJID",
+    cluster: str | None = None,
 ) -> CoxResult:
     """Cox model of time to first event of ``paramcd`` on arm, stratified by site and
-    adjusted for prior admissions and detention at index, with the PH test."""
-    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *covariates, *(strata or [])])
+    adjusted for prior admissions and detention at index, with the PH test. With
+    ``cluster`` (ADSL ``CLUSTER``, :func:`outcomes.clustering.cluster_ids`) the variance is
+    the robust one clustered by peer worker and the PH test is left out (it does not
+    depend on the design: the naive model reports it)."""
+    d = merge_adsl(param(adtte, paramcd), adsl,
+                   [arm_col, *covariates, *(strata or []), *([cluster] if cluster else [])])
     return cox(d, covariates=covariates, time_col=time_col, censor_col=censor_col,
                strata=strata, arm_col=arm_col, arms=arms, analysis=analysis, outcome=paramcd,
-               ph=ph, ph_transform=ph_transform, level=level)
+               ph=ph and not cluster, ph_transform=ph_transform, level=level, cluster=cluster,
+               clustering=PEER_WORKER if cluster else NONE, participant_col=id_col)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
+from outcomes.clustering.robust import cluster_robust_cov
 from outcomes.errors import NotEstimable
 
 THETA_BOUNDARY = 1e8  # α < 1e-8: no overdispersion, the MLE is the Poisson fit
@@ -175,3 +176,17 @@ def nb2_fit(X, y, offset, *, max_iter: int = 200) -> NB2Fit:
         raise NotEstimable("the negative binomial information matrix is singular") from None
     cov = np.linalg.inv(-H)
     return NB2Fit(par[:-1], float(np.exp(-par[-1])), cov, float(ll), g, it)
+
+
+def nb2_cluster_robust_cov(fit: NB2Fit, X, y, offset, clusters) -> np.ndarray:
+    """Cluster-robust covariance of β̂ as R ``sandwich::vcovCL(glm.nb fit, cluster = )``
+    with its defaults: θ̂ held fixed, bread the inverse expected information
+    X' diag(μ/(1 + μ/θ)) X of the glm given θ, scores x_i (y_i − μ_i)/(1 + μ_i/θ) summed by
+    cluster, times G/(G−1) (:func:`outcomes.clustering.robust.cluster_robust_cov`). On the
+    boundary (α̂ = 0) it is the Poisson fit's sandwich."""
+    X = np.asarray(X, float)
+    mu = np.exp(X @ fit.beta + np.asarray(offset, float))
+    shrink = 1.0 / (1.0 + fit.alpha * mu)
+    bread = np.linalg.inv((X * (mu * shrink)[:, None]).T @ X)
+    scores = X * ((np.asarray(y, float) - mu) * shrink)[:, None]
+    return cluster_robust_cov(scores, clusters, bread)

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from outcomes.clustering import NONE, PEER_WORKER, cluster_codes, cluster_ids
+from outcomes.clustering import NONE, PEER_WORKER, cluster_codes
 from outcomes.clustering.bootstrap import (
     cluster_bootstrap_counts,
     resample_means,
     resample_medians,
 )
+from outcomes.clustering.robust import check_clusters
 from outcomes.errors import NotEstimable
 from outcomes.linalg import check_full_rank
 
@@ -45,7 +46,7 @@ from ._common import (
 )
 from .cox import CoxResult, cox
 from .estimability import check_events_by_arm
-from .negbin import nb2_fit
+from .negbin import nb2_cluster_robust_cov, nb2_fit
 
 
 def per_participant(adre: pd.DataFrame, columns: Sequence[str], id_col: str = "USUBJID"):
@@ -74,20 +75,25 @@ class NegBinResult:
     n_excluded: int
     converged: bool
     level: float = 0.95
+    clustering: str = NONE
+    n_clusters: int | None = None
 
     @property
     def rate_ratio(self) -> float:
         return float(np.exp(self.params[1]))
 
     def to_frame(self) -> pd.DataFrame:
+        ex = {"clustering": self.clustering}
+        if self.n_clusters is not None:
+            ex["n_clusters"] = self.n_clusters
         if not (self.converged and np.isfinite(self.params[1]) and np.isfinite(self.bse[1])):
             return frame([not_estimable_row(
                 self.analysis, self.outcome, self.contrast, "rate_ratio",
                 "the negative binomial fit did not converge to finite estimates", self.n,
-                self.events, nb_alpha=np.nan)])
+                self.events, nb_alpha=np.nan, **ex)])
         return frame([ratio_row(self.analysis, self.outcome, self.contrast, "rate_ratio",
                                 self.params[1], self.bse[1], self.n, self.events, self.level,
-                                nb_alpha=self.alpha)])
+                                nb_alpha=self.alpha, **ex)])
 
 
 def check_readmissions_by_arm(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
@@ -119,6 +125,7 @@ def negative_binomial(
     exposure_col: str = "DAYSATRISK",
     arm_col: str = "ARM",
     id_col: str = "USUBJID",
+    cluster: str | None = None,
 ) -> NegBinResult:
     """NB2 regression of the number of readmissions on arm + ``covariates`` with offset
     log(days at risk); β and alpha (Var = mu + alpha mu^2) by maximum likelihood
@@ -129,9 +136,13 @@ def negative_binomial(
     Raises NotEstimable (a SingularDesign naming the columns for an aliased design) when
     the rate ratio cannot be estimated: no readmission in an arm or on one side of a
     covariate indicator (no finite maximum), non-convergence.
+
+    With ``cluster`` (ADSL ``CLUSTER``) the SEs are cluster-robust: R
+    ``sandwich::vcovCL(glm.nb fit, cluster = )`` (:func:`nb2_cluster_robust_cov`).
     """
     pp = per_participant(adre, [count_col, exposure_col], id_col)
-    pp = merge_adsl(pp, adsl, [arm_col, *covariates], id_col)
+    pp = merge_adsl(pp, adsl, [arm_col, *covariates, *([cluster] if cluster else [])],
+                    id_col)
     keep = pp[exposure_col].to_numpy(float) > 0
     d = pp.loc[keep].reset_index(drop=True)
     a = arm_indicator(d[arm_col], arms)
@@ -150,10 +161,19 @@ def negative_binomial(
             side = "with" if y[col == 1].sum() == 0 else "without"
             raise NotEstimable(f"no readmission among participants {side} {name}: the "
                                "negative binomial model has no finite maximum")
-    fit = nb2_fit(X, y, np.log(d[exposure_col].to_numpy(float)))
-    return NegBinResult(analysis, outcome, arms.contrast, terms, fit.beta, fit.bse,
+    offset = np.log(d[exposure_col].to_numpy(float))
+    if cluster:
+        check_clusters(d[cluster], a, y, arms=(arms.treated, arms.control),
+                       what="the cluster-robust variance of the negative binomial model")
+    fit = nb2_fit(X, y, offset)
+    bse, clustering, ncl = fit.bse, NONE, None
+    if cluster:
+        cov = nb2_cluster_robust_cov(fit, X, y, offset, d[cluster])
+        bse, clustering = np.sqrt(np.diag(cov)), PEER_WORKER
+        ncl = int(d[cluster].nunique())
+    return NegBinResult(analysis, outcome, arms.contrast, terms, fit.beta, bse,
                         fit.alpha, fit.alpha_se, int(len(d)), int(y.sum()),
-                        int((~keep).sum()), True, level)
+                        int((~keep).sum()), True, level, clustering, ncl)
 
 
 def rate_ratio(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
@@ -185,17 +205,24 @@ def andersen_gill(
     start_col: str = "TSTART",
     stop_col: str = "TSTOP",
     event_col: str = "EVENT",
+    cluster: str | None = None,
 ) -> CoxResult:
     """Andersen–Gill Cox model on the (TSTART, TSTOP] at-risk intervals, Efron ties,
     stratified by site, with the cluster-robust variance by participant (Lin et al. 2000)
     used for the CI and p-value. ``n`` in the result is the number of intervals and
-    ``n_clusters`` the number of participants."""
+    ``n_clusters`` the number of participants (``n`` of the rows: participants).
+
+    With ``cluster`` (ADSL ``CLUSTER``) the robust variance is clustered by peer worker
+    instead; a peer worker's cluster holds all the intervals of its participants, so it
+    also covers the correlation within a participant (usual care: the participant)."""
+    extra = [arm_col, *covariates, *(strata or []), *([cluster] if cluster else [])]
     d = merge_adsl(adre[[id_col, start_col, stop_col, event_col]
-                        + [c for c in (arm_col, *covariates, *(strata or [])) if c in adre]],
-                   adsl, [arm_col, *covariates, *(strata or [])], id_col)
+                        + [c for c in extra if c in adre]], adsl, extra, id_col)
     return cox(d, covariates=covariates, time_col=stop_col, start_col=start_col,
-               event_col=event_col, censor_col=None, strata=strata, cluster=id_col,
-               arm_col=arm_col, arms=arms, analysis=analysis, outcome=outcome, level=level)
+               event_col=event_col, censor_col=None, strata=strata,
+               cluster=cluster or id_col, clustering=PEER_WORKER if cluster else NONE,
+               participant_col=id_col, arm_col=arm_col, arms=arms, analysis=analysis,
+               outcome=outcome, level=level)
 
 
 @dataclass(frozen=True)
@@ -260,6 +287,8 @@ class HospitalDaysResult:
                 n, ev = (self.n[i], self.events[i]) if i is not None else (sum(self.n),
                                                                              sum(self.events))
                 extra = {"n_boot": self.n_boot} if i is None else {}
+                if c.n_units:  # treated units, plus the control participants for the difference
+                    extra["n_clusters"] = c.n_units + (self.n[1] if i is None else 0)
                 if c.reason:
                     rows.append(not_estimable_row(self.analysis, self.outcome, contrast, et,
                                                   c.reason, n, ev, clustering=PEER_WORKER,
@@ -284,7 +313,7 @@ def hospital_days(
     count_col: str = "NREADM",
     arm_col: str = "ARM",
     id_col: str = "USUBJID",
-    clustered: bool = False,
+    cluster: str | None = None,
 ) -> HospitalDaysResult:
     """Days in hospital after the index discharge, by arm, with a nonparametric bootstrap
     (participants resampled within arm, draws from the generator ``rng`` passed in) for the
@@ -293,12 +322,13 @@ def hospital_days(
     skewed, and the bootstrap makes no distributional assumption (documented in
     docs/survival.md). ``events`` are the participants readmitted at least once.
 
-    ``clustered=True`` adds the partially nested design's version (``peer_worker``;
+    With ``cluster`` (the ADSL column of :func:`outcomes.clustering.cluster_ids`, e.g.
+    ``CLUSTER``) it adds the partially nested design's rows (``peer_worker``;
     docs/clustering.md): after today's draws, the same ``rng`` draws a cluster bootstrap of
     the treated arm (each peer worker's caseload resampled whole, never-engagers as units
-    of one; ADSL ``PEERWID``), combined with today's control-arm replicates (usual-care
-    participants are unclustered). Fewer than 2 units in the treated arm, or no
-    ``PEERWID``, makes those rows not estimable.
+    of one), combined with today's control-arm replicates (usual-care participants are
+    unclustered). Fewer than 2 units in the treated arm, or no such column, makes those
+    rows not estimable.
     """
     pp = per_participant(adre, [days_col, count_col], id_col)
     pp = merge_adsl(pp, adsl, [arm_col], id_col)
@@ -322,23 +352,23 @@ def hospital_days(
     diff = means[0] - means[1]
     se = float(bd.std(ddof=1))
     p = diff_row("", "", "", "", diff, se, 0, 0, level)["p_value"]
-    nested = (_clustered_days(pp, adsl, a, days_col, arms.treated, boots[1], diff, rng, n_boot,
-                              q, level, id_col) if clustered else None)
+    nested = (_clustered_days(pp, adsl, a, days_col, cluster, boots[1], diff, rng, n_boot,
+                              q, level, id_col) if cluster else None)
     return HospitalDaysResult(analysis, outcome, arms, tuple(means), tuple(medians),
                               tuple(mcis), tuple(medcis), diff, tuple(np.percentile(bd, q)),
                               se, p, tuple(ns), tuple(es), n_boot, level, nested)
 
 
 def _clustered_days(pp: pd.DataFrame, adsl: pd.DataFrame | None, a: np.ndarray, days_col: str,
-                    treated: str, control_means: np.ndarray, diff: float,
+                    cluster: str, control_means: np.ndarray, diff: float,
                     rng: np.random.Generator, n_boot: int, q: list[float], level: float,
                     id_col: str) -> ClusteredDays:
-    """The cluster bootstrap of :func:`hospital_days` (its ``clustered=True`` part)."""
-    if adsl is None or "PEERWID" not in adsl.columns:
-        return ClusteredDays(reason="no PEERWID (main peer worker) in ADSL")
-    tr = merge_adsl(pp.loc[a == 1.0, [id_col, days_col]], adsl, ["ARM", "PEERWID"], id_col)
+    """The cluster bootstrap of :func:`hospital_days` (its ``cluster=`` part)."""
+    if adsl is None or cluster not in adsl.columns:
+        return ClusteredDays(reason=f"no cluster column {cluster} in ADSL (peer workers)")
+    tr = merge_adsl(pp.loc[a == 1.0, [id_col, days_col]], adsl, [cluster], id_col)
     x = tr[days_col].to_numpy(float)
-    units, g = cluster_codes(cluster_ids(tr, treated))
+    units, g = cluster_codes(tr[cluster])
     try:
         draws = list(cluster_bootstrap_counts(rng, units, n_boot, min_units=2))
     except NotEstimable as exc:

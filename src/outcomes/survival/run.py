@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from lifelines.exceptions import ConvergenceError
 
-from outcomes.clustering import clustering_after_analysis
+from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
 from outcomes.errors import NotEstimable
 from outcomes.plan import AnalysisPlan
 
@@ -33,11 +33,14 @@ from .cox import tenure_cox
 from .km import KaplanMeierResult, kaplan_meier, logrank, rmst_difference
 from .plots import forest, kmunicate
 from .recurrent import andersen_gill, hospital_days, rate_ratio
-from .tables import results_table, write_tsv
+from .tables import main_analysis_rows, results_table, write_tsv
 
 TENURE_PARAMS = {"READMIT": "community_tenure", "READMDET": "detained_readmission"}
 
 log = logging.getLogger(__name__)
+
+#: The ADSL column of each participant's cluster (:func:`outcomes.clustering.cluster_ids`).
+CLUSTER = "CLUSTER"
 
 #: Exceptions of a numerical fit turned into not-estimable rows by the backstop.
 NUMERICAL_FAILURES = (np.linalg.LinAlgError, ArithmeticError, RuntimeError, ConvergenceError)
@@ -79,6 +82,7 @@ class SurvivalAnalyses:
 
     table: pd.DataFrame
     curves: dict[str, KaplanMeierResult] = field(repr=False)
+    clustering: str = NONE  # the plan's main analysis (docs/clustering.md)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table
@@ -102,15 +106,21 @@ def run_survival(
     ns, es = arm_counts(adtte, "READMIT", adsl, arms)
     strategy = s["primary_strategy"]
     primary = f"READMIT within {int(horizon)} days"
-    ex = dict(strategy=strategy, horizon=horizon)
-    results: list = [attempt(
-        lambda: readmission_within(adtte, adsl, horizon=horizon,
-                                   covariates=tuple(s["primary_covariates"]),
-                                   strategy=strategy, arms=arms),
-        by_arm_rows("primary", primary, "risk", arms, ns, (np.nan, np.nan), **ex)
-        + [ident("primary", primary, c, t, sum(ns), **ex)
-           for t in ("risk_difference", "odds_ratio", "conditional_odds_ratio")],
-        "the primary analysis")]
+    adsl = adsl.assign(CLUSTER=cluster_ids(adsl, plan.treated_arm))
+    results: list = []
+    for cl in (NONE, PEER_WORKER):  # the naive rows, then those of the nested design
+        ex = dict(clustering=cl, strategy=strategy, horizon=horizon)
+        results.append(attempt(
+            lambda cl=cl: readmission_within(adtte, adsl, horizon=horizon,
+                                             covariates=tuple(s["primary_covariates"]),
+                                             strategy=strategy, arms=arms,
+                                             cluster=CLUSTER if cl == PEER_WORKER else None),
+            by_arm_rows("primary", primary, "risk", arms, ns, (np.nan, np.nan), **ex)
+            + [ident("primary", primary, c, t, sum(ns), **ex)
+               for t in ("risk_difference", "odds_ratio", "conditional_odds_ratio")]
+            + ([ident("primary", primary, arms.treated, "icc", **ex)]
+               if cl == PEER_WORKER else []),
+            f"the primary analysis ({cl})"))
     curves = {}
     for paramcd, analysis in TENURE_PARAMS.items():
         if not (adtte["PARAMCD"] == paramcd).any():
@@ -129,6 +139,12 @@ def run_survival(
                         analysis=a),
                     [ident(analysis, paramcd, c, "hazard_ratio", sum(pn), sum(pe))],
                     f"the Cox model of {paramcd}"),
+            attempt(lambda p=paramcd, a=analysis: tenure_cox(
+                        adtte, p, adsl=adsl, covariates=cox_cov, strata=strata, arms=arms,
+                        analysis=a, cluster=CLUSTER),
+                    [ident(analysis, paramcd, c, "hazard_ratio", sum(pn), sum(pe),
+                           clustering=PEER_WORKER)],
+                    f"the Cox model of {paramcd} clustered by peer worker"),
             attempt(lambda p=paramcd, a=analysis: rmst_difference(
                         adtte, p, tau=tau, adsl=adsl, arms=arms, analysis=a),
                     by_arm_rows(analysis, paramcd, "rmst", arms, pn, pe, tau=tau)
@@ -142,27 +158,37 @@ def run_survival(
         + [ident("competing_risks", "READMIT", c, "cif_difference", sum(ns), sum(es),
                  horizon=horizon)],
         "the cumulative incidence"))
-    results.append(attempt(
-        lambda: cause_specific_cox(adtte, "READMIT", adsl=adsl, covariates=cox_cov,
-                                   strata=strata, arms=arms),
-        [ident("competing_risks", o, c, "hazard_ratio", sum(ns))
-         for o in ("READMIT (cause-specific)", "death before READMIT (cause-specific)")],
-        "the cause-specific Cox models"))
+    for cl in (NONE, PEER_WORKER):
+        results.append(attempt(
+            lambda cl=cl: cause_specific_cox(adtte, "READMIT", adsl=adsl, covariates=cox_cov,
+                                             strata=strata, arms=arms,
+                                             cluster=CLUSTER if cl == PEER_WORKER else None),
+            [ident("competing_risks", o, c, "hazard_ratio", sum(ns), clustering=cl)
+             for o in ("READMIT (cause-specific)", "death before READMIT (cause-specific)")],
+            f"the cause-specific Cox models ({cl})"))
     pp = adre.drop_duplicates("USUBJID")
     n_re, e_re = len(pp), int(pp["NREADM"].sum())
 
-    results.append(attempt(
-        lambda: rate_ratio(adre, adsl, covariates=tuple(s["primary_covariates"]), arms=arms),
-        [ident("recurrent_readmission", "NREADM", c, "rate_ratio", n_re, e_re, nb_alpha=np.nan)],
-        "the negative binomial model"))
-    results.append(attempt(
-        lambda: andersen_gill(adre, adsl, covariates=cox_cov, strata=strata, arms=arms),
-        [ident("recurrent_readmission", "readmissions (Andersen-Gill)", c, "hazard_ratio",
-               n_re, e_re)],
-        "the Andersen-Gill model"))
+    for cl in (NONE, PEER_WORKER):
+        cluster = CLUSTER if cl == PEER_WORKER else None
+        results.append(attempt(
+            lambda cluster=cluster: rate_ratio(
+                adre, adsl, covariates=tuple(s["primary_covariates"]), arms=arms,
+                cluster=cluster),
+            [ident("recurrent_readmission", "NREADM", c, "rate_ratio", n_re, e_re,
+                   nb_alpha=np.nan, clustering=cl)],
+            f"the negative binomial model ({cl})"))
+    for cl in (NONE, PEER_WORKER):
+        cluster = CLUSTER if cl == PEER_WORKER else None
+        results.append(attempt(
+            lambda cluster=cluster: andersen_gill(adre, adsl, covariates=cox_cov,
+                                                  strata=strata, arms=arms, cluster=cluster),
+            [ident("recurrent_readmission", "readmissions (Andersen-Gill)", c, "hazard_ratio",
+                   n_re, e_re, clustering=cl)],
+            f"the Andersen-Gill model ({cl})"))
     results.append(hospital_days(adre, adsl, arms=arms, n_boot=int(s["hospital_days_n_boot"]), rng=rng,
-                                 clustered=True))
-    return SurvivalAnalyses(clustering_after_analysis(results_table(results)), curves)
+                                 cluster=CLUSTER))
+    return SurvivalAnalyses(results_table(results), curves, plan.clustering)
 
 
 def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: str | Path) -> list[Path]:
@@ -174,5 +200,7 @@ def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: s
     labels = {"READMIT": "Not readmitted", "READMDET": "No detained readmission"}
     for paramcd, km in res.curves.items():
         paths.append(kmunicate(km, figures_dir / f"km_{paramcd.lower()}.svg", ylabel=labels[paramcd]))
-    paths.append(forest(res.table, figures_dir / "forest_survival.svg", title="Readmission and community tenure"))
+    paths.append(forest(main_analysis_rows(res.table, res.clustering),
+                        figures_dir / "forest_survival.svg",
+                        title="Readmission and community tenure"))
     return paths

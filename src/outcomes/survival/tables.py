@@ -2,13 +2,68 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
+from scipy.special import logit
 
-from outcomes.tables import write_tsv  # noqa: F401  (re-exported)
+from outcomes.clustering import NONE, PEER_WORKER
+from outcomes.tables import ESTIMATED, write_tsv  # noqa: F401  (re-exported)
 
-from ._common import RESULT_COLUMNS, STATUS_COLUMNS, with_status
+from ._common import RATIO_TYPES, RESULT_COLUMNS, STATUS_COLUMNS, with_status
+
+#: Columns of the rows that respect the partially nested design, last before the status.
+CLUSTERING_COLUMNS = ("design_effect", "n_clusters")
+KEY = ["analysis", "outcome", "contrast", "estimate_type"]
+
+
+def wald_scale(estimate_type: str):
+    """The scale on which a row's Wald CI is symmetric: log for ratios, logit for a
+    risk of one arm, the identity otherwise."""
+    if estimate_type in RATIO_TYPES:
+        return np.log
+    if estimate_type == "risk":
+        return logit
+    return lambda x: x
+
+
+def main_analysis_rows(table: pd.DataFrame, clustering: str,
+                       key: Sequence[str] = tuple(KEY)) -> pd.DataFrame:
+    """The rows of the main analysis (the plan's ``clustering``): the rows of that
+    clustering, and the ``none`` rows that have no twin of it (those whose numbers do not
+    depend on the design, written once). Twins share the ``key`` columns (another table's
+    identification, e.g. mediation's, can be given)."""
+    if "clustering" not in table.columns:
+        return table
+    key = list(key)
+    main = table["clustering"] == clustering
+    keys = set(map(tuple, table.loc[main, key].to_numpy()))
+    single = (table["clustering"] == NONE) & ~pd.Series(
+        [tuple(k) in keys for k in table[key].to_numpy()], index=table.index)
+    return table.loc[main | single]
+
+
+def design_effects(table: pd.DataFrame) -> pd.Series:
+    """For each ``peer_worker`` row with a ``none`` twin (same analysis, outcome, contrast
+    and estimate type), both estimated: the variance of the peer-worker row over that of
+    the naive row, from the widths of their Wald CIs on the scale where they are symmetric
+    (both use the same normal quantile, so the squared ratio of widths is the ratio of
+    variances). NA elsewhere."""
+    out = pd.Series(np.nan, index=table.index, dtype=float)
+    est = table["status"] == ESTIMATED
+    naive = table.loc[(table["clustering"] == NONE) & est].drop_duplicates(KEY)
+    width = {}
+    for _, r in naive.iterrows():
+        f = wald_scale(r["estimate_type"])
+        width[tuple(r[KEY])] = f(r["ci_high"]) - f(r["ci_low"])
+    for i, r in table.loc[(table["clustering"] == PEER_WORKER) & est].iterrows():
+        w0 = width.get(tuple(r[KEY]))
+        if w0 is None or not np.isfinite(w0) or w0 <= 0:
+            continue
+        f = wald_scale(r["estimate_type"])
+        out[i] = ((f(r["ci_high"]) - f(r["ci_low"])) / w0) ** 2
+    return out
 
 
 def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFrame:
@@ -17,6 +72,11 @@ def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFra
     Columns: ``analysis, outcome, contrast, estimate_type, estimate, ci_low, ci_high,
     p_value, n, events`` then any extra columns (e.g. ``strategy``, ``horizon``, ``tau``).
     ``drop_checks`` leaves out the model-check rows (proportional-hazards tests).
+
+    When a result gives a ``clustering`` column (docs/clustering.md), it is placed right
+    after ``analysis`` (``none`` where a result did not set it), and
+    ``design_effect`` (:func:`design_effects`) and ``n_clusters`` come last before the
+    status.
     """
     frames = []
     for r in results:
@@ -35,9 +95,22 @@ def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFra
         raise ValueError(f"results lack the columns {missing}")
     if drop_checks:
         out = out.loc[~out["estimate_type"].str.startswith("ph_test")]
-    extra = [c for c in out.columns if c not in RESULT_COLUMNS + STATUS_COLUMNS]
-    out = out[list(RESULT_COLUMNS) + extra + [c for c in STATUS_COLUMNS if c in out]]
+    clustered = "clustering" in out.columns
+    if clustered:
+        out["clustering"] = out["clustering"].fillna(NONE)
+        for c in CLUSTERING_COLUMNS:
+            if c not in out.columns:
+                out[c] = np.nan
+    last = CLUSTERING_COLUMNS if clustered else ()
+    extra = [c for c in out.columns
+             if c not in (*RESULT_COLUMNS, *STATUS_COLUMNS, "clustering", *last)]
+    head = ["analysis", *(["clustering"] if clustered else []), *RESULT_COLUMNS[1:]]
+    out = out[head + extra + list(last) + [c for c in STATUS_COLUMNS if c in out]]
     out = out.reset_index(drop=True)
     out["n"] = out["n"].astype("Int64")
     out["events"] = out["events"].astype("Int64")
-    return with_status(out)
+    out = with_status(out)
+    if clustered:
+        out["design_effect"] = design_effects(out)
+        out["n_clusters"] = out["n_clusters"].astype("Int64")
+    return out

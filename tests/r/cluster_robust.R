@@ -1,0 +1,87 @@
+# R reference of tests/test_r_oracle_clustering_robust.py: cluster-robust variances by
+# peer worker, each from R's own estimator.
+#
+# Usage: Rscript cluster_robust.R DIR OUT.tsv
+#   DIR/primary.csv  one row per participant: y, used (0/1), w (weight), ARM (0/1),
+#                    SITEID, DIAGGR, CLUSTER
+#   DIR/tte.csv      AVAL, EV (0/1), ARM, PRIORADM, DETINDFL, SITEID, CLUSTER
+#   DIR/ag.csv       TSTART, TSTOP, EVENT, ARM, PRIORADM, DETINDFL, SITEID, CLUSTER
+#   DIR/nb.csv       NREADM, DAYSATRISK, ARM, SITEID, DIAGGR, CLUSTER
+#   DIR/icc.csv      y, CLUSTER, SITEID (the treated participants with a peer worker)
+# Writes quantity <tab> value:
+#   glm_se_*          sqrt(diag(sandwich::vcovCL(glm, cluster = ~CLUSTER))) (defaults:
+#                     type HC0 for a glm, cadjust G/(G-1)); weighted glm as glmw_se_*
+#   rd_se, r1_se, r0_se, lor_se   the g-computation's delta method written here: the
+#                     influence contributions (m_a(Z_i) - r_a)/n + g_a' bread score_i /n
+#                     summed by cluster (rowsum), times G/(G-1)
+#   nb_se_*           vcovCL(MASS::glm.nb fit, cluster = ~CLUSTER)
+#   cox_se_ARM, ag_se_ARM   coxph(..., cluster = CLUSTER, ties = "efron")$var (robust)
+#   msb_*, msw_*      mean squares of aov(y ~ factor(CLUSTER)) and of the nested
+#                     aov(y ~ factor(SITEID) + factor(CLUSTER))
+suppressPackageStartupMessages({library(survival); library(MASS); library(sandwich)})
+args <- commandArgs(trailingOnly = TRUE)
+rd <- function(f) read.csv(file.path(args[1], f), stringsAsFactors = FALSE)
+out <- list()
+put <- function(k, v) out[[k]] <<- unname(v)
+fac <- function(x) factor(x, levels = sort(unique(x), method = "radix"))
+ctl_glm <- glm.control(epsilon = 1e-14, maxit = 100)
+
+# ------------------------------------------------------------ primary: glm + g-computation
+p <- rd("primary.csv")
+p$SITEID <- fac(p$SITEID); p$DIAGGR <- fac(p$DIAGGR)
+gcomp <- function(fit, prefix) {
+  se <- sqrt(diag(vcovCL(fit, cluster = ~CLUSTER)))
+  for (k in names(se)) put(paste0(prefix, "_se_", k), se[[k]])
+  n <- nrow(p); used <- p$used == 1
+  tt <- delete.response(terms(fit))
+  d1 <- p; d1$ARM <- 1; d0 <- p; d0$ARM <- 0
+  X1 <- model.matrix(tt, d1); X0 <- model.matrix(tt, d0)
+  m1 <- drop(plogis(X1 %*% coef(fit))); m0 <- drop(plogis(X0 %*% coef(fit)))
+  r1 <- mean(m1); r0 <- mean(m0)
+  g1 <- colMeans(X1 * (m1 * (1 - m1))); g0 <- colMeans(X0 * (m0 * (1 - m0)))
+  dbeta <- matrix(0, n, length(coef(fit)))
+  dbeta[used, ] <- estfun(fit) %*% bread(fit) / sum(used)
+  phi <- cbind((m1 - r1) / n + dbeta %*% g1, (m0 - r0) / n + dbeta %*% g0)
+  G <- length(unique(p$CLUSTER))
+  V <- crossprod(rowsum(phi, p$CLUSTER)) * G / (G - 1)
+  put(paste0(prefix, "_r1_se"), sqrt(V[1, 1])); put(paste0(prefix, "_r0_se"), sqrt(V[2, 2]))
+  put(paste0(prefix, "_rd_se"), sqrt(V[1, 1] + V[2, 2] - 2 * V[1, 2]))
+  gr <- c(1 / (r1 * (1 - r1)), -1 / (r0 * (1 - r0)))
+  put(paste0(prefix, "_lor_se"), sqrt(drop(gr %*% V %*% gr)))
+}
+f <- y ~ ARM + SITEID + DIAGGR
+gcomp(glm(f, binomial, p[p$used == 1, ], control = ctl_glm), "glm")
+gcomp(suppressWarnings(glm(f, binomial, p[p$used == 1, ], weights = w, control = ctl_glm)),
+      "glmw")
+
+# ------------------------------------------------------------ Cox and Andersen-Gill
+ctl_cox <- coxph.control(eps = 1e-11, iter.max = 100)
+s <- rd("tte.csv")
+fit <- coxph(Surv(AVAL, EV) ~ ARM + PRIORADM + DETINDFL + strata(SITEID), s,
+             cluster = CLUSTER, ties = "efron", control = ctl_cox)
+put("cox_coef_ARM", coef(fit)[["ARM"]]); put("cox_se_ARM", sqrt(fit$var[1, 1]))
+a <- rd("ag.csv")
+a <- a[a$TSTOP > a$TSTART | a$EVENT == 1, ]
+fit <- coxph(Surv(TSTART, TSTOP, EVENT) ~ ARM + PRIORADM + DETINDFL + strata(SITEID), a,
+             cluster = CLUSTER, ties = "efron", control = ctl_cox)
+put("ag_coef_ARM", coef(fit)[["ARM"]]); put("ag_se_ARM", sqrt(fit$var[1, 1]))
+
+# ------------------------------------------------------------ negative binomial
+nb <- rd("nb.csv")
+nb <- nb[nb$DAYSATRISK > 0, ]
+nb$SITEID <- fac(nb$SITEID); nb$DIAGGR <- fac(nb$DIAGGR)
+fit <- glm.nb(NREADM ~ ARM + SITEID + DIAGGR + offset(log(DAYSATRISK)), nb,
+              control = glm.control(epsilon = 1e-12, maxit = 200))
+se <- sqrt(diag(vcovCL(fit, cluster = ~CLUSTER)))
+for (k in names(se)) put(paste0("nb_se_", k), se[[k]])
+put("nb_coef_ARM", coef(fit)[["ARM"]])
+
+# ------------------------------------------------------------ ICC mean squares
+ic <- rd("icc.csv")
+tab <- summary(aov(y ~ factor(CLUSTER), ic))[[1]]
+put("msb_flat", tab[1, "Mean Sq"]); put("msw_flat", tab[2, "Mean Sq"])
+tab <- summary(aov(y ~ factor(SITEID) + factor(CLUSTER), ic))[[1]]
+put("msb_nested", tab[2, "Mean Sq"]); put("msw_nested", tab[3, "Mean Sq"])
+
+write.table(data.frame(quantity = names(out), value = unlist(out)), args[2], sep = "\t",
+            row.names = FALSE, quote = FALSE)
