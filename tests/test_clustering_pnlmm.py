@@ -224,6 +224,12 @@ def test_not_estimable_without_a_peer_worker_of_two_or_more():
         fit_pnlmm(y, X, arm, clusters, names)
 
 
+def test_not_estimable_with_one_peer_worker():
+    y, X, arm, clusters, names = simulated(6, workers=1, caseload=20, controls=30, never=5)
+    with pytest.raises(NotEstimable, match="1 peer worker\\(s\\) among the participants"):
+        fit_pnlmm(y, X, arm, clusters, names)
+
+
 def test_a_control_participant_in_a_peer_worker_cluster_is_an_error():
     y, X, arm, clusters, names = simulated(7)
     clusters = clusters.copy()

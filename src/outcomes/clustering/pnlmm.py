@@ -169,8 +169,9 @@ def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.nd
     statsmodels ``MixedLM``). ``icc_ci``: compute the profile-likelihood CI of the ICC
     (level 1 − ``alpha``).
 
-    Raises :class:`NotEstimable` when no peer-worker cluster holds 2 or more participants
-    (τ² cannot be told from σ²_T), when no residual degree of freedom is left, when REML
+    Raises :class:`NotEstimable` when fewer than 2 peer workers are in the data (τ² cannot
+    be told from the arm effect) or none holds 2 or more participants (τ² cannot be told
+    from σ²_T), when no residual degree of freedom is left, when REML
     does not converge, or when the REML information is not positive definite (no
     Satterthwaite df). The design's rank is the caller's check.
     """
@@ -182,6 +183,10 @@ def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.nd
     if reml.n <= reml.p:
         raise NotEstimable(f"{reml.n} participants for {reml.p} coefficients: no residual "
                            "degree of freedom")
+    if len(reml.size) < 2:
+        raise NotEstimable(f"{len(reml.size)} peer worker(s) among the participants analysed: "
+                           "a peer-worker variance needs 2 or more (with one, its effect is "
+                           "the treated arm's)")
     if not (reml.size >= 2).any():
         raise NotEstimable("no peer worker with 2 or more participants analysed: the "
                            "peer-worker variance cannot be told from the treated arm's "
