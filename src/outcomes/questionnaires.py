@@ -59,12 +59,13 @@ class AncovaResult:
     df: float = float("nan")
     #: ``none``: everyone independent (this module's OLS); ``peer_worker``: the partially
     #: nested model (:mod:`outcomes.clustering.ancova`), with the treated arm's ICC, its
-    #: CI and the peer-worker clusters analysed
+    #: CI and the peer-worker clusters analysed (None where not computed: NA in the table,
+    #: and results without them compare equal)
     clustering: str = NONE
-    icc: float = float("nan")
-    icc_ci_low: float = float("nan")
-    icc_ci_high: float = float("nan")
-    n_clusters: float = float("nan")
+    icc: float | None = None
+    icc_ci_low: float | None = None
+    icc_ci_high: float | None = None
+    n_clusters: int | None = None
 
     def to_frame(self) -> pd.DataFrame:
         row = asdict(self)
@@ -85,7 +86,7 @@ class AncovaResult:
             "mean_treated": self.mean_treated,
             "mean_control": self.mean_control,
             "df": self.df,
-            **{k: row[k] for k in CLUSTER_COLUMNS},
+            **{k: float("nan") if row[k] is None else float(row[k]) for k in CLUSTER_COLUMNS},
             "status": self.status,
             "reason": self.reason,
         }

@@ -53,7 +53,8 @@ def fit_nested_ancova(
         n_excluded=int((arm.isin([treated_arm, control_arm]) & ~design.use).sum()),
         mean_treated=float(y[treated == 1].mean()),
         mean_control=float(y[treated == 0].mean()),
-        df=fit.df, clustering=PEER_WORKER, icc=fit.icc, icc_ci_low=fit.icc_ci_low,
-        icc_ci_high=fit.icc_ci_high,
+        df=fit.df, clustering=PEER_WORKER, icc=fit.icc,
+        icc_ci_low=fit.icc_ci_low if icc_ci else None,
+        icc_ci_high=fit.icc_ci_high if icc_ci else None,
         n_clusters=fit.n_clusters,
     )

@@ -185,12 +185,12 @@ def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.nd
                            "degree of freedom")
     if len(reml.size) < 2:
         raise NotEstimable(f"{len(reml.size)} peer worker(s) among the participants analysed: "
-                           "a peer-worker variance needs 2 or more (with one, its effect is "
-                           "the treated arm's)")
+                           "a peer-worker variance needs 2 or more (the effect of one cannot be "
+                           "told from the treatment effect)")
     if not (reml.size >= 2).any():
         raise NotEstimable("no peer worker with 2 or more participants analysed: the "
-                           "peer-worker variance cannot be told from the treated arm's "
-                           "residual variance")
+                           "peer-worker variance cannot be told from the residual variance "
+                           "of the treated arm")
 
     def objective(x: np.ndarray) -> float:
         lr, icc = (0.0, x[0]) if common_residual else (x[0], x[1])

@@ -156,8 +156,8 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
         ci_high=pooled.ci_high, p_value=pooled.p_value, df=pooled.df,
         mean_treated=float(np.mean([f.mean_treated for f in fits])),
         mean_control=float(np.mean([f.mean_control for f in fits])),
-        icc=float(np.mean([f.icc for f in fits])), icc_ci_low=float("nan"),
-        icc_ci_high=float("nan"))
+        icc=None if fits[0].icc is None else float(np.mean([f.icc for f in fits])),
+        icc_ci_low=None, icc_ci_high=None)
     return AncovaMIResult(row, pooled, m, tuple(fits))
 
 
