@@ -9,7 +9,7 @@ truth differs. It is derived to ADaM as in the pipeline and WEMWBS at month 12 i
 ``missingness_bias.py``) by
 
 - ``complete_case``: the pipeline's complete-case ANCOVA (score ~ arm + baseline + site);
-- ``mi``: the plan's imputation model (``outcomes.imputation``: pmm by arm, 5 donors, m =
+- ``mi``: the plan's imputation model (``outcomes.imputation``: norm by arm (``--method``), m =
   ``--m`` data sets of ``--iterations`` sweeps, seeded by the replicate's seed) on a plan
   scoring WEMWBS, WAI-SR, HHI, UCLA-3 and LSNS-6 — the ANCOVA's instrument and the four
   month-4 scores the mar mechanism depends on; the model also holds what else it depends
@@ -23,7 +23,7 @@ The truth is ``truth.json → scores.month_12.WEMWBS.difference`` of the scenari
 that of the shifted full data).
 
     .venv/bin/python benchmarks/mi_recovery.py [--reps 200] [--n 600] [--m 20]
-        [--iterations 10] [--method pmm|norm] [--donors 5] [--delta -5 [D_CONTROL]] [--seed 20261130] [--truth-n 5000] [--jobs 1]
+        [--iterations 10] [--method norm|pmm] [--donors 5] [--delta -5 [D_CONTROL]] [--seed 20261130] [--truth-n 5000] [--jobs 1]
         [--tsv FILE] [--replicates-tsv FILE]
 
 Prints, per scenario and method, the summary of ``missingness_bias.summarise``: bias, its
@@ -72,7 +72,7 @@ INSTRUMENTS = ("wemwbs", "wai_sr", "hhi", "ucla3", "lsns6")
 
 
 def recovery_replicate(r: int, seed: int, *, n: int, truth_n: int, m: int, iterations: int,
-                       delta: tuple[float, float], method: str = "pmm",
+                       delta: tuple[float, float], method: str = "norm",
                        donors: int = 5) -> list[dict]:
     """Replicate ``r`` at ``seed``: complete cases and MI under mar, and complete cases, MI
     (δ = 0) and δ-adjusted MI under mnar with ``delta`` = (peer support, usual care) (same
@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--m", type=int, default=20)
     ap.add_argument("--iterations", type=int, default=10)
-    ap.add_argument("--method", default="pmm", choices=("pmm", "norm"))
+    ap.add_argument("--method", default="norm", choices=("norm", "pmm"))
     ap.add_argument("--donors", type=int, default=5, help="pmm's donors")
     ap.add_argument("--delta", type=float, nargs="+", default=[-5.0],
                     help="the MNAR δ: one for both arms, or peer support then usual care")

@@ -54,7 +54,9 @@ def test_pooled_ancova_is_rubin_over_the_complete_data_fits():
     row = res.to_frame().iloc[0]
     assert row["analysis"] == ANALYSIS and row["outcome"] == "WEMWBS month_12"
     assert (row["riv"], row["fmi"], row["m"]) == (pooled.riv, pooled.fmi, 3)
-    assert list(res.to_frame().columns[-6:]) == ["df", "riv", "fmi", "m", "status", "reason"]
+    assert list(res.to_frame().columns[-10:]) == ["df", "riv", "fmi", "m", "icc", "icc_ci_low",
+                                                  "icc_ci_high", "n_clusters", "status",
+                                                  "reason"]
 
 
 def test_nothing_imputed_gives_the_complete_case_analysis():
@@ -161,12 +163,21 @@ def test_results_table_puts_each_complete_case_row_beside_its_mi_row():
     adsl = completed[0][["USUBJID", "ARM", "SITEID"]]
     plan = AnalysisPlan.from_config({"visits": ["month_12"]})
     table = questionnaire_results(long, adsl, plan, completed)
-    assert list(table["analysis"]) == [ANALYSIS, "questionnaire_ancova"]
+    assert list(table["analysis"]) == [ANALYSIS, "questionnaire_ancova"] * 2
+    assert list(table["clustering"]) == ["none", "none", "peer_worker", "peer_worker"]
     mi, cc = table.iloc[0], table.iloc[1]
     assert (mi["n"], cc["n"], cc["n_excluded"], mi["m"]) == (60, 50, 10, 3)
     assert math.isnan(cc["riv"]) and math.isnan(cc["m"]) and cc["df"] == 50 - 4
-    assert list(table.columns[-6:]) == ["df", "riv", "fmi", "m", "status", "reason"]
+    assert list(table.columns[:2]) == ["analysis", "clustering"]
+    assert list(table.columns[-10:]) == ["df", "riv", "fmi", "m", "icc", "icc_ci_low",
+                                         "icc_ci_high", "n_clusters", "status", "reason"]
+    # no PEERWID in this ADSL: no peer worker, so the partially nested rows say why
+    nested = table.iloc[2:]
+    assert set(nested["status"]) == {"not estimable"}
+    assert nested["reason"].str.contains("0 peer worker(s) among the participants",
+                                         regex=False).all()
+    assert list(nested["n"]) == [60, 50]
     only_cc = questionnaire_results(long, adsl, plan)
-    assert list(only_cc["analysis"]) == ["questionnaire_ancova"]
-    pd.testing.assert_frame_equal(only_cc, table.iloc[[1]][only_cc.columns].reset_index(drop=True),
+    assert list(only_cc["analysis"]) == ["questionnaire_ancova"] * 2
+    pd.testing.assert_frame_equal(only_cc, table.iloc[[1, 3]][only_cc.columns].reset_index(drop=True),
                                   check_dtype=False)

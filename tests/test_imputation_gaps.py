@@ -104,8 +104,10 @@ def test_the_summary_says_how_many_cells_were_not_imputed_and_why(pilot):
     assert long.loc[~treated & (long[".imp"] > 0), "WEMWBS_month_12"].notna().sum() > 40
 
 
-def test_mi_rows_that_need_values_not_imputed_are_not_estimable(pilot):
+@pytest.mark.parametrize("clustering", ["none", "peer_worker"])
+def test_mi_rows_that_need_values_not_imputed_are_not_estimable(pilot, clustering):
     q = _tsv(pilot / "q.tsv")
+    q = q.loc[q["clustering"] == clustering]  # the naive and the partially nested rows
     mi = q.loc[q["analysis"] == "questionnaire_ancova_mi"].set_index(["paramcd", "avisit"])
     cc = q.loc[q["analysis"] == "questionnaire_ancova"].set_index(["paramcd", "avisit"])
     expected = {
@@ -123,8 +125,9 @@ def test_mi_rows_that_need_values_not_imputed_are_not_estimable(pilot):
     assert cc.loc[("HHI", "month_12"), "reason"] == "no month_12 value of HHI"
     assert cc.loc[("GSE", "month_4"), "status"] == "not estimable"
     others = mi.drop(index=list(expected))
-    assert (others["status"] == "estimated").mean() > 0.9  # the rest is imputed and pooled
-    assert mi.loc[("WEMWBS", "month_4"), "status"] == "estimated"
+    if clustering == "none":  # (a pilot's 28 treated rarely support a peer-worker variance)
+        assert (others["status"] == "estimated").mean() > 0.9  # the rest imputed and pooled
+        assert mi.loc[("WEMWBS", "month_4"), "status"] == "estimated"
     assert not others["reason"].str.contains("could not be imputed").any()
 
 

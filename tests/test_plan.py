@@ -67,7 +67,7 @@ def test_plan_instruments_restrict_adqs_and_unknown_ones_are_named():
 def test_missing_data_keys_are_typed_with_their_defaults():
     md = AnalysisPlan.from_config({}).missing_data
     assert (md.method, md.m, md.iterations, md.imputation, md.donors, md.by_arm) == (
-        "complete_case", 50, 10, "pmm", 5, True)
+        "complete_case", 50, 10, "norm", 5, True)
     assert md.auxiliaries == () and md.write_imputed is False
     md = AnalysisPlan.from_config({"missing_data": {"method": "mi", "m": 20, "imputation": "norm",
                                                     "auxiliaries": ["SEX"]}}).missing_data

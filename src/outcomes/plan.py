@@ -89,7 +89,7 @@ class MissingDataPlan:
     method: str = "complete_case"
     m: int = 50
     iterations: int = 10
-    imputation: str = "pmm"
+    imputation: str = "norm"
     donors: int = 5
     by_arm: bool = True
     auxiliaries: tuple[str, ...] = ()

@@ -13,12 +13,14 @@ estimable`` and the reason (docs/survival.md lists the rules), never an error.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from outcomes.clustering import NONE, cluster_ids
 from outcomes.errors import NotEstimable
 from outcomes.linalg import check_full_rank
 
@@ -26,6 +28,8 @@ from outcomes.linalg import check_full_rank
 ANALYSIS = "questionnaire_ancova"
 #: Complete cases (outcome and baseline) needed in each arm.
 MIN_PER_ARM = 2
+#: What the partially nested rows fill in (NA on the naive rows), after ``df``.
+CLUSTER_COLUMNS = ("icc", "icc_ci_low", "icc_ci_high", "n_clusters")
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,24 @@ class AncovaResult:
     mean_control: float
     status: str = "estimated"
     reason: str = ""
-    #: degrees of freedom of the t distribution of the CI and p-value (residual df)
+    #: degrees of freedom of the t distribution of the CI and p-value (residual df; the
+    #: Satterthwaite df of the partially nested model)
     df: float = float("nan")
+    #: ``none``: everyone independent (this module's OLS); ``peer_worker``: the partially
+    #: nested model (:mod:`outcomes.clustering.ancova`), with the treated arm's ICC, its
+    #: CI and the peer-worker clusters analysed (None where not computed: NA in the table,
+    #: and results without them compare equal)
+    clustering: str = NONE
+    icc: float | None = None
+    icc_ci_low: float | None = None
+    icc_ci_high: float | None = None
+    n_clusters: int | None = None
 
     def to_frame(self) -> pd.DataFrame:
         row = asdict(self)
         out = {
             "analysis": ANALYSIS,
+            "clustering": self.clustering,
             "outcome": f"{self.paramcd} {self.avisit}",
             "contrast": f"{self.treated_arm} vs {self.control_arm}",
             "estimate_type": "adjusted_mean_difference",
@@ -71,6 +86,7 @@ class AncovaResult:
             "mean_treated": self.mean_treated,
             "mean_control": self.mean_control,
             "df": self.df,
+            **{k: float("nan") if row[k] is None else float(row[k]) for k in CLUSTER_COLUMNS},
             "status": self.status,
             "reason": self.reason,
         }
@@ -96,18 +112,10 @@ def fit_ancova(
     cases, when no residual degree of freedom is left, or when the design is rank-deficient
     (e.g. a constant baseline, a site holding one arm only): see :func:`check_ancova_design`.
     """
-    arm = data["ARM"].astype(str)
-    use = arm.isin([treated_arm, control_arm]) & data["AVAL"].notna() & data["BASE"].notna()
-    d = data.loc[use]
-    y = d["AVAL"].to_numpy(dtype=float)
-    treated = (d["ARM"].astype(str) == treated_arm).to_numpy(dtype=float)
-    sites = pd.get_dummies(d["SITEID"].astype(str), drop_first=True, dtype=float)
-    exog = np.column_stack(
-        [np.ones(len(d)), treated, d["BASE"].to_numpy(dtype=float), sites.to_numpy()]
-    )
-    names = ["(Intercept)", "ARM", "BASE", *(f"SITEID[{c}]" for c in sites.columns)]
-    check_ancova_design(exog, names, treated, treated_arm=treated_arm, control_arm=control_arm,
-                        what=f"{paramcd} {avisit}".strip() or "the score")
+    design = ancova_design(data, treated_arm=treated_arm, control_arm=control_arm,
+                           what=f"{paramcd} {avisit}".strip() or "the score")
+    d, y, exog, treated = design.data, design.y, design.exog, design.treated
+    arm, use = data["ARM"].astype(str), design.use
     fit = sm.OLS(y, exog).fit()
     lo, hi = fit.conf_int(alpha)[1]
     return AncovaResult(
@@ -129,6 +137,36 @@ def fit_ancova(
         mean_control=float(y[treated == 0].mean()) if (treated == 0).any() else float("nan"),
         df=float(fit.df_resid),
     )
+
+
+@dataclass(frozen=True)
+class AncovaDesign:
+    """The complete cases of one score at one visit and the ANCOVA's design on them."""
+
+    use: pd.Series  # over the input rows: in either arm, with the value and the baseline
+    data: pd.DataFrame  # the rows used
+    y: np.ndarray
+    exog: np.ndarray  # intercept, arm (1 = treated), baseline, site dummies
+    names: list[str]
+    treated: np.ndarray  # 1.0 for the treated arm
+
+
+def ancova_design(data: pd.DataFrame, *, treated_arm: str, control_arm: str,
+                  what: str) -> AncovaDesign:
+    """The design of ``AVAL ~ arm + BASE + C(SITEID)`` on the complete cases of ``data``,
+    checked by :func:`check_ancova_design` (:class:`NotEstimable` when it fails)."""
+    arm = data["ARM"].astype(str)
+    use = arm.isin([treated_arm, control_arm]) & data["AVAL"].notna() & data["BASE"].notna()
+    d = data.loc[use]
+    treated = (d["ARM"].astype(str) == treated_arm).to_numpy(dtype=float)
+    sites = pd.get_dummies(d["SITEID"].astype(str), drop_first=True, dtype=float)
+    exog = np.column_stack(
+        [np.ones(len(d)), treated, d["BASE"].to_numpy(dtype=float), sites.to_numpy()]
+    )
+    names = ["(Intercept)", "ARM", "BASE", *(f"SITEID[{c}]" for c in sites.columns)]
+    check_ancova_design(exog, names, treated, treated_arm=treated_arm, control_arm=control_arm,
+                        what=what)
+    return AncovaDesign(use, d, d["AVAL"].to_numpy(dtype=float), exog, names, treated)
 
 
 def check_ancova_design(exog: np.ndarray, names: list[str], treated: np.ndarray, *,
@@ -175,6 +213,8 @@ def questionnaire_ancova(
     treated_arm: str,
     control_arm: str,
     visits: tuple[str, ...] = ("month_4", "month_12"),
+    fit: Callable[..., AncovaResult] = fit_ancova,
+    clustering: str = NONE,
 ) -> pd.DataFrame:
     """ANCOVA for every PARAMCD at every follow-up visit; one row per effect.
 
@@ -182,9 +222,14 @@ def questionnaire_ancova(
     without the follow-up or baseline value are counted in ``n_excluded``. A score at a
     visit that cannot be analysed (no value at that visit, too few complete cases, a
     singular design) gets a row with ``status = not estimable`` and the reason.
+
+    ``fit``: the estimator (:func:`fit_ancova`, or the partially nested
+    :func:`outcomes.clustering.ancova.fit_nested_ancova` with ``clustering =
+    "peer_worker"``); its input has the participant's peer-worker cluster in ``CLUSTER``
+    (:func:`outcomes.clustering.cluster_ids`).
     """
     frames = []
-    base = adsl[["USUBJID", "ARM", "SITEID"]]
+    base = adsl[["USUBJID", "ARM", "SITEID"]].assign(CLUSTER=cluster_ids(adsl, treated_arm))
     params = adqs[["PARAMCD", "PARAM"]].drop_duplicates().sort_values("PARAMCD")
     for paramcd, param in params.itertuples(index=False):
         rows = adqs[adqs["PARAMCD"] == paramcd]
@@ -199,12 +244,12 @@ def questionnaire_ancova(
             ids = dict(treated_arm=treated_arm, control_arm=control_arm, paramcd=paramcd,
                        param=param, avisit=visit)
             try:
-                res = fit_ancova(data, **ids)
+                res = fit(data, **ids)
             except NotEstimable as exc:
                 reason = exc.reason
                 if follow["AVAL"].notna().sum() == 0:
                     reason = f"no {visit} value of {paramcd}"
-                res = not_estimable_ancova(data, reason, **ids)
+                res = replace(not_estimable_ancova(data, reason, **ids), clustering=clustering)
             frames.append(res.to_frame())
     if not frames:
         return pd.DataFrame()

@@ -14,12 +14,15 @@ estimable: leaving its participants out would be a complete-case result, not MI.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
+from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
+from outcomes.clustering.ancova import fit_nested_ancova
 from outcomes.contract import VISITS
 from outcomes.errors import NotEstimable
 from outcomes.imputation.frame import ImputationFrame
@@ -33,7 +36,6 @@ from outcomes.questionnaires import (
     not_estimable_ancova,
     questionnaire_ancova,
 )
-from outcomes.tables import STATUS_COLUMNS
 
 ANALYSIS = "questionnaire_ancova_mi"
 #: the visit whose score is the covariate
@@ -59,27 +61,37 @@ class AncovaMIResult:
     fits: tuple[AncovaResult, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
-        """One row: the complete-case columns (``analysis = questionnaire_ancova_mi``), then
-        ``riv``, ``fmi`` and ``m`` before ``status`` and ``reason``."""
+        """One row: the complete-case columns (``analysis = questionnaire_ancova_mi``), with
+        ``riv``, ``fmi`` and ``m`` after ``df``."""
         out = self.ancova.to_frame()
         out["analysis"] = ANALYSIS
-        at = out.columns.get_loc(STATUS_COLUMNS[0])
+        at = out.columns.get_loc("df") + 1
         for k, name in enumerate(MI_COLUMNS):
             value = self.m if name == "m" else getattr(self.pooled, name, float("nan"))
             out.insert(at + k, name, value)
         return out
 
 
-def _score_data(completed: pd.DataFrame, paramcd: str, visit: str) -> pd.DataFrame:
-    """The ANCOVA's input (``ARM, SITEID, AVAL, BASE``) from one wide completed dataset."""
+def _score_data(completed: pd.DataFrame, paramcd: str, visit: str,
+                clusters: pd.Series | None = None) -> pd.DataFrame:
+    """The ANCOVA's input (``ARM, SITEID, AVAL, BASE``, and ``CLUSTER`` from ``clusters``
+    by ``USUBJID`` when given) from one wide completed dataset."""
     cols = [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"]
-    absent = [c for c in ("ARM", "SITEID", *cols) if c not in completed.columns]
+    need = ("ARM", "SITEID", *cols, *(("USUBJID",) if clusters is not None else ()))
+    absent = [c for c in need if c not in completed.columns]
     if absent:
         raise ValueError(f"ancova_mi: no column {', '.join(absent)} in the completed data")
-    return pd.DataFrame({"ARM": completed["ARM"].to_numpy(),
-                         "SITEID": completed["SITEID"].to_numpy(),
-                         "AVAL": completed[cols[0]].to_numpy(dtype=float),
-                         "BASE": completed[cols[1]].to_numpy(dtype=float)})
+    out = pd.DataFrame({"ARM": completed["ARM"].to_numpy(),
+                        "SITEID": completed["SITEID"].to_numpy(),
+                        "AVAL": completed[cols[0]].to_numpy(dtype=float),
+                        "BASE": completed[cols[1]].to_numpy(dtype=float)})
+    if clusters is not None:
+        cl = completed["USUBJID"].astype(str).map(clusters)
+        if cl.isna().any():
+            raise ValueError(f"ancova_mi: participant {completed['USUBJID'][cl.isna()].iat[0]} "
+                             "of the completed data has no cluster")
+        out["CLUSTER"] = cl.to_numpy(dtype=str)
+    return out
 
 
 def _which(imps: list[int]) -> str:
@@ -89,8 +101,17 @@ def _which(imps: list[int]) -> str:
 
 def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
               plan: AnalysisPlan, *, param: str = "", alpha: float = 0.05,
-              not_imputed: pd.DataFrame | None = None) -> AncovaMIResult:
+              not_imputed: pd.DataFrame | None = None,
+              fit: Callable[..., AncovaResult] = fit_ancova,
+              clusters: pd.Series | None = None, clustering: str = NONE) -> AncovaMIResult:
     """The ANCOVA of ``paramcd`` at ``visit`` on each completed dataset, pooled.
+
+    ``fit``: the complete-data estimator (:func:`outcomes.questionnaires.fit_ancova`, or
+    the partially nested ANCOVA with ``clusters``, the cluster of each ``USUBJID``, and
+    ``clustering = "peer_worker"``). The complete-data df of Rubin's rules is the mean of
+    the m fits' df (the residual df, the same in every fit, for OLS; the Satterthwaite df,
+    which varies a little between imputations, for the mixed model). The partially nested
+    row's ICC is the mean of the m fits' ICCs, without a CI (docs/clustering.md).
 
     Never raises for data that cannot be analysed: a row with ``status = not
     estimable`` says why. That is when a due value of the score or of its baseline could
@@ -106,12 +127,12 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
     ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, paramcd=paramcd,
                param=param, avisit=visit)
     arms = (plan.treated_arm, plan.control_arm)
-    data = [_score_data(c, paramcd, visit) for c in completed]
+    data = [_score_data(c, paramcd, visit, clusters) for c in completed]
     m = len(data)
 
     def not_estimable(reason: str, fits=()) -> AncovaMIResult:
-        return AncovaMIResult(not_estimable_ancova(data[0], reason, **ids), None, m,
-                              tuple(fits))
+        return AncovaMIResult(replace(not_estimable_ancova(data[0], reason, **ids),
+                                      clustering=clustering), None, m, tuple(fits))
 
     if not_imputed is not None:
         lost = not_imputed_reason(completed[0], not_imputed,
@@ -132,7 +153,7 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
     fits, failed = [], {}
     for i, d in enumerate(data, start=1):
         try:
-            fits.append(fit_ancova(d, alpha=alpha, **ids))
+            fits.append(fit(d, alpha=alpha, **ids))
         except NotEstimable as exc:
             failed.setdefault(exc.reason, []).append(i)
     if failed:
@@ -141,14 +162,16 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
         return not_estimable(f"not estimable in {n_failed} of {m} imputations ({why})", fits)
     try:
         pooled = rubin([f.estimate for f in fits], [f.std_error**2 for f in fits],
-                       df_complete=fits[0].df, alpha=alpha)
+                       df_complete=float(np.mean([f.df for f in fits])), alpha=alpha)
     except NotEstimable as exc:
         return not_estimable(exc.reason, fits)
     row = replace(
         fits[0], estimate=pooled.estimate, std_error=pooled.std_error, ci_low=pooled.ci_low,
         ci_high=pooled.ci_high, p_value=pooled.p_value, df=pooled.df,
         mean_treated=float(np.mean([f.mean_treated for f in fits])),
-        mean_control=float(np.mean([f.mean_control for f in fits])))
+        mean_control=float(np.mean([f.mean_control for f in fits])),
+        icc=None if fits[0].icc is None else float(np.mean([f.icc for f in fits])),
+        icc_ci_low=None, icc_ci_high=None)
     return AncovaMIResult(row, pooled, m, tuple(fits))
 
 
@@ -156,23 +179,33 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
                           completed: Sequence[pd.DataFrame] | None = None,
                           frame: ImputationFrame | None = None) -> pd.DataFrame:
     """The questionnaires results table: for every score (``PARAMCD`` order) × visit of
-    the plan, the ANCOVA pooled over the ``completed`` datasets (the main analysis) and
-    the complete-case ANCOVA beside it (``analysis`` tells them apart; the complete-case
-    rows have no ``riv``, ``fmi``, ``m``). Without ``completed``: the complete-case rows
-    only, as :func:`outcomes.questionnaires.questionnaire_ancova`. ``frame``: the
-    imputation frame the completed datasets come from, which tells a value that is not due
-    from one that could not be imputed (:func:`ancova_mi`).
+    the plan, the naive rows (``clustering = none``: the ANCOVA pooled over the
+    ``completed`` datasets, then the complete-case ANCOVA; ``analysis`` tells them apart,
+    the complete-case rows have no ``riv``, ``fmi``, ``m``), then the same two by the
+    partially nested model (``clustering = peer_worker``, with ``icc``, ``icc_ci_low``,
+    ``icc_ci_high``, ``n_clusters``). Without ``completed``: the complete-case rows only.
     """
-    cc = questionnaire_ancova(adqs, adsl, treated_arm=plan.treated_arm,
-                              control_arm=plan.control_arm, visits=plan.visits)
-    if completed is None or cc.empty:
-        return cc
+    both = {NONE: dict(fit=fit_ancova),
+            PEER_WORKER: dict(fit=fit_nested_ancova, clustering=PEER_WORKER)}
+    cc = {k: questionnaire_ancova(adqs, adsl, treated_arm=plan.treated_arm,
+                                  control_arm=plan.control_arm, visits=plan.visits, **kw)
+          for k, kw in both.items()}
+    if cc[NONE].empty:
+        return cc[NONE]
+    clusters = pd.Series(cluster_ids(adsl, plan.treated_arm).to_numpy(),
+                         index=adsl["USUBJID"].astype(str))
     cells = None if frame is None else not_imputed_cells(frame, ImputationSettings.from_plan(plan))
+    mi_fit = {NONE: fit_ancova, PEER_WORKER: partial(fit_nested_ancova, icc_ci=False)}
     frames = []
-    for k in range(len(cc)):
-        row = cc.iloc[k]
-        mi = ancova_mi(completed, row["paramcd"], row["avisit"], plan, param=row["param"],
-                       not_imputed=cells)
-        frames += [mi.to_frame(), cc.iloc[[k]]]
-    out = pd.concat(frames, ignore_index=True)
-    return out[frames[0].columns]
+    for k in range(len(cc[NONE])):
+        for kind in (NONE, PEER_WORKER):
+            row = cc[kind].iloc[k]
+            if completed is not None:
+                mi = ancova_mi(completed, row["paramcd"], row["avisit"], plan,
+                               param=row["param"], not_imputed=cells, fit=mi_fit[kind],
+                               clusters=clusters if kind == PEER_WORKER else None,
+                               clustering=kind)
+                frames.append(mi.to_frame())
+            frames.append(cc[kind].iloc[[k]])
+    columns = frames[0].columns if completed is not None else cc[NONE].columns
+    return pd.concat(frames, ignore_index=True)[columns]

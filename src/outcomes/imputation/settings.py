@@ -29,7 +29,7 @@ class ImputationSettings:
     every draw, so that the shift feeds back through the chained equations (mice's ``post``).
     """
 
-    method: str = "pmm"
+    method: str = "norm"
     m: int = 50
     iterations: int = 10
     donors: int = 5

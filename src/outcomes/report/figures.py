@@ -81,8 +81,9 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
     q = inp.questionnaires.num
     if not q.empty:
         main, _ = main_analysis(inp)  # the other analysis is beside it in its section
+        naive = q["clustering"] == "none" if "clustering" in q.columns else True
         q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)
-                  & (q["analysis"] == main)].copy()
+                  & (q["analysis"] == main) & naive].copy()  # one row per score and visit
         q["panel"] = "scores"
         if "paramcd" in q.columns:
             q["label"] = [f"{p} {VISITS.get(v, v).lower()}" for p, v in

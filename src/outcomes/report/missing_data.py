@@ -132,9 +132,17 @@ class Comparison:
     cc: Estimate | None
 
 
+def _naive(r: pd.DataFrame) -> pd.Series:
+    """The rows of the naive analysis (``clustering = none``; every row of a table from
+    before the column): missing data are compared on those."""
+    return r["clustering"] == "none" if "clustering" in r.columns else \
+        pd.Series(True, index=r.index)
+
+
 def _row_of(t: Table, analysis: str, pc: str, visit: str) -> int | None:
     r = t.raw
-    idx = r.index[(r["analysis"] == analysis) & (r["paramcd"] == pc) & (r["avisit"] == visit)]
+    idx = r.index[(r["analysis"] == analysis) & (r["paramcd"] == pc) & (r["avisit"] == visit)
+                  & _naive(r)]
     return int(idx[0]) if len(idx) else None
 
 
@@ -146,7 +154,8 @@ def comparisons(inp: ReportInputs) -> list[Comparison]:
         return []
     out = []
     info = registry_info()
-    keys = r.loc[r["analysis"] == MI_ANALYSIS, ["paramcd", "avisit"]].itertuples(index=False)
+    keys = r.loc[(r["analysis"] == MI_ANALYSIS) & _naive(r),
+                 ["paramcd", "avisit"]].itertuples(index=False)
     for pc, visit in sorted(keys, key=lambda k: score_order(k[0], k[1], info)):
         i, k = _row_of(q, MI_ANALYSIS, pc, visit), _row_of(q, CC_ANALYSIS, pc, visit)
         fmi = (fmt.cell(r.at[i, "fmi"], estimate_type="fraction", src="questionnaires", row=i,

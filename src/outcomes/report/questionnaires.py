@@ -79,8 +79,9 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
     rows, other = [], []
     order = []
     at = {}
-    if beside is not None and "paramcd" in r.columns:
-        at = {(r.at[i, "paramcd"], r.at[i, "avisit"]): int(i)
+    design = r["clustering"] if "clustering" in r.columns else pd.Series("", index=r.index)
+    if beside is not None and "paramcd" in r.columns:  # beside the main row of its design
+        at = {(r.at[i, "paramcd"], r.at[i, "avisit"], design[i]): int(i)
               for i in r.index[r["analysis"] == beside]}
     for i in r.index:
         if r.at[i, "analysis"] == beside and "paramcd" in r.columns:
@@ -89,7 +90,7 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
             other.append(estimate(q, "questionnaires", int(i), f"{r.at[i, 'analysis']}: {r.at[i, 'outcome']}"))
             continue
         pc, visit = r.at[i, "paramcd"], r.at[i, "avisit"]
-        k_beside = at.get((pc, visit))
+        k_beside = at.get((pc, visit, design[i]))
         hib = info.get(pc, (999, "", True))[2]
         label = r.at[i, "param"] if "param" in r.columns else pc
         est = estimate(q, "questionnaires", int(i), label)

@@ -1,0 +1,60 @@
+"""The questionnaire ANCOVA under the partially nested design (docs/clustering.md).
+
+The same fixed effects as :func:`outcomes.questionnaires.fit_ancova` (score at the visit ~
+arm + baseline score + site), fitted by the partially nested linear mixed model of
+:mod:`outcomes.clustering.pnlmm` (a random peer-worker effect in the treated arm, a
+residual variance per arm, REML); the treatment effect's CI and p-value on its
+Satterthwaite df. Roberts & Roberts (2005); Candlish et al. (2018).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from outcomes.clustering import PEER_WORKER
+from outcomes.clustering.pnlmm import fit_pnlmm
+from outcomes.questionnaires import AncovaResult, ancova_design
+
+
+def fit_nested_ancova(
+    data: pd.DataFrame,
+    *,
+    treated_arm: str,
+    control_arm: str,
+    paramcd: str = "",
+    param: str = "",
+    avisit: str = "",
+    alpha: float = 0.05,
+    icc_ci: bool = True,
+) -> AncovaResult:
+    """The partially nested ANCOVA on one score: ``data`` as for
+    :func:`outcomes.questionnaires.fit_ancova` plus ``CLUSTER`` (labels of
+    :func:`outcomes.clustering.cluster_ids`). The row has ``clustering = peer_worker``, the
+    treated arm's ICC with its profile-likelihood CI (``icc_ci``) and ``n_clusters``, the
+    peer-worker clusters with at least one participant analysed.
+
+    Raises :class:`NotEstimable` as ``fit_ancova`` does and when the mixed model cannot be
+    estimated (:func:`outcomes.clustering.pnlmm.fit_pnlmm`: no peer worker with 2 or more
+    participants analysed, non-convergence).
+    """
+    what = f"{paramcd} {avisit}".strip() or "the score"
+    design = ancova_design(data, treated_arm=treated_arm, control_arm=control_arm, what=what)
+    clusters = design.data["CLUSTER"].astype(str).to_numpy()
+    fit = fit_pnlmm(design.y, design.exog, design.treated == 1, clusters, design.names,
+                    contrast=1, icc_ci=icc_ci, alpha=alpha)
+    lo, hi = fit.conf_int(alpha)
+    y, treated = design.y, design.treated
+    arm = data["ARM"].astype(str)
+    return AncovaResult(
+        paramcd=paramcd, param=param, avisit=avisit, treated_arm=treated_arm,
+        control_arm=control_arm, estimate=fit.estimate, std_error=fit.std_error,
+        ci_low=lo, ci_high=hi, p_value=fit.p_value, n=int(len(y)),
+        n_treated=int(treated.sum()), n_control=int(len(y) - treated.sum()),
+        n_excluded=int((arm.isin([treated_arm, control_arm]) & ~design.use).sum()),
+        mean_treated=float(y[treated == 1].mean()),
+        mean_control=float(y[treated == 0].mean()),
+        df=fit.df, clustering=PEER_WORKER, icc=fit.icc,
+        icc_ci_low=fit.icc_ci_low if icc_ci else None,
+        icc_ci_high=fit.icc_ci_high if icc_ci else None,
+        n_clusters=fit.n_clusters,
+    )
