@@ -69,6 +69,16 @@ def test_jobs_report_effects_sensitivity_and_missing(admed, tmp_path):
     single = run_job(data, plan, "HHI", "wemwbs_m12")
     e = single.estimates
     assert set(e["effect"]) >= {"acme_average", "ade_average", "total", "prop_mediated"}
+    # both designs: the same point estimates, their own bootstraps and streams
+    naive, nested = (e.loc[e["clustering"] == c].reset_index(drop=True) for c in ("none", "peer_worker"))
+    assert len(naive) == len(nested) == len(e) // 2 and list(e["clustering"][: len(naive)]) == ["none"] * len(naive)
+    np.testing.assert_array_equal(naive["estimate"], nested["estimate"])
+    assert not np.allclose(naive["ci_low"], nested["ci_low"])
+    assert set(naive["rng_stream"]) == {"mediation/HHI/wemwbs_m12"}
+    assert set(nested["rng_stream"]) == {"mediation/HHI/wemwbs_m12/peer_worker"}
+    assert set(single.sensitivity["clustering"]) == {"none", "peer_worker"}
+    pw = single.report["clustering"]["peer_worker"]
+    assert pw["status"] == ["estimated"] and "units" in pw["inference"]["resampling_units"]
     assert (e["mediator"] == "HHI").all() and (e["mechanism"] == "M2").all()
     assert (e["n_boot"] == 100).all() and (e["seed"] == plan.seed).all()
     assert not single.sensitivity.empty and set(single.sensitivity["mediator"]) == {"HHI"}
@@ -82,7 +92,7 @@ def test_jobs_report_effects_sensitivity_and_missing(admed, tmp_path):
     files = [write_job(single, tmp_path / "HHI__wemwbs_m12")[0], write_job(joint, tmp_path / "M2__readmit_12m")[0]]
     table, sens, reports = gather(files)
     assert len(table) == len(e) + len(joint.estimates) and len(reports) == 2
-    assert list(table.columns[:15]) == ["analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low",
+    assert list(table.columns[:16]) == ["analysis", "clustering", "outcome", "contrast", "estimate_type", "estimate", "ci_low",
                                         "ci_high", "p_value", "n", "events", "mediator", "mechanism", "effect",
                                         "n_boot", "seed"]
     out = path_diagram(table, "wemwbs_m12", plan.mediation["mechanisms"], tmp_path / "d.svg", outcome_label="WEMWBS")

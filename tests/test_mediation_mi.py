@@ -153,6 +153,11 @@ def test_every_row_of_an_outcome_uses_the_same_imputed_participants(trial):
     assert md["method"] == "mi" and md["m"] == 3 and md["n_boot_per_imputation"] == 20
     assert md["n_complete_cases"] < e["n"].iloc[0]
     assert not hhi.sensitivity.empty and hhi.sensitivity["estimate"].notna().all()
+    # the cluster bootstrap pooled the same way: same pooled estimates, its own draws
+    naive, nested = (e.loc[e["clustering"] == c].reset_index(drop=True) for c in ("none", "peer_worker"))
+    np.testing.assert_array_equal(naive["estimate"], nested["estimate"])
+    assert nested["fmi"].between(0, 1).all() and not np.allclose(naive["boot_se"], nested["boot_se"])
+    assert "cluster" in hhi.report["clustering"]["peer_worker"]["inference"]["bootstrap_of_each_imputation"]
     cc = run_job(data, _plan("complete_case"), "HHI", "wemwbs_m12").estimates
     assert (cc["missing_data"] == "complete cases").all() and "fmi" not in cc
     assert (cc["n"] == md["n_complete_cases"]).all()
@@ -170,7 +175,8 @@ def test_not_estimable_paths_give_rows(trial):
     flat = [c.assign(HHI_M=3.0) for c in completed]
     job = run_job(data, plan, "HHI", "wemwbs_m12", flat)
     e = job.estimates
-    assert len(e) == 8 and (e["status"] == "not estimable").all() and e["estimate"].isna().all()
+    assert len(e) == 16 and (e["status"] == "not estimable").all() and e["estimate"].isna().all()
+    assert list(e["clustering"]) == ["none"] * 8 + ["peer_worker"] * 8
     assert e["reason"].iloc[0].startswith("not estimable in 3 of 3 imputations (imputations 1, 2, 3:")
     assert "HHI_M is constant" in e["reason"].iloc[0]
     assert (e["m"] == 3).all() and e["fmi"].isna().all() and list(e.columns[-2:]) == ["status", "reason"]

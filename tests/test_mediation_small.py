@@ -83,9 +83,9 @@ def check_table(table: pd.DataFrame, tmp: Path, plan) -> None:
     assert ne[["estimate", "ci_low", "ci_high", "p_value"]].isna().all().all()
     assert (ne["reason"].str.len() > 10).all()
     assert not ne["reason"].str.contains("Traceback|Error").any()
-    # every job has all its rows: 8 effects per scale
-    sizes = table.groupby(["mediator", "outcome", "estimate_type"]).size()
-    assert (sizes == 8).all()
+    # every job has all its rows: 8 effects per scale and design (clustering none, peer_worker)
+    sizes = table.groupby(["clustering", "mediator", "outcome", "estimate_type"]).size()
+    assert (sizes == 8).all() and set(table["clustering"]) == {"none", "peer_worker"}
     for outcome in plan.mediation["outcomes"]:
         svg = (tmp / "figures" / f"mediation_{outcome}.svg").read_text(encoding="utf-8")
         assert "nan" not in svg.lower().replace("nanum", "")
@@ -94,11 +94,20 @@ def check_table(table: pd.DataFrame, tmp: Path, plan) -> None:
 def check_report_section(tmp: Path, plan_file: Path, table: pd.DataFrame) -> None:
     """The report's mediation section shows each not-estimable analysis with its reason, and
     its change-model diagrams say "not estimable" where an analysis is."""
-    from outcomes.report.inputs import SENSITIVITY_COLUMNS, ReportInputs, Table, read_table
+    from outcomes.report.inputs import (
+        SENSITIVITY_COLUMNS,
+        ReportInputs,
+        Table,
+        main_design,
+        read_table,
+    )
     from outcomes.report.mediation import mediation_section
 
-    med = read_table(tmp / "tables" / "mediation.tsv")
-    sens = read_table(tmp / "tables" / "mediation_sensitivity.tsv", SENSITIVITY_COLUMNS)
+    main = AnalysisPlan.load(plan_file).clustering  # the report shows the main design's rows
+    med = main_design(read_table(tmp / "tables" / "mediation.tsv"), main)
+    sens = main_design(read_table(tmp / "tables" / "mediation_sensitivity.tsv",
+                                  SENSITIVITY_COLUMNS), main)
+    table = table.loc[table["clustering"] == main]
     unused = Table(tmp, pd.DataFrame(), pd.DataFrame())  # survival, questionnaires
     inp = ReportInputs(tmp, AnalysisPlan.load(plan_file), plan_file, pd.DataFrame(),
                        pd.DataFrame(), unused, unused, mediation=med, mediation_sensitivity=sens)
@@ -139,7 +148,7 @@ def test_trial_without_month_12_questionnaires(tmp_path, plan_file):
     table, plan, _ = run_stage(tmp_path, plan_file, 60, 2, no_month_12=True)
     check_table(table, tmp_path, plan)
     w = table.loc[table["outcome"] == "wemwbs_m12"]
-    assert len(w) == 8 * len(mediator_sets(plan))
+    assert len(w) == 2 * 8 * len(mediator_sets(plan))  # both designs
     assert (w["status"] == "not estimable").all()
     assert (w["reason"] == "no WEMWBS scores at month 12 in the extract").all()
     assert (table.loc[table["outcome"] != "wemwbs_m12", "status"] == "estimated").any()

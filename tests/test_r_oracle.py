@@ -13,7 +13,9 @@ relative (``ATOL`` absolute below it) on estimate, ci_low,
 ci_high and p_value of every row, and n and events equal. There is no looser tolerance:
 the days-in-hospital bootstrap rows are recomputed in R from the pipeline's own resample
 indices (drawn here from the plan's "survival" stream exactly as ``hospital_days`` draws
-them, exported as int32 files), so they are deterministic too; R's iterative fits run at
+them, exported as int32 files; for the cluster bootstrap of the treated arm the drawn
+peer-worker units, which R maps to participants from ADSL PEERWID itself), so they are
+deterministic too; R's iterative fits run at
 tight tolerances (coxph eps 1e-12, glm epsilon 1e-14, glm.nb epsilon 1e-12).
 
 Needs Rscript with survival, cmprsk, MASS and sandwich (Debian r-base-core r-cran-survival
@@ -36,6 +38,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from outcomes.clustering.bootstrap import block_rows
 from outcomes.plan import AnalysisPlan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +113,8 @@ def _run_pipeline(data_dir: Path, out: Path) -> None:
 def _export_bootstrap(plan: AnalysisPlan, derived: Path, out: Path) -> None:
     """The resample indices of ``hospital_days``: the plan's "survival" stream (its only
     consumer in ``run_survival``), n_boot x n per arm, treated first, participants in the
-    order of their first ADRE row."""
+    order of their first ADRE row; then the units drawn by the cluster bootstrap of the
+    treated arm (n_boot x G, units in sorted label order; outcomes.clustering.bootstrap)."""
     adre = pd.read_csv(derived / "adre.csv").drop_duplicates("USUBJID")
     arm = adre[["USUBJID"]].merge(pd.read_csv(derived / "adsl.csv")[["USUBJID", "ARM"]],
                                   on="USUBJID", how="left")["ARM"]
@@ -120,6 +124,16 @@ def _export_bootstrap(plan: AnalysisPlan, derived: Path, out: Path) -> None:
         n = int((arm == code).sum())
         idx = rng.integers(0, n, size=(n_boot, n))
         idx.astype("<i4").tofile(out / f"boot_{name}.bin")
+    adsl = pd.read_csv(derived / "adsl.csv", keep_default_na=False, dtype={"PEERWID": str})
+    treated = adre[["USUBJID"]].merge(adsl[["USUBJID", "ARM", "PEERWID"]], on="USUBJID")
+    treated = treated.loc[treated["ARM"] == plan.treated_arm]
+    units = np.where(treated["PEERWID"].astype(str) != "", "PW:" + treated["PEERWID"].astype(str),
+                     "ID:" + treated["USUBJID"].astype(str))
+    g, n_treated = len(set(units)), len(units)
+    rows = block_rows(n_treated)
+    idx = np.vstack([rng.integers(0, g, size=(min(rows, n_boot - lo), g))
+                     for lo in range(0, n_boot, rows)])
+    idx.astype("<i4").tofile(out / "boot_treated_units.bin")
 
 
 def _params(plan: AnalysisPlan) -> str:

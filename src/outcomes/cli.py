@@ -231,8 +231,9 @@ def _cmd_mediation_gather(args: argparse.Namespace) -> int:
     write_tsv(table, tables / "mediation.tsv")
     write_tsv(sens, tables / "mediation_sensitivity.tsv")
     write_text(tables / "mediation_models.json", json.dumps(reports, indent=2, sort_keys=True, default=str) + "\n")
+    main = table.loc[table["clustering"] == plan.clustering] if "clustering" in table else table
     for outcome in plan.mediation["outcomes"]:
-        path_diagram(table, outcome, plan.mediation["mechanisms"], Path(args.figures) / f"mediation_{outcome}.svg",
+        path_diagram(main, outcome, plan.mediation["mechanisms"], Path(args.figures) / f"mediation_{outcome}.svg",
                      outcome_label=OUTCOMES[outcome]["label"])
     print(f"mediation-gather: {len(table)} effects from {len(reports)} jobs; wrote {tables / 'mediation.tsv'}")
     return 0

@@ -11,7 +11,10 @@
 #               strata, cox_covariates, primary_covariates, primary_strategy, n_boot,
 #               visits
 #   BOOT_DIR    boot_treated.bin, boot_control.bin: the pipeline's bootstrap resample
-#               indices (0-based, int32, n_boot x n row-major) of the days-in-hospital rows
+#               indices (0-based, int32, n_boot x n row-major) of the days-in-hospital rows;
+#               boot_treated_units.bin: the units (0-based, n_boot x G) drawn by the cluster
+#               bootstrap of the treated arm, units = peer workers and participants without
+#               one, in sorted (C locale) label order
 suppressPackageStartupMessages({
   library(survival); library(cmprsk); library(MASS); library(sandwich)
 })
@@ -320,6 +323,34 @@ hospital_days <- function() {
   ci <- quantile(bd, q, type = 7, names = FALSE)
   add("days_in_hospital", "BEDDAYS", contrast, "mean_difference", diff, ci[1], ci[2],
       2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n, boot[[1]]$e + boot[[2]]$e)
+  # the cluster bootstrap (clustering = peer_worker): whole caseloads of the treated arm,
+  # participants without a peer worker as units of one; the control replicates as above
+  tr <- with_adsl(pp[pp$ARM == trt, ], "CLUSTER")
+  labels <- sort(unique(tr$CLUSTER), method = "radix")  # the pipeline's unit order
+  code <- match(tr$CLUSTER, labels)
+  G <- length(labels)
+  f <- file.path(boot_dir, "boot_treated_units.bin")
+  uidx <- matrix(readBin(f, "integer", B * G, size = 4, endian = "little"), nrow = B,
+                 byrow = TRUE) + 1L
+  x <- tr$BEDDAYS
+  bm <- bmed <- numeric(B)
+  for (b in 1:B) {
+    bx <- rep(x, tabulate(uidx[b, ], G)[code])
+    bm[b] <- mean(bx); bmed[b] <- median(bx)
+  }
+  with_cluster(function() {
+    ci <- quantile(bm, q, type = 7, names = FALSE)
+    add("days_in_hospital", "BEDDAYS", trt, "mean", boot[[1]]$mean, ci[1], ci[2], NA,
+        boot[[1]]$n, boot[[1]]$e)
+    ci <- quantile(bmed, q, type = 7, names = FALSE)
+    add("days_in_hospital", "BEDDAYS", trt, "median", median(x), ci[1], ci[2], NA,
+        boot[[1]]$n, boot[[1]]$e)
+    bd <- bm - boot[[2]]$bm
+    ci <- quantile(bd, q, type = 7, names = FALSE)
+    add("days_in_hospital", "BEDDAYS", contrast, "mean_difference", diff, ci[1], ci[2],
+        2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n,
+        boot[[1]]$e + boot[[2]]$e)
+  })
 }
 
 primary()

@@ -41,3 +41,15 @@ def cluster_codes(clusters: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     """Integer codes 0..G−1 of the cluster labels (in sorted label order) and G."""
     codes, uniques = pd.factorize(pd.Series(clusters, dtype="str"), sort=True)
     return codes.astype(np.int64), len(uniques)
+
+
+def clustering_after_analysis(table: pd.DataFrame, default: str = NONE) -> pd.DataFrame:
+    """``table`` with its ``clustering`` column right after ``analysis`` (the results
+    tables' convention, docs/results.md); rows without a value get ``default`` (``none``:
+    the naive rows)."""
+    out = table.copy()
+    col = (out.pop("clustering") if "clustering" in out.columns
+           else pd.Series(np.nan, index=out.index, dtype=object))
+    at = list(out.columns).index("analysis") + 1 if "analysis" in out.columns else 0
+    out.insert(at, "clustering", col.astype(object).where(col.notna(), default))
+    return out

@@ -3,11 +3,13 @@
 ``fit_mediation`` estimates natural indirect (ACME) and direct (ADE) effects of a 0/1
 exposure through one or several mediators, from potential outcomes of fitted models
 (Imai, Keele & Tingley 2010), with a vectorised percentile bootstrap in which one resample
-of participants feeds every model. See docs/mediation.md.
+of participants (or, for the partially nested design, of peer-worker caseloads) feeds every
+model. See docs/mediation.md.
 """
 
+from .bootstrap import bootstrap_counts, bootstrap_pvalue
 from .data import MediationDataError, MissingReport, Roles, count_missing
-from .engine import MissingDataWarning, bootstrap_counts, bootstrap_pvalue, fit_mediation
+from .engine import MissingDataWarning, fit_mediation, fit_mediation_designs
 from .result import RESULT_COLUMNS, MediationResult
 from .sensitivity import DEFAULT_RHO_GRID, acme_at_rho
 
@@ -24,4 +26,5 @@ __all__ = [
     "bootstrap_pvalue",
     "count_missing",
     "fit_mediation",
+    "fit_mediation_designs",
 ]

@@ -29,12 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from outcomes.clustering import NONE, PEER_WORKER, cluster_ids, clustering_after_analysis
+from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable, OutcomesError
 from outcomes.plan import AnalysisPlan
 
 from .data import Roles, count_missing
-from .engine import fit_mediation
-from .mi import MI_COLUMNS, fit_mediation_mi
+from .engine import fit_mediation_designs
+from .mi import MI_COLUMNS, fit_mediation_mi_designs
 from .result import STATUS_COLUMNS, not_estimable_rows
 from .sensitivity import SENSITIVITY_COLUMNS
 
@@ -44,6 +46,8 @@ OUTCOMES: dict[str, dict[str, str]] = {
     "readmit_time": {"type": "weibull", "label": "Time to first readmission"},
 }
 ALL_MEDIATORS = "ALL"
+#: The column of cluster labels the peer_worker design adds to the analysis data.
+CLUSTER = "CLUSTER"
 EXPOSURE = "TRTA01"
 #: The ``missing_data`` column of the complete-case rows.
 COMPLETE_CASES = "complete cases"
@@ -56,7 +60,8 @@ class ChangeModelError(OutcomesError):
 def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, plan: AnalysisPlan) -> pd.DataFrame:
     """One row per randomised participant with exposure, mediators, outcomes and covariates.
 
-    Columns: ``USUBJID``, ``TRTA01`` (1 treated, 0 control), the ADSL covariates, for every
+    Columns: ``USUBJID``, ``TRTA01`` (1 treated, 0 control), ``ARM``, ``PEERWID`` (the main
+    peer worker, for the cluster bootstrap), the ADSL covariates, for every
     score ``<PARAMCD>_M`` (mediator visit) and ``<PARAMCD>_BL`` (baseline), ``WEMWBS_M12``,
     ``READM12`` (1/0, missing when the 12-month status is unknown), ``TTE_READMIT`` and
     ``EVT_READMIT`` (time in days and 1 = readmitted).
@@ -64,7 +69,8 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     med = plan.mediation
     out = adsl.loc[adsl["ARM"].isin(plan.arms)].copy()
     out[EXPOSURE] = (out["ARM"] == plan.treated_arm).astype(int)
-    keep = ["USUBJID", EXPOSURE, "ARM", *sorted({c for c in med["covariates"] if c in out.columns})]
+    keep = ["USUBJID", EXPOSURE, "ARM", *(["PEERWID"] if "PEERWID" in out.columns else []),
+            *sorted({c for c in med["covariates"] if c in out.columns and c != "PEERWID"})]
     missing_cov = [c for c in med["covariates"] if c not in out.columns]
     if missing_cov:
         raise ChangeModelError(f"config key 'mediation.covariates': not in ADSL: {', '.join(missing_cov)}")
@@ -225,13 +231,40 @@ class ChangeModelJob:
 
 def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
             completed: Sequence[pd.DataFrame] | None = None) -> ChangeModelJob:
-    """Fit one (mediator set × outcome) analysis with its own random stream.
+    """Fit one (mediator set × outcome) analysis under both designs: the naive bootstrap
+    (``clustering = none``, the job's stream ``mediation/<set>/<outcome>``) and the cluster
+    bootstrap of the partially nested design (``clustering = peer_worker``, stream
+    ``mediation/<set>/<outcome>/peer_worker``; docs/clustering.md). The full-sample fits
+    are shared, so the point estimates are the same; the rows of each design follow each
+    other, ``none`` first.
 
-    With the plan's ``missing_data.method`` ``mi`` the analysis is pooled over the
+    With the plan's ``missing_data.method`` ``mi`` each design is pooled over the
     ``completed`` data sets (:func:`split_completed`; :mod:`outcomes.mediation.mi`), the
-    bootstrap of imputation i seeded by child i of the job's stream; otherwise complete
+    bootstrap of imputation i seeded by child i of the design's stream; otherwise complete
     cases of ``data``.
     """
+    jobs = _design_jobs(data, plan, mediator, outcome, completed)
+    naive, nested = jobs[NONE], jobs[PEER_WORKER]
+    report = dict(naive.report)
+    report["clustering"] = {
+        "main": plan.clustering,
+        NONE: {"rng_stream": naive.report["rng_stream"],
+               "method": "participants resampled independently"},
+        PEER_WORKER: {k: nested.report.get(k) for k in ("rng_stream", "status", "reason")}
+        | {"method": "cluster bootstrap: peer-worker caseloads resampled whole within the "
+                     "treated arm, participants within usual care (docs/clustering.md)",
+           "inference": nested.report.get("inference", {}),
+           "notes": nested.report.get("notes", [])},
+    }
+    sens = [f for f in (naive.sensitivity, nested.sensitivity) if not f.empty]
+    return ChangeModelJob(
+        pd.concat([naive.estimates, nested.estimates], ignore_index=True),
+        pd.concat(sens, ignore_index=True) if sens else naive.sensitivity, report)
+
+
+def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
+                 completed: Sequence[pd.DataFrame] | None) -> dict[str, ChangeModelJob]:
+    """The rows of :func:`run_job` of each design (``none``, ``peer_worker``)."""
     mi = plan.missing_data.method == "mi"
     if mi and not completed:
         raise ChangeModelError("config key 'missing_data.method' is mi: the mediation job needs "
@@ -243,22 +276,39 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
         raise ChangeModelError(f"unknown outcome '{outcome}'; the plan has {', '.join(plan.mediation['outcomes'])}")
     mediators = sets[mediator]
     columns = {m: f"{m}_M" for m in mediators}
-    stream = f"mediation/{mediator}/{outcome}"
+    base = f"mediation/{mediator}/{outcome}"
+    streams = {NONE: base, PEER_WORKER: f"{base}/{PEER_WORKER}"}
     otype = OUTCOMES[outcome]["type"]
-    ident: dict[str, Any] = dict(
-        analysis="mediation", outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
+    idents: dict[str, dict[str, Any]] = {c: dict(
+        analysis="mediation", clustering=c, outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
         mediator=mediator, mechanism=mechanism_of(plan, mediator), mediators="+".join(mediators),
-        n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=stream,
-        missing_data=missing_data_note(plan))
+        n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=streams[c],
+        missing_data=missing_data_note(plan), **({"m": plan.missing_data.m} if mi else {}))
+        for c in streams}
     observed = data
+    clusters: dict[str, str | None] = {NONE: None, PEER_WORKER: CLUSTER}
+    out: dict[str, ChangeModelJob] = {}
+
+    def not_estimable(reason: str, designs, roles: Roles | None = None) -> dict[str, ChangeModelJob]:
+        return {**out, **{c: _not_estimable_job(reason, data, idents[c], otype, outcome, mediators,
+                                                roles) for c in designs}}
+
+    if "PEERWID" in data.columns:
+        data = data.assign(**{CLUSTER: cluster_ids(data, plan.treated_arm)})
+        if mi:
+            completed = [d.assign(**{CLUSTER: cluster_ids(d, plan.treated_arm)}) for d in completed]
+    else:
+        clusters.pop(PEER_WORKER)
+        out[PEER_WORKER] = _not_estimable_job(
+            "no PEERWID (main peer worker) in the analysis data set",
+            completed[0] if mi else data, idents[PEER_WORKER], otype, outcome, mediators)
     if mi:
-        ident["m"] = plan.missing_data.m
         data = completed[0]  # n of not-estimable rows: participants analysed after imputation
     visit = plan.mediation["mediator_visit"]
     missing = [c for c in columns.values() if c not in data.columns]
     if missing and not any(str(c).endswith("_M") for c in data.columns):
-        return _not_estimable_job(f"no questionnaires at the mediator visit ({visit}) in the extract",
-                                  data, ident, otype, outcome, mediators)
+        return not_estimable(f"no questionnaires at the mediator visit ({visit}) in the extract",
+                             streams)
     if missing:
         raise ChangeModelError(
             f"config key 'mediation.mechanisms': no {visit} scores in ADQS for "
@@ -273,8 +323,7 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
         absent = [c for c in ("WEMWBS_M12", "WEMWBS_BL") if c not in data.columns]
         if absent:
             visits = " and ".join("month 12" if c.endswith("M12") else "baseline" for c in absent)
-            return _not_estimable_job(f"no WEMWBS scores at {visits} in the extract",
-                                      data, ident, otype, outcome, mediators)
+            return not_estimable(f"no WEMWBS scores at {visits} in the extract", streams)
     elif outcome == "readmit_12m":
         kwargs["outcome"] = "READM12"
     else:
@@ -282,25 +331,49 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
     roles = Roles(EXPOSURE, tuple(columns.values()),
                   tuple(kwargs.get(k) for k in ("outcome", "time", "event") if k in kwargs),
                   tuple(covariates), {k: tuple(v) for k, v in mediator_cov.items()})
+    common: dict[str, Any] = dict(
+        exposure=EXPOSURE,
+        mediators=list(columns.values()),
+        outcome_type=otype,
+        covariates=covariates,
+        mediator_covariates=mediator_cov,
+        categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
+        interaction=bool(plan.mediation["interaction"]),
+        horizon=float(plan.followup_days),
+        n_boot=int(plan.mediation["n_boot"]),
+        joint=len(mediators) > 1,
+        singles=len(mediators) == 1,  # a set's single scores have their own jobs
+        **kwargs,
+    )
+
+    def fit(designs: dict[str, str | None]) -> dict[str, Any]:
+        if mi:
+            return fit_mediation_mi_designs(
+                completed, designs={c: (plan.seed_sequence(streams[c]), col)
+                                    for c, col in designs.items()}, **common)
+        return fit_mediation_designs(
+            data, designs={c: (plan.rng(streams[c]), col) for c, col in designs.items()}, **common)
+
     try:
-        common: dict[str, Any] = dict(
-            exposure=EXPOSURE,
-            mediators=list(columns.values()),
-            outcome_type=otype,
-            covariates=covariates,
-            mediator_covariates=mediator_cov,
-            categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
-            interaction=bool(plan.mediation["interaction"]),
-            horizon=float(plan.followup_days),
-            n_boot=int(plan.mediation["n_boot"]),
-            joint=len(mediators) > 1,
-            singles=len(mediators) == 1,  # a set's single scores have their own jobs
-            **kwargs,
-        )
-        res = (fit_mediation_mi(completed, seed=plan.seed_sequence(stream), **common) if mi
-               else fit_mediation(data, rng=plan.rng(stream), **common))
+        try:
+            fits = fit(clusters)
+        except ClusterDesignError as e:  # only the clustered design is not estimable
+            out[PEER_WORKER] = _not_estimable_job(e.reason, data, idents[PEER_WORKER], otype,
+                                                  outcome, mediators, roles)
+            fits = fit({NONE: None})
     except NotEstimable as e:
-        return _not_estimable_job(e.reason, data, ident, otype, outcome, mediators, roles)
+        return not_estimable(e.reason, [c for c in streams if c not in out], roles)
+    for c, res in fits.items():
+        out[c] = _job_of(res, plan, idents[c], mediator, mediators, columns, outcome,
+                         observed, roles, mi)
+    return out
+
+
+def _job_of(res: Any, plan: AnalysisPlan, ident: dict[str, Any], mediator: str,
+            mediators: tuple[str, ...], columns: dict[str, str], outcome: str,
+            observed: pd.DataFrame, roles: Roles, mi: bool) -> ChangeModelJob:
+    """One design's estimates, sensitivity grid and report from its fit."""
+    stream = ident["rng_stream"]
     est = res.to_frame()
     if len(mediators) > 1:  # a set's job reports the set jointly; single scores have their own jobs
         est = est.loc[est["mediator_set"] != "single"]
@@ -308,17 +381,20 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
     over = {k: v for k, v in ident.items() if not (mi and k == "n_boot")}  # MI: draws pooled
     est = est.assign(**{**over, "mediator": mediator if len(mediators) > 1
                         else label.get(mediators[0] + "_M", mediators[0])})
-    est = est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS]
+    est = clustering_after_analysis(
+        est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS])
     sens = res.sensitivity_frame()
     if len(mediators) > 1:  # a set's sensitivity grids are its single scores', reported by their own jobs
         sens = sens.iloc[0:0]
     if not sens.empty:
+        sens = clustering_after_analysis(sens.assign(clustering=ident["clustering"]))
         sens = sens.assign(outcome=outcome, mediator=sens["mediator"].map(lambda c: label.get(c, c)),
                            mechanism=mechanism_of(plan, mediator), rng_stream=stream)
     report = res.report()
-    report.update(job=stream, mediator_set=list(mediators), outcome_name=outcome,
-                  outcome_label=OUTCOMES[outcome]["label"], seed=plan.seed, rng_stream=stream,
-                  status=sorted(set(est["status"])), reason=sorted(set(est["reason"]) - {""}))
+    report.update(job=f"mediation/{mediator}/{outcome}", mediator_set=list(mediators),
+                  outcome_name=outcome, outcome_label=OUTCOMES[outcome]["label"], seed=plan.seed,
+                  rng_stream=stream, status=sorted(set(est["status"])),
+                  reason=sorted(set(est["reason"]) - {""}))
     report["missing_data"] = {**report.get("missing_data", {}), **_missing_data_report(plan)}
     if mi:  # what the complete-case analysis would have had
         report["missing_data"]["n_complete_cases"] = int(count_missing(observed, roles)[1].sum())
@@ -349,6 +425,7 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
             events = int(pd.to_numeric(data.loc[complete, flag], errors="coerce").fillna(0).sum())
     est = not_estimable_rows(reason, outcome_type=otype, **ident, n=n, events=events,
                              mediator_set="joint" if len(mediators) > 1 else "single")
+    est = clustering_after_analysis(est)
     if "m" in ident:  # the MI rows' columns, in their place
         est = est[[c for c in est.columns if c not in (*MI_COLUMNS, *STATUS_COLUMNS)]].assign(
             riv=np.nan, fmi=np.nan, m=ident["m"], **{c: est[c] for c in STATUS_COLUMNS})
@@ -357,8 +434,9 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
               "outcome_type": otype, "n": n, "events": events, "seed": ident["seed"],
               "rng_stream": ident["rng_stream"], "status": ["not estimable"], "reason": [reason],
               "missing_data": {"note": ident["missing_data"]}}
-    return ChangeModelJob(est, pd.DataFrame(columns=[*SENSITIVITY_COLUMNS, "mechanism", "rng_stream"]),
-                          report)
+    return ChangeModelJob(est, pd.DataFrame(columns=clustering_after_analysis(
+        pd.DataFrame(columns=[*SENSITIVITY_COLUMNS, "clustering", "mechanism", "rng_stream"])
+    ).columns), report)
 
 
 def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
@@ -375,7 +453,7 @@ def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     return paths
 
 
-FIRST_COLUMNS = ("analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high",
+FIRST_COLUMNS = ("analysis", "clustering", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high",
                  "p_value", "n", "events", "mediator", "mechanism", "effect", "n_boot", "seed")
 
 

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import platform
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from outcomes.clustering import cluster_codes
+from outcomes.clustering.bootstrap import block_rows as _chunk_rows  # noqa: F401 (tests)
+from outcomes.clustering.bootstrap import cluster_bootstrap_counts, units_by_stratum
 from outcomes.errors import NotEstimable
 
 from . import effects as fx
+from .bootstrap import (
+    CI_METHOD,
+    CLUSTER_CI_METHOD,
+    PVALUE_METHOD,
+    bootstrap_counts,
+    bootstrap_pvalue,
+    seed_of,
+)
 from .checks import ReplicateCheck, check_design, check_sample, interval_failure
 from .data import (
     MediationDataError,
@@ -36,56 +47,13 @@ from .result import (
 )
 from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables
 
-__all__ = ["fit_mediation", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
+__all__ = ["fit_mediation", "fit_mediation_designs", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
 
 OutcomeType = Literal["linear", "logistic", "weibull"]
 
 
-PVALUE_METHOD = (
-    "bootstrap two-sided: p = min(1, 2 (1 + k) / (B + 1)), k = min(#{draws <= null}, "
-    "#{draws >= null}) over the B valid bootstrap draws (null 0, or 1 for odds ratios); "
-    "R mediation's 2 x min(share <= 0, share >= 0) with the Monte Carlo correction of "
-    "Davison & Hinkley (1997) so that p is never 0 (smallest p = 2 / (B + 1))"
-)
-CI_METHOD = (
-    "percentile bootstrap; each replicate resamples participants with replacement once "
-    "and that one resample (as multinomial counts = frequency weights) feeds the mediator "
-    "model(s), the outcome model and the averaging over the covariate distribution"
-)
-
-
 class MissingDataWarning(UserWarning):
     """Participants were excluded for missing model variables (counts are in the result)."""
-
-
-def _chunk_rows(n: int) -> int:
-    """Replicates per bootstrap block (fixed given n, so results depend on the seed only)."""
-    return int(max(16, min(1024, 2**17 // max(n, 1))))  # ~1 MB blocks stay in cache
-
-
-def bootstrap_counts(rng: np.random.Generator, n: int, n_boot: int) -> Iterator[np.ndarray]:
-    """Blocks of resample counts (rows = replicates, columns = participants).
-
-    Replicate b draws n row indices ``rng.integers(0, n, n)`` (with replacement); its row of
-    counts says how often each participant was drawn. Blocks of ``_chunk_rows(n)`` replicates
-    are drawn with one call each, so the same generator state gives the same replicates.
-    """
-    rows = _chunk_rows(n)
-    for lo in range(0, n_boot, rows):
-        b = min(rows, n_boot - lo)
-        idx = rng.integers(0, n, size=(b, n))
-        flat = (idx + (np.arange(b) * n)[:, None]).ravel()
-        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
-
-
-def bootstrap_pvalue(draws: np.ndarray, null: float = 0.0) -> float:
-    """Two-sided bootstrap p-value (see PVALUE_METHOD); NaN draws are ignored."""
-    d = np.asarray(draws, dtype=float)
-    d = d[np.isfinite(d)]
-    if d.size == 0:
-        return float("nan")
-    k = min(int((d <= null).sum()), int((d >= null).sum()))
-    return float(min(1.0, 2.0 * (1 + k) / (d.size + 1)))
 
 
 @lru_cache(maxsize=1)
@@ -107,18 +75,45 @@ def _versions_uncached() -> dict[str, str]:
     return out
 
 
-def _seed_of(rng: np.random.Generator) -> int | None:
-    ss = getattr(rng.bit_generator, "seed_seq", None)
-    if isinstance(ss, np.random.SeedSequence) and isinstance(ss.entropy, int) and not ss.spawn_key:
-        return int(ss.entropy)
-    return None
-
-
 def _formula(lhs: str, terms: Sequence[str]) -> str:
     return f"{lhs} ~ " + " + ".join(terms)
 
 
-def fit_mediation(
+def fit_mediation(data: pd.DataFrame, *, rng: np.random.Generator, cluster: str | None = None,
+                  **options: Any) -> MediationResult:
+    """Causal mediation analysis (Imai, Keele & Tingley 2010) of a 0/1 exposure.
+
+    ``options`` are the keyword arguments of :func:`fit_mediation_designs` (``exposure``,
+    ``mediators``, ``outcome``, ``outcome_type``, ``covariates``, ``n_boot``...). For each mediator alone (unless ``singles=False``), and (``joint=True``, several
+    mediators) for all of them
+    jointly: ACME and ADE under control and treatment and their averages, total effect and
+    proportion mediated, from potential outcomes of the fitted models, averaged over the
+    sample's covariate distribution. Mediator models are linear (normal); the outcome model
+    is linear (``outcome_type="linear"``), logistic (risk-difference scale, plus odds ratios
+    with ``odds_ratio=True``) or a Weibull AFT model of ``time``/``event`` (event = 1,
+    censored = 0; risk of the event by ``horizon`` and median time). ``covariates`` enter
+    every model; ``mediator_covariates[m]`` (e.g. the baseline value of m) enter m's model
+    and every outcome model that contains m. Strings/categoricals (and columns listed in
+    ``categorical``) are dummy-coded. ``interaction=True`` adds exposure x mediator terms.
+
+    Percentile bootstrap CIs and p-values from ``n_boot`` resamples of participants drawn
+    with ``rng`` (one shared resample per replicate for all models). Complete cases are
+    analysed; exclusions are counted in ``result.missing`` and warned about. With
+    ``cluster`` (a column of cluster labels, e.g. :func:`outcomes.clustering.cluster_ids`)
+    the bootstrap is the cluster bootstrap stratified by exposure
+    (:mod:`outcomes.clustering.bootstrap`): whole clusters are resampled within each arm;
+    fewer than 2 units in an arm, or a cluster in both arms, is :class:`NotEstimable`.
+
+    Raises :class:`MediationDataError` for bad input (naming the column) and
+    :class:`~outcomes.errors.NotEstimable` (:class:`~outcomes.errors.SingularDesign` for a
+    rank-deficient design, naming the column) when a model cannot be estimated; a mediator
+    set with too many failed bootstrap replicates gets ``status = not estimable`` rows
+    (``outcomes.mediation.checks``; docs/mediation.md, section 7a).
+    """
+    return fit_mediation_designs(data, designs={"": (rng, cluster)}, **options)[""]
+
+
+def fit_mediation_designs(
     data: pd.DataFrame,
     *,
     exposure: str,
@@ -133,7 +128,7 @@ def fit_mediation(
     event: str | None = None,
     horizon: float = 365.0,
     n_boot: int = 1000,
-    rng: np.random.Generator,
+    designs: Mapping[str, tuple[np.random.Generator, str | None]],
     ci_level: float = 0.95,
     odds_ratio: bool = False,
     joint: bool = True,
@@ -141,33 +136,14 @@ def fit_mediation(
     rho_grid: Sequence[float] = tuple(DEFAULT_RHO_GRID),
     quadrature_tol: float = 1e-6,
     analysis: str = "mediation",
-) -> MediationResult:
-    """Causal mediation analysis (Imai, Keele & Tingley 2010) of a 0/1 exposure.
-
-    For each mediator alone (unless ``singles=False``), and (``joint=True``, several
-    mediators) for all of them
-    jointly: ACME and ADE under control and treatment and their averages, total effect and
-    proportion mediated, from potential outcomes of the fitted models, averaged over the
-    sample's covariate distribution. Mediator models are linear (normal); the outcome model
-    is linear (``outcome_type="linear"``), logistic (risk-difference scale, plus odds ratios
-    with ``odds_ratio=True``) or a Weibull AFT model of ``time``/``event`` (event = 1,
-    censored = 0; risk of the event by ``horizon`` and median time). ``covariates`` enter
-    every model; ``mediator_covariates[m]`` (e.g. the baseline value of m) enter m's model
-    and every outcome model that contains m. Strings/categoricals (and columns listed in
-    ``categorical``) are dummy-coded. ``interaction=True`` adds exposure x mediator terms.
-
-    Percentile bootstrap CIs and p-values from ``n_boot`` resamples of participants drawn
-    with ``rng`` (one shared resample per replicate for all models). Complete cases are
-    analysed; exclusions are counted in ``result.missing`` and warned about.
-
-    Raises :class:`MediationDataError` for bad input (naming the column) and
-    :class:`~outcomes.errors.NotEstimable` (:class:`~outcomes.errors.SingularDesign` for a
-    rank-deficient design, naming the column) when a model cannot be estimated; a mediator
-    set with too many failed bootstrap replicates gets ``status = not estimable`` rows
-    (``outcomes.mediation.checks``; docs/mediation.md, section 7a).
-    """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
+) -> dict[str, MediationResult]:
+    """:func:`fit_mediation` with one or more bootstrap designs: ``designs`` maps a name to
+    (generator, cluster column or None). The full-sample fits are shared; each design's
+    bootstrap draws from its own generator. A design whose clusters cannot be resampled
+    raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError` before any fitting."""
+    for rng, _ in designs.values():
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     if outcome_type not in ("linear", "logistic", "weibull"):
         raise MediationDataError(f"outcome_type must be linear, logistic or weibull, not {outcome_type!r}")
     mediators = tuple(mediators)
@@ -210,6 +186,17 @@ def fit_mediation(
     df = data.loc[complete]
     n = len(df)
     T = binary_array(df[exposure], exposure, "exposure")
+    units_of: dict[str, np.ndarray | None] = {}
+    for name, (_, cluster) in designs.items():
+        units_of[name] = None
+        if cluster is not None:
+            if cluster not in data.columns:
+                raise MediationDataError(f"cluster column {cluster!r} not in the data")
+            labels = df[cluster]
+            if labels.isna().any() or (labels.astype(str).str.strip() == "").any():
+                raise MediationDataError(f"cluster column {cluster!r} has missing labels")
+            units_of[name] = cluster_codes(labels)[0]
+            units_by_stratum(units_of[name], T, min_units=2)  # raises before any fitting
     M = np.column_stack([numeric_array(df[m], m, "mediator") for m in mediators]) if n else (
         np.empty((0, len(mediators))))
     y = tm = ev = None
@@ -306,133 +293,143 @@ def fit_mediation(
         if sens is not None:
             sens_point[sm.label] = sens[0]
 
-    # -- bootstrap ------------------------------------------------------------------------
-    seed = _seed_of(rng)
-    rng_state = rng.bit_generator.state
-    reps: dict[tuple[str, str], list[np.ndarray]] = {k: [] for k in point_eff}
-    bparams: dict[str, dict[str, list[np.ndarray]]] = {sm.label: {} for sm in sets}
-    sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
-    failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
-    no_conv = f"{outcome_type} outcome model did not converge"
-    for W in bootstrap_counts(rng, n, n_boot):
-        for sm in sets:
-            lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
-            causes = rep_checks[sm.label](W)
-            causes[no_conv] = ~ok
-            bad = np.zeros(W.shape[0], dtype=bool)
-            for cause, mask in causes.items():
-                _count(failed_by[sm.label], cause, mask & ~bad)
-                bad |= mask
-            ok = ~bad
-            for key, arr in prm.items():
-                bparams[sm.label].setdefault(key, []).append(arr)
-            k = eng.k_boot.get(sm.label, 0)
-            eff = {et: np.full((W.shape[0], e.size), np.nan) for (lab, et), e in point_eff.items()
-                   if lab == sm.label}
-            if ok.any():
-                lp_ok = subset(lp, ok)
-                for et, e in eng.effects(eng.potential_outcomes(
-                        lp_ok, None if wsig is None else wsig[ok], k)).items():
-                    eff[et][ok] = e
-            finite = np.logical_and.reduce([np.isfinite(e).all(axis=1) for e in eff.values()])
-            _count(failed_by[sm.label], "effects not finite", ok & ~finite)
-            ok &= finite
-            for et, e in eff.items():
-                e[~ok] = np.nan
-                reps[(sm.label, et)].append(e)
-            if sens is not None:
-                sens = sens.copy()
-                sens[~ok] = np.nan
-                sens_reps[sm.label].append(sens)
-    failed = {lab: sum(d.values()) for lab, d in failed_by.items()}
-    not_estimable = {lab: why for lab, d in failed_by.items()
-                     if (why := interval_failure(d, n_boot, ci_level)) is not None}
-    rep_arr = {k: (np.vstack(v) if v else np.empty((0, point_eff[k].size)))
-               for k, v in reps.items()}
-    bparams_arr = {lab: {k: np.concatenate(v) for k, v in d.items()} for lab, d in bparams.items()}
+    out: dict[str, MediationResult] = {}
+    for design, (rng, cluster) in designs.items():
+        units = units_of[design]
+        # -- bootstrap ------------------------------------------------------------------------
+        seed = seed_of(rng)
+        rng_state = rng.bit_generator.state
+        reps: dict[tuple[str, str], list[np.ndarray]] = {k: [] for k in point_eff}
+        bparams: dict[str, dict[str, list[np.ndarray]]] = {sm.label: {} for sm in sets}
+        sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
+        failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
+        no_conv = f"{outcome_type} outcome model did not converge"
+        draws = (bootstrap_counts(rng, n, n_boot) if units is None
+                 else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
+        for W in draws:
+            for sm in sets:
+                lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
+                causes = rep_checks[sm.label](W)
+                causes[no_conv] = ~ok
+                bad = np.zeros(W.shape[0], dtype=bool)
+                for cause, mask in causes.items():
+                    _count(failed_by[sm.label], cause, mask & ~bad)
+                    bad |= mask
+                ok = ~bad
+                for key, arr in prm.items():
+                    bparams[sm.label].setdefault(key, []).append(arr)
+                k = eng.k_boot.get(sm.label, 0)
+                eff = {et: np.full((W.shape[0], e.size), np.nan) for (lab, et), e in point_eff.items()
+                       if lab == sm.label}
+                if ok.any():
+                    lp_ok = subset(lp, ok)
+                    for et, e in eng.effects(eng.potential_outcomes(
+                            lp_ok, None if wsig is None else wsig[ok], k)).items():
+                        eff[et][ok] = e
+                finite = np.logical_and.reduce([np.isfinite(e).all(axis=1) for e in eff.values()])
+                _count(failed_by[sm.label], "effects not finite", ok & ~finite)
+                ok &= finite
+                for et, e in eff.items():
+                    e[~ok] = np.nan
+                    reps[(sm.label, et)].append(e)
+                if sens is not None:
+                    sens = sens.copy()
+                    sens[~ok] = np.nan
+                    sens_reps[sm.label].append(sens)
+        failed = {lab: sum(d.values()) for lab, d in failed_by.items()}
+        not_estimable = {lab: why for lab, d in failed_by.items()
+                         if (why := interval_failure(d, n_boot, ci_level)) is not None}
+        rep_arr = {k: (np.vstack(v) if v else np.empty((0, point_eff[k].size)))
+                   for k, v in reps.items()}
+        bparams_arr = {lab: {k: np.concatenate(v) for k, v in d.items()} for lab, d in bparams.items()}
 
-    # -- tables ---------------------------------------------------------------------------
-    alpha = 1 - ci_level
-    contrast = f"{exposure}=1 vs {exposure}=0"
-    rows = []
-    kinds = {sm.label: sm.kind for sm in sets}
-    effect_names: dict[str, tuple[str, ...]] = {}
-    for (label, et), est in point_eff.items():
-        names = fx.EFFECTS[: est.size]
-        effect_names[et] = names
-        draws = rep_arr[(label, et)]
-        null = 1.0 if et == "odds_ratio" else 0.0
-        why = not_estimable.get(label)
-        for j, name in enumerate(names):
-            d = draws[:, j]
-            d = d[np.isfinite(d)] if why is None else d[:0]
-            lo, hi = (np.quantile(d, [alpha / 2, 1 - alpha / 2]) if d.size
-                      else (np.nan, np.nan))
-            rows.append({
-                "analysis": analysis, "outcome": outcome_label, "contrast": contrast,
-                "estimate_type": et, "estimate": float(est[j]) if why is None else np.nan,
-                "ci_low": float(lo), "ci_high": float(hi),
-                "p_value": bootstrap_pvalue(d, null), "n": n,
-                "mediator": label, "effect": name, "n_boot": n_boot, "seed": seed,
-                "mediator_set": kinds[label],
-                "events": events, "horizon": horizon if outcome_type == "weibull" else None,
-                "ci_level": ci_level, "outcome_type": outcome_type,
-                "n_boot_failed": failed[label], "boot_se": float(np.std(d, ddof=1))
-                if d.size > 1 else float("nan"),
-                "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
-            })
-    est_df = pd.DataFrame(rows)
-    first = RESULT_COLUMNS + [c for c in est_df.columns
-                              if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
-    est_df = est_df[first + STATUS_COLUMNS]
+        # -- tables ---------------------------------------------------------------------------
+        alpha = 1 - ci_level
+        contrast = f"{exposure}=1 vs {exposure}=0"
+        rows = []
+        kinds = {sm.label: sm.kind for sm in sets}
+        effect_names: dict[str, tuple[str, ...]] = {}
+        for (label, et), est in point_eff.items():
+            names = fx.EFFECTS[: est.size]
+            effect_names[et] = names
+            draws = rep_arr[(label, et)]
+            null = 1.0 if et == "odds_ratio" else 0.0
+            why = not_estimable.get(label)
+            for j, name in enumerate(names):
+                d = draws[:, j]
+                d = d[np.isfinite(d)] if why is None else d[:0]
+                lo, hi = (np.quantile(d, [alpha / 2, 1 - alpha / 2]) if d.size
+                          else (np.nan, np.nan))
+                rows.append({
+                    "analysis": analysis, "outcome": outcome_label, "contrast": contrast,
+                    "estimate_type": et, "estimate": float(est[j]) if why is None else np.nan,
+                    "ci_low": float(lo), "ci_high": float(hi),
+                    "p_value": bootstrap_pvalue(d, null), "n": n,
+                    "mediator": label, "effect": name, "n_boot": n_boot, "seed": seed,
+                    "mediator_set": kinds[label],
+                    "events": events, "horizon": horizon if outcome_type == "weibull" else None,
+                    "ci_level": ci_level, "outcome_type": outcome_type,
+                    "n_boot_failed": failed[label], "boot_se": float(np.std(d, ddof=1))
+                    if d.size > 1 else float("nan"),
+                    "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
+                })
+        est_df = pd.DataFrame(rows)
+        first = RESULT_COLUMNS + [c for c in est_df.columns
+                                  if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
+        est_df = est_df[first + STATUS_COLUMNS]
 
-    sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
-    sens_df, sens_sum, notes = sensitivity_tables(
-        [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
-        np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
-        interaction, y)
-    for lab, d in failed_by.items():
-        if any(d.values()):
-            causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
-            notes.append(f"{lab}: {failed[lab]} of {n_boot} bootstrap replicates failed "
-                         f"({causes}); excluded from CIs and p-values")
-    for lab, why in not_estimable.items():
-        notes.append(f"{lab}: effects not estimable: {why}")
-    if outcome_type == "weibull":
-        notes.append(
-            "Median times are those of the marginal counterfactual distributions implied by "
-            "the Weibull model; medians beyond the follow-up are extrapolations.")
-    assumptions = list(ASSUMPTIONS)
-    if outcome_type == "weibull":
-        assumptions.append(SURVIVAL_ASSUMPTION)
-    methods = {
-        "ci_method": CI_METHOD,
-        "pvalue_method": PVALUE_METHOD,
-        "point_estimate": "full-sample fit (not the bootstrap mean)",
-        "integration": (
-            "closed form (linear outcome)" if outcome_type == "linear" else
-            "Gauss-Hermite quadrature over the normal distribution of the outcome's linear "
-            "predictor given covariates (exact reduction of the mediators' normal residuals); "
-            f"{K_REF} nodes for point estimates, the fewest nodes keeping every "
-            f"potential-outcome mean within {quadrature_tol:g} of that for the bootstrap"),
-    }
-    return MediationResult(
-        analysis=analysis, outcome=outcome_label, outcome_type=outcome_type, exposure=exposure,
-        contrast=contrast, mediators=mediators,
-        mediator_sets={sm.label: sm.meds for sm in sets}, estimates=est_df,
-        replicates=rep_arr, effect_names=effect_names, potential_outcomes=point_po,
-        params=params, boot_params=bparams_arr, sensitivity=sens_df,
-        sensitivity_summary=sens_sum, missing=report, n=n, events=events, n_boot=n_boot,
-        n_boot_failed=failed, seed=seed, rng_state=rng_state, ci_level=ci_level,
-        covariates=tuple(covariates), mediator_covariates=mcov,
-        categorical_levels=all_levels, interaction=interaction,
-        horizon=horizon if outcome_type == "weibull" else None, models=models,
-        quadrature_nodes={sm.label: {"point": eng.k_point.get(sm.label, 0),
-                                     "bootstrap": eng.k_boot.get(sm.label, 0)} for sm in sets},
-        software=_versions(), methods=methods, assumptions=assumptions, notes=notes,
-        point_effects=point_eff, failed_by=failed_by, sensitivity_point=sens_point,
-        sensitivity_draws=sens_arr,
-    )
+        sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
+        sens_df, sens_sum, notes = sensitivity_tables(
+            [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
+            np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
+            interaction, y)
+        for lab, d in failed_by.items():
+            if any(d.values()):
+                causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
+                notes.append(f"{lab}: {failed[lab]} of {n_boot} bootstrap replicates failed "
+                             f"({causes}); excluded from CIs and p-values")
+        for lab, why in not_estimable.items():
+            notes.append(f"{lab}: effects not estimable: {why}")
+        if outcome_type == "weibull":
+            notes.append(
+                "Median times are those of the marginal counterfactual distributions implied by "
+                "the Weibull model; medians beyond the follow-up are extrapolations.")
+        assumptions = list(ASSUMPTIONS)
+        if outcome_type == "weibull":
+            assumptions.append(SURVIVAL_ASSUMPTION)
+        methods = {
+            "ci_method": CI_METHOD if units is None else CLUSTER_CI_METHOD,
+            "pvalue_method": PVALUE_METHOD,
+            "point_estimate": "full-sample fit (not the bootstrap mean)",
+            "integration": (
+                "closed form (linear outcome)" if outcome_type == "linear" else
+                "Gauss-Hermite quadrature over the normal distribution of the outcome's linear "
+                "predictor given covariates (exact reduction of the mediators' normal residuals); "
+                f"{K_REF} nodes for point estimates, the fewest nodes keeping every "
+                f"potential-outcome mean within {quadrature_tol:g} of that for the bootstrap"),
+        }
+        if units is not None:
+            per_arm = [len(np.unique(units[T == v])) for v in (1.0, 0.0)]
+            methods["resampling_units"] = (f"{per_arm[0]} units ({exposure}=1), {per_arm[1]} units "
+                                           f"({exposure}=0) from column {cluster}")
+        out[design] = MediationResult(
+            analysis=analysis, outcome=outcome_label, outcome_type=outcome_type, exposure=exposure,
+            contrast=contrast, mediators=mediators,
+            mediator_sets={sm.label: sm.meds for sm in sets}, estimates=est_df,
+            replicates=rep_arr, effect_names=effect_names, potential_outcomes=point_po,
+            params=params, boot_params=bparams_arr, sensitivity=sens_df,
+            sensitivity_summary=sens_sum, missing=report, n=n, events=events, n_boot=n_boot,
+            n_boot_failed=failed, seed=seed, rng_state=rng_state, ci_level=ci_level,
+            covariates=tuple(covariates), mediator_covariates=mcov,
+            categorical_levels=all_levels, interaction=interaction,
+            horizon=horizon if outcome_type == "weibull" else None, models=models,
+            quadrature_nodes={sm.label: {"point": eng.k_point.get(sm.label, 0),
+                                         "bootstrap": eng.k_boot.get(sm.label, 0)} for sm in sets},
+            software=_versions(), methods=methods, assumptions=assumptions, notes=notes,
+            point_effects=point_eff, failed_by=failed_by, sensitivity_point=sens_point,
+            sensitivity_draws=sens_arr,
+        )
+    return out
 
 
 def _no_convergence(outcome_type: str, label: str, n: int, outcome: str, events: int | None,

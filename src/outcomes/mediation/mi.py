@@ -13,32 +13,35 @@ each imputation's bootstrap variance as its within-imputation variance.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable
 from outcomes.imputation.gaps import NOT_IMPUTED, decode, not_imputed_reason
 from outcomes.imputation.pool import rubin
 
 from . import effects as fx
+from .bootstrap import bootstrap_pvalue
 from .checks import interval_failure
 from .data import Roles, count_missing
-from .engine import MissingDataWarning, bootstrap_pvalue, fit_mediation
+from .engine import MissingDataWarning, fit_mediation_designs
 from .result import ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS, MediationResult
 from .sensitivity import DEFAULT_RHO_GRID, SENSITIVITY_COLUMNS, acme_at_rho, sensitivity_band
 
-__all__ = ["MI_COLUMNS", "MediationMIResult", "boot_per_imputation", "fit_mediation_mi"]
+__all__ = ["MI_COLUMNS", "MediationMIResult", "boot_per_imputation", "fit_mediation_mi",
+           "fit_mediation_mi_designs"]
 
 #: What the MI rows add to the complete-case columns (before status and reason).
 MI_COLUMNS = ("riv", "fmi", "m")
 CI_METHOD = (
     "MI Boot pooled (Schomaker & Heumann 2018): every completed data set is bootstrapped "
-    "(ceil(n_boot / m) replicates each, at least 2, one shared resample of participants "
-    "per replicate for all models) and the percentile interval and bootstrap p-value are "
+    "(ceil(n_boot / m) replicates each, at least 2, one shared resample per replicate for "
+    "all models: of participants, or of whole clusters for the cluster bootstrap) and the percentile interval and bootstrap p-value are "
     "taken over the replicates of all imputations pooled; point estimate = mean of the m "
     "full-sample estimates; riv and fmi by Rubin's rules with each imputation's bootstrap "
     "variance as its within-imputation variance"
@@ -109,17 +112,31 @@ def _roles(kw: dict[str, Any]) -> Roles:
 
 
 def fit_mediation_mi(completed: Sequence[pd.DataFrame], *, seed: np.random.SeedSequence,
-                     n_boot: int = 1000, ci_level: float = 0.95, **kwargs: Any
-                     ) -> MediationMIResult:
+                     n_boot: int = 1000, ci_level: float = 0.95, cluster: str | None = None,
+                     **kwargs: Any) -> MediationMIResult:
     """:func:`~outcomes.mediation.fit_mediation` on each completed data set, pooled.
 
     ``kwargs`` are those of ``fit_mediation`` (without ``rng``); ``seed`` is the job's
-    stream, whose children 1..m seed the bootstraps of the imputations. Raises
-    :class:`NotEstimable` when a value the analysis needs could not be imputed (the
-    completed data sets' column ``NOT_IMPUTED``, :mod:`outcomes.imputation.gaps`; leaving its participants out would be complete cases, not MI),
-    when an imputation's analysis is not estimable (naming the imputations and the
-    reason) or when the completed data sets analyse different participants (a value left
-    missing in some of them only).
+    stream, whose children 1..m seed the bootstraps of the imputations; ``cluster`` makes
+    every imputation's bootstrap the cluster bootstrap. Raises :class:`NotEstimable` when
+    a value the analysis needs could not be imputed (the completed data sets' column
+    ``NOT_IMPUTED``, :mod:`outcomes.imputation.gaps`; leaving its participants out would be
+    complete cases, not MI), when an imputation's analysis is not estimable (naming the
+    imputations and the reason) or when the completed data sets analyse different
+    participants (a value left missing in some of them only).
+    """
+    return fit_mediation_mi_designs(completed, designs={"": (seed, cluster)}, n_boot=n_boot,
+                                    ci_level=ci_level, **kwargs)[""]
+
+
+def fit_mediation_mi_designs(completed: Sequence[pd.DataFrame], *,
+                             designs: Mapping[str, tuple[np.random.SeedSequence, str | None]],
+                             n_boot: int = 1000, ci_level: float = 0.95, **kwargs: Any
+                             ) -> dict[str, MediationMIResult]:
+    """:func:`fit_mediation_mi` for several bootstrap designs (name -> (stream, cluster
+    column or None)) sharing each imputation's full-sample fits
+    (:func:`~outcomes.mediation.engine.fit_mediation_designs`). A design whose clusters
+    cannot be resampled raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError`.
     """
     if len(completed) < 2:
         raise NotEstimable(f"{len(completed)} imputation(s): pooling needs m >= 2")
@@ -136,22 +153,28 @@ def fit_mediation_mi(completed: Sequence[pd.DataFrame], *, seed: np.random.SeedS
             f"the completed data sets analyse different participants ({int(masks[0].sum())} in "
             f"imputation 1, {int(masks[differ[0] - 1].sum())} in imputation {differ[0]})")
     each = boot_per_imputation(n_boot, len(completed))
-    fits: list[MediationResult] = []
+    fits: dict[str, list[MediationResult]] = {name: [] for name in designs}
     failed: dict[str, list[int]] = {}
     for i, d in enumerate(completed, start=1):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingDataWarning)  # not-due values: counted
             try:
-                fits.append(fit_mediation(d, rng=_child(seed, i), n_boot=each,
-                                          ci_level=ci_level, **kwargs))
+                res = fit_mediation_designs(
+                    d, designs={k: (_child(seq, i), c) for k, (seq, c) in designs.items()},
+                    n_boot=each, ci_level=ci_level, **kwargs)
+            except ClusterDesignError:
+                raise  # the same participants and clusters in every imputation
             except NotEstimable as exc:
                 failed.setdefault(exc.reason, []).append(i)
+                continue
+        for name in designs:
+            fits[name].append(res[name])
     if failed:
         k = sum(len(v) for v in failed.values())
         why = "; ".join(f"imputation{'s' if len(v) > 1 else ''} {', '.join(map(str, v))}: {r}"
                         for r, v in failed.items())
         raise NotEstimable(f"not estimable in {k} of {len(completed)} imputations ({why})")
-    return _pool(fits, each, ci_level)
+    return {name: _pool(f, each, ci_level) for name, f in fits.items()}
 
 
 def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationMIResult:
@@ -208,7 +231,9 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
     details = {
         "inference": {"ci_method": CI_METHOD, "n_boot": total, "n_boot_per_imputation": each,
                       "n_boot_failed": {lab: sum(d.values()) for lab, d in causes.items()},
-                      "point_estimate": "mean of the m full-sample estimates (Rubin 1987)"},
+                      "point_estimate": "mean of the m full-sample estimates (Rubin 1987)",
+                      "bootstrap_of_each_imputation": first.methods["ci_method"],
+                      **{k: v for k, v in first.methods.items() if k == "resampling_units"}},
         "missing_data": {"method": "mi", "m": m, "n_boot_per_imputation": each,
                          "combination": CI_METHOD, "fmi": fmi},
     }

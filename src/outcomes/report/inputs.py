@@ -93,6 +93,23 @@ def read_table(path: Path, required: tuple[str, ...] = ESTIMATE_COLUMNS) -> Tabl
     return Table(path, raw, num)
 
 
+#: The identification of a mediation row apart from its design (``clustering``).
+MEDIATION_KEY = ("analysis", "outcome", "contrast", "estimate_type", "mediator", "effect", "rho")
+
+
+def main_design(table: Table | None, clustering: str) -> Table | None:
+    """The rows of a mediation table the report shows: those of the plan's main design
+    (every mediation row is written under both; docs/clustering.md). Row labels are kept
+    (they name the table's row). Showing the other design beside it is not done yet."""
+    if table is None or "clustering" not in table.raw.columns:
+        return table
+    from outcomes.survival.tables import main_analysis_rows
+
+    key = [c for c in MEDIATION_KEY if c in table.raw.columns]
+    keep = main_analysis_rows(table.raw, clustering, key).index
+    return Table(table.path, table.raw.loc[keep], table.num.loc[keep])
+
+
 def _parquet(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise ReportInputError(f"{path}: not found (run 'outcomes derive')")
@@ -176,10 +193,12 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
         except ValueError:
             key = str(p)
         files[key] = sha256(p)
+    plan_obj = AnalysisPlan.load(plan_path)
     return ReportInputs(
-        results_dir=root, plan=AnalysisPlan.load(plan_path), plan_path=plan_path,
+        results_dir=root, plan=plan_obj, plan_path=plan_path,
         adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
-        mediation=opt["mediation"], mediation_sensitivity=opt["mediation_sensitivity"],
+        mediation=main_design(opt["mediation"], plan_obj.clustering),
+        mediation_sensitivity=main_design(opt["mediation_sensitivity"], plan_obj.clustering),
         tipping_point=opt["tipping_point"],
         validation_summary=summary, validation_explained=explained, row_accounting=accounting, validation_status=status,
         figures=figures, provenance=prov, provenance_path=prov_path if prov else None,

@@ -9,6 +9,9 @@ References
 - Lin DY, Wei LJ, Yang I, Ying Z. Semiparametric regression for the mean and rate functions
   of recurrent events. JRSS B 2000 (robust variance of the Andersen–Gill model).
 - Efron B, Tibshirani RJ. An Introduction to the Bootstrap. 1993 (percentile intervals).
+- Davison AC, Hinkley DV. Bootstrap Methods and their Application. 1997, §3.8; Field CA,
+  Welsh AH. Bootstrapping clustered data. JRSS B 2007 (the cluster bootstrap of days in
+  hospital under the partially nested design, docs/clustering.md).
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from outcomes.clustering import NONE, PEER_WORKER
+from outcomes.clustering import NONE, PEER_WORKER, cluster_codes
+from outcomes.clustering.bootstrap import (
+    cluster_bootstrap_counts,
+    resample_means,
+    resample_medians,
+)
 from outcomes.clustering.robust import check_clusters
 from outcomes.errors import NotEstimable
 from outcomes.linalg import check_full_rank
@@ -218,6 +226,20 @@ def andersen_gill(
 
 
 @dataclass(frozen=True)
+class ClusteredDays:
+    """The treated arm's mean and median days and the difference in means under the cluster
+    bootstrap (peer-worker caseloads resampled whole); ``reason`` when not estimable."""
+
+    mean_ci: tuple[float, float] = (np.nan, np.nan)
+    median_ci: tuple[float, float] = (np.nan, np.nan)
+    difference_ci: tuple[float, float] = (np.nan, np.nan)
+    difference_se: float = np.nan
+    p_value: float = np.nan
+    n_units: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class HospitalDaysResult:
     """Days in hospital by arm: mean and median (bootstrap percentile CIs) and the
     difference in means (treated - control) with a bootstrap percentile CI; the p-value
@@ -238,17 +260,42 @@ class HospitalDaysResult:
     events: tuple[int, int]
     n_boot: int
     level: float = 0.95
+    peer_worker: ClusteredDays | None = None
 
     def to_frame(self) -> pd.DataFrame:
+        """Today's rows (``clustering = none``), then, with the cluster bootstrap, the treated
+        arm's and the difference's rows with ``clustering = peer_worker`` (the control arm's
+        rows do not depend on the design: its participants are unclustered)."""
         rows = []
         for i, arm in enumerate((self.arms.treated, self.arms.control)):
             rows.append(row(self.analysis, self.outcome, arm, "mean", self.mean[i],
-                            *self.mean_ci[i], np.nan, self.n[i], self.events[i]))
+                            *self.mean_ci[i], np.nan, self.n[i], self.events[i],
+                            clustering=NONE))
             rows.append(row(self.analysis, self.outcome, arm, "median", self.median[i],
-                            *self.median_ci[i], np.nan, self.n[i], self.events[i]))
+                            *self.median_ci[i], np.nan, self.n[i], self.events[i],
+                            clustering=NONE))
         rows.append(row(self.analysis, self.outcome, self.arms.contrast, "mean_difference",
                         self.difference, *self.difference_ci, self.p_value, sum(self.n),
-                        sum(self.events), n_boot=self.n_boot))
+                        sum(self.events), clustering=NONE, n_boot=self.n_boot))
+        c = self.peer_worker
+        if c is not None:
+            ids = [(self.arms.treated, "mean", self.mean[0], c.mean_ci, np.nan, 0),
+                   (self.arms.treated, "median", self.median[0], c.median_ci, np.nan, 0),
+                   (self.arms.contrast, "mean_difference", self.difference, c.difference_ci,
+                    c.p_value, None)]
+            for contrast, et, est, ci, p, i in ids:
+                n, ev = (self.n[i], self.events[i]) if i is not None else (sum(self.n),
+                                                                             sum(self.events))
+                extra = {"n_boot": self.n_boot} if i is None else {}
+                if c.n_units:  # treated units, plus the control participants for the difference
+                    extra["n_clusters"] = c.n_units + (self.n[1] if i is None else 0)
+                if c.reason:
+                    rows.append(not_estimable_row(self.analysis, self.outcome, contrast, et,
+                                                  c.reason, n, ev, clustering=PEER_WORKER,
+                                                  **extra))
+                else:
+                    rows.append(row(self.analysis, self.outcome, contrast, et, est, *ci, p,
+                                    n, ev, clustering=PEER_WORKER, **extra))
         return frame(rows)
 
 
@@ -266,13 +313,23 @@ def hospital_days(
     count_col: str = "NREADM",
     arm_col: str = "ARM",
     id_col: str = "USUBJID",
+    cluster: str | None = None,
 ) -> HospitalDaysResult:
     """Days in hospital after the index discharge, by arm, with a nonparametric bootstrap
     (participants resampled within arm, draws from the generator ``rng`` passed in) for the
     difference in means. The mean is
     the estimand because bed-days drive service costs; the data are zero-inflated and
     skewed, and the bootstrap makes no distributional assumption (documented in
-    docs/survival.md). ``events`` are the participants readmitted at least once."""
+    docs/survival.md). ``events`` are the participants readmitted at least once.
+
+    With ``cluster`` (the ADSL column of :func:`outcomes.clustering.cluster_ids`, e.g.
+    ``CLUSTER``) it adds the partially nested design's rows (``peer_worker``;
+    docs/clustering.md): after today's draws, the same ``rng`` draws a cluster bootstrap of
+    the treated arm (each peer worker's caseload resampled whole, never-engagers as units
+    of one), combined with today's control-arm replicates (usual-care participants are
+    unclustered). Fewer than 2 units in the treated arm, or no such column, makes those
+    rows not estimable.
+    """
     pp = per_participant(adre, [days_col, count_col], id_col)
     pp = merge_adsl(pp, adsl, [arm_col], id_col)
     a = arm_indicator(pp[arm_col], arms)
@@ -295,6 +352,31 @@ def hospital_days(
     diff = means[0] - means[1]
     se = float(bd.std(ddof=1))
     p = diff_row("", "", "", "", diff, se, 0, 0, level)["p_value"]
+    nested = (_clustered_days(pp, adsl, a, days_col, cluster, boots[1], diff, rng, n_boot,
+                              q, level, id_col) if cluster else None)
     return HospitalDaysResult(analysis, outcome, arms, tuple(means), tuple(medians),
                               tuple(mcis), tuple(medcis), diff, tuple(np.percentile(bd, q)),
-                              se, p, tuple(ns), tuple(es), n_boot, level)
+                              se, p, tuple(ns), tuple(es), n_boot, level, nested)
+
+
+def _clustered_days(pp: pd.DataFrame, adsl: pd.DataFrame | None, a: np.ndarray, days_col: str,
+                    cluster: str, control_means: np.ndarray, diff: float,
+                    rng: np.random.Generator, n_boot: int, q: list[float], level: float,
+                    id_col: str) -> ClusteredDays:
+    """The cluster bootstrap of :func:`hospital_days` (its ``cluster=`` part)."""
+    if adsl is None or cluster not in adsl.columns:
+        return ClusteredDays(reason=f"no cluster column {cluster} in ADSL (peer workers)")
+    tr = merge_adsl(pp.loc[a == 1.0, [id_col, days_col]], adsl, [cluster], id_col)
+    x = tr[days_col].to_numpy(float)
+    units, g = cluster_codes(tr[cluster])
+    try:
+        draws = list(cluster_bootstrap_counts(rng, units, n_boot, min_units=2))
+    except NotEstimable as exc:
+        return ClusteredDays(reason=exc.reason, n_units=g)
+    bm = np.concatenate([resample_means(x, w) for w in draws]) if draws else np.empty(0)
+    bmed = np.concatenate([resample_medians(x, w) for w in draws]) if draws else np.empty(0)
+    bd = bm - control_means
+    se = float(bd.std(ddof=1))
+    p = diff_row("", "", "", "", diff, se, 0, 0, level)["p_value"]
+    return ClusteredDays(tuple(np.percentile(bm, q)), tuple(np.percentile(bmed, q)),
+                         tuple(np.percentile(bd, q)), se, p, g)

@@ -186,7 +186,8 @@ def run_survival(
             [ident("recurrent_readmission", "readmissions (Andersen-Gill)", c, "hazard_ratio",
                    n_re, e_re, clustering=cl)],
             f"the Andersen-Gill model ({cl})"))
-    results.append(hospital_days(adre, adsl, arms=arms, n_boot=int(s["hospital_days_n_boot"]), rng=rng))
+    results.append(hospital_days(adre, adsl, arms=arms, n_boot=int(s["hospital_days_n_boot"]), rng=rng,
+                                 cluster=CLUSTER))
     return SurvivalAnalyses(results_table(results), curves, plan.clustering)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,16 +28,19 @@ def wald_scale(estimate_type: str):
     return lambda x: x
 
 
-def main_analysis_rows(table: pd.DataFrame, clustering: str) -> pd.DataFrame:
+def main_analysis_rows(table: pd.DataFrame, clustering: str,
+                       key: Sequence[str] = tuple(KEY)) -> pd.DataFrame:
     """The rows of the main analysis (the plan's ``clustering``): the rows of that
     clustering, and the ``none`` rows that have no twin of it (those whose numbers do not
-    depend on the design, written once)."""
+    depend on the design, written once). Twins share the ``key`` columns (another table's
+    identification, e.g. mediation's, can be given)."""
     if "clustering" not in table.columns:
         return table
+    key = list(key)
     main = table["clustering"] == clustering
-    keys = set(map(tuple, table.loc[main, KEY].to_numpy()))
+    keys = set(map(tuple, table.loc[main, key].to_numpy()))
     single = (table["clustering"] == NONE) & ~pd.Series(
-        [tuple(k) in keys for k in table[KEY].to_numpy()], index=table.index)
+        [tuple(k) in keys for k in table[key].to_numpy()], index=table.index)
     return table.loc[main | single]
 
 
