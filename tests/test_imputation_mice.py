@@ -38,7 +38,7 @@ def frame(derived):
 
 @pytest.fixture(scope="module")
 def imputed(frame):
-    return impute(frame, ImputationSettings(m=3, iterations=3), 20261122)
+    return impute(frame, ImputationSettings(m=3, iterations=3, method="pmm"), 20261122)
 
 
 def _settings(**kw):

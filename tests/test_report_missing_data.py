@@ -62,7 +62,7 @@ def test_methods_estimands_and_mi_beside_complete_cases(report_run):
     html = report_run["html"]
     sec = _section(html, "missing", "mediation")
     text = _text(sec)
-    assert f"m = {M} imputed data sets of 5 sweeps each, predictive mean matching" in text
+    assert f"m = {M} imputed data sets of 5 sweeps each, Bayesian normal linear regression" in text
     assert "a separate imputation model in each arm" in text
     assert "child i of the 'imputation' stream of the plan seed 20261122" in text
     assert "missing at random" in text and "While alive" in text
