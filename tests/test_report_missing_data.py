@@ -70,14 +70,20 @@ def test_methods_estimands_and_mi_beside_complete_cases(report_run):
     q = pd.read_csv(report_run["full"] / "tables" / "questionnaires.tsv", sep="\t")
     table = sec[sec.index('id="mi-vs-cc"'):]
     table = table[:table.index("</table>")]
-    # the naive rows (clustering = none): the partially nested ones are not repeated here
-    naive_mi = (q.analysis == "questionnaire_ancova_mi") & (q.clustering == "none")
-    assert table.count("<tr><td>") == naive_mi.sum() == 32
+    # the rows of the plan's main design (clustering = peer_worker), each with the naive
+    # twin under it (tests/test_report_design.py checks the order)
+    main_mi = (q.analysis == "questionnaire_ancova_mi") & (q.clustering == "peer_worker")
+    assert table.count("<tr><td>") == main_mi.sum() == 32
     # every MI row's fmi, and the complete-case row beside it, from the table's rows
-    for i in q.index[naive_mi]:
+    for i in q.index[main_mi]:
         assert f'data-row="{i}" data-col="fmi" data-value=' in table
         assert f'data-row="{i + 1}" data-col="estimate"' in table
         assert q.at[i + 1, "analysis"] == "questionnaire_ancova"
+        assert q.at[i + 1, "clustering"] == "peer_worker"
+        naive = i - 2  # the naive MI row, beside
+        assert q.loc[naive, ["analysis", "clustering", "paramcd", "avisit"]].tolist() == [
+            "questionnaire_ancova_mi", "none", q.at[i, "paramcd"], q.at[i, "avisit"]]
+        assert f'data-row="{naive}" data-col="estimate"' in table
     # section 6 and the forest plot: MI is the main analysis, the label says so
     six = _section(html, "questionnaires", "missing")
     assert "main analysis by multiple imputation, complete cases beside it" in six

@@ -120,6 +120,7 @@ class Estimate:
     note: str = ""
     has_ci: bool = True
     reason: str = ""  # why the row is not estimable ("" when it is estimated)
+    other: Estimate | None = None  # the same row of the other design (report.design)
 
 
 def not_estimable_reason(table: Table, i: int) -> str | None:

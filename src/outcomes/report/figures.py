@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estimable
+from outcomes.survival.tables import KEY
 
+from .design import designs, row_design, twins
 from .estimates import EFFECT_LABELS, PRIMARY_SCORE_ORDER, VISITS
 from .inputs import ReportInputs
 from .mediation import mechanism_of, mechanisms, outcome_label
@@ -67,7 +69,10 @@ def _short(analysis: str) -> str:
 def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
     """The between-arm effects of survival.tsv and questionnaires.tsv with panel and label."""
     parts = []
+    shown = designs(inp).shown  # the main design's rows (the other is beside them in the tables)
     s = inp.survival.num
+    first, _ = twins(inp.survival.raw, shown, KEY)
+    s = s.loc[first]
     s = s.loc[s["contrast"].astype(str).str.contains(" vs ", regex=False)].copy()
     panel = pd.Series(pd.NA, index=s.index, dtype=object)
     for key, types in FOREST_PANELS.items():
@@ -81,9 +86,9 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
     q = inp.questionnaires.num
     if not q.empty:
         main, _ = main_analysis(inp)  # the other analysis is beside it in its section
-        naive = q["clustering"] == "none" if "clustering" in q.columns else True
+        of_design = row_design(inp.questionnaires.raw) == shown
         q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)
-                  & (q["analysis"] == main) & naive].copy()  # one row per score and visit
+                  & (q["analysis"] == main) & of_design].copy()  # one row per score and visit
         q["panel"] = "scores"
         if "paramcd" in q.columns:
             q["label"] = [f"{p} {VISITS.get(v, v).lower()}" for p, v in
@@ -111,8 +116,9 @@ def forest_all(inp: ReportInputs) -> str:
     xlabels = dict(FOREST_XLABELS)
     if main_analysis(inp)[0] == MI_ANALYSIS:
         xlabels["scores"] = SCORES_MI_XLABEL
+    title = f"All between-arm effects (95% CI), {designs(inp).shown_label} design"
     return _svg(lambda p: forest(tab, p, panel="panel", label="label", xlabels=xlabels,
-                                 title="All between-arm effects (95% CI)"))
+                                 title=title))
 
 
 def mediation_forest(inp: ReportInputs) -> str | None:
@@ -145,7 +151,8 @@ def mediation_forest(inp: ReportInputs) -> str | None:
     t = t.iloc[sorted(range(len(t)), key=lambda k: t["_k"].iloc[k])].drop(columns="_k")
     xl = {p: f"{p}: effect of peer support" for p in pd.unique(t["panel"])}
     return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels=xl,
-                                 title="Indirect (ACME) and direct (ADE) effects (95% CI)"))
+                                 title="Indirect (ACME) and direct (ADE) effects (95% CI), "
+                                       f"{designs(inp).shown_label} design"))
 
 
 def sensitivity_figure(rows: list[dict]) -> str | None:

@@ -80,7 +80,9 @@ def style(estimate_type: str, analysis: str = "") -> tuple[int, float, str]:
         return 1, 100.0, ""
     if estimate_type in RATIO_TYPES:
         return 2, 1.0, ""
-    if estimate_type == "ph_test_chisq":
+    if estimate_type == "icc":  # an intracluster correlation: often below 0.05
+        return 3, 1.0, ""
+    if estimate_type in ("ph_test_chisq", "design_effect"):
         return 2, 1.0, ""
     if estimate_type == "prop_mediated":
         return 1, 100.0, "%"

@@ -51,7 +51,8 @@ class ReportInputs:
     adqs: pd.DataFrame
     survival: Table
     questionnaires: Table
-    mediation: Table | None = None
+    mediation: Table | None = None  # the rows of the plan's main design (main_design)
+    mediation_all: Table | None = None  # every row, both designs (the other one is shown beside)
     mediation_sensitivity: Table | None = None
     tipping_point: Table | None = None
     validation_summary: pd.DataFrame | None = None
@@ -100,7 +101,8 @@ MEDIATION_KEY = ("analysis", "outcome", "contrast", "estimate_type", "mediator",
 def main_design(table: Table | None, clustering: str) -> Table | None:
     """The rows of a mediation table the report shows: those of the plan's main design
     (every mediation row is written under both; docs/clustering.md). Row labels are kept
-    (they name the table's row). Showing the other design beside it is not done yet."""
+    (they name the table's row); the other design's twins are shown beside them
+    (``ReportInputs.mediation_all``, outcomes.report.design)."""
     if table is None or "clustering" not in table.raw.columns:
         return table
     from outcomes.survival.tables import main_analysis_rows
@@ -198,6 +200,7 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
         results_dir=root, plan=plan_obj, plan_path=plan_path,
         adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
         mediation=main_design(opt["mediation"], plan_obj.clustering),
+        mediation_all=opt["mediation"],
         mediation_sensitivity=main_design(opt["mediation_sensitivity"], plan_obj.clustering),
         tipping_point=opt["tipping_point"],
         validation_summary=summary, validation_explained=explained, row_accounting=accounting, validation_status=status,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import fmt
+from .design import designs, twin_index
 from .estimates import (
     EFFECT_LABELS,
     MECHANISMS,
@@ -20,7 +21,7 @@ from .estimates import (
     estimate,
 )
 from .fmt import Num
-from .inputs import ReportInputs
+from .inputs import MEDIATION_KEY, ReportInputs
 
 # ----------------------------------------------------------------------------- mediation
 
@@ -157,6 +158,8 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
                 scale_order.index(e) if e in scale_order else len(scale_order))
 
     keys = sorted(r.groupby(["outcome", "estimate_type"], sort=False).groups, key=group_key)
+    every = inp.mediation_all if inp.mediation_all is not None else m
+    twin = twin_index(every.raw, designs(inp).shown, MEDIATION_KEY)
     for outcome, et in keys:
         g = r.loc[(r["outcome"] == outcome) & (r["estimate_type"] == et)]
         rows: dict[str, MedRow] = {}
@@ -171,8 +174,12 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
             eff = g.at[i, "effect"]
             if eff not in EFFECT_LABELS:
                 continue
-            rows[med].cells[eff] = estimate(m, "mediation", int(i), EFFECT_LABELS.get(eff, eff),
-                                            estimate_type=_med_type(eff, et), analysis="mediation")
+            e = estimate(m, "mediation", int(i), EFFECT_LABELS.get(eff, eff),
+                         estimate_type=_med_type(eff, et), analysis="mediation")
+            if int(i) in twin:  # the same effect under the other design
+                e.other = estimate(every, "mediation", twin[int(i)], e.label,
+                                   estimate_type=_med_type(eff, et), analysis="mediation")
+            rows[med].cells[eff] = e
         ordered = sorted(rows.values(), key=lambda row: (order.get(row.mechanism, len(order)),
                                                          len(row.members), row.mediator))
         label = outcome_label(str(outcome))

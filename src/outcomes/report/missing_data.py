@@ -20,6 +20,7 @@ from outcomes.imputation.frame import ADSL_PREDICTORS, VISIT_DAYS, not_due
 from outcomes.imputation.mice import STREAM
 
 from . import fmt
+from .design import designs, row_design
 from .estimates import VISITS, Estimate, arm_label, estimate
 from .inputs import ReportInputs, Table
 from .questionnaires import (
@@ -132,38 +133,50 @@ class Comparison:
     cc: Estimate | None
 
 
-def _naive(r: pd.DataFrame) -> pd.Series:
-    """The rows of the naive analysis (``clustering = none``; every row of a table from
-    before the column): missing data are compared on those."""
-    return r["clustering"] == "none" if "clustering" in r.columns else \
-        pd.Series(True, index=r.index)
+def _of_design(r: pd.DataFrame, design: str) -> pd.Series:
+    """The rows of ``design`` (``clustering``; every row of a table from before the column
+    is ``none``)."""
+    return row_design(r) == design
 
 
-def _row_of(t: Table, analysis: str, pc: str, visit: str) -> int | None:
+def _row_of(t: Table, analysis: str, pc: str, visit: str, design: str) -> int | None:
     r = t.raw
     idx = r.index[(r["analysis"] == analysis) & (r["paramcd"] == pc) & (r["avisit"] == visit)
-                  & _naive(r)]
+                  & _of_design(r, design)]
     return int(idx[0]) if len(idx) else None
 
 
 def comparisons(inp: ReportInputs) -> list[Comparison]:
-    """Every score and visit of the questionnaire table with MI rows, in section 6's order."""
+    """Every score and visit of the questionnaire table with MI rows, in section 6's order:
+    the rows of the design shown first, each with its other design's twin beside it."""
     q = inp.questionnaires
     r = q.raw
     if r.empty or "paramcd" not in r.columns or MI_ANALYSIS not in set(r["analysis"]):
         return []
+    d = designs(inp)
     out = []
     info = registry_info()
-    keys = r.loc[(r["analysis"] == MI_ANALYSIS) & _naive(r),
+    keys = r.loc[(r["analysis"] == MI_ANALYSIS) & _of_design(r, d.shown),
                  ["paramcd", "avisit"]].itertuples(index=False)
+
+    def shown(analysis: str, pc: str, visit: str, label: str) -> Estimate | None:
+        i = _row_of(q, analysis, pc, visit, d.shown)
+        if i is None:
+            return None
+        e = estimate(q, "questionnaires", i, label)
+        k = _row_of(q, analysis, pc, visit, d.other)
+        if k is not None:
+            e.other = estimate(q, "questionnaires", k, label)
+        return e
+
     for pc, visit in sorted(keys, key=lambda k: score_order(k[0], k[1], info)):
-        i, k = _row_of(q, MI_ANALYSIS, pc, visit), _row_of(q, CC_ANALYSIS, pc, visit)
+        i = _row_of(q, MI_ANALYSIS, pc, visit, d.shown)
         fmi = (fmt.cell(r.at[i, "fmi"], estimate_type="fraction", src="questionnaires", row=i,
                         col="fmi") if "fmi" in r.columns else None)
         label = f"{r.at[i, 'param']} ({pc})" if "param" in r.columns else pc
         out.append(Comparison(
-            label, VISITS.get(visit, visit), estimate(q, "questionnaires", i, "multiple imputation"),
-            fmi, None if k is None else estimate(q, "questionnaires", k, "complete cases")))
+            label, VISITS.get(visit, visit), shown(MI_ANALYSIS, pc, visit, "multiple imputation"),
+            fmi, shown(CC_ANALYSIS, pc, visit, "complete cases")))
     return out
 
 

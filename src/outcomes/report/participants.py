@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import fmt
+from .design import designs, row_design
 from .estimates import (
     DOWNSTREAM_SCORES,
     PRIMARY_SCORE_ORDER,
@@ -149,12 +150,15 @@ def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
     add("Days in hospital", r["analysis"] == "days_in_hospital", "mean")
     q = inp.questionnaires
     main, beside = main_analysis(inp)
+    # one row per score and visit: the participants are the same under both designs
+    shown = row_design(q.raw) == designs(inp).shown
     for analysis in (main, beside) if beside else (main,):
         name = f"Questionnaire ANCOVA ({analysis_label(analysis)})" if beside else \
             "Questionnaire ANCOVA"
         others = []
         for i in q.raw.index:
-            if q.raw.at[i, "analysis"] != analysis or "paramcd" not in q.raw.columns:
+            if q.raw.at[i, "analysis"] != analysis or "paramcd" not in q.raw.columns \
+                    or not shown[i]:
                 continue
             pc, visit = q.raw.at[i, "paramcd"], q.raw.at[i, "avisit"]
             if pc not in DOWNSTREAM_SCORES:

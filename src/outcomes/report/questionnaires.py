@@ -13,6 +13,7 @@ from outcomes.instruments import load_registry
 from outcomes.questionnaires import ANALYSIS as CC_ANALYSIS
 
 from . import fmt
+from .design import designs, twins
 from .estimates import (
     PRIMARY_SCORE_ORDER,
     VISITS,
@@ -22,6 +23,9 @@ from .estimates import (
 )
 from .fmt import Num
 from .inputs import ReportInputs
+
+#: What identifies a questionnaire row apart from its design (``clustering``).
+ROW_KEY = ("analysis", "outcome", "contrast", "estimate_type", "paramcd", "avisit")
 
 
 def main_analysis(inp: ReportInputs) -> tuple[str, str | None]:
@@ -49,7 +53,7 @@ class QRow:
     n_c: Num | None
     est: Estimate
     excluded: Num | None
-    beside: Estimate | None = None  # the same score and visit by the other analysis
+    beside: Estimate | None = None  # the same score, visit and design by the other analysis
 
 
 def registry_info() -> dict[str, tuple[int, str, bool]]:
@@ -78,22 +82,29 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
     main, beside = main_analysis(inp)
     rows, other = [], []
     order = []
+    first, twin = twins(r, designs(inp).shown, ROW_KEY)
+
+    def shown(i: int, label: str) -> Estimate:
+        e = estimate(q, "questionnaires", i, label)
+        if i in twin:  # the same analysis of the other design
+            e.other = estimate(q, "questionnaires", twin[i], label)
+        return e
+
     at = {}
-    design = r["clustering"] if "clustering" in r.columns else pd.Series("", index=r.index)
     if beside is not None and "paramcd" in r.columns:  # beside the main row of its design
-        at = {(r.at[i, "paramcd"], r.at[i, "avisit"], design[i]): int(i)
-              for i in r.index[r["analysis"] == beside]}
-    for i in r.index:
+        at = {(r.at[i, "paramcd"], r.at[i, "avisit"]): i
+              for i in first if r.at[i, "analysis"] == beside}
+    for i in first:
         if r.at[i, "analysis"] == beside and "paramcd" in r.columns:
             continue  # shown beside its main row
         if r.at[i, "analysis"] != main or "paramcd" not in r.columns:
-            other.append(estimate(q, "questionnaires", int(i), f"{r.at[i, 'analysis']}: {r.at[i, 'outcome']}"))
+            other.append(shown(i, f"{r.at[i, 'analysis']}: {r.at[i, 'outcome']}"))
             continue
         pc, visit = r.at[i, "paramcd"], r.at[i, "avisit"]
-        k_beside = at.get((pc, visit, design[i]))
+        k_beside = at.get((pc, visit))
         hib = info.get(pc, (999, "", True))[2]
         label = r.at[i, "param"] if "param" in r.columns else pc
-        est = estimate(q, "questionnaires", int(i), label)
+        est = shown(i, label)
 
         def mean(col, i=i):
             return fmt.cell(r.at[i, col], estimate_type="score_mean", src="questionnaires",
@@ -106,7 +117,7 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
             n_t=count(q, "questionnaires", int(i), "n_treated"),
             n_c=count(q, "questionnaires", int(i), "n_control"),
             est=est, excluded=count(q, "questionnaires", int(i), "n_excluded"),
-            beside=None if k_beside is None else estimate(q, "questionnaires", k_beside, label)))
+            beside=None if k_beside is None else shown(k_beside, label)))
         order.append(score_order(pc, visit, info))
     rows = [x for _, x in sorted(zip(order, rows, strict=True), key=lambda z: z[0])]
     groups: list[dict[str, Any]] = []

@@ -7,6 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from outcomes.survival.tables import KEY
+
+from .design import designs, twins
 from .estimates import (
     ANALYSIS_TITLES,
     TYPE_LABELS,
@@ -40,32 +43,40 @@ class Block:
 
 
 def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
+    """The rows of one analysis: those of the design shown first (report.design), each with
+    its twin of the other design beside it (``Estimate.other``). The ICC row is in the
+    design's own table (report.design.icc_rows)."""
     t = inp.survival
     r = t.raw
     arms = inp.plan.arms
-    idx = r.index[r["analysis"] == analysis]
+    sub = r.loc[(r["analysis"] == analysis) & (r["estimate_type"] != "icc")]
+    first, twin = twins(sub, designs(inp).shown, KEY)
     by_arm_rows = []
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     effects, checks = [], []
-    multi_outcome = r.loc[idx, "outcome"].nunique() > 1
-    for i in idx:
+    multi_outcome = sub["outcome"].nunique() > 1
+
+    def shown(i: int, label: str) -> Estimate:
+        e = estimate(t, "survival", i, label)
+        if i in twin:
+            e.other = estimate(t, "survival", twin[i], label)
+        return e
+
+    for i in first:
         contrast, et, outcome = r.at[i, "contrast"], r.at[i, "estimate_type"], r.at[i, "outcome"]
         label = TYPE_LABELS.get(et, et.replace("_", " "))
         if multi_outcome:
             label = f"{outcome}: {label}"
-        clustering = r.at[i, "clustering"] if "clustering" in r.columns else "none"
-        if clustering != "none":  # the twin of a naive row (docs/clustering.md)
-            label = f"{label}, clustered by peer worker"
         if contrast in arms:
-            key = (outcome, et, clustering)
+            key = (outcome, et)
             if key not in seen:
                 seen[key] = {"label": label, "cells": {a: None for a in arms}}
                 by_arm_rows.append(seen[key])
-            seen[key]["cells"][contrast] = estimate(t, "survival", int(i), label)
+            seen[key]["cells"][contrast] = shown(i, label)
         elif " vs " in contrast:
-            effects.append(estimate(t, "survival", int(i), label))
+            effects.append(shown(i, label))
         else:
-            checks.append(estimate(t, "survival", int(i), f"{contrast}"))
+            checks.append(shown(i, f"{contrast}"))
     for row in by_arm_rows:
         row["cells"] = [row["cells"][a] for a in arms]
     by_arm = ArmTable([arm_label(a) for a in arms], by_arm_rows) if by_arm_rows else None

@@ -24,6 +24,7 @@ from outcomes.survival import ESTIMANDS
 
 from . import (
     checks,
+    design,
     estimates,
     figures,
     mediation,
@@ -89,7 +90,8 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
          f"by arm with a bootstrap CI (B = {s['hospital_days_n_boot']}) for the difference in means."),
         ("Questionnaires",
          "ANCOVA of each score at each follow-up visit on arm, adjusted for the baseline value "
-         "of the score and site (ordinary least squares); "
+         "of the score and site (ordinary least squares; in the partially nested design a "
+         "linear mixed model with the same fixed effects, see the design below); "
          + ("pooled over multiply imputed data sets by Rubin's rules (main analysis), complete "
             "cases of baseline and follow-up beside it (section 7)."
             if inp.plan.missing_data.method == "mi" else
@@ -167,6 +169,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         med.forest = fig(med.forest, "medforest", "Forest plot of indirect and direct effects")
         med.sensitivity_figure = fig(med.sensitivity_figure, "medsens",
                                      "ACME as a function of the sensitivity parameter rho")
+    des = design.design_section(inp)
     heads, t1 = participants.baseline_table(inp)
     rules, overrides = checks.scoring_rules(plan.raw)
     n_itt = int((inp.adsl["ITTFL"] == "Y").sum())
@@ -189,6 +192,8 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "arms": [estimates.arm_label(a) for a in plan.arms],
         "arm_codes": list(plan.arms),
         "notices": notices,
+        "design": des,
+        "designs": des.designs,
         "flow": participants.build_flow(inp),
         "t1_heads": heads,
         "t1": t1,
