@@ -125,11 +125,11 @@ def test_observed_kept_ineligible_missing_imputed_complete(frame, imputed):
 
 
 def test_same_seed_same_data_and_imputation_i_does_not_depend_on_m(frame, imputed):
-    again = impute(frame, ImputationSettings(m=3, iterations=3), 20261122)
+    again = impute(frame, ImputationSettings(m=3, iterations=3, method="pmm"), 20261122)
     assert again.long().equals(imputed.long())
-    fewer = impute(frame, ImputationSettings(m=2, iterations=3), 20261122)
+    fewer = impute(frame, ImputationSettings(m=2, iterations=3, method="pmm"), 20261122)
     assert fewer.completed(2).equals(imputed.completed(2))
-    other = impute(frame, ImputationSettings(m=2, iterations=3), 7)
+    other = impute(frame, ImputationSettings(m=2, iterations=3, method="pmm"), 7)
     assert not other.completed(1).equals(imputed.completed(1))
     assert not imputed.completed(1).equals(imputed.completed(2))
 
@@ -157,7 +157,8 @@ def test_post_delta_shifts_the_imputed_values_of_its_arm_only(frame):
 
 def test_final_delta_moves_each_imputed_value_by_delta_and_nothing_else(frame, imputed):
     delta = {("WEMWBS_month_12", TREATED): -8.0, ("WEMWBS_month_12", CONTROL): 2.5}
-    shifted = impute(frame, ImputationSettings(m=3, iterations=3, delta=delta), 20261122)
+    shifted = impute(frame, ImputationSettings(m=3, iterations=3, method="pmm", delta=delta),
+                     20261122)
     assert shifted.settings.delta_mode == "final"  # the default
     d = frame.data
     rows = imputed.imputed["WEMWBS_month_12"].to_numpy()
