@@ -27,4 +27,4 @@ fi
 # imputation take 79 s instead of 1.6 s (decisions Z2).
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Two processes (pytest-xdist; one module per group, tests/conftest.py); OUTCOMES_TEST_PROCESSES=0 runs in one.
-.venv/bin/python -m pytest -n "${OUTCOMES_TEST_PROCESSES:-2}" --dist loadgroup "$@"
+.venv/bin/python -m pytest -n "${OUTCOMES_TEST_PROCESSES:-2}" --dist loadgroup --durations=25 "$@"

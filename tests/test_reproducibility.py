@@ -14,17 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from bundled_run import workflow_copy
 
-ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-
-
-def _workdir(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    shutil.copy(ROOT / "Snakefile", dest)
-    for name in ("workflow", "config", "synthetic_data"):
-        shutil.copytree(ROOT / name, dest / name)
-    return dest
 
 
 def _digests(results: Path) -> dict[str, str]:
@@ -44,15 +36,16 @@ def _run(args, cwd, timeout=900):
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    work = _workdir(tmp_path_factory.mktemp("local") / "wf")
-    _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], work)
-    return work
+def local_run(bundled_run):
+    """The bundled trial's local run (tests/bundled_run.py, shared with test_workflow)."""
+    assert bundled_run.process.returncode == 0, (bundled_run.process.stdout[-3000:]
+                                                 + bundled_run.process.stderr[-3000:])
+    return bundled_run.work
 
 
 @pytest.mark.slow
 def test_two_runs_from_scratch_are_byte_identical(local_run, tmp_path):
-    again = _workdir(tmp_path / "wf")
+    again = workflow_copy(tmp_path / "wf")
     _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], again)
     first, second = _digests(local_run / "results"), _digests(again / "results")
     assert first.keys() == second.keys()
@@ -61,7 +54,7 @@ def test_two_runs_from_scratch_are_byte_identical(local_run, tmp_path):
 
 @pytest.mark.slow
 def test_interrupted_run_finishes_with_rerun_incomplete(local_run, tmp_path):
-    work = _workdir(tmp_path / "wf")
+    work = workflow_copy(tmp_path / "wf")
     proc = subprocess.Popen(
         [SNAKEMAKE, "--cores", "1", "--configfile", "config/test.yaml"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True,
@@ -94,7 +87,7 @@ def test_slurm_run_goes_through_slurm_and_equals_the_local_run(local_run, tmp_pa
         if os.environ.get("CI"):
             pytest.fail("CI must run the SLURM test: start the cluster with scripts/slurm-local.sh up")
         pytest.skip("no SLURM cluster here (scripts/slurm-local.sh up starts one, as root)")
-    work = _workdir(tmp_path / "wf")
+    work = workflow_copy(tmp_path / "wf")
     res = _run(
         ["timeout", "-k", "10", "900", SNAKEMAKE, "--workflow-profile", "workflow/profiles/slurm",
          "--configfile", "config/test.yaml"],

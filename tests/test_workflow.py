@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from bundled_run import workflow_copy
 
 from outcomes.pipeline_end import unexplained_errors
 
@@ -40,13 +40,7 @@ def test_snakefmt_check_is_clean():
 
 
 def _workdir(tmp_path: Path) -> Path:
-    """A copy of the workflow (not of results) in which a run cannot touch the repo."""
-    work = tmp_path / "wf"
-    work.mkdir()
-    shutil.copy(ROOT / "Snakefile", work)
-    for name in ("workflow", "config", "synthetic_data"):
-        shutil.copytree(ROOT / name, work / name)
-    return work
+    return workflow_copy(tmp_path / "wf")
 
 
 def test_unknown_config_key_stops_the_run_in_one_paragraph(tmp_path):
@@ -75,10 +69,9 @@ def test_wrong_type_stops_the_run_naming_the_key_and_value(tmp_path):
 
 
 @pytest.mark.slow
-def test_pipeline_validates_the_bundled_trial(tmp_path):
-    work = _workdir(tmp_path)
-    res = _run([SNAKEMAKE, "--workflow-profile", "workflow/profiles/default", "--configfile", "config/test.yaml"],
-               cwd=work)
+def test_pipeline_validates_the_bundled_trial(bundled_run):
+    # the run of the default profile with config/test.yaml (tests/bundled_run.py)
+    work, res = bundled_run.work, bundled_run.process
     assert res.returncode == 0, res.stdout + res.stderr
     # the default profile's terminal: progress, no job's shell command, inputs or outputs,
     # and the run's last line says where the report is
