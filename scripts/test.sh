@@ -26,5 +26,5 @@ fi
 # matrices are small, and threaded BLAS on a shared 2-core machine made a 60-participant
 # imputation take 79 s instead of 1.6 s (decisions Z2).
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-# Two processes (pytest-xdist; one module per group, tests/conftest.py); OUTCOMES_TEST_PROCESSES=0 runs in one.
-.venv/bin/python -m pytest -n "${OUTCOMES_TEST_PROCESSES:-2}" --dist loadgroup --durations=25 "$@"
+# Two processes (pytest-xdist; whole modules per process, the longest first: tests/conftest.py); OUTCOMES_TEST_PROCESSES=0 runs in one.
+.venv/bin/python -m pytest -n "${OUTCOMES_TEST_PROCESSES:-2}" --dist loadscope --durations=25 "$@"
