@@ -7,6 +7,7 @@ further instruments); the engine is two-stage least squares with HC1 or peer-wor
 cluster-robust (CR1) variances and first-stage diagnostics (:mod:`outcomes.cace.iv`).
 """
 
+from .dose import dose_instruments, fit_dose_response
 from .iv import (
     WEAK_F,
     FirstStage,
@@ -21,6 +22,8 @@ __all__ = [
     "FirstStage",
     "IVFit",
     "Overidentification",
+    "dose_instruments",
     "fit_cace",
+    "fit_dose_response",
     "two_stage_least_squares",
 ]
