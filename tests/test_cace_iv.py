@@ -185,6 +185,16 @@ def test_weak_instrument_flag_follows_the_rule():
     assert fs.robust_f < 10 and fs.weak
 
 
+def test_full_compliance_is_the_itt_with_an_infinite_first_stage_f(trial):
+    y, z = trial["y"], trial["ARM"]
+    f = fit_cace(y, z.rename("ENGFL"), z, covariates(trial))
+    fs = f.first_stage[0]
+    assert fs.f == fs.robust_f == np.inf and not fs.weak and fs.estimate == pytest.approx(1)
+    ols = np.linalg.lstsq(np.column_stack([np.ones(len(y)), covariates(trial), z]), y,
+                          rcond=None)[0]
+    assert f.estimate("ENGFL") == pytest.approx(ols[-1], rel=1e-10)
+
+
 def test_pilot_of_60_with_three_peer_workers():
     d = make_trial(60, 8, workers=3)
     f = fit_cace(d["y"], d["ENGFL"], d["ARM"], covariates(d), clusters=d["CLUSTER"])

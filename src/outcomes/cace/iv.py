@@ -289,14 +289,17 @@ def _first_stage(d: np.ndarray, W: np.ndarray, Z: np.ndarray, q: int, name: str,
     pi, u1 = _ols(Z, d)
     rss1 = float(u1 @ u1)
     rss0 = float(d @ d) if W.shape[1] == 0 else float(np.sum(_ols(W, d)[1] ** 2))
-    f = ((rss0 - rss1) / q) / (rss1 / (n - l_))
     V = _sandwich(Z * u1[:, None], np.linalg.inv(Z.T @ Z), codes, l_)
     ex = slice(l_ - q, l_)
     b, Vb = pi[ex], V[ex, ex]
-    try:
-        robust = float(b @ np.linalg.solve(Vb, b)) / q
-    except np.linalg.LinAlgError:
-        robust = float("nan")
+    if rss1 <= 1e-12 * rss0:  # the instruments predict D exactly (e.g. full compliance)
+        f = robust = float("inf")
+    else:
+        f = ((rss0 - rss1) / q) / (rss1 / (n - l_))
+        try:
+            robust = float(b @ np.linalg.solve(Vb, b)) / q
+        except np.linalg.LinAlgError:
+            robust = float("nan")
     return FirstStage(
         endogenous=name, estimate=float(b[0]), std_error=float(np.sqrt(Vb[0, 0])),
         f=float(f), f_df1=q, f_df2=n - l_, f_p_value=float(stats.f.sf(f, q, n - l_)),
