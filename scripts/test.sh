@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up, then run the whole test suite (what .ci/run runs).
 # As root (CI, a fresh machine) this also installs Debian's Chromium for the report's
-# browser tests and Debian's R with survival, cmprsk, MASS, sandwich, nlme, lmerTest and mice for
-# the R oracles (tests/test_r_oracle*.py, tests/test_clustering_pnlmm.py: skipped with their reason
+# browser tests and Debian's R with survival, cmprsk, MASS, sandwich, nlme, lmerTest, mice and AER
+# for the R oracles (tests/test_r_oracle*.py, tests/test_clustering_pnlmm.py, tests/test_cace_iv.py: skipped with their reason
 # when R is absent and not root, an error when CI is set), and installs and starts a
 # one-node SLURM cluster on localhost for the workflow's SLURM test, stopping it
 # afterwards by its pid files.
