@@ -4,7 +4,8 @@
 # Usage: Rscript cluster_robust.R DIR OUT.tsv
 #   DIR/primary.csv  one row per participant: y, used (0/1), w (weight), ARM (0/1),
 #                    SITEID, DIAGGR, CLUSTER
-#   DIR/tte.csv      AVAL, EV (0/1), ARM, PRIORADM, DETINDFL, SITEID, CLUSTER
+#   DIR/tte.csv      AVAL, EV (0/1), ST (0 censored, 1 readmission, 2 death), ARM,
+#                    PRIORADM, DETINDFL, SITEID, CLUSTER
 #   DIR/ag.csv       TSTART, TSTOP, EVENT, ARM, PRIORADM, DETINDFL, SITEID, CLUSTER
 #   DIR/nb.csv       NREADM, DAYSATRISK, ARM, SITEID, DIAGGR, CLUSTER
 #   DIR/icc.csv      y, CLUSTER, SITEID (the treated participants with a peer worker)
@@ -16,10 +17,17 @@
 #                     summed by cluster (rowsum), times G/(G-1)
 #   nb_se_*           vcovCL(MASS::glm.nb fit, cluster = ~CLUSTER)
 #   cox_se_ARM, ag_se_ARM   coxph(..., cluster = CLUSTER, ties = "efron")$var (robust)
+#   lr_u, lr_W, lr_rscore   the log-rank numerator, its variance clustered by peer worker
+#                     and coxph's robust score test (robust_curves.R, site strata)
+#   rmst_var_1, rmst_var_0  each arm's RMST variance at tau = 365, grouped IJ by cluster
+#   cif_1, cif_var_1, cif_0, cif_var_0  each arm's cumulative incidence of readmission at
+#                     365 days and its grouped IJ variance
 #   msb_*, msw_*      mean squares of aov(y ~ factor(CLUSTER)) and of the nested
 #                     aov(y ~ factor(SITEID) + factor(CLUSTER))
 suppressPackageStartupMessages({library(survival); library(MASS); library(sandwich)})
 args <- commandArgs(trailingOnly = TRUE)
+here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
+source(file.path(here, "robust_curves.R"))
 rd <- function(f) read.csv(file.path(args[1], f), stringsAsFactors = FALSE)
 out <- list()
 put <- function(k, v) out[[k]] <<- unname(v)
@@ -60,6 +68,14 @@ s <- rd("tte.csv")
 fit <- coxph(Surv(AVAL, EV) ~ ARM + PRIORADM + DETINDFL + strata(SITEID), s,
              cluster = CLUSTER, ties = "efron", control = ctl_cox)
 put("cox_coef_ARM", coef(fit)[["ARM"]]); put("cox_se_ARM", sqrt(fit$var[1, 1]))
+lr <- robust_logrank(Surv(AVAL, EV) ~ ARM + strata(SITEID), s, s$CLUSTER)
+put("lr_u", lr$u); put("lr_W", lr$W); put("lr_rscore", lr$rscore)
+for (a in 1:0) {
+  m <- s$ARM == a
+  put(paste0("rmst_var_", a), rmst_grouped_var(s$AVAL[m], s$EV[m], s$CLUSTER[m], 365))
+  ci <- cif_grouped(s$AVAL[m], s$ST[m], s$CLUSTER[m], 365)
+  put(paste0("cif_", a), ci$F); put(paste0("cif_var_", a), ci$V)
+}
 a <- rd("ag.csv")
 a <- a[a$TSTOP > a$TSTART | a$EVENT == 1, ]
 fit <- coxph(Surv(TSTART, TSTOP, EVENT) ~ ARM + PRIORADM + DETINDFL + strata(SITEID), a,

@@ -4,7 +4,8 @@
 # (glm, lm, survfit, survdiff, coxph, cox.zph, cmprsk::cuminc, MASS::glm.nb, sandwich).
 # The rows of the partially nested design (clustering = peer_worker; docs/clustering.md):
 # sandwich::vcovCL and coxph(cluster = ) with the clusters built here from ADSL (the main
-# peer worker of a treated participant, the participant alone otherwise).
+# peer worker of a treated participant, the participant alone otherwise); the robust
+# log-rank score test and the grouped influences of survfit (robust_curves.R).
 #
 # Usage: Rscript oracle.R DERIVED_DIR PARAMS.tsv BOOT_DIR OUT_SURVIVAL.tsv OUT_QUEST.tsv
 #   PARAMS.tsv  key <tab> value (lists comma-separated): treated, control, horizon, tau,
@@ -20,7 +21,7 @@ suppressPackageStartupMessages({
 })
 args <- commandArgs(trailingOnly = TRUE)
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
-source(file.path(here, "nb_joint.R"))
+source(file.path(here, "nb_joint.R")); source(file.path(here, "robust_curves.R"))
 derived <- args[1]; boot_dir <- args[3]
 P <- read.delim(args[2], header = FALSE, col.names = c("key", "value"),
                 colClasses = "character")
@@ -214,6 +215,15 @@ tenure <- function(pcd, analysis) {
   add_ratio(analysis, pcd, contrast, "logrank_hazard_ratio", oe / v, 1 / sqrt(v),
             nrow(d), sum(ev))
   rows[[r + 1]]$p_value <<- pchisq(sd$chisq, 1, lower.tail = FALSE)
+  # clustered by peer worker: the same Peto HR, SE sqrt(W)/V, the robust score test
+  lr <- robust_logrank(as.formula(paste("Surv(AVAL, CNSR == 0) ~ ARM", strata_term())),
+                       data.frame(d[, c("AVAL", "CNSR", strata_vars), drop = FALSE],
+                                  ARM = as.numeric(d$ARM == trt)), d$CLUSTER)
+  with_cluster(function() {
+    add_ratio(analysis, pcd, contrast, "logrank_hazard_ratio", oe / v, sqrt(lr$W) / v,
+              nrow(d), sum(ev))
+    rows[[length(rows)]]$p_value <<- pchisq(lr$rscore, 1, lower.tail = FALSE)
+  })
   cox_rows(d, ev, analysis, pcd, ph = TRUE)
   with_cluster(function() cox_rows(d, ev, analysis, pcd, ph = FALSE, cluster = TRUE))
   rm <- c(); vr <- c()
@@ -226,6 +236,18 @@ tenure <- function(pcd, analysis) {
   }
   add_diff(analysis, pcd, contrast, "rmst_difference", rm[1] - rm[2], sqrt(sum(vr)),
            nrow(d), sum(ev))
+  # clustered by peer worker: each arm's grouped IJ variance; the treated arm's row and the
+  # difference (the control arm's participants are unclustered: written once)
+  vc <- sapply(c(trt, ctl), function(arm) {
+    m <- d$ARM == arm
+    rmst_grouped_var(d$AVAL[m], ev[m], d$CLUSTER[m], tau)
+  })
+  m <- d$ARM == trt
+  with_cluster(function() {
+    add_diff(analysis, pcd, trt, "rmst", rm[1], sqrt(vc[1]), sum(m), sum(ev[m]), p = FALSE)
+    add_diff(analysis, pcd, contrast, "rmst_difference", rm[1] - rm[2], sqrt(sum(vc)),
+             nrow(d), sum(ev))
+  })
 }
 
 # ---------------------------------------------------------------- competing risks
@@ -248,6 +270,19 @@ competing <- function() {
   }
   add_diff("competing_risks", "READMIT", contrast, "cif_difference", Fs[1] - Fs[2],
            sqrt(sum(Vs)), nrow(d), sum(st == 1))
+  # clustered by peer worker: the grouped IJ of the Aalen-Johansen estimate (survfit)
+  cg <- lapply(c(trt, ctl), function(arm) {
+    m <- d$ARM == arm
+    cif_grouped(d$AVAL[m], st[m], d$CLUSTER[m], H)
+  })
+  m <- d$ARM == trt
+  with_cluster(function() {
+    ci <- loglog(cg[[1]]$F, sqrt(cg[[1]]$V))
+    add("competing_risks", "READMIT", trt, "cumulative_incidence", cg[[1]]$F, ci[1], ci[2],
+        NA, sum(m), sum(st[m] == 1))
+    add_diff("competing_risks", "READMIT", contrast, "cif_difference",
+             cg[[1]]$F - cg[[2]]$F, sqrt(cg[[1]]$V + cg[[2]]$V), nrow(d), sum(st == 1))
+  })
   cox_rows(d, st == 1, "competing_risks", "READMIT (cause-specific)", ph = FALSE)
   cox_rows(d, st == 2, "competing_risks", "death before READMIT (cause-specific)", ph = FALSE)
   with_cluster(function() {

@@ -20,11 +20,14 @@ KEY = ["analysis", "outcome", "contrast", "estimate_type"]
 
 def wald_scale(estimate_type: str):
     """The scale on which a row's Wald CI is symmetric: log for ratios, logit for a
-    risk of one arm, the identity otherwise."""
+    risk of one arm, log(−log) for a cumulative incidence of one arm (``km.loglog_ci``;
+    negated, so that it increases), the identity otherwise."""
     if estimate_type in RATIO_TYPES:
         return np.log
     if estimate_type == "risk":
         return logit
+    if estimate_type == "cumulative_incidence":
+        return lambda x: -np.log(-np.log(x))
     return lambda x: x
 
 
