@@ -12,9 +12,8 @@
 # Writes quantity <tab> value:
 #   glm_se_*          sqrt(diag(sandwich::vcovCL(glm, cluster = ~CLUSTER))) (defaults:
 #                     type HC0 for a glm, cadjust G/(G-1)); weighted glm as glmw_se_*
-#   rd_se, r1_se, r0_se, lor_se   the g-computation's delta method written here: the
-#                     influence contributions (m_a(Z_i) - r_a)/n + g_a' bread score_i /n
-#                     summed by cluster (rowsum), times G/(G-1)
+#   rd_se, r1_se, r0_se, lor_se   the g-computation's delta method of gcomp.R: the
+#                     influence contributions summed by cluster (rowsum), times G/(G-1)
 #   nb_se_*           vcovCL(MASS::glm.nb fit, cluster = ~CLUSTER)
 #   cox_se_ARM, ag_se_ARM   coxph(..., cluster = CLUSTER, ties = "efron")$var (robust)
 #   lr_u, lr_W, lr_rscore   the log-rank numerator, its variance clustered by peer worker
@@ -27,7 +26,7 @@
 suppressPackageStartupMessages({library(survival); library(MASS); library(sandwich)})
 args <- commandArgs(trailingOnly = TRUE)
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
-source(file.path(here, "robust_curves.R"))
+source(file.path(here, "gcomp.R")); source(file.path(here, "robust_curves.R"))
 rd <- function(f) read.csv(file.path(args[1], f), stringsAsFactors = FALSE)
 out <- list()
 put <- function(k, v) out[[k]] <<- unname(v)
@@ -40,22 +39,9 @@ p$SITEID <- fac(p$SITEID); p$DIAGGR <- fac(p$DIAGGR)
 gcomp <- function(fit, prefix) {
   se <- sqrt(diag(vcovCL(fit, cluster = ~CLUSTER)))
   for (k in names(se)) put(paste0(prefix, "_se_", k), se[[k]])
-  n <- nrow(p); used <- p$used == 1
-  tt <- delete.response(terms(fit))
-  d1 <- p; d1$ARM <- 1; d0 <- p; d0$ARM <- 0
-  X1 <- model.matrix(tt, d1); X0 <- model.matrix(tt, d0)
-  m1 <- drop(plogis(X1 %*% coef(fit))); m0 <- drop(plogis(X0 %*% coef(fit)))
-  r1 <- mean(m1); r0 <- mean(m0)
-  g1 <- colMeans(X1 * (m1 * (1 - m1))); g0 <- colMeans(X0 * (m0 * (1 - m0)))
-  dbeta <- matrix(0, n, length(coef(fit)))
-  dbeta[used, ] <- estfun(fit) %*% bread(fit) / sum(used)
-  phi <- cbind((m1 - r1) / n + dbeta %*% g1, (m0 - r0) / n + dbeta %*% g0)
-  G <- length(unique(p$CLUSTER))
-  V <- crossprod(rowsum(phi, p$CLUSTER)) * G / (G - 1)
-  put(paste0(prefix, "_r1_se"), sqrt(V[1, 1])); put(paste0(prefix, "_r0_se"), sqrt(V[2, 2]))
-  put(paste0(prefix, "_rd_se"), sqrt(V[1, 1] + V[2, 2] - 2 * V[1, 2]))
-  gr <- c(1 / (r1 * (1 - r1)), -1 / (r0 * (1 - r0)))
-  put(paste0(prefix, "_lor_se"), sqrt(drop(gr %*% V %*% gr)))
+  g <- gcomp_influence(fit, p, p$used == 1)
+  se <- gcomp_se(g$r1, g$r0, gcomp_cov(g$phi, p$CLUSTER))
+  for (k in c("r1", "r0", "rd", "lor")) put(paste0(prefix, "_", k, "_se"), se[[k]])
 }
 f <- y ~ ARM + SITEID + DIAGGR
 gcomp(glm(f, binomial, p[p$used == 1, ], control = ctl_glm), "glm")

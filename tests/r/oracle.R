@@ -21,7 +21,8 @@ suppressPackageStartupMessages({
 })
 args <- commandArgs(trailingOnly = TRUE)
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
-source(file.path(here, "nb_joint.R")); source(file.path(here, "robust_curves.R"))
+source(file.path(here, "nb_joint.R")); source(file.path(here, "gcomp.R"))
+source(file.path(here, "robust_curves.R"))
 derived <- args[1]; boot_dir <- args[3]
 P <- read.delim(args[2], header = FALSE, col.names = c("key", "value"),
                 colClasses = "character")
@@ -113,17 +114,10 @@ primary <- function() {
   ctl_glm <- glm.control(epsilon = 1e-14, maxit = 100)
   fit <- if (is.null(w)) glm(f, binomial, md[used, ], control = ctl_glm) else
     suppressWarnings(glm(f, binomial, md[used, ], weights = w[used], control = ctl_glm))
-  tt <- delete.response(terms(fit))
-  d1 <- md; d1$ARM <- 1; d0 <- md; d0$ARM <- 0
-  X1 <- model.matrix(tt, d1); X0 <- model.matrix(tt, d0)
-  m1 <- drop(plogis(X1 %*% coef(fit))); m0 <- drop(plogis(X0 %*% coef(fit)))
-  r1 <- mean(m1); r0 <- mean(m0)
-  g1 <- colMeans(X1 * (m1 * (1 - m1))); g0 <- colMeans(X0 * (m0 * (1 - m0)))
   # influence function: (m_a(Z) - r_a)/n + g_a' H^-1 score_i (score 0 for unused rows)
-  dbeta <- matrix(0, n, length(coef(fit)))
-  dbeta[used, ] <- estfun(fit) %*% summary(fit)$cov.unscaled
-  phi <- cbind((m1 - r1) / n + dbeta %*% g1, (m0 - r0) / n + dbeta %*% g0)
-  V <- crossprod(phi)
+  g <- gcomp_influence(fit, md, used)
+  r1 <- g$r1; r0 <- g$r0
+  V <- gcomp_cov(g$phi)
   vb <- if (is.null(w)) vcov(fit) else sandwich(fit)
   ns <- c(sum(used & a == 1), sum(used & a == 0))
   es <- c(sum(used & y & a == 1), sum(used & y & a == 0))
@@ -132,8 +126,7 @@ primary <- function() {
   # the partially nested design: influence contributions summed by cluster, G/(G-1);
   # the conditional OR from vcovCL (clusters of the fitted rows)
   clustering <<- "peer_worker"
-  G <- length(unique(d$CLUSTER))
-  Vc <- crossprod(rowsum(phi, d$CLUSTER)) * G / (G - 1)
+  Vc <- gcomp_cov(g$phi, d$CLUSTER)
   primary_rows(o, r1, r0, Vc, fit, vcovCL(fit, cluster = d$CLUSTER[used]), ns, es, used)
   icc_row(o, as.numeric(y), used & a == 1 & startsWith(d$CLUSTER, "PW:"), d)
   clustering <<- "none"
@@ -144,11 +137,10 @@ primary_rows <- function(o, r1, r0, V, fit, vb, ns, es, used) {
     add("primary", o, c(trt, ctl)[k], "risk", r, plogis(qlogis(r) - z * se),
         plogis(qlogis(r) + z * se), NA, ns[k], es[k])
   }
-  add_diff("primary", o, contrast, "risk_difference", r1 - r0,
-           sqrt(V[1, 1] + V[2, 2] - 2 * V[1, 2]), sum(used), sum(es))
-  gr <- c(1 / (r1 * (1 - r1)), -1 / (r0 * (1 - r0)))
-  add_ratio("primary", o, contrast, "odds_ratio", qlogis(r1) - qlogis(r0),
-            sqrt(drop(gr %*% V %*% gr)), sum(used), sum(es))
+  se <- gcomp_se(r1, r0, V)
+  add_diff("primary", o, contrast, "risk_difference", r1 - r0, se$rd, sum(used), sum(es))
+  add_ratio("primary", o, contrast, "odds_ratio", qlogis(r1) - qlogis(r0), se$lor,
+            sum(used), sum(es))
   add_ratio("primary", o, contrast, "conditional_odds_ratio", coef(fit)[["ARM"]],
             sqrt(vb["ARM", "ARM"]), sum(used), sum(es))
 }
