@@ -129,12 +129,17 @@ def test_pilot_with_three_peer_workers_and_singletons(pilot):
     prim = rows.loc[("READMIT within 365 days", "risk_difference")]
     assert prim["status"] == "estimated" and prim["design_effect"] > 0
     assert rows.loc[("READMIT within 365 days", "icc"), "n_clusters"] == 3
+    for key in [("READMIT", "logrank_hazard_ratio"), ("READMIT", "rmst_difference"),
+                ("READMIT", "cif_difference")]:
+        assert rows.loc[key, "status"] == "estimated" and rows.loc[key, "n_clusters"] > 3, key
 
 
 def test_one_peer_worker_makes_the_clustered_rows_not_estimable(pilot):
     ds, plan = pilot
     rows = _peer_rows(ds, plan, ["PW-1"])
     for key in [("READMIT within 365 days", "risk_difference"), ("READMIT", "hazard_ratio"),
-                ("NREADM", "rate_ratio"), ("readmissions (Andersen-Gill)", "hazard_ratio")]:
+                ("NREADM", "rate_ratio"), ("readmissions (Andersen-Gill)", "hazard_ratio"),
+                ("READMIT", "logrank_hazard_ratio"), ("READMIT", "rmst_difference"),
+                ("READMIT", "cif_difference")]:
         assert rows.loc[key, "status"] == "not estimable", key
         assert "at least 2 clusters in each arm" in rows.loc[key, "reason"]

@@ -14,6 +14,11 @@ participant a singleton) is analysed by the package and by tests/r/cluster_robus
 - the Cox model of time to readmission and the Andersen–Gill model of recurrent
   readmissions: ``coxph(..., cluster = CLUSTER, ties = "efron")`` robust variance (no
   G/(G−1) factor, as R);
+- the log-rank test clustered by peer worker: the score residuals of ``coxph(Surv ~ ARM +
+  strata(SITEID), ties = "breslow")`` at β = 0 summed by cluster, and the robust score
+  test ``coxph(..., cluster = CLUSTER)$rscore``; the RMST and the cumulative incidence at
+  365 days of each arm with the grouped infinitesimal-jackknife variance from
+  ``survfit(..., influence = TRUE)`` (tests/r/robust_curves.R);
 - the mean squares of the ANOVA ICC: ``aov(y ~ factor(CLUSTER))`` and the nested
   ``aov(y ~ factor(SITEID) + factor(CLUSTER))``.
 
@@ -40,12 +45,16 @@ from outcomes.simulate import simulate
 from outcomes.survival import (
     Arms,
     andersen_gill,
+    cumulative_incidence,
+    logrank,
     negative_binomial,
     readmission_within,
+    rmst_difference,
     tenure_cox,
 )
 from outcomes.survival._common import arm_indicator, design, merge_adsl, param
 from outcomes.survival.binary import g_computation, outcome_status
+from outcomes.survival.competing import competing_status
 
 R_SCRIPT = R_DIR / "cluster_robust.R"
 RTOL = 1e-6
@@ -76,7 +85,7 @@ def reference(trial, tmp_path_factory):
                          "CLUSTER": d["CLUSTER"]})
     prim.to_csv(out / "primary.csv", index=False)
     tte = d[["AVAL", "PRIORADM", "SITEID", "CLUSTER"]].assign(
-        EV=(d["CNSR"] == 0).astype(int), ARM=prim["ARM"],
+        EV=(d["CNSR"] == 0).astype(int), ST=competing_status(d), ARM=prim["ARM"],
         DETINDFL=(d["DETINDFL"] == "Y").astype(int))
     tte.to_csv(out / "tte.csv", index=False)
     ag = merge_adsl(adre, adsl, ["DIAGGR", "CLUSTER", *COX_COV])
@@ -161,3 +170,22 @@ def test_icc_mean_squares_equal_aov(reference):
     np.testing.assert_allclose([flat.msb, flat.msw, nested.msb, nested.msw],
                                [ref["msb_flat"], ref["msw_flat"], ref["msb_nested"],
                                 ref["msw_nested"]], rtol=RTOL)
+
+
+def test_clustered_logrank_rmst_and_cif_equal_r_survival(trial, reference):
+    """The log-rank numerator, its clustered variance and the robust score test (R
+    ``coxph(cluster = )$rscore``), and each arm's grouped IJ variance of the RMST and of the
+    cumulative incidence at 365 days (R ``survfit`` influences) to 1e-6."""
+    ref, _, _ = reference
+    adsl, adtte, _ = trial
+    lr = logrank(adtte, adsl=adsl, cluster="CLUSTER")
+    np.testing.assert_allclose([lr.observed - lr.expected, lr.robust_variance, lr.chisq],
+                               [ref["lr_u"], ref["lr_W"], ref["lr_rscore"]], rtol=RTOL)
+    rm = rmst_difference(adtte, adsl=adsl, tau=365.0, cluster="CLUSTER")
+    np.testing.assert_allclose(rm.variance, [ref["rmst_var_1"], ref["rmst_var_0"]], rtol=RTOL)
+    ci = cumulative_incidence(adtte, adsl=adsl, horizon=365.0, cluster="CLUSTER")
+    F = ci.at([365.0])["cif"].to_numpy()
+    np.testing.assert_allclose(F, [ref["cif_1"], ref["cif_0"]], rtol=RTOL)
+    np.testing.assert_allclose(ci.cluster_variance, [ref["cif_var_1"], ref["cif_var_0"]],
+                               rtol=RTOL)
+    assert rm.n_clusters[0] < (adsl["ARM"] == "peer_support").sum()

@@ -82,7 +82,8 @@ def test_the_design_and_its_clusters_are_in_the_methods(run):
             "clustering: peer_worker makes the partially nested one the main analysis"):
         assert expected in text, expected
     rows = _section(html, 'id="design-analyses"', "</table>").count("<tr><td>")
-    assert rows == 6  # questionnaires, primary, Cox, recurrent, days in hospital, mediation
+    # questionnaires, primary, Cox, log-rank/RMST/CIF, recurrent, days in hospital, mediation
+    assert rows == 7
     assert "Main analysis: the partially nested design" in _text(_section(html, "<header>", "</header>"))
     # the participants analysed are listed once per score and visit, not once per design
     flow = _text(_section(html, '<section id="flow"', '<section id="baseline"'))
@@ -135,6 +136,10 @@ def test_main_design_first_and_the_other_beside_it(run, name):
     for pw, naive in pairs:
         _first_then_beside(scope, name, pw, naive)
     assert "naive (independent): " in scope  # the label of the value beside
+    if name == "survival":  # the clustered log-rank, RMST and CIF rows are shown, not "—"
+        shown = {tab.at[pw, "estimate_type"] for pw, _ in pairs}
+        assert {"logrank_hazard_ratio", "rmst", "rmst_difference", "cumulative_incidence",
+                "cif_difference"} <= shown
 
 
 def test_roles_swap_under_clustering_none(run, tmp_path):

@@ -4,7 +4,8 @@
 # (glm, lm, survfit, survdiff, coxph, cox.zph, cmprsk::cuminc, MASS::glm.nb, sandwich).
 # The rows of the partially nested design (clustering = peer_worker; docs/clustering.md):
 # sandwich::vcovCL and coxph(cluster = ) with the clusters built here from ADSL (the main
-# peer worker of a treated participant, the participant alone otherwise).
+# peer worker of a treated participant, the participant alone otherwise); the robust
+# log-rank score test and the grouped influences of survfit (robust_curves.R).
 #
 # Usage: Rscript oracle.R DERIVED_DIR PARAMS.tsv BOOT_DIR OUT_SURVIVAL.tsv OUT_QUEST.tsv
 #   PARAMS.tsv  key <tab> value (lists comma-separated): treated, control, horizon, tau,
@@ -20,7 +21,8 @@ suppressPackageStartupMessages({
 })
 args <- commandArgs(trailingOnly = TRUE)
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
-source(file.path(here, "nb_joint.R"))
+source(file.path(here, "nb_joint.R")); source(file.path(here, "gcomp.R"))
+source(file.path(here, "robust_curves.R"))
 derived <- args[1]; boot_dir <- args[3]
 P <- read.delim(args[2], header = FALSE, col.names = c("key", "value"),
                 colClasses = "character")
@@ -112,17 +114,10 @@ primary <- function() {
   ctl_glm <- glm.control(epsilon = 1e-14, maxit = 100)
   fit <- if (is.null(w)) glm(f, binomial, md[used, ], control = ctl_glm) else
     suppressWarnings(glm(f, binomial, md[used, ], weights = w[used], control = ctl_glm))
-  tt <- delete.response(terms(fit))
-  d1 <- md; d1$ARM <- 1; d0 <- md; d0$ARM <- 0
-  X1 <- model.matrix(tt, d1); X0 <- model.matrix(tt, d0)
-  m1 <- drop(plogis(X1 %*% coef(fit))); m0 <- drop(plogis(X0 %*% coef(fit)))
-  r1 <- mean(m1); r0 <- mean(m0)
-  g1 <- colMeans(X1 * (m1 * (1 - m1))); g0 <- colMeans(X0 * (m0 * (1 - m0)))
   # influence function: (m_a(Z) - r_a)/n + g_a' H^-1 score_i (score 0 for unused rows)
-  dbeta <- matrix(0, n, length(coef(fit)))
-  dbeta[used, ] <- estfun(fit) %*% summary(fit)$cov.unscaled
-  phi <- cbind((m1 - r1) / n + dbeta %*% g1, (m0 - r0) / n + dbeta %*% g0)
-  V <- crossprod(phi)
+  g <- gcomp_influence(fit, md, used)
+  r1 <- g$r1; r0 <- g$r0
+  V <- gcomp_cov(g$phi)
   vb <- if (is.null(w)) vcov(fit) else sandwich(fit)
   ns <- c(sum(used & a == 1), sum(used & a == 0))
   es <- c(sum(used & y & a == 1), sum(used & y & a == 0))
@@ -131,8 +126,7 @@ primary <- function() {
   # the partially nested design: influence contributions summed by cluster, G/(G-1);
   # the conditional OR from vcovCL (clusters of the fitted rows)
   clustering <<- "peer_worker"
-  G <- length(unique(d$CLUSTER))
-  Vc <- crossprod(rowsum(phi, d$CLUSTER)) * G / (G - 1)
+  Vc <- gcomp_cov(g$phi, d$CLUSTER)
   primary_rows(o, r1, r0, Vc, fit, vcovCL(fit, cluster = d$CLUSTER[used]), ns, es, used)
   icc_row(o, as.numeric(y), used & a == 1 & startsWith(d$CLUSTER, "PW:"), d)
   clustering <<- "none"
@@ -143,11 +137,10 @@ primary_rows <- function(o, r1, r0, V, fit, vb, ns, es, used) {
     add("primary", o, c(trt, ctl)[k], "risk", r, plogis(qlogis(r) - z * se),
         plogis(qlogis(r) + z * se), NA, ns[k], es[k])
   }
-  add_diff("primary", o, contrast, "risk_difference", r1 - r0,
-           sqrt(V[1, 1] + V[2, 2] - 2 * V[1, 2]), sum(used), sum(es))
-  gr <- c(1 / (r1 * (1 - r1)), -1 / (r0 * (1 - r0)))
-  add_ratio("primary", o, contrast, "odds_ratio", qlogis(r1) - qlogis(r0),
-            sqrt(drop(gr %*% V %*% gr)), sum(used), sum(es))
+  se <- gcomp_se(r1, r0, V)
+  add_diff("primary", o, contrast, "risk_difference", r1 - r0, se$rd, sum(used), sum(es))
+  add_ratio("primary", o, contrast, "odds_ratio", qlogis(r1) - qlogis(r0), se$lor,
+            sum(used), sum(es))
   add_ratio("primary", o, contrast, "conditional_odds_ratio", coef(fit)[["ARM"]],
             sqrt(vb["ARM", "ARM"]), sum(used), sum(es))
 }
@@ -214,6 +207,15 @@ tenure <- function(pcd, analysis) {
   add_ratio(analysis, pcd, contrast, "logrank_hazard_ratio", oe / v, 1 / sqrt(v),
             nrow(d), sum(ev))
   rows[[r + 1]]$p_value <<- pchisq(sd$chisq, 1, lower.tail = FALSE)
+  # clustered by peer worker: the same Peto HR, SE sqrt(W)/V, the robust score test
+  lr <- robust_logrank(as.formula(paste("Surv(AVAL, CNSR == 0) ~ ARM", strata_term())),
+                       data.frame(d[, c("AVAL", "CNSR", strata_vars), drop = FALSE],
+                                  ARM = as.numeric(d$ARM == trt)), d$CLUSTER)
+  with_cluster(function() {
+    add_ratio(analysis, pcd, contrast, "logrank_hazard_ratio", oe / v, sqrt(lr$W) / v,
+              nrow(d), sum(ev))
+    rows[[length(rows)]]$p_value <<- pchisq(lr$rscore, 1, lower.tail = FALSE)
+  })
   cox_rows(d, ev, analysis, pcd, ph = TRUE)
   with_cluster(function() cox_rows(d, ev, analysis, pcd, ph = FALSE, cluster = TRUE))
   rm <- c(); vr <- c()
@@ -226,6 +228,18 @@ tenure <- function(pcd, analysis) {
   }
   add_diff(analysis, pcd, contrast, "rmst_difference", rm[1] - rm[2], sqrt(sum(vr)),
            nrow(d), sum(ev))
+  # clustered by peer worker: each arm's grouped IJ variance; the treated arm's row and the
+  # difference (the control arm's participants are unclustered: written once)
+  vc <- sapply(c(trt, ctl), function(arm) {
+    m <- d$ARM == arm
+    rmst_grouped_var(d$AVAL[m], ev[m], d$CLUSTER[m], tau)
+  })
+  m <- d$ARM == trt
+  with_cluster(function() {
+    add_diff(analysis, pcd, trt, "rmst", rm[1], sqrt(vc[1]), sum(m), sum(ev[m]), p = FALSE)
+    add_diff(analysis, pcd, contrast, "rmst_difference", rm[1] - rm[2], sqrt(sum(vc)),
+             nrow(d), sum(ev))
+  })
 }
 
 # ---------------------------------------------------------------- competing risks
@@ -248,6 +262,19 @@ competing <- function() {
   }
   add_diff("competing_risks", "READMIT", contrast, "cif_difference", Fs[1] - Fs[2],
            sqrt(sum(Vs)), nrow(d), sum(st == 1))
+  # clustered by peer worker: the grouped IJ of the Aalen-Johansen estimate (survfit)
+  cg <- lapply(c(trt, ctl), function(arm) {
+    m <- d$ARM == arm
+    cif_grouped(d$AVAL[m], st[m], d$CLUSTER[m], H)
+  })
+  m <- d$ARM == trt
+  with_cluster(function() {
+    ci <- loglog(cg[[1]]$F, sqrt(cg[[1]]$V))
+    add("competing_risks", "READMIT", trt, "cumulative_incidence", cg[[1]]$F, ci[1], ci[2],
+        NA, sum(m), sum(st[m] == 1))
+    add_diff("competing_risks", "READMIT", contrast, "cif_difference",
+             cg[[1]]$F - cg[[2]]$F, sqrt(cg[[1]]$V + cg[[2]]$V), nrow(d), sum(st == 1))
+  })
   cox_rows(d, st == 1, "competing_risks", "READMIT (cause-specific)", ph = FALSE)
   cox_rows(d, st == 2, "competing_risks", "death before READMIT (cause-specific)", ph = FALSE)
   with_cluster(function() {

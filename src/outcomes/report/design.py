@@ -145,6 +145,12 @@ ANALYSES = (
     ("Cox models (community tenure, detained readmission, cause-specific hazards)",
      "robust variance clustered by peer worker (Lin & Wei 1989)",
      "model-based variance"),
+    ("Log-rank test, restricted mean survival time (RMST) and cumulative incidence",
+     "the robust score test clustered by peer worker (Lin & Wei 1989) for the log-rank test; "
+     "the infinitesimal-jackknife variance summed by peer worker for the RMST and the "
+     "cumulative incidence (the same estimates)",
+     "log-rank variance; Greenwood-type variance (RMST); Aalen variance (cumulative "
+     "incidence)"),
     ("Recurrent readmissions (negative binomial rate ratio, Andersen\u2013Gill)",
      "cluster-robust variance by peer worker",
      "model-based variance (negative binomial); robust variance clustered by participant "

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from outcomes.clustering import NONE, PEER_WORKER
+from outcomes.clustering.nonparametric import cif_influence, grouped_variance
+from outcomes.clustering.robust import check_clusters
 from outcomes.errors import NotEstimable
 
 from ._common import (
@@ -119,7 +121,14 @@ def competing_status(d: pd.DataFrame, censor_col="CNSR", cmpev_col="CMPEVFL") ->
 @dataclass(frozen=True)
 class CumulativeIncidenceResult:
     """Aalen–Johansen cumulative incidence by arm, with the difference at ``horizon``
-    (Wald on the identity scale, the two arms independent)."""
+    (Wald on the identity scale, the two arms independent).
+
+    Clustered by peer worker, ``cluster_variance`` holds each arm's grouped infinitesimal
+    jackknife variance at the horizon (:func:`~outcomes.clustering.nonparametric.
+    cif_influence` summed by cluster; with every participant alone it is the ``delta``
+    variance) and the rows are the treated arm's incidence and the difference
+    (``clustering = peer_worker``; the control arm's row is written once, by the naive
+    result)."""
 
     analysis: str
     outcome: str
@@ -131,6 +140,12 @@ class CumulativeIncidenceResult:
     competing: tuple[int, int]
     variance: str = "aalen"
     level: float = 0.95
+    cluster_variance: tuple[float, float] | None = None
+    n_clusters: tuple[int, int] | None = None
+
+    @property
+    def clustering(self) -> str:
+        return NONE if self.cluster_variance is None else PEER_WORKER
 
     def at(self, times) -> pd.DataFrame:
         out = []
@@ -143,21 +158,32 @@ class CumulativeIncidenceResult:
 
     def to_frame(self) -> pd.DataFrame:
         at = self.at([self.horizon])
+        ex: list[dict] = [{}, {}]
+        diff_ex: dict = {}
+        if self.cluster_variance is not None:
+            se = np.sqrt(np.asarray(self.cluster_variance, float))
+            lo, hi = loglog_ci(at["cif"].to_numpy(), se, self.level)
+            at = at.assign(std_err=se, ci_low=lo, ci_high=hi)
+            ex[0] = dict(clustering=PEER_WORKER, n_clusters=self.n_clusters[0])
+            diff_ex = dict(clustering=PEER_WORKER, n_clusters=sum(self.n_clusters))
         rows = [row(self.analysis, self.outcome, r["arm"], "cumulative_incidence", r["cif"],
-                    r["ci_low"], r["ci_high"], np.nan, n, e, horizon=self.horizon)
-                for (_, r), n, e in zip(at.iterrows(), self.n, self.events, strict=True)]
+                    r["ci_low"], r["ci_high"], np.nan, n, e, horizon=self.horizon, **x)
+                for (_, r), n, e, x in zip(at.iterrows(), self.n, self.events, ex,
+                                           strict=True)]
+        if self.cluster_variance is not None:
+            rows = rows[:1]  # the control arm does not depend on the design
         diff = at["cif"].iloc[0] - at["cif"].iloc[1]
         se = float(np.sqrt((at["std_err"] ** 2).sum()))
         if se > 0:
             rows.append(diff_row(self.analysis, self.outcome, self.arms.contrast,
                                  "cif_difference", diff, se, sum(self.n), sum(self.events),
-                                 self.level, horizon=self.horizon))
+                                 self.level, horizon=self.horizon, **diff_ex))
         else:  # both curves are 0 (or 1) up to the horizon: no sampling variability
             rows.append(not_estimable_row(
                 self.analysis, self.outcome, self.arms.contrast, "cif_difference",
                 f"no {self.outcome} event by day {self.horizon:g} in either arm (or all had "
                 "one): the difference has no variance", sum(self.n), sum(self.events),
-                horizon=self.horizon))
+                horizon=self.horizon, **diff_ex))
         return frame(rows)
 
 
@@ -175,20 +201,37 @@ def cumulative_incidence(
     censor_col: str = "CNSR",
     cmpev_col: str = "CMPEVFL",
     arm_col: str = "ARM",
+    cluster: str | None = None,
 ) -> CumulativeIncidenceResult:
-    """Cumulative incidence of ``paramcd`` by arm with death (``CMPEVFL == 'Y'``) competing."""
-    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col])
-    arm_indicator(d[arm_col], arms)
-    tables, ns, es, cs = {}, [], [], []
+    """Cumulative incidence of ``paramcd`` by arm with death (``CMPEVFL == 'Y'``) competing.
+
+    With ``cluster`` (ADSL ``CLUSTER``) the variances at the horizon are the grouped
+    infinitesimal jackknife by peer worker (:class:`CumulativeIncidenceResult`); not
+    estimable with fewer than 2 clusters in an arm or all events by the horizon in one
+    cluster."""
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *([cluster] if cluster else [])])
+    a01 = arm_indicator(d[arm_col], arms)
+    if cluster:
+        ev_h = (competing_status(d, censor_col, cmpev_col) == 1) & (
+            d[time_col].to_numpy(float) <= horizon)
+        check_clusters(d[cluster], a01, ev_h, arms=(arms.treated, arms.control),
+                       what="the cumulative-incidence variance clustered by peer worker")
+    tables, ns, es, cs, cv, gs = {}, [], [], [], [], []
     for a in (arms.treated, arms.control):
         sub = d.loc[d[arm_col].astype(str) == a]
         st = competing_status(sub, censor_col, cmpev_col)
         tables[a] = aalen_johansen(sub[time_col].to_numpy(float), st)
+        if cluster:
+            D = cif_influence(sub[time_col].to_numpy(float), st, horizon)
+            cv.append(grouped_variance(D, sub[cluster].astype(str)))
+            gs.append(int(sub[cluster].nunique()))
         ns.append(len(sub))
         es.append(int((st == 1).sum()))
         cs.append(int((st == 2).sum()))
     return CumulativeIncidenceResult(analysis, paramcd, arms, float(horizon), tables, tuple(ns),
-                                     tuple(es), tuple(cs), variance, level)
+                                     tuple(es), tuple(cs), variance, level,
+                                     tuple(cv) if cluster else None,
+                                     tuple(gs) if cluster else None)
 
 
 def cause_specific_cox(

@@ -24,6 +24,13 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from scipy import stats
 
+from outcomes.clustering import NONE, PEER_WORKER
+from outcomes.clustering.nonparametric import (
+    grouped_variance,
+    logrank_score_residuals,
+    rmst_influence,
+)
+from outcomes.clustering.robust import check_clusters
 from outcomes.errors import NotEstimable
 
 from ._common import (
@@ -193,6 +200,12 @@ class LogRankResult:
 
     ``observed - expected`` and ``variance`` are summed over strata; chi-square on 1 df.
     ``hr`` is the Peto one-step hazard ratio exp((O-E)/V) with CI exp((O-E)/V ± z/sqrt(V)).
+
+    Clustered by peer worker (``clustering = peer_worker``), ``robust_variance`` W is the
+    sum over clusters of the squared score residuals at β = 0
+    (:func:`outcomes.clustering.nonparametric.logrank_score_residuals`): ``chisq`` is the
+    robust score test (O-E)²/W (Lin & Wei 1989; R ``coxph(cluster = )$rscore``) and the
+    same Peto HR gets the CI exp((O-E)/V ± z sqrt(W)/V), whose Wald test is that score test.
     """
 
     analysis: str
@@ -207,14 +220,25 @@ class LogRankResult:
     events: int
     n_strata: int
     level: float = 0.95
+    robust_variance: float | None = None
+    n_clusters: int | None = None
 
     @property
     def log_hr(self) -> float:
         return (self.observed - self.expected) / self.variance
 
+    @property
+    def clustering(self) -> str:
+        return NONE if self.robust_variance is None else PEER_WORKER
+
     def to_frame(self) -> pd.DataFrame:
+        if self.robust_variance is None:
+            se, ex = 1 / np.sqrt(self.variance), {}
+        else:
+            se = np.sqrt(self.robust_variance) / self.variance
+            ex = dict(clustering=PEER_WORKER, n_clusters=self.n_clusters)
         r = ratio_row(self.analysis, self.outcome, self.contrast, "logrank_hazard_ratio",
-                      self.log_hr, 1 / np.sqrt(self.variance), self.n, self.events, self.level)
+                      self.log_hr, se, self.n, self.events, self.level, **ex)
         r["p_value"] = self.p_value
         return frame([r])
 
@@ -264,14 +288,18 @@ def logrank(
     time_col: str = "AVAL",
     censor_col: str = "CNSR",
     arm_col: str = "ARM",
+    cluster: str | None = None,
 ) -> LogRankResult:
     """Log-rank test of the arms, stratified by ``strata`` (default site).
 
     Not estimable (:class:`NotEstimable`) when there is no event, or when no event time has
-    both arms at risk in its stratum (variance 0).
+    both arms at risk in its stratum (variance 0). With ``cluster`` (ADSL ``CLUSTER``,
+    :func:`outcomes.clustering.cluster_ids`) the test is the robust score test clustered by
+    peer worker (:class:`LogRankResult`); also not estimable with fewer than 2 clusters in an
+    arm or all events in one cluster (:func:`~outcomes.clustering.robust.check_clusters`).
     """
     strata = list(strata or [])
-    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *strata])
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *strata, *([cluster] if cluster else [])])
     g = arm_indicator(d[arm_col], arms)
     ev = (d[censor_col].to_numpy() == 0).astype(float)
     st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
@@ -282,22 +310,36 @@ def logrank(
         raise NotEstimable(f"no {paramcd} event with both arms at risk in its stratum: the "
                            "log-rank variance is 0")
     chisq = (obs - E) ** 2 / V
+    W = ncl = None
+    if cluster:
+        check_clusters(d[cluster], g, ev, arms=(arms.treated, arms.control),
+                       what="the log-rank test clustered by peer worker")
+        U = logrank_score_residuals(d[time_col].to_numpy(float), ev, g, st)
+        W = grouped_variance(U, d[cluster].astype(str))
+        if W <= 0:
+            raise NotEstimable("the log-rank score has no variance between clusters")
+        chisq, ncl = (obs - E) ** 2 / W, int(d[cluster].nunique())
     return LogRankResult(analysis, paramcd, arms.contrast, obs, E, V, float(chisq),
                          float(stats.chi2.sf(chisq, 1)), int(len(d)), int(ev.sum()),
-                         1 if st is None else len(set(st)), level)
+                         1 if st is None else len(set(st)), level, W, ncl)
 
 
 # --------------------------------------------------------------------------- RMST
-def rmst_km(time, event, tau: float) -> tuple[float, float]:
-    """RMST up to ``tau`` of the Kaplan–Meier curve and its Greenwood-type variance.
+@dataclass(frozen=True)
+class RMSTTerms:
+    """The Kaplan–Meier RMST up to tau and, at each distinct event time t_j <= tau, n_j,
+    d_j and A_j = integral_{t_j}^tau S(u) du (:func:`rmst_terms`)."""
 
-    RMST = integral_0^tau S(u) du. With A_j = integral_{t_j}^tau S(u) du for each distinct
-    event time t_j <= tau, Var = sum_j A_j^2 d_j / (n_j (n_j - d_j)) (Klein & Moeschberger
-    §4.5; the formula of R survRM2 and of survival::print.survfit(rmean=), a term with
-    n_j = d_j counting 0 as in survRM2). This is the variance of the *estimator*; lifelines'
-    ``restricted_mean_survival_time(return_variance=True)`` returns instead the variance of
-    min(T, tau), which does not shrink with n.
-    """
+    rmst: float
+    times: np.ndarray
+    n: np.ndarray
+    d: np.ndarray
+    A: np.ndarray
+
+
+def rmst_terms(time, event, tau: float) -> RMSTTerms:
+    """The RMST of the Kaplan–Meier curve up to ``tau`` and the terms of its variance;
+    :class:`NotEstimable` when ``tau`` is beyond the last follow-up and S > 0 there."""
     tab = km_table(time, event)
     tt = tab["time"].to_numpy()
     s = tab["survival"].to_numpy()
@@ -316,16 +358,36 @@ def rmst_km(time, event, tau: float) -> tuple[float, float]:
     pos = np.searchsorted(knots, tt[ev], "left")
     A = np.where(pos < tail.size, tail[np.minimum(pos, tail.size - 1)], 0.0)
     A = np.where(tt[ev] >= tau, 0.0, A)
-    n = tab["n_risk"].to_numpy()[ev]
-    d = tab["n_event"].to_numpy()[ev]
+    return RMSTTerms(rmst, tt[ev], tab["n_risk"].to_numpy()[ev], tab["n_event"].to_numpy()[ev],
+                     A)
+
+
+def rmst_km(time, event, tau: float) -> tuple[float, float]:
+    """RMST up to ``tau`` of the Kaplan–Meier curve and its Greenwood-type variance.
+
+    RMST = integral_0^tau S(u) du. With A_j = integral_{t_j}^tau S(u) du for each distinct
+    event time t_j <= tau, Var = sum_j A_j^2 d_j / (n_j (n_j - d_j)) (Klein & Moeschberger
+    §4.5; the formula of R survRM2 and of survival::print.survfit(rmean=), a term with
+    n_j = d_j counting 0 as in survRM2). This is the variance of the *estimator*; lifelines'
+    ``restricted_mean_survival_time(return_variance=True)`` returns instead the variance of
+    min(T, tau), which does not shrink with n.
+    """
+    r = rmst_terms(time, event, tau)
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(n > d, d / (n * (n - d)), 0.0)
-    return rmst, float((A**2 * w).sum())
+        w = np.where(r.n > r.d, r.d / (r.n * (r.n - r.d)), 0.0)
+    return r.rmst, float((r.A**2 * w).sum())
 
 
 @dataclass(frozen=True)
 class RMSTResult:
-    """RMST per arm up to ``tau`` and their difference (treated - control)."""
+    """RMST per arm up to ``tau`` and their difference (treated - control).
+
+    Clustered by peer worker (``clustering = peer_worker``), ``variance`` is the grouped
+    infinitesimal jackknife of each arm (:func:`~outcomes.clustering.nonparametric.
+    rmst_influence` summed by cluster), and the rows are the treated arm's RMST and the
+    difference (the control arm's participants are unclustered: its row is written once,
+    by the naive result, and its grouped variance equals its Greenwood-type one).
+    """
 
     analysis: str
     outcome: str
@@ -336,6 +398,11 @@ class RMSTResult:
     n: tuple[int, int]
     events: tuple[int, int]
     level: float = 0.95
+    n_clusters: tuple[int, int] | None = None
+
+    @property
+    def clustering(self) -> str:
+        return NONE if self.n_clusters is None else PEER_WORKER
 
     @property
     def difference(self) -> float:
@@ -346,21 +413,30 @@ class RMSTResult:
         return float(np.sqrt(sum(self.variance)))
 
     def to_frame(self) -> pd.DataFrame:
+        arms = (self.arms.treated, self.arms.control)
+        ex: list[dict] = [{}, {}]
+        diff_ex: dict = {}
+        if self.n_clusters is not None:
+            arms = arms[:1]
+            ex[0] = dict(clustering=PEER_WORKER, n_clusters=self.n_clusters[0])
+            diff_ex = dict(clustering=PEER_WORKER, n_clusters=sum(self.n_clusters))
         rows = [diff_row(self.analysis, self.outcome, a, "rmst", r, np.sqrt(v), n, e,
-                         self.level, tau=self.tau)
-                for a, r, v, n, e in zip((self.arms.treated, self.arms.control), self.rmst,
-                                         self.variance, self.n, self.events, strict=True)]
+                         self.level, tau=self.tau, **x)
+                for a, r, v, n, e, x in zip(arms, self.rmst, self.variance, self.n,
+                                            self.events, ex, strict=False)]
         for r in rows:  # a p-value of RMST = 0 has no meaning
             r["p_value"] = np.nan
         if self.se_difference > 0:
             rows.append(diff_row(self.analysis, self.outcome, self.arms.contrast,
                                  "rmst_difference", self.difference, self.se_difference,
-                                 sum(self.n), sum(self.events), self.level, tau=self.tau))
+                                 sum(self.n), sum(self.events), self.level, tau=self.tau,
+                                 **diff_ex))
         else:  # both Kaplan-Meier curves flat up to tau
             rows.append(not_estimable_row(
                 self.analysis, self.outcome, self.arms.contrast, "rmst_difference",
                 f"no {self.outcome} event before day {self.tau:g} in either arm: the RMST "
-                "difference has no variance", sum(self.n), sum(self.events), tau=self.tau))
+                "difference has no variance", sum(self.n), sum(self.events), tau=self.tau,
+                **diff_ex))
         return frame(rows)
 
 
@@ -376,18 +452,32 @@ def rmst_difference(
     time_col: str = "AVAL",
     censor_col: str = "CNSR",
     arm_col: str = "ARM",
+    cluster: str | None = None,
 ) -> RMSTResult:
-    """Difference in restricted mean survival time at ``tau`` days (unadjusted, KM-based)."""
-    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col])
-    arm_indicator(d[arm_col], arms)
-    res, var, ns, es = [], [], [], []
+    """Difference in restricted mean survival time at ``tau`` days (unadjusted, KM-based).
+
+    With ``cluster`` (ADSL ``CLUSTER``) each arm's variance is the grouped infinitesimal
+    jackknife by peer worker (:class:`RMSTResult`); not estimable with fewer than 2
+    clusters in an arm or all events in one cluster."""
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *([cluster] if cluster else [])])
+    a01 = arm_indicator(d[arm_col], arms)
+    if cluster:
+        check_clusters(d[cluster], a01, (d[censor_col].to_numpy() == 0)
+                       & (d[time_col].to_numpy(float) <= tau),
+                       arms=(arms.treated, arms.control),
+                       what="the RMST variance clustered by peer worker")
+    res, var, ns, es, gs = [], [], [], [], []
     for a in (arms.treated, arms.control):
         sub = d.loc[d[arm_col].astype(str) == a]
         ev = sub[censor_col].to_numpy() == 0
-        r, v = rmst_km(sub[time_col].to_numpy(float), ev, tau)
+        t = sub[time_col].to_numpy(float)
+        r, v = rmst_km(t, ev, tau)
+        if cluster:
+            v = grouped_variance(rmst_influence(t, ev, tau), sub[cluster].astype(str))
+            gs.append(int(sub[cluster].nunique()))
         res.append(r)
         var.append(v)
         ns.append(len(sub))
         es.append(int(ev.sum()))
     return RMSTResult(analysis, paramcd, arms, float(tau), tuple(res), tuple(var), tuple(ns),
-                      tuple(es), level)
+                      tuple(es), level, tuple(gs) if cluster else None)

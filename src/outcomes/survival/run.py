@@ -134,6 +134,12 @@ def run_survival(
                                                           arms=arms, analysis=a),
                     [ident(analysis, paramcd, c, "logrank_hazard_ratio", sum(pn), sum(pe))],
                     f"the log-rank test of {paramcd}"),
+            attempt(lambda p=paramcd, a=analysis: logrank(adtte, p, adsl=adsl, strata=strata,
+                                                          arms=arms, analysis=a,
+                                                          cluster=CLUSTER),
+                    [ident(analysis, paramcd, c, "logrank_hazard_ratio", sum(pn), sum(pe),
+                           clustering=PEER_WORKER)],
+                    f"the log-rank test of {paramcd} clustered by peer worker"),
             attempt(lambda p=paramcd, a=analysis: tenure_cox(
                         adtte, p, adsl=adsl, covariates=cox_cov, strata=strata, arms=arms,
                         analysis=a),
@@ -150,6 +156,13 @@ def run_survival(
                     by_arm_rows(analysis, paramcd, "rmst", arms, pn, pe, tau=tau)
                     + [ident(analysis, paramcd, c, "rmst_difference", sum(pn), sum(pe), tau=tau)],
                     f"the RMST of {paramcd}"),
+            attempt(lambda p=paramcd, a=analysis: rmst_difference(
+                        adtte, p, tau=tau, adsl=adsl, arms=arms, analysis=a, cluster=CLUSTER),
+                    [ident(analysis, paramcd, arms.treated, "rmst", pn[0], pe[0], tau=tau,
+                           clustering=PEER_WORKER),
+                     ident(analysis, paramcd, c, "rmst_difference", sum(pn), sum(pe), tau=tau,
+                           clustering=PEER_WORKER)],
+                    f"the RMST of {paramcd} clustered by peer worker"),
         ]
     results.append(attempt(
         lambda: cumulative_incidence(adtte, "READMIT", horizon=horizon, adsl=adsl, arms=arms),
@@ -158,6 +171,14 @@ def run_survival(
         + [ident("competing_risks", "READMIT", c, "cif_difference", sum(ns), sum(es),
                  horizon=horizon)],
         "the cumulative incidence"))
+    results.append(attempt(
+        lambda: cumulative_incidence(adtte, "READMIT", horizon=horizon, adsl=adsl, arms=arms,
+                                     cluster=CLUSTER),
+        [ident("competing_risks", "READMIT", arms.treated, "cumulative_incidence", ns[0],
+               es[0], horizon=horizon, clustering=PEER_WORKER),
+         ident("competing_risks", "READMIT", c, "cif_difference", sum(ns), sum(es),
+               horizon=horizon, clustering=PEER_WORKER)],
+        "the cumulative incidence clustered by peer worker"))
     for cl in (NONE, PEER_WORKER):
         results.append(attempt(
             lambda cl=cl: cause_specific_cox(adtte, "READMIT", adsl=adsl, covariates=cox_cov,

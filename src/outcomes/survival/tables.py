@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 
-from outcomes.clustering import NONE, PEER_WORKER
+from outcomes.clustering import NONE, PEER_WORKER, clustering_after_analysis
 from outcomes.tables import ESTIMATED, write_tsv  # noqa: F401  (re-exported)
 
 from ._common import RATIO_TYPES, RESULT_COLUMNS, STATUS_COLUMNS, with_status
@@ -20,11 +20,14 @@ KEY = ["analysis", "outcome", "contrast", "estimate_type"]
 
 def wald_scale(estimate_type: str):
     """The scale on which a row's Wald CI is symmetric: log for ratios, logit for a
-    risk of one arm, the identity otherwise."""
+    risk of one arm, log(−log) for a cumulative incidence of one arm (``km.loglog_ci``;
+    negated, so that it increases), the identity otherwise."""
     if estimate_type in RATIO_TYPES:
         return np.log
     if estimate_type == "risk":
         return logit
+    if estimate_type == "cumulative_incidence":
+        return lambda x: -np.log(-np.log(x))
     return lambda x: x
 
 
@@ -97,15 +100,16 @@ def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFra
         out = out.loc[~out["estimate_type"].str.startswith("ph_test")]
     clustered = "clustering" in out.columns
     if clustered:
-        out["clustering"] = out["clustering"].fillna(NONE)
         for c in CLUSTERING_COLUMNS:
             if c not in out.columns:
                 out[c] = np.nan
     last = CLUSTERING_COLUMNS if clustered else ()
     extra = [c for c in out.columns
              if c not in (*RESULT_COLUMNS, *STATUS_COLUMNS, "clustering", *last)]
-    head = ["analysis", *(["clustering"] if clustered else []), *RESULT_COLUMNS[1:]]
-    out = out[head + extra + list(last) + [c for c in STATUS_COLUMNS if c in out]]
+    out = out[[*RESULT_COLUMNS, *extra, *last, *[c for c in STATUS_COLUMNS if c in out],
+               *(["clustering"] if clustered else [])]]
+    if clustered:  # right after analysis, none where a result did not set it
+        out = clustering_after_analysis(out)
     out = out.reset_index(drop=True)
     out["n"] = out["n"].astype("Int64")
     out["events"] = out["events"].astype("Int64")
