@@ -14,7 +14,7 @@ from scipy import stats
 from outcomes.cli import main
 from outcomes.instruments import load_registry
 from outcomes.simulate import SimulationError, simulate, write_simulated_trial
-from outcomes.simulate.engagement import draw_engagement, exposure
+from outcomes.simulate.engagement import _adjusted_per_protocol, draw_engagement, exposure
 from outcomes.simulate.model import Model, draw_units
 from outcomes.simulate.parameters import CONTROL, TREATED, EngagementSpec, draw_parameters
 
@@ -110,6 +110,23 @@ def test_truth_block(run):
     assert w["marginal_effect_per_contact"] == pytest.approx(w["effect_per_contact"], rel=0.05)
     assert 2.0 < w["cace"] < 4.0
     assert e["latent_effect_per_contact"]["month_4:wai_sr"] == pytest.approx(0.5 / 5.5, rel=1e-12)
+
+
+def test_adjusted_per_protocol_is_ols():
+    """The normal-equation OLS of the adjusted per-protocol truth equals statsmodels OLS."""
+    rng = np.random.default_rng(5)
+    n = 500
+    complier = rng.random(n) < 0.7
+    baseline = rng.normal(40, 10, n)
+    site = rng.integers(0, 4, n)
+    adjust = (site[:, None] == np.arange(1, 4)[None, :]).astype(float)
+    y0 = 10 + 0.5 * baseline + site + rng.normal(0, 5, n) + 2 * complier
+    y1 = y0 + 3 * complier
+    got = _adjusted_per_protocol(y1, y0, complier, baseline, adjust)
+    y = np.concatenate([y1[complier], y0])
+    x = np.column_stack([np.r_[np.ones(complier.sum()), np.zeros(n)], np.r_[baseline[complier], baseline],
+                         np.vstack([adjust[complier], adjust])])
+    assert got == pytest.approx(sm.OLS(y, sm.add_constant(x)).fit().params[1], rel=1e-10)
 
 
 def test_contacts_reproduce_the_dose(run):

@@ -118,14 +118,16 @@ def _dummies(codes: np.ndarray) -> np.ndarray:
 def _adjusted_per_protocol(y1, y0, complier, baseline, adjust: np.ndarray) -> float:
     """Expected value of the per-protocol ANCOVA: OLS of the outcome on 'engaged', the
     own baseline score and the plan's covariates (site, diagnosis group) in the
-    population of treated compliers and all controls (1:1 randomisation)."""
+    population of treated compliers and all controls (1:1 randomisation). Solved by the
+    normal equations (a dozen columns, hundreds of thousands of rows: 0.01 s where
+    ``numpy.linalg.lstsq``'s SVD took 0.3 s per score); tests compare with statsmodels OLS."""
     c = complier
     y = np.concatenate([y1[c], y0])
     x = np.column_stack([
         np.ones(y.size), np.concatenate([np.ones(c.sum()), np.zeros(y0.size)]),
         np.concatenate([baseline[c], baseline]), np.concatenate([adjust[c], adjust]),
     ])
-    return float(np.linalg.lstsq(x, y, rcond=None)[0][1])
+    return float(np.linalg.solve(x.T @ x, x.T @ y)[1])
 
 
 def _contrasts(y1, y0, y1_plus, complier, dose, baseline=None, adjust=None) -> dict:
