@@ -24,9 +24,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from outcomes.simulate import write_simulated_trial
 
     write_simulated_trial(n=args.n, seed=args.seed, out_dir=Path(args.out), truth_n=args.truth_n,
-                          missingness=args.missingness, mnar_delta=args.mnar_delta, icc=args.icc)
+                          missingness=args.missingness, mnar_delta=args.mnar_delta, icc=args.icc,
+                          engagement=args.engagement)
     scenario = "" if args.missingness == "default" else f", missingness {args.missingness}"
     scenario += f", peer-worker ICC {args.icc:g}" if args.icc else ""
+    scenario += "" if args.engagement == "default" else f", {args.engagement} engagement"
     print(f"simulate: wrote a trial of {args.n} participants (seed {args.seed}{scenario}) to {args.out}")
     return 0
 
@@ -240,7 +242,7 @@ def _cmd_mediation_gather(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from outcomes.simulate.parameters import MISSINGNESS
+    from outcomes.simulate.parameters import ENGAGEMENT_SCENARIOS, MISSINGNESS
 
     parser = argparse.ArgumentParser(
         prog="outcomes",
@@ -272,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--icc", type=float, default=0.0,
         help="intracluster correlation of the peer-worker effects on the latent scale, 0 <= ICC < 1 "
              "(docs/synthetic-trial.md §10a; default 0: no peer-worker clustering)",
+    )
+    p.add_argument(
+        "--engagement", default="default", choices=ENGAGEMENT_SCENARIOS,
+        help="who receives the effect: default (everyone randomised to peer support) or selective "
+             "(a latent compliance type and a contact dose; docs/synthetic-trial.md §10b)",
     )
     p.set_defaults(func=_cmd_simulate)
 

@@ -2,7 +2,7 @@
 
 Public API
 ----------
-``write_simulated_trial(n, seed, out_dir, truth_n=None, missingness="default", mnar_delta=None, icc=0.0)``
+``write_simulated_trial(n, seed, out_dir, truth_n=None, missingness="default", mnar_delta=None, icc=0.0, engagement="default")``
     Write ``participants.csv``, ``questionnaires.csv``, ``admissions.csv``,
     ``peer_contacts.csv`` (docs/data-contract.md), their Frictionless descriptor
     ``datapackage.json`` and ``truth.json`` into ``out_dir``.
@@ -11,9 +11,10 @@ Public API
 
 All randomness comes from one ``numpy.random.default_rng(seed)``, split with
 ``rng.spawn(3)`` into a parameter stream (site effects, peer workers), a trial stream and
-a truth-population stream (``spawn(5)`` in fact: a fourth child for the MNAR truth
-population's follow-up, a fifth for peer-worker clustering when ``icc > 0``, leaving the
-first three as they were); nothing uses global random state. The same ``(n, seed)`` gives
+a truth-population stream (``spawn(6)`` in fact: a fourth child for the MNAR truth
+population's follow-up, a fifth for peer-worker clustering when ``icc > 0``, a sixth for
+selective engagement, leaving the first three as they were); nothing uses global random
+state. The same ``(n, seed)`` gives
 byte-identical files whatever ``truth_n`` is; ``truth_n`` only changes truth.json.
 The model is documented in ``docs/synthetic-trial.md``.
 """
@@ -31,14 +32,17 @@ import numpy as np
 from outcomes import __version__, contract
 from outcomes.errors import OutcomesError
 from outcomes.instruments import load_registry
+from outcomes.simulate.engagement import engagement_block
 from outcomes.simulate.missingness import scenario
 from outcomes.simulate.parameters import (
     CONTROL,
     DATA_CUT,
+    ENGAGEMENT_SCENARIOS,
     FOLLOWUP_DAYS,
     RECRUITMENT_END,
     RECRUITMENT_START,
     TREATED,
+    EngagementSpec,
     Parameters,
     draw_parameters,
 )
@@ -109,6 +113,13 @@ def _check_icc(icc) -> float:
     return x
 
 
+def _check_engagement(engagement) -> str:
+    if engagement not in ENGAGEMENT_SCENARIOS:
+        raise SimulationError(
+            f"--engagement must be one of {', '.join(ENGAGEMENT_SCENARIOS)}, got {engagement!r}")
+    return engagement
+
+
 def _check(n: int, seed: int, truth_n: int) -> None:
     if not isinstance(n, int | np.integer) or n < 1:
         raise SimulationError(f"--n must be a positive integer, got {n!r}")
@@ -121,6 +132,7 @@ def _check(n: int, seed: int, truth_n: int) -> None:
 def simulate(
     n: int, seed: int, truth_n: int | None = None, missingness: str = "default",
     mnar_delta: float | tuple[float, float] | None = None, icc: float = 0.0,
+    engagement: str = "default",
 ) -> tuple[dict[str, Table], dict]:
     """Simulate a trial of ``n`` participants and its truth; nothing is written.
 
@@ -132,22 +144,33 @@ def simulate(
     ``icc`` (0 <= icc < 1) is the intracluster correlation of the peer-worker effects on
     the latent scale (docs/synthetic-trial.md §10a); 0, the default, is the unclustered
     trial of before, draw for draw. With ``icc > 0`` truth.json gets a ``clustering`` block.
+
+    ``engagement`` is ``default`` (today's trial, draw for draw) or ``selective``: a latent
+    compliance type and a contact dose drawn before the outcomes, only compliers' contacts
+    carrying the effect (docs/synthetic-trial.md §10b); truth.json gets an ``engagement``
+    block (CACE, ITT, per-protocol, effect per contact from potential outcomes).
     """
     truth_n = DEFAULT_TRUTH_N if truth_n is None else truth_n
     _check(n, seed, truth_n)
     icc = _check_icc(icc)
+    engagement = _check_engagement(engagement)
     spec = scenario(missingness, mnar_delta)
     rng = np.random.default_rng(seed)
-    r_params, r_trial, r_truth, r_truth_missing, r_workers = rng.spawn(5)
+    r_params, r_trial, r_truth, r_truth_missing, r_workers, r_engagement = rng.spawn(6)
     params = draw_parameters(r_params)
     registry = load_registry()
     workers = r_assign = r_population = None
     if icc > 0:
         r_draw, r_assign, r_population, r_pairs = r_workers.spawn(4)
         workers = draw_workers(r_draw, params, icc)
-    tables, record = simulate_trial(int(n), r_trial, params, registry, spec, workers, r_assign)
+    trial_eng = truth_eng = None
+    if engagement == "selective":
+        e_spec = EngagementSpec()
+        r_eng_trial, r_eng_truth = r_engagement.spawn(2)
+        trial_eng, truth_eng = (e_spec, r_eng_trial), (e_spec, r_eng_truth)
+    tables, record = simulate_trial(int(n), r_trial, params, registry, spec, workers, r_assign, trial_eng)
     truth = compute_truth(params, registry, r_truth, int(truth_n), spec, r_truth_missing,
-                          workers, r_population)
+                          workers, r_population, truth_eng)
     truth["meta"] = {
         "generator": "outcomes.simulate",
         "version": __version__,
@@ -174,6 +197,9 @@ def simulate(
         scores = score_scale(Model(params, registry), workers, r_pairs,
                              max(int(truth_n) // 2, SCORE_SCALE_MIN_PAIRS))
         truth["clustering"] = clustering_block(params, workers, record["main_worker"], pid, scores)
+    if trial_eng is not None:
+        truth["engagement"] = engagement_block(trial_eng[0], params, truth.pop("engagement_population"),
+                                               record["engagement"])
     return tables, truth
 
 
@@ -199,13 +225,14 @@ def _missingness_block(spec, record: dict, population: dict | None) -> dict:
 def write_simulated_trial(
     n: int, seed: int, out_dir: Path, truth_n: int | None = None, missingness: str = "default",
     mnar_delta: float | tuple[float, float] | None = None, icc: float = 0.0,
+    engagement: str = "default",
 ) -> dict[str, Path]:
     """Write the extract (docs/data-contract.md), datapackage.json and truth.json into
-    ``out_dir``; returns the paths. ``missingness``, ``mnar_delta``, ``icc``: as
-    :func:`simulate`."""
+    ``out_dir``; returns the paths. ``missingness``, ``mnar_delta``, ``icc``,
+    ``engagement``: as :func:`simulate`."""
     from outcomes.datapackage import DESCRIPTOR_FILE, datapackage_json
 
-    tables, truth = simulate(n, seed, truth_n, missingness, mnar_delta, icc)
+    tables, truth = simulate(n, seed, truth_n, missingness, mnar_delta, icc, engagement)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

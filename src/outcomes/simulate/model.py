@@ -44,6 +44,9 @@ class Units:
     worker_effect: dict[str, np.ndarray] = field(default_factory=dict)
     """Peer-worker effect of each person under the treated arm, by equation
     (``<visit>:<key>``, ``readmission``); empty without clustering (peer_workers.py)."""
+    exposure: np.ndarray | None = None
+    """Multiplier of every arm term under the treated arm (selective engagement, §10b:
+    dose / reference dose for a complier, 0 for a never-taker); ``None``: 1 for everyone."""
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def item_noise(self, visit: str, key: str, p: int, cache: bool = False) -> np.ndarray:
@@ -60,6 +63,11 @@ class Units:
         if cache:
             self._cache[name] = noise
         return noise
+
+    def treated(self, t):
+        """What the arm terms of the equations multiply: ``t``, times the person's
+        exposure under selective engagement."""
+        return t if self.exposure is None else t * self.exposure
 
     def add_worker(self, lin: np.ndarray, name: str, t) -> np.ndarray:
         """``lin + t * b`` with ``b`` the person's worker effect on equation ``name``
@@ -170,7 +178,7 @@ class Model:
         spec = self.params.process[key]
         mu0 = self.params.latent_spec(key).mu0
         lin = (
-            mu0 + spec.shift + spec.arm * t + spec.own_baseline * self.z0(base, key)
+            mu0 + spec.shift + spec.arm * u.treated(t) + spec.own_baseline * self.z0(base, key)
             + self.params.site_effect(f"month_4:{key}", u.site)
             + spec.prior * (u.prior - 1.5)
             + spec.sigma * u.latent_noise[f"month_4:{key}"]
@@ -182,7 +190,7 @@ class Model:
         spec = self.params.outcomes[visit][key]
         mu0 = self.params.latent_spec(key).mu0
         lin = (
-            mu0 + spec.shift + spec.arm * t + spec.own_baseline * self.z0(base, key)
+            mu0 + spec.shift + spec.arm * u.treated(t) + spec.own_baseline * self.z0(base, key)
             + self.params.site_effect(f"{visit}:{key}", u.site)
             + spec.prior * (u.prior - 1.5)
             + spec.sigma * u.latent_noise[f"{visit}:{key}"]
@@ -256,7 +264,7 @@ class Model:
             self.params.site_effect("readmission", u.site)
             + spec.prior * (u.prior - 1.5)
             + spec.detained * (u.detained.astype(float) - 0.4)
-            + spec.arm * t
+            + spec.arm * u.treated(t)
         )
         lp = u.add_worker(lp, "readmission", t)
         for med, coef in spec.mediators.items():

@@ -270,6 +270,60 @@ class ContactSpec:
     )
 
 
+@dataclass(frozen=True)
+class EngagementSpec:
+    """Selective engagement (``--engagement selective``, docs/synthetic-trial.md §10b).
+
+    A latent compliance type C for everyone, both arms, before the outcomes:
+
+        logit P(C = 1) = intercept + wellbeing * w0 + age_per_10y * (age - 40) / 10
+            + diagnosis[group] + prior * (prior_admissions - 1.5)
+            + frailty * zlogZ + hope * e4_hhi + readiness * e12_wemwbs
+
+    with ``w0`` the baseline WEMWBS latent minus its mean (variance 1), ``zlogZ`` the
+    standardised log of the readmission frailty, ``e4_hhi`` the month-4 hope disturbance
+    and ``e12_wemwbs`` the month-12 wellbeing disturbance (the last three unobserved
+    traits: what makes a per-protocol comparison biased even given baseline covariates). A complier's dose (contacts in the window of
+    ``window_days`` after index discharge, from randomisation) is
+
+        D = 1 + min(NegBin(size dose_size, mean mu), dose_max - 1),
+        log mu = log(dose_mean) + dose_age_per_10y * (age - 40) / 10 + dose_diagnosis[group]
+            + dose_prior * (prior_admissions - 1.5) + dose_site[site] + dose_alliance * e4_wai_sr
+
+    and every arm term of the change model is multiplied by ``D / reference_dose`` for a
+    treated complier, by 0 for a never-taker: the effect per contact is the arm
+    coefficient / ``reference_dose`` whatever the covariates.
+    """
+
+    intercept: float = 1.1
+    wellbeing: float = 0.5
+    age_per_10y: float = 0.15
+    diagnosis: tuple[float, ...] = (-0.2, 0.0, 0.3, -0.3, 0.0)
+    prior: float = -0.15
+    frailty: float = -0.4
+    hope: float = 0.3
+    readiness: float = 0.3
+    dose_mean: float = 5.5
+    dose_size: float = 3.0
+    dose_age_per_10y: float = 0.15
+    dose_diagnosis: tuple[float, ...] = (0.2, 0.0, -0.2, 0.3, 0.0)
+    dose_prior: float = 0.1
+    dose_site: tuple[float, ...] = (0.25, 0.1, 0.0, -0.1, -0.2, 0.15, -0.25)
+    dose_alliance: float = 0.25
+    dose_max: int = 24
+    reference_dose: float = 5.5
+    window_days: int = 122
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+ENGAGEMENT_SCENARIOS: tuple[str, ...] = ("default", "selective")
+"""``outcomes simulate --engagement``: ``default`` (a random 12% of the treated arm never
+engage and the arm effect reaches everyone randomised to peer support) or ``selective``
+(:class:`EngagementSpec`)."""
+
+
 LATENT: dict[str, LatentSpec] = {
     "wemwbs": LatentSpec(loading=0.80, mu0=-0.35, ref_mean=38.0, ref_sd=11.0, discrimination=1.6, threshold_span=4.5),
     "qpr15": LatentSpec(loading=0.75, mu0=-0.10, ref_mean=29.0, ref_sd=12.0, discrimination=1.5, threshold_span=4.5),

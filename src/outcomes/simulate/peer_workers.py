@@ -96,16 +96,19 @@ def draw_workers(rng: np.random.Generator, params: Parameters, icc: float) -> Pe
 
 
 def assign_workers(rng: np.random.Generator, workers: PeerWorkers, site: np.ndarray, arm: np.ndarray,
-                   no_contact_prob: float) -> tuple[np.ndarray, np.ndarray]:
+                   no_contact_prob: float, complier: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Engagement and main worker of each participant, before any outcome is drawn.
 
     A treated participant engages with probability ``1 - no_contact_prob`` (as in §10,
     independent of everything else) and then has main worker j of their site with
     probability ``workers.weight[j]``. Returns ``(engaged, main)``: ``main`` is the worker
-    index (into ``workers.labels``), -1 for usual care and never-engagers.
+    index (into ``workers.labels``), -1 for usual care and never-engagers. Under selective
+    engagement (§10b) ``complier`` decides instead (the uniform is still drawn).
     """
     n = site.size
     engaged = (rng.random(n) >= no_contact_prob) & (arm == 1)
+    if complier is not None:
+        engaged = complier & (arm == 1)
     u = rng.random(n)
     main = np.full(n, -1, dtype=np.int64)
     for s in np.unique(site):
@@ -118,11 +121,14 @@ def assign_workers(rng: np.random.Generator, workers: PeerWorkers, site: np.ndar
 
 
 def population_effects(rng: np.random.Generator, workers: PeerWorkers, n: int,
-                       no_contact_prob: float) -> dict[str, np.ndarray]:
+                       no_contact_prob: float, engaged: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Worker effects of a truth population under the treated arm: each member engages
-    with the trial's probability and then draws a worker of its own from the population
-    of workers (N(0, tau^2) per effect), so averages are over workers, not the trial's."""
-    engaged = rng.random(n) >= no_contact_prob
+    with the trial's probability (or, under selective engagement, if ``engaged``: the
+    compliers; the uniforms are still drawn) and then draws a worker of its own from the
+    population of workers (N(0, tau^2) per effect), so averages are over workers, not the
+    trial's."""
+    drawn = rng.random(n) >= no_contact_prob
+    engaged = drawn if engaged is None else engaged
     return {name: np.where(engaged, rng.normal(0.0, np.sqrt(v), size=n), 0.0)
             for name, v in workers.variance.items()}
 

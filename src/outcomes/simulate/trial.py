@@ -16,6 +16,7 @@ import numpy as np
 
 from outcomes import contract
 from outcomes.instruments import Instrument
+from outcomes.simulate.engagement import contact_days, draw_engagement, exposure, trial_record
 from outcomes.simulate.missingness import (
     MNAR_INSTRUMENT,
     VISIT_KEYS,
@@ -33,6 +34,7 @@ from outcomes.simulate.parameters import (
     RECRUITMENT_END,
     RECRUITMENT_START,
     TREATED,
+    EngagementSpec,
     MissingnessSpec,
     Parameters,
 )
@@ -89,6 +91,7 @@ def simulate_trial(
     n: int, rng: np.random.Generator, params: Parameters, registry: dict[str, Instrument],
     spec: MissingnessSpec | None = None, workers: PeerWorkers | None = None,
     r_assign: np.random.Generator | None = None,
+    engagement: tuple[EngagementSpec, np.random.Generator] | None = None,
 ) -> tuple[dict[str, Table], dict]:
     """Simulate a trial of ``n`` randomised participants under missingness scenario ``spec``
     (default: ``MISSINGNESS["default"]``); returns the four tables of docs/data-contract.md
@@ -98,7 +101,12 @@ def simulate_trial(
     With ``workers`` (``icc > 0``) engagement and the main worker are drawn from
     ``r_assign`` before the outcomes, the participant carries that worker's effects and
     the contacts show that worker; without, both come from the contacts stream after the
-    outcomes, as they always have (no worker effect)."""
+    outcomes, as they always have (no worker effect).
+
+    With ``engagement`` (selective engagement, §10b: its spec and stream) everyone's
+    compliance type and dose are drawn before the outcomes; treated compliers' contact days
+    are planned then, and the dose the outcomes use is the number of them before death,
+    withdrawal and the cut (the contacts written). The record gets ``engagement``."""
     spec = MISSINGNESS["default"] if spec is None else spec
     r_design, r_units, r_events, r_follow, r_contacts = rng.spawn(5)
     model = Model(params, registry)
@@ -121,10 +129,34 @@ def simulate_trial(
     index_adm = rand_day - pre
     discharge = rand_day + post
 
+    # --- death and withdrawals (no outcome needed: drawn here so that the dose of §10b
+    # can stop at them; the same draws as ever) ------------------------------------------------
+    death_day = discharge + np.ceil(model.death_days(u)).astype(np.int64)
+    death_day = np.where(death_day <= cut, death_day, NO_DAY)
+    fu = params.followup
+    wd_day = rand_day + 1 + np.floor(r_follow.random(n) * fu.withdrawal_max_days).astype(np.int64)
+    withdrawn = (r_follow.random(n) < fu.withdrawal_prob) & (wd_day <= cut) & (wd_day < death_day)
+    wd_day = np.where(withdrawn, wd_day, NO_DAY)
+    keep_after_wd = r_follow.random(n) < fu.keep_admissions_after_withdrawal
+    index_listed = r_follow.random(n) < fu.index_admission_listed
+
+    # --- selective engagement: compliance type, dose and contact days, before any outcome ----
+    eng = planned_days = received = None
+    if engagement is not None:
+        e_spec, r_eng = engagement
+        eng = draw_engagement(r_eng, e_spec, params, u)
+        planned_days = contact_days(r_eng, e_spec, rand_day, discharge, eng.dose,
+                                    np.flatnonzero(eng.complier & (arm == 1)))
+        received = np.zeros(n, dtype=np.int64)
+        for i, days in planned_days.items():
+            received[i] = int(((days < death_day[i]) & (days < wd_day[i]) & (days <= cut)).sum())
+        u.exposure = exposure(e_spec, np.where(arm == 1, received, eng.dose))
+
     # --- peer workers (partially nested design), before any outcome -------------------
     assigned = None
     if workers is not None:
-        engaged, main = assign_workers(r_assign, workers, u.site, arm, params.contacts.no_contact_prob)
+        engaged, main = assign_workers(r_assign, workers, u.site, arm, params.contacts.no_contact_prob,
+                                       complier=None if eng is None else eng.complier)
         u.worker_effect = workers.person_effects(main)
         first_of_site = np.concatenate([[0], np.cumsum(params.peer_workers)[:-1]])
         assigned = (engaged, np.where(main >= 0, main - first_of_site[u.site], -1))
@@ -137,16 +169,6 @@ def simulate_trial(
     lp = model.readmission_lp(u, t, model.mediator_scores(m4))
     scale = model.hazard_scale(u, lp)
     first_gap = model.gap_days(scale, u.u_readmit)
-    death_day = discharge + np.ceil(model.death_days(u)).astype(np.int64)
-    death_day = np.where(death_day <= cut, death_day, NO_DAY)
-
-    # --- withdrawals ----------------------------------------------------------------------
-    fu = params.followup
-    wd_day = rand_day + 1 + np.floor(r_follow.random(n) * fu.withdrawal_max_days).astype(np.int64)
-    withdrawn = (r_follow.random(n) < fu.withdrawal_prob) & (wd_day <= cut) & (wd_day < death_day)
-    wd_day = np.where(withdrawn, wd_day, NO_DAY)
-    keep_after_wd = r_follow.random(n) < fu.keep_admissions_after_withdrawal
-    index_listed = r_follow.random(n) < fu.index_admission_listed
 
     # --- admissions -------------------------------------------------------------------------
     admissions, first_readmission = _admissions(
@@ -161,13 +183,16 @@ def simulate_trial(
     )
 
     # --- peer contacts ----------------------------------------------------------------------
-    contacts = _contacts(params, u, r_contacts, arm, rand_day, discharge, death_day, wd_day, cut, assigned)
+    contacts = _contacts(params, u, r_contacts, arm, rand_day, discharge, death_day, wd_day, cut, assigned,
+                         planned_days)
     if workers is not None:
         missing_record["main_worker"] = main
 
     # --- participants -----------------------------------------------------------------------
     width = max(4, len(str(n)))
     pid = [f"P{i + 1:0{width}d}" for i in range(n)]
+    if eng is not None:
+        missing_record["engagement"] = trial_record(eng, arm, received, pid)
     rand_s, dis_s = iso(rand_day), iso(discharge)
     wd_s = np.where(withdrawn, iso(np.where(withdrawn, wd_day, 0)), "")
     dead = death_day != NO_DAY
@@ -368,10 +393,14 @@ def _realised(spec, arm, planned, death_day, wd_day, completed, w_obs) -> dict:
 
 
 def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death_day, wd_day, cut,
-              assigned: tuple[np.ndarray, np.ndarray] | None = None):
+              assigned: tuple[np.ndarray, np.ndarray] | None = None,
+              planned_days: dict[int, np.ndarray] | None = None):
     """Contact rows; ``assigned`` = (engaged, main worker index within the site) drawn
     before the outcomes replaces the two draws of this stream that decide them (which are
-    still made, so the remaining draws are those of the unclustered trial)."""
+    still made, so the remaining draws are those of the unclustered trial).
+    ``planned_days`` (selective engagement, §10b): the contact days of each treated
+    complier, all distinct (ward mode on days up to discharge, else community modes);
+    nobody else has contacts."""
     spec = params.contacts
     n = u.n
     modes = contract.CONTACT_MODES
@@ -386,17 +415,25 @@ def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death
         main = int(rng.integers(0, n_site))
         if assigned is not None:
             engaged, main = bool(assigned[0][i]), int(assigned[1][i])
+        if planned_days is not None:
+            engaged = i in planned_days
         if not engaged:
             continue
-        k_ward = int(rng.poisson(spec.ward_mean))
-        mean = spec.community_mean * link[i]
-        k_comm = int(rng.negative_binomial(spec.community_size, spec.community_size / (spec.community_size + mean)))
-        ward_days = rand_day[i] + rng.integers(0, discharge[i] - rand_day[i] + 1, size=k_ward)
-        comm_days = discharge[i] + 1 + np.floor(spec.community_days * rng.beta(1.0, 1.8, size=k_comm)).astype(np.int64)
-        ward_mode = ward_modes[(rng.random(k_ward) < 0.1).astype(int)]
-        comm_mode = rng.choice(len(modes), size=k_comm, p=np.asarray(spec.mode_probs))
-        c_days = np.concatenate([ward_days, comm_days])
-        c_modes = np.concatenate([ward_mode, comm_mode]).astype(np.int64)
+        if planned_days is None:
+            k_ward = int(rng.poisson(spec.ward_mean))
+            mean = spec.community_mean * link[i]
+            k_comm = int(rng.negative_binomial(spec.community_size, spec.community_size / (spec.community_size + mean)))
+            ward_days = rand_day[i] + rng.integers(0, discharge[i] - rand_day[i] + 1, size=k_ward)
+            comm_days = discharge[i] + 1 + np.floor(spec.community_days * rng.beta(1.0, 1.8, size=k_comm)).astype(np.int64)
+            ward_mode = ward_modes[(rng.random(k_ward) < 0.1).astype(int)]
+            comm_mode = rng.choice(len(modes), size=k_comm, p=np.asarray(spec.mode_probs))
+            c_days = np.concatenate([ward_days, comm_days])
+            c_modes = np.concatenate([ward_mode, comm_mode]).astype(np.int64)
+        else:
+            c_days = planned_days[i]
+            ward_mode = ward_modes[(rng.random(c_days.size) < 0.1).astype(int)]
+            comm_mode = rng.choice(len(modes), size=c_days.size, p=np.asarray(spec.mode_probs))
+            c_modes = np.where(c_days <= discharge[i], ward_mode, comm_mode).astype(np.int64)
         k = c_days.size
         other = rng.integers(0, max(n_site - 1, 1), size=k)
         other = np.where(other >= main, other + 1, other) if n_site > 1 else np.full(k, main)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from outcomes.instruments import Instrument
+from outcomes.simulate.engagement import draw_engagement, engagement_truth, exposure
 from outcomes.simulate.missingness import (
     MNAR_INSTRUMENT,
     delta_by_person,
@@ -33,6 +34,7 @@ from outcomes.simulate.parameters import (
     FOLLOWUP_DAYS,
     MECHANISMS,
     TREATED,
+    EngagementSpec,
     MissingnessSpec,
     Parameters,
 )
@@ -191,6 +193,7 @@ def compute_truth(
     params: Parameters, registry: dict[str, Instrument], rng: np.random.Generator, truth_n: int,
     spec: MissingnessSpec | None = None, rng_missing: np.random.Generator | None = None,
     workers: PeerWorkers | None = None, rng_workers: np.random.Generator | None = None,
+    engagement: tuple[EngagementSpec, np.random.Generator] | None = None,
 ) -> dict:
     """All true effects (see docs/synthetic-trial.md for the layout).
 
@@ -199,11 +202,20 @@ def compute_truth(
     population's follow-up, and ``truth["mnar_population"]`` describes the shift.
     With ``workers`` (``icc > 0``) each member carries, under the treated arm, the effects
     of a worker of its own drawn from ``rng_workers`` (peer_workers.population_effects).
+    With ``engagement`` (selective engagement, §10b: its spec and stream) each member has
+    a compliance type and dose; only compliers engage (and draw a worker), and
+    ``truth["engagement"]`` holds the estimands by principal stratum (engagement.py).
     """
     model = Model(params, registry)
     u = draw_units(rng, truth_n, params, model.keys)
+    eng = None
+    if engagement is not None:
+        e_spec, r_eng = engagement
+        eng = draw_engagement(r_eng, e_spec, params, u)
+        u.exposure = exposure(e_spec, eng.dose)
     if workers is not None:
-        u.worker_effect = population_effects(rng_workers, workers, truth_n, params.contacts.no_contact_prob)
+        u.worker_effect = population_effects(rng_workers, workers, truth_n, params.contacts.no_contact_prob,
+                                             engaged=None if eng is None else eng.complier)
     base = model.baseline(u)
     paramcds = [s.paramcd for inst in registry.values() for s in inst.scores]
     scores: dict[str, dict] = {
@@ -212,16 +224,32 @@ def compute_truth(
     m4 = {t: model.month4(u, base, float(t)) for t in (0, 1)}
     scores["month_4"] = _score_block(paramcds, m4)
     m12 = {t: model.month12(u, base, m4[t], float(t)) for t in (0, 1)}
+    if eng is not None:
+        # potential outcomes with one more contact for every complier, and the month-12
+        # scores before any MNAR shift (the engagement truth refers to the structural outcomes)
+        u.exposure = exposure(e_spec, eng.dose + eng.complier)
+        m4_plus = model.month4(u, base, 1.0)
+        m12_plus = model.month12(u, base, m4_plus, 1.0)
+        u.exposure = exposure(e_spec, eng.dose)
+        m12_structural = {t: Visit(latent={}, scores=dict(m12[t].scores)) for t in (0, 1)}
     mnar = None
     if spec is not None and any(spec.mnar_delta) and MNAR_INSTRUMENT in model.keys:
         mnar = _mnar_full_data(model, u, base, m4, m12, spec, rng_missing)
     scores["month_12"] = _score_block(paramcds, m12)
     med = {t: model.mediator_scores(m4[t]) for t in (0, 1)}
-    del m4, m12  # only the mediator scores are needed from here on (memory)
 
     # --- natural effects through each mediator set -----------------------------------------
     outcome = _Outcomes(model, u, base)
     factual = {t: outcome(float(t), med[t]) for t in (0, 1)}
+    engagement_block = None
+    if eng is not None:
+        u.exposure = exposure(e_spec, eng.dose + eng.complier)
+        readm_plus = outcome(1.0, model.mediator_scores(m4_plus))
+        u.exposure = exposure(e_spec, eng.dose)
+        engagement_block = engagement_truth(model, u, base, m4, m12_structural, factual, eng, e_spec,
+                                            (m4_plus, m12_plus, readm_plus))
+        del m4_plus, m12_plus, m12_structural, readm_plus
+    del m4, m12  # only the mediator scores are needed from here on (memory)
     sets = mediator_sets(model)
     mediation: dict[str, dict] = {name: {} for name in OUTCOME_DEFINITIONS}
     for set_name, keys in sets.items():
@@ -289,4 +317,6 @@ def compute_truth(
     }
     if mnar is not None:
         out["mnar_population"] = mnar
+    if engagement_block is not None:
+        out["engagement_population"] = engagement_block
     return out
