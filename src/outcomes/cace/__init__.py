@@ -1,0 +1,1 @@
+"""Engagement with peer support and complier average causal effects (docs/engagement.md)."""
