@@ -95,14 +95,18 @@ def readmission_comparison(pop: pd.DataFrame, groups: Arms, adtte: pd.DataFrame,
     tte = adtte.loc[adtte["USUBJID"].isin(pop["USUBJID"])].drop(columns=["ARM"], errors="ignore")
     arm = pop["ARM"].astype(str)
     ns = (int((arm == groups.treated).sum()), int((arm == groups.control).sum()))
+    def fit(cl: str):
+        check_groups(pop, groups, analysis)
+        return readmission_within(
+            tte, pop, horizon=horizon, covariates=tuple(s["primary_covariates"]),
+            strategy=s["primary_strategy"], arms=groups, analysis=analysis,
+            censor_groups=("ARM",), cluster=CLUSTER if cl == PEER_WORKER else None)
+
     frames = []
     for cl in (NONE, PEER_WORKER):
         ex = dict(clustering=cl, strategy=s["primary_strategy"], horizon=horizon)
         res = attempt(
-            lambda cl=cl: check_groups(pop, groups, analysis) or readmission_within(
-                tte, pop, horizon=horizon, covariates=tuple(s["primary_covariates"]),
-                strategy=s["primary_strategy"], arms=groups, analysis=analysis,
-                censor_groups=("ARM",), cluster=CLUSTER if cl == PEER_WORKER else None),
+            partial(fit, cl),
             by_arm_rows(analysis, outcome, "risk", groups, ns, (np.nan, np.nan), **ex)
             + [dict(analysis=analysis, outcome=outcome, contrast=groups.contrast,
                     estimate_type="risk_difference", n=sum(ns), events=np.nan, **ex)],
