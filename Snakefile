@@ -12,6 +12,7 @@ include: "workflow/rules/impute.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/tipping.smk"
 include: "workflow/rules/survival.smk"
+include: "workflow/rules/engagement.smk"
 include: "workflow/rules/mediation.smk"
 include: "workflow/rules/report.smk"
 
@@ -32,6 +33,7 @@ rule all:
         rules.impute.output.summary if MI else [],
         rules.tipping_point.output if MI else [],
         rules.survival.output,
+        rules.engagement.output,
         rules.mediation_gather.output,
         rules.provenance.output,
         rules.report.output,

@@ -76,7 +76,8 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     # the default profile's terminal: progress, no job's shell command, inputs or outputs,
     # and the run's last line says where the report is
     out = res.stdout + res.stderr
-    assert "of 31 steps (100%) done" in out  # 18 mediation jobs, impute and tipping_point under MI
+    # 18 mediation jobs, impute and tipping_point under MI, engagement
+    assert "of 32 steps (100%) done" in out
     for verbose in ("Shell command:", "\n    input: ", "\n    output: ", "\nrule validate:", "\nlocalrule "):
         assert verbose not in out, verbose
     assert _end_lines(res) == ["Pipeline finished. Open results/report/index.html"]
@@ -88,7 +89,8 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     # the validator's summary is in its log
     assert (work / "results" / "logs" / "validate.log").read_text().splitlines()[-2:] == [
         "Gate passed: no unexplained errors (exit status 0).", "Listing: results/validation/validation.html"]
-    for table in ("survival.tsv", "questionnaires.tsv", "mediation.tsv"):
+    for table in ("survival.tsv", "questionnaires.tsv", "mediation.tsv", "engagement.tsv",
+                  "cace.tsv"):
         assert (work / "results" / "tables" / table).stat().st_size > 0
     # multiple imputation is on in config/test.yaml: each questionnaire row pooled over the
     # imputations (the main analysis) before its complete-case row; the completed data sets

@@ -97,6 +97,18 @@ def _cmd_survival(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_engagement(args: argparse.Namespace) -> int:
+    from outcomes.cace.comparisons import run_engagement, write_engagement
+    from outcomes.plan import AnalysisPlan
+
+    plan = AnalysisPlan.load(args.plan)
+    d = _read_derived(args.derived, ("adsl", "adtte", "adqs"))
+    res = run_engagement(d["adsl"], d["adtte"], d["adqs"], plan)
+    paths = write_engagement(res, args.tables)
+    print(f"engagement: {len(res.estimates)} effects; wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def _cmd_questionnaires(args: argparse.Namespace) -> int:
     from outcomes.imputation.ancova import questionnaire_results
     from outcomes.plan import AnalysisPlan
@@ -336,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", required=True, help="directory for survival.tsv")
     p.add_argument("--figures", required=True, help="directory for the figures")
     p.set_defaults(func=_cmd_survival)
+
+    p = sub.add_parser("engagement", help="engagement by arm and the per-protocol and as-treated "
+                                          "comparisons (docs/engagement.md)")
+    p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--tables", required=True, help="directory for engagement.tsv and cace.tsv")
+    p.set_defaults(func=_cmd_engagement)
 
     p = sub.add_parser("questionnaires", help="ANCOVA of every score at every follow-up visit (docs/questionnaires.md)")
     p.add_argument("--derived", required=True, help="directory of the ADaM datasets")

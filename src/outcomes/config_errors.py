@@ -68,6 +68,9 @@ def allowed(schema: Mapping[str, Any]) -> str:
     if "const" in schema:
         return f"only {_items([schema['const']])}"
     kind = schema.get("type")
+    if isinstance(kind, list):  # e.g. [integer, "null"]: each kind in words
+        return " or ".join("null" if k == "null" else allowed({**schema, "type": k})
+                           for k in kind)
     bounds = []
     if "minimum" in schema:
         bounds.append(f"at least {schema['minimum']}")

@@ -103,6 +103,37 @@ class MissingDataPlan:
 
 
 @dataclass(frozen=True)
+class ReceiptDefinition:
+    """The ``engagement.receipt`` keys (docs/engagement.md): receipt of peer support is at
+    least ``min_contacts`` contacts totalling at least ``min_minutes`` minutes, dated from
+    day 0 (``window_start``: ``randomisation`` or ``discharge``) to day ``window_days``
+    (both included; None = to the end of planned follow-up) and not after the data cut."""
+
+    min_contacts: int = 1
+    min_minutes: int = 0
+    window_start: str = "randomisation"
+    window_days: int | None = None
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> ReceiptDefinition:
+        days = cfg["window_days"]
+        return cls(min_contacts=int(cfg["min_contacts"]), min_minutes=int(cfg["min_minutes"]),
+                   window_start=cfg["window_start"],
+                   window_days=None if days is None else int(days))
+
+
+@dataclass(frozen=True)
+class EngagementPlan:
+    """The ``engagement`` keys (docs/engagement.md)."""
+
+    receipt: ReceiptDefinition = field(default_factory=ReceiptDefinition)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> EngagementPlan:
+        return cls(receipt=ReceiptDefinition.from_config(cfg["receipt"]))
+
+
+@dataclass(frozen=True)
 class AnalysisPlan:
     """What the analyses need from the config (see the schema for each key's meaning)."""
 
@@ -121,6 +152,7 @@ class AnalysisPlan:
     mediation: dict[str, Any] = field(default_factory=dict)
     missing_data: MissingDataPlan = field(default_factory=MissingDataPlan)
     clustering: str = "peer_worker"
+    engagement: EngagementPlan = field(default_factory=EngagementPlan)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -168,6 +200,7 @@ class AnalysisPlan:
             mediation=dict(cfg["mediation"]),
             missing_data=MissingDataPlan.from_config(cfg["missing_data"]),
             clustering=cfg["clustering"],
+            engagement=EngagementPlan.from_config(cfg["engagement"]),
             raw=cfg,
         )
 

@@ -47,6 +47,7 @@ rule report:
             if config["missing_data"]["method"] == "mi"
             else []
         ),
+        engagement=rules.engagement.output,
         mediation=rules.mediation_gather.output.table,
         sensitivity=rules.mediation_gather.output.sensitivity,
         provenance=rules.provenance.output.provenance,

@@ -15,7 +15,7 @@ from outcomes.adam._inputs import (
     peer_contacts_table,
 )
 from outcomes.adam.models import check
-from outcomes.plan import AnalysisPlan
+from outcomes.plan import AnalysisPlan, ReceiptDefinition
 
 
 def resolve_data_cut(
@@ -54,6 +54,34 @@ def _peer_summary(contacts: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     main = by_worker.drop_duplicates("participant_id").set_index("participant_id")["peer_worker_id"]
     per["PEERWID"] = main.reindex(per.index).fillna("").astype("str")
     return per
+
+
+def receipt_window(par: pd.DataFrame, receipt: ReceiptDefinition, followup_days: int,
+                   cut: pd.Timestamp) -> pd.DataFrame:
+    """Day 0 (``start``) and the last day (``end``) of each participant's receipt window
+    (docs/engagement.md): from RANDDT or INDEXDT (``receipt.window_start``) to
+    ``receipt.window_days`` days after it, or to INDEXDT + ``followup_days`` when that is
+    None; never after the data cut. Indexed by participant_id."""
+    start_col = {"randomisation": "randomisation_date",
+                 "discharge": "index_discharge_date"}[receipt.window_start]
+    start = par[start_col]
+    end = (start + pd.to_timedelta(receipt.window_days, unit="D")
+           if receipt.window_days is not None
+           else par["index_discharge_date"] + pd.to_timedelta(followup_days, unit="D"))
+    end = end.where(end <= cut, cut)
+    return pd.DataFrame({"start": start.to_numpy(), "end": end.to_numpy()},
+                        index=par["participant_id"].to_numpy())
+
+
+def _window_summary(contacts: pd.DataFrame, window: pd.DataFrame) -> pd.DataFrame:
+    """NCONTWIN and CONTMWIN per participant: the contacts dated within the window (both
+    ends included); an undated contact cannot be placed and is not counted."""
+    c = contacts.merge(window, left_on="participant_id", right_index=True, how="inner")
+    c = c.loc[c["contact_date"].notna() & (c["contact_date"] >= c["start"])
+              & (c["contact_date"] <= c["end"])]
+    minutes = c["duration_minutes"].fillna(0).astype("int64")
+    return (c.assign(minutes=minutes).groupby("participant_id", sort=True)
+            .agg(NCONTWIN=("minutes", "size"), CONTMWIN=("minutes", "sum")).astype("int64"))
 
 
 def derive_adsl(
@@ -122,6 +150,12 @@ def derive_adsl(
             "PEERWID": peer["PEERWID"].reindex(pid).fillna("").astype("str").to_numpy(),
         }
     )
+    receipt = plan.engagement.receipt
+    win = _window_summary(con, receipt_window(par, receipt, plan.followup_days, cut_ts))
+    for col in ("NCONTWIN", "CONTMWIN"):
+        out[col] = win[col].reindex(pid).fillna(0).astype("int64").to_numpy()
+    out["ENGFL"] = np.where((out["NCONTWIN"] >= receipt.min_contacts)
+                            & (out["CONTMWIN"] >= receipt.min_minutes), "Y", "N").astype("str")
     out["ITTFL"] = out["ITTFL"].astype("str")
     out = out.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
     return check("adsl", out)

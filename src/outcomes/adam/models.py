@@ -61,6 +61,9 @@ class ADSLModel(_Base):
     NCONTACT: Series[int] = pa.Field(ge=0)
     CONTMIN: Series[int] = pa.Field(ge=0)
     PEERWID: Series[str]
+    NCONTWIN: Series[int] = pa.Field(ge=0)
+    CONTMWIN: Series[int] = pa.Field(ge=0)
+    ENGFL: Series[str] = pa.Field(isin=YN)
 
     @pa.dataframe_check(error="EOSDT is after DCUTDT or INDEXDT + follow-up")
     @classmethod
@@ -71,6 +74,12 @@ class ADSLModel(_Base):
     @classmethod
     def peer_worker_when_contacts(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["PEERWID"] == "") == (df["NCONTACT"] == 0)
+
+    @pa.dataframe_check(error="the receipt window holds more contacts or minutes than the "
+                              "follow-up (NCONTWIN > NCONTACT or CONTMWIN > CONTMIN)")
+    @classmethod
+    def window_within_contacts(cls, df: pd.DataFrame) -> Series[bool]:
+        return (df["NCONTWIN"] <= df["NCONTACT"]) & (df["CONTMWIN"] <= df["CONTMIN"])
 
 
 class ADQSModel(_Base):

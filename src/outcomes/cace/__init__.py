@@ -1,5 +1,6 @@
-"""Complier average causal effects and dose–response by instrumental variables
-(docs/cace.md).
+"""Engagement with peer support (docs/engagement.md: receipt, engagement by arm, the
+biased per-protocol and as-treated comparisons) and complier average causal effects and
+dose–response by instrumental variables (docs/cace.md).
 
 Randomisation is the instrument for the receipt of peer support (``fit_cace``) or for the
 number of contacts (``fit_dose_response``, with arm × baseline-covariate interactions as
