@@ -225,6 +225,9 @@ def test_cace_is_beside_the_itt_effect_main_design_first(eng):
             assert "not computed" in tr  # the CACE of a score without rows
         assert order(tr)  # numbers, not only text
     assert len(trs) == len(q.loc[q.analysis == "questionnaire_ancova_mi", "outcome"].unique()) + 1
+    # the methods name the model, and the design table its two variances
+    assert "Engagement (complier average causal effect" in eng["html"]
+    assert "cluster-robust (CR1) variance by peer worker" in eng["html"]
     pp = tab.loc[(tab.analysis == "per_protocol")]
     assert set(pp.comparison_bias) == {BIASED}
     assert f'data-src="cace" data-row="{pp.index[0]}" data-col="estimate"' in trs[0]
@@ -288,6 +291,7 @@ def test_without_cace_rows_the_section_says_not_computed(eng, report_run):
     assert "Engagement by arm: not computed (no tables/engagement.tsv" in text
     assert "not computed (no tables/cace.tsv)" in text
     assert 'id="dose-not-computed"' in sec and "<svg" not in sec
+    assert "Engagement (complier average causal effect" not in html  # no such model run
     # the ITT effects are still there, the CACE not computed beside each
     assert text.count("not computed") >= 10
     # a cace.tsv of the biased comparisons only (the engagement stage before the IV rows)

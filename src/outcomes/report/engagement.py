@@ -293,12 +293,10 @@ def engagement_section(inp: ReportInputs) -> EngagementSection:
         notices.append("Complier average causal effects, dose–response and the per-protocol "
                        "and as-treated comparisons: not computed (no tables/cace.tsv).")
     present = set(cace_t.raw["analysis"]) if cace_t is not None and not cace_t.raw.empty else set()
+    # (without dose-response rows, their own subsection says "not computed")
     if cace_t is not None and CACE not in present:
         notices.append("Complier average causal effects: not computed (tables/cace.tsv has no "
                        "rows with analysis = cace).")
-    if cace_t is not None and DOSE_RESPONSE not in present:
-        notices.append("Dose–response: not computed (tables/cace.tsv has no rows with "
-                       "analysis = dose_response).")
     outcomes, primary = outcomes_shown(inp)
     main, _ = main_analysis(inp)
     itt = {**_effects(inp.survival, "primary", shown, key=KEY, types=("risk_difference",)),
