@@ -152,7 +152,7 @@ def test_report_numbers_are_what_a_reader_expects(run):
 def test_sections_are_in_consort_order(run):
     html = run["html"]
     order = ["flow", "baseline", "primary", "tenure", "competing", "questionnaires",
-             "missing", "mediation", "forest", "validation", "scoring", "methods"]
+             "missing", "mediation", "engagement", "forest", "validation", "scoring", "methods"]
     pos = [html.index(f'<section id="{s}"') for s in order]
     assert pos == sorted(pos)
     for text in ("Table 1", "Randomised (intention to treat)", "Questionnaires returned",

@@ -82,8 +82,9 @@ def test_the_design_and_its_clusters_are_in_the_methods(run):
             "clustering: peer_worker makes the partially nested one the main analysis"):
         assert expected in text, expected
     rows = _section(html, 'id="design-analyses"', "</table>").count("<tr><td>")
-    # questionnaires, primary, Cox, log-rank/RMST/CIF, recurrent, days in hospital, mediation
-    assert rows == 7
+    # questionnaires, primary, Cox, log-rank/RMST/CIF, recurrent, days in hospital, mediation,
+    # engagement (CACE and dose-response)
+    assert rows == 8
     assert "Main analysis: the partially nested design" in _text(_section(html, "<header>", "</header>"))
     # the participants analysed are listed once per score and visit, not once per design
     flow = _text(_section(html, '<section id="flow"', '<section id="baseline"'))

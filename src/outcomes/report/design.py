@@ -162,6 +162,10 @@ ANALYSES = (
     ("Mediation of the change model",
      "cluster bootstrap: peer workers' caseloads resampled whole, within arm",
      "bootstrap of participants"),
+    ("Engagement: complier average causal effect and effect per contact (two-stage least "
+     "squares)",
+     "cluster-robust (CR1) variance by peer worker, t(G\u22121) (docs/cace.md)",
+     "heteroskedasticity-robust (HC1) variance, t(n\u2212k)"),
 )
 
 

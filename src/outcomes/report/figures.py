@@ -188,3 +188,44 @@ def sensitivity_figure(rows: list[dict]) -> str | None:
         _save(fig, path)
 
     return _svg(draw)
+
+
+def dose_response_figure(panels, dose_label: str) -> str | None:
+    """The effect against the number of contacts: the instrumental-variable slope times
+    the contacts with its 95% CI band over the treated arm's observed range, and under
+    each panel the histogram of the treated arm's contacts (where the data are);
+    :class:`outcomes.report.engagement.DosePanel` values, drawn as written."""
+    if not panels:
+        return None
+
+    def draw(path):
+        with plt.rc_context(RC):
+            fig, axes = plt.subplots(2, len(panels), figsize=(3.6 * len(panels), 3.8),
+                                     squeeze=False, sharex="col",
+                                     gridspec_kw={"height_ratios": (3, 1)})
+            for k, p in enumerate(panels):
+                top, bottom = axes[0, k], axes[1, k]
+                lo, hi = float(p.doses.min()), float(p.doses.max())
+                x = np.array([lo, hi])
+                col = COLOURS[0]
+                top.fill_between(x, p.ci_low * x, p.ci_high * x, color=col, alpha=0.2, lw=0,
+                                 label="95% CI")
+                top.plot(x, p.slope * x, color=col, lw=1.5, label="estimated effect")
+                top.axhline(0, color="0.4", lw=0.8, ls="--")
+                top.set_title(p.title, fontsize=9)
+                top.set_ylabel(p.ylabel)
+                top.spines[["top", "right"]].set_visible(False)
+                edges = np.arange(np.floor(lo), np.floor(hi) + 2) - 0.5
+                if len(edges) > 61:  # many distinct counts: about 60 bins
+                    edges = np.linspace(lo - 0.5, hi + 0.5, 61)
+                bottom.hist(p.doses, bins=edges, color="0.55", lw=0)
+                bottom.set_ylabel("participants", fontsize=8)
+                bottom.set_xlabel(dose_label)
+                bottom.spines[["top", "right"]].set_visible(False)
+            axes[0, 0].legend(frameon=False, fontsize=8, loc="best")
+            fig.suptitle("Effect of peer support by number of contacts (instrumental "
+                         "variables), treated arm")
+            fig.tight_layout(h_pad=0.4)
+        _save(fig, path)
+
+    return _svg(draw)

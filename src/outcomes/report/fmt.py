@@ -88,6 +88,10 @@ def style(estimate_type: str, analysis: str = "") -> tuple[int, float, str]:
         return 1, 100.0, "%"
     if estimate_type in ("adjusted_mean_difference",):
         return 2, 1.0, ""
+    if estimate_type == "effect_per_contact":  # score points per contact: often below 0.1
+        return 3, 1.0, ""
+    if estimate_type == "risk_difference_per_contact":  # percentage points per contact
+        return 2, 100.0, ""
     if estimate_type == "median_time":
         return 0, 1.0, ""
     if estimate_type in DAYS_TYPES and analysis != "mediation":

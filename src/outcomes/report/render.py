@@ -25,6 +25,7 @@ from outcomes.survival import ESTIMANDS
 from . import (
     checks,
     design,
+    engagement,
     estimates,
     figures,
     mediation,
@@ -97,6 +98,18 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
             if inp.plan.missing_data.method == "mi" else
             "complete cases of baseline and follow-up, exclusions counted.")),
     ]
+    if inp.cace is not None and (inp.cace.raw.get("analysis", pd.Series(dtype=str))
+                                 .isin([engagement.CACE, engagement.DOSE_RESPONSE]).any()):
+        models.append((
+            "Engagement (complier average causal effect, dose\u2013response)",
+            "Two-stage least squares with the randomised arm as the instrument for receipt "
+            "of peer support (the plan's engagement.receipt), adjusted for the plan's "
+            "covariates; heteroskedasticity-robust (HC1, "
+            "t(n\u2212k)) or peer-worker cluster-robust (CR1, t(G\u22121)) variance; the "
+            "first-stage compliance difference and F, weak instruments flagged at a robust F "
+            "below 10. The effect per contact instruments the number of contacts by the arm "
+            "and its interactions with baseline covariates (Dunn & Emsley 2009), with "
+            "Hansen's J test of the overidentifying restrictions (docs/cace.md)."))
     if inp.mediation is not None:
         models.append((
             "Mediation of the change model",
@@ -169,6 +182,10 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         med.forest = fig(med.forest, "medforest", "Forest plot of indirect and direct effects")
         med.sensitivity_figure = fig(med.sensitivity_figure, "medsens",
                                      "ACME as a function of the sensitivity parameter rho")
+    eng = engagement.engagement_section(inp)
+    eng.figure = fig(figures.dose_response_figure(eng.panels, eng.dose_variable), "dose",
+                     "Estimated effect against the number of peer contacts, with the "
+                     "distribution of contacts in the treated arm")
     des = design.design_section(inp)
     heads, t1 = participants.baseline_table(inp)
     rules, overrides = checks.scoring_rules(plan.raw)
@@ -202,6 +219,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "qother": qother,
         "missing": missing,
         "mediation": med,
+        "engagement": eng,
         "forest_all": inline_svg(figures.forest_all(inp), "forestall",
                                  label="Forest plot of all between-arm effects"),
         "forest_excluded": figures.forest_excluded(inp),
