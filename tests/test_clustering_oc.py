@@ -2,8 +2,8 @@
 trials of 30 peer workers × 10 participants and 300 controls with ICC 0.10 and no effect,
 the naive ANCOVA rejects too often and the partially nested model does not.
 
-The benchmark (5,000 replicates, docs/clustering.md) measured 10.46% for the naive
-analysis (theory 10.4%) and 5.28% for the partially nested one; these 400 replicates give
+The benchmark (20,000 replicates, docs/clustering.md) measured 10.60% for the naive
+analysis (theory 10.4%) and 5.25% for the partially nested one; these 400 replicates give
 10.25% and 5.75%. With 400 replicates the binomial MC SE is 1.5 points at 10.4% and 1.1
 points at 5%: the bound 7.5% is 2.3 SE above 5% and 1.9 SE below 10.4%. The replicates are
 seeded, so the test is deterministic; it checks that the same bound separates the two
