@@ -199,6 +199,16 @@ def _sandwich(contributions: np.ndarray, bread: np.ndarray, clusters, k: int) ->
     return cluster_robust_cov(contributions, labels, bread, adjust=True) * ((n - 1) / (n - k))
 
 
+def _root_weights(weights, n: int, what: str) -> np.ndarray:
+    w = np.asarray(weights, float).ravel()
+    if w.size != n:
+        raise ValueError(f"IV model of {what}: {w.size} weights for {n} rows")
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise ValueError(f"IV model of {what}: weights must be finite and positive (leave "
+                         "out the rows of weight 0)")
+    return np.sqrt(w)
+
+
 def _ols(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients and residuals of the least-squares fit of ``b`` on ``A``."""
     coef = np.linalg.lstsq(A, b, rcond=None)[0]
@@ -212,6 +222,7 @@ def two_stage_least_squares(
     instruments,
     *,
     clusters: Sequence[str] | np.ndarray | None = None,
+    weights=None,
     intercept: bool = True,
     alpha: float = 0.05,
     what: str = "the outcome",
@@ -221,6 +232,9 @@ def two_stage_least_squares(
     ``instruments`` (Series or DataFrame) and the covariates; an intercept is added first
     when ``intercept``. Column names name the coefficients. ``clusters``: labels per row
     (:func:`outcomes.clustering.cluster_ids`) for the CR1 variance; HC1 without.
+    ``weights`` (positive, e.g. inverse probability of censoring weights): weighted 2SLS,
+    every row of y, X and Z scaled by √w (the weights treated as known, as R ``ivreg(...,
+    weights =)`` with ``sandwich``); the first stage and the diagnostics are weighted too.
 
     Every value must be present (complete cases or one imputed dataset: the missing-data
     method is the caller's). Raises :class:`NotEstimable` (with the reason) when the
@@ -235,6 +249,9 @@ def two_stage_least_squares(
                 _frame(instruments, n, "Z"))
     if intercept:
         W.insert(0, INTERCEPT, 1.0)
+    if weights is not None:
+        root = _root_weights(weights, n, what)
+        yv, D, W, Zx = yv * root, D.mul(root, axis=0), W.mul(root, axis=0), Zx.mul(root, axis=0)
     endog, exog, excl = list(D.columns), list(W.columns), list(Zx.columns)
     if len(excl) < len(endog):
         raise NotEstimable(f"IV model of {what}: {len(excl)} excluded instrument(s) for "
@@ -274,7 +291,8 @@ def two_stage_least_squares(
     first = tuple(_first_stage(D[c].to_numpy(float), W.to_numpy(float), Z, len(excl), c,
                                codes, df if codes is not None else n - l_)
                   for c in endog)
-    overid = (_overidentification(yv, X, Z, e, codes, len(excl) - len(endog))
+    overid = (_overidentification(yv, X, Z, e, codes, len(excl) - len(endog),
+                                  centre=weights is None)
               if len(excl) > len(endog) else None)
     return IVFit(names=tuple(names), endogenous=tuple(endog), instruments=tuple(excl),
                  params=beta, cov=cov, n=n, df_resid=n - k,
@@ -309,9 +327,11 @@ def _first_stage(d: np.ndarray, W: np.ndarray, Z: np.ndarray, q: int, name: str,
 
 
 def _overidentification(y: np.ndarray, X: np.ndarray, Z: np.ndarray, e: np.ndarray, codes,
-                        df: int) -> Overidentification:
+                        df: int, centre: bool = True) -> Overidentification:
     n = y.size
-    ec = e - e.mean()
+    # weighted (rows scaled by √w): the total sum of squares about the weighted mean of the
+    # residuals, which is 0 (they are orthogonal to the fitted intercept √w)
+    ec = e - e.mean() if centre else e
     sargan = n * (1 - float(np.sum(_ols(Z, e)[1] ** 2)) / float(ec @ ec))
     labels = np.arange(n) if codes is None else codes
     S = cluster_robust_cov(Z * e[:, None], labels, adjust=False) / n
@@ -332,6 +352,7 @@ def fit_cace(
     covariates: pd.DataFrame | None = None,
     *,
     clusters: Sequence[str] | np.ndarray | None = None,
+    weights=None,
     alpha: float = 0.05,
     what: str = "the outcome",
 ) -> IVFit:
@@ -339,7 +360,8 @@ def fit_cace(
     ``ENGFL`` = Y), instrumented by the randomised ``arm`` (0/1, 1 = offered peer
     support), adjusted for ``covariates`` (Angrist, Imbens & Rubin 1996). For a 0/1
     ``y`` the effect is a risk difference among compliers. See
-    :func:`two_stage_least_squares` for the variance and :class:`NotEstimable`."""
+    :func:`two_stage_least_squares` for the variance, ``weights`` and
+    :class:`NotEstimable`."""
     r = pd.Series(np.asarray(receipt, float).ravel(),
                   name=getattr(receipt, "name", None) or "receipt")
     a = pd.Series(np.asarray(arm, float).ravel(), name=getattr(arm, "name", None) or "ARM")
@@ -350,5 +372,5 @@ def fit_cace(
     if r.sum() == 0:
         raise NotEstimable(f"CACE of {what}: no participant received peer support "
                            f"({r.name} is 0 for all)")
-    return two_stage_least_squares(y, r, covariates, a, clusters=clusters, alpha=alpha,
-                                   what=what)
+    return two_stage_least_squares(y, r, covariates, a, clusters=clusters, weights=weights,
+                                   alpha=alpha, what=what)
