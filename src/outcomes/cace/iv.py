@@ -146,36 +146,37 @@ class IVFit:
     def p_value(self, name: str) -> float:
         return float(2 * stats.t.sf(abs(self.estimate(name) / self.std_error(name)), self.df))
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per endogenous regressor: its effect with CI and p-value, the first
-        stage and the overidentification tests (NA when just identified)."""
+    def row(self, name: str) -> dict:
+        """The row of endogenous regressor ``name``: its effect with CI and p-value, its
+        first stage and the overidentification tests (NA when just identified)."""
         ov = self.overidentification
         na = float("nan")
-        rows = []
-        for fs in self.first_stage:
-            name = fs.endogenous
-            lo, hi = self.conf_int(name)
-            rows.append({
-                "term": name, "clustering": self.clustering,
-                "estimate": self.estimate(name), "std_error": self.std_error(name),
-                "ci_low": lo, "ci_high": hi, "p_value": self.p_value(name),
-                "variance": self.variance, "df": self.df, "n": self.n,
-                "n_clusters": na if self.n_clusters is None else self.n_clusters,
-                "instruments": " + ".join(self.instruments),
-                "first_stage_estimate": fs.estimate, "first_stage_std_error": fs.std_error,
-                "first_stage_f": fs.f, "first_stage_f_df1": fs.f_df1,
-                "first_stage_f_df2": fs.f_df2, "first_stage_f_p_value": fs.f_p_value,
-                "first_stage_robust_f": fs.robust_f,
-                "first_stage_robust_f_df2": fs.robust_f_df2,
-                "first_stage_robust_f_p_value": fs.robust_f_p_value,
-                "partial_r2": fs.partial_r2, "weak_instruments": fs.weak,
-                "overid_df": na if ov is None else ov.df,
-                "sargan": na if ov is None else ov.sargan,
-                "sargan_p_value": na if ov is None else ov.sargan_p_value,
-                "hansen_j": na if ov is None else ov.hansen_j,
-                "hansen_j_p_value": na if ov is None else ov.hansen_j_p_value,
-            })
-        return pd.DataFrame(rows)
+        fs = self.first_stage[self.endogenous.index(name)]
+        lo, hi = self.conf_int(name)
+        return {
+            "term": name, "clustering": self.clustering,
+            "estimate": self.estimate(name), "std_error": self.std_error(name),
+            "ci_low": lo, "ci_high": hi, "p_value": self.p_value(name),
+            "variance": self.variance, "df": self.df, "n": self.n,
+            "n_clusters": na if self.n_clusters is None else self.n_clusters,
+            "instruments": " + ".join(self.instruments),
+            "first_stage_estimate": fs.estimate, "first_stage_std_error": fs.std_error,
+            "first_stage_f": fs.f, "first_stage_f_df1": fs.f_df1,
+            "first_stage_f_df2": fs.f_df2, "first_stage_f_p_value": fs.f_p_value,
+            "first_stage_robust_f": fs.robust_f,
+            "first_stage_robust_f_df2": fs.robust_f_df2,
+            "first_stage_robust_f_p_value": fs.robust_f_p_value,
+            "partial_r2": fs.partial_r2, "weak_instruments": fs.weak,
+            "overid_df": na if ov is None else ov.df,
+            "sargan": na if ov is None else ov.sargan,
+            "sargan_p_value": na if ov is None else ov.sargan_p_value,
+            "hansen_j": na if ov is None else ov.hansen_j,
+            "hansen_j_p_value": na if ov is None else ov.hansen_j_p_value,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per endogenous regressor (:meth:`row`)."""
+        return pd.DataFrame([self.row(name) for name in self.endogenous])
 
 
 def _frame(x, n: int, default: str) -> pd.DataFrame:
@@ -195,8 +196,9 @@ def _sandwich(contributions: np.ndarray, bread: np.ndarray, clusters, k: int) ->
     through :func:`outcomes.clustering.robust.cluster_robust_cov` (its G/(G−1)) times
     (n−1)/(n−k)."""
     n = contributions.shape[0]
-    labels = np.arange(n) if clusters is None else clusters
-    return cluster_robust_cov(contributions, labels, bread, adjust=True) * ((n - 1) / (n - k))
+    if clusters is None:  # every row its own cluster: G/(G−1) · (n−1)/(n−k) = n/(n−k)
+        return bread @ (contributions.T @ contributions) @ bread.T * (n / (n - k))
+    return cluster_robust_cov(contributions, clusters, bread, adjust=True) * ((n - 1) / (n - k))
 
 
 def _root_weights(weights, n: int, what: str) -> np.ndarray:
@@ -333,8 +335,8 @@ def _overidentification(y: np.ndarray, X: np.ndarray, Z: np.ndarray, e: np.ndarr
     # residuals, which is 0 (they are orthogonal to the fitted intercept √w)
     ec = e - e.mean() if centre else e
     sargan = n * (1 - float(np.sum(_ols(Z, e)[1] ** 2)) / float(ec @ ec))
-    labels = np.arange(n) if codes is None else codes
-    S = cluster_robust_cov(Z * e[:, None], labels, adjust=False) / n
+    U = Z * e[:, None]
+    S = (U.T @ U if codes is None else cluster_robust_cov(U, codes, adjust=False)) / n
     Sinv = np.linalg.pinv(S)
     ZX, Zy = Z.T @ X / n, Z.T @ y / n
     b_gmm = np.linalg.solve(ZX.T @ Sinv @ ZX, ZX.T @ Sinv @ Zy)
