@@ -31,7 +31,6 @@ with ``status = not estimable`` and the reason (:class:`outcomes.errors.NotEstim
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -80,7 +79,7 @@ OVERID_MEDIANS = ("sargan", "sargan_p_value", "hansen_j", "hansen_j_p_value")
 def fit_iv(data: IVData, analysis: str, clustering: str) -> IVFit:
     """The CACE (``analysis = cace``) or effect-per-contact fit of one outcome's data,
     HC1 (``clustering = none``) or CR1 by peer worker. Raises :class:`NotEstimable`."""
-    what = f"{data.labels['outcome']}"
+    what = data.labels["outcome"]
     if data.n == 0:
         raise NotEstimable(f"no participant of either arm has {what} (and its baseline)")
     clusters = None
@@ -101,12 +100,11 @@ def fit_iv(data: IVData, analysis: str, clustering: str) -> IVFit:
         weights=None if data.weights is None else data.weights[keep], what=what)
 
 
-def _identity(data: IVData, analysis: str, clustering: str, contrast: str,
-              n: int | None = None) -> dict:
+def _identity(data: IVData, analysis: str, clustering: str, contrast: str) -> dict:
     labels = dict(data.labels)
     outcome, estimate_type = labels.pop("outcome"), labels.pop("estimate_type")
     return ident(analysis, outcome, contrast, ESTIMATE_TYPE.get(analysis, estimate_type),
-                 data.n if n is None else n, data.events, clustering=clustering, **labels)
+                 data.n, data.events, clustering=clustering, **labels)
 
 
 def fit_row(fit: IVFit, identity: dict) -> dict:
@@ -136,20 +134,10 @@ def pooled_row(fits: Sequence[IVFit], identity: dict, alpha: float = 0.05) -> di
     return out
 
 
-@dataclass(frozen=True)
-class IVRows:
-    """The estimated (or not-estimable) rows of one analysis × outcome × design."""
-
-    rows: tuple[dict, ...]
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(list(self.rows))
-
-
 def _attempt(make: Callable[[], dict], identity: dict) -> pd.DataFrame:
     """``make()``'s row, or the not-estimable row with the reason."""
     try:
-        return IVRows((make(),)).to_frame()
+        return pd.DataFrame([make()])
     except NotEstimable as exc:
         return NotEstimableResult(exc.reason, (identity,)).to_frame()
 
