@@ -41,7 +41,8 @@ R_SCRIPT = R_DIR / "ivreg.R"
 def make_trial(n: int, seed: int, workers: int = 12) -> pd.DataFrame:
     """A two-arm trial with one-sided non-compliance: a complier type (more likely with a
     higher baseline), receipt ENGFL and contacts NCONTACT in the treated arm only, an
-    outcome with a CACE of 3 and 0.3 per contact, residual SD 5 (control) and 8 (treated)."""
+    outcome with a CACE of 3 and 0.3 per contact, residual SD 5 (control) and 8 (treated);
+    ``w`` a weight in [1, 2] (no draw: the other columns are those of before)."""
     rng = np.random.default_rng(seed)
     arm = np.arange(n) % 2
     base = rng.normal(50, 10, n)
@@ -57,7 +58,8 @@ def make_trial(n: int, seed: int, workers: int = 12) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "ENGFL": engaged.astype(float),
                          "NCONTACT": contacts.astype(float), "ARM": arm.astype(float),
                          "BASE": base, "SITE": site.astype(str),
-                         "CLUSTER": cluster_ids(adsl, "PS").to_numpy()})
+                         "CLUSTER": cluster_ids(adsl, "PS").to_numpy(),
+                         "w": 1 + (np.arange(n) * 7 % 5) / 4})
 
 
 def covariates(d: pd.DataFrame) -> pd.DataFrame:
@@ -68,10 +70,11 @@ def covariates(d: pd.DataFrame) -> pd.DataFrame:
 
 def fit(d: pd.DataFrame, model: str, clustered: bool = False):
     cl = d["CLUSTER"].to_numpy() if clustered else None
-    if model == "cace":
-        return fit_cace(d["y"], d["ENGFL"], d["ARM"], covariates(d), clusters=cl)
+    w = d["w"] if model.endswith("_w") else None
+    if model.startswith("cace"):
+        return fit_cace(d["y"], d["ENGFL"], d["ARM"], covariates(d), clusters=cl, weights=w)
     return fit_dose_response(d["y"], d["NCONTACT"], d["ARM"], covariates(d), ["BASE"],
-                             clusters=cl)
+                             clusters=cl, weights=w)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +108,7 @@ def linearmodels_iv():
 R_NAMES = {"(Intercept)": "(Intercept)", "SITE1": "SITE1", "SITE2": "SITE2"}
 
 
-@pytest.mark.parametrize("model", ["cace", "dose"])
+@pytest.mark.parametrize("model", ["cace", "dose", "cace_w", "dose_w"])
 def test_estimates_and_robust_se_equal_r_aer_ivreg_with_sandwich(trial, r_reference, model):
     ref = r_reference
     hc, cr = fit(trial, model), fit(trial, model, clustered=True)
@@ -121,10 +124,10 @@ def test_estimates_and_robust_se_equal_r_aer_ivreg_with_sandwich(trial, r_refere
     np.testing.assert_allclose(fsc.robust_f, ref[f"{model}_weak_f_cl"], rtol=RTOL)
     assert hc.variance == "HC1" and cr.variance == "CR1"
     assert hc.df == 400 - len(hc.names) and cr.df == cr.n_clusters - 1
-    if model == "dose":
+    if model.startswith("dose"):
         ov = hc.overidentification
-        np.testing.assert_allclose(ov.sargan, ref["dose_sargan"], rtol=RTOL)
-        assert ov.df == ref["dose_sargan_df"] == 1
+        np.testing.assert_allclose(ov.sargan, ref[f"{model}_sargan"], rtol=RTOL)
+        assert ov.df == ref[f"{model}_sargan_df"] == 1
     else:
         assert hc.overidentification is None
 

@@ -97,13 +97,36 @@ def _cmd_survival(args: argparse.Namespace) -> int:
     return 0
 
 
+def _completed_data(args: argparse.Namespace, plan, d: dict, command: str):
+    """(completed data sets, imputation frame) of ``--imputed`` under ``missing_data.method:
+    mi``, (None, None) otherwise; an :class:`OutcomesError` when ``--imputed`` and the
+    plan's method disagree."""
+    mi = plan.missing_data.method == "mi"
+    if mi != bool(args.imputed):
+        raise OutcomesError(
+            f"{command}: the plan's missing_data.method is mi: give --imputed "
+            "(imputed_long.parquet of 'outcomes impute --write-imputed')" if mi else
+            f"{command} --imputed: the plan's missing_data.method is complete_case, so there "
+            "are no imputations to pool (set it to mi, or leave out --imputed)")
+    if not mi:
+        return None, None
+    from outcomes.imputation.frame import imputation_frame
+    from outcomes.imputation.run import read_completed
+
+    frame = imputation_frame(d["adsl"], d["adqs"], d["adtte"], plan)
+    return read_completed(args.imputed, frame, plan.missing_data.m), frame
+
+
 def _cmd_engagement(args: argparse.Namespace) -> int:
+    from outcomes.cace.analyses import iv_analyses
     from outcomes.cace.comparisons import run_engagement, write_engagement
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
     d = _read_derived(args.derived, ("adsl", "adtte", "adqs"))
-    res = run_engagement(d["adsl"], d["adtte"], d["adqs"], plan)
+    completed, frame = _completed_data(args, plan, d, "engagement")
+    iv = iv_analyses(d["adsl"], d["adtte"], d["adqs"], plan, completed, frame)
+    res = run_engagement(d["adsl"], d["adtte"], d["adqs"], plan, extra=iv)
     paths = write_engagement(res, args.tables)
     print(f"engagement: {len(res.estimates)} effects; wrote {', '.join(str(p) for p in paths)}")
     return 0
@@ -116,20 +139,8 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
 
     plan = AnalysisPlan.load(args.plan)
     mi = plan.missing_data.method == "mi"
-    if mi != bool(args.imputed):
-        raise OutcomesError(
-            "the plan's missing_data.method is mi: give --imputed (imputed_long.parquet of "
-            "'outcomes impute --write-imputed')" if mi else
-            "--imputed: the plan's missing_data.method is complete_case, so there are no "
-            "imputations to pool (set it to mi, or leave out --imputed)")
     d = _read_derived(args.derived, ("adsl", "adqs", "adtte") if mi else ("adsl", "adqs"))
-    completed = frame = None
-    if mi:
-        from outcomes.imputation.frame import imputation_frame
-        from outcomes.imputation.run import read_completed
-
-        frame = imputation_frame(d["adsl"], d["adqs"], d["adtte"], plan)
-        completed = read_completed(args.imputed, frame, plan.missing_data.m)
+    completed, frame = _completed_data(args, plan, d, "questionnaires")
     table = questionnaire_results(d["adqs"], d["adsl"], plan, completed, frame)
     write_tsv(table, args.out)
     print(f"questionnaires: {len(table)} effects; wrote {args.out}")
@@ -349,11 +360,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", required=True, help="directory for the figures")
     p.set_defaults(func=_cmd_survival)
 
-    p = sub.add_parser("engagement", help="engagement by arm and the per-protocol and as-treated "
-                                          "comparisons (docs/engagement.md)")
+    p = sub.add_parser("engagement", help="engagement by arm, the CACE and dose-response rows "
+                                          "and the per-protocol and as-treated comparisons "
+                                          "(docs/engagement.md, docs/cace.md)")
     p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
     p.add_argument("--tables", required=True, help="directory for engagement.tsv and cace.tsv")
+    p.add_argument("--imputed", default=None,
+                   help="imputed_long.parquet of 'outcomes impute': the completed data sets the "
+                        "questionnaire CACE and dose-response rows pool (required when the "
+                        "plan's missing_data.method is mi)")
     p.set_defaults(func=_cmd_engagement)
 
     p = sub.add_parser("questionnaires", help="ANCOVA of every score at every follow-up visit (docs/questionnaires.md)")

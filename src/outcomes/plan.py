@@ -124,13 +124,15 @@ class ReceiptDefinition:
 
 @dataclass(frozen=True)
 class EngagementPlan:
-    """The ``engagement`` keys (docs/engagement.md)."""
+    """The ``engagement`` keys (docs/engagement.md; ``dose_modifiers``: docs/cace.md)."""
 
     receipt: ReceiptDefinition = field(default_factory=ReceiptDefinition)
+    dose_modifiers: tuple[str, ...] = ("AGE", "PRIORADM")
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> EngagementPlan:
-        return cls(receipt=ReceiptDefinition.from_config(cfg["receipt"]))
+        return cls(receipt=ReceiptDefinition.from_config(cfg["receipt"]),
+                   dose_modifiers=tuple(cfg["dose_modifiers"]))
 
 
 @dataclass(frozen=True)

@@ -56,12 +56,13 @@ def fit_dose_response(
     modifiers: Sequence[str] = (),
     *,
     clusters: Sequence[str] | np.ndarray | None = None,
+    weights=None,
     alpha: float = 0.05,
     what: str = "the outcome",
 ) -> IVFit:
     """The effect per contact: 2SLS of ``y`` on ``dose`` (e.g. ``NCONTACT``), instrumented
     by ``arm`` (0/1) and arm × centred ``modifiers`` (:func:`dose_instruments`), adjusted
-    for ``covariates``. With no modifiers it is just identified (ITT on y / ITT on the
+    for ``covariates`` (``weights``: weighted 2SLS, as there). With no modifiers it is just identified (ITT on y / ITT on the
     dose). The fit's :class:`~outcomes.cace.iv.FirstStage` carries the weak-instrument
     diagnostics; with modifiers, its ``overidentification`` the Sargan and Hansen J tests.
     Raises :class:`NotEstimable` as :func:`~outcomes.cace.iv.two_stage_least_squares`
@@ -77,5 +78,5 @@ def fit_dose_response(
         raise NotEstimable(f"dose–response of {what}: no participant had a contact "
                            f"({d.name} is 0 for all)")
     Z = dose_instruments(arm, covariates, modifiers)
-    return two_stage_least_squares(y, d, covariates, Z, clusters=clusters, alpha=alpha,
-                                   what=what)
+    return two_stage_least_squares(y, d, covariates, Z, clusters=clusters, weights=weights,
+                                   alpha=alpha, what=what)

@@ -146,36 +146,37 @@ class IVFit:
     def p_value(self, name: str) -> float:
         return float(2 * stats.t.sf(abs(self.estimate(name) / self.std_error(name)), self.df))
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per endogenous regressor: its effect with CI and p-value, the first
-        stage and the overidentification tests (NA when just identified)."""
+    def row(self, name: str) -> dict:
+        """The row of endogenous regressor ``name``: its effect with CI and p-value, its
+        first stage and the overidentification tests (NA when just identified)."""
         ov = self.overidentification
         na = float("nan")
-        rows = []
-        for fs in self.first_stage:
-            name = fs.endogenous
-            lo, hi = self.conf_int(name)
-            rows.append({
-                "term": name, "clustering": self.clustering,
-                "estimate": self.estimate(name), "std_error": self.std_error(name),
-                "ci_low": lo, "ci_high": hi, "p_value": self.p_value(name),
-                "variance": self.variance, "df": self.df, "n": self.n,
-                "n_clusters": na if self.n_clusters is None else self.n_clusters,
-                "instruments": " + ".join(self.instruments),
-                "first_stage_estimate": fs.estimate, "first_stage_std_error": fs.std_error,
-                "first_stage_f": fs.f, "first_stage_f_df1": fs.f_df1,
-                "first_stage_f_df2": fs.f_df2, "first_stage_f_p_value": fs.f_p_value,
-                "first_stage_robust_f": fs.robust_f,
-                "first_stage_robust_f_df2": fs.robust_f_df2,
-                "first_stage_robust_f_p_value": fs.robust_f_p_value,
-                "partial_r2": fs.partial_r2, "weak_instruments": fs.weak,
-                "overid_df": na if ov is None else ov.df,
-                "sargan": na if ov is None else ov.sargan,
-                "sargan_p_value": na if ov is None else ov.sargan_p_value,
-                "hansen_j": na if ov is None else ov.hansen_j,
-                "hansen_j_p_value": na if ov is None else ov.hansen_j_p_value,
-            })
-        return pd.DataFrame(rows)
+        fs = self.first_stage[self.endogenous.index(name)]
+        lo, hi = self.conf_int(name)
+        return {
+            "term": name, "clustering": self.clustering,
+            "estimate": self.estimate(name), "std_error": self.std_error(name),
+            "ci_low": lo, "ci_high": hi, "p_value": self.p_value(name),
+            "variance": self.variance, "df": self.df, "n": self.n,
+            "n_clusters": na if self.n_clusters is None else self.n_clusters,
+            "instruments": " + ".join(self.instruments),
+            "first_stage_estimate": fs.estimate, "first_stage_std_error": fs.std_error,
+            "first_stage_f": fs.f, "first_stage_f_df1": fs.f_df1,
+            "first_stage_f_df2": fs.f_df2, "first_stage_f_p_value": fs.f_p_value,
+            "first_stage_robust_f": fs.robust_f,
+            "first_stage_robust_f_df2": fs.robust_f_df2,
+            "first_stage_robust_f_p_value": fs.robust_f_p_value,
+            "partial_r2": fs.partial_r2, "weak_instruments": fs.weak,
+            "overid_df": na if ov is None else ov.df,
+            "sargan": na if ov is None else ov.sargan,
+            "sargan_p_value": na if ov is None else ov.sargan_p_value,
+            "hansen_j": na if ov is None else ov.hansen_j,
+            "hansen_j_p_value": na if ov is None else ov.hansen_j_p_value,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per endogenous regressor (:meth:`row`)."""
+        return pd.DataFrame([self.row(name) for name in self.endogenous])
 
 
 def _frame(x, n: int, default: str) -> pd.DataFrame:
@@ -195,8 +196,19 @@ def _sandwich(contributions: np.ndarray, bread: np.ndarray, clusters, k: int) ->
     through :func:`outcomes.clustering.robust.cluster_robust_cov` (its G/(G−1)) times
     (n−1)/(n−k)."""
     n = contributions.shape[0]
-    labels = np.arange(n) if clusters is None else clusters
-    return cluster_robust_cov(contributions, labels, bread, adjust=True) * ((n - 1) / (n - k))
+    if clusters is None:  # every row its own cluster: G/(G−1) · (n−1)/(n−k) = n/(n−k)
+        return bread @ (contributions.T @ contributions) @ bread.T * (n / (n - k))
+    return cluster_robust_cov(contributions, clusters, bread, adjust=True) * ((n - 1) / (n - k))
+
+
+def _root_weights(weights, n: int, what: str) -> np.ndarray:
+    w = np.asarray(weights, float).ravel()
+    if w.size != n:
+        raise ValueError(f"IV model of {what}: {w.size} weights for {n} rows")
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise ValueError(f"IV model of {what}: weights must be finite and positive (leave "
+                         "out the rows of weight 0)")
+    return np.sqrt(w)
 
 
 def _ols(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,6 +224,7 @@ def two_stage_least_squares(
     instruments,
     *,
     clusters: Sequence[str] | np.ndarray | None = None,
+    weights=None,
     intercept: bool = True,
     alpha: float = 0.05,
     what: str = "the outcome",
@@ -221,6 +234,9 @@ def two_stage_least_squares(
     ``instruments`` (Series or DataFrame) and the covariates; an intercept is added first
     when ``intercept``. Column names name the coefficients. ``clusters``: labels per row
     (:func:`outcomes.clustering.cluster_ids`) for the CR1 variance; HC1 without.
+    ``weights`` (positive, e.g. inverse probability of censoring weights): weighted 2SLS,
+    every row of y, X and Z scaled by √w (the weights treated as known, as R ``ivreg(...,
+    weights =)`` with ``sandwich``); the first stage and the diagnostics are weighted too.
 
     Every value must be present (complete cases or one imputed dataset: the missing-data
     method is the caller's). Raises :class:`NotEstimable` (with the reason) when the
@@ -235,6 +251,9 @@ def two_stage_least_squares(
                 _frame(instruments, n, "Z"))
     if intercept:
         W.insert(0, INTERCEPT, 1.0)
+    if weights is not None:
+        root = _root_weights(weights, n, what)
+        yv, D, W, Zx = yv * root, D.mul(root, axis=0), W.mul(root, axis=0), Zx.mul(root, axis=0)
     endog, exog, excl = list(D.columns), list(W.columns), list(Zx.columns)
     if len(excl) < len(endog):
         raise NotEstimable(f"IV model of {what}: {len(excl)} excluded instrument(s) for "
@@ -274,7 +293,8 @@ def two_stage_least_squares(
     first = tuple(_first_stage(D[c].to_numpy(float), W.to_numpy(float), Z, len(excl), c,
                                codes, df if codes is not None else n - l_)
                   for c in endog)
-    overid = (_overidentification(yv, X, Z, e, codes, len(excl) - len(endog))
+    overid = (_overidentification(yv, X, Z, e, codes, len(excl) - len(endog),
+                                  centre=weights is None)
               if len(excl) > len(endog) else None)
     return IVFit(names=tuple(names), endogenous=tuple(endog), instruments=tuple(excl),
                  params=beta, cov=cov, n=n, df_resid=n - k,
@@ -309,12 +329,14 @@ def _first_stage(d: np.ndarray, W: np.ndarray, Z: np.ndarray, q: int, name: str,
 
 
 def _overidentification(y: np.ndarray, X: np.ndarray, Z: np.ndarray, e: np.ndarray, codes,
-                        df: int) -> Overidentification:
+                        df: int, centre: bool = True) -> Overidentification:
     n = y.size
-    ec = e - e.mean()
+    # weighted (rows scaled by √w): the total sum of squares about the weighted mean of the
+    # residuals, which is 0 (they are orthogonal to the fitted intercept √w)
+    ec = e - e.mean() if centre else e
     sargan = n * (1 - float(np.sum(_ols(Z, e)[1] ** 2)) / float(ec @ ec))
-    labels = np.arange(n) if codes is None else codes
-    S = cluster_robust_cov(Z * e[:, None], labels, adjust=False) / n
+    U = Z * e[:, None]
+    S = (U.T @ U if codes is None else cluster_robust_cov(U, codes, adjust=False)) / n
     Sinv = np.linalg.pinv(S)
     ZX, Zy = Z.T @ X / n, Z.T @ y / n
     b_gmm = np.linalg.solve(ZX.T @ Sinv @ ZX, ZX.T @ Sinv @ Zy)
@@ -332,6 +354,7 @@ def fit_cace(
     covariates: pd.DataFrame | None = None,
     *,
     clusters: Sequence[str] | np.ndarray | None = None,
+    weights=None,
     alpha: float = 0.05,
     what: str = "the outcome",
 ) -> IVFit:
@@ -339,7 +362,8 @@ def fit_cace(
     ``ENGFL`` = Y), instrumented by the randomised ``arm`` (0/1, 1 = offered peer
     support), adjusted for ``covariates`` (Angrist, Imbens & Rubin 1996). For a 0/1
     ``y`` the effect is a risk difference among compliers. See
-    :func:`two_stage_least_squares` for the variance and :class:`NotEstimable`."""
+    :func:`two_stage_least_squares` for the variance, ``weights`` and
+    :class:`NotEstimable`."""
     r = pd.Series(np.asarray(receipt, float).ravel(),
                   name=getattr(receipt, "name", None) or "receipt")
     a = pd.Series(np.asarray(arm, float).ravel(), name=getattr(arm, "name", None) or "ARM")
@@ -350,5 +374,5 @@ def fit_cace(
     if r.sum() == 0:
         raise NotEstimable(f"CACE of {what}: no participant received peer support "
                            f"({r.name} is 0 for all)")
-    return two_stage_least_squares(y, r, covariates, a, clusters=clusters, alpha=alpha,
-                                   what=what)
+    return two_stage_least_squares(y, r, covariates, a, clusters=clusters, weights=weights,
+                                   alpha=alpha, what=what)

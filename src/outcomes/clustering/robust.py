@@ -32,7 +32,7 @@ import pandas as pd
 
 from outcomes.errors import NotEstimable
 
-from . import cluster_codes
+from . import WORKER_PREFIX, cluster_codes
 
 
 def cluster_sums(contributions, clusters) -> np.ndarray:
@@ -87,3 +87,16 @@ def check_clusters(clusters, treated, events=None, *, arms=("treated", "control"
         if e.sum() > 0 and with_events < 2:
             raise NotEstimable(f"{what}: all events are in one cluster "
                                f"({labels[e > 0].iloc[0]})")
+
+
+def check_peer_workers(clusters, *, what: str = "the cluster-robust variance",
+                       minimum: int = 2) -> None:
+    """Raise :class:`NotEstimable` when fewer than ``minimum`` peer workers
+    (``"PW:"`` labels of :func:`outcomes.clustering.cluster_ids`) are among ``clusters``:
+    the singletons alone would make the peer-worker variance the robust one, and one
+    worker's caseload gives no between-worker variation to estimate it from."""
+    labels = pd.unique(np.asarray(clusters, dtype=str))
+    k = int(sum(str(c).startswith(WORKER_PREFIX) for c in labels))
+    if k < minimum:
+        raise NotEstimable(f"{what} needs at least {minimum} peer workers among the "
+                           f"participants analysed; there {'is' if k == 1 else 'are'} {k}")

@@ -300,6 +300,39 @@ def outcome_status(d: pd.DataFrame, horizon: float, *, time_col="AVAL", censor_c
                         index=d.index)
 
 
+def strategy_outcome(d: pd.DataFrame, st: pd.DataFrame, horizon: float, strategy: str, *,
+                     censor_groups: Sequence[str] = ("ARM",), ipcw: bool = True,
+                     time_col: str = "AVAL") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The binary outcome the intercurrent-event ``strategy`` defines (any of
+    :data:`STRATEGIES` but ``hypothetical_km``), from ``st`` (:func:`outcome_status` of
+    ``d``, index 0..n−1): ``(y, used, w)``, ``y`` 0/1, ``used`` the participants whose
+    status at the horizon is known under the strategy, ``w`` the IPCW weights (0 for the
+    unused; None when the strategy drops the censored without weighting)."""
+    n = len(d)
+    y = st["event"].to_numpy()
+    lost, death = st["lost"].to_numpy(), st["death"].to_numpy()
+    if strategy == "composite":
+        y = y | death
+    if strategy == "exclude_incomplete":
+        used, cens = ~(lost | death), None
+    elif strategy == "hypothetical_ipcw":
+        used, cens = ~(lost | death), lost | death
+    else:  # while_alive, composite: death is an observed outcome, loss is censoring
+        used, cens = ~lost, (lost if ipcw else None)
+    w = None
+    if cens is not None:
+        u = np.minimum(d[time_col].to_numpy(float), horizon)
+        G = np.ones(n)
+        groups = d[list(censor_groups)].astype(str).agg("|".join, axis=1)
+        for _, idx in groups.groupby(groups).groups.items():
+            ii = d.index.get_indexer(idx)
+            G[ii] = censoring_survival_before(u[ii], cens[ii])
+        if np.any(G[used] <= 0):
+            raise ValueError("an uncensored participant has censoring probability 0")
+        w = np.where(used, 1 / G, 0.0)
+    return y, used, w
+
+
 def readmission_within(
     adtte: pd.DataFrame,
     adsl: pd.DataFrame | None = None,
@@ -386,27 +419,8 @@ def readmission_within(
                             tuple(np.sqrt(var)), rd, lor, None, n, n, sum(es), tuple(ns),
                             tuple(es), level)
 
-    y = st["event"].to_numpy()
-    lost, death = st["lost"].to_numpy(), st["death"].to_numpy()
-    if strategy == "composite":
-        y = y | death
-    if strategy == "exclude_incomplete":
-        used, cens = ~(lost | death), None
-    elif strategy == "hypothetical_ipcw":
-        used, cens = ~(lost | death), lost | death
-    else:  # while_alive, composite: death is an observed outcome, loss is censoring
-        used, cens = ~lost, (lost if ipcw else None)
-    w = None
-    if cens is not None:
-        u = np.minimum(d[time_col].to_numpy(float), horizon)
-        G = np.ones(n)
-        groups = d[list(censor_groups)].astype(str).agg("|".join, axis=1)
-        for _, idx in groups.groupby(groups).groups.items():
-            ii = d.index.get_indexer(idx)
-            G[ii] = censoring_survival_before(u[ii], cens[ii])
-        if np.any(G[used] <= 0):
-            raise ValueError("an uncensored participant has censoring probability 0")
-        w = np.where(used, 1 / G, 0.0)
+    y, used, w = strategy_outcome(d, st, horizon, strategy, censor_groups=censor_groups,
+                                  ipcw=ipcw, time_col=time_col)
 
     sep = "the odds ratio is 0 or infinite (complete separation by arm)"
     check_events_by_arm((int((used & y & (a == 1)).sum()), int((used & y & (a == 0)).sum())),
