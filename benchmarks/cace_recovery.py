@@ -39,8 +39,9 @@ discharge, death without readmission = 0) is complete: participants withdrawn be
 
     .venv/bin/python benchmarks/cace_recovery.py [--reps 200] [--n 600] [--seed 20261130]
         [--params-seed 20261122] [--truth FILE] [--missing-data mi|complete_case] [--m 5]
-        [--iterations 10] [--icc 0] [--paramcds WEMWBS,...] [--jobs 1] [--tsv FILE]
-        [--replicates-tsv FILE]
+        [--iterations 10] [--icc 0] [--paramcds WEMWBS,...] [--first-rep 0] [--jobs 1]
+        [--tsv FILE] [--replicates-tsv FILE]
+    .venv/bin/python benchmarks/cace_recovery.py --summarise REPLICATES_TSV
 
 Prints, per outcome and estimator, ``missingness_bias.summarise``'s table against the
 estimand each estimator is meant to estimate (``truth``: the CACE for cace, per_protocol
@@ -339,8 +340,10 @@ def load_truth(path: str | None, params_seed: int, icc: float) -> dict:
     in the truth population): read from ``path`` or computed once."""
     if path:
         truth = json.loads(Path(path).read_text(encoding="utf-8"))
-        if truth["meta"]["seed"] != params_seed or "engagement" not in truth:
-            raise SystemExit(f"{path}: not the selective-engagement truth of seed {params_seed}")
+        icc_of = truth.get("clustering", {}).get("icc", 0.0)
+        if truth["meta"]["seed"] != params_seed or "engagement" not in truth or icc_of != icc:
+            raise SystemExit(f"{path}: not the selective-engagement truth of seed {params_seed} "
+                             f"and icc {icc}")
         return truth
     return simulate(600, params_seed, engagement="selective", icc=icc)[1]
 
@@ -374,7 +377,14 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="processes (replicates in parallel)")
     ap.add_argument("--tsv", default=None, help="write the summary table here (TSV)")
     ap.add_argument("--replicates-tsv", default=None, help="every replicate's rows (TSV)")
+    ap.add_argument("--summarise", default=None, metavar="FILE",
+                    help="only print the summary of a --replicates-tsv file (e.g. of an interrupted run)")
     args = ap.parse_args()
+    if args.summarise:
+        df = pd.read_csv(args.summarise, sep="\t", keep_default_na=False, na_values=["NA"])
+        print(f"{df['rep'].nunique()} replicates of {args.summarise}\n")
+        print_summary(summary_table(df))
+        return
     t0 = time.perf_counter()
     truth = load_truth(args.truth, args.params_seed, args.icc)
     print(f"truth ready ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -396,6 +406,10 @@ def main() -> None:
           f"{f' (norm by arm, m = {args.m}, {args.iterations} sweeps)' if args.missing_data == 'mi' else ''}"
           f", icc {args.icc}; {wall:.0f} s wall, {cpu.mean():.1f} s CPU per replicate, "
           f"{args.jobs} job(s)\n")
+    print_summary(summ)
+
+
+def print_summary(summ: pd.DataFrame) -> None:
     cols = ["outcome", "visit", "estimator", "variance", "reps", "truth", "own_truth", "bias",
             "bias_mc_se", "|bias|_%_of_sd", "empirical_sd", "mean_model_se", "coverage_%",
             "coverage_mc_se_%", "first_stage", "first_stage_robust_f", "not_estimable"]
