@@ -5,8 +5,9 @@ Each replicate trial r is ``outcomes simulate --engagement selective`` of ``--n`
 participants (default 600, the bundled trial's size) whose trial streams come from
 ``numpy.random.default_rng([seed, r])`` and whose *parameters* (site effects, peer workers
 per site: the parameter stream) are those of ``--params-seed`` (default 20261122, the
-bundled seed). The truth depends on the seed only through those parameters (the trial
-streams never reach the truth population), so every replicate has the same truth: one
+bundled seed). A truth depends on its seed through the parameters and the truth
+population's own stream, never through the trial streams, so every replicate has the same
+truth: one
 ``truth.json → engagement`` computed once from a 200,000-person truth population at
 ``--params-seed`` (``--truth``: a truth.json to reuse; without it, ``simulate`` computes it).
 :func:`replicate_tables` with the trial seed equal to ``--params-seed`` is exactly
