@@ -107,13 +107,13 @@ def _one(args):
 
 
 def run(replicate, reps: int, seed: int, *, jobs: int = 1, replicates_tsv: str | None = None,
-        every: int = 10) -> pd.DataFrame:
-    """``replicate(r, seed + r)`` (a list of row dicts) for r = 0..reps − 1 over ``jobs``
+        every: int = 10, first: int = 0) -> pd.DataFrame:
+    """``replicate(r, seed + r)`` (a list of row dicts) for r = first..first + reps − 1 over ``jobs``
     processes, rows in replicate order; the rows so far are (re)written atomically to
     ``replicates_tsv`` every ``every`` replicates, so an interrupted run keeps its numbers."""
     rows: list[dict] = []
     t0 = time.perf_counter()
-    tasks = [(replicate, r, seed + r) for r in range(reps)]
+    tasks = [(replicate, r, seed + r) for r in range(first, first + reps)]
     pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
     try:
         results = pool.imap(_one, tasks) if pool else map(_one, tasks)
