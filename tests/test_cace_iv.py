@@ -212,6 +212,7 @@ def test_pilot_of_60_with_three_peer_workers():
     ("no_first_stage", "do not identify the effect of ENGFL"),
     ("one_cluster", "at least 2 clusters"),
     ("too_few_rows", "no residual degree of freedom"),
+    ("no_events", "fits every outcome exactly"),
 ])
 def test_not_identified_designs_are_not_estimable(case, match):
     d = make_trial(40, 5)
@@ -225,6 +226,8 @@ def test_not_identified_designs_are_not_estimable(case, match):
         cov = None  # unadjusted, so the first-stage coefficient is exactly 0
     elif case == "one_cluster":
         cl = np.repeat("PW:W1", 40)
+    elif case == "no_events":  # a binary outcome with no event at all (a pilot, no readmission)
+        y = y * 0
     else:
         d = d.iloc[:4]
         y, r, a, cov = d["y"], d["ENGFL"].copy(), d["ARM"], covariates(d)

@@ -287,6 +287,10 @@ def two_stage_least_squares(
         codes, G = cluster_codes(labels)
     beta, _ = _ols(Xhat, yv)
     e = yv - X @ beta
+    if not (np.abs(e) > 1e-12 * max(1.0, float(np.abs(yv).max()))).any():
+        raise NotEstimable(f"IV model of {what}: the model fits every outcome exactly (e.g. "
+                           "the outcome is the same for everyone analysed, such as no event "
+                           "at all): no residual variance, no standard error")
     bread = np.linalg.inv(Xhat.T @ Xhat)
     cov = _sandwich(Xhat * e[:, None], bread, codes, k)
     df = n - k if codes is None else G - 1
