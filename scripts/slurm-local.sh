@@ -74,7 +74,7 @@ SchedulerType=sched/backfill
 MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2
-MinJobAge=300
+MinJobAge=3600
 SlurmctldTimeout=30
 SlurmdTimeout=30
 NodeName=${node} NodeAddr=127.0.0.1 CPUs=${ncpu} RealMemory=${mem} State=UNKNOWN
