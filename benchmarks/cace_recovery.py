@@ -112,21 +112,23 @@ ID = ["USUBJID", "ARM", "SITEID", "DIAGGR", "AGE", "PRIORADM"]
 
 # -- data ------------------------------------------------------------------------------
 
-def replicate_tables(n: int, trial_seed, *, params_seed: int = PARAMS_SEED, icc: float = 0.0):
-    """The four tables of ``simulate(n, ·, icc=icc, engagement="selective")`` with the
+def replicate_tables(n: int, trial_seed, *, params_seed: int = PARAMS_SEED, icc: float = 0.0,
+                     engagement: str = "selective"):
+    """The four tables of ``simulate(n, ·, icc=icc, engagement=engagement)`` with the
     parameter stream of ``params_seed`` and every trial stream (trial, peer-worker draws and
     assignment, engagement) of ``default_rng(trial_seed)`` (an int or a sequence such as
     ``[seed, r]``); the spawn order is ``simulate``'s, so ``trial_seed == params_seed``
-    gives its tables exactly."""
+    gives its tables exactly. ``engagement="default"``: the default trial (no engagement
+    stream) on the same trial stream."""
     params = draw_parameters(np.random.default_rng(params_seed).spawn(6)[0])
     _, r_trial, _, _, r_workers, r_engagement = np.random.default_rng(trial_seed).spawn(6)
     workers = r_assign = None
     if icc > 0:
         r_draw, r_assign, _, _ = r_workers.spawn(4)
         workers = draw_workers(r_draw, params, icc)
-    engagement = (EngagementSpec(), r_engagement.spawn(2)[0])
+    eng = (EngagementSpec(), r_engagement.spawn(2)[0]) if engagement == "selective" else None
     tables, _ = simulate_trial(int(n), r_trial, params, _registry(), scenario("default", None),
-                               workers, r_assign, engagement)
+                               workers, r_assign, eng)
     return tables
 
 
