@@ -7,12 +7,11 @@ The benchmark itself (500 replicates, docs/cace.md "Truth recovery") is not run 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_module import load_benchmark
 
 from outcomes.simulate import simulate
 
@@ -22,12 +21,7 @@ SEED = 20261203
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("cace_recovery",
-                                                  ROOT / "benchmarks" / "cace_recovery.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("cace_recovery")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,11 @@ analyses on the same trials.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_module import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 REPS, BOUND = 400, 0.075
@@ -25,12 +24,7 @@ REPS, BOUND = 400, 0.075
 
 @pytest.fixture(scope="module")
 def oc():
-    spec = importlib.util.spec_from_file_location("clustering_oc",
-                                                  ROOT / "benchmarks" / "clustering_oc.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("clustering_oc")
 
 
 def test_partially_nested_holds_the_type_i_error_the_naive_analysis_does_not(oc):

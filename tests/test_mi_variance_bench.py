@@ -9,12 +9,11 @@ richer than the analysis*) is not run here.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_module import load_benchmark
 
 from outcomes.imputation.mice import design
 from outcomes.imputation.settings import ImputationSettings
@@ -24,18 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261203
 
 
-def _load(name: str):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def bench():
-    return _load("mi_variance")
+    return load_benchmark("mi_variance")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +59,7 @@ def test_models_and_rows(bench, truth):
     names = design(bench.model_frames(frame)["analysis"], ImputationSettings()).names
     assert [n for n in names if not n.startswith(("SITEID[", "NOTDUE_"))] == [bench.BASE, bench.Y]
     # the plan model's pooled ITT is cace_recovery.py's (same imputations, same fit)
-    cr = _load("cace_recovery")
+    cr = load_benchmark("cace_recovery")
     ref = cr.cace_replicate(0, seed=SEED, n=200, truth=truth, plan=plan, params_seed=SEED,
                             m=2, iterations=2, paramcds=("WEMWBS",))
     ref = {(r["visit"], r["estimator"]): r for r in ref}

@@ -8,13 +8,13 @@ bias property measured by benchmarks/missingness_bias.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from benchmark_module import load_benchmark
 
 from outcomes import contract
 from outcomes.cli import main
@@ -29,10 +29,7 @@ OTHER_TABLES = ("participants", "admissions", "peer_contacts")
 
 
 def _benchmark():
-    spec = importlib.util.spec_from_file_location("missingness_bias", ROOT / "benchmarks" / "missingness_bias.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("missingness_bias")
 
 
 @pytest.fixture(scope="module")
@@ -199,10 +196,7 @@ def test_complete_cases_are_biased_under_strong_mar_not_under_mcar(runs):
 
 
 def _mi_recovery():
-    spec = importlib.util.spec_from_file_location("mi_recovery", ROOT / "benchmarks" / "mi_recovery.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("mi_recovery")
 
 
 @pytest.fixture(scope="module")
