@@ -84,7 +84,7 @@ from outcomes.imputation.mice import impute  # noqa: E402
 from outcomes.imputation.pool import rubin  # noqa: E402
 from outcomes.imputation.settings import ImputationSettings  # noqa: E402
 from outcomes.instruments import load_registry  # noqa: E402
-from outcomes.plan import AnalysisPlan, validate_config  # noqa: E402
+from outcomes.plan import AnalysisPlan, PredictorSelection, validate_config  # noqa: E402
 from outcomes.simulate import simulate, table_to_csv  # noqa: E402
 from outcomes.simulate.missingness import scenario  # noqa: E402
 from outcomes.simulate.parameters import (  # noqa: E402
@@ -279,12 +279,14 @@ def targets(truth: dict, estimator: str, block: dict) -> tuple[float, float]:
 def cace_replicate(r: int, _seed_plus_r: int | None = None, *, seed: int, n: int, truth: dict,
                    plan: AnalysisPlan, params_seed: int = PARAMS_SEED, icc: float = 0.0,
                    missing_data: str = "mi", m: int = 5, iterations: int = 10,
-                   paramcds: tuple[str, ...] | None = None, adjust: bool = True) -> list[dict]:
+                   paramcds: tuple[str, ...] | None = None, adjust: bool = True,
+                   predictors: PredictorSelection | None = None) -> list[dict]:
     """Replicate ``r`` (trial seed ``[seed, r]``; the second positional argument, the
     runner's ``seed + r``, is not used): the five estimators of every score of
     ``truth → engagement → scores`` (``paramcds``: a subset) at month 4 and 12, and of the
     12-month readmission, one row each per variance (HC1; CR1 with ``icc > 0``).
-    ``adjust`` False: no covariates (for the Wald identity check)."""
+    ``adjust`` False: no covariates (for the Wald identity check); ``predictors``: the
+    imputation model's predictor selection (the plan's ``missing_data.predictors``)."""
     t0 = time.process_time()
     eng = truth["engagement"]
     tables = replicate_tables(n, [seed, r], params_seed=params_seed, icc=icc)
@@ -296,7 +298,8 @@ def cace_replicate(r: int, _seed_plus_r: int | None = None, *, seed: int, n: int
     if (frame.data["USUBJID"].to_numpy() != people["USUBJID"].to_numpy()).any():
         raise RuntimeError("imputation frame and ADSL disagree on the ITT participants")
     if missing_data == "mi":
-        imp = impute(frame, ImputationSettings(method="norm", m=m, iterations=iterations),
+        imp = impute(frame, ImputationSettings(method="norm", m=m, iterations=iterations,
+                                               predictors=predictors or PredictorSelection()),
                      np.random.SeedSequence([seed, r]))
         datasets = [imp.completed(i) for i in range(1, m + 1)]
     else:
@@ -381,6 +384,9 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=5)
     ap.add_argument("--iterations", type=int, default=10)
     ap.add_argument("--icc", type=float, default=0.0)
+    ap.add_argument("--predictors", default="all", choices=("all", "quickpred"),
+                    help="imputation predictors: every column, or mice::quickpred's selection")
+    ap.add_argument("--mincor", type=float, default=0.1, help="quickpred's mincor")
     ap.add_argument("--paramcds", default=None, help="comma-separated PARAMCDs (default all)")
     ap.add_argument("--instruments", default=None,
                     help="comma-separated instruments the plan scores (default all)")
@@ -403,7 +409,8 @@ def main() -> None:
         plan=analysis_plan(tuple(args.instruments.split(",")) if args.instruments else None),
         params_seed=args.params_seed, icc=args.icc, missing_data=args.missing_data, m=args.m,
         iterations=args.iterations,
-        paramcds=tuple(args.paramcds.split(",")) if args.paramcds else None)
+        paramcds=tuple(args.paramcds.split(",")) if args.paramcds else None,
+        predictors=PredictorSelection(select=args.predictors, mincor=args.mincor))
     df = run(replicate, args.reps, args.seed, jobs=args.jobs, replicates_tsv=args.replicates_tsv,
              first=args.first_rep)
     wall = time.perf_counter() - t0
@@ -414,7 +421,8 @@ def main() -> None:
     print(f"\nselective engagement: n = {args.n}, {args.reps} replicates (trial seeds [{args.seed}, r], "
           f"r = {args.first_rep}..{args.first_rep + args.reps - 1}), parameters of seed "
           f"{args.params_seed}, {args.missing_data}"
-          f"{f' (norm by arm, m = {args.m}, {args.iterations} sweeps)' if args.missing_data == 'mi' else ''}"
+          f"{f' (norm by arm, m = {args.m}, {args.iterations} sweeps, predictors {args.predictors}' if args.missing_data == 'mi' else ''}"
+          f"{f' mincor {args.mincor})' if args.missing_data == 'mi' and args.predictors == 'quickpred' else ')' if args.missing_data == 'mi' else ''}"
           f", icc {args.icc}; {wall:.0f} s wall, {cpu.mean():.1f} s CPU per replicate, "
           f"{args.jobs} job(s)\n")
     print_summary(summ)

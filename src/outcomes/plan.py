@@ -83,6 +83,29 @@ class TippingPointPlan:
 
 
 @dataclass(frozen=True)
+class PredictorSelection:
+    """The ``missing_data.predictors`` keys (docs/imputation.md, *Choosing the predictors*).
+
+    ``select``: ``all`` (every other column of the model predicts each incomplete score,
+    R mice's default) or ``quickpred`` (R ``mice::quickpred``: a column predicts a score
+    when its absolute correlation with the score, or with the score's missingness
+    indicator, is at least ``mincor`` and its proportion of usable cases is at least
+    ``minpuc``); ``include``: columns that always predict (ADSL names, a text column with
+    all its dummies, or a PARAMCD with all its visits); with ``quickpred`` each score is
+    also always predicted by the same PARAMCD at its other visits (the ANCOVA's baseline)."""
+
+    select: str = "all"
+    mincor: float = 0.1
+    minpuc: float = 0.0
+    include: tuple[str, ...] = ("SITEID", "DIAGGR")
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> PredictorSelection:
+        return cls(select=cfg["select"], mincor=float(cfg["mincor"]),
+                   minpuc=float(cfg["minpuc"]), include=tuple(cfg["include"]))
+
+
+@dataclass(frozen=True)
 class MissingDataPlan:
     """The ``missing_data`` keys (docs/imputation.md; the schema gives each key's meaning)."""
 
@@ -94,11 +117,13 @@ class MissingDataPlan:
     by_arm: bool = True
     auxiliaries: tuple[str, ...] = ()
     write_imputed: bool = False
+    predictors: PredictorSelection = field(default_factory=PredictorSelection)
     tipping_point: TippingPointPlan = field(default_factory=TippingPointPlan)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> MissingDataPlan:
         return cls(**{**cfg, "auxiliaries": tuple(cfg["auxiliaries"]),
+                      "predictors": PredictorSelection.from_config(cfg["predictors"]),
                       "tipping_point": TippingPointPlan.from_config(cfg["tipping_point"])})
 
 

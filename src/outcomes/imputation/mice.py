@@ -18,7 +18,7 @@ it is no predictor of the other columns in that group, and :class:`NotImputed` r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from scipy.linalg import cho_solve, solve_triangular
 
 from outcomes.errors import OutcomesError
 from outcomes.imputation.frame import ImputationFrame
+from outcomes.imputation.predictors import include_columns, quickpred, same_score_columns
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import stream_seed
 
@@ -72,6 +73,10 @@ class Design:
     #: group label -> the columns that cannot be imputed in that group (todo False there)
     dropped: dict[str, tuple[int, ...]]
     gaps: tuple[NotImputed, ...]
+    #: columns that always predict under ``quickpred`` (the plan's include list)
+    include: tuple[int, ...] = ()
+    #: q x q, True where two columns are one PARAMCD at different visits
+    same_score: np.ndarray | None = None
 
     def group_matrix(self, label: str) -> pd.DataFrame:
         """One group's model matrix as the chained equations start from it: NaN in the cells
@@ -96,6 +101,8 @@ class ImputedData:
     imputed: pd.DataFrame
     values: dict[str, np.ndarray]
     not_imputed: tuple[NotImputed, ...] = ()
+    #: (group, column) -> the columns that predict it in that group's chained equations
+    predictors: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def m(self) -> int:
@@ -189,7 +196,33 @@ def design(frame: ImputationFrame, settings: ImputationSettings) -> Design:
             mask[rows, j] = False
     targets = [j for j in range(len(names)) if mask[:, j].any()]
     _check_deltas(frame, settings)
-    return Design(names, values, groups, targets, mask, arm, dropped, tuple(gaps))
+    sel = settings.predictors
+    include = (tuple(include_columns(names, sel.include, frame.visits))
+               if sel.select == "quickpred" else ())
+    return Design(names, values, groups, targets, mask, arm, dropped, tuple(gaps),
+                  include=include, same_score=same_score_columns(names, frame.visits))
+
+
+def group_predictors(model: Design, label: str,
+                     settings: ImputationSettings) -> dict[int, np.ndarray]:
+    """The predictors (column indices) of each column imputed in group ``label``: every
+    other column (``select: all``, mice's default) or R ``mice::quickpred``'s selection on
+    the group's data as the chained equations start from it, with the plan's ``include``
+    columns and the same score's other visits (:mod:`outcomes.imputation.predictors`).
+    The group's columns that cannot be imputed (``model.dropped``) never predict."""
+    rows = dict(model.groups)[label]
+    todo = model.todo[rows]
+    q = len(model.names)
+    dropped = model.dropped.get(label, ())
+    sel = settings.predictors
+    if sel.select == "quickpred":
+        chosen = quickpred(model.group_matrix(label).to_numpy(), mincor=sel.mincor,
+                           minpuc=sel.minpuc, include=model.include)
+        chosen |= model.same_score
+    else:
+        chosen = ~np.eye(q, dtype=bool)
+    chosen[:, list(dropped)] = False
+    return {j: np.flatnonzero(chosen[j]) for j in model.targets if todo[:, j].any()}
 
 
 def delta_of(delta: Mapping[tuple[str, str], float], column: str,
@@ -283,16 +316,15 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
     return order[near[np.arange(len(yhat_mis)), rng.integers(k, size=len(yhat_mis))]]
 
 
-def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design, label: str,
-           settings: ImputationSettings, rng: np.random.Generator) -> None:
+def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
+           preds_of: dict[int, np.ndarray], settings: ImputationSettings,
+           rng: np.random.Generator) -> None:
     """Run the chained equations on one group's rows ``z`` in place (δ after every draw
-    when ``settings.delta_mode`` is ``post``). The group's columns that cannot be imputed
-    (``model.dropped``) are neither imputed nor predictors."""
-    q = z.shape[1]
+    when ``settings.delta_mode`` is ``post``), column j predicted by ``preds_of[j]``
+    (:func:`group_predictors`)."""
     post = settings.delta if settings.delta_mode == "post" else {}
     observed = ~np.isnan(z)
     _fill_not_due(z, todo)
-    dropped = model.dropped.get(label, ())
     steps = []
     for j in model.targets:
         wy = np.flatnonzero(todo[:, j])
@@ -300,8 +332,7 @@ def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design, labe
             continue
         ry = np.flatnonzero(observed[:, j])
         delta = delta_of(post, model.names[j], arm[wy])
-        preds = np.delete(np.arange(q), sorted({j, *dropped}))
-        steps.append((j, ry, wy, preds, delta if delta.any() else None))
+        steps.append((j, ry, wy, preds_of[j], delta if delta.any() else None))
     for j, ry, wy, _, delta in steps:  # starting values: draws from the observed values
         z[wy, j] = rng.choice(z[ry, j], size=len(wy), replace=True)
         if delta is not None:
@@ -361,12 +392,14 @@ def impute(frame: ImputationFrame, settings: ImputationSettings,
     out_cols = [c for c in imputed.columns if imputed[c].any()]
     values = {c: np.empty((settings.m, int(imputed[c].sum()))) for c in out_cols}
     col_of = {name: j for j, name in enumerate(model.names)}
+    preds = {label: group_predictors(model, label, settings) for label, _ in model.groups}
     for i in range(1, settings.m + 1):
         rng = imputation_rng(seed, i)
         z = model.values.copy()
         for label, rows in model.groups:
             zg = z[rows]
-            _chain(zg, model.todo[rows], model.row_arm[rows], model, label, settings, rng)
+            _chain(zg, model.todo[rows], model.row_arm[rows], model, preds[label], settings,
+                   rng)
             z[rows] = zg
         if settings.delta_mode == "final":
             for col in sorted({c for c, _ in settings.delta if c in col_of}):
@@ -380,5 +413,7 @@ def impute(frame: ImputationFrame, settings: ImputationSettings,
             full[col][rows] = derived + delta_of(settings.delta, col, model.row_arm[rows])
         for c in out_cols:
             values[c][i - 1] = full[c][imputed[c].to_numpy()]
+    predictors = {(label, model.names[j]): tuple(model.names[k] for k in p)
+                  for label, of in preds.items() for j, p in of.items()}
     return ImputedData(frame=frame, settings=settings, imputed=imputed, values=values,
-                       not_imputed=tuple(gaps))
+                       not_imputed=tuple(gaps), predictors=predictors)

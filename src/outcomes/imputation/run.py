@@ -32,7 +32,8 @@ class ImputedFileError(OutcomesError):
 def missing_summary(imp: ImputedData) -> pd.DataFrame:
     """Per incomplete column and arm: participants, observed, not due (after death or the
     data cut, never imputed), imputed, the missing rate (1 − observed / participants), the
-    imputation settings, and the due cells that could not be imputed and why (last)."""
+    imputation settings, the number of columns predicting it, and the due cells that could
+    not be imputed and why (last)."""
     frame, s = imp.frame, imp.settings
     d = frame.data
     rows = []
@@ -50,10 +51,20 @@ def missing_summary(imp: ImputedData) -> pd.DataFrame:
                          "n_imputed": int((a & imp.imputed[col]).sum()),
                          "missing_rate": (n - n_obs) / n if n else float("nan"),
                          "method": s.method, "m": s.m, "iterations": s.iterations,
-                         "by_arm": s.by_arm, "n_not_imputed": lost,
+                         "by_arm": s.by_arm, "predictors": s.predictors.select,
+                         "n_predictors": _n_predictors(imp, col, arm),
+                         "n_not_imputed": lost,
                          "not_imputed_reason": _reason_in(imp.not_imputed, col, arm, s.by_arm)
                          if lost else ""})
     return pd.DataFrame(rows)
+
+
+def _n_predictors(imp: ImputedData, column: str, arm: str) -> int | None:
+    """Columns predicting ``column`` in the imputation model of ``arm`` (None when the column
+    is not imputed there, or is a passive score computed from imputed ones)."""
+    group = arm if imp.settings.by_arm else "both arms"
+    p = imp.predictors.get((group, column))
+    return None if p is None else len(p)
 
 
 def _reason_in(gaps, column: str, arm: str, by_arm: bool) -> str:

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from outcomes.errors import ConfigError
-from outcomes.plan import AnalysisPlan
+from outcomes.plan import AnalysisPlan, PredictorSelection
 
 METHODS = ("pmm", "norm")
+#: How the predictors of each incomplete score are chosen (docs/imputation.md).
+SELECTIONS = ("all", "quickpred")
 #: When δ is added: ``final`` once to the imputed values of the last sweep (the unobserved
 #: values are δ away from what MAR predicts), ``post`` after every draw (mice's ``post``).
 DELTA_MODES = ("final", "post")
@@ -23,7 +25,8 @@ class ImputationSettings:
     donors) or ``norm`` (Bayesian linear regression with draws of σ² and β);
     ``m`` imputations of ``iterations`` sweeps each; ``by_arm``: a separate imputation
     model per randomised arm (else arm is a predictor); ``auxiliaries``: ADSL columns
-    added as predictors; ``delta[(column, arm)]`` is added to the imputed values of
+    added as predictors; ``predictors``: which columns predict each score (all, or R
+    ``mice::quickpred``'s selection); ``delta[(column, arm)]`` is added to the imputed values of
     ``column`` in ``arm`` (δ-adjusted MNAR imputation): with ``delta_mode = "final"`` once,
     after the last sweep (pattern-mixture δ: nothing else changes), with ``"post"`` after
     every draw, so that the shift feeds back through the chained equations (mice's ``post``).
@@ -35,12 +38,16 @@ class ImputationSettings:
     donors: int = 5
     by_arm: bool = True
     auxiliaries: tuple[str, ...] = ()
+    predictors: PredictorSelection = field(default_factory=PredictorSelection)
     delta: Mapping[tuple[str, str], float] = field(default_factory=dict)
     delta_mode: str = "final"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"imputation method '{self.method}': allowed {', '.join(METHODS)}")
+        if self.predictors.select not in SELECTIONS:
+            raise ConfigError(f"predictor selection '{self.predictors.select}': allowed "
+                              f"{', '.join(SELECTIONS)}")
         if self.delta_mode not in DELTA_MODES:
             raise ConfigError(f"delta mode '{self.delta_mode}': allowed {', '.join(DELTA_MODES)}")
         for name in ("m", "iterations", "donors"):
@@ -54,13 +61,15 @@ class ImputationSettings:
 
     def __hash__(self) -> int:  # the delta mapping is read-only; hash its items
         return hash((self.method, self.m, self.iterations, self.donors, self.by_arm,
-                     self.auxiliaries, tuple(sorted(self.delta.items())), self.delta_mode))
+                     self.auxiliaries, self.predictors, tuple(sorted(self.delta.items())),
+                     self.delta_mode))
 
     @classmethod
     def from_plan(cls, plan: AnalysisPlan, **overrides) -> ImputationSettings:
         """The plan's ``missing_data`` keys (defaults filled by the schema)."""
         md = plan.missing_data
         values = dict(method=md.imputation, m=md.m, iterations=md.iterations,
-                      donors=md.donors, by_arm=md.by_arm, auxiliaries=md.auxiliaries)
+                      donors=md.donors, by_arm=md.by_arm, auxiliaries=md.auxiliaries,
+                      predictors=md.predictors)
         values.update(overrides)
         return cls(**values)
