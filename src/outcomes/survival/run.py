@@ -28,7 +28,12 @@ from outcomes.plan import AnalysisPlan
 
 from ._common import Arms, NotEstimableResult, ident, merge_adsl
 from .binary import readmission_within
-from .competing import cause_specific_cox, cumulative_incidence
+from .competing import (
+    cause_specific_cox,
+    cumulative_incidence,
+    gray_test_by_arm,
+    subdistribution_hazards,
+)
 from .cox import tenure_cox
 from .km import KaplanMeierResult, kaplan_meier, logrank, rmst_difference
 from .plots import forest, kmunicate
@@ -187,6 +192,19 @@ def run_survival(
             [ident("competing_risks", o, c, "hazard_ratio", sum(ns), clustering=cl)
              for o in ("READMIT (cause-specific)", "death before READMIT (cause-specific)")],
             f"the cause-specific Cox models ({cl})"))
+    for cl in (NONE, PEER_WORKER):
+        results.append(attempt(
+            lambda cl=cl: subdistribution_hazards(
+                adtte, "READMIT", adsl=adsl, covariates=cox_cov, strata=strata, arms=arms,
+                cluster=CLUSTER if cl == PEER_WORKER else None),
+            [ident("competing_risks", "READMIT (subdistribution)", c,
+                   "subdistribution_hazard_ratio", sum(ns), sum(es), clustering=cl)],
+            f"the Fine–Gray model ({cl})"))
+    gray = attempt(lambda: gray_test_by_arm(adtte, "READMIT", adsl=adsl, strata=strata,
+                                            arms=arms),
+                   [ident("competing_risks", "READMIT", c, "gray_test_chisq", sum(ns),
+                          sum(es))], "Gray's test")
+    results.append(gray)
     pp = adre.drop_duplicates("USUBJID")
     n_re, e_re = len(pp), int(pp["NREADM"].sum())
 
