@@ -427,3 +427,35 @@ def gray_test_by_arm(
     g = gray_test(d[time_col].to_numpy(float), st, 1 - a, sv)
     return GrayTestResult(analysis, paramcd, arms.contrast, g.statistic, g.p_value, len(d),
                           int((st == 1).sum()), tuple(strata))
+
+
+@dataclass(frozen=True)
+class IncidenceCurves:
+    """Aalen–Johansen cumulative incidence of ``paramcd`` and of death before it, by arm
+    (``tables[(arm, cause)]``, cause ``"event"`` or ``"death"``: :func:`aalen_johansen`
+    tables), with Gray's p-value for the event when it was estimable (the figure of
+    :func:`outcomes.survival.plots.cumulative_incidence_plot`)."""
+
+    paramcd: str
+    arms: Arms
+    tables: dict = field(repr=False)
+    gray_p: float | None = None
+    strata: tuple[str, ...] = ()
+
+
+def incidence_curves(adtte: pd.DataFrame, paramcd: str = "READMIT", *,
+                     adsl: pd.DataFrame | None = None, arms: Arms = DEFAULT_ARMS,
+                     gray_p: float | None = None, strata: Sequence[str] = (),
+                     time_col: str = "AVAL", censor_col: str = "CNSR",
+                     cmpev_col: str = "CMPEVFL", arm_col: str = "ARM") -> IncidenceCurves:
+    """Both causes' Aalen–Johansen curves in each arm (death is cause 1 of its own
+    curve, ``paramcd`` its competing event)."""
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col])
+    tables = {}
+    for a in (arms.treated, arms.control):
+        sub = d.loc[d[arm_col].astype(str) == a]
+        st = competing_status(sub, censor_col, cmpev_col)
+        t = sub[time_col].to_numpy(float)
+        tables[(a, "event")] = aalen_johansen(t, st)
+        tables[(a, "death")] = aalen_johansen(t, np.choose(st, [0, 2, 1]))
+    return IncidenceCurves(paramcd, arms, tables, gray_p, tuple(strata))
