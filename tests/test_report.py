@@ -158,8 +158,13 @@ def test_sections_are_in_consort_order(run):
     for text in ("Table 1", "Randomised (intention to treat)", "Questionnaires returned",
                  "Missing", "Median (IQR)", "Mean (SD)", "Kaplan–Meier", "RMST difference",
                  "Cumulative incidence", "Rate ratio", "Andersen", "Row accounting",
-                 "Scoring rules to verify", "UNVERIFIED", "PROJECT DEFAULT", "Estimand"):
+                 "Scoring rules to verify", "UNVERIFIED", "PROJECT DEFAULT", "Estimand",
+                 "Subdistribution hazard ratio (Fine–Gray)", "s test of the cumulative"):
         assert text in html, text
+    # the competing-risks block opens with its cumulative-incidence figure (Gray's test)
+    block = html[html.index('id="block-competing_risks"'):]
+    block = block[:block.index('<div class="block"')]
+    assert "<figure>" in block and "Aalen–Johansen cumulative incidence" in block
 
 
 def test_flow_diagram_and_table_1_counts(run):

@@ -165,7 +165,7 @@ def check_results(res: Path) -> tuple[dict[str, pd.DataFrame], str | None]:
                                 AnalysisPlan.load(res / "plan.json").clustering).raw
         for reason in shown.loc[shown["status"] == "not estimable", "reason"].unique():
             assert html.escape(reason, quote=False) in report, (name, reason)
-    for svg in ("forest_survival.svg", "km_readmit.svg"):
+    for svg in ("forest_survival.svg", "km_readmit.svg", "cif_readmit.svg"):
         assert (res / "figures" / svg).stat().st_size > 0
     return tables
 
@@ -214,6 +214,13 @@ def test_edited_extract_runs_to_the_end(tmp_path, edit):
             assert row["status"] == "not estimable"
             assert row["reason"] == "no events in either arm"
             assert row["events"] == 0
+            # Fine–Gray: no competing event, so nothing beyond the all-cause analyses
+            row = ne.loc[(cl, "competing_risks", "READMIT (subdistribution)",
+                          "peer_support vs usual_care", "subdistribution_hazard_ratio")]
+            assert row["status"] == "not estimable" and "no death" in row["reason"]
+        gray = ne.loc[("none", "competing_risks", "READMIT", "peer_support vs usual_care",
+                       "gray_test_chisq")]
+        assert gray["status"] == "not estimable" and "no death" in gray["reason"]
     elif edit == "no_readmissions":
         c = "peer_support vs usual_care"
         for key in [("community_tenure", "READMIT", c, "logrank_hazard_ratio"),

@@ -1,7 +1,8 @@
 # The R oracle of tests/test_r_oracle.py: every row of survival.tsv and questionnaires.tsv
 # recomputed in R from the pipeline's derived datasets (the CSV copies of
 # results/derived), each the way docs/survival.md defines it, with R's own estimators
-# (glm, lm, survfit, survdiff, coxph, cox.zph, cmprsk::cuminc, MASS::glm.nb, sandwich).
+# (glm, lm, survfit, survdiff, coxph, cox.zph, cmprsk::cuminc and crr, MASS::glm.nb,
+# sandwich).
 # The rows of the partially nested design (clustering = peer_worker; docs/clustering.md):
 # sandwich::vcovCL and coxph(cluster = ) with the clusters built here from ADSL (the main
 # peer worker of a treated participant, the participant alone otherwise); the robust
@@ -22,7 +23,7 @@ suppressPackageStartupMessages({
 args <- commandArgs(trailingOnly = TRUE)
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
 source(file.path(here, "nb_joint.R")); source(file.path(here, "gcomp.R"))
-source(file.path(here, "robust_curves.R"))
+source(file.path(here, "robust_curves.R")); source(file.path(here, "finegray.R"))
 derived <- args[1]; boot_dir <- args[3]
 P <- read.delim(args[2], header = FALSE, col.names = c("key", "value"),
                 colClasses = "character")
@@ -282,6 +283,23 @@ competing <- function() {
     cox_rows(d, st == 2, "competing_risks", "death before READMIT (cause-specific)", FALSE,
              TRUE)
   })
+  # Fine-Gray (stratified: crr by stratum, finegray.R) and Gray's test (cuminc)
+  if (any(st == 2)) {
+    X <- model.matrix(~ ., model_frame(d, cox_cov))[, -1, drop = FALSE]
+    sv <- if (length(strata_vars)) do.call(paste, c(d[strata_vars], sep = "|")) else
+      rep("all", nrow(d))
+    fg <- fg_crr_strata(d$AVAL, st, X, sv)
+    o <- "READMIT (subdistribution)"
+    add_ratio("competing_risks", o, contrast, "subdistribution_hazard_ratio", fg$coef[1],
+              sqrt(fg$var[1, 1]), nrow(d), sum(st == 1))
+    vc <- fg_cluster_var(d$AVAL, st, X, sv, d$CLUSTER, fg)
+    with_cluster(function()
+      add_ratio("competing_risks", o, contrast, "subdistribution_hazard_ratio", fg$coef[1],
+                sqrt(vc[1, 1]), nrow(d), sum(st == 1)))
+    g <- cuminc(d$AVAL, st, d$ARM, strata = sv, cencode = 0)$Tests
+    add("competing_risks", "READMIT", contrast, "gray_test_chisq", g["1", "stat"], NA, NA,
+        g["1", "pv"], nrow(d), sum(st == 1))
+  }
 }
 
 # ---------------------------------------------------------------- recurrent readmissions

@@ -18,6 +18,11 @@ rule survival:
             category="Community tenure",
         ),
         km_readmdet=f"{RESULTS}/figures/km_readmdet.svg",
+        cif_readmit=report(
+            f"{RESULTS}/figures/cif_readmit.svg",
+            caption="../report/cif_readmit.rst",
+            category="Community tenure",
+        ),
         forest=report(
             f"{RESULTS}/figures/forest_survival.svg",
             caption="../report/forest_survival.rst",

@@ -42,6 +42,8 @@ TYPE_LABELS = {
     "rmst_difference": "RMST difference (days)",
     "cumulative_incidence": "Cumulative incidence (Aalen–Johansen)",
     "cif_difference": "Difference in cumulative incidence (percentage points)",
+    "subdistribution_hazard_ratio": "Subdistribution hazard ratio (Fine–Gray)",
+    "gray_test_chisq": "Gray's test of the cumulative incidence (chi-squared, 1 df)",
     "rate_ratio": "Rate ratio (negative binomial)",
     "mean": "Mean days in hospital",
     "median": "Median days in hospital",

@@ -181,7 +181,7 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
     figures = {}
     fdir = root / "figures"
     tipping = sorted(p.stem for p in fdir.glob("tipping_point_*.svg"))
-    for name in ("km_readmit", "km_readmdet", *tipping):
+    for name in ("km_readmit", "km_readmdet", "cif_readmit", *tipping):
         p = fdir / f"{name}.svg"
         if p.exists():
             figures[name] = p.read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from outcomes.survival.tables import KEY
 
+from .competing import add_competing_figure
 from .design import designs, twins
 from .estimates import (
     ANALYSIS_TITLES,
@@ -122,6 +123,7 @@ def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
             f"{', '.join(s['cox_covariates'])} (Efron ties); log-rank stratified by "
             f"{', '.join(s['strata'])}; RMST to {tau} days (Kaplan–Meier based). A median "
             "'not reached' means fewer than half had the event.")
+    add_competing_figure(out["competing"], inp)
     for b in out["primary"]:
         b.notes.append(
             f"Logistic regression adjusted for {', '.join(s['primary_covariates'])}; risks by "

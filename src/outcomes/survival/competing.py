@@ -31,15 +31,19 @@ from ._common import (
     Arms,
     NotEstimableResult,
     arm_indicator,
+    design,
     diff_row,
     frame,
     ident,
     merge_adsl,
     not_estimable_row,
     param,
+    ratio_row,
     row,
 )
 from .cox import CoxResult, cox
+from .estimability import check_cox_design
+from .finegray import fine_gray, gray_test
 from .km import loglog_ci
 
 
@@ -276,3 +280,182 @@ def cause_specific_cox(
                 ident(analysis, outcome, arms.contrast, "hazard_ratio", len(d),
                       int(d[col].sum()), clustering=clustering),)))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class SubdistributionResult:
+    """Fine–Gray subdistribution hazard ratio of arm (:func:`~outcomes.survival.finegray.
+    fine_gray`: Breslow ties, strata with their own baseline and censoring distribution,
+    the variance of R ``crr``; clustered by peer worker when ``clustering`` is
+    ``peer_worker``)."""
+
+    analysis: str
+    outcome: str
+    contrast: str
+    terms: tuple[str, ...]
+    coef: np.ndarray = field(repr=False)
+    cov: np.ndarray = field(repr=False)
+    n: int
+    events: int
+    competing: int
+    strata: tuple[str, ...] = ()
+    level: float = 0.95
+    clustering: str = NONE
+    n_clusters: int | None = None
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.cov))
+
+    @property
+    def std_error(self) -> float:
+        """Standard error of the log subdistribution hazard ratio of arm."""
+        return float(self.se[0])
+
+    @property
+    def shr(self) -> float:
+        return float(np.exp(self.coef[0]))
+
+    def to_frame(self) -> pd.DataFrame:
+        ex: dict = {"clustering": self.clustering}
+        if self.clustering == PEER_WORKER:
+            ex["n_clusters"] = self.n_clusters
+        return frame([ratio_row(self.analysis, self.outcome, self.contrast,
+                                "subdistribution_hazard_ratio", self.coef[0], self.se[0],
+                                self.n, self.events, self.level, **ex)])
+
+
+def _competing_data(adtte, paramcd, adsl, columns, censor_col, cmpev_col):
+    d = merge_adsl(param(adtte, paramcd), adsl, columns).reset_index(drop=True)
+    st = competing_status(d, censor_col, cmpev_col)
+    if not (st == 2).any():
+        raise NotEstimable(f"no death (competing event) among the {len(d)} participants: "
+                           f"the subdistribution of {paramcd} is its all-cause distribution "
+                           "and the cause-specific and community-tenure analyses already "
+                           "cover it")
+    return d, st
+
+
+def subdistribution_hazards(
+    adtte: pd.DataFrame,
+    paramcd: str = "READMIT",
+    *,
+    adsl: pd.DataFrame | None = None,
+    covariates: Sequence[str] = ("PRIORADM", "DETINDFL"),
+    strata: Sequence[str] | None = ("SITEID",),
+    arms: Arms = DEFAULT_ARMS,
+    analysis: str = "competing_risks",
+    level: float = 0.95,
+    time_col: str = "AVAL",
+    censor_col: str = "CNSR",
+    cmpev_col: str = "CMPEVFL",
+    arm_col: str = "ARM",
+    cluster: str | None = None,
+) -> SubdistributionResult:
+    """Fine–Gray model of ``paramcd`` with death (``CMPEVFL == 'Y'``) competing, on arm and
+    ``covariates``, stratified by ``strata`` (Fine & Gray 1999; docs/survival.md).
+
+    Not estimable (:class:`NotEstimable`) without any death, by the design rules of the
+    Cox models (:func:`~outcomes.survival.estimability.check_cox_design`: an event in each
+    arm, one per coefficient, full rank within strata) and when the likelihood has no
+    finite maximum. ``cluster`` (ADSL ``CLUSTER``) sums the contributions φ by peer worker
+    (``clustering = peer_worker``), checked by
+    :func:`~outcomes.clustering.robust.check_clusters`."""
+    strata = list(strata or [])
+    d, st = _competing_data(adtte, paramcd, adsl,
+                            [arm_col, *covariates, *strata, *([cluster] if cluster else [])],
+                            censor_col, cmpev_col)
+    a = arm_indicator(d[arm_col], arms)
+    Xdf = pd.concat([pd.Series(a, name=arm_col), design(d, covariates)], axis=1)
+    sv = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    ev = (st == 1).astype(float)
+    model = f"Fine–Gray model of {paramcd}"
+    check_cox_design(Xdf, sv, ev, a, arms, model=model)
+    if cluster:
+        check_clusters(d[cluster], a, ev, arms=(arms.treated, arms.control),
+                       what=f"the cluster-robust variance of the {model}")
+    fit = fine_gray(Xdf.to_numpy(float), d[time_col].to_numpy(float), st, sv,
+                    d[cluster].astype(str).to_numpy() if cluster else None)
+    return SubdistributionResult(
+        analysis, f"{paramcd} (subdistribution)", arms.contrast, tuple(Xdf.columns),
+        fit.coef, fit.cov, len(d), int(ev.sum()), int((st == 2).sum()), tuple(strata), level,
+        PEER_WORKER if cluster else NONE,
+        int(d[cluster].nunique()) if cluster else None)
+
+
+@dataclass(frozen=True)
+class GrayTestResult:
+    """Gray's test that the cumulative incidence of ``outcome`` is the same in both arms
+    (stratified by ``strata``): one row, ``estimate`` the χ² statistic (1 df)."""
+
+    analysis: str
+    outcome: str
+    contrast: str
+    statistic: float
+    p_value: float
+    n: int
+    events: int
+    strata: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        return frame([row(self.analysis, self.outcome, self.contrast, "gray_test_chisq",
+                          self.statistic, p_value=self.p_value, n=self.n,
+                          events=self.events)])
+
+
+def gray_test_by_arm(
+    adtte: pd.DataFrame,
+    paramcd: str = "READMIT",
+    *,
+    adsl: pd.DataFrame | None = None,
+    strata: Sequence[str] | None = ("SITEID",),
+    arms: Arms = DEFAULT_ARMS,
+    analysis: str = "competing_risks",
+    time_col: str = "AVAL",
+    censor_col: str = "CNSR",
+    cmpev_col: str = "CMPEVFL",
+    arm_col: str = "ARM",
+) -> GrayTestResult:
+    """Gray's test (R ``cmprsk::cuminc(time, status, arm, strata)``) of the cumulative
+    incidence of ``paramcd`` by arm with death competing. Not estimable without any death
+    (it is then the log-rank test) or without any event."""
+    strata = list(strata or [])
+    d, st = _competing_data(adtte, paramcd, adsl, [arm_col, *strata], censor_col, cmpev_col)
+    a = arm_indicator(d[arm_col], arms)
+    sv = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    # groups sorted so that the score is of the treated arm (0 sorts before 1)
+    g = gray_test(d[time_col].to_numpy(float), st, 1 - a, sv)
+    return GrayTestResult(analysis, paramcd, arms.contrast, g.statistic, g.p_value, len(d),
+                          int((st == 1).sum()), tuple(strata))
+
+
+@dataclass(frozen=True)
+class IncidenceCurves:
+    """Aalen–Johansen cumulative incidence of ``paramcd`` and of death before it, by arm
+    (``tables[(arm, cause)]``, cause ``"event"`` or ``"death"``: :func:`aalen_johansen`
+    tables), with Gray's p-value for the event when it was estimable (the figure of
+    :func:`outcomes.survival.plots.cumulative_incidence_plot`)."""
+
+    paramcd: str
+    arms: Arms
+    tables: dict = field(repr=False)
+    gray_p: float | None = None
+    strata: tuple[str, ...] = ()
+
+
+def incidence_curves(adtte: pd.DataFrame, paramcd: str = "READMIT", *,
+                     adsl: pd.DataFrame | None = None, arms: Arms = DEFAULT_ARMS,
+                     gray_p: float | None = None, strata: Sequence[str] = (),
+                     time_col: str = "AVAL", censor_col: str = "CNSR",
+                     cmpev_col: str = "CMPEVFL", arm_col: str = "ARM") -> IncidenceCurves:
+    """Both causes' Aalen–Johansen curves in each arm (death is cause 1 of its own
+    curve, ``paramcd`` its competing event)."""
+    d = merge_adsl(param(adtte, paramcd), adsl, [arm_col])
+    tables = {}
+    for a in (arms.treated, arms.control):
+        sub = d.loc[d[arm_col].astype(str) == a]
+        st = competing_status(sub, censor_col, cmpev_col)
+        t = sub[time_col].to_numpy(float)
+        tables[(a, "event")] = aalen_johansen(t, st)
+        tables[(a, "death")] = aalen_johansen(t, np.choose(st, [0, 2, 1]))
+    return IncidenceCurves(paramcd, arms, tables, gray_p, tuple(strata))

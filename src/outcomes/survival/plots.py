@@ -247,3 +247,44 @@ def _nothing_to_plot(path, title, excluded) -> Path:
         if excluded:
             _note_excluded(fig, excluded)
     return _save(fig, path)
+
+
+def cumulative_incidence_plot(curves, path, *, event_label: str = "Readmission",
+                              xlabel: str = "Days since discharge",
+                              labels: dict | None = None) -> Path:
+    """Aalen–Johansen cumulative incidence by arm of the event (solid) and of death before
+    it (dashed), as step functions, with Gray's test of the event's curves in the corner
+    (stratified as the plan; "not estimable" when it was not). ``curves`` is an
+    :class:`~outcomes.survival.competing.IncidenceCurves`."""
+    labels = labels or {}
+    arms = (curves.arms.treated, curves.arms.control)
+    tmax = max(float(tab["time"].max()) if len(tab) else 0.0
+               for tab in curves.tables.values()) or 1.0
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7.0, 4.2))
+        top = 0.0
+        for k, arm in enumerate(arms):
+            col = COLOURS[k % len(COLOURS)]
+            for cause, ls, what in (("event", "-", event_label), ("death", "--", "Death")):
+                tab = curves.tables[(arm, cause)]
+                t = np.r_[0.0, tab["time"].to_numpy(), tmax]
+                f = np.r_[0.0, tab["cif"].to_numpy()]
+                f = np.r_[f, f[-1]]
+                top = max(top, float(f.max()))
+                ax.step(t, f, where="post", color=col, ls=ls, lw=1.6,
+                        label=f"{labels.get(arm, arm)}: {what.lower()}")
+        ax.set_xlim(-tmax * 0.01, tmax * 1.01)
+        ax.set_ylim(0, min(1.0, max(0.1, top * 1.15)))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("Cumulative incidence")
+        ax.grid(axis="y", color="0.9", lw=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(frameon=False, loc="upper left")
+        strat = f", stratified by {', '.join(curves.strata)}" if curves.strata else ""
+        gp = curves.gray_p
+        text = ("Gray's test: not estimable" if gp is None or not np.isfinite(gp) else
+                f"Gray's test{strat}: p = {gp:.3f}" if gp >= 0.001 else
+                f"Gray's test{strat}: p < 0.001")
+        ax.annotate(f"{event_label} by arm, {text}", (0.99, 0.02),
+                    xycoords="axes fraction", ha="right", va="bottom", fontsize=8)
+    return _save(fig, path)

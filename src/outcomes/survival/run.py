@@ -28,10 +28,18 @@ from outcomes.plan import AnalysisPlan
 
 from ._common import Arms, NotEstimableResult, ident, merge_adsl
 from .binary import readmission_within
-from .competing import cause_specific_cox, cumulative_incidence
+from .competing import (
+    GrayTestResult,
+    IncidenceCurves,
+    cause_specific_cox,
+    cumulative_incidence,
+    gray_test_by_arm,
+    incidence_curves,
+    subdistribution_hazards,
+)
 from .cox import tenure_cox
 from .km import KaplanMeierResult, kaplan_meier, logrank, rmst_difference
-from .plots import forest, kmunicate
+from .plots import cumulative_incidence_plot, forest, kmunicate
 from .recurrent import andersen_gill, hospital_days, rate_ratio
 from .tables import main_analysis_rows, results_table, write_tsv
 
@@ -83,6 +91,7 @@ class SurvivalAnalyses:
     table: pd.DataFrame
     curves: dict[str, KaplanMeierResult] = field(repr=False)
     clustering: str = NONE  # the plan's main analysis (docs/clustering.md)
+    incidence: IncidenceCurves | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table
@@ -187,6 +196,22 @@ def run_survival(
             [ident("competing_risks", o, c, "hazard_ratio", sum(ns), clustering=cl)
              for o in ("READMIT (cause-specific)", "death before READMIT (cause-specific)")],
             f"the cause-specific Cox models ({cl})"))
+    for cl in (NONE, PEER_WORKER):
+        results.append(attempt(
+            lambda cl=cl: subdistribution_hazards(
+                adtte, "READMIT", adsl=adsl, covariates=cox_cov, strata=strata, arms=arms,
+                cluster=CLUSTER if cl == PEER_WORKER else None),
+            [ident("competing_risks", "READMIT (subdistribution)", c,
+                   "subdistribution_hazard_ratio", sum(ns), sum(es), clustering=cl)],
+            f"the Fine–Gray model ({cl})"))
+    gray = attempt(lambda: gray_test_by_arm(adtte, "READMIT", adsl=adsl, strata=strata,
+                                            arms=arms),
+                   [ident("competing_risks", "READMIT", c, "gray_test_chisq", sum(ns),
+                          sum(es))], "Gray's test")
+    results.append(gray)
+    incidence = incidence_curves(
+        adtte, "READMIT", adsl=adsl, arms=arms, strata=strata,
+        gray_p=gray.p_value if isinstance(gray, GrayTestResult) else None)
     pp = adre.drop_duplicates("USUBJID")
     n_re, e_re = len(pp), int(pp["NREADM"].sum())
 
@@ -209,11 +234,12 @@ def run_survival(
             f"the Andersen-Gill model ({cl})"))
     results.append(hospital_days(adre, adsl, arms=arms, n_boot=int(s["hospital_days_n_boot"]), rng=rng,
                                  cluster=CLUSTER))
-    return SurvivalAnalyses(results_table(results), curves, plan.clustering)
+    return SurvivalAnalyses(results_table(results), curves, plan.clustering, incidence)
 
 
 def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: str | Path) -> list[Path]:
-    """Write ``survival.tsv``, the KMunicate figures and the forest plot; returns the paths."""
+    """Write ``survival.tsv``, the KMunicate figures, the cumulative-incidence figure and the
+    forest plot; returns the paths."""
     tables_dir, figures_dir = Path(tables_dir), Path(figures_dir)
     tables_dir.mkdir(parents=True, exist_ok=True)
     paths = [tables_dir / "survival.tsv"]
@@ -221,6 +247,8 @@ def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: s
     labels = {"READMIT": "Not readmitted", "READMDET": "No detained readmission"}
     for paramcd, km in res.curves.items():
         paths.append(kmunicate(km, figures_dir / f"km_{paramcd.lower()}.svg", ylabel=labels[paramcd]))
+    if res.incidence is not None:
+        paths.append(cumulative_incidence_plot(res.incidence, figures_dir / "cif_readmit.svg"))
     paths.append(forest(main_analysis_rows(res.table, res.clustering),
                         figures_dir / "forest_survival.svg",
                         title="Readmission and community tenure"))
