@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -308,7 +309,7 @@ def test_a_selector_that_names_no_row_or_several_is_a_config_error(selector, mes
 
 
 def test_the_bundled_plan_declares_the_hierarchy():
-    plan = AnalysisPlan.load("config/config.yaml")
+    plan = AnalysisPlan.load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
     mp = plan.multiplicity
     assert (mp.primary.table, mp.primary.analysis, mp.primary.estimate_type) == (
         "survival", "primary", "risk_difference")
