@@ -14,6 +14,7 @@ include: "workflow/rules/tipping.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/engagement.smk"
 include: "workflow/rules/mediation.smk"
+include: "workflow/rules/multiplicity.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -21,6 +22,7 @@ include: "workflow/rules/report.smk"
 localrules:
     all,
     analysis_plan,
+    multiplicity,
     validation_gate,
 
 
@@ -35,5 +37,6 @@ rule all:
         rules.survival.output,
         rules.engagement.output,
         rules.mediation_gather.output,
+        rules.multiplicity.output,
         rules.provenance.output,
         rules.report.output,

@@ -59,8 +59,8 @@ def run_mediation_stage(res: Path, plan: Path) -> None:
 
 def make_report_run(root: Path) -> dict:
     """A results directory of the bundled trial: validation, derived datasets, survival and
-    questionnaire tables and figures, plan.json (the stages' CLI), plus mediation tables
-    and provenance.json."""
+    questionnaire tables and figures, plan.json (the stages' CLI), plus mediation tables,
+    multiplicity.tsv and provenance.json."""
     res = root / "results"
     from outcomes.plan import write_plan
 
@@ -79,10 +79,12 @@ def make_report_run(root: Path) -> dict:
     _cli("questionnaires", "--derived", str(res / "derived"), "--plan", str(plan),
          "--imputed", str(res / "imputation" / "imputed_long.parquet"),
          "--out", str(res / "tables" / "questionnaires.tsv"))
-    # a copy without the optional inputs (no mediation, no provenance)
+    # a copy without the optional inputs (no mediation, no multiplicity, no provenance)
     bare = root / "bare"
     shutil.copytree(res, bare)
     run_mediation_stage(res, plan)
+    _cli("multiplicity", "--plan", str(plan), "--tables", str(res / "tables"),
+         "--out", str(res / "tables" / "multiplicity.tsv"))
     record = build_provenance(sorted(DATA.glob("*.csv")), json.loads(plan.read_text()),
                               {"analysis_seed": 20261122}, now=RUN_TIME, repo_dir=ROOT)
     write_provenance(record, res / "provenance.json")

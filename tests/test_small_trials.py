@@ -128,6 +128,8 @@ def run_pipeline(data: Path, res: Path) -> str | None:
     except Exception as exc:  # the job's one-line message, not only the exit status
         lines = err.getvalue().strip().splitlines()
         pytest.fail(f"mediation stage failed: {lines[-1] if lines else f'{type(exc).__name__}: {exc}'}")
+    _cli("multiplicity", "--plan", str(plan), "--tables", str(res / "tables"),
+         "--out", str(res / "tables" / "multiplicity.tsv"))
     record = build_provenance(sorted(data.glob("*.csv")), json.loads(plan.read_text()),
                               {"analysis_seed": 1})
     write_provenance(record, res / "provenance.json")
@@ -167,6 +169,15 @@ def check_results(res: Path) -> tuple[dict[str, pd.DataFrame], str | None]:
             assert html.escape(reason, quote=False) in report, (name, reason)
     for svg in ("forest_survival.svg", "km_readmit.svg", "cif_readmit.svg"):
         assert (res / "figures" / svg).stat().st_size > 0
+    # the hierarchy (docs/multiplicity.md): a hypothesis that is not estimable is not
+    # tested and says why; one that is rejected was tested at an adjusted p <= alpha
+    m = _table(res, "multiplicity")
+    assert list(m["family"][:3]) == ["primary", "key_secondary", "key_secondary"]
+    ne = m["status"] == "not estimable"
+    assert m.loc[ne, "p_value"].isna().all() and not m.loc[ne, "tested"].any()
+    assert (m.loc[ne | ~m["tested"], "reason"].str.len() > 0).all()
+    assert (m.loc[m["rejected"], "adjusted_p_value"] <= m.loc[m["rejected"], "alpha"]).all()
+    assert m.loc[m["rejected"], "tested"].all()
     return tables
 
 

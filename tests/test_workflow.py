@@ -76,8 +76,8 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     # the default profile's terminal: progress, no job's shell command, inputs or outputs,
     # and the run's last line says where the report is
     out = res.stdout + res.stderr
-    # 18 mediation jobs, impute and tipping_point under MI, engagement
-    assert "of 32 steps (100%) done" in out
+    # 18 mediation jobs, impute and tipping_point under MI, engagement, multiplicity
+    assert "of 33 steps (100%) done" in out
     for verbose in ("Shell command:", "\n    input: ", "\n    output: ", "\nrule validate:", "\nlocalrule "):
         assert verbose not in out, verbose
     assert _end_lines(res) == ["Pipeline finished. Open results/report/index.html"]
@@ -90,7 +90,7 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     assert (work / "results" / "logs" / "validate.log").read_text().splitlines()[-2:] == [
         "Gate passed: no unexplained errors (exit status 0).", "Listing: results/validation/validation.html"]
     for table in ("survival.tsv", "questionnaires.tsv", "mediation.tsv", "engagement.tsv",
-                  "cace.tsv"):
+                  "cace.tsv", "multiplicity.tsv"):
         assert (work / "results" / "tables" / table).stat().st_size > 0
     # multiple imputation is on in config/test.yaml: each questionnaire row pooled over the
     # imputations (the main analysis) before its complete-case row; the completed data sets
@@ -106,7 +106,7 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     assert rep.returncode == 0, rep.stdout + rep.stderr
     names = zipfile.ZipFile(work / "report.zip").namelist()
     for name in ("km_readmit.svg", "forest_survival.svg", "survival.tsv", "mediation.tsv",
-                 "questionnaires.tsv", "mediation_wemwbs_m12.svg"):
+                 "questionnaires.tsv", "mediation_wemwbs_m12.svg", "multiplicity.tsv"):
         assert any(n.endswith("/" + name) for n in names), name
 
 

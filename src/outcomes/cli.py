@@ -172,6 +172,18 @@ def _cmd_tipping(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_multiplicity(args: argparse.Namespace) -> int:
+    from outcomes.multiplicity import run_multiplicity
+    from outcomes.plan import AnalysisPlan
+
+    plan = AnalysisPlan.load(args.plan)
+    res = run_multiplicity(plan, args.tables, args.out)
+    rejected = sum(h.rejected for h in res.hypotheses)
+    print(f"multiplicity: {len(res.hypotheses)} hypotheses ({res.method} for the key secondary "
+          f"ones), {rejected} rejected at alpha {res.alpha:g}; wrote {args.out}")
+    return 0
+
+
 def _cmd_provenance(args: argparse.Namespace) -> int:
     from outcomes.plan import AnalysisPlan
     from outcomes.provenance import build_provenance, write_provenance
@@ -398,6 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="imputed_long.parquet of 'outcomes impute': with delta_mode final, the "
                         "grid shifts these data sets instead of imputing again")
     p.set_defaults(func=_cmd_tipping)
+
+    p = sub.add_parser("multiplicity", help="adjusted p-values of the plan's hierarchy of "
+                                            "hypotheses (docs/multiplicity.md)")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--tables", required=True, help="directory of the results tables the "
+                                                   "hierarchy names (survival.tsv, ...)")
+    p.add_argument("--out", required=True, help="output TSV (multiplicity.tsv)")
+    p.set_defaults(func=_cmd_multiplicity)
 
     p = sub.add_parser("report", help="render the trial report from the result files (docs/report.md)")
     p.add_argument("--results", default="results", help="results directory (default: results)")

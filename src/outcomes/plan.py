@@ -21,7 +21,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-from outcomes.config_errors import config_problems
+from outcomes.config_errors import config_problems, key_path
 from outcomes.contract import ARMS
 from outcomes.errors import ConfigError
 
@@ -160,6 +160,60 @@ class EngagementPlan:
                    dose_modifiers=tuple(cfg["dose_modifiers"]))
 
 
+#: The columns a row selector may name, in the order they narrow a table.
+SELECTOR_COLUMNS = ("analysis", "clustering", "estimand", "outcome", "contrast", "estimate_type")
+
+
+@dataclass(frozen=True)
+class RowSelector:
+    """One hypothesis of the multiplicity hierarchy: the row of ``tables/<table>.tsv`` whose
+    columns have these values (None: not named; ``clustering`` None = the plan's main
+    design). ``key`` is the config key it came from, for error messages."""
+
+    table: str
+    estimate_type: str
+    analysis: str | None = None
+    outcome: str | None = None
+    contrast: str | None = None
+    clustering: str | None = None
+    estimand: str | None = None
+    key: str = field(default="", compare=False)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str) -> RowSelector:
+        return cls(**cfg, key=key)
+
+    def named(self) -> dict[str, str]:
+        """The columns the selector names, with their values (SELECTOR_COLUMNS order)."""
+        return {c: getattr(self, c) for c in SELECTOR_COLUMNS if getattr(self, c) is not None}
+
+
+@dataclass(frozen=True)
+class MultiplicityPlan:
+    """The ``multiplicity`` keys (docs/multiplicity.md): the primary hypothesis, the key
+    secondary hypotheses and their method (behind the primary as a serial gatekeeper), the
+    other hypotheses (nominal), and the familywise alpha."""
+
+    primary: RowSelector
+    key_secondary: tuple[RowSelector, ...] = ()
+    method: str = "holm"
+    other: tuple[RowSelector, ...] = ()
+    alpha: float = 0.05
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> MultiplicityPlan:
+        def sel(c: dict[str, Any], *path: str | int) -> RowSelector:
+            return RowSelector.from_config(c, key_path(["multiplicity", *path]))
+
+        key = cfg["key_secondary"]
+        return cls(primary=sel(cfg["primary"], "primary"),
+                   key_secondary=tuple(sel(c, "key_secondary", "hypotheses", i)
+                                       for i, c in enumerate(key["hypotheses"])),
+                   method=key["method"],
+                   other=tuple(sel(c, "other", i) for i, c in enumerate(cfg["other"])),
+                   alpha=float(cfg["alpha"]))
+
+
 @dataclass(frozen=True)
 class AnalysisPlan:
     """What the analyses need from the config (see the schema for each key's meaning)."""
@@ -180,6 +234,7 @@ class AnalysisPlan:
     missing_data: MissingDataPlan = field(default_factory=MissingDataPlan)
     clustering: str = "peer_worker"
     engagement: EngagementPlan = field(default_factory=EngagementPlan)
+    multiplicity: MultiplicityPlan | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -228,6 +283,7 @@ class AnalysisPlan:
             missing_data=MissingDataPlan.from_config(cfg["missing_data"]),
             clustering=cfg["clustering"],
             engagement=EngagementPlan.from_config(cfg["engagement"]),
+            multiplicity=MultiplicityPlan.from_config(cfg["multiplicity"]),
             raw=cfg,
         )
 

@@ -99,6 +99,21 @@ def tipping_outcomes():
     return AnalysisPlan.from_config(config).missing_data.tipping_point.outcomes
 
 
+def multiplicity_tables():
+    """The results tables the plan's multiplicity hierarchy names (multiplicity.smk):
+    called there, once the rules that write them are defined."""
+    from outcomes.multiplicity import hierarchy_selectors
+    from outcomes.plan import AnalysisPlan
+
+    written_by = {
+        "survival": rules.survival.output.table,
+        "questionnaires": rules.questionnaire_ancova.output.table,
+        "cace": rules.engagement.output.cace,
+    }
+    names = {s.table for s in hierarchy_selectors(AnalysisPlan.from_config(config))}
+    return [written_by[name] for name in sorted(names)]
+
+
 # A failed run leaves no earlier result looking current (outcomes.stale, docs/pipeline.md),
 # and every run ends with a line saying where the report is, or which stage failed and
 # which file to open (outcomes.pipeline_end): Snakemake reports failed jobs to FAILED_JOBS.

@@ -11,6 +11,7 @@ rule provenance:
             rules.survival.output.table,
             rules.questionnaire_ancova.output.table,
             rules.mediation_gather.output.table,
+            rules.multiplicity.output.table,
         ],
     output:
         provenance=f"{RESULTS}/provenance.json",
@@ -50,6 +51,7 @@ rule report:
         engagement=rules.engagement.output,
         mediation=rules.mediation_gather.output.table,
         sensitivity=rules.mediation_gather.output.sensitivity,
+        multiplicity=rules.multiplicity.output.table,
         provenance=rules.provenance.output.provenance,
     output:
         html=report(

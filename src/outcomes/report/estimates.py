@@ -123,6 +123,8 @@ class Estimate:
     has_ci: bool = True
     reason: str = ""  # why the row is not estimable ("" when it is estimated)
     other: Estimate | None = None  # the same row of the other design (report.design)
+    adjusted: Num | None = None  # its p-value adjusted for multiplicity (report.multiplicity)
+    family: str = ""  # its family in the plan's hierarchy of hypotheses
 
 
 def not_estimable_reason(table: Table, i: int) -> str | None:

@@ -4,8 +4,8 @@ Required: the analysis plan (``plan.json``), ADSL and ADQS (``derived/``), ``tab
 survival.tsv`` and ``tables/questionnaires.tsv``. Optional, each with its own notice in the
 report when absent: the validation outputs, the figures, ``tables/mediation.tsv`` and
 ``tables/mediation_sensitivity.tsv``, ``provenance.json``, ``tables/engagement.tsv`` and
-``tables/cace.tsv`` (the engagement section); ``tables/tipping_point.tsv`` and its figures
-are shown when present.
+``tables/cace.tsv`` (the engagement section), ``tables/multiplicity.tsv`` (the adjusted
+p-values); ``tables/tipping_point.tsv`` and its figures are shown when present.
 
 Estimates tables are kept twice: as text exactly as written (``raw``: what the report's
 ``data-value`` attributes carry, so a test can compare them with the files) and parsed.
@@ -58,6 +58,7 @@ class ReportInputs:
     tipping_point: Table | None = None
     engagement: Table | None = None  # engagement.tsv: engagement by arm (long)
     cace: Table | None = None  # cace.tsv: CACE, dose-response, per-protocol, as-treated rows
+    multiplicity: Table | None = None  # multiplicity.tsv: the hierarchy of hypotheses
     validation_summary: pd.DataFrame | None = None
     validation_explained: pd.DataFrame | None = None  # issues_explained.tsv: who accepted what, when
     row_accounting: pd.DataFrame | None = None
@@ -81,6 +82,8 @@ SENSITIVITY_COLUMNS = ("outcome", "mediator", "rho", "estimate", "ci_low", "ci_h
 TIPPING_COLUMNS = ("paramcd", "avisit", "delta_treated", "delta_control", "estimate",
                    "ci_low", "ci_high", "p_value")
 ENGAGEMENT_COLUMNS = ("arm", "variable", "statistic", "value")
+MULTIPLICITY_COLUMNS = ("family", "order", "table", "analysis", "clustering", "outcome",
+                        "contrast", "estimate_type", "p_value", "adjusted_p_value")
 
 
 def read_table(path: Path, required: tuple[str, ...] = ESTIMATE_COLUMNS) -> Table:
@@ -161,7 +164,8 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
                        ("mediation_sensitivity", SENSITIVITY_COLUMNS),
                        ("tipping_point", TIPPING_COLUMNS),
                        ("engagement", ENGAGEMENT_COLUMNS),
-                       ("cace", ESTIMATE_COLUMNS)):
+                       ("cace", ESTIMATE_COLUMNS),
+                       ("multiplicity", MULTIPLICITY_COLUMNS)):
         path = tables / f"{name}.tsv"
         opt[name] = read_table(path, cols) if path.exists() else None
         if path.exists():
@@ -209,7 +213,7 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
         mediation_all=opt["mediation"],
         mediation_sensitivity=main_design(opt["mediation_sensitivity"], plan_obj.clustering),
         tipping_point=opt["tipping_point"],
-        engagement=opt["engagement"], cace=opt["cace"],
+        engagement=opt["engagement"], cace=opt["cace"], multiplicity=opt["multiplicity"],
         validation_summary=summary, validation_explained=explained, row_accounting=accounting, validation_status=status,
         figures=figures, provenance=prov, provenance_path=prov_path if prov else None,
         files=files,

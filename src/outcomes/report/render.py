@@ -30,6 +30,7 @@ from . import (
     figures,
     mediation,
     missing_data,
+    multiplicity,
     participants,
     questionnaires,
     readmission,
@@ -110,6 +111,9 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
             "below 10. The effect per contact instruments the number of contacts by the arm "
             "and its interactions with baseline covariates (Dunn & Emsley 2009), with "
             "Hansen's J test of the overidentifying restrictions (docs/cace.md)."))
+    if inp.plan.multiplicity is not None:
+        models.append(("Multiplicity", multiplicity.rule_text(inp.plan)
+                       + " Section 3 lists the hierarchy (docs/multiplicity.md)."))
     if inp.mediation is not None:
         models.append((
             "Mediation of the change model",
@@ -187,6 +191,8 @@ def context(inp: ReportInputs) -> dict[str, Any]:
                      "Estimated effect against the number of peer contacts, with the "
                      "distribution of contacts in the treated arm")
     des = design.design_section(inp)
+    mult = multiplicity.multiplicity_section(inp)
+    multiplicity.attach_adjusted(inp, multiplicity.estimates_in(blocks, qrows, qother, eng))
     heads, t1 = participants.baseline_table(inp)
     rules, overrides = checks.scoring_rules(plan.raw)
     n_itt = int((inp.adsl["ITTFL"] == "Y").sum())
@@ -220,6 +226,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "missing": missing,
         "mediation": med,
         "engagement": eng,
+        "multiplicity": mult,
         "forest_all": inline_svg(figures.forest_all(inp), "forestall",
                                  label="Forest plot of all between-arm effects"),
         "forest_excluded": figures.forest_excluded(inp),
