@@ -99,6 +99,16 @@ def loglog_ci(surv, std_err, level: float = 0.95) -> tuple[np.ndarray, np.ndarra
     return np.minimum(lo, hi), np.maximum(lo, hi)
 
 
+def loglog_se(surv, std_err) -> np.ndarray:
+    """The standard error of log(−log S) (delta method: SE(S) / (S |log S|)), the scale on
+    which :func:`loglog_ci` is a Wald interval; NA where S is 0 or 1 (no interval)."""
+    s = np.asarray(surv, dtype=float)
+    se = np.asarray(std_err, dtype=float)
+    inner = (s > 0) & (s < 1) & (se > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(inner, se / (s * np.abs(np.log(s))), np.nan)
+
+
 def risk_table(time, event, at) -> pd.DataFrame:
     """KMunicate numbers at the times ``at``: at risk (T >= t), cumulative events and
     cumulative censored strictly before t, so that the three add up to n in each column."""
