@@ -46,8 +46,9 @@ from .km import km_table, loglog_ci, loglog_se, survival_at
 
 
 def landmark_times(landmarks: Sequence[float], horizon: float) -> tuple[float, ...]:
-    """The plan's landmarks and the follow-up horizon, sorted, each once."""
-    return tuple(sorted({float(t) for t in (*landmarks, horizon)}))
+    """The plan's landmarks up to the follow-up horizon and the horizon itself, sorted,
+    each once (a landmark after the horizon has no follow-up by design)."""
+    return tuple(sorted({float(t) for t in (*landmarks, horizon) if t <= horizon}))
 
 
 def landmark_outcome(outcome: str, time: float) -> str:
