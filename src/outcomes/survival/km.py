@@ -84,6 +84,12 @@ def survival_at(table: pd.DataFrame, times) -> np.ndarray:
     return s[idx + 1]
 
 
+def std_err_at(table: pd.DataFrame, times) -> np.ndarray:
+    """Greenwood's SE of S(t) of a :func:`km_table` at ``times`` (0 before the first time)."""
+    idx = np.searchsorted(table["time"].to_numpy(), np.asarray(times, dtype=float), "right") - 1
+    return np.where(idx >= 0, np.r_[0.0, table["std_err"].to_numpy()][idx + 1], 0.0)
+
+
 def loglog_ci(surv, std_err, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Log(-log) (Kalbfleisch–Prentice) pointwise interval of a survival probability."""
     s = np.asarray(surv, dtype=float)
@@ -156,8 +162,7 @@ class KaplanMeierResult:
         out = []
         for c in self.curves:
             s = survival_at(c.table, times)
-            idx = np.searchsorted(c.table["time"].to_numpy(), np.asarray(times, float), "right") - 1
-            se = np.where(idx >= 0, np.r_[0.0, c.table["std_err"].to_numpy()][idx + 1], 0.0)
+            se = std_err_at(c.table, times)
             lo, hi = loglog_ci(s, se, self.level)
             out.append(pd.DataFrame({"arm": c.arm, "time": times, "survival": s,
                                      "std_err": se, "ci_low": lo, "ci_high": hi}))

@@ -42,7 +42,7 @@ from ._common import (
     param,
     row,
 )
-from .km import km_table, loglog_ci, loglog_se, survival_at
+from .km import km_table, loglog_ci, loglog_se, std_err_at, survival_at
 
 
 def landmark_times(landmarks: Sequence[float], horizon: float) -> tuple[float, ...]:
@@ -142,9 +142,8 @@ def _arm(arm: str, time: np.ndarray, event: np.ndarray, times: tuple[float, ...]
     reasons = tuple("" if t <= last else
                     f"day {t:g} is beyond the last follow-up of the {arm} arm (day {last:g}): "
                     "the Kaplan-Meier curve is not defined there" for t in times)
-    idx = np.searchsorted(tab["time"].to_numpy(), np.asarray(times, float), "right") - 1
     if clusters is None or pd.unique(clusters).size < 2:  # < 2: not estimable clustered
-        se = np.where(idx >= 0, np.r_[0.0, tab["std_err"].to_numpy()][idx + 1], 0.0)
+        se = std_err_at(tab, times)
     else:
         se = np.array([np.sqrt(grouped_variance(km_influence(time, event, t), clusters))
                        for t in times])
