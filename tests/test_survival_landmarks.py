@@ -8,6 +8,7 @@ import pytest
 from survival_dgp import simulate_trial
 
 from outcomes.clustering.nonparametric import grouped_variance, km_influence
+from outcomes.errors import NotEstimable
 from outcomes.survival import survival_at_landmarks
 from outcomes.survival.km import km_table, loglog_ci
 from outcomes.survival.landmarks import landmark_times
@@ -132,3 +133,25 @@ def test_the_horizon_is_always_a_landmark():
     assert landmark_times([90, 180, 365], 365) == (90.0, 180.0, 365.0)
     assert landmark_times([], 365) == (365.0,)
     assert landmark_times([400, 30], 365) == (30.0, 365.0)  # none after the horizon
+
+
+def test_the_not_estimable_fallback_has_the_rows_of_the_result():
+    """run_survival's rows for a landmark analysis that fails as a whole (an empty arm)
+    identify the same rows as the estimated result, naive and clustered."""
+    from outcomes.survival._common import DEFAULT_ARMS, NotEstimableResult
+    from outcomes.survival.run import landmark_rows
+
+    adsl, adtte, _, _ = simulate_trial(200, seed=3)
+    adsl = adsl.assign(CLUSTER=np.where(adsl.ARM == "peer_support",
+                                        "PW:" + (np.arange(len(adsl)) % 5).astype(str),
+                                        "ID:" + adsl.USUBJID))
+    key = ["analysis", "clustering", "outcome", "contrast", "estimate_type", "horizon"]
+    for cl, cluster in (("none", None), ("peer_worker", "CLUSTER")):
+        res = survival_at_landmarks(adtte, times=[90, 365], adsl=adsl, cluster=cluster)
+        rows = landmark_rows("community_tenure", "READMIT", DEFAULT_ARMS, (90.0, 365.0),
+                             (100, 100), cl)
+        fallback = NotEstimableResult("why", tuple(rows)).to_frame()
+        pd.testing.assert_frame_equal(fallback[key], res.to_frame()[key])
+        assert (fallback.status == "not estimable").all()
+    with pytest.raises(NotEstimable, match="usual_care arm has no participant"):
+        survival_at_landmarks(adtte.loc[adtte.ARM == "peer_support"], times=[90])
