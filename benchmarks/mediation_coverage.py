@@ -143,7 +143,7 @@ def run_own(kind: str, reps: int, n: int, boot: int, seed: int) -> pd.DataFrame:
             if key in truth:
                 rows.append({"dgp": kind, "rep": r, "mediator": "m", "estimate_type": key[0],
                              "effect": key[1], "estimate": row.estimate, "ci_low": row.ci_low,
-                             "ci_high": row.ci_high, "boot_se": row.boot_se,
+                             "ci_high": row.ci_high, "std_error": row.std_error,
                              "truth": truth[key]})
     return pd.DataFrame(rows)
 
@@ -200,7 +200,7 @@ def run_trial(reps: int, n: int, boot: int, seed: int, truth_n: int) -> pd.DataF
                 rows.append({"dgp": "trial", "rep": r, "mediator": name,
                              "estimate_type": row.estimate_type, "effect": row.effect,
                              "estimate": row.estimate, "ci_low": row.ci_low,
-                             "ci_high": row.ci_high, "boot_se": row.boot_se,
+                             "ci_high": row.ci_high, "std_error": row.std_error,
                              "truth": tw[name][row.effect], "n": row.n})
         if (r + 1) % 20 == 0:
             print(f"  trial data set {r + 1}/{reps}", flush=True)
@@ -219,7 +219,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
             "coverage_mc_se_%": 100 * np.sqrt(0.95 * 0.05 / len(g)),
             "bias_%_of_sd": 100 * (g.estimate - g.truth).mean() / sd,
             "bias_mc_se_%": 100 / np.sqrt(len(g)),
-            "boot_se/sd": g.boot_se.mean() / sd,
+            "boot_se/sd": g.std_error.mean() / sd,
         })
 
     keys = ["dgp", "mediator", "estimate_type", "effect"]

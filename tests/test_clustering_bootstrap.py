@@ -139,6 +139,7 @@ def test_hospital_days_cluster_bootstrap_matches_the_cluster_formula():
     pw = f.loc[f["clustering"] == "peer_worker"]
     assert list(pw["contrast"]) == ["peer_support", "peer_support", "peer_support vs usual_care"]
     np.testing.assert_array_equal(pw["estimate"], f.loc[[0, 1, 4], "estimate"])
+    assert pw["std_error"].iloc[2] == c.difference_se  # the cluster bootstrap's own SE
 
 
 def test_hospital_days_with_every_participant_unclustered_is_the_ordinary_bootstrap():
@@ -155,6 +156,8 @@ def test_hospital_days_with_every_participant_unclustered_is_the_ordinary_bootst
     np.testing.assert_allclose(res.peer_worker.mean_ci, np.percentile(x1[idx].mean(axis=1), q),
                                rtol=1e-12)
     assert res.peer_worker.median_ci == tuple(np.percentile(np.median(x1[idx], axis=1), q))
+    assert res.peer_worker.mean_se == pytest.approx(x1[idx].mean(axis=1).std(ddof=1), rel=1e-12)
+    assert res.peer_worker.median_se == np.median(x1[idx], axis=1).std(ddof=1)
 
 
 def test_hospital_days_with_one_peer_worker_gives_not_estimable_rows():
@@ -197,7 +200,7 @@ def test_mediation_cluster_bootstrap_se_exceeds_the_naive_and_matches_cr0():
     nested = fit_mediation(d, rng=np.random.default_rng(1), cluster="CLUSTER", **kw)
     est = [r.to_frame().set_index("effect") for r in (naive, nested)]
     np.testing.assert_array_equal(est[0]["estimate"], est[1]["estimate"])
-    se_naive, se_nested = (e.at["acme_average", "boot_se"] for e in est)
+    se_naive, se_nested = (e.at["acme_average", "std_error"] for e in est)
     assert se_nested > 1.3 * se_naive
     assert nested.methods["resampling_units"].startswith("30 units (A=1), 240 units (A=0)")
     # the exposure coefficient of the mediator model: bootstrap SE vs CR0 sandwich
@@ -254,5 +257,5 @@ def test_on_a_simulated_clustered_trial_the_cluster_bootstrap_widens_the_acme():
                         "peer_worker": (np.random.default_rng(1), "CLUSTER")},
             exposure="TRTA01", mediators=["HHI_M"], outcome="WEMWBS_M12", outcome_type="linear",
             covariates=["WEMWBS_BL", "HHI_BL"], n_boot=2000)
-    se = {k: r.to_frame().set_index("effect").at["acme_average", "boot_se"] for k, r in res.items()}
+    se = {k: r.to_frame().set_index("effect").at["acme_average", "std_error"] for k, r in res.items()}
     assert se["peer_worker"] > 1.1 * se["none"]

@@ -49,6 +49,13 @@ def test_too_few_clusters_or_all_events_in_one_are_not_estimable():
         check_clusters(["PW:a", "PW:a", "PW:b", "ID:1", "ID:2", "ID:3"], arm,
                        [1, 1, 0, 0, 0, 0])
     check_clusters(["PW:a", "PW:a", "PW:b", "ID:1", "ID:2", "ID:3"], arm, [1, 0, 0, 1, 0, 0])
+    # a participant's own cluster is not named by its identifier (the report refuses those)
+    with pytest.raises(NotEstimable) as info:
+        check_clusters(["PW:a", "PW:a", "PW:b", "ID:P0014", "ID:2", "ID:3"], arm,
+                       [0, 0, 0, 1, 0, 0])
+    assert info.value.reason.endswith("all events are in one cluster (one participant "
+                                      "without a peer worker)")
+    assert "P0014" not in info.value.reason
 
 
 def test_anova_icc_recovers_a_beta_binomial_truth():

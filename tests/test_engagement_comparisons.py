@@ -132,7 +132,8 @@ def test_as_treated_groups_and_the_table_takes_further_frames_first():
                                               | (adsl["ENGFL"] == "Y"), "USUBJID"])
     cace = pd.DataFrame({"analysis": ["cace"], "clustering": ["none"], "outcome": ["x"],
                          "contrast": ["c"], "estimate_type": ["risk_difference"],
-                         "estimate": [0.1], "ci_low": [0.0], "ci_high": [0.2],
+                         "estimate": [0.1], "std_error": [0.05], "ci_low": [0.0],
+                         "ci_high": [0.2],
                          "p_value": [0.05], "n": [40], "events": [10]})
     t = run_engagement(adsl, adtte, adqs, PLAN, extra=[cace]).estimates
     assert t.iloc[0]["analysis"] == "cace" and t.iloc[0]["comparison_bias"] == ""

@@ -115,7 +115,7 @@ def test_percentile_interval_is_the_quantiles_of_the_replicates():
     assert tab.loc["acme_control", "ci_high"] == pytest.approx(hi, rel=1e-12)
     assert tab.loc["acme_control", "p_value"] == bootstrap_pvalue(reps[:, 0])
     # the bootstrap SE of a*b is close to the delta-method (Sobel) SE
-    assert tab.loc["acme_control", "boot_se"] == pytest.approx(
+    assert tab.loc["acme_control", "std_error"] == pytest.approx(
         _sobel_se(d), rel=0.2)
 
 

@@ -81,7 +81,7 @@ def test_nothing_missing_reproduces_the_complete_case_engine():
     lo, hi = np.quantile(draws, [0.025, 0.975], axis=0)
     assert np.allclose(e["ci_low"], lo[:8], atol=1e-12) and np.allclose(e["ci_high"], hi[:8], atol=1e-12)
     # the same bootstrap distribution as the complete-case analysis: CIs within Monte Carlo error
-    assert np.allclose(e["ci_low"], cc["ci_low"], atol=0.5 * cc["boot_se"].max())
+    assert np.allclose(e["ci_low"], cc["ci_low"], atol=0.5 * cc["std_error"].max())
     again = fit_mediation_mi([d, d, d], seed=np.random.SeedSequence(77), n_boot=300, **KW)
     pd.testing.assert_frame_equal(e, again.to_frame())
 
@@ -119,8 +119,8 @@ def test_mi_recovers_the_acme_where_complete_cases_are_biased():
     acme_cc = cc.set_index("effect").loc["acme_average"]
     acme_mi = mi.set_index("effect").loc["acme_average"]
     assert 0.4 < frame.data["M_month_4"].isna().mean() < 0.6
-    assert abs(acme_cc["estimate"] - 0.25) > 4 * acme_cc["boot_se"]
-    assert abs(acme_mi["estimate"] - 0.25) < 2 * acme_mi["boot_se"]
+    assert abs(acme_cc["estimate"] - 0.25) > 4 * acme_cc["std_error"]
+    assert abs(acme_mi["estimate"] - 0.25) < 2 * acme_mi["std_error"]
     assert acme_mi["ci_low"] < 0.25 < acme_mi["ci_high"]
     assert acme_mi["n"] == 3000 and acme_cc["n"] < 1800
     assert 0.2 < acme_mi["fmi"] < 0.9
@@ -156,7 +156,7 @@ def test_every_row_of_an_outcome_uses_the_same_imputed_participants(trial):
     # the cluster bootstrap pooled the same way: same pooled estimates, its own draws
     naive, nested = (e.loc[e["clustering"] == c].reset_index(drop=True) for c in ("none", "peer_worker"))
     np.testing.assert_array_equal(naive["estimate"], nested["estimate"])
-    assert nested["fmi"].between(0, 1).all() and not np.allclose(naive["boot_se"], nested["boot_se"])
+    assert nested["fmi"].between(0, 1).all() and not np.allclose(naive["std_error"], nested["std_error"])
     assert "cluster" in hhi.report["clustering"]["peer_worker"]["inference"]["bootstrap_of_each_imputation"]
     cc = run_job(data, _plan("complete_case"), "HHI", "wemwbs_m12").estimates
     assert (cc["missing_data"] == "complete cases").all() and "fmi" not in cc

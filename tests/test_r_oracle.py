@@ -10,7 +10,8 @@ counterpart fails the test. R recomputes the peer_worker rows of survival.tsv (c
 variances); of questionnaires.tsv the naive rows only (``clustering = none``): its partially
 nested rows are checked against R nlme in tests/test_clustering_pnlmm.py. Tolerance: 1e-6
 relative (``ATOL`` absolute below it) on estimate, ci_low,
-ci_high and p_value of every row, and n and events equal. There is no looser tolerance:
+ci_high, p_value and std_error of every row (R computes each row's standard error on the
+scale of its CI itself), and n and events equal. There is no looser tolerance:
 the days-in-hospital bootstrap rows are recomputed in R from the pipeline's own resample
 indices (drawn here from the plan's "survival" stream exactly as ``hospital_days`` draws
 them, exported as int32 files; for the cluster bootstrap of the treated arm the drawn
@@ -40,6 +41,7 @@ import yaml
 
 from outcomes.clustering.bootstrap import block_rows
 from outcomes.plan import AnalysisPlan
+from outcomes.survival.landmarks import landmark_times
 
 ROOT = Path(__file__).resolve().parents[1]
 R_DIR = ROOT / "tests" / "r"
@@ -55,7 +57,7 @@ def _complete_case_plan() -> Path:
 
 CONFIG = _complete_case_plan()
 KEY = ["analysis", "clustering", "outcome", "contrast", "estimate_type"]
-NUM = ["estimate", "ci_low", "ci_high", "p_value"]
+NUM = ["estimate", "std_error", "ci_low", "ci_high", "p_value"]
 RTOL = 1e-6
 ATOL = 1e-12  # values that are 0 (a median of 0 days, a CI limit at 0)
 R_PACKAGES = ("survival", "cmprsk", "MASS", "sandwich")
@@ -145,6 +147,8 @@ def _params(plan: AnalysisPlan) -> str:
         "primary_covariates": ",".join(s["primary_covariates"]),
         "primary_strategy": s["primary_strategy"], "n_boot": s["hospital_days_n_boot"],
         "visits": ",".join(plan.visits),
+        "landmarks": ",".join(f"{t:g}" for t in landmark_times(s["landmarks_days"],
+                                                                plan.followup_days)),
     }
     return "".join(f"{k}\t{v}\n" for k, v in kv.items())
 
@@ -237,7 +241,7 @@ def test_compare_catches_a_wrong_number_and_a_missing_row():
     """The comparison itself can fail: a 2e-6 relative change and an unmatched row."""
     py = pd.DataFrame({"analysis": ["a", "a"], "outcome": ["o", "o"], "contrast": ["c", "d"],
                        "estimate_type": ["e", "e"], "estimate": [1.0, 2.0],
-                       "ci_low": [0.5, 1.0], "ci_high": [2.0, 3.0], "p_value": [0.1, 0.2],
+                       "std_error": [0.35, 0.2], "ci_low": [0.5, 1.0], "ci_high": [2.0, 3.0], "p_value": [0.1, 0.2],
                        "n": [10, 10], "events": [3, 3]})
     assert _compare(py, py.copy()) == []
     r = py.copy()

@@ -7,6 +7,8 @@ from survival_dgp import simulate_trial
 
 from outcomes import survival as sv
 from outcomes.survival import plots
+from outcomes.survival._common import z_crit
+from outcomes.survival.tables import wald_scale
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +27,8 @@ def results():
         sv.andersen_gill(adre, adsl),
         sv.hospital_days(adre, adsl, n_boot=200, rng=np.random.default_rng(1)),
         sv.kaplan_meier(det, "READMDET", analysis="detained_readmission"),
+        sv.survival_at_landmarks(det, "READMDET", times=[90, 365],
+                                 analysis="detained_readmission"),
         sv.tenure_cox(det, "READMDET", adsl=adsl, analysis="detained_readmission"),
     ]
 
@@ -32,7 +36,8 @@ def results():
 def test_results_table_columns_and_rows(results, tmp_path):
     tab = sv.results_table(results)
     # the clustering column (docs/clustering.md) right after analysis
-    assert list(tab.columns[:11]) == ["analysis", "clustering", *sv.RESULT_COLUMNS[1:]]
+    assert list(tab.columns[:12]) == ["analysis", "clustering", *sv.RESULT_COLUMNS[1:]]
+    assert list(tab.columns[4:7]) == ["estimate_type", "estimate", "std_error"]
     assert set(tab.clustering) == {"none"}
     assert list(tab.columns[-4:]) == ["design_effect", "n_clusters", "status", "reason"]
     effects = tab.loc[tab.contrast.str.contains(" vs ")]
@@ -70,6 +75,28 @@ def test_figures_are_deterministic(results, tmp_path, suffix):
         # the KMunicate table shows the numbers at risk of the risk table
         rt = km.risk_table([0, 90, 180, 270, 365])
         assert rt.loc[rt.arm == "peer_support", "at_risk"].iloc[0] == 150
+
+
+def test_std_error_is_that_of_the_wald_ci(results):
+    """``std_error`` is filled wherever a CI is (except the median's Brookmeyer–Crowley
+    inversion, which has no standard error), and estimate ± z·SE on the scale of the row's
+    CI (log for ratios, logit for a risk, log(−log) for a KM survival or a cumulative
+    incidence) reproduces the CI to 1e-9 (the same arithmetic, another order); the
+    bootstrap rows (days in hospital, percentile CIs) have the bootstrap SE, which is
+    checked against the replicates in test_survival_recurrent.py."""
+    tab = sv.results_table(results)
+    with_ci = tab.ci_low.notna() & (tab.estimate_type != "median_time")
+    assert tab.loc[with_ci, "std_error"].notna().all()
+    assert tab.loc[tab.ci_low.isna(), "std_error"].isna().all()
+    wald = with_ci & (tab.analysis != "days_in_hospital") & (tab.estimate_type != "icc")
+    assert {"survival", "survival_difference", "risk", "cumulative_incidence", "odds_ratio",
+            "rmst"} <= set(tab.loc[wald, "estimate_type"])
+    for _, r in tab.loc[wald].iterrows():
+        f = wald_scale(r.estimate_type)
+        half = z_crit() * r.std_error
+        np.testing.assert_allclose([f(r.ci_low), f(r.ci_high)],
+                                   [f(r.estimate) - half, f(r.estimate) + half],
+                                   rtol=1e-9, atol=1e-12, err_msg=str(r[:6].to_dict()))
 
 
 def test_forest_needs_effects(tmp_path):

@@ -122,3 +122,17 @@ def test_hospital_days(trial):
     assert res.median == (x1.median(), x0.median())
     f = res.to_frame()
     assert f.estimate_type.tolist() == ["mean", "median", "mean", "median", "mean_difference"]
+    # days are not events: events NA, the participants readmitted in their own column
+    assert f.events.isna().all()
+    k1, k0 = ((pp.loc[pp.ARM == a, "NREADM"] > 0).sum() for a in ("peer_support", "usual_care"))
+    assert f.n_readmitted.tolist() == [k1, k1, k0, k0, k1 + k0]
+    # std_error: the SD of the bootstrap replicates (the same draws, replayed), and for the
+    # mean close to the closed form s/sqrt(n)
+    rng = np.random.default_rng(3)
+    b1 = x1.to_numpy()[rng.integers(0, len(x1), size=(2000, len(x1)))]
+    b0 = x0.to_numpy()[rng.integers(0, len(x0), size=(2000, len(x0)))]
+    np.testing.assert_allclose(
+        f.std_error, [b1.mean(1).std(ddof=1), np.median(b1, 1).std(ddof=1),
+                      b0.mean(1).std(ddof=1), np.median(b0, 1).std(ddof=1),
+                      (b1.mean(1) - b0.mean(1)).std(ddof=1)], rtol=1e-12)
+    assert f.std_error[0] == pytest.approx(x1.std() / np.sqrt(len(x1)), rel=0.1)

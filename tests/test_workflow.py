@@ -52,8 +52,8 @@ def test_unknown_config_key_stops_the_run_in_one_paragraph(tmp_path):
     assert "Traceback" not in res.stderr + res.stdout
     assert res.stderr.splitlines() == [(
         "config key 'survival.hospital_days_n_bot' is unknown (did you mean 'hospital_days_n_boot'?). "
-        "Keys allowed under 'survival': cox_covariates, hospital_days_n_boot, primary_covariates, "
-        "primary_strategy, rmst_tau_days, strata. Every key is described, with its default, in "
+        "Keys allowed under 'survival': cox_covariates, hospital_days_n_boot, landmarks_days, "
+        "primary_covariates, primary_strategy, rmst_tau_days, strata. Every key is described, with its default, in "
         "workflow/schemas/config.schema.yaml."
     )]
 
@@ -108,6 +108,52 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     for name in ("km_readmit.svg", "forest_survival.svg", "survival.tsv", "mediation.tsv",
                  "questionnaires.tsv", "mediation_wemwbs_m12.svg", "multiplicity.tsv"):
         assert any(n.endswith("/" + name) for n in names), name
+
+
+#: Estimate types whose CI has no standard error: the median's Brookmeyer–Crowley
+#: inversion of the KM band and Searle's F-based interval of the ICC.
+NO_SE_TYPES = ("median_time", "icc")
+
+
+def test_every_estimates_table_has_the_standard_error_of_its_ci(bundled_run):
+    """``std_error`` right after ``estimate`` in every estimates table, filled wherever the
+    CI is (and NA where it is not); where the CI is a Wald interval, estimate ± q·SE on the
+    CI's scale (``wald_scale`` of the estimate type) gives the CI to 1e-8 relative (the
+    table's 10 significant digits): q the t quantile of the row's ``df`` where it has one
+    (the ANCOVAs, pooled or not, and the IV fits), the normal quantile otherwise (every
+    row of survival.tsv, the risk rows of cace.tsv). mediation.tsv's
+    percentile CIs have the bootstrap SE, checked in test_mediation_bootstrap.py."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from outcomes.survival.tables import wald_scale
+
+    tables = bundled_run.work / "results" / "tables"
+    checked = 0
+    for name in ("survival", "questionnaires", "mediation", "cace", "tipping_point"):
+        t = pd.read_csv(tables / f"{name}.tsv", sep="\t", keep_default_na=False,
+                        na_values=["NA"])
+        cols = list(t.columns)
+        assert cols[cols.index("estimate") + 1] == "std_error", name
+        with_ci = t["ci_low"].notna() & t["ci_high"].notna()
+        assert t.loc[with_ci & ~t["estimate_type"].isin(NO_SE_TYPES), "std_error"].notna().all(), name
+        assert t.loc[~with_ci, "std_error"].isna().all(), name
+        if name == "mediation":
+            continue
+        wald = with_ci & t["std_error"].notna()
+        if name == "survival":
+            wald &= t["analysis"] != "days_in_hospital"  # bootstrap percentile CIs
+        for _, r in t.loc[wald].iterrows():
+            f = wald_scale(r["estimate_type"])
+            df = r.get("df", np.nan)
+            q = stats.norm.ppf(0.975) if pd.isna(df) else stats.t.ppf(0.975, df)
+            half = q * r["std_error"]
+            np.testing.assert_allclose([f(r["ci_low"]), f(r["ci_high"])],
+                                       [f(r["estimate"]) - half, f(r["estimate"]) + half],
+                                       rtol=1e-8, atol=1e-9, err_msg=f"{name}: {r.iloc[:6].to_dict()}")
+            checked += 1
+    assert checked > 100
 
 
 @pytest.mark.slow

@@ -11,8 +11,11 @@ from outcomes.atomic import atomic_path
 from outcomes.spreadsheet import neutralise_formulas
 
 #: The columns every estimates table starts with (docs/results.md); each analysis adds its own.
+#: ``std_error`` is the standard error of ``estimate`` on the scale of its CI (log scale for
+#: a ratio; docs/results.md lists the scale of each ``estimate_type``), NA where there is none.
 ESTIMATE_COLUMNS: tuple[str, ...] = (
-    "analysis", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high", "p_value", "n",
+    "analysis", "outcome", "contrast", "estimate_type", "estimate", "std_error", "ci_low",
+    "ci_high", "p_value", "n",
 )
 #: The last two columns of every estimates table: ``status`` (one of the two values below)
 #: and ``reason`` (why not estimable; empty otherwise).

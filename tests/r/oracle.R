@@ -11,7 +11,7 @@
 # Usage: Rscript oracle.R DERIVED_DIR PARAMS.tsv BOOT_DIR OUT_SURVIVAL.tsv OUT_QUEST.tsv
 #   PARAMS.tsv  key <tab> value (lists comma-separated): treated, control, horizon, tau,
 #               strata, cox_covariates, primary_covariates, primary_strategy, n_boot,
-#               visits
+#               visits, landmarks (the survival landmarks in days, the horizon among them)
 #   BOOT_DIR    boot_treated.bin, boot_control.bin: the pipeline's bootstrap resample
 #               indices (0-based, int32, n_boot x n row-major) of the days-in-hospital rows;
 #               boot_treated_units.bin: the units (0-based, n_boot x G) drawn by the cluster
@@ -42,18 +42,22 @@ adsl$CLUSTER <- ifelse(adsl$ARM == trt & !is.na(adsl$PEERWID) & adsl$PEERWID != 
 
 rows <- list()
 clustering <- "none"  # the rows' clustering column; "peer_worker" in the nested sections
+# se: the standard error on the scale of the CI (log for ratios, logit for a risk,
+# log(-log) for a survival or cumulative incidence; bootstrap SD for the bootstrap rows)
 add <- function(analysis, outcome, contr, type, est, lo = NA, hi = NA, p = NA, n = NA,
-                events = NA) {
+                events = NA, se = NA) {
   rows[[length(rows) + 1]] <<- data.frame(
     analysis = analysis, clustering = clustering, outcome = outcome, contrast = contr,
-    estimate_type = type, estimate = est, ci_low = lo, ci_high = hi, p_value = p, n = n,
-    events = events)
+    estimate_type = type, estimate = est, std_error = se, ci_low = lo, ci_high = hi,
+    p_value = p, n = n, events = events)
 }
 add_ratio <- function(a, o, c, type, b, se, n, e)
-  add(a, o, c, type, exp(b), exp(b - z * se), exp(b + z * se), 2 * pnorm(-abs(b / se)), n, e)
+  add(a, o, c, type, exp(b), exp(b - z * se), exp(b + z * se), 2 * pnorm(-abs(b / se)), n, e,
+      se)
 add_diff <- function(a, o, c, type, est, se, n, e, p = TRUE)
   add(a, o, c, type, est, est - z * se, est + z * se,
-      if (p) 2 * pnorm(-abs(est / se)) else NA, n, e)
+      if (p) 2 * pnorm(-abs(est / se)) else NA, n, e, se)
+loglog_se <- function(s, se) if (s > 0 && s < 1 && se > 0) se / (s * abs(log(s))) else NA
 
 # ADSL columns missing from a frame, added by participant (as the package's merge_adsl)
 with_adsl <- function(d, cols) {
@@ -136,7 +140,7 @@ primary_rows <- function(o, r1, r0, V, fit, vb, ns, es, used) {
   for (k in 1:2) {
     r <- c(r1, r0)[k]; se <- sqrt(V[k, k]) / (r * (1 - r))
     add("primary", o, c(trt, ctl)[k], "risk", r, plogis(qlogis(r) - z * se),
-        plogis(qlogis(r) + z * se), NA, ns[k], es[k])
+        plogis(qlogis(r) + z * se), NA, ns[k], es[k], se)
   }
   se <- gcomp_se(r1, r0, V)
   add_diff("primary", o, contrast, "risk_difference", r1 - r0, se$rd, sum(used), sum(es))
@@ -188,6 +192,39 @@ cox_rows <- function(d, ev, analysis, outcome, ph, cluster = FALSE) {
   }
 }
 with_cluster <- function(f) { clustering <<- "peer_worker"; f(); clustering <<- "none" }
+# Kaplan-Meier survival at each landmark: summary(survfit(conf.type = "log-log"),
+# times = ) per arm (a landmark after an arm's last time is dropped by summary, and so not
+# compared), the difference with the two Greenwood SEs; clustered by peer worker, the
+# treated arm's robust SE of survfit(cluster = ) (the control arm is unclustered)
+landmarks <- function(d, ev, analysis, pcd) {
+  for (tt in as.numeric(par$landmarks)) {
+    o <- paste(pcd, "at day", tt)
+    S <- c(); SE <- c(); E <- c()
+    for (arm in c(trt, ctl)) {
+      m <- d$ARM == arm
+      sm <- summary(survfit(Surv(d$AVAL[m], ev[m]) ~ 1, conf.type = "log-log"), times = tt)
+      if (!length(sm$surv)) next
+      E <- c(E, sum(ev[m] & d$AVAL[m] <= tt))
+      add(analysis, o, arm, "survival", sm$surv, sm$lower, sm$upper, NA, sum(m), E[length(E)],
+          loglog_se(sm$surv, sm$std.err))
+      S <- c(S, sm$surv); SE <- c(SE, sm$std.err)
+    }
+    if (length(S) == 2 && sum(SE) > 0)
+      add_diff(analysis, o, contrast, "survival_difference", S[1] - S[2], sqrt(sum(SE^2)),
+               nrow(d), sum(E))
+    m <- d$ARM == trt
+    sm <- summary(survfit(Surv(AVAL, CNSR == 0) ~ 1, d[m, ], conf.type = "log-log",
+                          cluster = CLUSTER), times = tt)
+    if (!length(sm$surv) || length(S) < 2) next
+    with_cluster(function() {
+      add(analysis, o, trt, "survival", sm$surv, sm$lower, sm$upper, NA, sum(m), E[1],
+          loglog_se(sm$surv, sm$std.err))
+      if (sm$std.err^2 + SE[2]^2 > 0)
+        add_diff(analysis, o, contrast, "survival_difference", S[1] - S[2],
+                 sqrt(sm$std.err^2 + SE[2]^2), nrow(d), sum(E))
+    })
+  }
+}
 tenure <- function(pcd, analysis) {
   d <- with_adsl(param(pcd), c("ARM", cox_cov, strata_vars, "CLUSTER"))
   ev <- d$CNSR == 0
@@ -199,6 +236,7 @@ tenure <- function(pcd, analysis) {
         first_below_half(km$time, lower), first_below_half(km$time, upper), NA,
         sum(m), sum(ev[m]))
   }
+  landmarks(d, ev, analysis, pcd)
   sform <- paste("Surv(AVAL, CNSR == 0) ~ factor(ARM, levels = c(ctl, trt))", strata_term())
   sd <- survdiff(as.formula(sform), d)
   obs <- if (is.matrix(sd$obs)) rowSums(sd$obs) else sd$obs  # by stratum when stratified
@@ -258,7 +296,7 @@ competing <- function() {
     Fh <- tp$est["1 1", 1]; Vh <- tp$var["1 1", 1]
     ci <- loglog(Fh, sqrt(Vh))
     add("competing_risks", "READMIT", arm, "cumulative_incidence", Fh, ci[1], ci[2], NA,
-        sum(m), sum(st[m] == 1))
+        sum(m), sum(st[m] == 1), loglog_se(Fh, sqrt(Vh)))
     Fs <- c(Fs, Fh); Vs <- c(Vs, Vh)
   }
   add_diff("competing_risks", "READMIT", contrast, "cif_difference", Fs[1] - Fs[2],
@@ -272,7 +310,7 @@ competing <- function() {
   with_cluster(function() {
     ci <- loglog(cg[[1]]$F, sqrt(cg[[1]]$V))
     add("competing_risks", "READMIT", trt, "cumulative_incidence", cg[[1]]$F, ci[1], ci[2],
-        NA, sum(m), sum(st[m] == 1))
+        NA, sum(m), sum(st[m] == 1), loglog_se(cg[[1]]$F, sqrt(cg[[1]]$V)))
     add_diff("competing_risks", "READMIT", contrast, "cif_difference",
              cg[[1]]$F - cg[[2]]$F, sqrt(cg[[1]]$V + cg[[2]]$V), nrow(d), sum(st == 1))
   })
@@ -355,19 +393,20 @@ hospital_days <- function() {
                   nrow = B, byrow = TRUE) + 1L
     bx <- matrix(x[idx], nrow = B)
     bm <- rowMeans(bx); bmed <- apply(bx, 1, median)
-    e <- sum(pp$NREADM[m] > 0)
+    e <- NA  # days are not events (the readmitted are in n_readmitted)
     ci <- quantile(bm, q, type = 7, names = FALSE)
-    add("days_in_hospital", "BEDDAYS", arm, "mean", mean(x), ci[1], ci[2], NA, length(x), e)
+    add("days_in_hospital", "BEDDAYS", arm, "mean", mean(x), ci[1], ci[2], NA, length(x), e,
+        sd(bm))
     ci <- quantile(bmed, q, type = 7, names = FALSE)
     add("days_in_hospital", "BEDDAYS", arm, "median", median(x), ci[1], ci[2], NA,
-        length(x), e)
+        length(x), e, sd(bmed))
     boot[[k]] <- list(bm = bm, mean = mean(x), n = length(x), e = e)
   }
   bd <- boot[[1]]$bm - boot[[2]]$bm
   diff <- boot[[1]]$mean - boot[[2]]$mean
   ci <- quantile(bd, q, type = 7, names = FALSE)
   add("days_in_hospital", "BEDDAYS", contrast, "mean_difference", diff, ci[1], ci[2],
-      2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n, boot[[1]]$e + boot[[2]]$e)
+      2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n, NA, sd(bd))
   # the cluster bootstrap (clustering = peer_worker): whole caseloads of the treated arm,
   # participants without a peer worker as units of one; the control replicates as above
   tr <- with_adsl(pp[pp$ARM == trt, ], "CLUSTER")
@@ -386,15 +425,14 @@ hospital_days <- function() {
   with_cluster(function() {
     ci <- quantile(bm, q, type = 7, names = FALSE)
     add("days_in_hospital", "BEDDAYS", trt, "mean", boot[[1]]$mean, ci[1], ci[2], NA,
-        boot[[1]]$n, boot[[1]]$e)
+        boot[[1]]$n, NA, sd(bm))
     ci <- quantile(bmed, q, type = 7, names = FALSE)
     add("days_in_hospital", "BEDDAYS", trt, "median", median(x), ci[1], ci[2], NA,
-        boot[[1]]$n, boot[[1]]$e)
+        boot[[1]]$n, NA, sd(bmed))
     bd <- bm - boot[[2]]$bm
     ci <- quantile(bd, q, type = 7, names = FALSE)
     add("days_in_hospital", "BEDDAYS", contrast, "mean_difference", diff, ci[1], ci[2],
-        2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n,
-        boot[[1]]$e + boot[[2]]$e)
+        2 * pnorm(-abs(diff / sd(bd))), boot[[1]]$n + boot[[2]]$n, NA, sd(bd))
   })
 }
 
@@ -426,7 +464,8 @@ for (pcd in sort(unique(adqs$PARAMCD), method = "radix")) {
     fit <- lm(f, d)
     ci <- confint(fit, "TRT", level = 0.95)
     add("questionnaire_ancova", paste(pcd, v), contrast, "adjusted_mean_difference",
-        coef(fit)[["TRT"]], ci[1], ci[2], summary(fit)$coefficients["TRT", 4], nrow(d), NA)
+        coef(fit)[["TRT"]], ci[1], ci[2], summary(fit)$coefficients["TRT", 4], nrow(d), NA,
+        summary(fit)$coefficients["TRT", 2])
   }
 }
 write.table(do.call(rbind, rows), args[5], sep = "\t", row.names = FALSE, quote = FALSE,

@@ -1,5 +1,6 @@
 """Variances clustered by peer worker for the nonparametric survival summaries
-(docs/clustering.md, "The log-rank test, the RMST and the cumulative incidence").
+(docs/clustering.md, "The log-rank test, the RMST and the cumulative incidence"; the
+Kaplan–Meier survival at a landmark in the same section).
 
 Each function returns one contribution per participant; summed within the clusters of
 :func:`outcomes.clustering.cluster_ids` and squared (:func:`grouped_variance`), they give
@@ -10,15 +11,16 @@ the variance that respects the partially nested design, with no small-sample fac
   β = 0 with Breslow ties, U_i = ∫ (x_i − x̄(t)) dM̂_i(t) within the participant's stratum.
   They sum to the log-rank numerator O − E, and (O − E)² / Σ_g U_g² is the robust score
   test of Lin & Wei (1989), R ``coxph(..., cluster = , ties = "breslow")$rscore``.
-- **RMST** and **cumulative incidence**: the infinitesimal jackknife (IJ), the exact
-  derivative of the Kaplan–Meier RMST and of the Aalen–Johansen CIF with respect to a
+- **Kaplan–Meier survival at a landmark**, **RMST** and **cumulative incidence**: the
+  infinitesimal jackknife (IJ), the exact derivative of the Kaplan–Meier survival, of the
+  Kaplan–Meier RMST and of the Aalen–Johansen CIF with respect to a
   participant's case weight (Efron 1982; Lipsitz, Dear & Zhao 1994 for the grouped IJ of
-  clustered data). Σ_i D_i² with every participant alone equals the Greenwood-type
-  variance of the RMST and the delta-method (Marubini–Valsecchi) variance of the CIF
-  exactly; R ``survfit(..., cluster = , influence = TRUE)`` gives the same influences.
+  clustered data). Σ_i D_i² with every participant alone equals Greenwood's variance of
+  the survival, the Greenwood-type variance of the RMST and the delta-method
+  (Marubini–Valsecchi) variance of the CIF exactly; R ``survfit(..., cluster = , influence = TRUE)`` gives the same influences.
 
 These are hand-written because no Python library gives per-participant influences of the
-log-rank score, the RMST or the Aalen–Johansen CIF; they are checked against R survival in
+log-rank score, the Kaplan–Meier survival, the RMST or the Aalen–Johansen CIF; they are checked against R survival in
 tests/test_r_oracle_clustering_robust.py and against the closed forms in
 tests/test_clustering_nonparametric.py.
 
@@ -94,6 +96,25 @@ def rmst_influence(time, event, tau: float) -> np.ndarray:
         a = np.where(terms.n > terms.d, terms.A / (terms.n - terms.d), 0.0)
     return _counting_contrast(t, e & (t <= tau), terms.times, a, terms.d / terms.n,
                               sign=-1.0)
+
+
+def km_influence(time, event, at: float) -> np.ndarray:
+    """∂S(t)/∂w_i of the Kaplan–Meier survival at ``at`` for each observation (its IJ
+    contribution): D_i = −S(t) Σ_{t_j ≤ t} (dN_ij − Y_ij d_j/n_j)/(n_j − d_j), a time with
+    n_j = d_j contributing 0 (S is 0 from there on). Σ_i D_i² equals Greenwood's variance
+    S(t)² Σ_{t_j ≤ t} d_j/(n_j(n_j − d_j)); summed by cluster, R ``summary(survfit(...,
+    cluster = ), times = )``'s robust standard error."""
+    from outcomes.survival.km import km_table, survival_at  # survival imports this module
+
+    t = np.asarray(time, float)
+    e = np.asarray(event, float) > 0
+    full = km_table(t, e)
+    s = float(survival_at(full, [at])[0])
+    tab = full.loc[(full["n_event"] > 0) & (full["time"] <= at)]
+    n, d = tab["n_risk"].to_numpy(), tab["n_event"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(n > d, s / (n - d), 0.0)
+    return _counting_contrast(t, e & (t <= at), tab["time"].to_numpy(), a, d / n, sign=-1.0)
 
 
 def _counting_contrast(t, own_event, ut, a, haz, sign):

@@ -32,7 +32,7 @@ import pandas as pd
 
 from outcomes.errors import NotEstimable
 
-from . import WORKER_PREFIX, cluster_codes
+from . import SINGLE_PREFIX, WORKER_PREFIX, cluster_codes
 
 
 def cluster_sums(contributions, clusters) -> np.ndarray:
@@ -85,8 +85,12 @@ def check_clusters(clusters, treated, events=None, *, arms=("treated", "control"
         e = np.asarray(events, float)
         with_events = labels[e > 0].nunique()
         if e.sum() > 0 and with_events < 2:
-            raise NotEstimable(f"{what}: all events are in one cluster "
-                               f"({labels[e > 0].iloc[0]})")
+            only = str(labels[e > 0].iloc[0])
+            # a participant's own cluster is named as such, never by its identifier (the
+            # reason reaches the report, which shows no participant-level data)
+            name = ("one participant without a peer worker" if only.startswith(SINGLE_PREFIX)
+                    else only)
+            raise NotEstimable(f"{what}: all events are in one cluster ({name})")
 
 
 def check_peer_workers(clusters, *, what: str = "the cluster-robust variance",

@@ -33,6 +33,7 @@ from outcomes.clustering import NONE, PEER_WORKER, cluster_ids, clustering_after
 from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable, OutcomesError
 from outcomes.plan import AnalysisPlan
+from outcomes.tables import ESTIMATE_COLUMNS
 
 from .data import Roles, count_missing
 from .engine import fit_mediation_designs
@@ -453,8 +454,8 @@ def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     return paths
 
 
-FIRST_COLUMNS = ("analysis", "clustering", "outcome", "contrast", "estimate_type", "estimate", "ci_low", "ci_high",
-                 "p_value", "n", "events", "mediator", "mechanism", "effect", "n_boot", "seed")
+FIRST_COLUMNS = (ESTIMATE_COLUMNS[0], "clustering", *ESTIMATE_COLUMNS[1:], "events", "mediator",
+                 "mechanism", "effect", "n_boot", "seed")
 
 
 def gather(job_files: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:

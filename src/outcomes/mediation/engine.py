@@ -363,14 +363,14 @@ def fit_mediation_designs(
                 rows.append({
                     "analysis": analysis, "outcome": outcome_label, "contrast": contrast,
                     "estimate_type": et, "estimate": float(est[j]) if why is None else np.nan,
+                    "std_error": float(np.std(d, ddof=1)) if d.size > 1 else float("nan"),
                     "ci_low": float(lo), "ci_high": float(hi),
                     "p_value": bootstrap_pvalue(d, null), "n": n,
                     "mediator": label, "effect": name, "n_boot": n_boot, "seed": seed,
                     "mediator_set": kinds[label],
                     "events": events, "horizon": horizon if outcome_type == "weibull" else None,
                     "ci_level": ci_level, "outcome_type": outcome_type,
-                    "n_boot_failed": failed[label], "boot_se": float(np.std(d, ddof=1))
-                    if d.size > 1 else float("nan"),
+                    "n_boot_failed": failed[label],
                     "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
                 })
         est_df = pd.DataFrame(rows)

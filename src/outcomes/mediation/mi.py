@@ -213,7 +213,7 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
             estimate=float(point.mean()) if why is None else np.nan, ci_low=float(lo),
             ci_high=float(hi), p_value=bootstrap_pvalue(d, 1.0 if et == "odds_ratio" else 0.0),
             n_boot=total, seed=None, n_boot_failed=sum(causes.get(label, {}).values()),
-            boot_se=float(np.std(d, ddof=1)) if d.size > 1 else np.nan,
+            std_error=float(np.std(d, ddof=1)) if d.size > 1 else np.nan,
             riv=riv, fmi=f_mi, m=m, status=ESTIMATED if why is None else NOT_ESTIMABLE,
             reason=why or "")
         rows.append(row)

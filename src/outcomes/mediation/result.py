@@ -39,7 +39,7 @@ def not_estimable_rows(reason: str, *, outcome_type: str, odds_ratio: bool = Fal
     for et in estimate_types(outcome_type, odds_ratio):
         for name in EFFECTS[:7] if et == "odds_ratio" else EFFECTS:
             rows.append({**ident, "estimate_type": et, "effect": name, "estimate": np.nan,
-                         "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+                         "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
                          "outcome_type": outcome_type})
     out = pd.DataFrame(rows)
     first = [c for c in RESULT_COLUMNS if c in out.columns]

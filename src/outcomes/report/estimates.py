@@ -35,6 +35,8 @@ TYPE_LABELS = {
     "odds_ratio": "Odds ratio (marginal, standardised)",
     "conditional_odds_ratio": "Odds ratio (conditional on the covariates)",
     "median_time": "Median time to event (days)",
+    "survival": "Event-free (Kaplan–Meier survival)",
+    "survival_difference": "Difference in event-free proportion (percentage points)",
     "logrank_hazard_ratio": "Hazard ratio (Peto one-step; stratified log-rank test)",
     "hazard_ratio": "Hazard ratio (Cox)",
     "ph_test_chisq": "Proportional hazards test (chi-squared)",

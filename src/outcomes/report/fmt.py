@@ -14,8 +14,8 @@ from dataclasses import dataclass
 MINUS = "\u2212"
 
 #: estimate types shown as percentages (probabilities) or percentage points (differences)
-PERCENT_TYPES = frozenset({"risk", "cumulative_incidence"})
-POINTS_TYPES = frozenset({"risk_difference", "cif_difference"})
+PERCENT_TYPES = frozenset({"risk", "cumulative_incidence", "survival"})
+POINTS_TYPES = frozenset({"risk_difference", "cif_difference", "survival_difference"})
 RATIO_TYPES = frozenset({"odds_ratio", "conditional_odds_ratio", "risk_ratio", "hazard_ratio",
                          "rate_ratio", "logrank_hazard_ratio", "subdistribution_hazard_ratio"})
 DAYS_TYPES = frozenset({"median_time", "rmst", "rmst_difference", "mean", "median",

@@ -26,6 +26,7 @@ from .km import (
     rmst_difference,
     rmst_km,
 )
+from .landmarks import LandmarkSurvivalResult, survival_at_landmarks
 from .recurrent import (
     HospitalDaysResult,
     NegBinResult,
@@ -46,6 +47,7 @@ __all__ = [
     "CumulativeIncidenceResult",
     "HospitalDaysResult",
     "KaplanMeierResult",
+    "LandmarkSurvivalResult",
     "LogRankResult",
     "NegBinResult",
     "RMSTResult",
@@ -65,6 +67,7 @@ __all__ = [
     "results_table",
     "rmst_difference",
     "rmst_km",
+    "survival_at_landmarks",
     "tenure_cox",
     "write_tsv",
 ]

@@ -12,8 +12,13 @@ from scipy import stats
 
 from outcomes.tables import ESTIMATE_COLUMNS, ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS
 
-#: Columns of every estimates table (docs/results.md) plus ``events``.
+#: Columns of every estimates table (docs/results.md) plus ``events`` (events of the row's
+#: outcome only; a row whose outcome is not an event, such as days in hospital, has NA).
 RESULT_COLUMNS: tuple[str, ...] = (*ESTIMATE_COLUMNS, "events")
+
+#: Count columns written as integers: participants, events, and the participants
+#: readmitted at least once of the days-in-hospital rows.
+COUNT_COLUMNS: tuple[str, ...] = ("n", "events", "n_readmitted")
 
 #: Estimate types whose natural scale is the ratio (plotted on a log axis).
 RATIO_TYPES = frozenset(
@@ -23,7 +28,7 @@ RATIO_TYPES = frozenset(
 #: Estimate types that are differences (plotted on a linear axis around 0).
 DIFFERENCE_TYPES = frozenset(
     {"risk_difference", "rmst_difference", "mean_difference", "cif_difference",
-     "median_difference"}
+     "median_difference", "survival_difference"}
 )
 
 TREATED = "peer_support"
@@ -49,6 +54,12 @@ def z_crit(level: float = 0.95) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 
 
+def usable_se(se: float) -> float:
+    """``se`` when it gives a Wald CI (finite and > 0), else NA (:func:`wald`)."""
+    se = float(se)
+    return se if np.isfinite(se) and se > 0 else np.nan
+
+
 def wald(estimate: float, se: float, level: float = 0.95) -> tuple[float, float, float]:
     """(ci_low, ci_high, two-sided p) of a normal Wald statistic on the given scale."""
     z = z_crit(level)
@@ -69,14 +80,19 @@ def row(
     p_value: float = np.nan,
     n: int | float = np.nan,
     events: int | float = np.nan,
+    *,
+    std_error: float = np.nan,
     **extra,
 ) -> dict:
+    """One result row; ``std_error`` is the standard error of ``estimate`` on the scale of
+    its CI (NA when the row has none, e.g. a median, a count, a test statistic)."""
     out = {
         "analysis": analysis,
         "outcome": outcome,
         "contrast": contrast,
         "estimate_type": estimate_type,
         "estimate": float(estimate),
+        "std_error": float(std_error),
         "ci_low": float(ci_low),
         "ci_high": float(ci_high),
         "p_value": float(p_value),
@@ -107,15 +123,21 @@ def with_status(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def integer_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`COUNT_COLUMNS` of ``df`` as integers (NA where absent), in place."""
+    for c in COUNT_COLUMNS:
+        if c in df.columns:
+            df[c] = df[c].astype("Int64")
+    return df
+
+
 def frame(rows: Iterable[dict]) -> pd.DataFrame:
     df = pd.DataFrame(list(rows))
     if df.empty:
         return pd.DataFrame(columns=list(RESULT_COLUMNS + STATUS_COLUMNS))
     extra = [c for c in df.columns if c not in RESULT_COLUMNS]
     df = df[list(RESULT_COLUMNS) + extra]
-    df["n"] = df["n"].astype("Int64")
-    df["events"] = df["events"].astype("Int64")
-    return with_status(df)
+    return with_status(integer_counts(df))
 
 
 @dataclass(frozen=True)
@@ -142,13 +164,15 @@ def ratio_row(analysis, outcome, contrast, estimate_type, log_est, log_se, n, ev
     """A row for a ratio estimated on the log scale (Wald CI exponentiated)."""
     lo, hi, p = wald(log_est, log_se, level)
     return row(analysis, outcome, contrast, estimate_type, np.exp(log_est), np.exp(lo),
-               np.exp(hi), p, n, events, **extra)
+               np.exp(hi), p, n, events, std_error=usable_se(log_se), **extra)
 
 
 def diff_row(analysis, outcome, contrast, estimate_type, est, se, n, events, level=0.95,
              **extra) -> dict:
+    """A row with a Wald CI on the scale of the estimate (a difference, an RMST)."""
     lo, hi, p = wald(est, se, level)
-    return row(analysis, outcome, contrast, estimate_type, est, lo, hi, p, n, events, **extra)
+    return row(analysis, outcome, contrast, estimate_type, est, lo, hi, p, n, events,
+               std_error=usable_se(se), **extra)
 
 
 def is_flag(s: pd.Series) -> bool:

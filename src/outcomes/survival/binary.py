@@ -48,6 +48,7 @@ from ._common import (
     param,
     ratio_row,
     row,
+    usable_se,
     wald,
 )
 from .estimability import check_events_by_arm, check_logistic_design
@@ -265,9 +266,11 @@ class BinaryResult:
                                     self.risk_se, self.n_by_arm, self.events_by_arm,
                                     strict=True):
             # CI on the logit scale keeps it inside (0, 1)
-            lo, hi, _ = wald(np.log(r / (1 - r)), se / (r * (1 - r)), self.level)
+            logit_se = se / (r * (1 - r))
+            lo, hi, _ = wald(np.log(r / (1 - r)), logit_se, self.level)
             rows.append(row(self.analysis, self.outcome, arm, "risk", r, 1 / (1 + np.exp(-lo)),
-                            1 / (1 + np.exp(-hi)), np.nan, n, e, **ex))
+                            1 / (1 + np.exp(-hi)), np.nan, n, e,
+                            std_error=usable_se(logit_se), **ex))
         c = self.arms.contrast
         rows.append(diff_row(self.analysis, self.outcome, c, "risk_difference", *self.rd,
                              self.n_used, self.events, self.level, **ex))

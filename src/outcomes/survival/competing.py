@@ -44,7 +44,7 @@ from ._common import (
 from .cox import CoxResult, cox
 from .estimability import check_cox_design
 from .finegray import fine_gray, gray_test
-from .km import loglog_ci
+from .km import loglog_ci, loglog_se
 
 
 def aalen_johansen(time, status) -> pd.DataFrame:
@@ -171,7 +171,9 @@ class CumulativeIncidenceResult:
             ex[0] = dict(clustering=PEER_WORKER, n_clusters=self.n_clusters[0])
             diff_ex = dict(clustering=PEER_WORKER, n_clusters=sum(self.n_clusters))
         rows = [row(self.analysis, self.outcome, r["arm"], "cumulative_incidence", r["cif"],
-                    r["ci_low"], r["ci_high"], np.nan, n, e, horizon=self.horizon, **x)
+                    r["ci_low"], r["ci_high"], np.nan, n, e,
+                    std_error=float(loglog_se(r["cif"], r["std_err"])), horizon=self.horizon,
+                    **x)
                 for (_, r), n, e, x in zip(at.iterrows(), self.n, self.events, ex,
                                            strict=True)]
         if self.cluster_variance is not None:

@@ -84,6 +84,12 @@ def survival_at(table: pd.DataFrame, times) -> np.ndarray:
     return s[idx + 1]
 
 
+def std_err_at(table: pd.DataFrame, times) -> np.ndarray:
+    """Greenwood's SE of S(t) of a :func:`km_table` at ``times`` (0 before the first time)."""
+    idx = np.searchsorted(table["time"].to_numpy(), np.asarray(times, dtype=float), "right") - 1
+    return np.where(idx >= 0, np.r_[0.0, table["std_err"].to_numpy()][idx + 1], 0.0)
+
+
 def loglog_ci(surv, std_err, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Log(-log) (Kalbfleisch–Prentice) pointwise interval of a survival probability."""
     s = np.asarray(surv, dtype=float)
@@ -97,6 +103,16 @@ def loglog_ci(surv, std_err, level: float = 0.95) -> tuple[np.ndarray, np.ndarra
     lo = np.where(inner, lo, s)
     hi = np.where(inner, hi, s)
     return np.minimum(lo, hi), np.maximum(lo, hi)
+
+
+def loglog_se(surv, std_err) -> np.ndarray:
+    """The standard error of log(−log S) (delta method: SE(S) / (S |log S|)), the scale on
+    which :func:`loglog_ci` is a Wald interval; NA where S is 0 or 1 (no interval)."""
+    s = np.asarray(surv, dtype=float)
+    se = np.asarray(std_err, dtype=float)
+    inner = (s > 0) & (s < 1) & (se > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(inner, se / (s * np.abs(np.log(s))), np.nan)
 
 
 def risk_table(time, event, at) -> pd.DataFrame:
@@ -146,8 +162,7 @@ class KaplanMeierResult:
         out = []
         for c in self.curves:
             s = survival_at(c.table, times)
-            idx = np.searchsorted(c.table["time"].to_numpy(), np.asarray(times, float), "right") - 1
-            se = np.where(idx >= 0, np.r_[0.0, c.table["std_err"].to_numpy()][idx + 1], 0.0)
+            se = std_err_at(c.table, times)
             lo, hi = loglog_ci(s, se, self.level)
             out.append(pd.DataFrame({"arm": c.arm, "time": times, "survival": s,
                                      "std_err": se, "ci_low": lo, "ci_high": hi}))

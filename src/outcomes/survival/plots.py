@@ -120,7 +120,8 @@ def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | None 
     return _save(fig, path)
 
 
-PROBABILITY_DIFFERENCES = frozenset({"risk_difference", "cif_difference"})
+PROBABILITY_DIFFERENCES = frozenset({"risk_difference", "cif_difference",
+                                     "survival_difference"})
 
 
 def _label(r) -> str:

@@ -234,6 +234,8 @@ class ClusteredDays:
     median_ci: tuple[float, float] = (np.nan, np.nan)
     difference_ci: tuple[float, float] = (np.nan, np.nan)
     difference_se: float = np.nan
+    mean_se: float = np.nan
+    median_se: float = np.nan
     p_value: float = np.nan
     n_units: int = 0
     reason: str = ""
@@ -243,7 +245,10 @@ class ClusteredDays:
 class HospitalDaysResult:
     """Days in hospital by arm: mean and median (bootstrap percentile CIs) and the
     difference in means (treated - control) with a bootstrap percentile CI; the p-value
-    is the Wald test of the difference with the bootstrap standard error."""
+    is the Wald test of the difference with the bootstrap standard error. ``std_error``
+    of every row is the bootstrap SE (SD of the replicates). Days are not events: the
+    rows' ``events`` is NA and ``readmitted`` (participants readmitted at least once)
+    has its own column ``n_readmitted``."""
 
     analysis: str
     outcome: str
@@ -257,10 +262,12 @@ class HospitalDaysResult:
     difference_se: float
     p_value: float
     n: tuple[int, int]
-    events: tuple[int, int]
+    readmitted: tuple[int, int]
     n_boot: int
     level: float = 0.95
     peer_worker: ClusteredDays | None = None
+    mean_se: tuple[float, float] = (np.nan, np.nan)
+    median_se: tuple[float, float] = (np.nan, np.nan)
 
     def to_frame(self) -> pd.DataFrame:
         """Today's rows (``clustering = none``), then, with the cluster bootstrap, the treated
@@ -269,33 +276,37 @@ class HospitalDaysResult:
         rows = []
         for i, arm in enumerate((self.arms.treated, self.arms.control)):
             rows.append(row(self.analysis, self.outcome, arm, "mean", self.mean[i],
-                            *self.mean_ci[i], np.nan, self.n[i], self.events[i],
-                            clustering=NONE))
+                            *self.mean_ci[i], np.nan, self.n[i], std_error=self.mean_se[i],
+                            clustering=NONE, n_readmitted=self.readmitted[i]))
             rows.append(row(self.analysis, self.outcome, arm, "median", self.median[i],
-                            *self.median_ci[i], np.nan, self.n[i], self.events[i],
-                            clustering=NONE))
+                            *self.median_ci[i], np.nan, self.n[i],
+                            std_error=self.median_se[i], clustering=NONE,
+                            n_readmitted=self.readmitted[i]))
         rows.append(row(self.analysis, self.outcome, self.arms.contrast, "mean_difference",
                         self.difference, *self.difference_ci, self.p_value, sum(self.n),
-                        sum(self.events), clustering=NONE, n_boot=self.n_boot))
+                        std_error=self.difference_se, clustering=NONE, n_boot=self.n_boot,
+                        n_readmitted=sum(self.readmitted)))
         c = self.peer_worker
         if c is not None:
-            ids = [(self.arms.treated, "mean", self.mean[0], c.mean_ci, np.nan, 0),
-                   (self.arms.treated, "median", self.median[0], c.median_ci, np.nan, 0),
+            ids = [(self.arms.treated, "mean", self.mean[0], c.mean_ci, c.mean_se, np.nan, 0),
+                   (self.arms.treated, "median", self.median[0], c.median_ci, c.median_se,
+                    np.nan, 0),
                    (self.arms.contrast, "mean_difference", self.difference, c.difference_ci,
-                    c.p_value, None)]
-            for contrast, et, est, ci, p, i in ids:
-                n, ev = (self.n[i], self.events[i]) if i is not None else (sum(self.n),
-                                                                             sum(self.events))
+                    c.difference_se, c.p_value, None)]
+            for contrast, et, est, ci, se, p, i in ids:
+                n, k = ((self.n[i], self.readmitted[i]) if i is not None
+                        else (sum(self.n), sum(self.readmitted)))
                 extra = {"n_boot": self.n_boot} if i is None else {}
+                extra["n_readmitted"] = k
                 if c.n_units:  # treated units, plus the control participants for the difference
                     extra["n_clusters"] = c.n_units + (self.n[1] if i is None else 0)
                 if c.reason:
                     rows.append(not_estimable_row(self.analysis, self.outcome, contrast, et,
-                                                  c.reason, n, ev, clustering=PEER_WORKER,
+                                                  c.reason, n, clustering=PEER_WORKER,
                                                   **extra))
                 else:
                     rows.append(row(self.analysis, self.outcome, contrast, et, est, *ci, p,
-                                    n, ev, clustering=PEER_WORKER, **extra))
+                                    n, std_error=se, clustering=PEER_WORKER, **extra))
         return frame(rows)
 
 
@@ -320,7 +331,8 @@ def hospital_days(
     difference in means. The mean is
     the estimand because bed-days drive service costs; the data are zero-inflated and
     skewed, and the bootstrap makes no distributional assumption (documented in
-    docs/survival.md). ``events`` are the participants readmitted at least once.
+    docs/survival.md). Days are not events: ``events`` is NA on these rows and the
+    participants readmitted at least once are counted in ``n_readmitted``.
 
     With ``cluster`` (the ADSL column of :func:`outcomes.clustering.cluster_ids`, e.g.
     ``CLUSTER``) it adds the partially nested design's rows (``peer_worker``;
@@ -335,6 +347,7 @@ def hospital_days(
     a = arm_indicator(pp[arm_col], arms)
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
     means, medians, mcis, medcis, boots, ns, es = [], [], [], [], [], [], []
+    mses, medses = [], []
     for val in (1.0, 0.0):
         x = pp.loc[a == val, days_col].to_numpy(float)
         idx = rng.integers(0, x.size, size=(n_boot, x.size))
@@ -345,6 +358,8 @@ def hospital_days(
         medians.append(float(np.median(x)))
         mcis.append(tuple(np.percentile(bm, q)))
         medcis.append(tuple(np.percentile(bmed, q)))
+        mses.append(float(bm.std(ddof=1)))
+        medses.append(float(bmed.std(ddof=1)))
         boots.append(bm)
         ns.append(int(x.size))
         es.append(int((pp.loc[a == val, count_col].to_numpy() > 0).sum()))
@@ -356,7 +371,8 @@ def hospital_days(
                               q, level, id_col) if cluster else None)
     return HospitalDaysResult(analysis, outcome, arms, tuple(means), tuple(medians),
                               tuple(mcis), tuple(medcis), diff, tuple(np.percentile(bd, q)),
-                              se, p, tuple(ns), tuple(es), n_boot, level, nested)
+                              se, p, tuple(ns), tuple(es), n_boot, level, nested,
+                              tuple(mses), tuple(medses))
 
 
 def _clustered_days(pp: pd.DataFrame, adsl: pd.DataFrame | None, a: np.ndarray, days_col: str,
@@ -379,4 +395,5 @@ def _clustered_days(pp: pd.DataFrame, adsl: pd.DataFrame | None, a: np.ndarray, 
     se = float(bd.std(ddof=1))
     p = diff_row("", "", "", "", diff, se, 0, 0, level)["p_value"]
     return ClusteredDays(tuple(np.percentile(bm, q)), tuple(np.percentile(bmed, q)),
-                         tuple(np.percentile(bd, q)), se, p, g)
+                         tuple(np.percentile(bd, q)), se, float(bm.std(ddof=1)),
+                         float(bmed.std(ddof=1)), p, g)

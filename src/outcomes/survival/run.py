@@ -39,6 +39,7 @@ from .competing import (
 )
 from .cox import tenure_cox
 from .km import KaplanMeierResult, kaplan_meier, logrank, rmst_difference
+from .landmarks import landmark_outcome, landmark_times, survival_at_landmarks
 from .plots import cumulative_incidence_plot, forest, kmunicate
 from .recurrent import andersen_gill, hospital_days, rate_ratio
 from .tables import main_analysis_rows, results_table, write_tsv
@@ -84,6 +85,21 @@ def by_arm_rows(analysis, outcome, estimate_type, arms, ns, es, **extra) -> list
             for a, n, e in zip((arms.treated, arms.control), ns, es, strict=True)]
 
 
+def landmark_rows(analysis: str, paramcd: str, arms: Arms, times, ns, clustering: str
+                  ) -> list[dict]:
+    """The rows of :func:`survival_at_landmarks` (for when it is not estimable as a whole):
+    per landmark each arm's ``survival`` (the treated arm's only when clustered) and the
+    ``survival_difference``."""
+    out = []
+    for t in times:
+        o, ex = landmark_outcome(paramcd, t), dict(horizon=t, clustering=clustering)
+        arm_ns = list(zip((arms.treated, arms.control), ns, strict=True))
+        for a, n in arm_ns[:1] if clustering == PEER_WORKER else arm_ns:
+            out.append(ident(analysis, o, a, "survival", n, **ex))
+        out.append(ident(analysis, o, arms.contrast, "survival_difference", sum(ns), **ex))
+    return out
+
+
 @dataclass(frozen=True)
 class SurvivalAnalyses:
     """All survival results of one run: the table and the curves the figures need."""
@@ -109,6 +125,7 @@ def run_survival(
     arms = Arms(plan.treated_arm, plan.control_arm)
     horizon = float(plan.followup_days)
     tau = float(s["rmst_tau_days"] or plan.followup_days)
+    landmarks = landmark_times(s["landmarks_days"], horizon)
     strata = tuple(s["strata"])
     cox_cov = tuple(s["cox_covariates"])
     c = arms.contrast
@@ -139,6 +156,12 @@ def run_survival(
         curves[paramcd] = km
         results += [
             km,
+            *(attempt(lambda p=paramcd, a=analysis, cl=cl: survival_at_landmarks(
+                          adtte, p, times=landmarks, adsl=adsl, arms=arms, analysis=a,
+                          cluster=CLUSTER if cl == PEER_WORKER else None),
+                      landmark_rows(analysis, paramcd, arms, landmarks, pn, cl),
+                      f"the survival of {paramcd} at the landmarks ({cl})")
+              for cl in (NONE, PEER_WORKER)),
             attempt(lambda p=paramcd, a=analysis: logrank(adtte, p, adsl=adsl, strata=strata,
                                                           arms=arms, analysis=a),
                     [ident(analysis, paramcd, c, "logrank_hazard_ratio", sum(pn), sum(pe))],

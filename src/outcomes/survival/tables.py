@@ -11,22 +11,25 @@ from scipy.special import logit
 from outcomes.clustering import NONE, PEER_WORKER, clustering_after_analysis
 from outcomes.tables import ESTIMATED, write_tsv  # noqa: F401  (re-exported)
 
-from ._common import RATIO_TYPES, RESULT_COLUMNS, STATUS_COLUMNS, with_status
+from ._common import RATIO_TYPES, RESULT_COLUMNS, STATUS_COLUMNS, integer_counts, with_status
 
 #: Columns of the rows that respect the partially nested design, last before the status.
 CLUSTERING_COLUMNS = ("design_effect", "n_clusters")
 KEY = ["analysis", "outcome", "contrast", "estimate_type"]
+#: Estimate types whose CI is the log(−log) interval of one arm's probability.
+LOGLOG_TYPES = frozenset({"cumulative_incidence", "survival"})
 
 
 def wald_scale(estimate_type: str):
     """The scale on which a row's Wald CI is symmetric: log for ratios, logit for a
-    risk of one arm, log(−log) for a cumulative incidence of one arm (``km.loglog_ci``;
-    negated, so that it increases), the identity otherwise."""
+    risk of one arm, log(−log) for a cumulative incidence or a Kaplan–Meier survival of one
+    arm (``km.loglog_ci``; negated, so that it increases), the identity otherwise. The
+    row's ``std_error`` is on this scale."""
     if estimate_type in RATIO_TYPES:
         return np.log
     if estimate_type == "risk":
         return logit
-    if estimate_type == "cumulative_incidence":
+    if estimate_type in LOGLOG_TYPES:
         return lambda x: -np.log(-np.log(x))
     return lambda x: x
 
@@ -72,8 +75,8 @@ def design_effects(table: pd.DataFrame) -> pd.Series:
 def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFrame:
     """One row per effect from result objects (anything with ``to_frame()``) or frames.
 
-    Columns: ``analysis, outcome, contrast, estimate_type, estimate, ci_low, ci_high,
-    p_value, n, events`` then any extra columns (e.g. ``strategy``, ``horizon``, ``tau``).
+    Columns: ``analysis, outcome, contrast, estimate_type, estimate, std_error, ci_low,
+    ci_high, p_value, n, events`` then any extra columns (e.g. ``strategy``, ``horizon``, ``tau``).
     ``drop_checks`` leaves out the model-check rows (proportional-hazards tests).
 
     When a result gives a ``clustering`` column (docs/clustering.md), it is placed right
@@ -111,9 +114,7 @@ def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFra
     if clustered:  # right after analysis, none where a result did not set it
         out = clustering_after_analysis(out)
     out = out.reset_index(drop=True)
-    out["n"] = out["n"].astype("Int64")
-    out["events"] = out["events"].astype("Int64")
-    out = with_status(out)
+    out = with_status(integer_counts(out))
     if clustered:
         out["design_effect"] = design_effects(out)
         out["n_clusters"] = out["n_clusters"].astype("Int64")
