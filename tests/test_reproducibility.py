@@ -90,6 +90,31 @@ def test_two_runs_from_scratch_are_byte_identical(local_run, second_run):
 
 
 @pytest.mark.slow
+def test_slurm_run_goes_through_slurm_and_equals_the_local_run(local_run, second_run):
+    if not second_run.slurm:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the SLURM test: start the cluster with scripts/slurm-local.sh up")
+        pytest.skip("no SLURM cluster here (scripts/slurm-local.sh up starts one, as root)")
+    # right after the run (this test comes before the interrupted one), while the
+    # controller still knows every job
+    work, out = second_run.work, second_run.output
+    # "Job 1 has been submitted with SLURM jobid 12 (log: .../slurm_logs/rule_validate/12.log)."
+    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
+    submitted = {job_id: Path(log) for job_id, log in found}
+    rules = {p.relative_to(work / ".snakemake" / "slurm_logs").parts[0] for p in submitted.values()}
+    for rule in ("rule_validate", "rule_derive_adam", "rule_survival", "rule_questionnaire_ancova",
+                 "rule_mediation_job", "rule_mediation_gather"):
+        assert rule in rules, f"{rule} did not run as a SLURM job: {sorted(rules)}"
+    for job_id, log in submitted.items():
+        assert log.is_file() and log.name == f"{job_id}.log", log
+        # the controller still knows the job (MinJobAge = 3600 s in scripts/slurm-local.sh: the
+        # run may take up to its 900 s timeout on a loaded machine) and says it completed
+        show = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, timeout=20)
+        assert "JobState=COMPLETED" in show.stdout, show.stdout + show.stderr
+    assert _digests(work / "results") == _digests(local_run / "results")
+
+
+@pytest.mark.slow
 def test_interrupted_run_finishes_with_rerun_incomplete(local_run, tmp_path):
     work = workflow_copy(tmp_path / "wf")
     proc = subprocess.Popen(
@@ -110,26 +135,3 @@ def test_interrupted_run_finishes_with_rerun_incomplete(local_run, tmp_path):
     _run([SNAKEMAKE, "--unlock"], work)
     res = _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml", "--rerun-incomplete"], work)
     assert _digests(work / "results") == _digests(local_run / "results"), res.stdout[-2000:]
-
-
-@pytest.mark.slow
-def test_slurm_run_goes_through_slurm_and_equals_the_local_run(local_run, second_run):
-    if not second_run.slurm:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the SLURM test: start the cluster with scripts/slurm-local.sh up")
-        pytest.skip("no SLURM cluster here (scripts/slurm-local.sh up starts one, as root)")
-    work, out = second_run.work, second_run.output
-    # "Job 1 has been submitted with SLURM jobid 12 (log: .../slurm_logs/rule_validate/12.log)."
-    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
-    submitted = {job_id: Path(log) for job_id, log in found}
-    rules = {p.relative_to(work / ".snakemake" / "slurm_logs").parts[0] for p in submitted.values()}
-    for rule in ("rule_validate", "rule_derive_adam", "rule_survival", "rule_questionnaire_ancova",
-                 "rule_mediation_job", "rule_mediation_gather"):
-        assert rule in rules, f"{rule} did not run as a SLURM job: {sorted(rules)}"
-    for job_id, log in submitted.items():
-        assert log.is_file() and log.name == f"{job_id}.log", log
-        # the controller still knows the job (MinJobAge = 3600 s in scripts/slurm-local.sh: the
-        # run may take up to its 900 s timeout on a loaded machine) and says it completed
-        show = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, timeout=20)
-        assert "JobState=COMPLETED" in show.stdout, show.stdout + show.stderr
-    assert _digests(work / "results") == _digests(local_run / "results")
