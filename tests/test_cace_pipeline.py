@@ -23,6 +23,12 @@ from scipy import stats
 from outcomes.cace import fit_cace, fit_dose_response
 from outcomes.cace.analyses import CACE, DOSE_RESPONSE, iv_analyses
 from outcomes.cace.comparisons import cace_table, run_engagement
+from outcomes.cace.ivdata import (
+    completed_score_data,
+    completed_scores,
+    engagement_columns,
+    score_data,
+)
 from outcomes.clustering import cluster_ids
 from outcomes.errors import ConfigError
 from outcomes.plan import AnalysisPlan, validate_config
@@ -264,3 +270,45 @@ def test_dose_modifiers_are_declared_in_the_plan():
     assert plan.engagement.dose_modifiers == ("BASE",)
     with pytest.raises(ConfigError, match="dose_modifiers"):
         validate_config({"engagement": {"dose_modifiers": ["SEX"]}})
+
+
+def _same_data(a, b) -> None:
+    """Two IVData hold the same numbers (exactly: the fits then give the same bytes)."""
+    for name in ("y", "arm", "receipt", "dose", "clusters"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    pd.testing.assert_frame_equal(a.covariates, b.covariates, check_exact=True)
+    pd.testing.assert_frame_equal(a.modifier_values, b.modifier_values, check_exact=True)
+    assert a.modifiers == b.modifiers and a.weights is b.weights is None
+    assert a.labels == b.labels
+
+
+def test_completed_score_data_is_score_data_of_each_completed_set(trial):
+    """The design built once for all imputations (decisions CT3) gives what building it
+    per completed data set gives: imputed baselines that differ between the sets, the
+    baseline as a dose modifier, and the sets that cannot share the design (other rows
+    used, another row order) built on their own."""
+    adsl, _, adqs = trial
+    w = adqs.pivot(index="USUBJID", columns="AVISIT", values="AVAL")
+    rng = np.random.default_rng(8)
+    base_obs = w["baseline"].to_numpy().copy()
+    base_obs[rng.random(base_obs.size) < 0.1] = np.nan  # baselines to impute too
+    completed = []
+    for _ in range(4):
+        m4, b = w["month_4"].to_numpy().copy(), base_obs.copy()
+        m4[np.isnan(m4)] = rng.normal(45, 8, np.isnan(m4).sum())
+        b[np.isnan(b)] = rng.normal(45, 8, np.isnan(b).sum())
+        completed.append(pd.DataFrame({"USUBJID": w.index, "WEMWBS_month_4": m4,
+                                       "WEMWBS_baseline": b}))
+    completed[2].loc[3, "WEMWBS_month_4"] = np.nan       # one value not imputed
+    completed[3] = completed[3].iloc[::-1].reset_index(drop=True)  # another row order
+    plan = AnalysisPlan.from_config({"visits": ["month_4"],
+                                     "engagement": {"dose_modifiers": ["AGE", "BASE"]}})
+    base = engagement_columns(adsl, plan)
+    ids = dict(paramcd="WEMWBS", param_label="WEMWBS", visit="month_4")
+    got = completed_score_data(completed, base, plan, **ids)
+    want = [score_data(completed_scores(c, "WEMWBS", "month_4"), base, plan, **ids)
+            for c in completed]
+    assert len(got) == 4 and got[2].n == want[0].n - 1
+    assert not np.array_equal(want[0].covariates["BASE"], want[1].covariates["BASE"])
+    for g, x in zip(got, want, strict=True):
+        _same_data(g, x)

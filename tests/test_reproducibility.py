@@ -1,5 +1,10 @@
 """Issue 6: runs from scratch give byte-identical results; an interrupted run recovers;
-the same workflow on a real SLURM cluster gives the same bytes as the local run."""
+the same workflow on a real SLURM cluster gives the same bytes as the local run.
+
+The second run from scratch is one run shared by two tests (decisions CT2): through the
+SLURM profile where a cluster is up (always in CI), otherwise locally with ``--cores 2``.
+Either way it is a fresh copy run from nothing, compared byte for byte with the bundled
+run of the default profile."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,13 +49,69 @@ def local_run(bundled_run):
     return bundled_run.work
 
 
+def _slurm_available() -> bool:
+    return shutil.which("sbatch") is not None and subprocess.run(
+        ["sinfo", "-h"], capture_output=True, timeout=20
+    ).returncode == 0
+
+
+@dataclass(frozen=True)
+class SecondRun:
+    """A second run of the bundled trial from scratch in a fresh copy: ``slurm`` says
+    whether it went through the SLURM profile (its output names the SLURM jobs)."""
+
+    work: Path
+    slurm: bool
+    output: str
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory) -> SecondRun:
+    """The bundled trial from scratch once more, through SLURM when a cluster is up
+    (scripts/slurm-local.sh up), otherwise locally: one pipeline run for the
+    byte-identity test and the SLURM test instead of two."""
+    work = workflow_copy(tmp_path_factory.mktemp("second") / "wf")
+    if _slurm_available():
+        res = _run(
+            ["timeout", "-k", "10", "900", SNAKEMAKE, "--workflow-profile",
+             "workflow/profiles/slurm", "--configfile", "config/test.yaml"],
+            work, timeout=960,
+        )
+        return SecondRun(work, True, res.stdout + res.stderr)
+    res = _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], work)
+    return SecondRun(work, False, res.stdout + res.stderr)
+
+
 @pytest.mark.slow
-def test_two_runs_from_scratch_are_byte_identical(local_run, tmp_path):
-    again = workflow_copy(tmp_path / "wf")
-    _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml"], again)
-    first, second = _digests(local_run / "results"), _digests(again / "results")
+def test_two_runs_from_scratch_are_byte_identical(local_run, second_run):
+    first, second = _digests(local_run / "results"), _digests(second_run.work / "results")
     assert first.keys() == second.keys()
     assert first == second
+
+
+@pytest.mark.slow
+def test_slurm_run_goes_through_slurm_and_equals_the_local_run(local_run, second_run):
+    if not second_run.slurm:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the SLURM test: start the cluster with scripts/slurm-local.sh up")
+        pytest.skip("no SLURM cluster here (scripts/slurm-local.sh up starts one, as root)")
+    # right after the run (this test comes before the interrupted one), while the
+    # controller still knows every job
+    work, out = second_run.work, second_run.output
+    # "Job 1 has been submitted with SLURM jobid 12 (log: .../slurm_logs/rule_validate/12.log)."
+    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
+    submitted = {job_id: Path(log) for job_id, log in found}
+    rules = {p.relative_to(work / ".snakemake" / "slurm_logs").parts[0] for p in submitted.values()}
+    for rule in ("rule_validate", "rule_derive_adam", "rule_survival", "rule_questionnaire_ancova",
+                 "rule_mediation_job", "rule_mediation_gather"):
+        assert rule in rules, f"{rule} did not run as a SLURM job: {sorted(rules)}"
+    for job_id, log in submitted.items():
+        assert log.is_file() and log.name == f"{job_id}.log", log
+        # the controller still knows the job (MinJobAge = 3600 s in scripts/slurm-local.sh: the
+        # run may take up to its 900 s timeout on a loaded machine) and says it completed
+        show = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, timeout=20)
+        assert "JobState=COMPLETED" in show.stdout, show.stdout + show.stderr
+    assert _digests(work / "results") == _digests(local_run / "results")
 
 
 @pytest.mark.slow
@@ -73,38 +135,3 @@ def test_interrupted_run_finishes_with_rerun_incomplete(local_run, tmp_path):
     _run([SNAKEMAKE, "--unlock"], work)
     res = _run([SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml", "--rerun-incomplete"], work)
     assert _digests(work / "results") == _digests(local_run / "results"), res.stdout[-2000:]
-
-
-def _slurm_available() -> bool:
-    return shutil.which("sbatch") is not None and subprocess.run(
-        ["sinfo", "-h"], capture_output=True, timeout=20
-    ).returncode == 0
-
-
-@pytest.mark.slow
-def test_slurm_run_goes_through_slurm_and_equals_the_local_run(local_run, tmp_path):
-    if not _slurm_available():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the SLURM test: start the cluster with scripts/slurm-local.sh up")
-        pytest.skip("no SLURM cluster here (scripts/slurm-local.sh up starts one, as root)")
-    work = workflow_copy(tmp_path / "wf")
-    res = _run(
-        ["timeout", "-k", "10", "900", SNAKEMAKE, "--workflow-profile", "workflow/profiles/slurm",
-         "--configfile", "config/test.yaml"],
-        work, timeout=960,
-    )
-    out = res.stdout + res.stderr
-    # "Job 1 has been submitted with SLURM jobid 12 (log: .../slurm_logs/rule_validate/12.log)."
-    found = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
-    submitted = {job_id: Path(log) for job_id, log in found}
-    rules = {p.relative_to(work / ".snakemake" / "slurm_logs").parts[0] for p in submitted.values()}
-    for rule in ("rule_validate", "rule_derive_adam", "rule_survival", "rule_questionnaire_ancova",
-                 "rule_mediation_job", "rule_mediation_gather"):
-        assert rule in rules, f"{rule} did not run as a SLURM job: {sorted(rules)}"
-    for job_id, log in submitted.items():
-        assert log.is_file() and log.name == f"{job_id}.log", log
-        # the controller still knows the job (MinJobAge = 3600 s in scripts/slurm-local.sh: the
-        # run may take up to its 900 s timeout on a loaded machine) and says it completed
-        show = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, timeout=20)
-        assert "JobState=COMPLETED" in show.stdout, show.stdout + show.stderr
-    assert _digests(work / "results") == _digests(local_run / "results")

@@ -53,7 +53,7 @@ from .ivdata import (
     DOSE,
     RECEIPT,
     IVData,
-    completed_scores,
+    completed_score_data,
     engagement_columns,
     observed_scores,
     readmission_data,
@@ -213,8 +213,7 @@ def iv_analyses(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFrame,
                 pooled.append(None)
                 lost.append("")
                 continue
-            pooled.append([score_data(completed_scores(c, paramcd, visit), base, plan, **ids)
-                           for c in completed])
+            pooled.append(completed_score_data(completed, base, plan, **ids))
             lost.append("" if cells is None else not_imputed_reason(
                 completed[0], cells, [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"],
                 completed[0]["ARM"].astype(str).isin(plan.arms).to_numpy()))

@@ -20,7 +20,8 @@ inverse probability of censoring weights.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -165,3 +166,46 @@ def completed_scores(completed: pd.DataFrame, paramcd: str, visit: str) -> pd.Da
     return pd.DataFrame({"USUBJID": completed["USUBJID"].astype(str).to_numpy(),
                          "AVAL": completed[f"{paramcd}_{visit}"].to_numpy(dtype=float),
                          BASE: completed[f"{paramcd}_{BASELINE}"].to_numpy(dtype=float)})
+
+
+def completed_score_data(completed: Sequence[pd.DataFrame], base: pd.DataFrame,
+                         plan: AnalysisPlan, *, paramcd: str, param_label: str,
+                         visit: str) -> list[IVData]:
+    """:func:`score_data` of every completed data set (wide, as
+    :func:`completed_scores` reads them). The design is built once: a data set that has the
+    same participants in the same order and the same rows used as the first (as the
+    completed data sets of one imputation run have: only the imputed values differ) gets
+    the first one's data with its own score and baseline values, the same numbers
+    :func:`score_data` gives (tested), at a fraction of the time when m is large
+    (decisions CT3); any other goes through :func:`score_data`."""
+    ids = dict(paramcd=paramcd, param_label=param_label, visit=visit)
+    first = score_data(completed_scores(completed[0], paramcd, visit), base, plan, **ids)
+    out = [first]
+    if len(completed) == 1:
+        return out
+    order = completed[0]["USUBJID"].astype(str).to_numpy()
+    at = pd.Index(order).get_indexer(base["USUBJID"].to_numpy())
+    in_arms = base["ARM"].astype(str).isin((plan.treated_arm, plan.control_arm)).to_numpy()
+
+    def aligned(c: pd.DataFrame, column: str) -> np.ndarray:
+        v = c[column].to_numpy(dtype=float)
+        return np.where(at >= 0, v[np.maximum(at, 0)], np.nan)
+
+    use = in_arms & ~np.isnan(aligned(completed[0], f"{paramcd}_{visit}")) \
+        & ~np.isnan(aligned(completed[0], f"{paramcd}_{BASELINE}"))
+    for c in completed[1:]:
+        y, baseline = aligned(c, f"{paramcd}_{visit}"), aligned(c, f"{paramcd}_{BASELINE}")
+        same = (np.array_equal(c["USUBJID"].astype(str).to_numpy(), order)
+                and np.array_equal(in_arms & ~np.isnan(y) & ~np.isnan(baseline), use))
+        if not same:
+            out.append(score_data(completed_scores(c, paramcd, visit), base, plan, **ids))
+            continue
+        covariates = first.covariates.copy()
+        covariates[BASE] = baseline[use]
+        modifiers = first.modifier_values
+        if BASE in modifiers.columns:
+            modifiers = modifiers.copy()
+            modifiers[BASE] = baseline[use]
+        out.append(replace(first, y=y[use], covariates=covariates, modifier_values=modifiers,
+                           labels=dict(first.labels)))
+    return out
