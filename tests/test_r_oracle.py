@@ -143,7 +143,9 @@ def _params(plan: AnalysisPlan) -> str:
         "horizon": plan.followup_days, "tau": s["rmst_tau_days"] or plan.followup_days,
         "strata": ",".join(s["strata"]), "cox_covariates": ",".join(s["cox_covariates"]),
         "primary_covariates": ",".join(s["primary_covariates"]),
-        "primary_strategy": s["primary_strategy"], "n_boot": s["hospital_days_n_boot"],
+        "primary_strategy": s["primary_strategy"],
+        "sensitivity_strategies": ",".join(s["sensitivity_strategies"]),
+        "n_boot": s["hospital_days_n_boot"],
         "visits": ",".join(plan.visits),
     }
     return "".join(f"{k}\t{v}\n" for k, v in kv.items())
