@@ -23,7 +23,7 @@ from outcomes.clustering import cluster_ids
 from outcomes.errors import ConfigError
 from outcomes.plan import AnalysisPlan
 from outcomes.survival import STRATEGIES, readmission_within
-from outcomes.survival._common import Arms
+from outcomes.survival._common import Arms, joined_labels
 from outcomes.survival.run import SENSITIVITY, primary_outcome
 from outcomes.survival.tables import KEY, results_table
 
@@ -149,3 +149,12 @@ def test_a_strategy_that_cannot_be_estimated_gives_its_own_not_estimable_rows(tr
         assert out[s]["reason"].str.len().gt(0).all()
         assert out[s]["estimate"].isna().all()
     assert (out["composite"]["status"] == "estimated").all()
+
+
+def test_joined_labels_equal_the_row_wise_join():
+    df = pd.DataFrame({"ARM": ["a", "b", "a"], "SITEID": [1, 2, 1], "X": ["p", "", "q"]})
+    for cols in (["ARM"], ["ARM", "SITEID"], ["ARM", "SITEID", "X"]):
+        pd.testing.assert_series_equal(joined_labels(df, cols),
+                                       df[cols].astype(str).agg("|".join, axis=1),
+                                       check_names=False)
+    assert (joined_labels(df, []) == "").all()

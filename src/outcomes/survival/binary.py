@@ -44,6 +44,7 @@ from ._common import (
     design,
     diff_row,
     frame,
+    joined_labels,
     merge_adsl,
     not_estimable_row,
     param,
@@ -336,7 +337,7 @@ def strategy_outcome(d: pd.DataFrame, st: pd.DataFrame, horizon: float, strategy
     if cens is not None:
         u = np.minimum(d[time_col].to_numpy(float), horizon)
         G = np.ones(n)
-        groups = d[list(censor_groups)].astype(str).agg("|".join, axis=1)
+        groups = joined_labels(d, censor_groups)
         for _, idx in groups.groupby(groups).groups.items():
             ii = d.index.get_indexer(idx)
             G[ii] = censoring_survival_before(u[ii], cens[ii])
@@ -428,7 +429,7 @@ def readmission_within(
         gc = replace(gc, clusters=labels)
         clustering, n_clusters = PEER_WORKER, int(pd.unique(labels).size)
         nested = used & (a == 1) & pd.Series(labels).str.startswith(WORKER_PREFIX).to_numpy()
-        strata = (d.loc[nested, list(icc_strata)].astype(str).agg("|".join, axis=1)
+        strata = (joined_labels(d.loc[nested], icc_strata)
                   if icc_strata and nested.any() else None)
         if strata is not None and not nested_in(labels[nested], strata):
             strata = None  # a peer worker in several sites: the ICC of the whole arm
