@@ -67,6 +67,13 @@ def test_no_section_without_sensitivity_rows_and_a_not_estimable_strategy_is_lis
     alt = replace(inp, survival=Table(inp.survival.path, raw, num))
     assert sensitivity.excluded(alt) == [(STRATEGY_LABELS["composite"], "made up: no death")]
     assert sensitivity.sensitivity_forest(alt).startswith("<?xml")
+    # none estimated (e.g. no readmission at all): no figure, the section lists the reasons
+    rd = raw.index[raw["estimate_type"] == "risk_difference"]
+    num.loc[rd, "status"] = raw.loc[rd, "status"] = "not estimable"
+    num.loc[rd, "reason"] = raw.loc[rd, "reason"] = "made up: nothing"
+    none = replace(inp, survival=Table(inp.survival.path, raw, num))
+    assert sensitivity.sensitivity_forest(none) is None
+    assert len(sensitivity.excluded(none)) == len(STRATEGIES)
 
 
 def test_forest_highlight_is_drawn_and_deterministic(tmp_path):

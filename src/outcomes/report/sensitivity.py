@@ -111,12 +111,15 @@ def excluded(inp: ReportInputs) -> list[tuple[str, str]]:
     return split_not_estimable(risk_difference_rows(inp), "label")[1]
 
 
-def sensitivity_forest(inp: ReportInputs) -> str:
+def sensitivity_forest(inp: ReportInputs) -> str | None:
     """The forest plot of the risk difference under each strategy (SVG text), the primary
-    analysis highlighted; not-estimable strategies are listed under it."""
+    analysis highlighted; not-estimable strategies are listed under it. None when no
+    strategy's risk difference was estimated (the section says so, with the reasons)."""
     from .figures import _svg
 
     tab = risk_difference_rows(inp)
+    if split_not_estimable(tab, "label")[0].empty:
+        return None
     title = (f"Readmission within {inp.plan.followup_days} days: risk difference (95% CI) by "
              f"strategy for death and withdrawal, {designs(inp).shown_label} design")
     xl = {"risk_difference": "Risk difference (peer support - usual care)"}
