@@ -109,10 +109,13 @@ def test_icc_and_design_effect_tables_equal_the_results_tables(run):
                 checked += 1
     s = _table("survival", run["full"])
     icc = s.index[s.estimate_type == "icc"]
-    assert len(icc) == 1
-    for col in ("estimate", "ci_low", "ci_high", "n_clusters"):
-        (attrs, _), = values[("survival", int(icc[0]), col)]
-        assert attrs["data-value"] == s.at[icc[0], col]
+    # the primary outcome's, and that of each model-based sensitivity strategy's outcome
+    assert list(s.loc[icc, "strategy"]) == ["while_alive", "composite", "exclude_incomplete",
+                                           "hypothetical_ipcw"]
+    for i in icc:
+        for col in ("estimate", "ci_low", "ci_high", "n_clusters"):
+            (attrs, _), = values[("survival", int(i), col)]
+            assert attrs["data-value"] == s.at[i, col]
     assert checked == 32 * 4
     effects = parse(_section(html, 'id="design-effects"', "</table>")).values
     de = s.index[(s.clustering == "peer_worker") & (s.design_effect != "NA")]

@@ -241,6 +241,21 @@ class AnalysisPlan:
     def arms(self) -> tuple[str, str]:
         return (self.treated_arm, self.control_arm)
 
+    @property
+    def primary_strategy(self) -> str:
+        """The intercurrent-event strategy of the primary outcome (``survival.primary_strategy``)."""
+        return str(self.survival.get("primary_strategy", "while_alive"))
+
+    @property
+    def sensitivity_strategies(self) -> tuple[str, ...]:
+        """The strategies of the primary outcome's sensitivity analyses, in the plan's order
+        (``survival.sensitivity_strategies``), without the primary strategy, whose rows are
+        the primary analysis (docs/survival.md, "Sensitivity analyses")."""
+        from outcomes.survival.binary import STRATEGIES
+
+        listed = self.survival.get("sensitivity_strategies", STRATEGIES)
+        return tuple(s for s in listed if s != self.primary_strategy)
+
     def rng(self, stream: str) -> np.random.Generator:
         """The generator of one named analysis stream, spawned from the plan's seed.
 

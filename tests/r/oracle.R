@@ -10,8 +10,9 @@
 #
 # Usage: Rscript oracle.R DERIVED_DIR PARAMS.tsv BOOT_DIR OUT_SURVIVAL.tsv OUT_QUEST.tsv
 #   PARAMS.tsv  key <tab> value (lists comma-separated): treated, control, horizon, tau,
-#               strata, cox_covariates, primary_covariates, primary_strategy, n_boot,
-#               visits, landmarks (the survival landmarks in days, the horizon among them)
+#               strata, cox_covariates, primary_covariates, primary_strategy,
+#               sensitivity_strategies, n_boot, visits, landmarks (the survival landmarks
+#               in days, the horizon among them)
 #   BOOT_DIR    boot_treated.bin, boot_control.bin: the pipeline's bootstrap resample
 #               indices (0-based, int32, n_boot x n row-major) of the days-in-hospital rows;
 #               boot_treated_units.bin: the units (0-based, n_boot x G) drawn by the cluster
@@ -84,7 +85,10 @@ strata_term <- function() if (length(strata_vars))
 param <- function(p) adtte[adtte$PARAMCD == p, ]
 
 # ---------------------------------------------------------------- primary (g-computation)
-primary <- function() {
+# strategy s of the primary outcome, rows of analysis an with outcome o (docs/survival.md:
+# the primary strategy as analysis "primary", the others as "primary_sensitivity")
+primary <- function(s, an, o) {
+  if (s == "hypothetical_km") return(primary_km(an, o))
   d <- with_adsl(param("READMIT"), c("ARM", prim_cov, "CLUSTER", "SITEID"))
   n <- nrow(d); a <- as.numeric(d$ARM == trt); t <- d$AVAL
   ev <- d$CNSR == 0 & t <= H
@@ -92,7 +96,6 @@ primary <- function() {
   cmp <- d$CMPEVFL %in% "Y"
   death <- cb & cmp; lost <- cb & !cmp
   y <- ev
-  s <- par$primary_strategy
   if (s == "composite") y <- y | death
   if (s %in% c("while_alive", "composite")) { used <- !lost; cens <- lost }
   else if (s == "hypothetical_ipcw") { used <- !(lost | death); cens <- lost | death }
@@ -126,32 +129,68 @@ primary <- function() {
   vb <- if (is.null(w)) vcov(fit) else sandwich(fit)
   ns <- c(sum(used & a == 1), sum(used & a == 0))
   es <- c(sum(used & y & a == 1), sum(used & y & a == 0))
-  o <- paste("READMIT within", H, "days")
-  primary_rows(o, r1, r0, V, fit, vb, ns, es, used)
+  primary_rows(an, o, r1, r0, V, fit, vb, ns, es, used)
   # the partially nested design: influence contributions summed by cluster, G/(G-1);
   # the conditional OR from vcovCL (clusters of the fitted rows)
   clustering <<- "peer_worker"
   Vc <- gcomp_cov(g$phi, d$CLUSTER)
-  primary_rows(o, r1, r0, Vc, fit, vcovCL(fit, cluster = d$CLUSTER[used]), ns, es, used)
-  icc_row(o, as.numeric(y), used & a == 1 & startsWith(d$CLUSTER, "PW:"), d)
+  primary_rows(an, o, r1, r0, Vc, fit, vcovCL(fit, cluster = d$CLUSTER[used]), ns, es,
+               used)
+  icc_row(an, o, as.numeric(y), used & a == 1 & startsWith(d$CLUSTER, "PW:"), d)
   clustering <<- "none"
 }
-primary_rows <- function(o, r1, r0, V, fit, vb, ns, es, used) {
+# strategy hypothetical_km: 1 - S(H) of survfit by arm, Greenwood variance (survfit's
+# std.err is that of log S); clustered, the treated arm's influences of S(H) from
+# survfit(cluster = , influence = TRUE), summed by cluster and squared; the control arm's
+# risk (unclustered participants) is written once, with the naive rows
+primary_km <- function(an, o) {
+  d <- with_adsl(param("READMIT"), c("ARM", "CLUSTER"))
+  ev <- d$CNSR == 0
+  arm_km <- function(m, cluster = NULL) {
+    dd <- data.frame(time = d$AVAL[m], ev = ev[m], cl = d$CLUSTER[m])
+    km <- survfit(Surv(time, ev) ~ 1, dd)
+    j <- findInterval(H, km$time)
+    S <- if (j == 0) 1 else km$surv[j]
+    V <- if (j == 0) 0 else (S * km$std.err[j])^2
+    if (!is.null(cluster)) {
+      k <- survfit(Surv(time, ev) ~ 1, dd, cluster = cl, influence = TRUE)
+      V <- if (j == 0) 0 else sum(k$influence.surv[, j]^2)
+    }
+    list(r = 1 - S, V = V, n = sum(m), e = sum(ev[m] & d$AVAL[m] <= H))
+  }
+  rows_of <- function(k1, k0, both) {
+    for (k in if (both) 1:2 else 1) {
+      x <- list(k1, k0)[[k]]; se <- sqrt(x$V) / (x$r * (1 - x$r))
+      add(an, o, c(trt, ctl)[k], "risk", x$r, plogis(qlogis(x$r) - z * se),
+          plogis(qlogis(x$r) + z * se), NA, x$n, x$e, se)
+    }
+    n <- k1$n + k0$n; e <- k1$e + k0$e
+    add_diff(an, o, contrast, "risk_difference", k1$r - k0$r, sqrt(k1$V + k0$V), n, e)
+    add_ratio(an, o, contrast, "odds_ratio", qlogis(k1$r) - qlogis(k0$r),
+              sqrt(k1$V / (k1$r * (1 - k1$r))^2 + k0$V / (k0$r * (1 - k0$r))^2), n, e)
+  }
+  k0 <- arm_km(d$ARM == ctl)
+  rows_of(arm_km(d$ARM == trt), k0, TRUE)
+  clustering <<- "peer_worker"
+  rows_of(arm_km(d$ARM == trt, cluster = TRUE), k0, FALSE)
+  clustering <<- "none"
+}
+primary_rows <- function(an, o, r1, r0, V, fit, vb, ns, es, used) {
   for (k in 1:2) {
     r <- c(r1, r0)[k]; se <- sqrt(V[k, k]) / (r * (1 - r))
-    add("primary", o, c(trt, ctl)[k], "risk", r, plogis(qlogis(r) - z * se),
+    add(an, o, c(trt, ctl)[k], "risk", r, plogis(qlogis(r) - z * se),
         plogis(qlogis(r) + z * se), NA, ns[k], es[k], se)
   }
   se <- gcomp_se(r1, r0, V)
-  add_diff("primary", o, contrast, "risk_difference", r1 - r0, se$rd, sum(used), sum(es))
-  add_ratio("primary", o, contrast, "odds_ratio", qlogis(r1) - qlogis(r0), se$lor,
+  add_diff(an, o, contrast, "risk_difference", r1 - r0, se$rd, sum(used), sum(es))
+  add_ratio(an, o, contrast, "odds_ratio", qlogis(r1) - qlogis(r0), se$lor,
             sum(used), sum(es))
-  add_ratio("primary", o, contrast, "conditional_odds_ratio", coef(fit)[["ARM"]],
+  add_ratio(an, o, contrast, "conditional_odds_ratio", coef(fit)[["ARM"]],
             sqrt(vb["ARM", "ARM"]), sum(used), sum(es))
 }
 # ANOVA ICC of the 0/1 outcome among the treated with a peer worker, nested within site
 # when every peer worker works in one site; Searle's F-based interval
-icc_row <- function(o, y, m, d) {
+icc_row <- function(an, o, y, m, d) {
   yy <- y[m]; cl <- d$CLUSTER[m]; site <- d$SITEID[m]
   nested <- all(tapply(site, cl, function(s) length(unique(s))) == 1)
   tab <- summary(if (nested) aov(yy ~ factor(site) + factor(cl)) else
@@ -164,7 +203,7 @@ icc_row <- function(o, y, m, d) {
   n0 <- (N - sum(as.numeric(n_i)^2 / N_s[s_i[names(n_i)]])) / (k - S)
   F <- msb / msw
   b <- function(q) (F / q - 1) / (F / q + n0 - 1)
-  add("primary", o, trt, "icc", (msb - msw) / (msb + (n0 - 1) * msw),
+  add(an, o, trt, "icc", (msb - msw) / (msb + (n0 - 1) * msw),
       b(qf(0.975, k - S, N - k)), b(qf(0.025, k - S, N - k)), NA, N, sum(yy))
 }
 
@@ -436,7 +475,10 @@ hospital_days <- function() {
   })
 }
 
-primary()
+prim_o <- paste("READMIT within", H, "days")
+primary(par$primary_strategy, "primary", prim_o)
+for (s in setdiff(par$sensitivity_strategies, par$primary_strategy))
+  primary(s, "primary_sensitivity", paste0(prim_o, " (", s, ")"))
 for (p in c("READMIT", "READMDET"))
   if (any(adtte$PARAMCD == p))
     tenure(p, c(READMIT = "community_tenure", READMDET = "detained_readmission")[[p]])

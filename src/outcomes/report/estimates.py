@@ -22,6 +22,8 @@ VISITS = {"baseline": "Baseline", "month_4": "Month 4", "month_12": "Month 12"}
 
 ANALYSIS_TITLES = {
     "primary": "Primary outcome: readmission within the follow-up",
+    "primary_sensitivity": "Primary outcome, sensitivity analyses: other strategies for "
+                           "death and withdrawal",
     "community_tenure": "Community tenure: time to first readmission",
     "detained_readmission": "Time to first detained readmission",
     "competing_risks": "Competing risk of death",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estimable
+from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
 from .design import designs, row_design, twins
@@ -73,7 +74,8 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
     s = inp.survival.num
     first, _ = twins(inp.survival.raw, shown, KEY)
     s = s.loc[first]
-    s = s.loc[s["contrast"].astype(str).str.contains(" vs ", regex=False)].copy()
+    s = s.loc[s["contrast"].astype(str).str.contains(" vs ", regex=False)
+              & (s["analysis"] != SENSITIVITY)].copy()  # their own forest (report.sensitivity)
     panel = pd.Series(pd.NA, index=s.index, dtype=object)
     for key, types in FOREST_PANELS.items():
         panel[s["estimate_type"].isin(types)] = key

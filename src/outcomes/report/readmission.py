@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
 from .competing import add_competing_figure
@@ -93,7 +94,9 @@ def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
         "tenure": ["community_tenure", "detained_readmission"],
         "competing": ["competing_risks", "recurrent_readmission", "days_in_hospital"],
     }
-    present = list(pd.unique(inp.survival.raw["analysis"]))
+    # the sensitivity analyses of the primary outcome have their own table
+    # (report.sensitivity)
+    present = [a for a in pd.unique(inp.survival.raw["analysis"]) if a != SENSITIVITY]
     out: dict[str, list[Block]] = {k: [] for k in (*known, "other")}
     for section, names in known.items():
         for a in names:

@@ -34,6 +34,7 @@ from . import (
     participants,
     questionnaires,
     readmission,
+    sensitivity,
 )
 from .inputs import ReportInputs, load_inputs
 from .svg import DIAGRAM_CSS
@@ -190,6 +191,12 @@ def context(inp: ReportInputs) -> dict[str, Any]:
     eng.figure = fig(figures.dose_response_figure(eng.panels, eng.dose_variable), "dose",
                      "Estimated effect against the number of peer contacts, with the "
                      "distribution of contacts in the treated arm")
+    sens = sensitivity.sensitivity_section(inp)
+    if sens is not None:
+        sens.figure = fig(sensitivity.sensitivity_forest(inp), "sensforest",
+                          "Forest plot of the risk difference under each strategy for "
+                          "death and withdrawal")
+        sens.excluded = sensitivity.excluded(inp)
     des = design.design_section(inp)
     mult = multiplicity.multiplicity_section(inp)
     multiplicity.attach_adjusted(inp, multiplicity.estimates_in(blocks, qrows, qother, eng))
@@ -221,6 +228,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "t1_heads": heads,
         "t1": t1,
         "blocks": blocks,
+        "sensitivity": sens,
         "qrows": qrows,
         "qother": qother,
         "missing": missing,

@@ -8,7 +8,7 @@ of docs/results.md and
 """
 
 from ._common import RESULT_COLUMNS, Arms
-from .binary import ESTIMANDS, STRATEGIES, BinaryResult, readmission_within
+from .binary import ESTIMANDS, STRATEGIES, STRATEGY_LABELS, BinaryResult, readmission_within
 from .competing import (
     CumulativeIncidenceResult,
     aalen_johansen,
@@ -41,6 +41,7 @@ __all__ = [
     "ESTIMANDS",
     "RESULT_COLUMNS",
     "STRATEGIES",
+    "STRATEGY_LABELS",
     "Arms",
     "BinaryResult",
     "CoxResult",

@@ -243,3 +243,16 @@ def strata_groups(strata, n) -> list[np.ndarray]:
         return [np.arange(n)]
     codes = pd.factorize(np.asarray(strata))[0]
     return [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
+
+
+def joined_labels(df: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """The text of ``columns`` of each row joined by ``|`` (one label per combination):
+    ``df[columns].astype(str).agg("|".join, axis=1)``, vectorised (the row-wise version
+    takes about half a second per 1,000 rows)."""
+    columns = list(columns)
+    if not columns:
+        return pd.Series("", index=df.index, dtype=object)
+    out = df[columns[0]].astype(str)
+    for c in columns[1:]:
+        out = out.str.cat(df[c].astype(str), sep="|")
+    return out

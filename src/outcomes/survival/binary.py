@@ -33,6 +33,7 @@ from scipy.special import expit
 
 from outcomes.clustering import NONE, PEER_WORKER, WORKER_PREFIX
 from outcomes.clustering.icc import BinaryICC, anova_icc, nested_in
+from outcomes.clustering.nonparametric import cif_influence, grouped_variance
 from outcomes.clustering.robust import check_clusters, cluster_robust_cov
 from outcomes.errors import NotEstimable
 
@@ -43,6 +44,7 @@ from ._common import (
     design,
     diff_row,
     frame,
+    joined_labels,
     merge_adsl,
     not_estimable_row,
     param,
@@ -56,6 +58,15 @@ from .km import km_table
 
 STRATEGIES = ("while_alive", "composite", "exclude_incomplete", "hypothetical_ipcw",
               "hypothetical_km")
+
+#: Short names of the strategies, for tables and figures (the estimands: :data:`ESTIMANDS`).
+STRATEGY_LABELS = {
+    "while_alive": "While alive (death = not readmitted)",
+    "composite": "Composite (readmission or death)",
+    "exclude_incomplete": "Complete cases (death, withdrawal excluded)",
+    "hypothetical_ipcw": "Hypothetical, no death or withdrawal (IPCW)",
+    "hypothetical_km": "Hypothetical, no death or withdrawal (Kaplan-Meier)",
+}
 
 ESTIMANDS = {
     "while_alive": (
@@ -262,9 +273,12 @@ class BinaryResult:
         if self.n_clusters is not None:
             ex["n_clusters"] = self.n_clusters
         rows = []
-        for arm, r, se, n, e in zip((self.arms.treated, self.arms.control), self.risk,
-                                    self.risk_se, self.n_by_arm, self.events_by_arm,
-                                    strict=True):
+        # the unadjusted Kaplan-Meier risk of the control arm does not depend on the
+        # design (its participants are unclustered): written once, by the naive result
+        arms = ((self.arms.treated,) if self.strategy == "hypothetical_km"
+                and self.clustering == PEER_WORKER else (self.arms.treated, self.arms.control))
+        for arm, r, se, n, e in zip(arms, self.risk, self.risk_se, self.n_by_arm,
+                                    self.events_by_arm, strict=False):
             # CI on the logit scale keeps it inside (0, 1)
             logit_se = se / (r * (1 - r))
             lo, hi, _ = wald(np.log(r / (1 - r)), logit_se, self.level)
@@ -326,7 +340,7 @@ def strategy_outcome(d: pd.DataFrame, st: pd.DataFrame, horizon: float, strategy
     if cens is not None:
         u = np.minimum(d[time_col].to_numpy(float), horizon)
         G = np.ones(n)
-        groups = d[list(censor_groups)].astype(str).agg("|".join, axis=1)
+        groups = joined_labels(d, censor_groups)
         for _, idx in groups.groupby(groups).groups.items():
             ii = d.index.get_indexer(idx)
             G[ii] = censoring_survival_before(u[ii], cens[ii])
@@ -396,31 +410,9 @@ def readmission_within(
     n = len(d)
 
     if strategy == "hypothetical_km":
-        if cluster:
-            raise NotEstimable("a cluster-robust variance of the Kaplan-Meier risks "
-                               "(strategy hypothetical_km) is not implemented")
-        risks, var, ns, es = [], [], [], []
-        for val in (1.0, 0.0):
-            m = a == val
-            tab = km_table(d.loc[m, time_col], d.loc[m, censor_col].to_numpy() == 0)
-            idx = np.searchsorted(tab["time"].to_numpy(), horizon, "right") - 1
-            s = tab["survival"].to_numpy()[idx] if idx >= 0 else 1.0
-            gw = tab["greenwood"].to_numpy()[idx] if idx >= 0 else 0.0
-            risks.append(float(1 - s))
-            var.append(float(s**2 * gw))
-            ns.append(int(m.sum()))
-            es.append(int(st["event"][m].sum()))
-        for arm, r in zip((arms.treated, arms.control), risks, strict=True):
-            if r in (0.0, 1.0):
-                raise NotEstimable(f"the Kaplan-Meier risk of {paramcd} by day {horizon:g} is "
-                                   f"{r:g} in the {arm} arm: the odds ratio is 0 or infinite")
-        r1, r0 = risks
-        rd = (r1 - r0, float(np.sqrt(sum(var))))
-        lor = (float(np.log(r1 / (1 - r1)) - np.log(r0 / (1 - r0))),
-               float(np.sqrt(var[0] / (r1 * (1 - r1)) ** 2 + var[1] / (r0 * (1 - r0)) ** 2)))
-        return BinaryResult(analysis, outcome, arms, strategy, float(horizon), (), (r1, r0),
-                            tuple(np.sqrt(var)), rd, lor, None, n, n, sum(es), tuple(ns),
-                            tuple(es), level)
+        return km_risks(d, a, st, arms, horizon, analysis=analysis, outcome=outcome,
+                        paramcd=paramcd, level=level, time_col=time_col,
+                        censor_col=censor_col, cluster=cluster)
 
     y, used, w = strategy_outcome(d, st, horizon, strategy, censor_groups=censor_groups,
                                   ipcw=ipcw, time_col=time_col)
@@ -440,7 +432,7 @@ def readmission_within(
         gc = replace(gc, clusters=labels)
         clustering, n_clusters = PEER_WORKER, int(pd.unique(labels).size)
         nested = used & (a == 1) & pd.Series(labels).str.startswith(WORKER_PREFIX).to_numpy()
-        strata = (d.loc[nested, list(icc_strata)].astype(str).agg("|".join, axis=1)
+        strata = (joined_labels(d.loc[nested], icc_strata)
                   if icc_strata and nested.any() else None)
         if strata is not None and not nested_in(labels[nested], strata):
             strata = None  # a peer worker in several sites: the ICC of the whole arm
@@ -456,3 +448,53 @@ def readmission_within(
                         (gc.risk1, gc.risk0), (float(se[0]), float(se[1])), gc.rd, gc.log_or,
                         cond, n, int(used.sum()), sum(es), ns, es, level, clustering,
                         n_clusters, icc)
+
+
+def km_risks(d: pd.DataFrame, a: np.ndarray, st: pd.DataFrame, arms: Arms, horizon: float, *,
+             analysis: str, outcome: str, paramcd: str, level: float, time_col: str,
+             censor_col: str, cluster: str | None) -> BinaryResult:
+    """Strategy ``hypothetical_km``: the risk 1 − S(horizon) of the Kaplan–Meier curve of
+    each arm (death and withdrawal censor), Greenwood variance, unadjusted.
+
+    With ``cluster`` the treated arm's variance is the grouped infinitesimal jackknife of
+    1 − S(horizon) by peer worker (:func:`outcomes.clustering.nonparametric.cif_influence`
+    with no competing cause; R ``survfit(..., influence = TRUE)``); the control arm's
+    participants are all unclustered, and its grouped variance is its Greenwood variance
+    exactly (the cross terms of the counting-process contributions vanish), so its risk
+    row is written once, by the naive result (:meth:`BinaryResult.to_frame`).
+    """
+    time = d[time_col].to_numpy(float)
+    event = d[censor_col].to_numpy() == 0
+    labels = d[cluster].astype(str).to_numpy() if cluster else None
+    if cluster:
+        check_clusters(labels, a, event & (time <= horizon), arms=(arms.treated, arms.control),
+                       what=f"the Kaplan-Meier risk of {outcome} clustered by peer worker")
+    risks, var, ns, es = [], [], [], []
+    for val in (1.0, 0.0):
+        m = a == val
+        tab = km_table(time[m], event[m])
+        idx = np.searchsorted(tab["time"].to_numpy(), horizon, "right") - 1
+        s = tab["survival"].to_numpy()[idx] if idx >= 0 else 1.0
+        gw = tab["greenwood"].to_numpy()[idx] if idx >= 0 else 0.0
+        v = float(s**2 * gw)
+        if cluster and val == 1.0:
+            v = grouped_variance(cif_influence(time[m], event[m].astype(int), horizon),
+                                 labels[m])
+        risks.append(float(1 - s))
+        var.append(v)
+        ns.append(int(m.sum()))
+        es.append(int(st["event"][m].sum()))
+    for arm, r in zip((arms.treated, arms.control), risks, strict=True):
+        if r in (0.0, 1.0):
+            raise NotEstimable(f"the Kaplan-Meier risk of {paramcd} by day {horizon:g} is "
+                               f"{r:g} in the {arm} arm: the odds ratio is 0 or infinite")
+    r1, r0 = risks
+    rd = (r1 - r0, float(np.sqrt(sum(var))))
+    lor = (float(np.log(r1 / (1 - r1)) - np.log(r0 / (1 - r0))),
+           float(np.sqrt(var[0] / (r1 * (1 - r1)) ** 2 + var[1] / (r0 * (1 - r0)) ** 2)))
+    clustering, n_clusters = (PEER_WORKER, int(pd.unique(labels).size)) if cluster \
+        else (NONE, None)
+    return BinaryResult(analysis, outcome, arms, "hypothetical_km", float(horizon), (),
+                        (r1, r0), tuple(float(x) for x in np.sqrt(var)), rd, lor, None,
+                        len(d), len(d), sum(es), tuple(ns), tuple(es), level, clustering,
+                        n_clusters)

@@ -131,7 +131,8 @@ def _label(r) -> str:
 
 def forest(table: pd.DataFrame, path, *, title: str | None = None,
            types: Sequence[str] | None = None, panel: str | None = None,
-           xlabels: dict | None = None, label: str | None = None) -> Path:
+           xlabels: dict | None = None, label: str | None = None,
+           highlight: str | None = None) -> Path:
     """Forest plot of the between-arm effects of a results table, one row per effect with
     its estimate, CI and p-value written at the right, in up to three panels with their own
     axis: ratios (log axis, reference 1), differences of probabilities, and differences in
@@ -142,6 +143,8 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
     around 0), ``xlabels`` maps a panel value to its axis label, and ``label`` names a
     column holding the row labels (default: analysis, outcome and estimate type). With
     ``panel``, every row of the table is plotted whatever its ``estimate_type``.
+    ``highlight`` names a boolean column: its true rows (e.g. the primary analysis among
+    its sensitivity analyses) are drawn in colour with a larger marker and a bold label.
 
     Rows that are not estimable (``status`` column, or no finite estimate and CI) are left
     out and listed under the plot with their reason; with none left the figure says so.
@@ -183,6 +186,8 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             yy = np.arange(len(p))[::-1]
             est, lo, hi = (p[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
             inside = (lo <= est) & (est <= hi)
+            hl = (p[highlight].to_numpy(bool) if highlight is not None
+                  else np.zeros(len(p), bool))
             ax.errorbar(est[inside], yy[inside],
                         xerr=[est[inside] - lo[inside], hi[inside] - est[inside]], fmt="s",
                         color="black", ms=4, ecolor="0.3", capsize=2, lw=1)
@@ -190,6 +195,11 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
                 out = ~inside
                 ax.hlines(yy[out], lo[out], hi[out], color="0.3", lw=1)
                 ax.plot(est[out], yy[out], "s", color="black", ms=4)
+            if hl.any():  # drawn over the black marks
+                ax.errorbar(est[hl], yy[hl], xerr=[np.abs(est[hl] - lo[hl]),
+                                                   np.abs(hi[hl] - est[hl])],
+                            fmt="D", color=COLOURS[0], ms=6, ecolor=COLOURS[0], capsize=2,
+                            lw=1.8, zorder=3)
             ax.axvline(1.0 if kind == "ratio" else 0.0, color="0.5", ls="--", lw=0.8)
             if kind == "ratio":
                 ax.set_xscale("log")
@@ -200,6 +210,9 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             ax.set_xlabel(xlabels.get(key, str(key)))
             ax.set_yticks(yy)
             ax.set_yticklabels([str(r[label]) if label else _label(r) for _, r in p.iterrows()])
+            for tick, bold in zip(ax.get_yticklabels(), hl, strict=True):
+                if bold:
+                    tick.set_fontweight("bold")
             ax.set_ylim(-1, len(p))
             for y0, e, l0, h0, pv in zip(yy, est, lo, hi, p["p_value"], strict=True):
                 ptxt = "" if not np.isfinite(pv) else (f"  p={pv:.3f}" if pv >= 0.001 else

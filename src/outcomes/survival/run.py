@@ -45,6 +45,9 @@ from .recurrent import andersen_gill, hospital_days, rate_ratio
 from .tables import main_analysis_rows, results_table, write_tsv
 
 TENURE_PARAMS = {"READMIT": "community_tenure", "READMDET": "detained_readmission"}
+#: The ``analysis`` of the primary outcome's sensitivity analyses (one per strategy of
+#: the plan's ``survival.sensitivity_strategies`` other than the primary one).
+SENSITIVITY = "primary_sensitivity"
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,35 @@ def landmark_rows(analysis: str, paramcd: str, arms: Arms, times, ns, clustering
     return out
 
 
+def primary_outcome(adtte: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan, arms: Arms,
+                    analysis: str, strategy: str, outcome: str, ns: tuple[int, int]) -> list:
+    """The primary outcome under one intercurrent-event ``strategy``: the naive result,
+    then the one clustered by peer worker (ADSL ``CLUSTER``), each a
+    :class:`~outcomes.survival.binary.BinaryResult` or its not-estimable rows."""
+    s = plan.survival
+    horizon = float(plan.followup_days)
+    c = arms.contrast
+    km = strategy == "hypothetical_km"  # no conditional OR, no ICC, one clustered risk
+    out = []
+    for cl in (NONE, PEER_WORKER):
+        ex = dict(clustering=cl, strategy=strategy, horizon=horizon)
+        nested = cl == PEER_WORKER
+        out.append(attempt(
+            lambda nested=nested: readmission_within(
+                adtte, adsl, horizon=horizon, covariates=tuple(s["primary_covariates"]),
+                strategy=strategy, arms=arms, analysis=analysis, outcome=outcome,
+                cluster=CLUSTER if nested else None),
+            by_arm_rows(analysis, outcome, "risk", arms, ns, (np.nan, np.nan), **ex)
+            [:1 if km and nested else 2]
+            + [ident(analysis, outcome, c, t, sum(ns), **ex)
+               for t in ("risk_difference", "odds_ratio",
+                         *(() if km else ("conditional_odds_ratio",)))]
+            + ([ident(analysis, outcome, arms.treated, "icc", **ex)]
+               if nested and not km else []),
+            f"the {analysis.replace('_', ' ')} analysis ({strategy}, {cl})"))
+    return out
+
+
 @dataclass(frozen=True)
 class SurvivalAnalyses:
     """All survival results of one run: the table and the curves the figures need."""
@@ -130,23 +162,13 @@ def run_survival(
     cox_cov = tuple(s["cox_covariates"])
     c = arms.contrast
     ns, es = arm_counts(adtte, "READMIT", adsl, arms)
-    strategy = s["primary_strategy"]
     primary = f"READMIT within {int(horizon)} days"
     adsl = adsl.assign(CLUSTER=cluster_ids(adsl, plan.treated_arm))
-    results: list = []
-    for cl in (NONE, PEER_WORKER):  # the naive rows, then those of the nested design
-        ex = dict(clustering=cl, strategy=strategy, horizon=horizon)
-        results.append(attempt(
-            lambda cl=cl: readmission_within(adtte, adsl, horizon=horizon,
-                                             covariates=tuple(s["primary_covariates"]),
-                                             strategy=strategy, arms=arms,
-                                             cluster=CLUSTER if cl == PEER_WORKER else None),
-            by_arm_rows("primary", primary, "risk", arms, ns, (np.nan, np.nan), **ex)
-            + [ident("primary", primary, c, t, sum(ns), **ex)
-               for t in ("risk_difference", "odds_ratio", "conditional_odds_ratio")]
-            + ([ident("primary", primary, arms.treated, "icc", **ex)]
-               if cl == PEER_WORKER else []),
-            f"the primary analysis ({cl})"))
+    results: list = primary_outcome(adtte, adsl, plan, arms, "primary", plan.primary_strategy,
+                                    primary, ns)
+    for strategy in plan.sensitivity_strategies:
+        results += primary_outcome(adtte, adsl, plan, arms, SENSITIVITY, strategy,
+                                   f"{primary} ({strategy})", ns)
     curves = {}
     for paramcd, analysis in TENURE_PARAMS.items():
         if not (adtte["PARAMCD"] == paramcd).any():
@@ -272,7 +294,9 @@ def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: s
         paths.append(kmunicate(km, figures_dir / f"km_{paramcd.lower()}.svg", ylabel=labels[paramcd]))
     if res.incidence is not None:
         paths.append(cumulative_incidence_plot(res.incidence, figures_dir / "cif_readmit.svg"))
-    paths.append(forest(main_analysis_rows(res.table, res.clustering),
+    main = main_analysis_rows(res.table, res.clustering)
+    # the sensitivity analyses of the primary outcome have their own forest plot (report)
+    paths.append(forest(main.loc[main["analysis"] != SENSITIVITY],
                         figures_dir / "forest_survival.svg",
                         title="Readmission and community tenure"))
     return paths
