@@ -24,6 +24,7 @@ import yaml
 from outcomes.config_errors import config_problems
 from outcomes.contract import ARMS
 from outcomes.errors import ConfigError
+from outcomes.estimands import Estimand, build_registry
 
 
 def _schema_path() -> Path:
@@ -155,11 +156,20 @@ class AnalysisPlan:
     missing_data: MissingDataPlan = field(default_factory=MissingDataPlan)
     clustering: str = "peer_worker"
     engagement: EngagementPlan = field(default_factory=EngagementPlan)
+    #: the registry of estimands (docs/estimands.md): the defaults with the plan's
+    #: ``estimands`` entries, by id
+    estimands: dict[str, Estimand] = field(default_factory=dict, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def arms(self) -> tuple[str, str]:
         return (self.treated_arm, self.control_arm)
+
+    @property
+    def withdrawal_ends_routine_data(self) -> bool:
+        """``survival.withdrawal_ends_routine_data``: whether withdrawal also ends the
+        routine admissions data (true, the default when the key is absent)."""
+        return bool(self.survival.get("withdrawal_ends_routine_data", True))
 
     def rng(self, stream: str) -> np.random.Generator:
         """The generator of one named analysis stream, spawned from the plan's seed.
@@ -203,6 +213,12 @@ class AnalysisPlan:
             missing_data=MissingDataPlan.from_config(cfg["missing_data"]),
             clustering=cfg["clustering"],
             engagement=EngagementPlan.from_config(cfg["engagement"]),
+            estimands=build_registry(
+                cfg["estimands"],
+                fill={"treated": cfg["arms"]["treated"], "control": cfg["arms"]["control"],
+                      "horizon": str(int(cfg["followup_days"])),
+                      "visit": cfg["mediation"]["mediator_visit"].replace("_", " ")},
+                routine_data_ends=bool(cfg["survival"]["withdrawal_ends_routine_data"])),
             raw=cfg,
         )
 
