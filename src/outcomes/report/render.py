@@ -26,6 +26,7 @@ from . import (
     checks,
     design,
     engagement,
+    estimands,
     estimates,
     figures,
     mediation,
@@ -227,6 +228,8 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "rules": rules,
         "overrides": overrides,
         "methods": methods(inp),
+        "estimands": dict(zip(("entries", "unknown"), estimands.estimand_entries(inp),
+                              strict=True)),
         "provenance": provenance(inp),
         "files": sorted(inp.files.items()),
         "css": resources.files("outcomes.report").joinpath("templates", "report.css")
