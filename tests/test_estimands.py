@@ -40,6 +40,7 @@ def test_every_default_entry_is_complete_and_filled_from_the_plan():
     other = AnalysisPlan.from_config({"followup_days": 180, "arms": {"treated": "ps"}})
     assert "within 180 days" in other.estimands["readmit_while_alive"].label
     assert "(ps)" in other.estimands["readmit_while_alive"].treatment
+    assert AnalysisPlan().estimands == PLAN.estimands  # a plan built by hand has them too
 
 
 def test_every_id_the_mapping_gives_is_registered_and_every_strategy_has_one():

@@ -10,6 +10,7 @@ checked too) into a typed object.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -157,8 +158,9 @@ class AnalysisPlan:
     clustering: str = "peer_worker"
     engagement: EngagementPlan = field(default_factory=EngagementPlan)
     #: the registry of estimands (docs/estimands.md): the defaults with the plan's
-    #: ``estimands`` entries, by id
-    estimands: dict[str, Estimand] = field(default_factory=dict, compare=False, repr=False)
+    #: ``estimands`` entries, by id (a plan built by hand gets the defaults' registry)
+    estimands: dict[str, Estimand] = field(default_factory=lambda: default_estimands(),
+                                           compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -213,12 +215,7 @@ class AnalysisPlan:
             missing_data=MissingDataPlan.from_config(cfg["missing_data"]),
             clustering=cfg["clustering"],
             engagement=EngagementPlan.from_config(cfg["engagement"]),
-            estimands=build_registry(
-                cfg["estimands"],
-                fill={"treated": cfg["arms"]["treated"], "control": cfg["arms"]["control"],
-                      "horizon": str(int(cfg["followup_days"])),
-                      "visit": cfg["mediation"]["mediator_visit"].replace("_", " ")},
-                routine_data_ends=bool(cfg["survival"]["withdrawal_ends_routine_data"])),
+            estimands=estimands_of(cfg),
             raw=cfg,
         )
 
@@ -233,6 +230,26 @@ class AnalysisPlan:
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the analysis plan must be a mapping of keys")
         return cls.from_config(data)
+
+
+def estimands_of(cfg: dict[str, Any]) -> dict[str, Estimand]:
+    """The registry of estimands of a validated config (defaults filled)."""
+    return build_registry(
+        cfg["estimands"],
+        fill={"treated": cfg["arms"]["treated"], "control": cfg["arms"]["control"],
+              "horizon": str(int(cfg["followup_days"])),
+              "visit": cfg["mediation"]["mediator_visit"].replace("_", " ")},
+        routine_data_ends=bool(cfg["survival"]["withdrawal_ends_routine_data"]))
+
+
+@functools.cache
+def _default_config() -> dict[str, Any]:
+    return validate_config({})
+
+
+def default_estimands() -> dict[str, Estimand]:
+    """The registry of the default plan (for a plan built without a config)."""
+    return estimands_of(_default_config())
 
 
 def stream_seed(seed: int, stream: str) -> np.random.SeedSequence:
