@@ -125,3 +125,29 @@ def test_the_withdrawal_strategy_of_the_estimands_follows_the_key():
     # the questionnaires stop at withdrawal whatever the key
     for reg in (ends, continues):
         assert reg["score_while_alive"].strategy("withdrawal or a missed visit") == "hypothetical"
+
+
+def test_the_simulator_can_record_every_admission_after_withdrawal():
+    from outcomes.simulate import simulate
+
+    base, truth = simulate(300, 7, truth_n=1000)
+    full, truth_full = simulate(300, 7, truth_n=1000, routine_data_after_withdrawal=True)
+    for name in ("participants", "questionnaires", "peer_contacts"):
+        assert full[name].rows == base[name].rows, name  # the same trial, draw for draw
+    par = pd.DataFrame(base["participants"].rows, columns=base["participants"].columns)
+    wd = dict(zip(par.participant_id, par.withdrawal_date, strict=True))
+
+    def after(table):
+        adm = pd.DataFrame(table.rows, columns=table.columns)
+        late = [(p, d) for p, d in zip(adm.participant_id, adm.admission_date, strict=True)
+                if wd[p] and d > wd[p]]
+        return adm, late
+
+    adm, late = after(base["admissions"])
+    adm_full, late_full = after(full["admissions"])
+    # only admissions after a withdrawal are added, and more of them (ids are renumbered)
+    cols = ["participant_id", "admission_date", "discharge_date", "legal_status"]
+    assert set(map(tuple, adm[cols].to_numpy())) < set(map(tuple, adm_full[cols].to_numpy()))
+    assert len(adm_full) - len(adm) == len(late_full) - len(late) > 0
+    truth.pop("parameters"), truth_full.pop("parameters")
+    assert truth_full == truth
