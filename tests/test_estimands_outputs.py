@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from outcomes.estimands.rows import STRATEGY_ESTIMANDS
 from outcomes.plan import AnalysisPlan
 
 #: The estimates tables (and grids) that carry ``estimand``; engagement.tsv is a
@@ -65,4 +66,4 @@ def test_every_row_has_a_registered_estimand_listed_in_the_report(bundled_run):
             "readmit_tenure_hypothetical"} <= survival
     plan = AnalysisPlan.load(results / "plan.json")
     primary = _read(results / "tables" / "survival.tsv").query("analysis == 'primary'")
-    assert set(primary["estimand"]) == {f"readmit_{plan.survival['primary_strategy']}"}
+    assert set(primary["estimand"]) == {STRATEGY_ESTIMANDS[plan.survival["primary_strategy"]]}
