@@ -1,7 +1,7 @@
 """Estimands as data (docs/estimands.md): the registry of what each results row estimates.
 
 An estimand is described by the attributes of the ICH E9(R1) addendum (2019, section
-A.3.2): the population, the variable (endpoint), the treatment conditions compared, the
+A.3): the population, the variable (endpoint), the treatment conditions compared, the
 intercurrent events each with the strategy that handles it, and the population-level
 summary measure. The default registry is package data (``registry.yaml``); a plan adds or
 replaces entries under its ``estimands`` key. Which estimand each results row carries is
@@ -26,7 +26,7 @@ WHEN_ENDS, WHEN_CONTINUES = "when_routine_data_ends", "when_routine_data_continu
 @dataclass(frozen=True)
 class IntercurrentEvent:
     """An event after randomisation that affects the variable's existence or meaning, the
-    strategy that handles it (ICH E9(R1) A.3.2: treatment policy, hypothetical, composite,
+    strategy that handles it (ICH E9(R1) section A.3: treatment policy, hypothetical, composite,
     while alive / on treatment, principal stratum) and how the analysis does it."""
 
     event: str
@@ -36,7 +36,7 @@ class IntercurrentEvent:
 
 @dataclass(frozen=True)
 class Estimand:
-    """One entry of the registry (ICH E9(R1) A.3.2)."""
+    """One entry of the registry (ICH E9(R1) section A.3)."""
 
     id: str
     label: str
