@@ -20,6 +20,7 @@ import pandas as pd
 
 from outcomes import __version__
 from outcomes.errors import OutcomesError
+from outcomes.estimands.rows import STRATEGY_ESTIMANDS
 from outcomes.survival import ESTIMANDS
 
 from . import (
@@ -130,7 +131,8 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
         "population": "Intention to treat: every randomised participant with an arm of the plan, "
                       "analysed as randomised.",
         "strategy": strategy,
-        "estimands": [{"strategy": k, "text": v, "used": k == strategy} for k, v in ESTIMANDS.items()],
+        "estimands": [{"strategy": k, "text": v, "used": k == strategy,
+                       "id": STRATEGY_ESTIMANDS[k]} for k, v in ESTIMANDS.items()],
         "models": models,
         "seeds": seeds,
     }
