@@ -137,7 +137,8 @@ def test_as_treated_groups_and_the_table_takes_further_frames_first():
                          "p_value": [0.05], "n": [40], "events": [10]})
     t = run_engagement(adsl, adtte, adqs, PLAN, extra=[cace]).estimates
     assert t.iloc[0]["analysis"] == "cace" and t.iloc[0]["comparison_bias"] == ""
-    assert list(t.columns[:6]) == ["analysis", "clustering", "outcome", "contrast",
+    assert list(t.columns[:7]) == ["analysis", "clustering", "estimand", "outcome", "contrast",
                                    "estimate_type", "comparison_bias"]
+    assert t.iloc[0]["estimand"] == "score_cace"  # a CACE row whose outcome is not readmission
     assert list(t.columns[-2:]) == ["status", "reason"]
     assert cace_table([cace]).shape[0] == 1

@@ -92,11 +92,14 @@ def test_jobs_report_effects_sensitivity_and_missing(admed, tmp_path):
     files = [write_job(single, tmp_path / "HHI__wemwbs_m12")[0], write_job(joint, tmp_path / "M2__readmit_12m")[0]]
     table, sens, reports = gather(files)
     assert len(table) == len(e) + len(joint.estimates) and len(reports) == 2
-    assert list(table.columns[:17]) == ["analysis", "clustering", "outcome", "contrast", "estimate_type", "estimate",
-                                        "std_error", "ci_low", "ci_high", "p_value", "n", "events", "mediator",
-                                        "mechanism", "effect", "n_boot", "seed"]
+    assert list(table.columns[:18]) == ["analysis", "clustering", "estimand", "outcome", "contrast",
+                                        "estimate_type", "estimate", "std_error", "ci_low", "ci_high",
+                                        "p_value", "n", "events", "mediator", "mechanism", "effect",
+                                        "n_boot", "seed"]
     # the bootstrap SE of each effect wherever its percentile CI is
     assert table["std_error"].notna().eq(table["ci_low"].notna()).all()
+    assert set(zip(table["outcome"], table["estimand"], strict=True)) == {
+        ("wemwbs_m12", "mediation_wemwbs_m12"), ("readmit_12m", "mediation_readmit_12m")}
     out = path_diagram(table, "wemwbs_m12", plan.mediation["mechanisms"], tmp_path / "d.svg", outcome_label="WEMWBS")
     assert out.stat().st_size > 1000
 

@@ -53,8 +53,8 @@ def test_unknown_config_key_stops_the_run_in_one_paragraph(tmp_path):
     assert res.stderr.splitlines() == [(
         "config key 'survival.hospital_days_n_bot' is unknown (did you mean 'hospital_days_n_boot'?). "
         "Keys allowed under 'survival': cox_covariates, hospital_days_n_boot, landmarks_days, "
-        "primary_covariates, primary_strategy, rmst_tau_days, sensitivity_strategies, strata. "
-        "Every key is described, with its default, in "
+        "primary_covariates, primary_strategy, rmst_tau_days, sensitivity_strategies, strata, "
+        "withdrawal_ends_routine_data. Every key is described, with its default, in "
         "workflow/schemas/config.schema.yaml."
     )]
 

@@ -10,6 +10,7 @@ checked too) into a typed object.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import yaml
 from outcomes.config_errors import config_problems, key_path
 from outcomes.contract import ARMS
 from outcomes.errors import ConfigError
+from outcomes.estimands import Estimand, build_registry
 
 
 def _schema_path() -> Path:
@@ -235,6 +237,10 @@ class AnalysisPlan:
     clustering: str = "peer_worker"
     engagement: EngagementPlan = field(default_factory=EngagementPlan)
     multiplicity: MultiplicityPlan | None = None
+    #: the registry of estimands (docs/estimands.md): the defaults with the plan's
+    #: ``estimands`` entries, by id (a plan built by hand gets the defaults' registry)
+    estimands: dict[str, Estimand] = field(default_factory=lambda: default_estimands(),
+                                           compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -255,6 +261,12 @@ class AnalysisPlan:
 
         listed = self.survival.get("sensitivity_strategies", STRATEGIES)
         return tuple(s for s in listed if s != self.primary_strategy)
+
+    @property
+    def withdrawal_ends_routine_data(self) -> bool:
+        """``survival.withdrawal_ends_routine_data``: whether withdrawal also ends the
+        routine admissions data (true, the default when the key is absent)."""
+        return bool(self.survival.get("withdrawal_ends_routine_data", True))
 
     def rng(self, stream: str) -> np.random.Generator:
         """The generator of one named analysis stream, spawned from the plan's seed.
@@ -299,6 +311,7 @@ class AnalysisPlan:
             clustering=cfg["clustering"],
             engagement=EngagementPlan.from_config(cfg["engagement"]),
             multiplicity=MultiplicityPlan.from_config(cfg["multiplicity"]),
+            estimands=estimands_of(cfg),
             raw=cfg,
         )
 
@@ -313,6 +326,26 @@ class AnalysisPlan:
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the analysis plan must be a mapping of keys")
         return cls.from_config(data)
+
+
+def estimands_of(cfg: dict[str, Any]) -> dict[str, Estimand]:
+    """The registry of estimands of a validated config (defaults filled)."""
+    return build_registry(
+        cfg["estimands"],
+        fill={"treated": cfg["arms"]["treated"], "control": cfg["arms"]["control"],
+              "horizon": str(int(cfg["followup_days"])),
+              "visit": cfg["mediation"]["mediator_visit"].replace("_", " ")},
+        routine_data_ends=bool(cfg["survival"]["withdrawal_ends_routine_data"]))
+
+
+@functools.cache
+def _default_config() -> dict[str, Any]:
+    return validate_config({})
+
+
+def default_estimands() -> dict[str, Estimand]:
+    """The registry of the default plan (for a plan built without a config)."""
+    return estimands_of(_default_config())
 
 
 def stream_seed(seed: int, stream: str) -> np.random.SeedSequence:

@@ -103,10 +103,14 @@ def derive_adsl(
 
     index = par["index_discharge_date"]
     fu_end = index + pd.to_timedelta(plan.followup_days, unit="D")
+    # withdrawal ends the routine admissions data unless the plan says otherwise
+    # (survival.withdrawal_ends_routine_data; docs/adam.md, ADSL)
+    withdrawal = par["withdrawal_date"] if plan.withdrawal_ends_routine_data \
+        else pd.Series(pd.NaT, index=par.index).astype(DATE_DTYPE)
     ends = pd.concat(
         [
             fu_end.rename("fu"),
-            par["withdrawal_date"].rename("wd"),
+            withdrawal.rename("wd"),
             par["death_date"].rename("dth"),
             pd.Series(cut_ts, index=par.index, name="cut").astype(DATE_DTYPE),
         ],

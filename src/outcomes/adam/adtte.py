@@ -50,12 +50,14 @@ def _as_adsl(frame: pd.DataFrame, admissions: pd.DataFrame | None, plan: Analysi
 
 
 def end_reasons(adsl: pd.DataFrame, plan: AnalysisPlan) -> pd.Series:
-    """Why observation ended at EOSDT: DEATH, END OF FOLLOW-UP (N DAYS), WITHDRAWAL or
-    DATA CUT, in that order of precedence when several fall on EOSDT."""
+    """Why observation ended at EOSDT: DEATH, END OF FOLLOW-UP (N DAYS), WITHDRAWAL (only
+    when the plan's ``survival.withdrawal_ends_routine_data`` is true) or DATA CUT, in that
+    order of precedence when several fall on EOSDT."""
     eos = adsl["EOSDT"]
     fu_end = (adsl["INDEXDT"] + pd.to_timedelta(plan.followup_days, unit="D")).astype(DATE_DTYPE)
     reason = pd.Series("DATA CUT", index=adsl.index, dtype="str")
-    reason = reason.mask(adsl["WDDT"] == eos, "WITHDRAWAL")
+    if plan.withdrawal_ends_routine_data:
+        reason = reason.mask(adsl["WDDT"] == eos, "WITHDRAWAL")
     reason = reason.mask(fu_end == eos, f"END OF FOLLOW-UP ({plan.followup_days} DAYS)")
     reason = reason.mask(adsl["DTHDT"] == eos, "DEATH")
     return reason

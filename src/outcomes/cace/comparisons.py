@@ -37,6 +37,7 @@ import pandas as pd
 from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
 from outcomes.clustering.ancova import fit_nested_ancova
 from outcomes.errors import NotEstimable
+from outcomes.estimands.rows import CACE, with_estimands
 from outcomes.plan import AnalysisPlan
 from outcomes.questionnaires import fit_ancova, questionnaire_ancova
 from outcomes.survival._common import Arms
@@ -183,7 +184,8 @@ def run_engagement(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFrame,
     """Engagement by arm and ``cace.tsv``: ``extra`` frames (the CACE rows) first, then
     the biased comparisons."""
     frames = [*extra, *biased_comparisons(adsl, adtte, adqs, plan)]
-    return EngagementResults(engagement_by_arm(adsl, plan.arms), cace_table(frames))
+    return EngagementResults(engagement_by_arm(adsl, plan.arms),
+                             with_estimands(cace_table(frames), CACE, plan.estimands))
 
 
 def write_engagement(res: EngagementResults, tables_dir: str | Path) -> list[Path]:

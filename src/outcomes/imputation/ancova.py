@@ -25,6 +25,7 @@ from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
 from outcomes.clustering.ancova import fit_nested_ancova
 from outcomes.contract import VISITS
 from outcomes.errors import NotEstimable
+from outcomes.estimands.rows import QUESTIONNAIRES, with_estimands
 from outcomes.imputation.frame import ImputationFrame
 from outcomes.imputation.gaps import not_imputed_cells, not_imputed_reason
 from outcomes.imputation.pool import PooledEstimate, rubin
@@ -191,7 +192,7 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
                                   control_arm=plan.control_arm, visits=plan.visits, **kw)
           for k, kw in both.items()}
     if cc[NONE].empty:
-        return cc[NONE]
+        return with_estimands(cc[NONE], QUESTIONNAIRES, plan.estimands)
     clusters = pd.Series(cluster_ids(adsl, plan.treated_arm).to_numpy(),
                          index=adsl["USUBJID"].astype(str))
     cells = None if frame is None else not_imputed_cells(frame, ImputationSettings.from_plan(plan))
@@ -208,4 +209,5 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
                 frames.append(mi.to_frame())
             frames.append(cc[kind].iloc[[k]])
     columns = frames[0].columns if completed is not None else cc[NONE].columns
-    return pd.concat(frames, ignore_index=True)[columns]
+    return with_estimands(pd.concat(frames, ignore_index=True)[columns], QUESTIONNAIRES,
+                          plan.estimands)

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from outcomes.errors import ConfigError
+from outcomes.estimands.rows import TIPPING_POINT, with_estimands
 from outcomes.imputation.ancova import BASELINE, AncovaMIResult, ancova_mi
 from outcomes.imputation.frame import ImputationFrame, imputation_frame
 from outcomes.imputation.gaps import not_imputed_cells
@@ -313,7 +314,7 @@ def run_tipping(derived: dict[str, pd.DataFrame], plan: AnalysisPlan, table: str
         completed = read_completed(imputed, frame, plan.missing_data.m)
     results = tipping_points(frame, plan, params=params, imputed=completed)
     Path(table).parent.mkdir(parents=True, exist_ok=True)
-    write_tsv(tipping_table(results), table)
+    write_tsv(with_estimands(tipping_table(results), TIPPING_POINT, plan.estimands), table)
     paths = [Path(table)]
     for res in results:
         paths.append(tipping_heatmap(res, Path(figures) / figure_name(res)))

@@ -32,6 +32,7 @@ import pandas as pd
 from outcomes.clustering import NONE, PEER_WORKER, cluster_ids, clustering_after_analysis
 from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable, OutcomesError
+from outcomes.estimands.rows import MEDIATION, MEDIATION_SENSITIVITY, with_estimands
 from outcomes.plan import AnalysisPlan
 from outcomes.tables import ESTIMATE_COLUMNS
 
@@ -259,8 +260,10 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
     }
     sens = [f for f in (naive.sensitivity, nested.sensitivity) if not f.empty]
     return ChangeModelJob(
-        pd.concat([naive.estimates, nested.estimates], ignore_index=True),
-        pd.concat(sens, ignore_index=True) if sens else naive.sensitivity, report)
+        with_estimands(pd.concat([naive.estimates, nested.estimates], ignore_index=True),
+                       MEDIATION, plan.estimands),
+        with_estimands(pd.concat(sens, ignore_index=True) if sens else naive.sensitivity,
+                       MEDIATION_SENSITIVITY, plan.estimands), report)
 
 
 def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
@@ -454,8 +457,8 @@ def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     return paths
 
 
-FIRST_COLUMNS = (ESTIMATE_COLUMNS[0], "clustering", *ESTIMATE_COLUMNS[1:], "events", "mediator",
-                 "mechanism", "effect", "n_boot", "seed")
+FIRST_COLUMNS = (ESTIMATE_COLUMNS[0], "clustering", "estimand", *ESTIMATE_COLUMNS[1:], "events",
+                 "mediator", "mechanism", "effect", "n_boot", "seed")
 
 
 def gather(job_files: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:

@@ -20,12 +20,14 @@ import pandas as pd
 
 from outcomes import __version__
 from outcomes.errors import OutcomesError
+from outcomes.estimands.rows import STRATEGY_ESTIMANDS
 from outcomes.survival import ESTIMANDS
 
 from . import (
     checks,
     design,
     engagement,
+    estimands,
     estimates,
     figures,
     mediation,
@@ -134,7 +136,8 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
         "population": "Intention to treat: every randomised participant with an arm of the plan, "
                       "analysed as randomised.",
         "strategy": strategy,
-        "estimands": [{"strategy": k, "text": v, "used": k == strategy} for k, v in ESTIMANDS.items()],
+        "estimands": [{"strategy": k, "text": v, "used": k == strategy,
+                       "id": STRATEGY_ESTIMANDS[k]} for k, v in ESTIMANDS.items()],
         "models": models,
         "seeds": seeds,
     }
@@ -242,6 +245,8 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "rules": rules,
         "overrides": overrides,
         "methods": methods(inp),
+        "estimands": dict(zip(("entries", "unknown"), estimands.estimand_entries(inp),
+                              strict=True)),
         "provenance": provenance(inp),
         "files": sorted(inp.files.items()),
         "css": resources.files("outcomes.report").joinpath("templates", "report.css")

@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +133,7 @@ def _check(n: int, seed: int, truth_n: int) -> None:
 def simulate(
     n: int, seed: int, truth_n: int | None = None, missingness: str = "default",
     mnar_delta: float | tuple[float, float] | None = None, icc: float = 0.0,
-    engagement: str = "default",
+    engagement: str = "default", routine_data_after_withdrawal: bool = False,
 ) -> tuple[dict[str, Table], dict]:
     """Simulate a trial of ``n`` participants and its truth; nothing is written.
 
@@ -149,6 +150,12 @@ def simulate(
     compliance type and a contact dose drawn before the outcomes, only compliers' contacts
     carrying the effect (docs/synthetic-trial.md §10b); truth.json gets an ``engagement``
     block (CACE, ITT, per-protocol, effect per contact from potential outcomes).
+
+    ``routine_data_after_withdrawal``: every admission after a withdrawal is recorded (a
+    consent model in which withdrawal ends the questionnaires only; the plan key
+    ``survival.withdrawal_ends_routine_data: false``). The default records them for a
+    share ``FollowUpSpec.keep_admissions_after_withdrawal`` (0.4) of those who withdraw,
+    as before; the draws and the truth are the same either way.
     """
     truth_n = DEFAULT_TRUTH_N if truth_n is None else truth_n
     _check(n, seed, truth_n)
@@ -158,6 +165,9 @@ def simulate(
     rng = np.random.default_rng(seed)
     r_params, r_trial, r_truth, r_truth_missing, r_workers, r_engagement = rng.spawn(6)
     params = draw_parameters(r_params)
+    if routine_data_after_withdrawal:
+        params = replace(params, followup=replace(params.followup,
+                                                  keep_admissions_after_withdrawal=1.0))
     registry = load_registry()
     workers = r_assign = r_population = None
     if icc > 0:

@@ -24,6 +24,7 @@ from lifelines.exceptions import ConvergenceError
 
 from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
 from outcomes.errors import NotEstimable
+from outcomes.estimands.rows import SURVIVAL, with_estimands
 from outcomes.plan import AnalysisPlan
 
 from ._common import Arms, NotEstimableResult, ident, merge_adsl
@@ -279,7 +280,8 @@ def run_survival(
             f"the Andersen-Gill model ({cl})"))
     results.append(hospital_days(adre, adsl, arms=arms, n_boot=int(s["hospital_days_n_boot"]), rng=rng,
                                  cluster=CLUSTER))
-    return SurvivalAnalyses(results_table(results), curves, plan.clustering, incidence)
+    return SurvivalAnalyses(with_estimands(results_table(results), SURVIVAL, plan.estimands),
+                            curves, plan.clustering, incidence)
 
 
 def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: str | Path) -> list[Path]:
