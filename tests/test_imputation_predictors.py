@@ -169,3 +169,13 @@ def test_impute_with_quickpred_uses_the_selection():
             n_sel, n_all = n_sel + len(p), n_all + 6
     assert n_sel < n_all
     assert not imp.completed(1).equals(full.completed(1))  # another model, other draws
+
+
+def test_report_states_the_selection():
+    from outcomes.report.missing_data import _predictor_words
+
+    assert _predictor_words(PredictorSelection()) == (
+        "Each score is predicted by every other variable of the model.")
+    words = _predictor_words(PredictorSelection(select="quickpred", mincor=0.3))
+    assert "exceeds 0.3 (R mice's quickpred)" in words
+    assert "same questionnaire at its other visits and by site, diagnosis group" in words

@@ -92,7 +92,8 @@ def methods(inp: ReportInputs) -> list[tuple[str, str]]:
          "Every score of every instrument at baseline and at each follow-up visit jointly "
          f"(the process measures with the outcomes), {preds}, and readmission before each "
          f"follow-up visit{aux}; scores computed from other scores (totals of subscales, "
-         "means, conversion tables) are computed from the imputed ones."),
+         "means, conversion tables) are computed from the imputed ones. "
+         + _predictor_words(md.predictors)),
         ("Pooling",
          "The ANCOVA of section 6 on each completed data set, combined by Rubin's rules "
          "with the Barnard–Rubin small-sample degrees of freedom; fmi is the fraction of "
@@ -102,6 +103,19 @@ def methods(inp: ReportInputs) -> list[tuple[str, str]]:
          f"{plan.seed}, so it is the same whatever m."),
         ("Complete cases", cc + ": a sensitivity analysis."),
     ]
+
+
+def _predictor_words(sel) -> str:
+    """The plan's ``missing_data.predictors`` in words."""
+    if sel.select != "quickpred":
+        return "Each score is predicted by every other variable of the model."
+    always = ", ".join(PREDICTOR_WORDS.get(c, c) for c in sel.include)
+    return ("Each score is predicted by the variables whose absolute correlation with it, or "
+            f"with its being missing, exceeds {sel.mincor:g} (R mice's quickpred"
+            + (f", usable cases at least {sel.minpuc:g}" if sel.minpuc > 0 else "")
+            + "), by the same questionnaire at its other visits"
+            + (f" and by {always}" if always else "") + "; imputation_summary.tsv gives "
+            "the number of predictors of each score.")
 
 
 def estimand(inp: ReportInputs) -> list[tuple[str, str]]:
