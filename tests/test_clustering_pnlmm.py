@@ -31,6 +31,7 @@ import pytest
 import statsmodels.api as sm
 from test_r_oracle import R_DIR, require_r
 
+from outcomes.ancova_effects import adjusted_means, arm_mean_vectors
 from outcomes.clustering import cluster_ids
 from outcomes.clustering.ancova import fit_nested_ancova
 from outcomes.clustering.pnlmm import _Reml, fit_pnlmm
@@ -78,7 +79,7 @@ def score_data(adsl: pd.DataFrame, adqs: pd.DataFrame, paramcd: str, visit: str)
     rows = adqs[adqs["PARAMCD"] == paramcd]
     base = rows.loc[rows["ABLFL"] == "Y", ["USUBJID", "AVAL"]].rename(columns={"AVAL": "BASE"})
     follow = rows.loc[rows["AVISIT"] == visit, ["USUBJID", "AVAL"]]
-    data = adsl[["USUBJID", "ARM", "SITEID"]].assign(
+    data = adsl[["USUBJID", "ARM", "SITEID", "DIAGGR"]].assign(
         CLUSTER=cluster_ids(adsl, ARMS["treated_arm"]))
     return data.merge(follow, on="USUBJID", how="left").merge(base, on="USUBJID", how="left")
 
@@ -144,6 +145,27 @@ def test_satterthwaite_df_equals_r_lmertest_with_one_residual_variance(designs, 
     np.testing.assert_allclose(fit.beta, r["estimate"].to_numpy()[: X.shape[1]], rtol=RTOL)
     np.testing.assert_allclose([fit.tau2, fit.sigma2_treated],
                                r["estimate"].to_numpy()[-2:], rtol=RTOL)
+
+
+@pytest.mark.parametrize("which", ["SWEMWBS month_12", "simulated"])
+def test_adjusted_means_equal_r_nlme_and_their_df_lmertest(designs, r_results, which):
+    """Each arm's adjusted mean (the fixed effects at the design's column means with the
+    arm set) and its SE against nlme, at RTOL as the coefficients; its Satterthwaite df
+    (``combinations``) against lmerTest's ``contest1D`` in the one-residual model."""
+    y, X, arm, clusters, names = designs[which]
+    L = np.vstack(arm_mean_vectors(X))
+    for common, model in ((False, "nlme"), (True, "lmer")):
+        fit = fit_pnlmm(y, X, arm, clusters, names, icc_ci=False, common_residual=common,
+                        combinations=L)
+        r = r_results[which].query("model == @model").set_index("term")
+        means = adjusted_means(fit.beta, fit.cov_beta, X, ("T", "C"), (0, 0),
+                               fit.combination_df)
+        got = r.loc[["mean_treated", "mean_control"]]
+        np.testing.assert_allclose([m.estimate for m in means], got["estimate"], rtol=RTOL)
+        np.testing.assert_allclose([m.std_error for m in means], got["std_error"], rtol=RTOL)
+        if model == "lmer":
+            np.testing.assert_allclose(fit.combination_df, got["df"], rtol=RTOL)
+            assert fit.df == pytest.approx(r.at["arm", "df"], rel=RTOL)
 
 
 @pytest.mark.filterwarnings("ignore:Using deprecated variance components format")
@@ -261,6 +283,7 @@ def _pilot(sizes: list[int], seed: int = 9) -> pd.DataFrame:
         "USUBJID": [f"P{i:03d}" for i in range(60)],
         "ARM": ["peer_support"] * 30 + ["usual_care"] * 30,
         "SITEID": np.tile(["S1", "S2"], 30),
+        "DIAGGR": np.tile(["psychosis", "bipolar", "other"], 20),
         "PEERWID": [f"W{w}" if w >= 0 else "" for w in worker] + [""] * 30,
         "BASE": rng.normal(50, 8, 60),
         "AVAL": rng.normal(52, 8, 60)})
@@ -277,6 +300,8 @@ def test_pilot_of_60_participants():
             assert res.clustering == "peer_worker" and res.n_clusters == 3 and res.n == 60
             assert np.isfinite([res.estimate, res.std_error, res.df, res.icc]).all()
             assert res.ci_low < res.estimate < res.ci_high
+            assert all(np.isfinite([m.estimate, m.std_error, m.df]).all() for m in res.adjusted)
+            assert res.hedges.status == "estimated" and np.isfinite(res.hedges.ci_high)
         else:
             with pytest.raises(NotEstimable, match="no peer worker with 2 or more"):
                 fit_nested_ancova(data, **ARMS)
@@ -300,7 +325,9 @@ def test_hundred_thousand_participants():
         + rng.normal(size=n_t + n_c)
     clusters = np.r_[np.char.add("PW:", worker.astype(str)),
                      np.char.add("ID:", np.arange(n_c).astype(str))]
-    fit = fit_pnlmm(y, X, arm, clusters, [f"x{k}" for k in range(X.shape[1])])
+    fit = fit_pnlmm(y, X, arm, clusters, [f"x{k}" for k in range(X.shape[1])],
+                    combinations=np.vstack(arm_mean_vectors(X)))
     assert fit.n_clusters == g and fit.n == 100_000
+    assert all(100 < df <= 100_000 - X.shape[1] for df in fit.combination_df)
     assert abs(fit.estimate - 0.2) < 4 * fit.std_error
     assert fit.icc_ci_low < 0.09 / 1.09 < fit.icc_ci_high

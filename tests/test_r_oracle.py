@@ -144,7 +144,7 @@ def _params(plan: AnalysisPlan) -> str:
         "strata": ",".join(s["strata"]), "cox_covariates": ",".join(s["cox_covariates"]),
         "primary_covariates": ",".join(s["primary_covariates"]),
         "primary_strategy": s["primary_strategy"], "n_boot": s["hospital_days_n_boot"],
-        "visits": ",".join(plan.visits),
+        "visits": ",".join(plan.visits), "stratifiers": ",".join(plan.stratifiers),
     }
     return "".join(f"{k}\t{v}\n" for k, v in kv.items())
 

@@ -25,6 +25,9 @@ from outcomes.config_errors import config_problems
 from outcomes.contract import ARMS
 from outcomes.errors import ConfigError
 
+#: The randomisation stratifiers of the schema's default (key ``stratifiers``).
+STRATIFIERS: tuple[str, ...] = ("SITEID", "DIAGGR")
+
 
 def _schema_path() -> Path:
     """The workflow's config schema (a link in the source tree; a copy in a built wheel)."""
@@ -148,6 +151,9 @@ class AnalysisPlan:
     missing_items: dict[str, int] = field(default_factory=dict)
     reversed_items: dict[str, list[int]] = field(default_factory=dict)
     seed: int = 20261122
+    #: the randomisation stratifiers (ADSL columns): every questionnaire ANCOVA adjusts for
+    #: them, and the primary logistic model when ``survival.primary_covariates`` is null
+    stratifiers: tuple[str, ...] = STRATIFIERS
     instruments: tuple[str, ...] = ()
     visits: tuple[str, ...] = ("month_4", "month_12")
     survival: dict[str, Any] = field(default_factory=dict)
@@ -196,9 +202,10 @@ class AnalysisPlan:
             missing_items={k: int(v) for k, v in cfg["missing_items"].items()},
             reversed_items={k: list(v) for k, v in cfg["reversed_items"].items()},
             seed=int(cfg["seed"]),
+            stratifiers=tuple(cfg["stratifiers"]),
             instruments=tuple(cfg["instruments"]),
             visits=tuple(cfg["visits"]),
-            survival=dict(cfg["survival"]),
+            survival=_survival(cfg),
             mediation=dict(cfg["mediation"]),
             missing_data=MissingDataPlan.from_config(cfg["missing_data"]),
             clustering=cfg["clustering"],
@@ -217,6 +224,14 @@ class AnalysisPlan:
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the analysis plan must be a mapping of keys")
         return cls.from_config(data)
+
+
+def _survival(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ``survival`` keys, ``primary_covariates`` filled with the stratifiers when null."""
+    s = dict(cfg["survival"])
+    if s.get("primary_covariates") is None:
+        s["primary_covariates"] = list(cfg["stratifiers"])
+    return s
 
 
 def stream_seed(seed: int, stream: str) -> np.random.SeedSequence:
