@@ -188,3 +188,28 @@ def test_results_table_puts_each_complete_case_row_beside_its_mi_row():
     assert list(only_cc["analysis"]) == ["questionnaire_ancova"] * 8
     pd.testing.assert_frame_equal(only_cc, table.iloc[[4, 5, 6, 7, 12, 13, 14, 15]][
         only_cc.columns].reset_index(drop=True), check_dtype=False)
+
+
+def test_adjusted_means_and_hedges_g_are_pooled_by_rubins_rules():
+    """Each arm's adjusted mean and Hedges' g pooled as the difference is: Rubin's rules over
+    the m complete-data fits, their own df as the complete-data df; the raw SDs are the
+    means of the m data sets'."""
+    completed = _completed()
+    res = ancova_mi(completed, "WEMWBS", "month_12", PLAN)
+    fits = [fit_ancova(_cc_input(d), **ARMS) for d in completed]
+    for k in (0, 1):
+        arm = [f.adjusted[k] for f in fits]
+        p = rubin([a.estimate for a in arm], [a.std_error**2 for a in arm], df_complete=55)
+        got = res.ancova.adjusted[k]
+        assert (got.estimate, got.std_error, got.ci_low, got.ci_high, got.df) == (
+            p.estimate, p.std_error, p.ci_low, p.ci_high, p.df)
+        assert res.pooled_others[k] == p
+    p = rubin([f.hedges.estimate for f in fits], [f.hedges.std_error**2 for f in fits],
+              df_complete=55)
+    g = res.ancova.hedges
+    assert (g.estimate, g.std_error, g.ci_low, g.ci_high) == (p.estimate, p.std_error,
+                                                              p.ci_low, p.ci_high)
+    assert res.ancova.sd_treated == pytest.approx(np.mean([f.sd_treated for f in fits]),
+                                                  rel=1e-15)
+    rows = res.to_frame()
+    assert list(rows["fmi"]) == [res.pooled.fmi, *(q.fmi for q in res.pooled_others)]

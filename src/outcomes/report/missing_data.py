@@ -26,6 +26,7 @@ from .inputs import ReportInputs, Table
 from .questionnaires import (
     CC_ANALYSIS,
     analysis_label,
+    is_effect,
     main_analysis,
     registry_info,
     score_order,
@@ -142,7 +143,7 @@ def _of_design(r: pd.DataFrame, design: str) -> pd.Series:
 def _row_of(t: Table, analysis: str, pc: str, visit: str, design: str) -> int | None:
     r = t.raw
     idx = r.index[(r["analysis"] == analysis) & (r["paramcd"] == pc) & (r["avisit"] == visit)
-                  & _of_design(r, design)]
+                  & _of_design(r, design) & is_effect(r)]
     return int(idx[0]) if len(idx) else None
 
 
@@ -156,7 +157,7 @@ def comparisons(inp: ReportInputs) -> list[Comparison]:
     d = designs(inp)
     out = []
     info = registry_info()
-    keys = r.loc[(r["analysis"] == MI_ANALYSIS) & _of_design(r, d.shown),
+    keys = r.loc[(r["analysis"] == MI_ANALYSIS) & _of_design(r, d.shown) & is_effect(r),
                  ["paramcd", "avisit"]].itertuples(index=False)
 
     def shown(analysis: str, pc: str, visit: str, label: str) -> Estimate | None:

@@ -33,6 +33,7 @@ from . import (
     participants,
     questionnaires,
     readmission,
+    standardised,
 )
 from .inputs import ReportInputs, load_inputs
 from .svg import DIAGRAM_CSS
@@ -217,6 +218,9 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "blocks": blocks,
         "qrows": qrows,
         "qother": qother,
+        "hedges_forest": fig(standardised.hedges_forest(inp), "hedges",
+                             "Forest plot of Hedges' g of every questionnaire score"),
+        "stratifiers": standardised.stratifier_words(plan.stratifiers),
         "missing": missing,
         "mediation": med,
         "engagement": eng,
