@@ -123,3 +123,19 @@ def hedges_g(difference: float, std_error: float, df: float, sd_treated: float,
 def not_estimable_g(reason: str) -> HedgesG:
     nan = float("nan")
     return HedgesG(nan, nan, nan, nan, nan, nan, nan, "not estimable", reason)
+
+
+def arm_sds(y: np.ndarray, treated: np.ndarray) -> tuple[float, float]:
+    """The SD (n − 1 divisor) of ``y`` in the treated and in the control arm (NaN below 2)."""
+    return tuple(float(np.std(v, ddof=1)) if v.size > 1 else float("nan")  # type: ignore[return-value]
+                 for v in (y[treated == 1], y[treated == 0]))
+
+
+def standardised(difference: float, std_error: float, df: float, sds: tuple[float, float],
+                 ns: tuple[int, int], alpha: float = 0.05) -> HedgesG:
+    """Hedges' g of a difference (:func:`outcomes.ancova_effects.hedges_g`), or its not
+    estimable row."""
+    try:
+        return hedges_g(difference, std_error, df, *sds, *ns, alpha=alpha)
+    except NotEstimable as exc:
+        return not_estimable_g(exc.reason)

@@ -24,13 +24,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from outcomes.ancova_effects import (
-    ArmMean,
-    HedgesG,
-    adjusted_means,
-    hedges_g,
-    not_estimable_g,
-)
+from outcomes.ancova_effects import ArmMean, HedgesG, adjusted_means, arm_sds, standardised
 from outcomes.clustering import NONE, cluster_ids
 from outcomes.errors import ConfigError, NotEstimable
 from outcomes.linalg import check_full_rank
@@ -196,22 +190,6 @@ def fit_ancova(
         hedges=standardised(float(fit.params[1]), float(fit.bse[1]), df, sds, (n_t, n_c),
                             alpha),
     )
-
-
-def arm_sds(y: np.ndarray, treated: np.ndarray) -> tuple[float, float]:
-    """The SD (n − 1 divisor) of ``y`` in the treated and in the control arm (NaN below 2)."""
-    return tuple(float(np.std(v, ddof=1)) if v.size > 1 else float("nan")  # type: ignore[return-value]
-                 for v in (y[treated == 1], y[treated == 0]))
-
-
-def standardised(difference: float, std_error: float, df: float, sds: tuple[float, float],
-                 ns: tuple[int, int], alpha: float = 0.05) -> HedgesG:
-    """Hedges' g of a difference (:func:`outcomes.ancova_effects.hedges_g`), or its not
-    estimable row."""
-    try:
-        return hedges_g(difference, std_error, df, *sds, *ns, alpha=alpha)
-    except NotEstimable as exc:
-        return not_estimable_g(exc.reason)
 
 
 @dataclass(frozen=True)

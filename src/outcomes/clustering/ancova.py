@@ -17,11 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from outcomes.ancova_effects import adjusted_means, arm_mean_vectors
+from outcomes.ancova_effects import adjusted_means, arm_mean_vectors, arm_sds, standardised
 from outcomes.clustering import PEER_WORKER
 from outcomes.clustering.pnlmm import fit_pnlmm
 from outcomes.plan import STRATIFIERS
-from outcomes.questionnaires import AncovaResult, ancova_design, arm_sds, standardised
+from outcomes.questionnaires import AncovaResult, ancova_design
 
 
 def fit_nested_ancova(
