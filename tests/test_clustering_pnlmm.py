@@ -311,6 +311,36 @@ def test_pilot_of_60_participants():
         fit_nested_ancova(data, **ARMS)
 
 
+#: UCLA-3 at month 12 of a simulated pilot (``outcomes simulate --n 60 --seed 3``): arm,
+#: site, diagnosis group (3 letters), cluster (P: a peer worker, I: alone), score, baseline.
+PILOT_UCLA3 = (
+    "C S3 dep I002 6 9 ; C S5 per I005 8 9 ; T S7 bip I007 7 6 ; C S6 bip I008 4 6 ; T S5 "
+    "dep PS5-03 6 6 ; T S3 psy PS3-02 6 6 ; C S3 dep I012 3 4 ; C S1 bip I013 8 5 ; T S5 "
+    "dep PS5-02 5 4 ; T S6 psy PS6-03 7 5 ; T S2 per PS2-03 5 6 ; T S7 psy I017 7 8 ; C "
+    "S5 dep I018 5 6 ; C S5 psy I019 5 9 ; C S6 per I020 6 8 ; T S4 per I022 7 5 ; C S2 "
+    "bip I023 5 6 ; T S6 psy PS6-02 6 6 ; C S4 oth I025 6 8 ; C S7 dep I026 9 8 ; T S4 "
+    "dep PS4-02 6 3 ; C S2 bip I028 7 4 ; T S4 bip PS4-01 6 4 ; T S3 per PS3-04 5 6 ; C "
+    "S7 psy I032 9 6 ; C S5 psy I034 7 8 ; T S4 oth PS4-04 6 9 ; T S5 dep PS5-01 4 3 ; T "
+    "S1 psy PS1-03 5 3 ; C S1 per I040 8 3 ; T S7 psy PS7-01 5 7 ; T S1 psy I043 5 5 ; C "
+    "S7 bip I044 8 7 ; C S5 dep I045 9 8 ; T S7 dep PS7-01 5 8 ; T S2 psy PS2-03 5 6 ; C "
+    "S1 dep I052 6 5 ; C S3 psy I055 6 4 ; C S7 psy I056 8 6 ; C S4 bip I057 6 7 ; T S3 "
+    "dep PS3-02 6 9 ")
+
+
+def test_a_pilot_whose_icc_profile_meets_a_singular_information_is_estimated():
+    """Many sites and diagnosis groups, caseloads of 1 or 2: near ICC 1 XᵀV⁻¹X is singular
+    for some variance ratios, which stopped the profile CI with LinAlgError (decisions
+    AQ10); the likelihood there counts as −∞ and the row is estimated."""
+    rows = [r.split() for r in PILOT_UCLA3.split(";")]
+    data = pd.DataFrame(rows, columns=["ARM", "SITEID", "DIAGGR", "CLUSTER", "AVAL", "BASE"])
+    data["ARM"] = data["ARM"].map({"T": "peer_support", "C": "usual_care"})
+    data["CLUSTER"] = [("PW:" if c[0] == "P" else "ID:") + c for c in data["CLUSTER"]]
+    data[["AVAL", "BASE"]] = data[["AVAL", "BASE"]].astype(float)
+    res = fit_nested_ancova(data, **ARMS)
+    assert res.status == "estimated" and res.n == 41
+    assert 0 <= res.icc_ci_low <= res.icc <= res.icc_ci_high <= 1
+
+
 def test_hundred_thousand_participants():
     """1,000 peer workers × 50 and 50,000 controls, ten sites: the fit (with the ICC's
     profile CI) costs O(clusters), not O(participants); about 1 s on the project's VM."""

@@ -20,6 +20,7 @@ import pandas as pd
 from outcomes.ancova_effects import adjusted_means, arm_mean_vectors, arm_sds, standardised
 from outcomes.clustering import PEER_WORKER
 from outcomes.clustering.pnlmm import fit_pnlmm
+from outcomes.errors import NotEstimable
 from outcomes.plan import STRATIFIERS
 from outcomes.questionnaires import AncovaResult, ancova_design
 
@@ -50,9 +51,12 @@ def fit_nested_ancova(
     design = ancova_design(data, treated_arm=treated_arm, control_arm=control_arm, what=what,
                            stratifiers=stratifiers)
     clusters = design.data["CLUSTER"].astype(str).to_numpy()
-    fit = fit_pnlmm(design.y, design.exog, design.treated == 1, clusters, design.names,
-                    contrast=1, icc_ci=icc_ci, alpha=alpha,
-                    combinations=np.vstack(arm_mean_vectors(design.exog)))
+    try:
+        fit = fit_pnlmm(design.y, design.exog, design.treated == 1, clusters, design.names,
+                        contrast=1, icc_ci=icc_ci, alpha=alpha,
+                        combinations=np.vstack(arm_mean_vectors(design.exog)))
+    except np.linalg.LinAlgError as exc:  # a last resort: a row with the reason, no crash
+        raise NotEstimable(f"the mixed model's linear algebra failed ({exc})") from None
     lo, hi = fit.conf_int(alpha)
     y, treated = design.y, design.treated
     arm = data["ARM"].astype(str)

@@ -45,6 +45,9 @@ from outcomes.errors import NotEstimable
 ICC_MAX = 1 - 1e-8
 #: Bounds of log(σ²_T/σ²_C) in the optimiser.
 LOG_RATIO_BOUND = 30.0
+#: −log-likelihood where it cannot be evaluated (finite, so the root finders' arithmetic
+#: stays finite; far beyond any χ² quantile).
+UNFIT = 1e300
 #: Relative step of the central differences of the Satterthwaite df: second differences
 #: of a log-likelihood of order n lose about log10(n) + 2 log10(1/STEP) of 16 digits, so
 #: 1e-4 left 2e-4 of error on the bundled trial and 1e-3 agrees with lmerTest to 1e-6.
@@ -325,14 +328,23 @@ def _icc_profile_ci(reml: _Reml, icc_hat: float, log_ratio_hat: float, ll_max: f
                     alpha: float, common: bool) -> tuple[float, float]:
     """Profile-likelihood CI of the ICC: {ICC : 2 (ℓ̂ − ℓ_p(ICC)) ≤ χ²₁(1 − α)}, ℓ_p the
     REML log-likelihood maximised over σ²_T/σ²_C (and σ²_C) at that ICC. The lower limit
-    is 0 when ICC 0 is inside; the upper is 1 when no ICC below 1 is outside."""
+    is 0 when ICC 0 is inside; the upper is 1 when no ICC below 1 is outside. Where the
+    likelihood cannot be evaluated (XᵀV⁻¹X numerically singular: near ICC 1 a stratifier
+    level held by the clustered participants alone loses its information) it counts as
+    −∞, outside the interval (a pilot of 60 with diagnosis groups met it)."""
     crit = float(stats.chi2.ppf(1 - alpha, 1)) / 2
+
+    def neg_ll(lr: float, icc: float) -> float:
+        try:
+            return -reml.profiled(lr, icc, common)[0]
+        except np.linalg.LinAlgError:
+            return UNFIT
 
     def ll_p(icc: float) -> float:
         if common:
-            return reml.profiled(0.0, icc, True)[0]
+            return -neg_ll(0.0, icc)
         res = optimize.minimize_scalar(
-            lambda lr: -reml.profiled(lr, icc)[0],
+            lambda lr: neg_ll(lr, icc),
             bracket=(log_ratio_hat - 0.5, log_ratio_hat + 0.5),
             options={"xtol": 1e-10})
         return float(-res.fun)
