@@ -112,10 +112,10 @@ def estimand(inp: ReportInputs) -> list[tuple[str, str]]:
         "Scores missing for participants alive and in follow-up at the visit (withdrawal "
         "included) are taken as missing at random given arm and the imputation model's "
         "variables, and multiply imputed: the main analysis. Complete cases, valid when "
-        "missingness depends only on arm, baseline score and site, are the sensitivity "
-        "analysis." if mi else
+        "missingness depends only on arm, baseline score and the stratifiers, are the "
+        "sensitivity analysis." if mi else
         "Scores are not imputed: the complete-case analysis assumes that missingness depends "
-        "only on arm, baseline score and site.")
+        "only on arm, baseline score and the stratifiers.")
     death = ("While alive: the effect on each score among participants alive at the visit. "
              "No score is imputed for a visit whose nominal day falls after the participant's "
              "death, and none for a visit after the data cut (not yet due); those "
