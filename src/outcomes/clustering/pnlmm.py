@@ -330,14 +330,15 @@ def _icc_profile_ci(reml: _Reml, icc_hat: float, log_ratio_hat: float, ll_max: f
     REML log-likelihood maximised over σ²_T/σ²_C (and σ²_C) at that ICC. The lower limit
     is 0 when ICC 0 is inside; the upper is 1 when no ICC below 1 is outside. Where the
     likelihood cannot be evaluated (XᵀV⁻¹X numerically singular: near ICC 1 a stratifier
-    level held by the clustered participants alone loses its information) it counts as
-    −∞, outside the interval (a pilot of 60 with diagnosis groups met it)."""
+    level held by the clustered participants alone loses its information; or a residual
+    quadratic form that rounds to 0 or below) it counts as −∞, outside the interval
+    (pilots of 60 with diagnosis groups met both)."""
     crit = float(stats.chi2.ppf(1 - alpha, 1)) / 2
 
     def neg_ll(lr: float, icc: float) -> float:
         try:
             return -reml.profiled(lr, icc, common)[0]
-        except np.linalg.LinAlgError:
+        except (np.linalg.LinAlgError, ValueError, ArithmeticError):  # ValueError: log(s ≤ 0)
             return UNFIT
 
     def ll_p(icc: float) -> float:
