@@ -31,6 +31,7 @@ import pytest
 import statsmodels.api as sm
 from test_r_oracle import R_DIR, require_r
 
+from outcomes.ancova_effects import adjusted_means, arm_mean_vectors
 from outcomes.clustering import cluster_ids
 from outcomes.clustering.ancova import fit_nested_ancova
 from outcomes.clustering.pnlmm import _Reml, fit_pnlmm
@@ -78,7 +79,7 @@ def score_data(adsl: pd.DataFrame, adqs: pd.DataFrame, paramcd: str, visit: str)
     rows = adqs[adqs["PARAMCD"] == paramcd]
     base = rows.loc[rows["ABLFL"] == "Y", ["USUBJID", "AVAL"]].rename(columns={"AVAL": "BASE"})
     follow = rows.loc[rows["AVISIT"] == visit, ["USUBJID", "AVAL"]]
-    data = adsl[["USUBJID", "ARM", "SITEID"]].assign(
+    data = adsl[["USUBJID", "ARM", "SITEID", "DIAGGR"]].assign(
         CLUSTER=cluster_ids(adsl, ARMS["treated_arm"]))
     return data.merge(follow, on="USUBJID", how="left").merge(base, on="USUBJID", how="left")
 
@@ -144,6 +145,27 @@ def test_satterthwaite_df_equals_r_lmertest_with_one_residual_variance(designs, 
     np.testing.assert_allclose(fit.beta, r["estimate"].to_numpy()[: X.shape[1]], rtol=RTOL)
     np.testing.assert_allclose([fit.tau2, fit.sigma2_treated],
                                r["estimate"].to_numpy()[-2:], rtol=RTOL)
+
+
+@pytest.mark.parametrize("which", ["SWEMWBS month_12", "simulated"])
+def test_adjusted_means_equal_r_nlme_and_their_df_lmertest(designs, r_results, which):
+    """Each arm's adjusted mean (the fixed effects at the design's column means with the
+    arm set) and its SE against nlme, at RTOL as the coefficients; its Satterthwaite df
+    (``combinations``) against lmerTest's ``contest1D`` in the one-residual model."""
+    y, X, arm, clusters, names = designs[which]
+    L = np.vstack(arm_mean_vectors(X))
+    for common, model in ((False, "nlme"), (True, "lmer")):
+        fit = fit_pnlmm(y, X, arm, clusters, names, icc_ci=False, common_residual=common,
+                        combinations=L)
+        r = r_results[which].query("model == @model").set_index("term")
+        means = adjusted_means(fit.beta, fit.cov_beta, X, ("T", "C"), (0, 0),
+                               fit.combination_df)
+        got = r.loc[["mean_treated", "mean_control"]]
+        np.testing.assert_allclose([m.estimate for m in means], got["estimate"], rtol=RTOL)
+        np.testing.assert_allclose([m.std_error for m in means], got["std_error"], rtol=RTOL)
+        if model == "lmer":
+            np.testing.assert_allclose(fit.combination_df, got["df"], rtol=RTOL)
+            assert fit.df == pytest.approx(r.at["arm", "df"], rel=RTOL)
 
 
 @pytest.mark.filterwarnings("ignore:Using deprecated variance components format")
@@ -261,6 +283,7 @@ def _pilot(sizes: list[int], seed: int = 9) -> pd.DataFrame:
         "USUBJID": [f"P{i:03d}" for i in range(60)],
         "ARM": ["peer_support"] * 30 + ["usual_care"] * 30,
         "SITEID": np.tile(["S1", "S2"], 30),
+        "DIAGGR": np.tile(["psychosis", "bipolar", "other"], 20),
         "PEERWID": [f"W{w}" if w >= 0 else "" for w in worker] + [""] * 30,
         "BASE": rng.normal(50, 8, 60),
         "AVAL": rng.normal(52, 8, 60)})
@@ -277,6 +300,8 @@ def test_pilot_of_60_participants():
             assert res.clustering == "peer_worker" and res.n_clusters == 3 and res.n == 60
             assert np.isfinite([res.estimate, res.std_error, res.df, res.icc]).all()
             assert res.ci_low < res.estimate < res.ci_high
+            assert all(np.isfinite([m.estimate, m.std_error, m.df]).all() for m in res.adjusted)
+            assert res.hedges.status == "estimated" and np.isfinite(res.hedges.ci_high)
         else:
             with pytest.raises(NotEstimable, match="no peer worker with 2 or more"):
                 fit_nested_ancova(data, **ARMS)
@@ -284,6 +309,36 @@ def test_pilot_of_60_participants():
     data["CLUSTER"] = cluster_ids(data, "peer_support")
     with pytest.raises(NotEstimable, match="1 participant\\(s\\) in the usual_care arm"):
         fit_nested_ancova(data, **ARMS)
+
+
+#: UCLA-3 at month 12 of a simulated pilot (``outcomes simulate --n 60 --seed 3``): arm,
+#: site, diagnosis group (3 letters), cluster (P: a peer worker, I: alone), score, baseline.
+PILOT_UCLA3 = (
+    "C S3 dep I002 6 9 ; C S5 per I005 8 9 ; T S7 bip I007 7 6 ; C S6 bip I008 4 6 ; T S5 "
+    "dep PS5-03 6 6 ; T S3 psy PS3-02 6 6 ; C S3 dep I012 3 4 ; C S1 bip I013 8 5 ; T S5 "
+    "dep PS5-02 5 4 ; T S6 psy PS6-03 7 5 ; T S2 per PS2-03 5 6 ; T S7 psy I017 7 8 ; C "
+    "S5 dep I018 5 6 ; C S5 psy I019 5 9 ; C S6 per I020 6 8 ; T S4 per I022 7 5 ; C S2 "
+    "bip I023 5 6 ; T S6 psy PS6-02 6 6 ; C S4 oth I025 6 8 ; C S7 dep I026 9 8 ; T S4 "
+    "dep PS4-02 6 3 ; C S2 bip I028 7 4 ; T S4 bip PS4-01 6 4 ; T S3 per PS3-04 5 6 ; C "
+    "S7 psy I032 9 6 ; C S5 psy I034 7 8 ; T S4 oth PS4-04 6 9 ; T S5 dep PS5-01 4 3 ; T "
+    "S1 psy PS1-03 5 3 ; C S1 per I040 8 3 ; T S7 psy PS7-01 5 7 ; T S1 psy I043 5 5 ; C "
+    "S7 bip I044 8 7 ; C S5 dep I045 9 8 ; T S7 dep PS7-01 5 8 ; T S2 psy PS2-03 5 6 ; C "
+    "S1 dep I052 6 5 ; C S3 psy I055 6 4 ; C S7 psy I056 8 6 ; C S4 bip I057 6 7 ; T S3 "
+    "dep PS3-02 6 9 ")
+
+
+def test_a_pilot_whose_icc_profile_meets_a_singular_information_is_estimated():
+    """Many sites and diagnosis groups, caseloads of 1 or 2: near ICC 1 XᵀV⁻¹X is singular
+    for some variance ratios, which stopped the profile CI with LinAlgError (decisions
+    AQ10); the likelihood there counts as −∞ and the row is estimated."""
+    rows = [r.split() for r in PILOT_UCLA3.split(";")]
+    data = pd.DataFrame(rows, columns=["ARM", "SITEID", "DIAGGR", "CLUSTER", "AVAL", "BASE"])
+    data["ARM"] = data["ARM"].map({"T": "peer_support", "C": "usual_care"})
+    data["CLUSTER"] = [("PW:" if c[0] == "P" else "ID:") + c for c in data["CLUSTER"]]
+    data[["AVAL", "BASE"]] = data[["AVAL", "BASE"]].astype(float)
+    res = fit_nested_ancova(data, **ARMS)
+    assert res.status == "estimated" and res.n == 41
+    assert 0 <= res.icc_ci_low <= res.icc <= res.icc_ci_high <= 1
 
 
 def test_hundred_thousand_participants():
@@ -300,7 +355,9 @@ def test_hundred_thousand_participants():
         + rng.normal(size=n_t + n_c)
     clusters = np.r_[np.char.add("PW:", worker.astype(str)),
                      np.char.add("ID:", np.arange(n_c).astype(str))]
-    fit = fit_pnlmm(y, X, arm, clusters, [f"x{k}" for k in range(X.shape[1])])
+    fit = fit_pnlmm(y, X, arm, clusters, [f"x{k}" for k in range(X.shape[1])],
+                    combinations=np.vstack(arm_mean_vectors(X)))
     assert fit.n_clusters == g and fit.n == 100_000
+    assert all(100 < df <= 100_000 - X.shape[1] for df in fit.combination_df)
     assert abs(fit.estimate - 0.2) < 4 * fit.std_error
     assert fit.icc_ci_low < 0.09 / 1.09 < fit.icc_ci_high

@@ -31,6 +31,7 @@ def _completed(m=3, seed=1):
     adsl = pd.DataFrame({"USUBJID": [f"P{i:03d}" for i in range(n)],
                          "ARM": np.where(treated, PLAN.treated_arm, PLAN.control_arm),
                          "SITEID": np.where(np.arange(n) % 3 == 0, "S1", "S2"),
+                         "DIAGGR": np.where(np.arange(n) % 4 == 0, "bipolar", "psychosis"),
                          "PEERWID": [f"W{w}" if w >= 0 else "" for w in worker]})
     u = rng.normal(0, 3, 8)
     base = adsl.assign(WEMWBS_baseline=rng.normal(45, 8, n))
@@ -50,7 +51,8 @@ def test_pooled_partially_nested_ancova_is_rubin_over_the_mixed_model_fits():
     res = ancova_mi(completed, "WEMWBS", "month_12", PLAN, fit=fit_nested_ancova,
                     clusters=clusters, clustering="peer_worker")
     fits = [fit_nested_ancova(pd.DataFrame({
-        "ARM": d["ARM"], "SITEID": d["SITEID"], "AVAL": d["WEMWBS_month_12"],
+        "ARM": d["ARM"], "SITEID": d["SITEID"], "DIAGGR": d["DIAGGR"],
+        "AVAL": d["WEMWBS_month_12"],
         "BASE": d["WEMWBS_baseline"], "CLUSTER": clusters.to_numpy()}), **ARMS)
         for d in completed]
     assert len({f.df for f in fits}) == 3  # the Satterthwaite df differs between imputations
@@ -70,15 +72,20 @@ def test_pooled_partially_nested_ancova_is_rubin_over_the_mixed_model_fits():
 
 
 def test_questionnaires_table_of_the_bundled_trial(report_run):
-    """The session's MI run (tests/report_run.py): four rows per score × visit, the naive
-    pair then the partially nested pair; the ICC columns filled on the latter only."""
+    """The session's MI run (tests/report_run.py): four analyses per score × visit, the
+    naive pair then the partially nested pair, each a block of four rows (difference,
+    adjusted means, Hedges' g); the ICC columns filled on the nested differences only."""
     q = pd.read_csv(report_run["full"] / "tables" / "questionnaires.tsv", sep="\t")
     assert list(q.columns[:2]) == ["analysis", "clustering"]
-    k = len(q) // 4
-    assert len(q) == 4 * k and k == 32
+    k = len(q) // 16
+    assert len(q) == 16 * k and k == 32
     mi, cc = "questionnaire_ancova_mi", "questionnaire_ancova"
-    assert list(q["analysis"]) == [mi, cc, mi, cc] * k
-    assert list(q["clustering"]) == ["none", "none", "peer_worker", "peer_worker"] * k
+    assert list(q["analysis"]) == [a for a in (mi, cc, mi, cc) for _ in range(4)] * k
+    assert list(q["clustering"]) == (["none"] * 8 + ["peer_worker"] * 8) * k
+    assert list(q["estimate_type"][:4]) == ["adjusted_mean_difference", "adjusted_mean",
+                                            "adjusted_mean", "hedges_g"]
+    assert q.loc[q.estimate_type != "adjusted_mean_difference", CLUSTER_COLUMNS].isna().all().all()
+    q = q.loc[q.estimate_type == "adjusted_mean_difference"]
     naive, nested = q[q.clustering == "none"], q[q.clustering == "peer_worker"]
     assert naive[CLUSTER_COLUMNS].isna().all().all()
     ok = nested[nested.status == "estimated"]

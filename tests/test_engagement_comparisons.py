@@ -21,7 +21,8 @@ from outcomes.survival._common import Arms
 
 ARMS = ("peer_support", "usual_care")
 #: No covariates, no censoring: the standardised risks are the proportions readmitted.
-PLAN = AnalysisPlan.from_config({"survival": {"primary_covariates": []}, "visits": ["month_4"]})
+PLAN = AnalysisPlan.from_config({"survival": {"primary_covariates": []}, "visits": ["month_4"],
+                                 "stratifiers": ["SITEID"]})  # one site: no column
 
 
 def _trial(engaged: np.ndarray | None = None, seed: int = 7, n: int = 40):

@@ -22,6 +22,7 @@ def _completed(m=3, n=60, seed=1, missing=10):
     base = pd.DataFrame({"USUBJID": [f"P{i:03d}" for i in range(n)],
                          "ARM": np.where(np.arange(n) % 2, PLAN.control_arm, PLAN.treated_arm),
                          "SITEID": np.where(np.arange(n) < n // 2, "S1", "S2"),
+                         "DIAGGR": np.where(np.arange(n) % 3, "psychosis", "bipolar"),
                          "WEMWBS_baseline": rng.normal(45, 8, n)})
     base["WEMWBS_month_12"] = 10 + 0.7 * base["WEMWBS_baseline"] + rng.normal(0, 5, n)
     out = []
@@ -33,8 +34,8 @@ def _completed(m=3, n=60, seed=1, missing=10):
 
 
 def _cc_input(d):
-    return pd.DataFrame({"ARM": d["ARM"], "SITEID": d["SITEID"], "AVAL": d["WEMWBS_month_12"],
-                         "BASE": d["WEMWBS_baseline"]})
+    return pd.DataFrame({"ARM": d["ARM"], "SITEID": d["SITEID"], "DIAGGR": d["DIAGGR"],
+                         "AVAL": d["WEMWBS_month_12"], "BASE": d["WEMWBS_baseline"]})
 
 
 def test_pooled_ancova_is_rubin_over_the_complete_data_fits():
@@ -42,8 +43,9 @@ def test_pooled_ancova_is_rubin_over_the_complete_data_fits():
     res = ancova_mi(completed, "WEMWBS", "month_12", PLAN, param="WEMWBS total score")
     fits = [fit_ancova(_cc_input(d), **ARMS) for d in completed]
     pooled = rubin([f.estimate for f in fits], [f.std_error**2 for f in fits],
-                   df_complete=60 - 4)  # intercept, arm, baseline, one site indicator
-    assert res.pooled == pooled and res.pooled.b > 0 and res.pooled.df < 56
+                   df_complete=60 - 5)  # intercept, arm, baseline, a site and a diagnosis
+    # indicator
+    assert res.pooled == pooled and res.pooled.b > 0 and res.pooled.df < 55
     a = res.ancova
     assert (a.estimate, a.std_error, a.ci_low, a.ci_high, a.p_value, a.df) == (
         pooled.estimate, pooled.std_error, pooled.ci_low, pooled.ci_high, pooled.p_value,
@@ -74,7 +76,7 @@ def test_a_visit_never_imputed_is_left_out_in_every_imputation():
         d.loc[[20, 21, 22], "WEMWBS_month_12"] = np.nan  # died before month 12
     res = ancova_mi(completed, "WEMWBS", "month_12", PLAN)
     assert res.ancova.status == "estimated"
-    assert (res.ancova.n, res.ancova.n_excluded, res.pooled.df_complete) == (57, 3, 53)
+    assert (res.ancova.n, res.ancova.n_excluded, res.pooled.df_complete) == (57, 3, 52)
 
 
 def test_a_due_value_not_imputed_makes_the_mi_analysis_not_estimable():
@@ -160,24 +162,54 @@ def test_results_table_puts_each_complete_case_row_beside_its_mi_row():
                        "PARAM": "WEMWBS total score", "ABLFL": "Y" if v == "baseline" else "",
                        "AVAL": observed[f"WEMWBS_{v}"]})
          for v in ("baseline", "month_12")], ignore_index=True)
-    adsl = completed[0][["USUBJID", "ARM", "SITEID"]]
+    adsl = completed[0][["USUBJID", "ARM", "SITEID", "DIAGGR"]]
     plan = AnalysisPlan.from_config({"visits": ["month_12"]})
     table = questionnaire_results(long, adsl, plan, completed)
-    assert list(table["analysis"]) == [ANALYSIS, "questionnaire_ancova"] * 2
-    assert list(table["clustering"]) == ["none", "none", "peer_worker", "peer_worker"]
-    mi, cc = table.iloc[0], table.iloc[1]
+    assert list(table["analysis"]) == [ANALYSIS] * 4 + ["questionnaire_ancova"] * 4 \
+        + [ANALYSIS] * 4 + ["questionnaire_ancova"] * 4
+    assert list(table["clustering"]) == ["none"] * 8 + ["peer_worker"] * 8
+    assert list(table["estimate_type"][:4]) == ["adjusted_mean_difference", "adjusted_mean",
+                                                "adjusted_mean", "hedges_g"]
+    mi, cc = table.iloc[0], table.iloc[4]
     assert (mi["n"], cc["n"], cc["n_excluded"], mi["m"]) == (60, 50, 10, 3)
-    assert math.isnan(cc["riv"]) and math.isnan(cc["m"]) and cc["df"] == 50 - 4
+    assert math.isnan(cc["riv"]) and math.isnan(cc["m"]) and cc["df"] == 50 - 5
     assert list(table.columns[:2]) == ["analysis", "clustering"]
     assert list(table.columns[-10:]) == ["df", "riv", "fmi", "m", "icc", "icc_ci_low",
                                          "icc_ci_high", "n_clusters", "status", "reason"]
+    # each MI row has its own fraction of missing information
+    assert table.loc[:3, "fmi"].notna().all() and table.loc[:3, "fmi"].nunique() == 4
     # no PEERWID in this ADSL: no peer worker, so the partially nested rows say why
-    nested = table.iloc[2:]
+    nested = table.iloc[8:]
     assert set(nested["status"]) == {"not estimable"}
     assert nested["reason"].str.contains("0 peer worker(s) among the participants",
                                          regex=False).all()
-    assert list(nested["n"]) == [60, 50]
+    assert list(nested["n"]) == [60, 30, 30, 60, 50, 25, 25, 50]
     only_cc = questionnaire_results(long, adsl, plan)
-    assert list(only_cc["analysis"]) == ["questionnaire_ancova"] * 2
-    pd.testing.assert_frame_equal(only_cc, table.iloc[[1, 3]][only_cc.columns].reset_index(drop=True),
-                                  check_dtype=False)
+    assert list(only_cc["analysis"]) == ["questionnaire_ancova"] * 8
+    pd.testing.assert_frame_equal(only_cc, table.iloc[[4, 5, 6, 7, 12, 13, 14, 15]][
+        only_cc.columns].reset_index(drop=True), check_dtype=False)
+
+
+def test_adjusted_means_and_hedges_g_are_pooled_by_rubins_rules():
+    """Each arm's adjusted mean and Hedges' g pooled as the difference is: Rubin's rules over
+    the m complete-data fits, their own df as the complete-data df; the raw SDs are the
+    means of the m data sets'."""
+    completed = _completed()
+    res = ancova_mi(completed, "WEMWBS", "month_12", PLAN)
+    fits = [fit_ancova(_cc_input(d), **ARMS) for d in completed]
+    for k in (0, 1):
+        arm = [f.adjusted[k] for f in fits]
+        p = rubin([a.estimate for a in arm], [a.std_error**2 for a in arm], df_complete=55)
+        got = res.ancova.adjusted[k]
+        assert (got.estimate, got.std_error, got.ci_low, got.ci_high, got.df) == (
+            p.estimate, p.std_error, p.ci_low, p.ci_high, p.df)
+        assert res.pooled_others[k] == p
+    p = rubin([f.hedges.estimate for f in fits], [f.hedges.std_error**2 for f in fits],
+              df_complete=55)
+    g = res.ancova.hedges
+    assert (g.estimate, g.std_error, g.ci_low, g.ci_high) == (p.estimate, p.std_error,
+                                                              p.ci_low, p.ci_high)
+    assert res.ancova.sd_treated == pytest.approx(np.mean([f.sd_treated for f in fits]),
+                                                  rel=1e-15)
+    rows = res.to_frame()
+    assert list(rows["fmi"]) == [res.pooled.fmi, *(q.fmi for q in res.pooled_others)]

@@ -353,10 +353,12 @@ def test_cli_questionnaires_pools_the_imputed_file_and_refuses_a_stale_one(deriv
     q = ["questionnaires", *common, "--out", str(tmp_path / "q.tsv")]
     assert main([*q, "--imputed", str(long)]) == 0
     tab = pd.read_csv(tmp_path / "q.tsv", sep="\t")
-    assert list(tab["analysis"][:2]) == ["questionnaire_ancova_mi", "questionnaire_ancova"]
+    assert list(tab["analysis"][:8]) == ["questionnaire_ancova_mi"] * 4 + ["questionnaire_ancova"] * 4
     # naive MI and complete cases, then the same by the partially nested model
-    assert len(tab) == 4 * 32 and set(tab.loc[tab.analysis == "questionnaire_ancova_mi", "m"]) == {2}
-    w = tab.loc[(tab.outcome == "WEMWBS month_12") & (tab.clustering == "none")].set_index("analysis")
+    # (each a block of four rows: the difference, the adjusted means, Hedges' g)
+    assert len(tab) == 16 * 32 and set(tab.loc[tab.analysis == "questionnaire_ancova_mi", "m"]) == {2}
+    w = tab.loc[(tab.outcome == "WEMWBS month_12") & (tab.clustering == "none")
+                & (tab.estimate_type == "adjusted_mean_difference")].set_index("analysis")
     assert w.at["questionnaire_ancova_mi", "n"] > w.at["questionnaire_ancova", "n"]
     capsys.readouterr()
 

@@ -76,3 +76,13 @@ def test_one_imputation_is_not_estimable_and_says_why():
 def test_bad_input_is_a_clear_error(q, u, dfcom, message):
     with pytest.raises(ValueError, match=message):
         rubin(q, u, df_complete=dfcom)
+
+
+def test_estimates_equal_but_for_rounding_have_no_between_imputation_variance():
+    """The same data in every imputation, fitted with the last bit of rounding differing:
+    b = 0 (df the complete-data df, fmi 0), not fmi ≈ 2/(df + 3) from a b of 1e-33."""
+    q = [0.2247, 0.2247 * (1 + 2e-16), 0.2247]
+    p = rubin(q, [0.0064] * 3, df_complete=347)
+    assert (p.b, p.df, p.riv, p.fmi) == (0.0, 347.0, 0.0, 0.0)
+    real = rubin([0.2247, 0.2247 * (1 + 1e-9), 0.2247], [0.0064] * 3, df_complete=347)
+    assert real.b > 0  # a real spread, however small, is kept

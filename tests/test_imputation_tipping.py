@@ -136,7 +136,7 @@ def _balanced_frame(rng):
 def test_estimate_and_tipping_point_match_their_closed_form():
     frame = _balanced_frame(np.random.default_rng(4))
     grid = [-12.0, -8.0, -4.0, 0.0, 4.0, 8.0]
-    plan = AnalysisPlan.from_config({"missing_data": {
+    plan = AnalysisPlan.from_config({"stratifiers": ["SITEID"], "missing_data": {  # the frame's
         "m": 5, "iterations": 1, "imputation": "norm", "tipping_point": {"deltas": grid}}})
     imp = impute(frame, ImputationSettings.from_plan(plan), plan.seed)
     tp = tipping_points(frame, plan, imputed=imp)[0]
@@ -250,7 +250,7 @@ def test_post_mode_imputes_again_and_agrees_with_final_for_one_incomplete_column
     frame = _balanced_frame(np.random.default_rng(4))
     grids = {}
     for mode in ("final", "post"):
-        plan = AnalysisPlan.from_config({"missing_data": {
+        plan = AnalysisPlan.from_config({"stratifiers": ["SITEID"], "missing_data": {
             "m": 3, "iterations": 2, "imputation": "norm",
             "tipping_point": {"deltas": [-8, 0, 8], "delta_mode": mode}}})
         grids[mode] = tipping_points(frame, plan)[0]

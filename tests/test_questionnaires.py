@@ -1,4 +1,5 @@
-"""ANCOVA against the closed form of the two-group analysis of covariance."""
+"""ANCOVA against the closed form of the two-group analysis of covariance (one site, one
+diagnosis group: the stratifiers add no column)."""
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,8 @@ def _data(rng, n=200, effect=2.0):
     arm = np.where(np.arange(n) % 2 == 0, "peer_support", "usual_care")
     base = rng.normal(45, 8, n)
     aval = 10 + 0.6 * base + effect * (arm == "peer_support") + rng.normal(0, 5, n)
-    return pd.DataFrame({"ARM": arm, "SITEID": "S1", "AVAL": aval, "BASE": base})
+    return pd.DataFrame({"ARM": arm, "SITEID": "S1", "DIAGGR": "psychosis", "AVAL": aval,
+                         "BASE": base})
 
 
 def test_ancova_equals_the_closed_form_with_one_site():
@@ -55,6 +57,7 @@ def test_questionnaire_ancova_covers_every_score_and_visit():
             "USUBJID": ids,
             "ARM": np.where(np.arange(n) % 2, "usual_care", "peer_support"),
             "SITEID": np.where(np.arange(n) < 30, "S1", "S2"),
+            "DIAGGR": np.where(np.arange(n) % 3, "psychosis", "bipolar"),
         }
     )
     rows = []
@@ -74,7 +77,11 @@ def test_questionnaire_ancova_covers_every_score_and_visit():
     out = questionnaire_ancova(
         pd.DataFrame(rows), adsl, treated_arm="peer_support", control_arm="usual_care"
     )
-    assert len(out) == 4
+    assert len(out) == 16  # the difference, two adjusted means and Hedges' g of each
+    assert list(out["estimate_type"][:4]) == ["adjusted_mean_difference", "adjusted_mean",
+                                              "adjusted_mean", "hedges_g"]
+    assert list(out["contrast"][:4]) == ["peer_support vs usual_care", "peer_support",
+                                         "usual_care", "peer_support vs usual_care"]
     assert set(out["outcome"]) == {
         "WEMWBS month_4",
         "WEMWBS month_12",
@@ -103,15 +110,17 @@ def _adqs(n=60, visits=("baseline", "month_4", "month_12"), seed=6):
     ids = [f"P{i:03d}" for i in range(n)]
     adsl = pd.DataFrame({"USUBJID": ids,
                          "ARM": np.where(np.arange(n) % 2, "usual_care", "peer_support"),
-                         "SITEID": np.where(np.arange(n) < n // 2, "S1", "S2")})
+                         "SITEID": np.where(np.arange(n) < n // 2, "S1", "S2"),
+                         "DIAGGR": np.where(np.arange(n) % 3, "psychosis", "bipolar")})
     rows = [{"USUBJID": pid, "AVISIT": v, "PARAMCD": "WEMWBS", "PARAM": "WEMWBS total",
              "AVAL": rng.normal(40, 5), "ABLFL": "Y" if v == "baseline" else ""}
             for pid in ids for v in visits]
     return pd.DataFrame(rows), adsl
 
 
-def _run(adqs, adsl):
-    return questionnaire_ancova(adqs, adsl, treated_arm="peer_support", control_arm="usual_care")
+def _run(adqs, adsl, rows="adjusted_mean_difference"):
+    out = questionnaire_ancova(adqs, adsl, treated_arm="peer_support", control_arm="usual_care")
+    return out.loc[out["estimate_type"] == rows] if rows else out
 
 
 def test_no_month_12_values_give_a_not_estimable_row():
@@ -156,7 +165,7 @@ def test_ancova_site_with_one_arm_only_makes_a_duplicated_column():
         fit_ancova(d, treated_arm="peer_support", control_arm="usual_care")
     adqs, adsl = _adqs()
     adsl["SITEID"] = np.where(adsl["ARM"] == "peer_support", "S2", "S1")
-    out = _run(adqs, adsl)
+    out = _run(adqs, adsl, rows=None)
     assert (out["status"] == "not estimable").all()
     assert out["reason"].str.contains("rank-deficient").all()
 

@@ -151,6 +151,7 @@ def _params(plan: AnalysisPlan) -> str:
         "visits": ",".join(plan.visits),
         "landmarks": ",".join(f"{t:g}" for t in landmark_times(s["landmarks_days"],
                                                                 plan.followup_days)),
+        "stratifiers": ",".join(plan.stratifiers),
     }
     return "".join(f"{k}\t{v}\n" for k, v in kv.items())
 

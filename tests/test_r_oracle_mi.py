@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "config" / "test.yaml"
 M, MAXIT, SEED = 5, 5, 20261130
 TOL = 1e-8
-COVARIATES = ["USUBJID", "ARM", "SITEID", "TRT01PN", "AGE", "PRIORADM"]
+COVARIATES = ["USUBJID", "ARM", "SITEID", "DIAGGR", "TRT01PN", "AGE", "PRIORADM"]
 COMPARED = ["estimate", "std_error", "df", "p_value", "ci_low", "ci_high", "riv", "fmi"]
 
 
@@ -70,7 +70,8 @@ def oracle(tmp_path_factory):
     paramcds = sorted(ds["adqs"]["PARAMCD"].unique())
     params = {"treated": plan.treated_arm, "control": plan.control_arm, "m": M,
               "maxit": MAXIT, "seed": SEED, "paramcds": ",".join(paramcds),
-              "visits": ",".join(plan.visits), "frame_visits": ",".join(frame.visits)}
+              "visits": ",".join(plan.visits), "frame_visits": ",".join(frame.visits),
+              "stratifiers": ",".join(plan.stratifiers)}
     (out / "params.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in params.items()))
     r = subprocess.run(["Rscript", str(R_DIR / "mice_pool.R"), str(out / "incomplete.csv"),
                         str(out / "impute.csv"), str(out / "params.tsv"),

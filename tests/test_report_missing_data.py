@@ -72,15 +72,17 @@ def test_methods_estimands_and_mi_beside_complete_cases(report_run):
     table = table[:table.index("</table>")]
     # the rows of the plan's main design (clustering = peer_worker), each with the naive
     # twin under it (tests/test_report_design.py checks the order)
-    main_mi = (q.analysis == "questionnaire_ancova_mi") & (q.clustering == "peer_worker")
+    main_mi = ((q.analysis == "questionnaire_ancova_mi") & (q.clustering == "peer_worker")
+               & (q.estimate_type == "adjusted_mean_difference"))
     assert table.count("<tr><td>") == main_mi.sum() == 32
-    # every MI row's fmi, and the complete-case row beside it, from the table's rows
+    # every MI row's fmi, and the complete-case row beside it, from the table's rows (each
+    # analysis a block of four: the difference, two adjusted means, Hedges' g)
     for i in q.index[main_mi]:
         assert f'data-row="{i}" data-col="fmi" data-value=' in table
-        assert f'data-row="{i + 1}" data-col="estimate"' in table
-        assert q.at[i + 1, "analysis"] == "questionnaire_ancova"
-        assert q.at[i + 1, "clustering"] == "peer_worker"
-        naive = i - 2  # the naive MI row, beside
+        assert f'data-row="{i + 4}" data-col="estimate"' in table
+        assert q.at[i + 4, "analysis"] == "questionnaire_ancova"
+        assert q.at[i + 4, "clustering"] == "peer_worker"
+        naive = i - 8  # the naive MI row, beside
         assert q.loc[naive, ["analysis", "clustering", "paramcd", "avisit"]].tolist() == [
             "questionnaire_ancova_mi", "none", q.at[i, "paramcd"], q.at[i, "avisit"]]
         assert f'data-row="{naive}" data-col="estimate"' in table

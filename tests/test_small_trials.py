@@ -250,7 +250,8 @@ def test_edited_extract_runs_to_the_end(tmp_path, edit):
         assert 'id="forest-not-estimable"' in report
     elif edit == "no_month_12":
         m12 = q.loc[q["avisit"] == "month_12"]
-        assert len(m12) == 2 * q["paramcd"].nunique()  # naive and partially nested
+        # naive and partially nested, each the difference, two adjusted means and g
+        assert len(m12) == 8 * q["paramcd"].nunique()
         assert (m12["status"] == "not estimable").all()
         assert m12["reason"].str.match(r"no month_12 value of \w+").all()
         assert (q.loc[q["avisit"] == "month_4", "status"] == "estimated").all()

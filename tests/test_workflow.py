@@ -93,12 +93,14 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     for table in ("survival.tsv", "questionnaires.tsv", "mediation.tsv", "engagement.tsv",
                   "cace.tsv", "multiplicity.tsv"):
         assert (work / "results" / "tables" / table).stat().st_size > 0
-    # multiple imputation is on in config/test.yaml: each questionnaire row pooled over the
-    # imputations (the main analysis) before its complete-case row; the completed data sets
+    # multiple imputation is on in config/test.yaml: each questionnaire block (difference,
+    # adjusted means, Hedges' g) pooled over the imputations (the main analysis) before its
+    # complete-case block; the completed data sets
     # passed between the rules were deleted (write_imputed is false), the summary is kept
     q = (work / "results" / "tables" / "questionnaires.tsv").read_text().splitlines()
     analyses = [line.split("\t", 1)[0] for line in q[1:]]
-    assert analyses == ["questionnaire_ancova_mi", "questionnaire_ancova"] * (len(analyses) // 2)
+    assert analyses == (["questionnaire_ancova_mi"] * 4 + ["questionnaire_ancova"] * 4) * (
+        len(analyses) // 8)
     imp = work / "results" / "imputation"
     assert not (imp / "imputed_long.parquet").exists()
     assert (imp / "imputation_summary.tsv").stat().st_size > 0

@@ -27,6 +27,9 @@ from outcomes.contract import ARMS
 from outcomes.errors import ConfigError
 from outcomes.estimands import Estimand, build_registry
 
+#: The randomisation stratifiers of the schema's default (key ``stratifiers``).
+STRATIFIERS: tuple[str, ...] = ("SITEID", "DIAGGR")
+
 
 def _schema_path() -> Path:
     """The workflow's config schema (a link in the source tree; a copy in a built wheel)."""
@@ -229,6 +232,9 @@ class AnalysisPlan:
     missing_items: dict[str, int] = field(default_factory=dict)
     reversed_items: dict[str, list[int]] = field(default_factory=dict)
     seed: int = 20261122
+    #: the randomisation stratifiers (ADSL columns): every questionnaire ANCOVA adjusts for
+    #: them, and the primary logistic model when ``survival.primary_covariates`` is null
+    stratifiers: tuple[str, ...] = STRATIFIERS
     instruments: tuple[str, ...] = ()
     visits: tuple[str, ...] = ("month_4", "month_12")
     survival: dict[str, Any] = field(default_factory=dict)
@@ -303,9 +309,10 @@ class AnalysisPlan:
             missing_items={k: int(v) for k, v in cfg["missing_items"].items()},
             reversed_items={k: list(v) for k, v in cfg["reversed_items"].items()},
             seed=int(cfg["seed"]),
+            stratifiers=tuple(cfg["stratifiers"]),
             instruments=tuple(cfg["instruments"]),
             visits=tuple(cfg["visits"]),
-            survival=dict(cfg["survival"]),
+            survival=_survival(cfg),
             mediation=dict(cfg["mediation"]),
             missing_data=MissingDataPlan.from_config(cfg["missing_data"]),
             clustering=cfg["clustering"],
@@ -346,6 +353,14 @@ def _default_config() -> dict[str, Any]:
 def default_estimands() -> dict[str, Estimand]:
     """The registry of the default plan (for a plan built without a config)."""
     return estimands_of(_default_config())
+
+
+def _survival(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ``survival`` keys, ``primary_covariates`` filled with the stratifiers when null."""
+    s = dict(cfg["survival"])
+    if s.get("primary_covariates") is None:
+        s["primary_covariates"] = list(cfg["stratifiers"])
+    return s
 
 
 def stream_seed(seed: int, stream: str) -> np.random.SeedSequence:

@@ -1,10 +1,14 @@
 """Questionnaire outcomes: ANCOVA of each score at each follow-up visit (docs/questionnaires.md).
 
-Each score at a follow-up visit is regressed on arm, its own baseline value and site
-(fixed effects), by ordinary least squares (statsmodels). The arm coefficient is the
-adjusted mean difference (treated − control); complete cases for outcome and baseline, the
-excluded participants counted. Reference: Vickers & Altman, BMJ 2001;323:1123 (analysing
-controlled trials with baseline and follow-up measurements).
+Each score at a follow-up visit is regressed on arm, its own baseline value and the
+randomisation stratifiers of the plan (key ``stratifiers``; fixed effects, each as
+indicators of its levels), by ordinary least squares (statsmodels). The arm coefficient is
+the adjusted mean difference (treated − control); complete cases for outcome and baseline,
+the excluded participants counted. Reference: Vickers & Altman, BMJ 2001;323:1123
+(analysing controlled trials with baseline and follow-up measurements); Kahan & Morris,
+Stat Med 2012;31:328 (adjust for the stratifiers of the randomisation). Beside it: the
+adjusted mean of each arm, the raw SD of each arm and Hedges' g
+(:mod:`outcomes.ancova_effects`).
 
 A score at a visit that cannot be analysed (fewer than 2 complete cases in an arm, no
 residual degree of freedom, a rank-deficient design) gives a row with ``status = not
@@ -13,16 +17,19 @@ estimable`` and the reason (docs/survival.md lists the rules), never an error.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from outcomes.ancova_effects import ArmMean, HedgesG, adjusted_means, arm_sds, standardised
 from outcomes.clustering import NONE, cluster_ids
-from outcomes.errors import NotEstimable
+from outcomes.errors import ConfigError, NotEstimable
 from outcomes.linalg import check_full_rank
+from outcomes.plan import STRATIFIERS
+from outcomes.survival._common import design
 
 #: The ``analysis`` of the complete-case rows.
 ANALYSIS = "questionnaire_ancova"
@@ -30,6 +37,10 @@ ANALYSIS = "questionnaire_ancova"
 MIN_PER_ARM = 2
 #: What the partially nested rows fill in (NA on the naive rows), after ``df``.
 CLUSTER_COLUMNS = ("icc", "icc_ci_low", "icc_ci_high", "n_clusters")
+#: The ``estimate_type`` of each row of one score at one visit, in the table's order: the
+#: effect, the adjusted mean of the treated then the control arm, Hedges' g.
+DIFFERENCE, ADJUSTED_MEAN, HEDGES_G = "adjusted_mean_difference", "adjusted_mean", "hedges_g"
+ROW_TYPES = (DIFFERENCE, ADJUSTED_MEAN, ADJUSTED_MEAN, HEDGES_G)
 
 
 @dataclass(frozen=True)
@@ -66,17 +77,29 @@ class AncovaResult:
     icc_ci_low: float | None = None
     icc_ci_high: float | None = None
     n_clusters: int | None = None
+    #: the raw SD of the score at the visit in each arm (participants analysed)
+    sd_treated: float = float("nan")
+    sd_control: float = float("nan")
+    #: the adjusted mean of the treated and of the control arm (None: not estimable)
+    adjusted: tuple[ArmMean, ArmMean] | None = None
+    #: Hedges' g of the difference (None: not estimable for the difference's reason)
+    hedges: HedgesG | None = None
 
     def to_frame(self) -> pd.DataFrame:
+        """Four rows: the adjusted mean difference, the adjusted mean of the treated and
+        of the control arm (``contrast`` = the arm, ``n`` its participants, no p-value),
+        and Hedges' g (no p-value: the difference's is the test). The ICC columns are on
+        the difference's row only; ``df`` is each row's own."""
         row = asdict(self)
-        out = {
+        nan = float("nan")
+        first = {
             "analysis": ANALYSIS,
             "clustering": self.clustering,
             "outcome": f"{self.paramcd} {self.avisit}",
             "contrast": f"{self.treated_arm} vs {self.control_arm}",
-            "estimate_type": "adjusted_mean_difference",
-            **{k: row[k] for k in ("estimate", "std_error", "ci_low", "ci_high", "p_value",
-                                   "n")},
+            "estimate_type": DIFFERENCE,
+            **{k: row[k] for k in ("estimate", "ci_low", "ci_high", "p_value", "n")},
+            "std_error": self.std_error,
             "paramcd": self.paramcd,
             "param": self.param,
             "avisit": self.avisit,
@@ -85,12 +108,30 @@ class AncovaResult:
             "n_excluded": self.n_excluded,
             "mean_treated": self.mean_treated,
             "mean_control": self.mean_control,
+            "sd_treated": self.sd_treated,
+            "sd_control": self.sd_control,
             "df": self.df,
-            **{k: float("nan") if row[k] is None else float(row[k]) for k in CLUSTER_COLUMNS},
+            **{k: nan if row[k] is None else float(row[k]) for k in CLUSTER_COLUMNS},
             "status": self.status,
             "reason": self.reason,
         }
-        return pd.DataFrame([out])
+        no_icc = {k: nan for k in CLUSTER_COLUMNS}
+        rows = [first]
+        for k, arm in enumerate((self.treated_arm, self.control_arm)):
+            m = None if self.adjusted is None else self.adjusted[k]
+            rows.append({**first, "contrast": arm, "estimate_type": ADJUSTED_MEAN,
+                         **_numbers(m), "p_value": nan,
+                         "n": self.n_treated if k == 0 else self.n_control, **no_icc})
+        g = self.hedges
+        rows.append({**first, "estimate_type": HEDGES_G, **_numbers(g), "p_value": nan,
+                     **no_icc,
+                     **({} if g is None else {"status": g.status, "reason": g.reason})})
+        return pd.DataFrame(rows)
+
+
+def _numbers(x: ArmMean | HedgesG | None) -> dict[str, float]:
+    keys = ("estimate", "ci_low", "ci_high", "std_error", "df")
+    return {k: float("nan") if x is None else float(getattr(x, k)) for k in keys}
 
 
 def fit_ancova(
@@ -102,22 +143,29 @@ def fit_ancova(
     param: str = "",
     avisit: str = "",
     alpha: float = 0.05,
+    stratifiers: Sequence[str] = STRATIFIERS,
 ) -> AncovaResult:
-    """ANCOVA on one score: ``AVAL ~ arm + BASE + C(SITEID)``.
+    """ANCOVA on one score: ``AVAL ~ arm + BASE + stratifiers`` (each stratifier as
+    indicators of its levels), with the adjusted means and Hedges' g.
 
-    ``data`` has one row per randomised participant with ``ARM``, ``SITEID``, ``AVAL``
-    (follow-up value, NaN when missing) and ``BASE`` (baseline value, NaN when missing).
+    ``data`` has one row per randomised participant with ``ARM``, the ``stratifiers``,
+    ``AVAL`` (follow-up value, NaN when missing) and ``BASE`` (baseline value, NaN when
+    missing).
 
     Raises :class:`NotEstimable` when an arm has fewer than :data:`MIN_PER_ARM` complete
     cases, when no residual degree of freedom is left, or when the design is rank-deficient
     (e.g. a constant baseline, a site holding one arm only): see :func:`check_ancova_design`.
     """
     design = ancova_design(data, treated_arm=treated_arm, control_arm=control_arm,
-                           what=f"{paramcd} {avisit}".strip() or "the score")
+                           what=f"{paramcd} {avisit}".strip() or "the score",
+                           stratifiers=stratifiers)
     d, y, exog, treated = design.data, design.y, design.exog, design.treated
     arm, use = data["ARM"].astype(str), design.use
     fit = sm.OLS(y, exog).fit()
     lo, hi = fit.conf_int(alpha)[1]
+    df = float(fit.df_resid)
+    n_t, n_c = int(treated.sum()), int(len(d) - treated.sum())
+    sds = arm_sds(y, treated)
     return AncovaResult(
         paramcd=paramcd,
         param=param,
@@ -130,12 +178,17 @@ def fit_ancova(
         ci_high=float(hi),
         p_value=float(fit.pvalues[1]),
         n=int(len(d)),
-        n_treated=int(treated.sum()),
-        n_control=int(len(d) - treated.sum()),
+        n_treated=n_t,
+        n_control=n_c,
         n_excluded=int((arm.isin([treated_arm, control_arm]) & ~use).sum()),
         mean_treated=float(y[treated == 1].mean()) if treated.any() else float("nan"),
         mean_control=float(y[treated == 0].mean()) if (treated == 0).any() else float("nan"),
-        df=float(fit.df_resid),
+        df=df,
+        sd_treated=sds[0], sd_control=sds[1],
+        adjusted=adjusted_means(np.asarray(fit.params), np.asarray(fit.cov_params()), exog,
+                                (treated_arm, control_arm), (n_t, n_c), (df, df), alpha=alpha),
+        hedges=standardised(float(fit.params[1]), float(fit.bse[1]), df, sds, (n_t, n_c),
+                            alpha),
     )
 
 
@@ -146,24 +199,38 @@ class AncovaDesign:
     use: pd.Series  # over the input rows: in either arm, with the value and the baseline
     data: pd.DataFrame  # the rows used
     y: np.ndarray
-    exog: np.ndarray  # intercept, arm (1 = treated), baseline, site dummies
+    exog: np.ndarray  # intercept, arm (1 = treated), baseline, stratifier indicators
     names: list[str]
     treated: np.ndarray  # 1.0 for the treated arm
 
 
+def stratifier_levels(data: pd.DataFrame, stratifiers: Sequence[str]) -> pd.DataFrame:
+    """The ``stratifiers`` of ``data`` as text categories, a missing value its own level
+    ``""`` (the missing-indicator method, valid for a baseline covariate of a randomised
+    comparison: White & Thompson, Stat Med 2005;24:993)."""
+    absent = [c for c in stratifiers if c not in data.columns]
+    if absent:
+        raise ConfigError(f"config key 'stratifiers': '{absent[0]}' is not a column of ADSL "
+                          f"(the data have {', '.join(map(str, data.columns))})")
+    return pd.DataFrame({c: data[c].astype(object).where(data[c].notna(), "").astype(str)
+                         for c in stratifiers}, index=data.index)
+
+
 def ancova_design(data: pd.DataFrame, *, treated_arm: str, control_arm: str,
-                  what: str) -> AncovaDesign:
-    """The design of ``AVAL ~ arm + BASE + C(SITEID)`` on the complete cases of ``data``,
-    checked by :func:`check_ancova_design` (:class:`NotEstimable` when it fails)."""
+                  what: str, stratifiers: Sequence[str] = STRATIFIERS) -> AncovaDesign:
+    """The design of ``AVAL ~ arm + BASE + stratifiers`` on the complete cases of ``data``
+    (a stratifier's indicators for every level but the first in sorted order:
+    :func:`outcomes.survival._common.design`), checked by :func:`check_ancova_design`
+    (:class:`NotEstimable` when it fails)."""
     arm = data["ARM"].astype(str)
     use = arm.isin([treated_arm, control_arm]) & data["AVAL"].notna() & data["BASE"].notna()
     d = data.loc[use]
     treated = (d["ARM"].astype(str) == treated_arm).to_numpy(dtype=float)
-    sites = pd.get_dummies(d["SITEID"].astype(str), drop_first=True, dtype=float)
+    strata = design(stratifier_levels(d, stratifiers), stratifiers)
     exog = np.column_stack(
-        [np.ones(len(d)), treated, d["BASE"].to_numpy(dtype=float), sites.to_numpy()]
+        [np.ones(len(d)), treated, d["BASE"].to_numpy(dtype=float), strata.to_numpy(dtype=float)]
     )
-    names = ["(Intercept)", "ARM", "BASE", *(f"SITEID[{c}]" for c in sites.columns)]
+    names = ["(Intercept)", "ARM", "BASE", *strata.columns]
     check_ancova_design(exog, names, treated, treated_arm=treated_arm, control_arm=control_arm,
                         what=what)
     return AncovaDesign(use, d, d["AVAL"].to_numpy(dtype=float), exog, names, treated)
@@ -195,6 +262,7 @@ def not_estimable_ancova(data: pd.DataFrame, reason: str, *, treated_arm: str,
     y = data["AVAL"].astype(float)
     nan = float("nan")
     n_t, n_c = int((ok & (arm == treated_arm)).sum()), int((ok & (arm == control_arm)).sum())
+    sds = arm_sds(y[ok].to_numpy(), (arm[ok] == treated_arm).to_numpy(dtype=float))
     return AncovaResult(
         paramcd=paramcd, param=param, avisit=avisit, treated_arm=treated_arm,
         control_arm=control_arm, estimate=nan, std_error=nan, ci_low=nan, ci_high=nan,
@@ -202,6 +270,7 @@ def not_estimable_ancova(data: pd.DataFrame, reason: str, *, treated_arm: str,
         n_excluded=int((arm.isin([treated_arm, control_arm]) & ~ok).sum()),
         mean_treated=float(y[ok & (arm == treated_arm)].mean()) if n_t else nan,
         mean_control=float(y[ok & (arm == control_arm)].mean()) if n_c else nan,
+        sd_treated=sds[0], sd_control=sds[1],
         status="not estimable", reason=reason,
     )
 
@@ -215,8 +284,10 @@ def questionnaire_ancova(
     visits: tuple[str, ...] = ("month_4", "month_12"),
     fit: Callable[..., AncovaResult] = fit_ancova,
     clustering: str = NONE,
+    stratifiers: Sequence[str] = STRATIFIERS,
 ) -> pd.DataFrame:
-    """ANCOVA for every PARAMCD at every follow-up visit; one row per effect.
+    """ANCOVA for every PARAMCD at every follow-up visit, adjusted for the ``stratifiers``
+    (ADSL columns); four rows per score and visit (:meth:`AncovaResult.to_frame`).
 
     The denominator is every randomised participant in ADSL (ITT population): those
     without the follow-up or baseline value are counted in ``n_excluded``. A score at a
@@ -229,7 +300,8 @@ def questionnaire_ancova(
     (:func:`outcomes.clustering.cluster_ids`).
     """
     frames = []
-    base = adsl[["USUBJID", "ARM", "SITEID"]].assign(CLUSTER=cluster_ids(adsl, treated_arm))
+    base = pd.concat([adsl[["USUBJID", "ARM"]], stratifier_levels(adsl, stratifiers)], axis=1)
+    base = base.assign(CLUSTER=cluster_ids(adsl, treated_arm))
     params = adqs[["PARAMCD", "PARAM"]].drop_duplicates().sort_values("PARAMCD")
     for paramcd, param in params.itertuples(index=False):
         rows = adqs[adqs["PARAMCD"] == paramcd]
@@ -244,7 +316,7 @@ def questionnaire_ancova(
             ids = dict(treated_arm=treated_arm, control_arm=control_arm, paramcd=paramcd,
                        param=param, avisit=visit)
             try:
-                res = fit(data, **ids)
+                res = fit(data, stratifiers=stratifiers, **ids)
             except NotEstimable as exc:
                 reason = exc.reason
                 if follow["AVAL"].notna().sum() == 0:

@@ -4,12 +4,14 @@
 # datasets (read from the file written here) and must agree.
 #
 # Usage: Rscript mice_pool.R INCOMPLETE.csv IMPUTE.csv PARAMS.tsv OUT_COMPLETED.csv OUT_POOLED.tsv
-#   INCOMPLETE.csv  one row per participant: USUBJID, ARM, SITEID, TRT01PN, AGE, PRIORADM and
+#   INCOMPLETE.csv  one row per participant: USUBJID, ARM, SITEID, DIAGGR, TRT01PN, AGE,
+#                   PRIORADM and
 #                   one column <PARAMCD>_<visit> per score and visit (empty = missing)
 #   IMPUTE.csv      the score columns, 1 where a missing value is to be imputed, 0 where it
 #                   stays missing (a visit after death or after the data cut)
 #   PARAMS.tsv      key <tab> value (lists comma-separated): treated, control, m, maxit,
-#                   seed, paramcds, visits (analysed), frame_visits (all visits of a score)
+#                   seed, paramcds, visits (analysed), frame_visits (all visits of a score),
+#                   stratifiers (the ANCOVA's factors; a missing value is its own level)
 # Numbers are written with 17 significant digits, so both sides read the same doubles.
 suppressPackageStartupMessages(library(mice))
 args <- commandArgs(trailingOnly = TRUE)
@@ -44,8 +46,10 @@ write.csv(data.frame(lapply(long, full), check.names = FALSE), args[4], row.name
 
 rows <- list()
 for (pcd in par$paramcds) for (v in par$visits) {
-  f <- as.formula(sprintf("%s_%s ~ I(ARM == '%s') + %s_baseline + factor(SITEID)",
-                          pcd, v, trt, pcd))
+  strat <- paste(sprintf("factor(ifelse(is.na(%s), '', as.character(%s)))",
+                         par$stratifiers, par$stratifiers), collapse = " + ")
+  f <- as.formula(sprintf("%s_%s ~ I(ARM == '%s') + %s_baseline + %s",
+                          pcd, v, trt, pcd, strat))
   # as with(imp, lm(...)), the formula built as text: lm on each completed dataset
   fit <- as.mira(lapply(seq_len(imp$m), function(i) lm(f, data = complete(imp, i))))
   pooled <- pool(fit)

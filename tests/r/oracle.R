@@ -12,7 +12,7 @@
 #   PARAMS.tsv  key <tab> value (lists comma-separated): treated, control, horizon, tau,
 #               strata, cox_covariates, primary_covariates, primary_strategy,
 #               sensitivity_strategies, n_boot, visits, landmarks (the survival landmarks
-#               in days, the horizon among them)
+#               in days, the horizon among them), stratifiers
 #   BOOT_DIR    boot_treated.bin, boot_control.bin: the pipeline's bootstrap resample
 #               indices (0-based, int32, n_boot x n row-major) of the days-in-hospital rows;
 #               boot_treated_units.bin: the units (0-based, n_boot x G) drawn by the cluster
@@ -25,6 +25,7 @@ args <- commandArgs(trailingOnly = TRUE)
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
 source(file.path(here, "nb_joint.R")); source(file.path(here, "gcomp.R"))
 source(file.path(here, "robust_curves.R")); source(file.path(here, "finegray.R"))
+source(file.path(here, "ancova.R"))
 derived <- args[1]; boot_dir <- args[3]
 P <- read.delim(args[2], header = FALSE, col.names = c("key", "value"),
                 colClasses = "character")
@@ -490,7 +491,8 @@ write.table(do.call(rbind, rows), args[4], sep = "\t", row.names = FALSE, quote 
 
 # ---------------------------------------------------------------- questionnaire ANCOVA
 rows <- list()
-base <- adsl[, c("USUBJID", "ARM", "SITEID")]
+strat <- par$stratifiers
+base <- adsl[, c("USUBJID", "ARM", strat)]
 for (pcd in sort(unique(adqs$PARAMCD), method = "radix")) {
   r <- adqs[adqs$PARAMCD == pcd, ]
   bl <- r[r$ABLFL %in% "Y", c("USUBJID", "AVAL")]; names(bl)[2] <- "BASE"
@@ -501,13 +503,12 @@ for (pcd in sort(unique(adqs$PARAMCD), method = "radix")) {
                all.x = TRUE)
     d <- d[d$ARM %in% c(trt, ctl) & !is.na(d$AVAL) & !is.na(d$BASE), ]
     d$TRT <- as.numeric(d$ARM == trt)
-    f <- if (length(unique(d$SITEID)) > 1) AVAL ~ TRT + BASE + factor(SITEID) else
-      AVAL ~ TRT + BASE
-    fit <- lm(f, d)
-    ci <- confint(fit, "TRT", level = 0.95)
-    add("questionnaire_ancova", paste(pcd, v), contrast, "adjusted_mean_difference",
-        coef(fit)[["TRT"]], ci[1], ci[2], summary(fit)$coefficients["TRT", 4], nrow(d), NA,
-        summary(fit)$coefficients["TRT", 2])
+    e <- ancova_effects(d, strat)  # the difference, each arm's adjusted mean, Hedges' g
+    arm <- c(difference = contrast, treated = trt, control = ctl)[e$arm]
+    for (k in seq_len(nrow(e)))
+      add("questionnaire_ancova", paste(pcd, v), arm[[k]], e$type[k], e$estimate[k],
+          e$ci_low[k], e$ci_high[k], e$p_value[k], e$n[k], NA,
+          e$std_error[k])
   }
 }
 write.table(do.call(rbind, rows), args[5], sep = "\t", row.names = FALSE, quote = FALSE,

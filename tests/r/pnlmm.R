@@ -11,8 +11,11 @@
 # (a peer-worker effect only where pw = 1: a participant outside any peer worker's
 # caseload has none; a residual variance per arm), and with one residual variance
 #   lmerTest::lmer(y ~ arm + x_... + (0 + pw | cluster), REML = TRUE)
-# for its Satterthwaite df. Writes model, term, estimate, std_error, df (lmer only), and
-# the variance components as terms tau2, sigma2_treated, sigma2_control.
+# for its Satterthwaite df. Writes model, term, estimate, std_error, df (lmer only), then
+# the adjusted mean of each arm (terms mean_treated, mean_control: the fixed effects at
+# the column means of the design with arm set to 1 and to 0, SE from vcov; lmer's df by
+# lmerTest::contest1D), then the variance components as terms tau2, sigma2_treated,
+# sigma2_control.
 suppressMessages({library(nlme); library(lmerTest)})
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1], colClasses = c(cluster = "character"))
@@ -27,17 +30,22 @@ ratio <- coef(f$modelStruct$varStruct, unconstrained = FALSE, allCoef = TRUE)
 s2 <- f$sigma^2 * ratio[c("treated", "control")]^2
 tau2 <- as.numeric(getVarCov(f)[1, 1])
 se <- sqrt(diag(vcov(f)))
-out <- data.frame(model = "nlme", term = c(names(fixef(f)), "tau2", "sigma2_treated",
-                                           "sigma2_control"),
-                  estimate = c(unname(fixef(f)), tau2, unname(s2)),
-                  std_error = c(unname(se), NA, NA, NA), df = NA)
+xbar <- colMeans(model.matrix(form, d))
+L <- rbind(replace(xbar, "arm", 1), replace(xbar, "arm", 0))
+m_est <- drop(L %*% fixef(f)); m_se <- sqrt(diag(L %*% vcov(f) %*% t(L)))
+out <- data.frame(model = "nlme", term = c(names(fixef(f)), "mean_treated", "mean_control",
+                                           "tau2", "sigma2_treated", "sigma2_control"),
+                  estimate = c(unname(fixef(f)), m_est, tau2, unname(s2)),
+                  std_error = c(unname(se), m_se, NA, NA, NA), df = NA)
 g <- lmer(update(form, . ~ . + (0 + pw | cluster)), data = d, REML = TRUE,
           control = lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-12),
                                 check.nobs.vs.nlev = "ignore", check.nobs.vs.nRE = "ignore"))
 cf <- summary(g)$coefficients
 vc <- as.data.frame(VarCorr(g))
-out <- rbind(out, data.frame(model = "lmer", term = c(rownames(cf), "tau2", "sigma2"),
-                             estimate = c(cf[, "Estimate"], vc$vcov),
-                             std_error = c(cf[, "Std. Error"], NA, NA),
-                             df = c(cf[, "df"], NA, NA)))
+mc <- rbind(contest1D(g, L[1, ]), contest1D(g, L[2, ]))
+out <- rbind(out, data.frame(model = "lmer", term = c(rownames(cf), "mean_treated",
+                                                      "mean_control", "tau2", "sigma2"),
+                             estimate = c(cf[, "Estimate"], mc$Estimate, vc$vcov),
+                             std_error = c(cf[, "Std. Error"], mc[["Std. Error"]], NA, NA),
+                             df = c(cf[, "df"], mc$df, NA, NA)))
 write.table(out, args[2], sep = "\t", row.names = FALSE, quote = FALSE)

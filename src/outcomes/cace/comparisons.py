@@ -39,7 +39,7 @@ from outcomes.clustering.ancova import fit_nested_ancova
 from outcomes.errors import NotEstimable
 from outcomes.estimands.rows import CACE, with_estimands
 from outcomes.plan import AnalysisPlan
-from outcomes.questionnaires import fit_ancova, questionnaire_ancova
+from outcomes.questionnaires import DIFFERENCE, fit_ancova, questionnaire_ancova
 from outcomes.survival._common import Arms
 from outcomes.survival.binary import readmission_within
 from outcomes.survival.run import CLUSTER, attempt, by_arm_rows
@@ -132,8 +132,10 @@ def questionnaire_comparison(pop: pd.DataFrame, groups: Arms, adqs: pd.DataFrame
             PEER_WORKER: dict(fit=checked(partial(fit_nested_ancova, icc_ci=False)),
                               clustering=PEER_WORKER)}
     frames = [questionnaire_ancova(adqs, pop, treated_arm=groups.treated,
-                                   control_arm=groups.control, visits=plan.visits, **kw)
+                                   control_arm=groups.control, visits=plan.visits,
+                                   stratifiers=plan.stratifiers, **kw)
               for kw in fits.values()]
+    frames = [f.loc[f["estimate_type"] == DIFFERENCE] if not f.empty else f for f in frames]
     if frames[0].empty:
         return []
     both = pd.concat(frames).sort_index(kind="stable").reset_index(drop=True)

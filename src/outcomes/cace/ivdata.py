@@ -13,8 +13,8 @@ inverse probability of censoring weights.
   arm, as the primary analysis does (Robins & Finkelstein 2000); ``hypothetical_km`` (1 −
   Kaplan–Meier by arm, unadjusted) is the IPCW outcome of ``hypothetical_ipcw`` without
   covariates, which gives the same risks (Satten & Datta 2001).
-- **Every questionnaire score at every visit**: ``AVAL ~ BASE + SITEID`` as the ANCOVA of
-  docs/questionnaires.md, complete cases, or one completed data set of the impute rule
+- **Every questionnaire score at every visit**: ``AVAL ~ BASE + stratifiers`` as the
+  ANCOVA of docs/questionnaires.md, complete cases, or one completed data set of the impute rule
   (wide: ``<PARAMCD>_<visit>``) at a time.
 """
 
@@ -29,6 +29,7 @@ import pandas as pd
 from outcomes.clustering import cluster_ids
 from outcomes.imputation.ancova import BASELINE
 from outcomes.plan import AnalysisPlan
+from outcomes.questionnaires import stratifier_levels
 from outcomes.survival._common import Arms, arm_indicator, design, merge_adsl, param
 from outcomes.survival.binary import outcome_status, strategy_outcome
 
@@ -92,8 +93,9 @@ def engagement_columns(adsl: pd.DataFrame, plan: AnalysisPlan) -> pd.DataFrame:
         raise ValueError(f"ADSL has no column {', '.join(absent)} (derive it again: the "
                          "engagement analyses need ENGFL and NCONTWIN)")
     itt = adsl.loc[adsl["ITTFL"].astype(str) == "Y"] if "ITTFL" in adsl else adsl
-    cols = list(dict.fromkeys([*need, *(c for c in plan.survival.get("primary_covariates", ())
-                                         if c in adsl.columns)]))
+    cols = list(dict.fromkeys([*need, *plan.stratifiers,
+                               *(c for c in plan.survival.get("primary_covariates", ())
+                                 if c in adsl.columns)]))
     return itt[cols].assign(CLUSTER=cluster_ids(itt, plan.treated_arm).to_numpy())
 
 
@@ -133,7 +135,7 @@ def score_data(values: pd.DataFrame, base: pd.DataFrame, plan: AnalysisPlan, *,
     """One score at one visit from ``values`` (``USUBJID``, ``AVAL``, ``BASE``: one row per
     participant, NaN where missing): the complete cases of the ITT participants in either
     arm (``base``: :func:`engagement_columns`), with the ANCOVA's covariates (``BASE`` and
-    the site indicators)."""
+    the stratifiers' indicators, as :func:`outcomes.questionnaires.ancova_design`)."""
     arms = Arms(plan.treated_arm, plan.control_arm)
     if values["USUBJID"].duplicated().any():
         raise ValueError(f"{paramcd} {visit}: a participant has two values")
@@ -146,7 +148,8 @@ def score_data(values: pd.DataFrame, base: pd.DataFrame, plan: AnalysisPlan, *,
     return IVData(
         y=y[use], arm=arm_indicator(u["ARM"], arms),
         receipt=_receipt(u), dose=u[DOSE].to_numpy(dtype=float),
-        covariates=pd.concat([u[[BASE]], design(u, ["SITEID"])], axis=1),
+        covariates=pd.concat([u[[BASE]], design(stratifier_levels(u, plan.stratifiers),
+                                                plan.stratifiers)], axis=1),
         modifiers=mods, modifier_values=u[list(mods)].astype(float),
         clusters=u["CLUSTER"].to_numpy(dtype=str), weights=None,
         labels=dict(outcome=f"{paramcd} {visit}", estimate_type="adjusted_mean_difference",

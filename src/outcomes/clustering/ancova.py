@@ -1,18 +1,27 @@
 """The questionnaire ANCOVA under the partially nested design (docs/clustering.md).
 
 The same fixed effects as :func:`outcomes.questionnaires.fit_ancova` (score at the visit ~
-arm + baseline score + site), fitted by the partially nested linear mixed model of
+arm + baseline score + the randomisation stratifiers), fitted by the partially nested linear mixed model of
 :mod:`outcomes.clustering.pnlmm` (a random peer-worker effect in the treated arm, a
 residual variance per arm, REML); the treatment effect's CI and p-value on its
-Satterthwaite df. Roberts & Roberts (2005); Candlish et al. (2018).
+Satterthwaite df. The adjusted means average the model's predictions as the OLS ones do
+(:mod:`outcomes.ancova_effects`), each on its own Satterthwaite df; Hedges' g divides the
+model's difference by the same raw pooled SD as the naive row. Roberts & Roberts (2005);
+Candlish et al. (2018).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
+from outcomes.ancova_effects import adjusted_means, arm_mean_vectors, arm_sds, standardised
 from outcomes.clustering import PEER_WORKER
 from outcomes.clustering.pnlmm import fit_pnlmm
+from outcomes.errors import NotEstimable
+from outcomes.plan import STRATIFIERS
 from outcomes.questionnaires import AncovaResult, ancova_design
 
 
@@ -26,6 +35,7 @@ def fit_nested_ancova(
     avisit: str = "",
     alpha: float = 0.05,
     icc_ci: bool = True,
+    stratifiers: Sequence[str] = STRATIFIERS,
 ) -> AncovaResult:
     """The partially nested ANCOVA on one score: ``data`` as for
     :func:`outcomes.questionnaires.fit_ancova` plus ``CLUSTER`` (labels of
@@ -38,13 +48,20 @@ def fit_nested_ancova(
     participants analysed, non-convergence).
     """
     what = f"{paramcd} {avisit}".strip() or "the score"
-    design = ancova_design(data, treated_arm=treated_arm, control_arm=control_arm, what=what)
+    design = ancova_design(data, treated_arm=treated_arm, control_arm=control_arm, what=what,
+                           stratifiers=stratifiers)
     clusters = design.data["CLUSTER"].astype(str).to_numpy()
-    fit = fit_pnlmm(design.y, design.exog, design.treated == 1, clusters, design.names,
-                    contrast=1, icc_ci=icc_ci, alpha=alpha)
+    try:
+        fit = fit_pnlmm(design.y, design.exog, design.treated == 1, clusters, design.names,
+                        contrast=1, icc_ci=icc_ci, alpha=alpha,
+                        combinations=np.vstack(arm_mean_vectors(design.exog)))
+    except np.linalg.LinAlgError as exc:  # a last resort: a row with the reason, no crash
+        raise NotEstimable(f"the mixed model's linear algebra failed ({exc})") from None
     lo, hi = fit.conf_int(alpha)
     y, treated = design.y, design.treated
     arm = data["ARM"].astype(str)
+    ns = (int(treated.sum()), int(len(y) - treated.sum()))
+    sds = arm_sds(y, treated)
     return AncovaResult(
         paramcd=paramcd, param=param, avisit=avisit, treated_arm=treated_arm,
         control_arm=control_arm, estimate=fit.estimate, std_error=fit.std_error,
@@ -57,4 +74,8 @@ def fit_nested_ancova(
         icc_ci_low=fit.icc_ci_low if icc_ci else None,
         icc_ci_high=fit.icc_ci_high if icc_ci else None,
         n_clusters=fit.n_clusters,
+        sd_treated=sds[0], sd_control=sds[1],
+        adjusted=adjusted_means(fit.beta, fit.cov_beta, design.exog, (treated_arm, control_arm),
+                                ns, fit.combination_df, alpha=alpha),
+        hedges=standardised(fit.estimate, fit.std_error, fit.df, sds, ns, alpha),
     )

@@ -45,6 +45,9 @@ from outcomes.errors import NotEstimable
 ICC_MAX = 1 - 1e-8
 #: Bounds of log(σ²_T/σ²_C) in the optimiser.
 LOG_RATIO_BOUND = 30.0
+#: −log-likelihood where it cannot be evaluated (finite, so the root finders' arithmetic
+#: stays finite; far beyond any χ² quantile).
+UNFIT = 1e300
 #: Relative step of the central differences of the Satterthwaite df: second differences
 #: of a log-likelihood of order n lose about log10(n) + 2 log10(1/STEP) of 16 digits, so
 #: 1e-4 left 2e-4 of error on the bundled trial and 1e-3 agrees with lmerTest to 1e-6.
@@ -78,6 +81,8 @@ class PnlmmFit:
     n: int
     n_clusters: int
     n_nested: int
+    #: the Satterthwaite df of each linear combination ``L β`` asked for (``combinations``)
+    combination_df: tuple[float, ...] = ()
 
     @property
     def estimate(self) -> float:
@@ -160,14 +165,15 @@ class _Reml:
 def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.ndarray,
               names: tuple[str, ...] | list[str], *, contrast: int = 1,
               common_residual: bool = False, icc_ci: bool = True,
-              alpha: float = 0.05) -> PnlmmFit:
+              alpha: float = 0.05, combinations: np.ndarray | None = None) -> PnlmmFit:
     """REML fit of the partially nested model (module docstring).
 
     ``clusters``: labels of :func:`outcomes.clustering.cluster_ids`; only ``"PW:"``
     clusters carry a random effect (they must hold treated participants only).
     ``common_residual``: one residual variance for both arms (σ²_T = σ²_C, the model of
     statsmodels ``MixedLM``). ``icc_ci``: compute the profile-likelihood CI of the ICC
-    (level 1 − ``alpha``).
+    (level 1 − ``alpha``). ``combinations``: rows ``L`` of linear combinations ``L β``
+    (e.g. an adjusted mean) whose Satterthwaite df are wanted as well.
 
     Raises :class:`NotEstimable` when fewer than 2 peer workers are in the data (τ² cannot
     be told from the arm effect) or none holds 2 or more participants (τ² cannot be told
@@ -219,14 +225,19 @@ def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.nd
     fit = reml.parts(tau2, s2t, s2c)
     cov = np.linalg.inv(fit.xvx)
     theta = np.array([tau2, s2t, s2c])
-    df = _satterthwaite(reml, theta, contrast, common_residual)
+    unit = np.zeros(reml.p)
+    unit[contrast] = 1.0
+    extra = np.zeros((0, reml.p)) if combinations is None else np.atleast_2d(combinations)
+    df, *combination_df = _satterthwaite(reml, theta, np.vstack([unit, extra]),
+                                         common_residual)
     lo = hi = float("nan")
     if icc_ci:
         lo, hi = _icc_profile_ci(reml, icc, log_ratio, ll_max, alpha, common_residual)
     return PnlmmFit(names=tuple(names), beta=fit.beta, cov_beta=cov, tau2=tau2,
                     sigma2_treated=s2t, sigma2_control=s2c, reml_loglik=fit.ll, icc=icc,
                     icc_ci_low=lo, icc_ci_high=hi, df=df, contrast=contrast, n=reml.n,
-                    n_clusters=len(reml.size), n_nested=reml.n_nested)
+                    n_clusters=len(reml.size), n_nested=reml.n_nested,
+                    combination_df=tuple(combination_df))
 
 
 def _stationary(objective, x: np.ndarray, bounds: list[tuple[float, float]],
@@ -258,8 +269,10 @@ def _start_log_ratio(y: np.ndarray, X: np.ndarray, treated: np.ndarray) -> float
     return float(np.clip(math.log(vt / vc), -LOG_RATIO_BOUND / 2, LOG_RATIO_BOUND / 2))
 
 
-def _satterthwaite(reml: _Reml, theta: np.ndarray, j: int, common: bool) -> float:
-    """Satterthwaite df of β̂_j: 2 v² / (∇vᵀ A ∇v) (module docstring), capped at n − p.
+def _satterthwaite(reml: _Reml, theta: np.ndarray, L: np.ndarray, common: bool) -> list[float]:
+    """Satterthwaite df of each ``ℓ'β̂``, ℓ a row of ``L`` (the coefficient β̂_j for the
+    unit vector e_j): 2 v² / (∇vᵀ A ∇v), v = ℓ'(XᵀV⁻¹X)⁻¹ℓ (module docstring), capped at
+    n − p.
 
     The derivatives are central differences on the natural scale (τ², σ²_T, σ²_C), or
     (τ², σ²) with a common residual variance. At the boundary τ̂² = 0 the df is that of
@@ -280,14 +293,15 @@ def _satterthwaite(reml: _Reml, theta: np.ndarray, j: int, common: bool) -> floa
     if free[0] == 0:  # τ² > 0: a step on σ²_T's scale that keeps V positive definite
         h[0] = STEP * theta[1] / max(1.0, float(reml.size.max()))
 
-    def var_j(t: np.ndarray) -> float:
-        return float(np.linalg.inv(reml.parts(*unpack(t)).xvx)[j, j])
+    def var_j(t: np.ndarray) -> np.ndarray:
+        cov = np.linalg.inv(reml.parts(*unpack(t)).xvx)
+        return np.einsum("ij,jk,ik->i", L, cov, L)
 
     def ll(t: np.ndarray) -> float:
         return reml.parts(*unpack(t)).ll
 
     k = len(th)
-    grad = np.empty(k)
+    grad = np.empty((k, len(L)))
     hess = np.empty((k, k))
     f0 = ll(th)
     e = np.eye(k)
@@ -305,23 +319,33 @@ def _satterthwaite(reml: _Reml, theta: np.ndarray, j: int, common: bool) -> floa
         raise NotEstimable("the REML information of the variance parameters is not "
                            "positive definite: no Satterthwaite degrees of freedom") from None
     v = var_j(th)
-    denom = float(grad @ np.linalg.solve(info, grad))
-    df = 2 * v * v / denom if denom > 0 else math.inf
-    return float(min(df, reml.n - reml.p))
+    denom = np.einsum("ai,ai->i", grad, np.linalg.solve(info, grad))
+    return [float(min(2 * v[i] ** 2 / denom[i] if denom[i] > 0 else math.inf, reml.n - reml.p))
+            for i in range(len(L))]
 
 
 def _icc_profile_ci(reml: _Reml, icc_hat: float, log_ratio_hat: float, ll_max: float,
                     alpha: float, common: bool) -> tuple[float, float]:
     """Profile-likelihood CI of the ICC: {ICC : 2 (ℓ̂ − ℓ_p(ICC)) ≤ χ²₁(1 − α)}, ℓ_p the
     REML log-likelihood maximised over σ²_T/σ²_C (and σ²_C) at that ICC. The lower limit
-    is 0 when ICC 0 is inside; the upper is 1 when no ICC below 1 is outside."""
+    is 0 when ICC 0 is inside; the upper is 1 when no ICC below 1 is outside. Where the
+    likelihood cannot be evaluated (XᵀV⁻¹X numerically singular: near ICC 1 a stratifier
+    level held by the clustered participants alone loses its information; or a residual
+    quadratic form that rounds to 0 or below) it counts as −∞, outside the interval
+    (pilots of 60 with diagnosis groups met both)."""
     crit = float(stats.chi2.ppf(1 - alpha, 1)) / 2
+
+    def neg_ll(lr: float, icc: float) -> float:
+        try:
+            return -reml.profiled(lr, icc, common)[0]
+        except (np.linalg.LinAlgError, ValueError, ArithmeticError):  # ValueError: log(s ≤ 0)
+            return UNFIT
 
     def ll_p(icc: float) -> float:
         if common:
-            return reml.profiled(0.0, icc, True)[0]
+            return -neg_ll(0.0, icc)
         res = optimize.minimize_scalar(
-            lambda lr: -reml.profiled(lr, icc)[0],
+            lambda lr: neg_ll(lr, icc),
             bracket=(log_ratio_hat - 0.5, log_ratio_hat + 0.5),
             options={"xtol": 1e-10})
         return float(-res.fun)

@@ -2,10 +2,11 @@
 
 Each completed dataset (wide: one row per ITT participant, a column ``<PARAMCD>_<visit>``
 per score and visit) is analysed with the complete-case ANCOVA of
-:mod:`outcomes.questionnaires` (score at the visit ~ arm + baseline score + site); the m
-arm coefficients and their variances are pooled with :func:`outcomes.imputation.pool.rubin`,
-the residual df of the fit as the complete-data df (docs/questionnaires.md, Pooling over
-imputations). A value that is not due (a visit after death or after the data cut) stays
+:mod:`outcomes.questionnaires` (score at the visit ~ arm + baseline score + the
+stratifiers); the m arm coefficients and their variances are pooled with
+:func:`outcomes.imputation.pool.rubin`, the residual df of the fit as the complete-data df
+(docs/questionnaires.md, Pooling over imputations), and so are each arm's adjusted mean
+and Hedges' g. A value that is not due (a visit after death or after the data cut) stays
 missing in every completed dataset and its participant is left out, as in the complete-case
 analysis (the while-alive estimand). A due value that could not be imputed (too few observed
 values in its arm, :class:`~outcomes.imputation.mice.NotImputed`) makes the analysis not
@@ -21,6 +22,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from outcomes.ancova_effects import ArmMean, HedgesG, not_estimable_g
 from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
 from outcomes.clustering.ancova import fit_nested_ancova
 from outcomes.contract import VISITS
@@ -32,11 +34,13 @@ from outcomes.imputation.pool import PooledEstimate, rubin
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
 from outcomes.questionnaires import (
+    ROW_TYPES,
     AncovaResult,
     fit_ancova,
     not_estimable_ancova,
     questionnaire_ancova,
 )
+from outcomes.tables import ESTIMATED
 
 ANALYSIS = "questionnaire_ancova_mi"
 #: the visit whose score is the covariate
@@ -60,30 +64,35 @@ class AncovaMIResult:
     pooled: PooledEstimate | None
     m: int
     fits: tuple[AncovaResult, ...] = ()
+    #: Rubin's rules of the treated and control arms' adjusted means and of Hedges' g
+    pooled_others: tuple[PooledEstimate | None, ...] = (None, None, None)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row: the complete-case columns (``analysis = questionnaire_ancova_mi``), with
-        ``riv``, ``fmi`` and ``m`` after ``df``."""
+        """The complete-case rows (``analysis = questionnaire_ancova_mi``), each with its
+        own ``riv``, ``fmi`` and ``m`` after ``df``."""
         out = self.ancova.to_frame()
         out["analysis"] = ANALYSIS
         at = out.columns.get_loc("df") + 1
+        pooled = (self.pooled, *self.pooled_others)
         for k, name in enumerate(MI_COLUMNS):
-            value = self.m if name == "m" else getattr(self.pooled, name, float("nan"))
+            value = [self.m if name == "m" else getattr(p, name, float("nan")) for p in pooled]
             out.insert(at + k, name, value)
         return out
 
 
 def _score_data(completed: pd.DataFrame, paramcd: str, visit: str,
-                clusters: pd.Series | None = None) -> pd.DataFrame:
-    """The ANCOVA's input (``ARM, SITEID, AVAL, BASE``, and ``CLUSTER`` from ``clusters``
-    by ``USUBJID`` when given) from one wide completed dataset."""
+                clusters: pd.Series | None = None,
+                stratifiers: Sequence[str] = ()) -> pd.DataFrame:
+    """The ANCOVA's input (``ARM``, the ``stratifiers``, ``AVAL``, ``BASE``, and
+    ``CLUSTER`` from ``clusters`` by ``USUBJID`` when given) from one wide completed
+    dataset (the imputation frame carries every stratifier of the plan)."""
     cols = [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"]
-    need = ("ARM", "SITEID", *cols, *(("USUBJID",) if clusters is not None else ()))
+    need = ("ARM", *stratifiers, *cols, *(("USUBJID",) if clusters is not None else ()))
     absent = [c for c in need if c not in completed.columns]
     if absent:
         raise ValueError(f"ancova_mi: no column {', '.join(absent)} in the completed data")
     out = pd.DataFrame({"ARM": completed["ARM"].to_numpy(),
-                        "SITEID": completed["SITEID"].to_numpy(),
+                        **{c: completed[c].to_numpy() for c in stratifiers},
                         "AVAL": completed[cols[0]].to_numpy(dtype=float),
                         "BASE": completed[cols[1]].to_numpy(dtype=float)})
     if clusters is not None:
@@ -112,7 +121,10 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
     ``clustering = "peer_worker"``). The complete-data df of Rubin's rules is the mean of
     the m fits' df (the residual df, the same in every fit, for OLS; the Satterthwaite df,
     which varies a little between imputations, for the mixed model). The partially nested
-    row's ICC is the mean of the m fits' ICCs, without a CI (docs/clustering.md).
+    row's ICC is the mean of the m fits' ICCs, without a CI (docs/clustering.md). Each
+    arm's adjusted mean and Hedges' g are pooled by the same rules (complete-data df: the
+    mean's own df, the difference's for g); the raw means and SDs are the means of the m
+    datasets' (descriptions of the completed data, not pooled estimates).
 
     Never raises for data that cannot be analysed: a row with ``status = not
     estimable`` says why. That is when a due value of the score or of its baseline could
@@ -128,7 +140,7 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
     ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, paramcd=paramcd,
                param=param, avisit=visit)
     arms = (plan.treated_arm, plan.control_arm)
-    data = [_score_data(c, paramcd, visit, clusters) for c in completed]
+    data = [_score_data(c, paramcd, visit, clusters, plan.stratifiers) for c in completed]
     m = len(data)
 
     def not_estimable(reason: str, fits=()) -> AncovaMIResult:
@@ -154,7 +166,7 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
     fits, failed = [], {}
     for i, d in enumerate(data, start=1):
         try:
-            fits.append(fit(d, alpha=alpha, **ids))
+            fits.append(fit(d, alpha=alpha, stratifiers=plan.stratifiers, **ids))
         except NotEstimable as exc:
             failed.setdefault(exc.reason, []).append(i)
     if failed:
@@ -166,21 +178,61 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
                        df_complete=float(np.mean([f.df for f in fits])), alpha=alpha)
     except NotEstimable as exc:
         return not_estimable(exc.reason, fits)
+    means, pooled_means = _pooled_means(fits, alpha)
+    g, pooled_g = _pooled_g(fits, alpha)
     row = replace(
         fits[0], estimate=pooled.estimate, std_error=pooled.std_error, ci_low=pooled.ci_low,
         ci_high=pooled.ci_high, p_value=pooled.p_value, df=pooled.df,
         mean_treated=float(np.mean([f.mean_treated for f in fits])),
         mean_control=float(np.mean([f.mean_control for f in fits])),
+        sd_treated=float(np.mean([f.sd_treated for f in fits])),
+        sd_control=float(np.mean([f.sd_control for f in fits])),
         icc=None if fits[0].icc is None else float(np.mean([f.icc for f in fits])),
-        icc_ci_low=None, icc_ci_high=None)
-    return AncovaMIResult(row, pooled, m, tuple(fits))
+        icc_ci_low=None, icc_ci_high=None, adjusted=means, hedges=g)
+    return AncovaMIResult(row, pooled, m, tuple(fits), (*pooled_means, pooled_g))
+
+
+def _pooled_means(fits: Sequence[AncovaResult], alpha: float
+                  ) -> tuple[tuple[ArmMean, ArmMean], tuple[PooledEstimate, PooledEstimate]]:
+    """Each arm's adjusted mean pooled by Rubin's rules over the fits."""
+    means, pools = [], []
+    for k in (0, 1):
+        arm = [f.adjusted[k] for f in fits]  # type: ignore[index]
+        p = rubin([a.estimate for a in arm], [a.std_error**2 for a in arm],
+                  df_complete=float(np.mean([a.df for a in arm])), alpha=alpha)
+        means.append(ArmMean(arm[0].arm, p.estimate, p.std_error, p.ci_low, p.ci_high, p.df,
+                             arm[0].n))
+        pools.append(p)
+    return (means[0], means[1]), (pools[0], pools[1])
+
+
+def _pooled_g(fits: Sequence[AncovaResult], alpha: float
+              ) -> tuple[HedgesG, PooledEstimate | None]:
+    """Hedges' g pooled by Rubin's rules over the fits (each fit's g on its own data set's
+    pooled SD); not estimable when it is not in some data set. The pooled SD and J shown
+    are the means over the data sets."""
+    gs = [f.hedges for f in fits]
+    bad = [i + 1 for i, g in enumerate(gs) if g is None or g.status != ESTIMATED]
+    if bad:
+        first = gs[bad[0] - 1]
+        why = first.reason if first is not None else "not estimable"
+        return not_estimable_g(f"{_which(bad)}: {why}"), None
+    try:
+        p = rubin([g.estimate for g in gs], [g.std_error**2 for g in gs],  # type: ignore[union-attr]
+                  df_complete=float(np.mean([g.df for g in gs])), alpha=alpha)  # type: ignore[union-attr]
+    except NotEstimable as exc:
+        return not_estimable_g(exc.reason), None
+    return HedgesG(p.estimate, p.std_error, p.ci_low, p.ci_high, p.df,
+                   float(np.mean([g.sd_pooled for g in gs])),  # type: ignore[union-attr]
+                   float(np.mean([g.j for g in gs]))), p  # type: ignore[union-attr]
 
 
 def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan,
                           completed: Sequence[pd.DataFrame] | None = None,
                           frame: ImputationFrame | None = None) -> pd.DataFrame:
     """The questionnaires results table: for every score (``PARAMCD`` order) × visit of
-    the plan, the naive rows (``clustering = none``: the ANCOVA pooled over the
+    the plan, in blocks of four rows (:data:`outcomes.questionnaires.ROW_TYPES`), the naive
+    rows (``clustering = none``: the ANCOVA pooled over the
     ``completed`` datasets, then the complete-case ANCOVA; ``analysis`` tells them apart,
     the complete-case rows have no ``riv``, ``fmi``, ``m``), then the same two by the
     partially nested model (``clustering = peer_worker``, with ``icc``, ``icc_ci_low``,
@@ -189,7 +241,8 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
     both = {NONE: dict(fit=fit_ancova),
             PEER_WORKER: dict(fit=fit_nested_ancova, clustering=PEER_WORKER)}
     cc = {k: questionnaire_ancova(adqs, adsl, treated_arm=plan.treated_arm,
-                                  control_arm=plan.control_arm, visits=plan.visits, **kw)
+                                  control_arm=plan.control_arm, visits=plan.visits,
+                                  stratifiers=plan.stratifiers, **kw)
           for k, kw in both.items()}
     if cc[NONE].empty:
         return with_estimands(cc[NONE], QUESTIONNAIRES, plan.estimands)
@@ -198,7 +251,8 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
     cells = None if frame is None else not_imputed_cells(frame, ImputationSettings.from_plan(plan))
     mi_fit = {NONE: fit_ancova, PEER_WORKER: partial(fit_nested_ancova, icc_ci=False)}
     frames = []
-    for k in range(len(cc[NONE])):
+    size = len(ROW_TYPES)
+    for k in range(0, len(cc[NONE]), size):
         for kind in (NONE, PEER_WORKER):
             row = cc[kind].iloc[k]
             if completed is not None:
@@ -207,7 +261,7 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
                                clusters=clusters if kind == PEER_WORKER else None,
                                clustering=kind)
                 frames.append(mi.to_frame())
-            frames.append(cc[kind].iloc[[k]])
+            frames.append(cc[kind].iloc[k:k + size])
     columns = frames[0].columns if completed is not None else cc[NONE].columns
     return with_estimands(pd.concat(frames, ignore_index=True)[columns], QUESTIONNAIRES,
                           plan.estimands)

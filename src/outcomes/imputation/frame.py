@@ -134,9 +134,12 @@ def imputation_frame(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame
     """The wide data set of the ITT participants (ADSL ``ITTFL == "Y"``) to impute.
 
     Score columns are ``f"{PARAMCD}_{AVISIT}"`` for every ADQS score at baseline and the
-    plan's visits; ``auxiliaries`` defaults to the plan's ``missing_data.auxiliaries``.
+    plan's visits; ``auxiliaries`` defaults to the plan's ``missing_data.auxiliaries``. A
+    randomisation stratifier of the plan that is not a predictor already joins them (the
+    imputation model holds every variable of the analysis model: van Buuren 2018, §6.2).
     """
     aux = plan.missing_data.auxiliaries if auxiliaries is None else tuple(auxiliaries)
+    aux += tuple(c for c in plan.stratifiers if c not in (*ID_COLUMNS, *ADSL_PREDICTORS, *aux))
     unknown = [c for c in (*ADSL_PREDICTORS, *aux) if c not in adsl.columns]
     if unknown:
         raise ConfigError(f"config key 'missing_data.auxiliaries': '{unknown[0]}' is not an ADSL "

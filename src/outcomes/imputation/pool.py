@@ -54,6 +54,13 @@ class PooledEstimate:
         return out
 
 
+#: Estimates within this relative spread (of the estimate or its SE, the larger) are the
+#: same: the m fits of data sets identical in every column the model uses differ only by
+#: the linear algebra's rounding (about 1e-16, which depends on memory alignment), and that
+#: noise must not turn b = 0 (df = the complete-data df, fmi = 0) into b > 0 (fmi ≈ 2/(df+3)).
+SAME = 1e-12
+
+
 def barnard_rubin_df(m: int, b: float, t: float, df_complete: float | None = None) -> float:
     """Degrees of freedom of the pooled estimate (Barnard & Rubin 1999).
 
@@ -114,6 +121,8 @@ def rubin(estimates: Sequence[float], variances: Sequence[float],
         raise NotEstimable(f"the variance of the estimate is 0 in all {m} imputations: no "
                            "within-imputation variance to pool")
     b = float(q.var(ddof=1))
+    if float(np.ptp(q)) <= SAME * max(abs(qbar), math.sqrt(ubar)):
+        b = 0.0  # the same estimate in every imputation but for the solver's rounding
     t = ubar + (1 + 1 / m) * b
     df = barnard_rubin_df(m, b, t, df_complete)
     riv = (1 + 1 / m) * b / ubar

@@ -31,6 +31,7 @@ from outcomes.imputation.run import read_completed
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.instruments import load_registry
 from outcomes.plan import AnalysisPlan
+from outcomes.questionnaires import DIFFERENCE
 from outcomes.tables import ESTIMATED, STATUS_COLUMNS, write_tsv
 
 ANALYSIS = "tipping_point"
@@ -115,6 +116,7 @@ class TippingPoint:
         frames = []
         for row in (*self.grid, *self.boundaries):
             f = row.result.to_frame()
+            f = f.loc[f["estimate_type"] == DIFFERENCE].reset_index(drop=True)
             f["analysis"] = row.analysis
             at = f.columns.get_loc("avisit") + 1
             f.insert(at, "delta_treated", row.delta_treated)
@@ -143,7 +145,7 @@ def delta_analyser(frame: ImputationFrame, imp: ImputedData | Sequence[pd.DataFr
     exactly what :func:`impute` gives with that δ; ``post``: imputed again with δ after
     every draw (with ``imp``'s settings, or the plan's when ``imp`` is data sets)."""
     col, base = f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"
-    keep = ["ARM", "SITEID", col, base]
+    keep = ["ARM", *plan.stratifiers, col, base]
     arms = frame.data["ARM"].to_numpy()
     settings = imp.settings if isinstance(imp, ImputedData) else ImputationSettings.from_plan(plan)
     narrow = []

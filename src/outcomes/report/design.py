@@ -209,7 +209,7 @@ def icc_rows(inp: ReportInputs) -> list[IccRow]:
     from outcomes.imputation.ancova import ANALYSIS as MI_ANALYSIS
     from outcomes.questionnaires import ANALYSIS as CC_ANALYSIS
 
-    from .questionnaires import registry_info, score_order
+    from .questionnaires import is_effect, registry_info, score_order
 
     out = []
     s = inp.survival.raw
@@ -227,8 +227,9 @@ def icc_rows(inp: ReportInputs) -> list[IccRow]:
                   key=lambda k: score_order(k[0], k[1], info))
     for pc, visit in keys:
         at = pn.loc[(pn["paramcd"] == pc) & (pn["avisit"] == visit)]
-        cc = at.index[at["analysis"] == CC_ANALYSIS]
-        mi = at.index[at["analysis"] == MI_ANALYSIS]
+        effect = is_effect(at)
+        cc = at.index[(at["analysis"] == CC_ANALYSIS) & effect]
+        mi = at.index[(at["analysis"] == MI_ANALYSIS) & effect]
         e = None
         if len(cc):
             i = int(cc[0])

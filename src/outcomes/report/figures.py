@@ -25,7 +25,7 @@ from .design import designs, row_design, twins
 from .estimates import EFFECT_LABELS, PRIMARY_SCORE_ORDER, VISITS
 from .inputs import ReportInputs
 from .mediation import mechanism_of, mechanisms, outcome_label
-from .questionnaires import MI_ANALYSIS, main_analysis
+from .questionnaires import MI_ANALYSIS, is_effect, main_analysis
 
 FOREST_PANELS = {
     "ratio": ("odds_ratio", "conditional_odds_ratio", "logrank_hazard_ratio", "hazard_ratio",
@@ -90,7 +90,8 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
         main, _ = main_analysis(inp)  # the other analysis is beside it in its section
         of_design = row_design(inp.questionnaires.raw) == shown
         q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)
-                  & (q["analysis"] == main) & of_design].copy()  # one row per score and visit
+                  & (q["analysis"] == main) & of_design
+                  & is_effect(inp.questionnaires.raw)].copy()  # one row per score and visit
         q["panel"] = "scores"
         if "paramcd" in q.columns:
             q["label"] = [f"{p} {VISITS.get(v, v).lower()}" for p, v in

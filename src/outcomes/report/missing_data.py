@@ -26,6 +26,7 @@ from .inputs import ReportInputs, Table
 from .questionnaires import (
     CC_ANALYSIS,
     analysis_label,
+    is_effect,
     main_analysis,
     registry_info,
     score_order,
@@ -125,10 +126,10 @@ def estimand(inp: ReportInputs) -> list[tuple[str, str]]:
         "Scores missing for participants alive and in follow-up at the visit (withdrawal "
         "included) are taken as missing at random given arm and the imputation model's "
         "variables, and multiply imputed: the main analysis. Complete cases, valid when "
-        "missingness depends only on arm, baseline score and site, are the sensitivity "
-        "analysis." if mi else
+        "missingness depends only on arm, baseline score and the stratifiers, are the "
+        "sensitivity analysis." if mi else
         "Scores are not imputed: the complete-case analysis assumes that missingness depends "
-        "only on arm, baseline score and site.")
+        "only on arm, baseline score and the stratifiers.")
     death = ("While alive: the effect on each score among participants alive at the visit. "
              "No score is imputed for a visit whose nominal day falls after the participant's "
              "death, and none for a visit after the data cut (not yet due); those "
@@ -156,7 +157,7 @@ def _of_design(r: pd.DataFrame, design: str) -> pd.Series:
 def _row_of(t: Table, analysis: str, pc: str, visit: str, design: str) -> int | None:
     r = t.raw
     idx = r.index[(r["analysis"] == analysis) & (r["paramcd"] == pc) & (r["avisit"] == visit)
-                  & _of_design(r, design)]
+                  & _of_design(r, design) & is_effect(r)]
     return int(idx[0]) if len(idx) else None
 
 
@@ -170,7 +171,7 @@ def comparisons(inp: ReportInputs) -> list[Comparison]:
     d = designs(inp)
     out = []
     info = registry_info()
-    keys = r.loc[(r["analysis"] == MI_ANALYSIS) & _of_design(r, d.shown),
+    keys = r.loc[(r["analysis"] == MI_ANALYSIS) & _of_design(r, d.shown) & is_effect(r),
                  ["paramcd", "avisit"]].itertuples(index=False)
 
     def shown(analysis: str, pc: str, visit: str, label: str) -> Estimate | None:

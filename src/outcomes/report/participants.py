@@ -22,7 +22,7 @@ from .estimates import (
 from .fmt import Num
 from .inputs import ReportInputs, Table
 from .mediation import outcome_label
-from .questionnaires import analysis_label, main_analysis
+from .questionnaires import analysis_label, is_effect, main_analysis
 
 # ----------------------------------------------------------------------------- flow
 
@@ -151,7 +151,7 @@ def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
     q = inp.questionnaires
     main, beside = main_analysis(inp)
     # one row per score and visit: the participants are the same under both designs
-    shown = row_design(q.raw) == designs(inp).shown
+    shown = (row_design(q.raw) == designs(inp).shown) & is_effect(q.raw)
     for analysis in (main, beside) if beside else (main,):
         name = f"Questionnaire ANCOVA ({analysis_label(analysis)})" if beside else \
             "Questionnaire ANCOVA"

@@ -1,5 +1,7 @@
 """The questionnaire outcomes section: the ANCOVA rows of questionnaires.tsv by score, the
-main analysis (pooled over imputations when the plan says ``mi``) with the other beside it."""
+main analysis (pooled over imputations when the plan says ``mi``) with the other beside it;
+each row with the raw means and SDs, the adjusted mean of each arm and Hedges' g (the
+forest plot of g: :mod:`outcomes.report.standardised`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pandas as pd
 
 from outcomes.imputation.ancova import ANALYSIS as MI_ANALYSIS
 from outcomes.instruments import load_registry
+from outcomes.questionnaires import ADJUSTED_MEAN, DIFFERENCE, HEDGES_G
 from outcomes.questionnaires import ANALYSIS as CC_ANALYSIS
 
 from . import fmt
@@ -54,6 +57,34 @@ class QRow:
     est: Estimate
     excluded: Num | None
     beside: Estimate | None = None  # the same score, visit and design by the other analysis
+    sd_t: Num | None = None  # raw SDs
+    sd_c: Num | None = None
+    adj_t: Estimate | None = None  # adjusted means
+    adj_c: Estimate | None = None
+    g: Estimate | None = None  # Hedges' g
+    b_adj_t: Estimate | None = None  # the same by the analysis beside
+    b_adj_c: Estimate | None = None
+    b_g: Estimate | None = None
+
+
+def is_effect(raw: pd.DataFrame) -> pd.Series:
+    """The rows of the adjusted mean difference (a table written before the adjusted means
+    and Hedges' g were added has no others)."""
+    if "estimate_type" not in raw.columns:
+        return pd.Series(True, index=raw.index)
+    return raw["estimate_type"].astype(str) == DIFFERENCE
+
+
+def siblings(raw: pd.DataFrame) -> dict[tuple, int]:
+    """(analysis, clustering, paramcd, avisit, estimate_type, contrast) -> row, to find the
+    adjusted means and Hedges' g of an adjusted mean difference's row."""
+    if "paramcd" not in raw.columns:
+        return {}
+    cols = ["analysis", "clustering", "paramcd", "avisit", "estimate_type", "contrast"]
+    if "clustering" not in raw.columns:
+        raw = raw.assign(clustering="none")
+    return {tuple(map(str, k)): int(i) for i, k in zip(raw.index, raw[cols].to_numpy(),
+                                                       strict=True)}
 
 
 def registry_info() -> dict[str, tuple[int, str, bool]]:
@@ -83,6 +114,10 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
     rows, other = [], []
     order = []
     first, twin = twins(r, designs(inp).shown, ROW_KEY)
+    effect = is_effect(r)
+    first = [i for i in first if effect[i]]  # the adjusted means and g go with their effect
+    sib = siblings(r)
+    arms = inp.plan.arms
 
     def shown(i: int, label: str) -> Estimate:
         e = estimate(q, "questionnaires", i, label)
@@ -110,6 +145,15 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
             return fmt.cell(r.at[i, col], estimate_type="score_mean", src="questionnaires",
                             row=int(i), col=col) if col in r.columns else None
 
+        def sibling(estimate_type, contrast, i=i, label=label):
+            if i is None:
+                return None
+            key = tuple(str(r.at[i, c]) if c in r.columns else "none" for c in
+                        ("analysis", "clustering", "paramcd", "avisit")) + (estimate_type,
+                                                                            contrast)
+            k = sib.get(key)
+            return None if k is None else shown(k, label)
+
         rows.append(QRow(
             score=f"{label} ({pc})", visit=VISITS.get(visit, visit),
             direction="higher is better" if hib else "lower is better",
@@ -117,7 +161,13 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
             n_t=count(q, "questionnaires", int(i), "n_treated"),
             n_c=count(q, "questionnaires", int(i), "n_control"),
             est=est, excluded=count(q, "questionnaires", int(i), "n_excluded"),
-            beside=None if k_beside is None else shown(k_beside, label)))
+            beside=None if k_beside is None else shown(k_beside, label),
+            sd_t=mean("sd_treated"), sd_c=mean("sd_control"),
+            adj_t=sibling(ADJUSTED_MEAN, arms[0]), adj_c=sibling(ADJUSTED_MEAN, arms[1]),
+            g=sibling(HEDGES_G, str(r.at[i, "contrast"])),
+            b_adj_t=sibling(ADJUSTED_MEAN, arms[0], k_beside),
+            b_adj_c=sibling(ADJUSTED_MEAN, arms[1], k_beside),
+            b_g=sibling(HEDGES_G, str(r.at[i, "contrast"]), k_beside)))
         order.append(score_order(pc, visit, info))
     rows = [x for _, x in sorted(zip(order, rows, strict=True), key=lambda z: z[0])]
     groups: list[dict[str, Any]] = []

@@ -37,6 +37,7 @@ from . import (
     questionnaires,
     readmission,
     sensitivity,
+    standardised,
 )
 from .inputs import ReportInputs, load_inputs
 from .svg import DIAGRAM_CSS
@@ -95,8 +96,10 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
          f"by arm with a bootstrap CI (B = {s['hospital_days_n_boot']}) for the difference in means."),
         ("Questionnaires",
          "ANCOVA of each score at each follow-up visit on arm, adjusted for the baseline value "
-         "of the score and site (ordinary least squares; in the partially nested design a "
-         "linear mixed model with the same fixed effects, see the design below); "
+         f"of the score and the randomisation stratifiers "
+         f"({standardised.stratifier_words(inp.plan.stratifiers)}) (ordinary least squares; in "
+         "the partially nested design a linear mixed model with the same fixed effects, see "
+         "the design below), with each arm's adjusted mean and Hedges' g; "
          + ("pooled over multiply imputed data sets by Rubin's rules (main analysis), complete "
             "cases of baseline and follow-up beside it (section 7)."
             if inp.plan.missing_data.method == "mi" else
@@ -234,6 +237,9 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "sensitivity": sens,
         "qrows": qrows,
         "qother": qother,
+        "hedges_forest": fig(standardised.hedges_forest(inp), "hedges",
+                             "Forest plot of Hedges' g of every questionnaire score"),
+        "stratifiers": standardised.stratifier_words(plan.stratifiers),
         "missing": missing,
         "mediation": med,
         "engagement": eng,
