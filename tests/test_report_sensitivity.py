@@ -41,6 +41,13 @@ def test_one_row_per_strategy_the_primary_first(inp, report_run):
     html = _section_html(report_run["html"])
     assert html.count("<tr") == 1 + len(STRATEGIES) and html.count("<svg") == 1
     assert '<tr class="used"><td><strong>While alive' in html
+    # each strategy names its estimand, linked to its entry in the Estimands section
+    assert [r.estimand for r in sec.rows] == [
+        "readmit_while_alive", "readmit_composite", "readmit_complete_followup",
+        "readmit_hypothetical", "readmit_hypothetical"]
+    for r in sec.rows:
+        assert f'<a href="#estimand-{r.estimand}">' in html
+        assert f'id="estimand-{r.estimand}"' in report_run["html"]
 
 
 def test_the_rows_leave_the_other_sections_and_the_all_effects_forest(inp):

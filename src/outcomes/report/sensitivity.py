@@ -34,6 +34,7 @@ class StrategyRow:
     risk_difference: Estimate | None
     odds_ratio: Estimate | None
     conditional_odds_ratio: Estimate | None = None  # none for the Kaplan-Meier strategy
+    estimand: str = ""  # the id of the registry's estimand (survival.tsv's column)
 
 
 @dataclass
@@ -78,8 +79,9 @@ def sensitivity_section(inp: ReportInputs) -> SensitivitySection | None:
     rows: dict[tuple[str, str], StrategyRow] = {}
     for i in sorted(first, key=lambda i: sub.at[i, "analysis"] != PRIMARY):
         a, s = sub.at[i, "analysis"], str(sub.at[i, "strategy"])
-        row = rows.setdefault((a, s), StrategyRow(s, strategy_label(s, a == PRIMARY),
-                                                  a == PRIMARY, [None, None], None, None))
+        row = rows.setdefault((a, s), StrategyRow(
+            s, strategy_label(s, a == PRIMARY), a == PRIMARY, [None, None], None, None,
+            estimand=str(sub.at[i, "estimand"]) if "estimand" in sub.columns else ""))
         contrast, et = sub.at[i, "contrast"], sub.at[i, "estimate_type"]
         if et == "risk" and contrast in arms:
             row.risks[arms.index(contrast)] = shown(i, arm_label(contrast))
