@@ -173,7 +173,9 @@ def test_gate_failure_after_a_good_run_retires_the_earlier_results(good_run, wor
 
 
 def test_a_failed_later_stage_names_the_stage_and_its_log(work):
-    """A results table the report cannot read: only provenance and report rerun; the report fails."""
+    """A results table that the multiplicity stage (which reads it for the plan's key
+    secondary hypothesis, WEMWBS month 12) and the report cannot read: only the stages
+    after the table rerun, and the first of them, multiplicity, fails."""
     (work / "results" / "tables" / "questionnaires.tsv").write_text("garbage\n")
     end = work / "end_of_run.txt"  # as scripts/pipeline.sh asks, to print the lines last
     env = {**os.environ, "OUTCOMES_END_OF_RUN": str(end)}
@@ -183,10 +185,10 @@ def test_a_failed_later_stage_names_the_stage_and_its_log(work):
     assert _end_lines(res) == []  # not printed: written for the caller
     (stale,) = (work / "results" / "stale").iterdir()
     assert end.read_text().splitlines() == [
-        "Pipeline failed in stage report. Open results/logs/report.log",
+        "Pipeline failed in stage multiplicity. Open results/logs/multiplicity.log",
         f"Results of the earlier run were moved to results/stale/{stale.name} (see README.txt there).",
     ]
-    assert "questionnaires.tsv" in (work / "results" / "logs" / "report.log").read_text()
+    assert "questionnaires.tsv" in (work / "results" / "logs" / "multiplicity.log").read_text()
 
 
 def _end_lines(res) -> list[str]:
