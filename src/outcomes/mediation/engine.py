@@ -17,6 +17,7 @@ from outcomes.clustering.bootstrap import block_rows as _chunk_rows  # noqa: F40
 from outcomes.clustering.bootstrap import cluster_bootstrap_counts, units_by_stratum
 from outcomes.errors import NotEstimable
 
+from . import binary_mediator as bm
 from . import effects as fx
 from .bootstrap import (
     CI_METHOD,
@@ -124,6 +125,7 @@ def fit_mediation_designs(
     mediator_covariates: Mapping[str, Sequence[str]] | None = None,
     categorical: Sequence[str] = (),
     interaction: bool = False,
+    mediator_types: Mapping[str, str] | None = None,
     time: str | None = None,
     event: str | None = None,
     horizon: float = 365.0,
@@ -139,7 +141,9 @@ def fit_mediation_designs(
 ) -> dict[str, MediationResult]:
     """:func:`fit_mediation` with one or more bootstrap designs: ``designs`` maps a name to
     (generator, cluster column or None). The full-sample fits are shared; each design's
-    bootstrap draws from its own generator. A design whose clusters cannot be resampled
+    bootstrap draws from its own generator. ``mediator_types`` maps a mediator to
+    ``"binary"`` (logistic mediator model, :mod:`outcomes.mediation.binary_mediator`) or
+    ``"continuous"``; an undeclared mediator coded 0/1 is binary. A design whose clusters cannot be resampled
     raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError` before any fitting."""
     for rng, _ in designs.values():
         if not isinstance(rng, np.random.Generator):
@@ -199,6 +203,7 @@ def fit_mediation_designs(
             units_by_stratum(units_of[name], T, min_units=2)  # raises before any fitting
     M = np.column_stack([numeric_array(df[m], m, "mediator") for m in mediators]) if n else (
         np.empty((0, len(mediators))))
+    mtypes = bm.mediator_types(M, mediators, mediator_types)
     y = tm = ev = None
     events = None
     if outcome_type == "linear":
@@ -235,7 +240,12 @@ def fit_mediation_designs(
         all_levels.update(levels)
         one = np.ones((n, 1))
         Mj = M[:, [mediators.index(m) for m in meds]]
-        sens = outcome_type == "linear" and kind == "single" and not interaction
+        binary = [mtypes[mediators.index(m)] == bm.BINARY for m in meds]
+        if kind == "joint":
+            bm.check_joint(label, meds, [mtypes[mediators.index(m)] for m in meds])
+        elif binary[0]:
+            bm.check_mediator_sample(Mj[:, 0], T, meds[0], exposure)
+        sens = outcome_type == "linear" and kind == "single" and not interaction and not binary[0]
         Ym = np.column_stack([Mj, y]) if sens else Mj
         parts = [one, T[:, None], Mj]
         if interaction:
@@ -243,7 +253,7 @@ def fit_mediation_designs(
         parts.append(Xc)
         sm = SetModel(label, kind, meds, cnames, np.hstack([one, Xc]),
                        np.hstack([one, T[:, None], Xc]), np.hstack(parts), Ym, interaction,
-                       sens, exposure)
+                       sens, exposure, binary=kind == "single" and binary[0])
         check_design(sm.Xm, sm.mediator_names,
                      model=f"mediator model{'s' if len(meds) > 1 else ''} for {', '.join(meds)}")
         check_design(sm.Xo, sm.outcome_names, model=f"outcome model for {label}",
@@ -258,7 +268,8 @@ def fit_mediation_designs(
             oterms += [f"{exposure}:{m}" for m in meds]
         models[label] = {
             **{f"mediator model {m}": _formula(m, [exposure, *cterms])
-               + "  [normal linear, least squares]" for m in meds},
+               + ("  [binomial, logit link (maximum likelihood)]" if b
+                  else "  [normal linear, least squares]") for m, b in zip(meds, binary, strict=True)},
             "outcome model": _formula(outcome_label if outcome_type != "weibull"
                                       else f"Surv({time}, {event})", oterms + cterms)
             + f"  [{ofam}]",
@@ -277,6 +288,9 @@ def fit_mediation_designs(
     sens_point: dict[str, np.ndarray] = {}
     for sm in sets:
         lp, prm, ok, wsig, sens = eng.fit_set(sm, ones, point=True)
+        if eng.mediator_ok is not None and not eng.mediator_ok[0]:
+            raise NotEstimable(f"the logistic mediator model for {sm.label} has no finite "
+                               f"maximum-likelihood estimate on the {n} complete cases")
         if not ok[0]:
             raise NotEstimable(_no_convergence(outcome_type, sm.label, n, outcome_label, events,
                                                bool(eng.diverged is not None and eng.diverged[0])))
@@ -310,6 +324,8 @@ def fit_mediation_designs(
             for sm in sets:
                 lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
                 causes = rep_checks[sm.label](W)
+                if eng.mediator_ok is not None:
+                    causes["logistic mediator model did not converge"] = ~eng.mediator_ok
                 causes[no_conv] = ~ok
                 bad = np.zeros(W.shape[0], dtype=bool)
                 for cause, mask in causes.items():
@@ -383,6 +399,9 @@ def fit_mediation_designs(
             [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
             np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
             interaction, y)
+        bin_meds = [sm.label for sm in sets if sm.binary]
+        if bin_meds:
+            notes.append(bm.SENSITIVITY_NOTE.format(meds=", ".join(bin_meds)))
         for lab, d in failed_by.items():
             if any(d.values()):
                 causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
@@ -395,6 +414,8 @@ def fit_mediation_designs(
                 "Median times are those of the marginal counterfactual distributions implied by "
                 "the Weibull model; medians beyond the follow-up are extrapolations.")
         assumptions = list(ASSUMPTIONS)
+        if bin_meds:
+            assumptions.append(bm.ASSUMPTION)
         if outcome_type == "weibull":
             assumptions.append(SURVIVAL_ASSUMPTION)
         methods = {
@@ -408,6 +429,10 @@ def fit_mediation_designs(
                 f"{K_REF} nodes for point estimates, the fewest nodes keeping every "
                 f"potential-outcome mean within {quadrature_tol:g} of that for the bootstrap"),
         }
+        if bin_meds:
+            methods["integration_binary_mediator"] = (
+                "exact two-point sum over the binary mediator's fitted Bernoulli distribution "
+                f"({', '.join(bin_meds)})")
         if units is not None:
             per_arm = [len(np.unique(units[T == v])) for v in (1.0, 0.0)]
             methods["resampling_units"] = (f"{per_arm[0]} units ({exposure}=1), {per_arm[1]} units "
