@@ -240,3 +240,49 @@ def test_type_detection_declaration_joint_sets_separation_and_sensitivity():
     with pytest.raises(NotEstimable, match="binary mediator m is 1 for every complete case "
                                            "with arm = 1"):
         fit_mediation(d.assign(m=np.where(d.arm == 1, 1, d.m)), mediators=["m"], **kw)
+
+
+def _admed(n=400, seed=3):
+    """A hand-made change-model analysis data set (the columns of ``mediation_data``) with
+    a yes/no process measure CONTACT and a continuous score HHI."""
+    d = binary_trial(n, seed)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "USUBJID": [f"P{i:04d}" for i in range(n)], "TRTA01": d.arm,
+        "ARM": np.where(d.arm == 1, "peer_support", "usual_care"), "SITEID": d.site,
+        "PRIORADM": rng.integers(0, 4, n), "CONTACT_M": d.m.astype(float),
+        "HHI_M": 30 + 2 * d.arm + rng.normal(0, 3, n), "HHI_BL": 30 + rng.normal(0, 3, n),
+        "WEMWBS_BL": 40 + rng.normal(0, 5, n), "WEMWBS_M12": 42 + 3 * d.m + rng.normal(0, 5, n),
+        "READM12": d.yb.astype(float), "TTE_READMIT": d.time, "EVT_READMIT": d.event})
+
+
+def test_change_model_jobs_take_the_plan_declaration():
+    """mediation.mediator_types reaches the engine: the declared yes/no score gets the
+    logistic mediator model and no rho grid (the report says why); its joint set is not
+    estimable with the reason; a type for a score that is not a mediator, or a type that
+    is neither binary nor continuous, is a config error naming the key."""
+    from outcomes.errors import ConfigError, OutcomesError
+    from outcomes.mediation.changemodel import run_job
+    from outcomes.plan import AnalysisPlan
+
+    mech = {"M1": {"label": "contact", "mediators": ["CONTACT", "HHI"]}}
+    plan = AnalysisPlan.from_config({"mediation": {
+        "n_boot": 50, "mechanisms": mech, "mediator_types": {"CONTACT": "binary"}}})
+    assert plan.mediator_types == {"CONTACT": "binary"}
+    data = _admed()
+    job = run_job(data, plan, "CONTACT", "wemwbs_m12")
+    none = job.estimates.loc[job.estimates["clustering"] == "none"]
+    assert (none["status"] == "estimated").all()
+    assert "logit" in job.report["models"]["CONTACT_M"]["mediator model CONTACT_M"]
+    assert job.sensitivity.empty
+    assert any("binary mediator(s) CONTACT_M" in s for s in job.report["notes"])
+    joint = run_job(data, plan, "M1", "wemwbs_m12").estimates
+    assert (joint["status"] == "not estimable").all()  # peer_worker: no PEERWID here
+    assert joint.loc[joint["clustering"] == "none", "reason"].str.contains(
+        "joint set CONTACT_M\\+HHI_M: CONTACT_M binary").all()
+    bad = AnalysisPlan.from_config({"mediation": {"mechanisms": mech,
+                                                  "mediator_types": {"GSE": "binary"}}})
+    with pytest.raises(OutcomesError, match="'mediation.mediator_types': GSE"):
+        run_job(data, bad, "CONTACT", "wemwbs_m12")
+    with pytest.raises(ConfigError, match="mediator_types"):
+        AnalysisPlan.from_config({"mediation": {"mediator_types": {"HHI": "yes/no"}}})
