@@ -81,6 +81,17 @@ def statsmodels_fits(d, outcome, interaction=False):
     return med, out
 
 
+def two_point_sum(d, med, out):
+    """mu[t, t'] = mean_i sum_m P(M = m | t', x_i) E[Y | t, m, x_i] from statsmodels fits."""
+    mu = np.empty((2, 2))
+    for t in (0, 1):
+        for tp in (0, 1):
+            p = med.predict(d.assign(arm=tp)).to_numpy()
+            e0, e1 = (out.predict(d.assign(arm=t, m=m)).to_numpy() for m in (0, 1))
+            mu[t, tp] = ((1 - p) * e0 + p * e1).mean()
+    return mu
+
+
 def mediator_coef(med):
     """statsmodels' mediator coefficients in the engine's order (Intercept, arm, x, site)."""
     return med.params[["Intercept", "arm", "x", "C(site)[T.b]", "C(site)[T.c]"]].to_numpy()
@@ -140,12 +151,7 @@ def test_logistic_outcome_two_point_sum_and_statsmodels_mediation():
     res = fit_mediation(d, outcome="yb", outcome_type="logistic", n_boot=0,
                         rng=np.random.default_rng(0), **KW)
     med, out = statsmodels_fits(d, "yb")
-    mu = np.empty((2, 2))
-    for t in (0, 1):
-        for tp in (0, 1):
-            p = med.predict(d.assign(arm=tp)).to_numpy()
-            e0, e1 = (out.predict(d.assign(arm=t, m=m)).to_numpy() for m in (0, 1))
-            mu[t, tp] = ((1 - p) * e0 + p * e1).mean()
+    mu = two_point_sum(d, med, out)
     np.testing.assert_allclose(res.potential_outcomes[("m", "risk_difference")], mu,
                                rtol=0, atol=1e-8)
     e = effects(res, "risk_difference")["estimate"]
@@ -171,12 +177,7 @@ def test_logistic_outcome_with_interaction_two_point_sum():
     res = fit_mediation(d, outcome="yb", outcome_type="logistic", interaction=True,
                         odds_ratio=True, n_boot=0, rng=np.random.default_rng(0), **KW)
     med, out = statsmodels_fits(d, "yb", interaction=True)
-    mu = np.empty((2, 2))
-    for t in (0, 1):
-        for tp in (0, 1):
-            p = med.predict(d.assign(arm=tp)).to_numpy()
-            e0, e1 = (out.predict(d.assign(arm=t, m=m)).to_numpy() for m in (0, 1))
-            mu[t, tp] = ((1 - p) * e0 + p * e1).mean()
+    mu = two_point_sum(d, med, out)
     np.testing.assert_allclose(res.potential_outcomes[("m", "risk_difference")], mu,
                                rtol=0, atol=1e-8)
     odds = mu / (1 - mu)
@@ -257,6 +258,21 @@ def test_type_detection_declaration_joint_sets_separation_and_sensitivity():
     # a joint set with a binary mediator: not estimable, naming it
     with pytest.raises(NotEstimable, match="joint set m\\+mc: m binary"):
         fit_mediation(d, mediators=["m", "mc"], singles=False, **kw)
+    # ... with the singles: their rows are estimated, the set's rows say why not (also MI)
+    from outcomes.mediation.mi import fit_mediation_mi
+
+    tab = fit_mediation(d, mediators=["m", "mc"], **{**kw, "n_boot": 20}).to_frame()
+    assert (tab.loc[tab.mediator != "m+mc", "status"] == "estimated").all()
+    joint = tab.loc[tab.mediator == "m+mc"]
+    assert len(joint) == 8 and (joint["status"] == "not estimable").all()
+    assert joint["reason"].str.startswith("joint set m+mc: m binary").all()
+    assert joint[["estimate", "ci_low", "p_value"]].isna().all().all()
+    mi = fit_mediation_mi([d, d.copy()], seed=np.random.SeedSequence(1), n_boot=20,
+                          mediators=["m", "mc"], **{k: v for k, v in kw.items()
+                                                     if k not in ("n_boot", "rng")})
+    mt = mi.to_frame()
+    assert (mt.loc[mt.mediator == "m+mc", "status"] == "not estimable").all()
+    assert (mt.loc[mt.mediator == "m", "status"] == "estimated").all()
     # separation in an arm: not estimable, not a crash
     with pytest.raises(NotEstimable, match="binary mediator m is 1 for every complete case "
                                            "with arm = 1"):

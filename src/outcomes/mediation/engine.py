@@ -45,6 +45,7 @@ from .result import (
     STATUS_COLUMNS,
     SURVIVAL_ASSUMPTION,
     MediationResult,
+    not_estimable_rows,
 )
 from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables
 
@@ -234,7 +235,14 @@ def fit_mediation_designs(
                    "minimum extreme value (maximum likelihood with right censoring; events "
                    "at day 0 interval-censored in (0, 1] day)",
     }[outcome_type]
+    unmodelled: dict[str, str] = {}  # joint sets with a binary mediator -> why (with singles)
     for label, kind, meds in groups:
+        if kind == "joint" and len(groups) > 1:
+            try:
+                bm.check_joint(label, meds, [mtypes[mediators.index(m)] for m in meds])
+            except NotEstimable as e:
+                unmodelled[label] = e.reason
+                continue
         covs = roles.covariates_for(meds)
         Xc, cnames, levels = covariate_matrix(df, covs, categorical)
         all_levels.update(levels)
@@ -393,6 +401,14 @@ def fit_mediation_designs(
         first = RESULT_COLUMNS + [c for c in est_df.columns
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
         est_df = est_df[first + STATUS_COLUMNS]
+        for label, why in unmodelled.items():  # the joint set's rows, not estimable
+            extra = not_estimable_rows(
+                why, outcome_type=outcome_type, odds_ratio=odds_ratio, analysis=analysis,
+                outcome=outcome_label, contrast=contrast, n=n, mediator=label, n_boot=n_boot,
+                seed=seed, mediator_set="joint", events=events,
+                horizon=horizon if outcome_type == "weibull" else None, ci_level=ci_level,
+                n_boot_failed=0)
+            est_df = pd.concat([est_df, extra.reindex(columns=est_df.columns)], ignore_index=True)
 
         sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
         sens_df, sens_sum, notes = sensitivity_tables(
@@ -409,6 +425,7 @@ def fit_mediation_designs(
                              f"({causes}); excluded from CIs and p-values")
         for lab, why in not_estimable.items():
             notes.append(f"{lab}: effects not estimable: {why}")
+        notes += [f"{lab}: not estimable: {why}" for lab, why in unmodelled.items()]
         if outcome_type == "weibull":
             notes.append(
                 "Median times are those of the marginal counterfactual distributions implied by "
