@@ -45,7 +45,7 @@ from .result import (
     SURVIVAL_ASSUMPTION,
     MediationResult,
 )
-from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables
+from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables, usable_grid
 
 __all__ = ["fit_mediation", "fit_mediation_designs", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
 
@@ -235,8 +235,8 @@ def fit_mediation_designs(
         all_levels.update(levels)
         one = np.ones((n, 1))
         Mj = M[:, [mediators.index(m) for m in meds]]
-        sens = outcome_type == "linear" and kind == "single" and not interaction
-        Ym = np.column_stack([Mj, y]) if sens else Mj
+        sens = outcome_type in ("linear", "logistic") and kind == "single" and not interaction
+        Ym = np.column_stack([Mj, y]) if sens and outcome_type == "linear" else Mj
         parts = [one, T[:, None], Mj]
         if interaction:
             parts.append(T[:, None] * Mj)
@@ -267,7 +267,8 @@ def fit_mediation_designs(
             models[label]["mediator distribution"] = (
                 "multivariate normal: the mediator models' means and residual covariance")
 
-    eng = Engine(outcome_type, sets, T, y, tm, ev, horizon, odds_ratio, quadrature_tol)
+    eng = Engine(outcome_type, sets, T, y, tm, ev, horizon, odds_ratio, quadrature_tol,
+                 usable_grid(rho_grid))
 
     # -- point estimates ----------------------------------------------------------------
     ones = np.ones((1, n))
@@ -378,7 +379,8 @@ def fit_mediation_designs(
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
         est_df = est_df[first + STATUS_COLUMNS]
 
-        sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
+        sens_arr = {k: np.vstack(v) if v else np.empty((0, sens_point[k].size))
+                    for k, v in sens_reps.items()}
         sens_df, sens_sum, notes = sensitivity_tables(
             [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
             np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,

@@ -31,7 +31,15 @@ from .checks import interval_failure
 from .data import Roles, count_missing
 from .engine import MissingDataWarning, fit_mediation_designs
 from .result import ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS, MediationResult
-from .sensitivity import DEFAULT_RHO_GRID, SENSITIVITY_COLUMNS, acme_at_rho, sensitivity_band
+from .sensitivity import (
+    DEFAULT_RHO_GRID,
+    SENSITIVITY_COLUMNS,
+    SENSITIVITY_MODELS,
+    acme_at_rho,
+    probit_band,
+    sensitivity_band,
+    usable_grid,
+)
 
 __all__ = ["MI_COLUMNS", "MediationMIResult", "boot_per_imputation", "fit_mediation_mi",
            "fit_mediation_mi_designs"]
@@ -246,26 +254,35 @@ def _pool_sensitivity(fits: list[MediationResult], skip: set[str], alpha: float
     from the pooled replicates; summary numbers averaged, the CI of rho at ACME = 0 pooled."""
     first = fits[0]
     rows, summ = [], []
+    probit = first.outcome_type == "logistic"
     for label in first.sensitivity_point:
         if label in skip:
             continue
         mine = first.sensitivity.loc[first.sensitivity["mediator"] == label]
-        grid = mine["rho"].to_numpy() if not mine.empty else DEFAULT_RHO_GRID
+        grid = mine["rho"].to_numpy() if not mine.empty else usable_grid(DEFAULT_RHO_GRID)
         point = np.array([f.sensitivity_point[label] for f in fits])
-        est = np.mean([acme_at_rho(*p, grid) for p in point], axis=0)
-        lo, hi, rlo, rhi = sensitivity_band(np.vstack([f.sensitivity_draws[label] for f in fits]),
-                                            grid, alpha)
+        draws = np.vstack([f.sensitivity_draws[label] for f in fits])
+        if probit:  # (rho12, ACME over the grid, ACME at 0) of each imputation
+            est = point[:, 1:1 + grid.size].mean(axis=0)
+            acme0 = float(point[:, -1].mean())
+            lo, hi, rlo, rhi = probit_band(draws, grid.size, alpha)
+        else:
+            est = np.mean([acme_at_rho(*p, grid) for p in point], axis=0)
+            acme0 = float(np.mean([acme_at_rho(*p, 0.0) for p in point]))
+            lo, hi, rlo, rhi = sensitivity_band(draws, grid, alpha)
+        model = SENSITIVITY_MODELS[first.outcome_type]
         for r, a, l_, h_ in zip(grid, est, lo, hi, strict=True):
             rows.append({"analysis": first.analysis, "outcome": first.outcome, "mediator": label,
-                         "estimate_type": "mean_difference", "effect": "acme_average",
-                         "rho": float(r), "estimate": float(a), "ci_low": float(l_),
-                         "ci_high": float(h_)})
+                         "estimate_type": "risk_difference" if probit else "mean_difference",
+                         "effect": "acme_average", "rho": float(r), "estimate": float(a),
+                         "ci_low": float(l_), "ci_high": float(h_), "outcome_model": model})
         per = pd.concat([f.sensitivity_summary.loc[f.sensitivity_summary["mediator"] == label]
                          for f in fits if not f.sensitivity_summary.empty])
         row = {"analysis": first.analysis, "outcome": first.outcome, "mediator": label,
-               "acme_rho0": float(np.mean([acme_at_rho(*p, 0.0) for p in point])),
-               "rho_at_zero_acme": float(point[:, 3].mean()),
-               "rho_at_zero_ci_low": float(rlo), "rho_at_zero_ci_high": float(rhi)}
+               "acme_rho0": acme0,
+               "rho_at_zero_acme": float(point[:, 0 if probit else 3].mean()),
+               "rho_at_zero_ci_low": float(rlo), "rho_at_zero_ci_high": float(rhi),
+               "outcome_model": model}
         for c in ("r2star_product_at_zero", "r2tilde_product_at_zero", "r2_mediator_model",
                   "r2_outcome_model"):
             row[c] = float(per[c].mean()) if not per.empty else np.nan
