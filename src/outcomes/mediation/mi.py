@@ -30,6 +30,7 @@ from .bootstrap import bootstrap_pvalue
 from .checks import interval_failure
 from .data import Roles, count_missing
 from .engine import MissingDataWarning, fit_mediation_designs
+from .evalue import evalue_columns
 from .result import ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS, MediationResult
 from .sensitivity import (
     DEFAULT_RHO_GRID,
@@ -227,6 +228,7 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
         rows.append(row)
     est = pd.DataFrame(rows)
     est = est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS]
+    est = _pooled_evalues(est, fits, alpha)
     sens, summ = _pool_sensitivity(fits, set(not_estimable), alpha)
     notes = [n for n in first.notes if "bootstrap replicates failed" not in n
              and "effects not estimable" not in n]
@@ -246,6 +248,20 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
                          "combination": CI_METHOD, "fmi": fmi},
     }
     return MediationMIResult(est, sens, summ, tuple(fits), each, details, notes)
+
+
+def _pooled_evalues(est: pd.DataFrame, fits: list[MediationResult], alpha: float
+                    ) -> pd.DataFrame:
+    """E-values of the pooled rows: risk ratios = geometric mean over the imputations, CI
+    from the pooled draws; the outcome's SD / risk averaged over the imputations."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        point = {lab: np.exp(np.mean([np.log(f.ratio_point[lab]) for f in fits], axis=0))
+                 for lab in fits[0].ratio_point}
+    draws = {lab: np.vstack([f.ratio_draws[lab] for f in fits]) for lab in point}
+    sds = [f.outcome_sd for f in fits if f.outcome_sd is not None]
+    risks = [f.outcome_risk for f in fits if f.outcome_risk is not None]
+    return evalue_columns(est, point, draws, float(np.mean(sds)) if sds else None,
+                          float(np.mean(risks)) if risks else None, alpha)
 
 
 def _pool_sensitivity(fits: list[MediationResult], skip: set[str], alpha: float
