@@ -91,13 +91,14 @@ def probit_acme_curve(beta: np.ndarray, alpha: np.ndarray, s2: np.ndarray, C: np
     c = np.delete(beta1, 1, axis=1) @ C.T  # (B, n): x'beta1 without T
     out = np.empty((beta.shape[0], 1 + rho.shape[1]))
     out[:, 0] = rho12
+    e1 = c + beta1[:, 1:2]
+    # the risks without the mediator shift do not depend on rho: mean_i Phi(e1) - Phi(e0)
+    base = np.einsum("bn,bn->b", ndtr(e1) - ndtr(c), weight)[:, None]
     for lo in range(0, beta.shape[0], _BLOCK):
         r = slice(lo, lo + _BLOCK)
-        e0 = c[r][:, None, :]
-        e1 = e0 + beta1[r, 1][:, None, None]
         dd = d[r][:, :, None]
-        acme = 0.5 * ((ndtr(e0 + dd) - ndtr(e0)) + (ndtr(e1) - ndtr(e1 - dd)))
-        out[r, 1:] = np.einsum("bgn,bn->bg", acme, weight[r])
+        shifted = ndtr(c[r][:, None, :] + dd) - ndtr(e1[r][:, None, :] - dd)  # (b, G, n)
+        out[r, 1:] = 0.5 * (np.einsum("bgn,bn->bg", shifted, weight[r]) + base[r])
     return out
 
 
@@ -136,6 +137,10 @@ def sensitivity_tables(sets, point, reps, grid, alpha, analysis, outcome, outcom
             continue
         if probit:
             p = point[sm.label]
+            if not np.isfinite(p).all():
+                notes.append(f"{sm.label}: no sensitivity analysis: the probit outcome model "
+                             "has no finite maximum-likelihood estimate on the full sample")
+                continue
             rt, acme, acme0 = p[0], p[1:1 + grid.size], p[-1]
             lo, hi, rlo, rhi = probit_band(reps[sm.label], grid.size, alpha)
         else:
