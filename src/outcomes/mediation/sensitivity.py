@@ -91,15 +91,45 @@ def probit_acme_curve(beta: np.ndarray, alpha: np.ndarray, s2: np.ndarray, C: np
     c = np.delete(beta1, 1, axis=1) @ C.T  # (B, n): x'beta1 without T
     out = np.empty((beta.shape[0], 1 + rho.shape[1]))
     out[:, 0] = rho12
-    e1 = c + beta1[:, 1:2]
-    # the risks without the mediator shift do not depend on rho: mean_i Phi(e1) - Phi(e0)
-    base = np.einsum("bn,bn->b", ndtr(e1) - ndtr(c), weight)[:, None]
+    bt = beta1[:, 1:2]
+    # ACME(0) + ACME(1) = mean Phi(c + d) - mean Phi(c + bt - d) + mean Phi(c + bt) - mean Phi(c)
     for lo in range(0, beta.shape[0], _BLOCK):
         r = slice(lo, lo + _BLOCK)
-        dd = d[r][:, :, None]
-        shifted = ndtr(c[r][:, None, :] + dd) - ndtr(e1[r][:, None, :] - dd)  # (b, G, n)
-        out[r, 1:] = 0.5 * (np.einsum("bgn,bn->bg", shifted, weight[r]) + base[r])
+        shifts = np.concatenate([d[r], bt[r] - d[r], bt[r], np.zeros_like(bt[r])], axis=1)
+        m = mean_normal_cdf(c[r], weight[r], shifts)
+        G = d.shape[1]
+        out[r, 1:] = 0.5 * (m[:, :G] - m[:, G:2 * G] + m[:, 2 * G:2 * G + 1] - m[:, -1:])
     return out
+
+
+#: Largest error allowed per normal-CDF mean of :func:`mean_normal_cdf` when binning.
+BINNING_TOL = 1e-7
+
+
+def mean_normal_cdf(c: np.ndarray, weight: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(B, S): sum_i weight[b, i] Phi(c[b, i] + shifts[b, s]) (weights summing to 1).
+
+    Directly when n is small; for large n the weights of each replicate are spread
+    linearly onto K equally spaced nodes over the range of c (linear binning: total weight
+    and mean kept exactly), which errs by at most max|Phi''| h^2 / 8 = 0.0303 h^2 (h the
+    node spacing), with K chosen so that this is below :data:`BINNING_TOL`. The cost is
+    then K x S instead of n x S per replicate (a trial of 100,000)."""
+    B, n = c.shape
+    lo, hi = c.min(axis=1), c.max(axis=1)
+    span = float(np.max(hi - lo)) if B else 0.0
+    K = max(2, int(np.ceil(span * np.sqrt(0.0303 / BINNING_TOL))) + 1)
+    if K >= n or not np.isfinite(span):
+        return np.einsum("bsn,bn->bs", ndtr(c[:, None, :] + shifts[:, :, None]), weight)
+    h = np.where(hi > lo, (hi - lo) / (K - 1), 1.0)
+    pos = (c - lo[:, None]) / h[:, None]
+    j = np.clip(np.floor(pos), 0, K - 2).astype(np.int64)
+    f = pos - j
+    base = (np.arange(B) * K)[:, None]
+    node_w = (np.bincount((j + base).ravel(), (weight * (1 - f)).ravel(), minlength=B * K)
+              + np.bincount((j + 1 + base).ravel(), (weight * f).ravel(), minlength=B * K))
+    nodes = lo[:, None] + h[:, None] * np.arange(K)[None, :]
+    return np.einsum("bsk,bk->bs", ndtr(nodes[:, None, :] + shifts[:, :, None]),
+                     node_w.reshape(B, K))
 
 
 def probit_r2(X: np.ndarray, beta: np.ndarray) -> float:
