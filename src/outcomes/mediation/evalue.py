@@ -75,20 +75,23 @@ def risk_ratio_effects(mu: np.ndarray) -> np.ndarray:
 
 def evalue_columns(est: pd.DataFrame, ratio_point: dict, ratio_draws: dict,
                    outcome_sd: float | None, outcome_risk: float | None,
-                   alpha: float) -> pd.DataFrame:
+                   alpha: float, effects: tuple[str, ...] = EFFECTS_WITH_EVALUE
+                   ) -> pd.DataFrame:
     """``est`` (rows of one mediation analysis) with ``evalue`` and ``evalue_ci`` before
     ``status``: from the risk ratio of the potential-outcome risks for ``risk_difference``
     rows (``ratio_point[label]`` (7,), ``ratio_draws[label]`` (B, 7): percentile CI of
     the valid draws), sqrt(OR) or OR for ``odds_ratio`` rows (``outcome_risk`` > 15% or
     not), exp(0.91 d) with d = estimate / ``outcome_sd`` for ``mean_difference`` rows; NaN
-    for the proportion mediated, median differences and rows not estimated."""
+    for the proportion mediated, median differences and rows not estimated. ``effects``
+    names the effects that get one, in the order of the columns of the ratio arrays (other
+    analyses, e.g. interventional effects, pass their own)."""
     ev = np.full(len(est), np.nan)
     ev_ci = np.full(len(est), np.nan)
     for i, r in enumerate(est.to_dict("records")):
         name, et = r["effect"], r["estimate_type"]
-        if name not in EFFECTS_WITH_EVALUE or r.get("status", "estimated") != "estimated":
+        if name not in effects or r.get("status", "estimated") != "estimated":
             continue
-        j = EFFECTS_WITH_EVALUE.index(name)
+        j = effects.index(name)
         if et == "risk_difference" and r["mediator"] in ratio_point:
             rr = ratio_point[r["mediator"]][j]
             d = ratio_draws[r["mediator"]][:, j]
