@@ -119,7 +119,7 @@ def mean_normal_cdf(c: np.ndarray, weight: np.ndarray, shifts: np.ndarray) -> np
     span = float(np.max(hi - lo)) if B else 0.0
     K = max(2, int(np.ceil(span * np.sqrt(0.0303 / BINNING_TOL))) + 1)
     if K >= n or not np.isfinite(span):
-        return np.einsum("bsn,bn->bs", ndtr(c[:, None, :] + shifts[:, :, None]), weight)
+        return _weighted_cdf_means(c, weight, shifts)
     h = np.where(hi > lo, (hi - lo) / (K - 1), 1.0)
     pos = (c - lo[:, None]) / h[:, None]
     j = np.clip(np.floor(pos), 0, K - 2).astype(np.int64)
@@ -128,8 +128,19 @@ def mean_normal_cdf(c: np.ndarray, weight: np.ndarray, shifts: np.ndarray) -> np
     node_w = (np.bincount((j + base).ravel(), (weight * (1 - f)).ravel(), minlength=B * K)
               + np.bincount((j + 1 + base).ravel(), (weight * f).ravel(), minlength=B * K))
     nodes = lo[:, None] + h[:, None] * np.arange(K)[None, :]
-    return np.einsum("bsk,bk->bs", ndtr(nodes[:, None, :] + shifts[:, :, None]),
-                     node_w.reshape(B, K))
+    return _weighted_cdf_means(nodes, node_w.reshape(B, K), shifts)
+
+
+def _weighted_cdf_means(x: np.ndarray, w: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """sum_k w[b, k] Phi(x[b, k] + shifts[b, s]), a few replicates at a time (at most
+    about 4 million values of Phi in memory)."""
+    B, K = x.shape
+    out = np.empty((B, shifts.shape[1]))
+    step = max(1, 4_000_000 // max(1, shifts.shape[1] * K))
+    for lo in range(0, B, step):
+        r = slice(lo, lo + step)
+        out[r] = np.einsum("bsk,bk->bs", ndtr(x[r][:, None, :] + shifts[r][:, :, None]), w[r])
+    return out
 
 
 def probit_r2(X: np.ndarray, beta: np.ndarray) -> float:
