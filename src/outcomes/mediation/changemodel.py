@@ -38,6 +38,7 @@ from outcomes.tables import ESTIMATE_COLUMNS
 
 from .data import Roles, count_missing
 from .engine import fit_mediation_designs
+from .evalue import evalue_columns
 from .mi import MI_COLUMNS, fit_mediation_mi_designs
 from .result import STATUS_COLUMNS, not_estimable_rows
 from .sensitivity import SENSITIVITY_COLUMNS
@@ -439,6 +440,7 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
     if "m" in ident:  # the MI rows' columns, in their place
         est = est[[c for c in est.columns if c not in (*MI_COLUMNS, *STATUS_COLUMNS)]].assign(
             riv=np.nan, fmi=np.nan, m=ident["m"], **{c: est[c] for c in STATUS_COLUMNS})
+    est = evalue_columns(est, {}, {}, None, None, 0.05)  # NA E-values, in their place
     report = {"job": ident["rng_stream"], "analysis": "mediation", "mediator_set": list(mediators),
               "outcome_name": outcome, "outcome_label": OUTCOMES[outcome]["label"],
               "outcome_type": otype, "n": n, "events": events, "seed": ident["seed"],

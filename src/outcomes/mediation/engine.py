@@ -36,6 +36,7 @@ from .data import (
     covariate_matrix,
     numeric_array,
 )
+from .evalue import evalue_columns, risk_ratio_effects
 from .models import K_REF, Engine, SetModel, subset
 from .result import (
     ASSUMPTIONS,
@@ -47,7 +48,7 @@ from .result import (
     MediationResult,
     not_estimable_rows,
 )
-from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables
+from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables, usable_grid
 
 __all__ = ["fit_mediation", "fit_mediation_designs", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
 
@@ -253,8 +254,9 @@ def fit_mediation_designs(
             bm.check_joint(label, meds, [mtypes[mediators.index(m)] for m in meds])
         elif binary[0]:
             bm.check_mediator_sample(Mj[:, 0], T, meds[0], exposure)
-        sens = outcome_type == "linear" and kind == "single" and not interaction and not binary[0]
-        Ym = np.column_stack([Mj, y]) if sens else Mj
+        sens = (outcome_type in ("linear", "logistic") and kind == "single" and not interaction
+                and not binary[0])
+        Ym = np.column_stack([Mj, y]) if sens and outcome_type == "linear" else Mj
         parts = [one, T[:, None], Mj]
         if interaction:
             parts.append(T[:, None] * Mj)
@@ -286,7 +288,8 @@ def fit_mediation_designs(
             models[label]["mediator distribution"] = (
                 "multivariate normal: the mediator models' means and residual covariance")
 
-    eng = Engine(outcome_type, sets, T, y, tm, ev, horizon, odds_ratio, quadrature_tol)
+    eng = Engine(outcome_type, sets, T, y, tm, ev, horizon, odds_ratio, quadrature_tol,
+                 usable_grid(rho_grid))
 
     # -- point estimates ----------------------------------------------------------------
     ones = np.ones((1, n))
@@ -294,6 +297,7 @@ def fit_mediation_designs(
     point_po: dict[tuple[str, str], np.ndarray] = {}
     params: dict[str, dict] = {}
     sens_point: dict[str, np.ndarray] = {}
+    ratio_point: dict[str, np.ndarray] = {}  # risk ratios of the effects (E-values)
     for sm in sets:
         lp, prm, ok, wsig, sens = eng.fit_set(sm, ones, point=True)
         if eng.mediator_ok is not None and not eng.mediator_ok[0]:
@@ -311,6 +315,8 @@ def fit_mediation_designs(
             point_eff[(sm.label, et)] = e[0]
         for et, mu in po.items():
             point_po[(sm.label, et)] = mu[0]
+        if "risk_difference" in po:
+            ratio_point[sm.label] = risk_ratio_effects(po["risk_difference"])[0]
         params[sm.label] = _named_params(sm, prm, exposure)
         if sens is not None:
             sens_point[sm.label] = sens[0]
@@ -324,6 +330,7 @@ def fit_mediation_designs(
         reps: dict[tuple[str, str], list[np.ndarray]] = {k: [] for k in point_eff}
         bparams: dict[str, dict[str, list[np.ndarray]]] = {sm.label: {} for sm in sets}
         sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
+        ratio_reps: dict[str, list[np.ndarray]] = {k: [] for k in ratio_point}
         failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
         no_conv = f"{outcome_type} outcome model did not converge"
         draws = (bootstrap_counts(rng, n, n_boot) if units is None
@@ -345,17 +352,23 @@ def fit_mediation_designs(
                 k = eng.k_boot.get(sm.label, 0)
                 eff = {et: np.full((W.shape[0], e.size), np.nan) for (lab, et), e in point_eff.items()
                        if lab == sm.label}
+                rr = np.full((W.shape[0], 7), np.nan)
                 if ok.any():
                     lp_ok = subset(lp, ok)
-                    for et, e in eng.effects(eng.potential_outcomes(
-                            lp_ok, None if wsig is None else wsig[ok], k)).items():
+                    po_b = eng.potential_outcomes(lp_ok, None if wsig is None else wsig[ok], k)
+                    for et, e in eng.effects(po_b).items():
                         eff[et][ok] = e
+                    if "risk_difference" in po_b:
+                        rr[ok] = risk_ratio_effects(po_b["risk_difference"])
                 finite = np.logical_and.reduce([np.isfinite(e).all(axis=1) for e in eff.values()])
                 _count(failed_by[sm.label], "effects not finite", ok & ~finite)
                 ok &= finite
                 for et, e in eff.items():
                     e[~ok] = np.nan
                     reps[(sm.label, et)].append(e)
+                if sm.label in ratio_reps:
+                    rr[~ok] = np.nan
+                    ratio_reps[sm.label].append(rr)
                 if sens is not None:
                     sens = sens.copy()
                     sens[~ok] = np.nan
@@ -401,6 +414,10 @@ def fit_mediation_designs(
         first = RESULT_COLUMNS + [c for c in est_df.columns
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
         est_df = est_df[first + STATUS_COLUMNS]
+        ratio_arr = {k: np.vstack(v) if v else np.empty((0, 7)) for k, v in ratio_reps.items()}
+        outcome_sd = float(np.std(y, ddof=1)) if outcome_type == "linear" and n > 1 else None
+        outcome_risk = float(y.mean()) if outcome_type == "logistic" and n else None
+        est_df = evalue_columns(est_df, ratio_point, ratio_arr, outcome_sd, outcome_risk, alpha)
         for label, why in unmodelled.items():  # the joint set's rows, not estimable
             extra = not_estimable_rows(
                 why, outcome_type=outcome_type, odds_ratio=odds_ratio, analysis=analysis,
@@ -410,7 +427,8 @@ def fit_mediation_designs(
                 n_boot_failed=0)
             est_df = pd.concat([est_df, extra.reindex(columns=est_df.columns)], ignore_index=True)
 
-        sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
+        sens_arr = {k: np.vstack(v) if v else np.empty((0, sens_point[k].size))
+                    for k, v in sens_reps.items()}
         sens_df, sens_sum, notes = sensitivity_tables(
             [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
             np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
@@ -469,7 +487,8 @@ def fit_mediation_designs(
                                          "bootstrap": eng.k_boot.get(sm.label, 0)} for sm in sets},
             software=_versions(), methods=methods, assumptions=assumptions, notes=notes,
             point_effects=point_eff, failed_by=failed_by, sensitivity_point=sens_point,
-            sensitivity_draws=sens_arr,
+            sensitivity_draws=sens_arr, ratio_point=ratio_point, ratio_draws=ratio_arr,
+            outcome_sd=outcome_sd, outcome_risk=outcome_risk,
         )
     return out
 

@@ -12,6 +12,8 @@ from . import binary_mediator as bm
 from . import effects as fx
 from .checks import INTERCEPT
 from .fitting import fit_logistic, fit_ols, fit_weibull
+from .probit import fit_probit
+from .sensitivity import probit_acme_curve
 
 K_REF = 96  # Gauss-Hermite nodes of the reference (point-estimate) quadrature
 _K_LADDER = (2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96)
@@ -54,7 +56,8 @@ class Engine:
     """Fits of every mediator set for blocks of resample counts; ``diverged`` holds the last
     outcome fit's divergence flags (separation, monotone likelihood), None for linear."""
 
-    def __init__(self, outcome_type, sets, T, y, time, event, horizon, odds_ratio, qtol):
+    def __init__(self, outcome_type, sets, T, y, time, event, horizon, odds_ratio, qtol,
+                 rho_grid=None):
         self.diverged: np.ndarray | None = None
         self.mediator_ok: np.ndarray | None = None  # binary mediator: logistic fit converged
         self.outcome_type = outcome_type
@@ -69,6 +72,7 @@ class Engine:
         self.start: dict[str, object] = {}
         self.k_boot: dict[str, int] = {}
         self.k_point: dict[str, int] = {}
+        self.rho_grid = rho_grid  # the ρ grid of the probit sensitivity analysis
 
     # -- fitting -------------------------------------------------------------------------
     def fit_set(self, sm: SetModel, W: np.ndarray, *, point: bool):
@@ -106,13 +110,27 @@ class Engine:
             self.start[sm.label] = beta[0] if wsig is None else (beta[0], float(wsig[0]))
         lp = self._linear_predictor(sm, alpha, sigma_m, beta, W)
         sens = None
-        if sm.sensitivity:
+        if sm.sensitivity and self.outcome_type == "logistic":
+            sens = self._probit_sensitivity(sm, alpha[:, :, 0], sigma_m[:, 0, 0], W, point)
+        elif sm.sensitivity:
             cov = med.resid_cov
             with np.errstate(invalid="ignore", divide="ignore"):  # failed replicates: NaN
                 s2 = np.sqrt(cov[:, 0, 0])
                 s1 = np.sqrt(cov[:, 1, 1])
                 sens = np.column_stack([alpha[:, 1, 0], s1, s2, cov[:, 0, 1] / (s1 * s2)])
         return lp, params, ok, wsig, sens
+
+    def _probit_sensitivity(self, sm, alpha, var_m, W, point):
+        """(B, 2 + G): rho12, the probit ACME(ρ) over ``rho_grid`` and at ρ = 0
+        (:func:`~.sensitivity.probit_acme_curve`); NaN rows where the probit fit fails."""
+        key = ("probit", sm.label)
+        pf = fit_probit(sm.Xo, self.y, W, start=None if point else self.start.get(key))
+        if point:
+            self.start[key] = pf.coef[0]
+        grid = np.append(self.rho_grid, 0.0)
+        with np.errstate(invalid="ignore"):
+            return probit_acme_curve(pf.coef, alpha, np.sqrt(var_m), sm.C,
+                                     W / W.sum(axis=1, keepdims=True), grid)
 
     def _linear_predictor(self, sm, alpha, sigma_m, beta, W):
         J = sm.J
