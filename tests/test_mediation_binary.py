@@ -247,6 +247,14 @@ def test_type_detection_declaration_joint_sets_separation_and_sensitivity():
     assert "logit" in res.models["m"]["mediator model m"]
     assert res.sensitivity_frame().empty
     assert any("not available for the binary mediator(s) m" in s for s in res.notes)
+    # nor the probit rho analysis of a binary outcome; its E-values are those of the effects
+    res = fit_mediation(d, mediators=["m"], **{**kw, "outcome": "yb", "outcome_type": "logistic"})
+    assert res.sensitivity_frame().empty
+    assert any("not available for the binary mediator(s) m" in s for s in res.notes)
+    rd = effects(res, "risk_difference")
+    mu = res.potential_outcomes[("m", "risk_difference")]
+    rr = np.sqrt(mu[0, 1] / mu[0, 0] * mu[1, 1] / mu[1, 0])  # geometric mean of the ACME ratios
+    assert rd.loc["acme_average", "evalue"] == pytest.approx(rr + np.sqrt(rr * (rr - 1)), rel=1e-9)
     # the declaration wins: continuous on 0/1 data is the normal model, with its rho analysis
     res = fit_mediation(d, mediators=["m"], mediator_types={"m": "continuous"}, **kw)
     assert "normal linear" in res.models["m"]["mediator model m"]
