@@ -281,6 +281,11 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         raise ChangeModelError(f"unknown outcome '{outcome}'; the plan has {', '.join(plan.mediation['outcomes'])}")
     mediators = sets[mediator]
     columns = {m: f"{m}_M" for m in mediators}
+    declared = plan.mediator_types
+    unknown = sorted(set(declared) - {m for ms in sets.values() for m in ms})
+    if unknown:
+        raise ChangeModelError(f"config key 'mediation.mediator_types': {', '.join(unknown)} "
+                               "not a mediator of 'mediation.mechanisms'")
     base = f"mediation/{mediator}/{outcome}"
     streams = {NONE: base, PEER_WORKER: f"{base}/{PEER_WORKER}"}
     otype = OUTCOMES[outcome]["type"]
@@ -344,6 +349,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         mediator_covariates=mediator_cov,
         categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
         interaction=bool(plan.mediation["interaction"]),
+        mediator_types={columns[m]: declared[m] for m in mediators if m in declared},
         horizon=float(plan.followup_days),
         n_boot=int(plan.mediation["n_boot"]),
         joint=len(mediators) > 1,

@@ -202,6 +202,10 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
     fmi: dict[str, float] = {}
     for _, r in first.estimates.iterrows():
         label, et, name = r["mediator"], r["estimate_type"], r["effect"]
+        if (label, et) not in first.point_effects:  # a set not estimable before fitting
+            rows.append({**r.to_dict(), "n_boot": total, "seed": None, "riv": np.nan,
+                         "fmi": np.nan, "m": m})
+            continue
         j = fx.EFFECTS.index(name)
         point = np.array([f.point_effects[(label, et)][j] for f in fits])
         per = [f.replicates[(label, et)][:, j] for f in fits]

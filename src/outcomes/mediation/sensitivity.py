@@ -117,8 +117,10 @@ def mean_normal_cdf(c: np.ndarray, weight: np.ndarray, shifts: np.ndarray) -> np
     B, n = c.shape
     lo, hi = c.min(axis=1), c.max(axis=1)
     span = float(np.max(hi - lo)) if B else 0.0
+    if not np.isfinite(span):  # a failed (NaN) replicate in the block: direct sums
+        return _weighted_cdf_means(c, weight, shifts)
     K = max(2, int(np.ceil(span * np.sqrt(0.0303 / BINNING_TOL))) + 1)
-    if K >= n or not np.isfinite(span):
+    if K >= n:
         return _weighted_cdf_means(c, weight, shifts)
     h = np.where(hi > lo, (hi - lo) / (K - 1), 1.0)
     pos = (c - lo[:, None]) / h[:, None]
