@@ -19,6 +19,7 @@ from outcomes.cli import main
 from outcomes.errors import NotEstimable
 from outcomes.mediation import fit_mediation
 from outcomes.mediation.changemodel import mediator_sets
+from outcomes.mediation.summaries import NOT_MEANINGFUL
 from outcomes.plan import AnalysisPlan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,10 +115,18 @@ def check_report_section(tmp: Path, plan_file: Path, table: pd.DataFrame) -> Non
     sec = mediation_section(inp)
     rows = [r for g in sec.groups for r in g.rows]
     ne = table.loc[table["status"] == "not estimable"]
-    expected = {(o, m, r) for o, m, r in zip(ne["outcome"], ne["mediator"], ne["reason"],
-                                             strict=True)}
+    # a proportion mediated that is not meaningful is a cell of its own, not the row's failure
+    honest = ne["reason"] == NOT_MEANINGFUL
+    assert (ne.loc[honest, "effect"] == "prop_mediated").all()
+    expected = {(o, m, r) for o, m, r in zip(ne.loc[~honest, "outcome"], ne.loc[~honest, "mediator"],
+                                             ne.loc[~honest, "reason"], strict=True)}
     shown = {(g.outcome, r.mediator, r.reason) for g in sec.groups for r in g.rows if r.reason}
     assert shown == expected
+    cells = {(g.outcome, g.estimate_type, r.mediator): r.cells.get("prop_mediated")
+             for g in sec.groups for r in g.rows if not r.reason}
+    for _, row in ne.loc[honest].iterrows():
+        e = cells[(row["outcome"], row["estimate_type"], row["mediator"])]
+        assert e.est.text == NOT_MEANINGFUL and not e.has_ci
     estimated = set(zip(table.loc[table["status"] == "estimated", "outcome"],
                         table.loc[table["status"] == "estimated", "mediator"], strict=True))
     assert all(not r.reason for g in sec.groups for r in g.rows

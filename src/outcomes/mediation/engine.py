@@ -46,6 +46,7 @@ from .result import (
     MediationResult,
 )
 from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables
+from .summaries import EXTRAPOLATED, extrapolated_effects, meaningful_proportions
 
 __all__ = ["fit_mediation", "fit_mediation_designs", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
 
@@ -349,6 +350,9 @@ def fit_mediation_designs(
         rows = []
         kinds = {sm.label: sm.kind for sm in sets}
         effect_names: dict[str, tuple[str, ...]] = {}
+        beyond = ({sm.label: extrapolated_effects(point_po[(sm.label, "median_difference")],
+                                                  horizon, float(tm.max()))
+                   for sm in sets} if outcome_type == "weibull" else {})
         for (label, et), est in point_eff.items():
             names = fx.EFFECTS[: est.size]
             effect_names[et] = names
@@ -371,12 +375,13 @@ def fit_mediation_designs(
                     "events": events, "horizon": horizon if outcome_type == "weibull" else None,
                     "ci_level": ci_level, "outcome_type": outcome_type,
                     "n_boot_failed": failed[label],
+                    EXTRAPOLATED: beyond[label][et][name] if beyond else None,
                     "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
                 })
         est_df = pd.DataFrame(rows)
         first = RESULT_COLUMNS + [c for c in est_df.columns
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
-        est_df = est_df[first + STATUS_COLUMNS]
+        est_df = meaningful_proportions(est_df[first + STATUS_COLUMNS])
 
         sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
         sens_df, sens_sum, notes = sensitivity_tables(
@@ -393,7 +398,10 @@ def fit_mediation_designs(
         if outcome_type == "weibull":
             notes.append(
                 "Median times are those of the marginal counterfactual distributions implied by "
-                "the Weibull model; medians beyond the follow-up are extrapolations.")
+                "the Weibull model; a median beyond the longest follow-up "
+                f"({float(tm.max()):g}) is an extrapolation (column {EXTRAPOLATED}); the "
+                f"restricted mean times to {horizon:g} (rmst_difference) and the risks by it "
+                "extrapolate only when the horizon is beyond the longest follow-up.")
         assumptions = list(ASSUMPTIONS)
         if outcome_type == "weibull":
             assumptions.append(SURVIVAL_ASSUMPTION)

@@ -32,6 +32,7 @@ from .data import Roles, count_missing
 from .engine import MissingDataWarning, fit_mediation_designs
 from .result import ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS, MediationResult
 from .sensitivity import DEFAULT_RHO_GRID, SENSITIVITY_COLUMNS, acme_at_rho, sensitivity_band
+from .summaries import EXTRAPOLATED, meaningful_proportions
 
 __all__ = ["MI_COLUMNS", "MediationMIResult", "boot_per_imputation", "fit_mediation_mi",
            "fit_mediation_mi_designs"]
@@ -191,7 +192,7 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
                      if (why := interval_failure(d, total, ci_level)) is not None}
     rows = []
     fmi: dict[str, float] = {}
-    for _, r in first.estimates.iterrows():
+    for pos, (_, r) in enumerate(first.estimates.iterrows()):
         label, et, name = r["mediator"], r["estimate_type"], r["effect"]
         j = fx.EFFECTS.index(name)
         point = np.array([f.point_effects[(label, et)][j] for f in fits])
@@ -216,9 +217,12 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
             std_error=float(np.std(d, ddof=1)) if d.size > 1 else np.nan,
             riv=riv, fmi=f_mi, m=m, status=ESTIMATED if why is None else NOT_ESTIMABLE,
             reason=why or "")
+        if isinstance(row.get(EXTRAPOLATED), bool | np.bool_):  # in any imputation
+            row[EXTRAPOLATED] = any(bool(f.estimates[EXTRAPOLATED].iloc[pos]) for f in fits)
         rows.append(row)
     est = pd.DataFrame(rows)
-    est = est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS]
+    est = meaningful_proportions(
+        est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS])
     sens, summ = _pool_sensitivity(fits, set(not_estimable), alpha)
     notes = [n for n in first.notes if "bootstrap replicates failed" not in n
              and "effects not estimable" not in n]

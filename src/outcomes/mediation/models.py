@@ -11,6 +11,7 @@ import numpy as np
 from . import effects as fx
 from .checks import INTERCEPT
 from .fitting import fit_logistic, fit_ols, fit_weibull
+from .rmst import po_weibull_rmst
 
 K_REF = 96  # Gauss-Hermite nodes of the reference (point-estimate) quadrature
 _K_LADDER = (2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96)
@@ -129,6 +130,7 @@ class Engine:
         return {
             "risk_difference": fx.po_weibull_risk(lp, wsig, self.horizon, k),
             "median_difference": fx.po_weibull_median(lp, wsig, k),
+            "rmst_difference": po_weibull_rmst(lp, wsig, self.horizon, k),
         }
 
     def effects(self, po: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -142,7 +144,8 @@ class Engine:
     def choose_nodes(self, sm, lp, wsig) -> None:
         """Reference quadrature for the point estimate; fewest nodes for the bootstrap whose
         potential-outcome means stay within ``qtol`` of the reference (risks: absolute,
-        medians: relative) at 1.25 x the fitted mediator spread s(t)."""
+        medians: relative; restricted means: relative to the horizon) at 1.25 x the fitted
+        mediator spread s(t)."""
         if self.outcome_type == "linear":
             return
         self.k_point[sm.label] = K_REF
@@ -153,7 +156,8 @@ class Engine:
             cand = self.potential_outcomes(wide, wsig, k)
             err = 0.0
             for et, mu in cand.items():
-                scale = np.abs(ref[et]) if et == "median_difference" else 1.0
+                scale = (np.abs(ref[et]) if et == "median_difference" else
+                         self.horizon if et == "rmst_difference" else 1.0)
                 err = max(err, float(np.max(np.abs(mu - ref[et]) / scale)))
             if err <= self.qtol:
                 self.k_boot[sm.label] = k
