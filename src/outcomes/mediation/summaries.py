@@ -40,13 +40,14 @@ PO_OF_EFFECT: dict[str, tuple[tuple[int, int], ...]] = {
     "total": ((1, 1), (0, 0)),
     "prop_mediated": ((0, 0), (0, 1), (1, 0), (1, 1)),
 }
-_NUMBERS = ("estimate", "std_error", "ci_low", "ci_high", "p_value")
+_NUMBERS = ("estimate", "std_error", "ci_low", "ci_high", "p_value", "riv", "fmi")
 
 
 def meaningful_proportions(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` (rows of one design: mediator x estimate_type x effect) with every
     estimated ``prop_mediated`` row whose total effect (same mediator and estimate type)
-    has a finite CI that includes 0 made not estimable, reason :data:`NOT_MEANINGFUL`."""
+    has a finite CI that includes 0 made not estimable, reason :data:`NOT_MEANINGFUL`, with
+    no estimate, standard error, CI, p-value (nor, pooled over imputations, riv and fmi)."""
     out = table.copy()
     if out.empty or "effect" not in out.columns:
         return out
@@ -60,7 +61,7 @@ def meaningful_proportions(table: pd.DataFrame) -> pd.DataFrame:
         if status != ESTIMATED or not (np.isfinite(lo) and np.isfinite(hi)):
             continue
         if lo <= 0.0 <= hi:
-            out.loc[i, list(_NUMBERS)] = np.nan
+            out.loc[i, [c for c in _NUMBERS if c in out.columns]] = np.nan
             out.loc[i, ["status", "reason"]] = [NOT_ESTIMABLE, NOT_MEANINGFUL]
     return out
 
