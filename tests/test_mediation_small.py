@@ -85,6 +85,10 @@ def check_table(table: pd.DataFrame, tmp: Path, plan) -> None:
     assert (ne["reason"].str.len() > 10).all()
     assert not ne["reason"].str.contains("Traceback|Error").any()
     # every job has all its rows: 8 effects per scale and design (clustering none, peer_worker)
+    # the Weibull rows' flag survives gathering with the other outcomes' NA as text
+    weibull = table["outcome"] == "readmit_time"
+    assert set(table.loc[weibull & (table["status"] == "estimated"), "extrapolated"]) <= {"yes", "no"}
+    assert table.loc[~weibull, "extrapolated"].isna().all()
     sizes = table.groupby(["clustering", "mediator", "outcome", "estimate_type"]).size()
     assert (sizes == 8).all() and set(table["clustering"]) == {"none", "peer_worker"}
     for outcome in plan.mediation["outcomes"]:

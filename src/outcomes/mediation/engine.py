@@ -375,7 +375,8 @@ def fit_mediation_designs(
                     "events": events, "horizon": horizon if outcome_type == "weibull" else None,
                     "ci_level": ci_level, "outcome_type": outcome_type,
                     "n_boot_failed": failed[label],
-                    EXTRAPOLATED: beyond[label][et][name] if beyond else None,
+                    EXTRAPOLATED: (("yes" if beyond[label][et][name] else "no") if beyond
+                                   else None),
                     "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
                 })
         est_df = pd.DataFrame(rows)

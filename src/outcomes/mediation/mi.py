@@ -217,8 +217,9 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
             std_error=float(np.std(d, ddof=1)) if d.size > 1 else np.nan,
             riv=riv, fmi=f_mi, m=m, status=ESTIMATED if why is None else NOT_ESTIMABLE,
             reason=why or "")
-        if isinstance(row.get(EXTRAPOLATED), bool | np.bool_):  # in any imputation
-            row[EXTRAPOLATED] = any(bool(f.estimates[EXTRAPOLATED].iloc[pos]) for f in fits)
+        if row.get(EXTRAPOLATED) in ("yes", "no"):  # in any imputation
+            row[EXTRAPOLATED] = ("yes" if any(f.estimates[EXTRAPOLATED].iloc[pos] == "yes"
+                                              for f in fits) else "no")
         rows.append(row)
     est = pd.DataFrame(rows)
     est = meaningful_proportions(

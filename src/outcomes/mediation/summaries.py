@@ -27,7 +27,8 @@ __all__ = ["NOT_MEANINGFUL", "EXTRAPOLATED", "PO_OF_EFFECT", "meaningful_proport
 
 #: The reason of a proportion-mediated row whose total effect's CI includes 0.
 NOT_MEANINGFUL = "not meaningful: the total effect's CI includes 0"
-#: The column flagging Weibull rows that depend on the fitted model beyond the follow-up.
+#: The column flagging Weibull rows that depend on the fitted model beyond the follow-up
+#: (``yes``/``no``; text, so that a table gathered with other outcomes' NA keeps it).
 EXTRAPOLATED = "extrapolated"
 #: The potential outcomes mu[t, t'] each effect is a contrast of (outcomes.mediation.effects).
 PO_OF_EFFECT: dict[str, tuple[tuple[int, int], ...]] = {

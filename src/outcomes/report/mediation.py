@@ -146,7 +146,7 @@ def _cell(table, i: int, label: str, et: str) -> Estimate:
     if _not_meaningful(table.raw, i):
         e.est = Num(e.reason, e.est.raw, "mediation", i, "estimate", e.est.scale, e.est.decimals)
         e.reason = ""
-    elif EXTRAPOLATED in table.raw.columns and str(table.raw.at[i, EXTRAPOLATED]) == "True":
+    elif EXTRAPOLATED in table.raw.columns and str(table.raw.at[i, EXTRAPOLATED]) == "yes":
         e.note = "extrapolated beyond the follow-up"
     return e
 
@@ -154,7 +154,7 @@ def _cell(table, i: int, label: str, et: str) -> Estimate:
 def extrapolation_note(g: pd.DataFrame, et: str) -> str:
     """Under a table of Weibull effects: which estimates extrapolate beyond the longest
     follow-up (column ``extrapolated``), and where the estimates that do not are."""
-    if EXTRAPOLATED not in g.columns or not (g[EXTRAPOLATED].astype(str) == "True").any():
+    if EXTRAPOLATED not in g.columns or not (g[EXTRAPOLATED].astype(str) == "yes").any():
         return ""
     what = {"median_difference": "median times", "risk_difference": "risks by the horizon",
             "rmst_difference": "restricted mean times to the horizon"}.get(et, "estimates")
