@@ -18,6 +18,7 @@ from outcomes.mediation.effects import LinearPredictor
 from outcomes.mediation.fitting import fit_weibull
 from outcomes.mediation.models import K_REF
 from outcomes.mediation.rmst import po_weibull_rmst, weibull_rmst_ratio
+from outcomes.mediation.summaries import NOT_MEANINGFUL
 
 
 def _surv(u, eta, sigma):
@@ -162,3 +163,35 @@ def test_medians_beyond_the_follow_up_are_flagged(weibull_trial):
     assert (res.to_frame()["extrapolated"] == "no").all()
     assert res.potential_outcomes[("m", "median_difference")].max() < full.time.max()
     assert any(f"longest follow-up ({full.time.max():g})" in note for note in res.notes)
+
+
+def test_the_report_marks_extrapolated_medians(weibull_trial, tmp_path):
+    """The report's mediation section: every median-time effect beyond a 120-day follow-up
+    is marked, with a note under its table pointing to the RMST rows; the RMST table to a
+    100-day horizon has neither."""
+    from outcomes.plan import AnalysisPlan
+    from outcomes.report.inputs import ReportInputs, Table, read_table
+    from outcomes.report.mediation import mediation_section
+    from outcomes.tables import write_tsv
+
+    d = weibull_trial.copy()
+    cut = d.time > 120
+    d.loc[cut, "time"], d.loc[cut, "event"] = 120.0, 0
+    d["m"] = 0.5 * d.arm + np.random.default_rng(2).normal(size=len(d))
+    tab = fit_mediation(d, exposure="arm", mediators=["m"], outcome_type="weibull", time="time",
+                        event="event", covariates=["x"], horizon=100.0, n_boot=50,
+                        rng=np.random.default_rng(0)).to_frame()
+    write_tsv(tab.assign(outcome="readmit_time", mediator="HHI", mechanism="M2"),
+              tmp_path / "mediation.tsv")
+    unused = Table(tmp_path, pd.DataFrame(), pd.DataFrame())
+    inp = ReportInputs(tmp_path, AnalysisPlan(), tmp_path / "plan.json", pd.DataFrame(),
+                       pd.DataFrame(), unused, unused,
+                       mediation=read_table(tmp_path / "mediation.tsv"))
+    groups = {g.estimate_type: g for g in mediation_section(inp).groups}
+    assert list(groups) == ["risk_difference", "median_difference", "rmst_difference"]
+    med = groups["median_difference"]
+    assert "RMST" in med.note and "beyond the longest follow-up" in med.note
+    cells = [c for r in med.rows for c in r.cells.values() if c.est.text != NOT_MEANINGFUL]
+    assert cells and all(c.note == "extrapolated beyond the follow-up" for c in cells)
+    rm = groups["rmst_difference"]
+    assert rm.note == "" and all(c.note == "" for r in rm.rows for c in r.cells.values())

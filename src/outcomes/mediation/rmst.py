@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammainc, gammaln
 
-from .effects import _CLIP, _ROWS, LinearPredictor, _weibull_parts, gauss_hermite
+from .effects import LinearPredictor, gauss_hermite, weibull_blocks
 
 __all__ = ["weibull_rmst_ratio", "po_weibull_rmst"]
 
@@ -43,25 +43,17 @@ def po_weibull_rmst(lp: LinearPredictor, sigma: np.ndarray, horizon: float, k: i
     """(B, 2, 2) restricted mean times to the event up to ``horizon`` (time units):
     mean_i E[RMST_i(h | t, M(t'))], by k-point Gauss-Hermite over the mediators' noise.
 
-    With eta = eta0 + s x + t' Delta the cumulative hazard at h is F_i * a, a = exp(-(s x +
-    t' Delta) / sigma), as in :func:`outcomes.mediation.effects.po_weibull_risk`.
+    The cumulative hazard at h of participant i at node k is F_i * a_k
+    (:func:`outcomes.mediation.effects.weibull_blocks`), as for the risk.
     """
-    x, w = gauss_hermite(k)
-    B, n = lp.weight.shape
-    logh = float(np.log(horizon))
-    out = np.empty((B, 2, 2))
-    for t in (0, 1):
-        for lo in range(0, B, _ROWS):
-            rows = slice(lo, min(lo + _ROWS, B))
-            wt = lp.weight[rows]
-            F = _weibull_parts(lp, t, rows, sigma, logh)  # (b, n)
-            sg = sigma[rows, None]
-            for tp in (0, 1):
-                z = -(lp.s[t][rows, None] * x[None, :] + (lp.delta[t][rows] * tp)[:, None])
-                a = np.exp(np.clip(z / sg, -_CLIP, _CLIP))  # (b, k)
-                acc = np.zeros(F.shape[0])
-                for j in range(k):
-                    r = weibull_rmst_ratio(sg, F * a[:, j : j + 1])
-                    acc += w[j] * np.einsum("bn,bn->b", r, wt)
-                out[rows, t, tp] = horizon * acc
+    _, w = gauss_hermite(k)
+    out = np.empty((lp.weight.shape[0], 2, 2))
+    for rows, t, tp, wt, F, a in weibull_blocks(lp, sigma, horizon, k):
+        sg = sigma[rows, None]
+        acc = np.zeros(F.shape[0])
+        for j in range(k):
+            with np.errstate(over="ignore", invalid="ignore"):  # x = inf: P = 1, r = 0
+                r = weibull_rmst_ratio(sg, F * a[:, j : j + 1])
+            acc += w[j] * np.einsum("bn,bn->b", r, wt)
+        out[rows, t, tp] = horizon * acc
     return out
