@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from outcomes.mediation.summaries import EXTRAPOLATED, NOT_MEANINGFUL
-
 from . import fmt
 from .design import designs, twin_index
 from .estimates import (
@@ -23,6 +21,7 @@ from .estimates import (
     estimate,
 )
 from .fmt import Num
+from .honest import effect_cell, extrapolation_note, not_meaningful
 from .inputs import MEDIATION_KEY, ReportInputs
 
 # ----------------------------------------------------------------------------- mediation
@@ -133,38 +132,6 @@ def _ci_text(e: Estimate | None, row: MedRow | None = None, absent: str = "not e
     return f"{e.est.text} ({e.lo.text} to {e.hi.text})"
 
 
-def _not_meaningful(t: pd.DataFrame, i) -> bool:
-    """Whether row ``i`` is a proportion mediated left out because the total effect's CI
-    includes 0 (outcomes.mediation.summaries): a cell of its own, not the row's failure."""
-    return "reason" in t.columns and str(t.at[i, "reason"]) == NOT_MEANINGFUL
-
-
-def _cell(table, i: int, label: str, et: str) -> Estimate:
-    """One effect of the mediation table; a proportion that is not meaningful reads
-    "not meaningful: <why>" instead of a number."""
-    e = estimate(table, "mediation", i, label, estimate_type=et, analysis="mediation")
-    if _not_meaningful(table.raw, i):
-        e.est = Num(e.reason, e.est.raw, "mediation", i, "estimate", e.est.scale, e.est.decimals)
-        e.reason = ""
-    elif EXTRAPOLATED in table.raw.columns and str(table.raw.at[i, EXTRAPOLATED]) == "yes":
-        e.note = "extrapolated beyond the follow-up"
-    return e
-
-
-def extrapolation_note(g: pd.DataFrame, et: str) -> str:
-    """Under a table of Weibull effects: which estimates extrapolate beyond the longest
-    follow-up (column ``extrapolated``), and where the estimates that do not are."""
-    if EXTRAPOLATED not in g.columns or not (g[EXTRAPOLATED].astype(str) == "yes").any():
-        return ""
-    what = {"median_difference": "median times", "risk_difference": "risks by the horizon",
-            "rmst_difference": "restricted mean times to the horizon"}.get(et, "estimates")
-    alt = (" The restricted mean times to the horizon (RMST differences) do not extrapolate "
-           "beyond it." if et == "median_difference" else "")
-    return (f"Effects marked \u201cextrapolated beyond the follow-up\u201d compare "
-            f"{what} beyond the longest follow-up of the analysis sample: they come from the "
-            f"shape of the fitted Weibull model, not from observed times.{alt}")
-
-
 def _members(r: pd.DataFrame, i) -> list[str]:
     if "mediators" in r.columns and not fmt.is_missing(r.at[i, "mediators"]):
         return [x for x in str(r.at[i, "mediators"]).split("+") if x]
@@ -206,14 +173,14 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
                 rows[med] = MedRow(mech, mechanism_title(mech, mechs), med, _members(g, i),
                                    count(m, "mediation", int(i), "n"), {})
             if ("status" in g.columns and g.at[i, "status"] == "not estimable"
-                    and not rows[med].reason and not _not_meaningful(g, i)):
+                    and not rows[med].reason and not not_meaningful(g, i)):
                 rows[med].reason = str(g.at[i, "reason"]) or "not estimable"
             eff = g.at[i, "effect"]
             if eff not in EFFECT_LABELS:
                 continue
-            e = _cell(m, int(i), EFFECT_LABELS.get(eff, eff), _med_type(eff, et))
+            e = effect_cell(m, int(i), EFFECT_LABELS.get(eff, eff), _med_type(eff, et))
             if int(i) in twin:  # the same effect under the other design
-                e.other = _cell(every, twin[int(i)], e.label, _med_type(eff, et))
+                e.other = effect_cell(every, twin[int(i)], e.label, _med_type(eff, et))
             rows[med].cells[eff] = e
         ordered = sorted(rows.values(), key=lambda row: (order.get(row.mechanism, len(order)),
                                                          len(row.members), row.mediator))
