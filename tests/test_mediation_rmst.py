@@ -28,15 +28,23 @@ def _surv(u, eta, sigma):
 @pytest.mark.parametrize("sigma", [0.3, 0.9, 2.5])
 def test_the_ratio_is_the_integral_of_the_weibull_survival(sigma):
     """r(sigma, x) = (1/h) int_0^h S(u) du by scipy.integrate.quad, from x = 1e-12 (nobody
-    has the event by h) to 50 (everybody has): relative tolerance 1e-9 (quad's own error is
-    below 1e-12 here; gammainc is accurate to ~1e-14)."""
+    has the event by h) to 50 (everybody has), on both sides of the switch from the series
+    to gammainc at 4: relative tolerance 1e-9 (quad's own error is below 1e-12 here;
+    gammainc is accurate to ~1e-14)."""
     h = 365.0
-    for x in (1e-12, 1e-4, 0.05, 0.7, 3.0, 50.0):
+    for x in (1e-12, 1e-4, 0.05, 0.7, 3.0, 3.999999, 4.000001, 9.0, 50.0):
         eta = np.log(h) - sigma * np.log(x)  # the linear predictor with cumulative hazard x
         ref = integrate.quad(_surv, 0, h, args=(eta, sigma), epsabs=0, epsrel=1e-13,
                              limit=500)[0] / h
         assert weibull_rmst_ratio(sigma, np.array(x)) == pytest.approx(ref, rel=1e-9), x
     assert weibull_rmst_ratio(sigma, np.array(0.0)) == 1.0  # the limit, not 0/0
+    assert weibull_rmst_ratio(sigma, np.array(np.inf)) == 0.0
+    # vectorised over replicates (sigma per row) as the engine calls it
+    xs = np.array([[0.5, 5.0], [0.01, 30.0]])
+    sg = np.array([[sigma], [sigma + 0.5]])
+    each = [[float(weibull_rmst_ratio(sg[i, 0], np.array(xs[i, j]))) for j in range(2)]
+            for i in range(2)]
+    np.testing.assert_array_equal(weibull_rmst_ratio(sg, xs), each)
 
 
 def test_potential_outcome_rmst_is_the_double_integral():

@@ -28,14 +28,40 @@ from .effects import LinearPredictor, gauss_hermite, weibull_blocks
 __all__ = ["weibull_rmst_ratio", "po_weibull_rmst"]
 
 
+#: Below this cumulative hazard r is summed as a series (terms to x^SERIES_TERMS); above it
+#: ``gammainc`` is used. At x = 4 the first term left out is below 1e-20 of the sum.
+SERIES_X, SERIES_TERMS = 4.0, 36
+
+
 def weibull_rmst_ratio(sigma: np.ndarray | float, x: np.ndarray) -> np.ndarray:
     """r(sigma, x) = RMST(h) / h of a Weibull with scale parameter ``sigma`` (AFT) and
-    cumulative hazard ``x`` at h; the limit 1 where P(sigma, x) underflows (x -> 0)."""
+    cumulative hazard ``x`` at h (arrays broadcasting together).
+
+    For x <= SERIES_X the series r = e^-x sum_n x^n / ((sigma + 1) ... (sigma + n)) (the
+    series of the lower incomplete gamma function, Abramowitz & Stegun 6.5.29; all terms
+    positive, so no cancellation), about 6 times faster than ``gammainc``; above it
+    Gamma(1 + sigma) P(sigma, x) / x^sigma with ``gammainc`` (tested to agree across the
+    switch). r -> 1 as x -> 0 and -> 0 as x -> inf.
+    """
     sigma = np.asarray(sigma, dtype=float)
-    p = gammainc(sigma, x)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        logr = gammaln(1.0 + sigma) + np.log(p) - sigma * np.log(x)
-    return np.where(p > 0, np.exp(np.minimum(logr, 0.0)), 1.0)
+    x = np.asarray(x, dtype=float)
+    small = x <= SERIES_X
+    xs = np.where(small, x, 0.0)
+    term = np.ones(np.broadcast_shapes(sigma.shape, x.shape))
+    total = term.copy()
+    for n in range(1, SERIES_TERMS + 1):
+        term *= xs
+        term /= sigma + n
+        total += term
+    out = np.asarray(np.exp(-xs) * total)
+    if not small.all():
+        big = ~small
+        sb = np.broadcast_to(sigma, out.shape)[big]
+        xb = np.broadcast_to(x, out.shape)[big]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            logr = gammaln(1.0 + sb) + np.log(gammainc(sb, xb)) - sb * np.log(xb)
+        out[big] = np.exp(np.minimum(logr, 0.0))
+    return out
 
 
 def po_weibull_rmst(lp: LinearPredictor, sigma: np.ndarray, horizon: float, k: int
