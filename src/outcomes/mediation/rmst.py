@@ -14,7 +14,10 @@ The potential-outcome RMST is linear in S, so the marginal RMST is the mean over
 sample of each person's RMST integrated over the mediators' normal noise, by the
 Gauss-Hermite nodes of :mod:`outcomes.mediation.effects`. scipy has the incomplete
 gamma but no Weibull RMST under a normal random effect in the linear predictor, hence
-this function; tests/test_mediation_rmst.py checks it against ``scipy.integrate.quad``
+this function; for x <= 4 r is summed as the incomplete gamma's series, hand-written
+because it is 6 times cheaper than ``gammainc`` in the bootstrap's inner loop.
+tests/test_mediation_rmst.py checks r against ``scipy.integrate.quad`` either side of the
+switch, the potential outcomes against quad over the noise and simulated event times,
 and, without mediator, against R ``survival::survreg`` + ``integrate``.
 """
 
