@@ -186,10 +186,11 @@ def test_logistic_outcome_with_interaction_two_point_sum():
 
 
 def test_weibull_risk_and_median_match_brute_force_potential_outcomes():
-    """Weibull outcome: risks by the horizon and medians of T(t, M(t')) against direct
-    simulation from the fitted models (M ~ Bernoulli(p_i(t')), T from the Weibull AFT),
-    R = 400 draws per participant: risks within 4 MC SE; medians within 4 MC SE of the
-    sample median (SE = sqrt(1/4) / (f(median) sqrt(N)), density f by finite difference)."""
+    """Weibull outcome: risks by the horizon, restricted means to it and medians of
+    T(t, M(t')) against direct simulation from the fitted models (M ~ Bernoulli(p_i(t')),
+    T from the Weibull AFT), R = 400 draws per participant: risks and restricted means
+    E[min(T, h)] within 4 MC SE; medians within 4 MC SE of the sample median
+    (SE = sqrt(1/4) / (f(median) sqrt(N)), density f by finite difference)."""
     d = binary_trial(800, 5)
     res = fit_mediation(d, outcome_type="weibull", time="time", event="event", horizon=200.0,
                         n_boot=0, rng=np.random.default_rng(0), **KW)
@@ -202,6 +203,7 @@ def test_weibull_risk_and_median_match_brute_force_potential_outcomes():
     R, n = 400, len(d)
     mu_r, mu_m = res.potential_outcomes[("m", "risk_difference")], \
         res.potential_outcomes[("m", "median_difference")]
+    mu_rmst = res.potential_outcomes[("m", "rmst_difference")]
     for t in (0, 1):
         for tp in (0, 1):
             p = expit(np.column_stack([np.ones(n), np.full(n, tp), d.x, site]) @ a)
@@ -211,6 +213,8 @@ def test_weibull_risk_and_median_match_brute_force_potential_outcomes():
             tt = np.exp(eta + sigma * np.log(rng.exponential(size=(R, n))))
             risk = (tt <= 200.0).mean(axis=1)  # one sample-average risk per draw
             assert abs(mu_r[t, tp] - risk.mean()) < 4 * risk.std(ddof=1) / np.sqrt(R)
+            rmst = np.minimum(tt, 200.0).mean(axis=1)
+            assert abs(mu_rmst[t, tp] - rmst.mean()) < 4 * rmst.std(ddof=1) / np.sqrt(R)
             flat = tt.ravel()
             med = np.median(flat)
             h = 0.02 * med

@@ -7,6 +7,7 @@ import statsmodels.api as sm
 
 from outcomes.mediation import bootstrap_counts, bootstrap_pvalue, fit_mediation
 from outcomes.mediation.engine import _chunk_rows
+from outcomes.mediation.summaries import NOT_MEANINGFUL
 
 
 def trial(n=300, seed=2):
@@ -81,7 +82,10 @@ def test_same_seed_same_numbers_and_a_different_seed_different_intervals():
     b = fit_mediation(d, rng=np.random.default_rng(5), **kw).to_frame()
     c = fit_mediation(d, rng=np.random.default_rng(6), **kw).to_frame()
     pd.testing.assert_frame_equal(a, b)
-    assert (a["estimate"] == c["estimate"]).all()  # point estimates do not use the RNG
+    # point estimates do not use the RNG (a proportion mediated may be not meaningful
+    # under one seed's CI of the total effect only)
+    both = (a["status"] == "estimated") & (c["status"] == "estimated")
+    assert both.sum() >= 7 and (a.loc[both, "estimate"] == c.loc[both, "estimate"]).all()
     assert (a["ci_low"] != c["ci_low"]).any()
 
 
@@ -157,6 +161,8 @@ def test_separated_logistic_replicates_are_counted_and_left_out():
     failed = ~np.isfinite(reps[:, 0])
     assert failed.sum() == res.n_boot_failed["m"] == 12
     tab = res.to_frame()
+    tab = tab.loc[tab["reason"] != NOT_MEANINGFUL]  # the total effect's 80% CI includes 0
+    assert len(tab) >= 7
     assert tab[["estimate", "ci_low", "ci_high", "p_value"]].notna().all().all()
     assert (tab["status"] == "estimated").all() and (tab["reason"] == "").all()
     assert tab["ci_low"].iloc[0] == pytest.approx(np.quantile(reps[~failed, 0], 0.1))

@@ -19,6 +19,7 @@ from outcomes.cli import main
 from outcomes.errors import NotEstimable
 from outcomes.mediation import fit_mediation
 from outcomes.mediation.changemodel import mediator_sets
+from outcomes.mediation.summaries import NOT_MEANINGFUL
 from outcomes.plan import AnalysisPlan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +85,10 @@ def check_table(table: pd.DataFrame, tmp: Path, plan) -> None:
     assert (ne["reason"].str.len() > 10).all()
     assert not ne["reason"].str.contains("Traceback|Error").any()
     # every job has all its rows: 8 effects per scale and design (clustering none, peer_worker)
+    # the Weibull rows' flag survives gathering with the other outcomes' NA as text
+    weibull = table["outcome"] == "readmit_time"
+    assert set(table.loc[weibull & (table["status"] == "estimated"), "extrapolated"]) <= {"yes", "no"}
+    assert table.loc[~weibull, "extrapolated"].isna().all()
     sizes = table.groupby(["clustering", "mediator", "outcome", "estimate_type"]).size()
     assert (sizes == 8).all() and set(table["clustering"]) == {"none", "peer_worker"}
     for outcome in plan.mediation["outcomes"]:
@@ -114,10 +119,18 @@ def check_report_section(tmp: Path, plan_file: Path, table: pd.DataFrame) -> Non
     sec = mediation_section(inp)
     rows = [r for g in sec.groups for r in g.rows]
     ne = table.loc[table["status"] == "not estimable"]
-    expected = {(o, m, r) for o, m, r in zip(ne["outcome"], ne["mediator"], ne["reason"],
-                                             strict=True)}
+    # a proportion mediated that is not meaningful is a cell of its own, not the row's failure
+    honest = ne["reason"] == NOT_MEANINGFUL
+    assert (ne.loc[honest, "effect"] == "prop_mediated").all()
+    expected = {(o, m, r) for o, m, r in zip(ne.loc[~honest, "outcome"], ne.loc[~honest, "mediator"],
+                                             ne.loc[~honest, "reason"], strict=True)}
     shown = {(g.outcome, r.mediator, r.reason) for g in sec.groups for r in g.rows if r.reason}
     assert shown == expected
+    cells = {(g.outcome, g.estimate_type, r.mediator): r.cells.get("prop_mediated")
+             for g in sec.groups for r in g.rows if not r.reason}
+    for _, row in ne.loc[honest].iterrows():
+        e = cells[(row["outcome"], row["estimate_type"], row["mediator"])]
+        assert e.est.text == NOT_MEANINGFUL and not e.has_ci
     estimated = set(zip(table.loc[table["status"] == "estimated", "outcome"],
                         table.loc[table["status"] == "estimated", "mediator"], strict=True))
     assert all(not r.reason for g in sec.groups for r in g.rows

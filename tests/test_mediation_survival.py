@@ -141,7 +141,7 @@ def test_weibull_bootstrap_runs_and_reports_horizon():
                         time="days", event="event", covariates=["x", "site"], horizon=180,
                         n_boot=60, rng=np.random.default_rng(2))
     tab = res.to_frame()
-    assert set(tab.estimate_type) == {"risk_difference", "median_difference"}
+    assert set(tab.estimate_type) == {"risk_difference", "median_difference", "rmst_difference"}
     assert (tab.horizon == 180).all()
     assert tab[["ci_low", "ci_high"]].notna().all().all()
     assert res.n_boot_failed["m"] == 0

@@ -83,7 +83,9 @@ RULES: tuple[Rule, ...] = (
     Rule(CACE, "dose_response", "score_per_contact"),
     Rule(CACE, "*", "readmit_cace", outcome="READMIT*"),
     Rule(CACE, "*", "score_cace"),
-    # mediation.tsv, each job's table and the sensitivity grids: by the job's outcome
+    # mediation.tsv, each job's table and the sensitivity grids: by the job's outcome (the
+    # restricted mean time of the time-to-event outcome is an estimand of its own)
+    Rule(MEDIATION, "*", "mediation_readmit_rmst", "rmst_difference", "readmit_time"),
     *(Rule(t, "*", f"mediation_{o}", outcome=o)
       for t in (MEDIATION, MEDIATION_SENSITIVITY)
       for o in ("wemwbs_m12", "readmit_12m", "readmit_time")),

@@ -34,6 +34,7 @@ from outcomes.errors import NotEstimable
 
 from .data import MediationDataError
 from .effects import _CLIP, _ROWS, median_log_lambda
+from .rmst import weibull_rmst_ratio
 
 __all__ = ["BINARY", "CONTINUOUS", "BernoulliPredictor", "mediator_types", "check_joint",
            "po_linear", "po_logistic", "po_weibull_risk", "po_weibull_median",
@@ -189,6 +190,20 @@ def po_weibull_risk(bp: BernoulliPredictor, sigma: np.ndarray, horizon: float) -
     """(B, 2, 2) risks of the event by ``horizon``: 1 - mean_i E[S_i(h | t, M(t'))], Weibull
     AFT S(h | eta) = exp(-exp((log h - eta) / sigma))."""
     return 1.0 - _two_point(bp, _weibull_surv(sigma, horizon))
+
+
+def po_weibull_rmst(bp: BernoulliPredictor, sigma: np.ndarray, horizon: float) -> np.ndarray:
+    """(B, 2, 2) restricted mean times to the event up to ``horizon``: mean_i E[RMST_i(h | t,
+    M(t'))] by the two-point sum, RMST = h r(sigma, x), x = (h e^-eta)^(1/sigma) the
+    cumulative hazard at h (:func:`outcomes.mediation.rmst.weibull_rmst_ratio`)."""
+    logh = float(np.log(horizon))
+
+    def rmst(eta, rows):
+        s = sigma[rows, None]
+        x = np.exp(np.clip((logh - eta) / s, -_CLIP, _CLIP))
+        return horizon * weibull_rmst_ratio(s, x)
+
+    return _two_point(bp, rmst)
 
 
 def po_weibull_median(bp: BernoulliPredictor, sigma: np.ndarray, *, tol: float = 1e-10,

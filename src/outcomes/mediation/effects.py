@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["gauss_hermite", "LinearPredictor", "po_linear", "po_logistic", "po_weibull_risk",
+__all__ = ["gauss_hermite", "LinearPredictor", "po_linear", "po_logistic", "weibull_blocks", "po_weibull_risk",
            "po_weibull_median", "EFFECTS", "effects_from_po"]
 
 EFFECTS = (
@@ -141,29 +141,38 @@ def _weibull_parts(lp: LinearPredictor, t: int, rows: slice, sigma: np.ndarray, 
     return np.exp(np.clip(z, -_CLIP, _CLIP))
 
 
-def po_weibull_risk(lp: LinearPredictor, sigma: np.ndarray, horizon: float, k: int) -> np.ndarray:
-    """(B, 2, 2) risks of the event by ``horizon``: 1 - mean_i E[S_i(h | t, M(t'))].
-
-    Weibull AFT: S(h | eta) = exp(-exp((log h - eta) / sigma)); with eta = eta0 + s x + t' Delta
-    the cumulative hazard is F_i * exp(-(s x + t' Delta) / sigma).
-    """
-    x, w = gauss_hermite(k)
-    B, n = lp.weight.shape
+def weibull_blocks(lp: LinearPredictor, sigma: np.ndarray, horizon: float, k: int):
+    """Blocks of replicates for a potential-outcome mean of a Weibull outcome at ``horizon``:
+    yields (rows, t, t', weights (b, n), F (b, n), a (b, k)), the cumulative hazard at h being
+    F_i * a_k at node k: with eta = eta0 + s x + t' Delta, F_i = exp((log h - eta0_i) / sigma)
+    and a_k = exp(-(s x_k + t' Delta) / sigma)."""
+    x, _ = gauss_hermite(k)
+    B = lp.weight.shape[0]
     logh = float(np.log(horizon))
-    out = np.empty((B, 2, 2))
     for t in (0, 1):
         for lo in range(0, B, _ROWS):
             rows = slice(lo, min(lo + _ROWS, B))
-            wt = lp.weight[rows]
             F = _weibull_parts(lp, t, rows, sigma, logh)
             sg = sigma[rows]
             for tp in (0, 1):
                 a = np.exp(-(lp.s[t][rows, None] * x[None, :] + (lp.delta[t][rows] * tp)[:, None])
                            / sg[:, None])  # (b, k)
-                u = F[:, None, :] * -a[:, :, None]
-                np.exp(u, out=u)
-                surv = (u @ wt[:, :, None])[:, :, 0] @ w
-                out[rows, t, tp] = 1.0 - surv
+                yield rows, t, tp, lp.weight[rows], F, a
+
+
+def po_weibull_risk(lp: LinearPredictor, sigma: np.ndarray, horizon: float, k: int) -> np.ndarray:
+    """(B, 2, 2) risks of the event by ``horizon``: 1 - mean_i E[S_i(h | t, M(t'))].
+
+    Weibull AFT: S(h | eta) = exp(-exp((log h - eta) / sigma)); with eta = eta0 + s x + t' Delta
+    the cumulative hazard is F_i * exp(-(s x + t' Delta) / sigma) (:func:`weibull_blocks`).
+    """
+    _, w = gauss_hermite(k)
+    out = np.empty((lp.weight.shape[0], 2, 2))
+    for rows, t, tp, wt, F, a in weibull_blocks(lp, sigma, horizon, k):
+        u = F[:, None, :] * -a[:, :, None]
+        np.exp(u, out=u)
+        surv = (u @ wt[:, :, None])[:, :, 0] @ w
+        out[rows, t, tp] = 1.0 - surv
     return out
 
 

@@ -49,6 +49,7 @@ from .result import (
     not_estimable_rows,
 )
 from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables, usable_grid
+from .summaries import EXTRAPOLATED, extrapolated_effects, meaningful_proportions
 
 __all__ = ["fit_mediation", "fit_mediation_designs", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
 
@@ -386,6 +387,9 @@ def fit_mediation_designs(
         rows = []
         kinds = {sm.label: sm.kind for sm in sets}
         effect_names: dict[str, tuple[str, ...]] = {}
+        beyond = ({sm.label: extrapolated_effects(point_po[(sm.label, "median_difference")],
+                                                  horizon, float(tm.max()))
+                   for sm in sets} if outcome_type == "weibull" else {})
         for (label, et), est in point_eff.items():
             names = fx.EFFECTS[: est.size]
             effect_names[et] = names
@@ -408,12 +412,14 @@ def fit_mediation_designs(
                     "events": events, "horizon": horizon if outcome_type == "weibull" else None,
                     "ci_level": ci_level, "outcome_type": outcome_type,
                     "n_boot_failed": failed[label],
+                    EXTRAPOLATED: (("yes" if beyond[label][et][name] else "no") if beyond
+                                   else None),
                     "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
                 })
         est_df = pd.DataFrame(rows)
         first = RESULT_COLUMNS + [c for c in est_df.columns
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
-        est_df = est_df[first + STATUS_COLUMNS]
+        est_df = meaningful_proportions(est_df[first + STATUS_COLUMNS])
         ratio_arr = {k: np.vstack(v) if v else np.empty((0, 7)) for k, v in ratio_reps.items()}
         outcome_sd = float(np.std(y, ddof=1)) if outcome_type == "linear" and n > 1 else None
         outcome_risk = float(y.mean()) if outcome_type == "logistic" and n else None
@@ -447,7 +453,10 @@ def fit_mediation_designs(
         if outcome_type == "weibull":
             notes.append(
                 "Median times are those of the marginal counterfactual distributions implied by "
-                "the Weibull model; medians beyond the follow-up are extrapolations.")
+                "the Weibull model; a median beyond the longest follow-up "
+                f"({float(tm.max()):g}) is an extrapolation (column {EXTRAPOLATED}); the "
+                f"restricted mean times to {horizon:g} (rmst_difference) and the risks by it "
+                "extrapolate only when the horizon is beyond the longest follow-up.")
         assumptions = list(ASSUMPTIONS)
         if bin_meds:
             assumptions.append(bm.ASSUMPTION)

@@ -41,6 +41,7 @@ from .sensitivity import (
     sensitivity_band,
     usable_grid,
 )
+from .summaries import EXTRAPOLATED, meaningful_proportions
 
 __all__ = ["MI_COLUMNS", "MediationMIResult", "boot_per_imputation", "fit_mediation_mi",
            "fit_mediation_mi_designs"]
@@ -200,7 +201,7 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
                      if (why := interval_failure(d, total, ci_level)) is not None}
     rows = []
     fmi: dict[str, float] = {}
-    for _, r in first.estimates.iterrows():
+    for pos, (_, r) in enumerate(first.estimates.iterrows()):
         label, et, name = r["mediator"], r["estimate_type"], r["effect"]
         if (label, et) not in first.point_effects:  # a set not estimable before fitting
             rows.append({**r.to_dict(), "n_boot": total, "seed": None, "riv": np.nan,
@@ -229,9 +230,13 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
             std_error=float(np.std(d, ddof=1)) if d.size > 1 else np.nan,
             riv=riv, fmi=f_mi, m=m, status=ESTIMATED if why is None else NOT_ESTIMABLE,
             reason=why or "")
+        if row.get(EXTRAPOLATED) in ("yes", "no"):  # in any imputation
+            row[EXTRAPOLATED] = ("yes" if any(f.estimates[EXTRAPOLATED].iloc[pos] == "yes"
+                                              for f in fits) else "no")
         rows.append(row)
     est = pd.DataFrame(rows)
-    est = est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS]
+    est = meaningful_proportions(
+        est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS])
     est = _pooled_evalues(est, fits, alpha)
     sens, summ = _pool_sensitivity(fits, set(not_estimable), alpha)
     notes = [n for n in first.notes if "bootstrap replicates failed" not in n

@@ -13,6 +13,7 @@ from . import effects as fx
 from .checks import INTERCEPT
 from .fitting import fit_logistic, fit_ols, fit_weibull
 from .probit import fit_probit
+from .rmst import po_weibull_rmst
 from .sensitivity import probit_acme_curve
 
 K_REF = 96  # Gauss-Hermite nodes of the reference (point-estimate) quadrature
@@ -163,7 +164,8 @@ class Engine:
             if self.outcome_type == "logistic":
                 return {"risk_difference": bm.po_logistic(lp)}
             return {"risk_difference": bm.po_weibull_risk(lp, wsig, self.horizon),
-                    "median_difference": bm.po_weibull_median(lp, wsig)}
+                    "median_difference": bm.po_weibull_median(lp, wsig),
+                    "rmst_difference": bm.po_weibull_rmst(lp, wsig, self.horizon)}
         if self.outcome_type == "linear":
             return {"mean_difference": fx.po_linear(lp)}
         if self.outcome_type == "logistic":
@@ -171,6 +173,7 @@ class Engine:
         return {
             "risk_difference": fx.po_weibull_risk(lp, wsig, self.horizon, k),
             "median_difference": fx.po_weibull_median(lp, wsig, k),
+            "rmst_difference": po_weibull_rmst(lp, wsig, self.horizon, k),
         }
 
     def effects(self, po: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -184,7 +187,8 @@ class Engine:
     def choose_nodes(self, sm, lp, wsig) -> None:
         """Reference quadrature for the point estimate; fewest nodes for the bootstrap whose
         potential-outcome means stay within ``qtol`` of the reference (risks: absolute,
-        medians: relative) at 1.25 x the fitted mediator spread s(t)."""
+        medians: relative; restricted means: relative to the horizon) at 1.25 x the fitted
+        mediator spread s(t); a binary mediator needs no quadrature."""
         if self.outcome_type == "linear" or sm.binary:
             return
         self.k_point[sm.label] = K_REF
@@ -195,7 +199,8 @@ class Engine:
             cand = self.potential_outcomes(wide, wsig, k)
             err = 0.0
             for et, mu in cand.items():
-                scale = np.abs(ref[et]) if et == "median_difference" else 1.0
+                scale = (np.abs(ref[et]) if et == "median_difference" else
+                         self.horizon if et == "rmst_difference" else 1.0)
                 err = max(err, float(np.max(np.abs(mu - ref[et]) / scale)))
             if err <= self.qtol:
                 self.k_boot[sm.label] = k

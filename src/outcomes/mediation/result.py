@@ -25,7 +25,7 @@ def estimate_types(outcome_type: str, odds_ratio: bool = False) -> tuple[str, ..
     """The scales reported for an outcome type (see docs/mediation.md, section 1)."""
     return {"linear": ("mean_difference",),
             "logistic": ("risk_difference",) + (("odds_ratio",) if odds_ratio else ()),
-            "weibull": ("risk_difference", "median_difference")}[outcome_type]
+            "weibull": ("risk_difference", "median_difference", "rmst_difference")}[outcome_type]
 
 
 def not_estimable_rows(reason: str, *, outcome_type: str, odds_ratio: bool = False,

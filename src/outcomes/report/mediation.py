@@ -21,6 +21,7 @@ from .estimates import (
     estimate,
 )
 from .fmt import Num
+from .honest import effect_cell, extrapolation_note, not_meaningful
 from .inputs import MEDIATION_KEY, ReportInputs
 
 # ----------------------------------------------------------------------------- mediation
@@ -105,6 +106,7 @@ class MedGroup:
     estimate_type: str
     rows: list[MedRow]
     diagram: str | None
+    note: str = ""  # e.g. which medians extrapolate beyond the follow-up
 
 
 @dataclass
@@ -150,7 +152,8 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
                       f"{r.at[i, 'effect']}", analysis="mediation")
              for i in r.index if r.at[i, "effect"] not in EFFECT_LABELS]
     plan_outcomes = list((inp.plan.raw.get("mediation") or {}).get("outcomes") or [])
-    scale_order = ("mean_difference", "risk_difference", "median_difference", "odds_ratio")
+    scale_order = ("mean_difference", "risk_difference", "median_difference", "rmst_difference",
+                   "odds_ratio")
 
     def group_key(k):
         o, e = k
@@ -169,22 +172,22 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
                 mech = mechanism_of(med, g.at[i, mech_col] if mech_col else None, mechs)
                 rows[med] = MedRow(mech, mechanism_title(mech, mechs), med, _members(g, i),
                                    count(m, "mediation", int(i), "n"), {})
-            if "status" in g.columns and g.at[i, "status"] == "not estimable" and not rows[med].reason:
+            if ("status" in g.columns and g.at[i, "status"] == "not estimable"
+                    and not rows[med].reason and not not_meaningful(g, i)):
                 rows[med].reason = str(g.at[i, "reason"]) or "not estimable"
             eff = g.at[i, "effect"]
             if eff not in EFFECT_LABELS:
                 continue
-            e = estimate(m, "mediation", int(i), EFFECT_LABELS.get(eff, eff),
-                         estimate_type=_med_type(eff, et), analysis="mediation")
+            e = effect_cell(m, int(i), EFFECT_LABELS.get(eff, eff), _med_type(eff, et))
             if int(i) in twin:  # the same effect under the other design
-                e.other = estimate(every, "mediation", twin[int(i)], e.label,
-                                   estimate_type=_med_type(eff, et), analysis="mediation")
+                e.other = effect_cell(every, twin[int(i)], e.label, _med_type(eff, et))
             rows[med].cells[eff] = e
         ordered = sorted(rows.values(), key=lambda row: (order.get(row.mechanism, len(order)),
                                                          len(row.members), row.mediator))
         label = outcome_label(str(outcome))
         groups.append(MedGroup(str(outcome), label, str(et), ordered,
-                               _mechanism_svg(label, str(et), ordered, len(groups), inp, mechs)))
+                               _mechanism_svg(label, str(et), ordered, len(groups), inp, mechs),
+                               extrapolation_note(g, str(et))))
     return Mediation(groups, other, None, sensitivity_rows(inp), None,
                      sorted(set(r["n_boot"])) if "n_boot" in r.columns else [],
                      sorted(set(r["seed"])) if "seed" in r.columns else [])

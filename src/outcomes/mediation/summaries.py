@@ -1,0 +1,81 @@
+"""Honest summaries of a mediation table: the proportion mediated only where it means
+something, and the Weibull rows that extrapolate beyond the follow-up flagged
+(docs/mediation.md, section 4c; docs/results.md).
+
+The proportion mediated ACME / total is a ratio whose denominator may be near 0. When the
+total effect's confidence interval includes 0, the confidence set of the ratio is
+unbounded (Fieller 1954; the percentile interval of the bootstrap ratios is then an
+artefact of a few replicates with a total near 0) and the point estimate can be any
+number, e.g. -22309.9% (VanderWeele 2015, Explanation in Causal Inference, ch. 2: the
+proportion is unstable when the total effect is near 0). Here the proportion is reported
+only when the total effect's CI excludes 0.
+Such a row keeps its place with no number, ``status = not estimable`` and the reason
+:data:`NOT_MEANINGFUL` (every consumer of ``status`` already shows a reason without a
+number). Without a CI for the total effect (no bootstrap asked for) the rule cannot be
+applied and the row stays as estimated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from outcomes.tables import ESTIMATED, NOT_ESTIMABLE
+
+__all__ = ["NOT_MEANINGFUL", "EXTRAPOLATED", "PO_OF_EFFECT", "meaningful_proportions",
+           "extrapolated_effects"]
+
+#: The reason of a proportion-mediated row whose total effect's CI includes 0.
+NOT_MEANINGFUL = "not meaningful: the total effect's CI includes 0"
+#: The column flagging Weibull rows that depend on the fitted model beyond the follow-up
+#: (``yes``/``no``; text, so that a table gathered with other outcomes' NA keeps it).
+EXTRAPOLATED = "extrapolated"
+#: The potential outcomes mu[t, t'] each effect is a contrast of (outcomes.mediation.effects).
+PO_OF_EFFECT: dict[str, tuple[tuple[int, int], ...]] = {
+    "acme_control": ((0, 1), (0, 0)),
+    "acme_treated": ((1, 1), (1, 0)),
+    "acme_average": ((0, 0), (0, 1), (1, 0), (1, 1)),
+    "ade_control": ((1, 0), (0, 0)),
+    "ade_treated": ((1, 1), (0, 1)),
+    "ade_average": ((0, 0), (0, 1), (1, 0), (1, 1)),
+    "total": ((1, 1), (0, 0)),
+    "prop_mediated": ((0, 0), (0, 1), (1, 0), (1, 1)),
+}
+_NUMBERS = ("estimate", "std_error", "ci_low", "ci_high", "p_value", "riv", "fmi")
+
+
+def meaningful_proportions(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (rows of one design: mediator x estimate_type x effect) with every
+    estimated ``prop_mediated`` row whose total effect (same mediator and estimate type)
+    has a finite CI that includes 0 made not estimable, reason :data:`NOT_MEANINGFUL`, with
+    no estimate, standard error, CI, p-value (nor, pooled over imputations, riv and fmi)."""
+    out = table.copy()
+    if out.empty or "effect" not in out.columns:
+        return out
+    keys = ["mediator", "estimate_type"]
+    total = out.loc[out["effect"] == "total"].set_index(keys)[["ci_low", "ci_high", "status"]]
+    for i in out.index[(out["effect"] == "prop_mediated") & (out["status"] == ESTIMATED)]:
+        key = tuple(out.loc[i, keys])
+        if key not in total.index:
+            continue
+        lo, hi, status = total.loc[key]
+        if status != ESTIMATED or not (np.isfinite(lo) and np.isfinite(hi)):
+            continue
+        if lo <= 0.0 <= hi:
+            out.loc[i, [c for c in _NUMBERS if c in out.columns]] = np.nan
+            out.loc[i, ["status", "reason"]] = [NOT_ESTIMABLE, NOT_MEANINGFUL]
+    return out
+
+
+def extrapolated_effects(medians: np.ndarray, horizon: float, longest: float
+                         ) -> dict[str, dict[str, bool]]:
+    """Estimate type -> effect -> whether the effect depends on the fitted Weibull model
+    beyond ``longest`` (the longest follow-up time of the analysis sample): risks and
+    restricted means when the ``horizon`` is beyond it; median times when one of the
+    effect's potential-outcome ``medians`` (2 x 2, mu[t, t']) is."""
+    beyond_h = bool(horizon > longest)
+    med = {name: any(bool(medians[t, tp] > longest) for t, tp in pos)
+           for name, pos in PO_OF_EFFECT.items()}
+    return {"risk_difference": dict.fromkeys(PO_OF_EFFECT, beyond_h),
+            "rmst_difference": dict.fromkeys(PO_OF_EFFECT, beyond_h),
+            "median_difference": med}
