@@ -50,7 +50,12 @@ class SetModel:
 
 class Engine:
     """Fits of every mediator set for blocks of resample counts; ``diverged`` holds the last
-    outcome fit's divergence flags (separation, monotone likelihood), None for linear."""
+    outcome fit's divergence flags (separation, monotone likelihood), None for linear.
+    ``outcome_weights`` (set by the caller) maps resample counts to the logistic outcome
+    model's weights (:class:`~outcomes.mediation.landmark.CensoringWeights`); None: the
+    counts themselves."""
+
+    outcome_weights = None
 
     def __init__(self, outcome_type, sets, T, y, time, event, horizon, odds_ratio, qtol):
         self.diverged: np.ndarray | None = None
@@ -81,7 +86,8 @@ class Engine:
             beta = fit_ols(sm.Xo, self.y, W, resid=False).coef[:, :, 0]
             ok = np.ones(W.shape[0], dtype=bool)
         elif self.outcome_type == "logistic":
-            lf = fit_logistic(sm.Xo, self.y, W, start=start)
+            Wo = W if self.outcome_weights is None else self.outcome_weights(W)
+            lf = fit_logistic(sm.Xo, self.y, Wo, start=start)
             beta, ok, self.diverged = lf.coef, lf.converged, lf.diverged
         else:
             wf = fit_weibull(sm.Xo, self.time, self.event, W, start=start)
