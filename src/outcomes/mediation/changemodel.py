@@ -41,7 +41,6 @@ from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable, OutcomesError
 from outcomes.estimands.rows import MEDIATION, MEDIATION_SENSITIVITY, with_estimands
 from outcomes.imputation.frame import VISIT_DAYS
-from outcomes.imputation.gaps import NOT_IMPUTED, decode, not_imputed_reason
 from outcomes.plan import AnalysisPlan
 from outcomes.tables import ESTIMATE_COLUMNS
 
@@ -50,13 +49,7 @@ from .engine import fit_mediation_designs
 from .landmark import landmark_outcomes
 from .mi import MI_COLUMNS, fit_mediation_mi_designs
 from .result import STATUS_COLUMNS, not_estimable_rows
-from .sample import (
-    AnalysisSample,
-    common_sample,
-    exclusions_text,
-    landmark_exclusions,
-    union_roles,
-)
+from .sample import AnalysisSample, exclusions_text, landmark_risk_set, shared_sample, union_roles
 from .sensitivity import SENSITIVITY_COLUMNS
 
 OUTCOMES: dict[str, dict[str, str]] = {
@@ -308,9 +301,9 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         for c in streams}
     before: dict[str, int] = {}
     if otype != "linear":  # the readmission outcomes: the landmark risk set
-        data, before = _landmark_risk_set(data)
+        data, before = landmark_risk_set(data)
         if mi:
-            completed = [_landmark_risk_set(d)[0] for d in completed]
+            completed = [landmark_risk_set(d)[0] for d in completed]
         for c in idents:
             idents[c].update(n_before_landmark=sum(before.values()),
                              landmark_exclusions=exclusions_text(before))
@@ -361,22 +354,12 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
     # one sample for every mediator set of the outcome (complete on all of their variables)
     every = [m for spec in plan.mediation["mechanisms"].values() for m in spec["mediators"]]
     uroles = union_roles(roles, every, data)
-    censored = "READMCNS" if "censoring" in kwargs else None
-    if mi and NOT_IMPUTED in data.columns:
-        cols = uroles.all_columns()
-        lost = not_imputed_reason(data, decode(data[NOT_IMPUTED], cols), cols)
-        if lost:
-            return not_estimable(lost, streams, roles)
-    keep, sample = common_sample(data, uroles, idents[NONE]["n_randomised"], before, censored)
-    if mi:
-        masks = [common_sample(d, uroles, 0, {})[0] for d in completed]
-        if any(not np.array_equal(k, keep) for k in masks):
-            return not_estimable("the completed data sets leave different participants with "
-                                 "missing values", streams, roles)
-        completed = [d.loc[keep].reset_index(drop=True) for d in completed]
-        data = completed[0]
-    else:
-        data = data.loc[keep].reset_index(drop=True)
+    try:
+        data, completed, sample = shared_sample(
+            data, completed if mi else None, uroles, idents[NONE]["n_randomised"], before,
+            "READMCNS" if "censoring" in kwargs else None)
+    except NotEstimable as e:
+        return not_estimable(e.reason, streams, roles)
     for c in idents:
         idents[c].update(sample.columns())
     if PEER_WORKER not in clusters:
@@ -453,16 +436,6 @@ def _job_of(res: Any, plan: AnalysisPlan, ident: dict[str, Any], mediator: str,
     if mi:  # what the complete-case analysis would have had
         report["missing_data"]["n_complete_cases"] = int(count_missing(observed, roles)[1].sum())
     return ChangeModelJob(est.reset_index(drop=True), sens.reset_index(drop=True), report)
-
-
-def _landmark_risk_set(data: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The participants of ``data`` in the landmark risk set, and the others counted by
-    reason. ``READM12`` of those censored before the horizon is set to 0: the outcome
-    model ignores it (IPCW weight 0), and they are not missing."""
-    keep, before = landmark_exclusions(data)
-    d = data.loc[keep].reset_index(drop=True)
-    cens = pd.to_numeric(d["READMCNS"], errors="coerce").to_numpy() == 1
-    return d.assign(READM12=np.where(cens, 0.0, d["READM12"].to_numpy(float))), before
 
 
 def _missing_data_report(plan: AnalysisPlan) -> dict[str, Any]:

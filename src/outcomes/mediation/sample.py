@@ -18,10 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from outcomes.errors import NotEstimable
+from outcomes.imputation.gaps import NOT_IMPUTED, decode, not_imputed_reason
+
 from .data import Roles, count_missing
 from .landmark import EXCLUDED
 
-__all__ = ["AnalysisSample", "SAMPLE_COLUMNS", "common_sample", "landmark_exclusions"]
+__all__ = ["AnalysisSample", "SAMPLE_COLUMNS", "common_sample", "exclusions_text", "landmark_exclusions",
+           "landmark_risk_set", "shared_sample", "union_roles"]
 
 #: Table columns of :meth:`AnalysisSample.columns` (n = n_randomised − n_before_landmark −
 #: n_incomplete; ``landmark_exclusions`` the first count by reason, "" without a landmark).
@@ -94,3 +98,38 @@ def common_sample(data: pd.DataFrame, roles: Roles, n_randomised: int,
         n_cens = int((pd.to_numeric(data.loc[complete, censored], errors="coerce") == 1).sum())
     return complete, AnalysisSample(n_randomised, dict(before_landmark), report.n_excluded,
                                     dict(report.by_reason), n_cens)
+
+
+def landmark_risk_set(data: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The participants of ``data`` in the landmark risk set, and the others counted by
+    reason. ``READM12`` of those censored before the horizon is set to 0: the outcome
+    model ignores it (IPCW weight 0), and they are not missing."""
+    keep, before = landmark_exclusions(data)
+    d = data.loc[keep].reset_index(drop=True)
+    cens = pd.to_numeric(d["READMCNS"], errors="coerce").to_numpy() == 1
+    return d.assign(READM12=np.where(cens, 0.0, d["READM12"].to_numpy(float))), before
+
+
+def shared_sample(data: pd.DataFrame, completed: Sequence[pd.DataFrame] | None, roles: Roles,
+                  n_randomised: int, before_landmark: Mapping[str, int],
+                  censored: str | None = None
+                  ) -> tuple[pd.DataFrame, list[pd.DataFrame] | None, AnalysisSample]:
+    """``data`` (and the ``completed`` data sets under MI, ``data`` then being the first)
+    restricted to :func:`common_sample` of the union ``roles``, and the sample.
+
+    Under MI a value of the union that is due but could not be imputed raises
+    :class:`NotEstimable` (dropping its participants would be complete cases, not MI), as
+    do completed data sets that leave different participants incomplete."""
+    if completed is not None and NOT_IMPUTED in data.columns:
+        cols = roles.all_columns()
+        lost = not_imputed_reason(data, decode(data[NOT_IMPUTED], cols), cols)
+        if lost:
+            raise NotEstimable(lost)
+    keep, sample = common_sample(data, roles, n_randomised, before_landmark, censored)
+    if completed is None:
+        return data.loc[keep].reset_index(drop=True), None, sample
+    if any(not np.array_equal(count_missing(d, roles)[1], keep) for d in completed):
+        raise NotEstimable("the completed data sets leave different participants with "
+                           "missing values")
+    completed = [d.loc[keep].reset_index(drop=True) for d in completed]
+    return completed[0], completed, sample
