@@ -17,29 +17,40 @@ def _plan(**mediation):
 
 def test_analysis_data_set_by_hand():
     plan = _plan()
-    ids = ["P1", "P2", "P3", "P4"]
-    adsl = pd.DataFrame({"USUBJID": ids, "ARM": ["peer_support", "usual_care", "peer_support", "usual_care"],
-                         "SITEID": "S1", "PRIORADM": [1, 2, 0, 3]})
+    ids = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
+    arms = ["peer_support", "usual_care"] * 3 + ["peer_support"]
+    adsl = pd.DataFrame({"USUBJID": ids, "ARM": arms, "SITEID": "S1", "PRIORADM": [1, 2, 0, 3, 1, 1, 0]})
+    start = pd.Timestamp("2024-01-01")
     adqs = pd.DataFrame([
-        {"USUBJID": "P1", "AVISIT": "baseline", "PARAMCD": "HHI", "AVAL": 30.0},
-        {"USUBJID": "P1", "AVISIT": "month_4", "PARAMCD": "HHI", "AVAL": 35.0},
-        {"USUBJID": "P1", "AVISIT": "month_12", "PARAMCD": "WEMWBS", "AVAL": 50.0},
-        {"USUBJID": "P1", "AVISIT": "baseline", "PARAMCD": "WEMWBS", "AVAL": 40.0},
-        {"USUBJID": "P2", "AVISIT": "month_4", "PARAMCD": "HHI", "AVAL": 28.0},
+        {"USUBJID": "P1", "AVISIT": "baseline", "PARAMCD": "HHI", "AVAL": 30.0, "ADT": start},
+        {"USUBJID": "P1", "AVISIT": "month_4", "PARAMCD": "HHI", "AVAL": 35.0,
+         "ADT": start + pd.Timedelta(days=130)},
+        {"USUBJID": "P1", "AVISIT": "month_12", "PARAMCD": "WEMWBS", "AVAL": 50.0, "ADT": start},
+        {"USUBJID": "P1", "AVISIT": "baseline", "PARAMCD": "WEMWBS", "AVAL": 40.0, "ADT": start},
+        {"USUBJID": "P2", "AVISIT": "month_4", "PARAMCD": "HHI", "AVAL": 28.0,
+         "ADT": start + pd.Timedelta(days=110)},
     ])
     adtte = pd.DataFrame({
-        "USUBJID": ids, "PARAMCD": "READMIT",
-        "AVAL": [100, 365, 200, 50], "CNSR": [0, 1, 1, 1], "CMPEVFL": ["", "", "", "Y"],
+        "USUBJID": ids, "PARAMCD": "READMIT", "STARTDT": start,
+        "AVAL": [200, 365, 200, 250, 100, 60, 122], "CNSR": [0, 1, 1, 1, 0, 1, 1],
+        "CMPEVFL": ["", "", "", "Y", "", "Y", ""],
     })
     d = mediation_data(adsl, adqs, adtte, plan).set_index("USUBJID")
-    assert list(d["TRTA01"]) == [1, 0, 1, 0]
+    assert list(d["TRTA01"]) == [1, 0, 1, 0, 1, 0, 1]
     assert d.loc["P1", "HHI_M"] == 35 and d.loc["P1", "HHI_BL"] == 30 and d.loc["P1", "WEMWBS_M12"] == 50
     assert np.isnan(d.loc["P2", "HHI_BL"]) and np.isnan(d.loc["P3", "HHI_M"])
-    # readmitted by day 365 -> 1; followed to 365 without -> 0; died first -> 0 (while alive);
-    # censored at day 200 for another reason -> unknown
+    # the landmark: the month-4 questionnaire's day (P1 130, P2 110), else the nominal day 122
+    assert list(d["LMDAY"]) == [130, 110, 122, 122, 122, 122, 122]
+    # readmitted (P5), dead (P6), censored (P7, on the landmark day) before the landmark: out
+    assert list(d["LMEXCL"]) == ["", "", "", "", "readmitted before the landmark",
+                                 "died before the landmark", "censored before the landmark"]
+    # from the landmark to day 365: readmitted -> 1; followed to 365 without -> 0; died
+    # first -> 0 (while alive); censored at day 200 for another reason -> unknown (IPCW)
     assert d.loc["P1", "READM12"] == 1 and d.loc["P2", "READM12"] == 0 and d.loc["P4", "READM12"] == 0
-    assert np.isnan(d.loc["P3", "READM12"])
-    assert list(d["EVT_READMIT"]) == [1, 0, 0, 0]
+    assert np.isnan(d.loc["P3", "READM12"]) and list(d["READMCNS"][:4]) == [0, 0, 1, 0]
+    assert list(d["EVT_READMIT"][:4]) == [1, 0, 0, 0]
+    assert list(d["TTE_READMIT"][:4]) == [70, 255, 78, 128] == list(d["READMU"][:4])
+    assert d.loc[["P5", "P6", "P7"], ["READM12", "TTE_READMIT", "EVT_READMIT"]].isna().all().all()
 
 
 def test_mediator_sets_follow_the_plan():
@@ -83,10 +94,25 @@ def test_jobs_report_effects_sensitivity_and_missing(admed, tmp_path):
     assert (e["n_boot"] == 100).all() and (e["seed"] == plan.seed).all()
     assert not single.sensitivity.empty and set(single.sensitivity["mediator"]) == {"HHI"}
     miss = single.report["missing"]
-    assert miss["n_total"] == len(data) and miss["n_total"] - miss["n_used"] == sum(miss["by_reason"].values())
+    assert miss["n_total"] - miss["n_used"] == sum(miss["by_reason"].values())
+    # one sample for every mediator set of an outcome: randomised = analysed + excluded
+    sample = single.report["analysis_sample"]
+    assert sample["n_randomised"] == len(data) and sample["before_landmark"] == {}
+    assert sample["n_analysed"] == miss["n_used"] == miss["n_total"] == e["n"].iloc[0]
+    assert sample["n_analysed"] + sample["n_incomplete"] == len(data)
+    assert (e["n_randomised"] == len(data)).all() and (e["n"] + e["n_incomplete"] == len(data)).all()
     joint = run_job(data, plan, "M2", "readmit_12m")
     assert set(joint.estimates["mediator"]) == {"M2"}
     assert (joint.estimates["estimate_type"] == "risk_difference").any()
+    js = joint.report["analysis_sample"]
+    assert set(js["before_landmark"]) <= {"readmitted before the landmark", "died before the landmark",
+                                          "censored before the landmark"}
+    assert js["n_analysed"] + sum(js["before_landmark"].values()) + js["n_incomplete"] == len(data)
+    je = joint.estimates
+    assert (je["n"] == js["n_analysed"]).all() and (je["n_before_landmark"] > 0).all()
+    assert (je["n"] + je["n_before_landmark"] + je["n_incomplete"] == je["n_randomised"]).all()
+    # readmit_12m keeps those censored before the horizon (IPCW weight 0): events < n known
+    assert js["n_censored_before_horizon"] > 0
     again = run_job(data, plan, "HHI", "wemwbs_m12")
     pd.testing.assert_frame_equal(e, again.estimates)
     files = [write_job(single, tmp_path / "HHI__wemwbs_m12")[0], write_job(joint, tmp_path / "M2__readmit_12m")[0]]

@@ -137,13 +137,14 @@ def test_every_row_of_an_outcome_uses_the_same_imputed_participants(trial):
     for outcome in ("wemwbs_m12", "readmit_12m"):
         n = {jobs[(m, outcome)].estimates["n"].unique().item() for m in ("HHI", "M2", "ALL")}
         assert len(n) == 1, n
-        # everybody whose mediator visit (and month-12 visit) was due; readmission within
-        # 12 months unknown (withdrawn or cut before day 365 without one) is not imputed
+        # everybody whose mediator visit (and month-12 visit) was due; readmission: the
+        # landmark risk set at the month-4 visit (readmission status unknown at day 365:
+        # kept, IPCW weight 0; docs/change-model.md)
         ok = due.filter(like="_month_4").all(axis=1).to_numpy(copy=True)
         if outcome == "wemwbs_m12":
             ok &= due["WEMWBS_month_12"].to_numpy()
         else:
-            ok &= data.set_index("USUBJID").reindex(frame.data["USUBJID"])["READM12"].notna().to_numpy()
+            ok &= data.set_index("USUBJID").reindex(frame.data["USUBJID"])["LMEXCL"].eq("").to_numpy()
         assert n == {int(ok.sum())}
     hhi = jobs[("HHI", "wemwbs_m12")]
     e = hhi.estimates

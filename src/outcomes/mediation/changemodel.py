@@ -4,12 +4,19 @@ Exposure: randomised arm (treated = 1). Mediators: the process scores at the med
 visit (month 4), grouped into the three mechanisms of Gillard et al. (2015). Outcomes:
 
 * ``wemwbs_m12`` — WEMWBS at month 12 (linear), adjusted for baseline WEMWBS;
-* ``readmit_12m`` — readmission within ``followup_days`` (logistic, risk-difference scale):
-  death before readmission counts as not readmitted (the primary ``while_alive`` estimand);
-  participants censored earlier for another reason (withdrawal, data cut) have no outcome
-  and are counted as missing;
-* ``readmit_time`` — time to first readmission (Weibull, censoring handled by the model),
-  effects on the risk by ``followup_days`` and on the median time.
+* ``readmit_12m`` — readmission between the landmark (the mediator visit) and
+  ``followup_days`` (logistic, risk-difference scale): death before readmission counts as
+  not readmitted (the primary ``while_alive`` estimand); participants censored earlier for
+  another reason (withdrawal, data cut) stay in the analysis with outcome-model weight 0,
+  the others weighted by the inverse probability of remaining uncensored (IPCW by arm);
+* ``readmit_time`` — time from the landmark to first readmission (Weibull, censoring
+  handled by the model), effects on the risk by ``followup_days`` minus the visit's nominal
+  day after the landmark and on the median time.
+
+Both readmission outcomes are a landmark analysis (:mod:`outcomes.mediation.landmark`):
+participants readmitted, dead or censored before the mediator visit are not analysed and
+are counted. Every mediator set of an outcome is analysed on the same participants
+(:mod:`outcomes.mediation.sample`).
 
 Every model adjusts for the plan's covariates (site, prior admissions) and each mediator
 model, and every outcome model containing the mediator, for the mediator's baseline value.
@@ -33,15 +40,19 @@ from outcomes.clustering import NONE, PEER_WORKER, cluster_ids, clustering_after
 from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable, OutcomesError
 from outcomes.estimands.rows import MEDIATION, MEDIATION_SENSITIVITY, with_estimands
+from outcomes.imputation.frame import VISIT_DAYS
 from outcomes.plan import AnalysisPlan
 from outcomes.tables import ESTIMATE_COLUMNS
 
 from .data import Roles, count_missing
 from .engine import fit_mediation_designs
 from .evalue import evalue_columns
+from .landmark import landmark_outcomes
 from .mi import MI_COLUMNS, fit_mediation_mi_designs
 from .result import STATUS_COLUMNS, not_estimable_rows
+from .sample import AnalysisSample, exclusions_text, landmark_risk_set, shared_sample, union_roles
 from .sensitivity import SENSITIVITY_COLUMNS
+from .summaries import EXTRAPOLATED
 
 OUTCOMES: dict[str, dict[str, str]] = {
     "wemwbs_m12": {"type": "linear", "label": "WEMWBS at month 12"},
@@ -66,8 +77,11 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     Columns: ``USUBJID``, ``TRTA01`` (1 treated, 0 control), ``ARM``, ``PEERWID`` (the main
     peer worker, for the cluster bootstrap), the ADSL covariates, for every
     score ``<PARAMCD>_M`` (mediator visit) and ``<PARAMCD>_BL`` (baseline), ``WEMWBS_M12``,
-    ``READM12`` (1/0, missing when the 12-month status is unknown), ``TTE_READMIT`` and
-    ``EVT_READMIT`` (time in days and 1 = readmitted).
+    and the landmark readmission outcomes of :func:`~outcomes.mediation.landmark.
+    landmark_outcomes`: ``LMDAY`` (landmark day), ``LMEXCL`` (why not in the landmark risk
+    set, "" if in it), ``READM12`` (1/0, missing when censored before the horizon),
+    ``READMU``/``READMCNS`` (follow-up in the window, 1 = censored before the horizon: the
+    IPCW), ``TTE_READMIT`` and ``EVT_READMIT`` (days from the landmark, 1 = readmitted).
     """
     med = plan.mediation
     out = adsl.loc[adsl["ARM"].isin(plan.arms)].copy()
@@ -90,14 +104,10 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     m12 = wide("month_12", "M12")
     out = out.merge(m12[["USUBJID", "WEMWBS_M12"]] if "WEMWBS_M12" in m12 else m12[["USUBJID"]], on="USUBJID", how="left")
 
-    tte = adtte.loc[adtte["PARAMCD"] == "READMIT", ["USUBJID", "AVAL", "CNSR", "CMPEVFL"]]
-    tte = tte.rename(columns={"AVAL": "TTE_READMIT"})
-    tte["EVT_READMIT"] = (tte["CNSR"] == 0).astype(int)
-    horizon = plan.followup_days
-    event_by = (tte["CNSR"] == 0) & (tte["TTE_READMIT"] <= horizon)
-    known_no = (tte["CNSR"] == 1) & ((tte["TTE_READMIT"] >= horizon) | (tte["CMPEVFL"] == "Y"))
-    tte["READM12"] = np.where(event_by, 1.0, np.where(known_no, 0.0, np.nan))
-    out = out.merge(tte[["USUBJID", "TTE_READMIT", "EVT_READMIT", "READM12"]], on="USUBJID", how="left")
+    visit = med["mediator_visit"]
+    out = pd.concat([out, landmark_outcomes(out["USUBJID"], adqs, adtte, visit=visit,
+                                            planned=VISIT_DAYS[visit],
+                                            horizon=plan.followup_days)], axis=1)
     for col in out.columns:
         if str(out[col].dtype) in ("Int64", "Float64"):
             out[col] = out[col].astype(float)
@@ -293,8 +303,17 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         analysis="mediation", clustering=c, outcome=outcome, contrast=f"{plan.treated_arm} vs {plan.control_arm}",
         mediator=mediator, mechanism=mechanism_of(plan, mediator), mediators="+".join(mediators),
         n_boot=int(plan.mediation["n_boot"]), seed=plan.seed, rng_stream=streams[c],
-        missing_data=missing_data_note(plan), **({"m": plan.missing_data.m} if mi else {}))
+        missing_data=missing_data_note(plan), **({"m": plan.missing_data.m} if mi else {}),
+        n_randomised=len(data), n_before_landmark=0, n_incomplete=None, landmark_exclusions="")
         for c in streams}
+    before: dict[str, int] = {}
+    if otype != "linear":  # the readmission outcomes: the landmark risk set
+        data, before = landmark_risk_set(data)
+        if mi:
+            completed = [landmark_risk_set(d)[0] for d in completed]
+        for c in idents:
+            idents[c].update(n_before_landmark=sum(before.values()),
+                             landmark_exclusions=exclusions_text(before))
     observed = data
     clusters: dict[str, str | None] = {NONE: None, PEER_WORKER: CLUSTER}
     out: dict[str, ChangeModelJob] = {}
@@ -309,9 +328,6 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
             completed = [d.assign(**{CLUSTER: cluster_ids(d, plan.treated_arm)}) for d in completed]
     else:
         clusters.pop(PEER_WORKER)
-        out[PEER_WORKER] = _not_estimable_job(
-            "no PEERWID (main peer worker) in the analysis data set",
-            completed[0] if mi else data, idents[PEER_WORKER], otype, outcome, mediators)
     if mi:
         data = completed[0]  # n of not-estimable rows: participants analysed after imputation
     visit = plan.mediation["mediator_visit"]
@@ -335,12 +351,28 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
             visits = " and ".join("month 12" if c.endswith("M12") else "baseline" for c in absent)
             return not_estimable(f"no WEMWBS scores at {visits} in the extract", streams)
     elif outcome == "readmit_12m":
-        kwargs["outcome"] = "READM12"
+        kwargs.update(outcome="READM12", censoring=("READMU", "READMCNS"))
     else:
         kwargs.update(time="TTE_READMIT", event="EVT_READMIT")
     roles = Roles(EXPOSURE, tuple(columns.values()),
-                  tuple(kwargs.get(k) for k in ("outcome", "time", "event") if k in kwargs),
+                  tuple(kwargs.get(k) for k in ("outcome", "time", "event") if k in kwargs)
+                  + tuple(kwargs.get("censoring", ())),
                   tuple(covariates), {k: tuple(v) for k, v in mediator_cov.items()})
+    # one sample for every mediator set of the outcome (complete on all of their variables)
+    every = [m for spec in plan.mediation["mechanisms"].values() for m in spec["mediators"]]
+    uroles = union_roles(roles, every, data)
+    try:
+        data, completed, sample = shared_sample(
+            data, completed if mi else None, uroles, idents[NONE]["n_randomised"], before,
+            "READMCNS" if "censoring" in kwargs else None)
+    except NotEstimable as e:
+        return not_estimable(e.reason, streams, roles)
+    for c in idents:
+        idents[c].update(sample.columns())
+    if PEER_WORKER not in clusters:
+        out[PEER_WORKER] = _not_estimable_job(
+            "no PEERWID (main peer worker) in the analysis data set",
+            data, idents[PEER_WORKER], otype, outcome, mediators, roles)
     common: dict[str, Any] = dict(
         exposure=EXPOSURE,
         mediators=list(columns.values()),
@@ -350,7 +382,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
         interaction=bool(plan.mediation["interaction"]),
         mediator_types={columns[m]: declared[m] for m in mediators if m in declared},
-        horizon=float(plan.followup_days),
+        horizon=float(plan.followup_days - (VISIT_DAYS[visit] if otype == "weibull" else 0)),
         n_boot=int(plan.mediation["n_boot"]),
         joint=len(mediators) > 1,
         singles=len(mediators) == 1,  # a set's single scores have their own jobs
@@ -376,13 +408,14 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         return not_estimable(e.reason, [c for c in streams if c not in out], roles)
     for c, res in fits.items():
         out[c] = _job_of(res, plan, idents[c], mediator, mediators, columns, outcome,
-                         observed, roles, mi)
+                         observed, uroles, mi, sample)
     return out
 
 
 def _job_of(res: Any, plan: AnalysisPlan, ident: dict[str, Any], mediator: str,
             mediators: tuple[str, ...], columns: dict[str, str], outcome: str,
-            observed: pd.DataFrame, roles: Roles, mi: bool) -> ChangeModelJob:
+            observed: pd.DataFrame, roles: Roles, mi: bool, sample: AnalysisSample
+            ) -> ChangeModelJob:
     """One design's estimates, sensitivity grid and report from its fit."""
     stream = ident["rng_stream"]
     est = res.to_frame()
@@ -407,6 +440,7 @@ def _job_of(res: Any, plan: AnalysisPlan, ident: dict[str, Any], mediator: str,
                   rng_stream=stream, status=sorted(set(est["status"])),
                   reason=sorted(set(est["reason"]) - {""}))
     report["missing_data"] = {**report.get("missing_data", {}), **_missing_data_report(plan)}
+    report["analysis_sample"] = sample.report()
     if mi:  # what the complete-case analysis would have had
         report["missing_data"]["n_complete_cases"] = int(count_missing(observed, roles)[1].sum())
     return ChangeModelJob(est.reset_index(drop=True), sens.reset_index(drop=True), report)
@@ -437,6 +471,8 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
     est = not_estimable_rows(reason, outcome_type=otype, **ident, n=n, events=events,
                              mediator_set="joint" if len(mediators) > 1 else "single")
     est = clustering_after_analysis(est)
+    est = est[[c for c in est.columns if c not in STATUS_COLUMNS]].assign(  # in its place
+        **{EXTRAPOLATED: None}, **{c: est[c] for c in STATUS_COLUMNS})
     if "m" in ident:  # the MI rows' columns, in their place
         est = est[[c for c in est.columns if c not in (*MI_COLUMNS, *STATUS_COLUMNS)]].assign(
             riv=np.nan, fmi=np.nan, m=ident["m"], **{c: est[c] for c in STATUS_COLUMNS})

@@ -37,6 +37,7 @@ from .data import (
     numeric_array,
 )
 from .evalue import evalue_columns, risk_ratio_effects
+from .landmark import CensoringWeights
 from .models import K_REF, Engine, SetModel, subset
 from .result import (
     ASSUMPTIONS,
@@ -141,13 +142,22 @@ def fit_mediation_designs(
     rho_grid: Sequence[float] = tuple(DEFAULT_RHO_GRID),
     quadrature_tol: float = 1e-6,
     analysis: str = "mediation",
+    censoring: tuple[str, str] | None = None,
 ) -> dict[str, MediationResult]:
     """:func:`fit_mediation` with one or more bootstrap designs: ``designs`` maps a name to
     (generator, cluster column or None). The full-sample fits are shared; each design's
     bootstrap draws from its own generator. ``mediator_types`` maps a mediator to
     ``"binary"`` (logistic mediator model, :mod:`outcomes.mediation.binary_mediator`) or
     ``"continuous"``; an undeclared mediator coded 0/1 is binary. A design whose clusters cannot be resampled
-    raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError` before any fitting."""
+    raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError` before any fitting.
+
+    ``censoring`` (logistic outcome only): the columns (follow-up time to the outcome or
+    the horizon, 1 = censored before the horizon) of a binary outcome at a horizon that
+    some participants were censored before. Their outcome value is ignored; the others'
+    outcome-model weights are the resample counts times 1/G(time−), G the Kaplan–Meier
+    probability of remaining uncensored by exposure arm, re-estimated in every resample
+    (:class:`~outcomes.mediation.landmark.CensoringWeights`). The mediator models and the
+    standardisation keep every participant."""
     for rng, _ in designs.values():
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
@@ -170,8 +180,10 @@ def fit_mediation_designs(
     else:
         if outcome is None:
             raise MediationDataError(f"a {outcome_type} outcome needs outcome=")
-        outcome_vars = (outcome,)
+        outcome_vars = (outcome, *(censoring or ()))
         outcome_label = outcome
+    if censoring is not None and outcome_type != "logistic":
+        raise MediationDataError("censoring= is for a logistic outcome")
     mcov = {m: tuple(v) for m, v in (mediator_covariates or {}).items()}
     unknown = set(mcov) - set(mediators)
     if unknown:
@@ -220,7 +232,14 @@ def fit_mediation_designs(
             raise MediationDataError(f"{time} has negative times")
         ev = binary_array(df[event], event, "event")
         events = int(ev.sum())
-    check_sample(T, exposure, outcome_type, y=y, outcome=outcome, event=ev, event_name=event)
+    ipcw = None
+    if censoring is not None:
+        ipcw = CensoringWeights.of(df[censoring[0]], binary_array(df[censoring[1]], censoring[1],
+                                                                  "censoring"), T)
+        events = int(y[~ipcw.censored].sum())
+    known = slice(None) if ipcw is None else ~ipcw.censored
+    check_sample(T[known], exposure, outcome_type, y=None if y is None else y[known],
+                 outcome=outcome, event=ev, event_name=event)
 
     # -- designs of every mediator set -------------------------------------------------
     sets: list[SetModel] = []
@@ -232,7 +251,8 @@ def fit_mediation_designs(
     rep_checks: dict[str, ReplicateCheck] = {}
     ofam = {
         "linear": "gaussian, identity link (least squares)",
-        "logistic": "binomial, logit link (maximum likelihood)",
+        "logistic": "binomial, logit link (maximum likelihood" + (
+            "; inverse probability of censoring weights" if censoring else "") + ")",
         "weibull": "Weibull accelerated failure time, log T = x'b + sigma W, W standard "
                    "minimum extreme value (maximum likelihood with right censoring; events "
                    "at day 0 interval-censored in (0, 1] day)",
@@ -291,6 +311,7 @@ def fit_mediation_designs(
 
     eng = Engine(outcome_type, sets, T, y, tm, ev, horizon, odds_ratio, quadrature_tol,
                  usable_grid(rho_grid))
+    eng.outcome_weights = ipcw
 
     # -- point estimates ----------------------------------------------------------------
     ones = np.ones((1, n))
@@ -422,7 +443,10 @@ def fit_mediation_designs(
         est_df = meaningful_proportions(est_df[first + STATUS_COLUMNS])
         ratio_arr = {k: np.vstack(v) if v else np.empty((0, 7)) for k, v in ratio_reps.items()}
         outcome_sd = float(np.std(y, ddof=1)) if outcome_type == "linear" and n > 1 else None
-        outcome_risk = float(y.mean()) if outcome_type == "logistic" and n else None
+        outcome_risk = None
+        if outcome_type == "logistic" and n:  # with censoring weights: the IPCW risk
+            w_risk = np.ones(n) if ipcw is None else ipcw(np.ones((1, n)))[0]
+            outcome_risk = float(np.sum(np.where(w_risk > 0, w_risk * y, 0.0)) / np.sum(w_risk))
         est_df = evalue_columns(est_df, ratio_point, ratio_arr, outcome_sd, outcome_risk, alpha)
         for label, why in unmodelled.items():  # the joint set's rows, not estimable
             extra = not_estimable_rows(

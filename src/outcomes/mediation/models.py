@@ -55,7 +55,12 @@ class SetModel:
 
 class Engine:
     """Fits of every mediator set for blocks of resample counts; ``diverged`` holds the last
-    outcome fit's divergence flags (separation, monotone likelihood), None for linear."""
+    outcome fit's divergence flags (separation, monotone likelihood), None for linear.
+    ``outcome_weights`` (set by the caller) maps resample counts to the logistic outcome
+    model's weights (:class:`~outcomes.mediation.landmark.CensoringWeights`); None: the
+    counts themselves."""
+
+    outcome_weights = None
 
     def __init__(self, outcome_type, sets, T, y, time, event, horizon, odds_ratio, qtol,
                  rho_grid=None):
@@ -99,7 +104,8 @@ class Engine:
             beta = fit_ols(sm.Xo, self.y, W, resid=False).coef[:, :, 0]
             ok = np.ones(W.shape[0], dtype=bool)
         elif self.outcome_type == "logistic":
-            lf = fit_logistic(sm.Xo, self.y, W, start=start)
+            Wo = W if self.outcome_weights is None else self.outcome_weights(W)
+            lf = fit_logistic(sm.Xo, self.y, Wo, start=start)
             beta, ok, self.diverged = lf.coef, lf.converged, lf.diverged
         else:
             wf = fit_weibull(sm.Xo, self.time, self.event, W, start=start)
@@ -112,7 +118,7 @@ class Engine:
         lp = self._linear_predictor(sm, alpha, sigma_m, beta, W)
         sens = None
         if sm.sensitivity and self.outcome_type == "logistic":
-            sens = self._probit_sensitivity(sm, alpha[:, :, 0], sigma_m[:, 0, 0], W, point)
+            sens = self._probit_sensitivity(sm, alpha[:, :, 0], sigma_m[:, 0, 0], W, Wo, point)
         elif sm.sensitivity:
             cov = med.resid_cov
             with np.errstate(invalid="ignore", divide="ignore"):  # failed replicates: NaN
@@ -121,11 +127,13 @@ class Engine:
                 sens = np.column_stack([alpha[:, 1, 0], s1, s2, cov[:, 0, 1] / (s1 * s2)])
         return lp, params, ok, wsig, sens
 
-    def _probit_sensitivity(self, sm, alpha, var_m, W, point):
+    def _probit_sensitivity(self, sm, alpha, var_m, W, Wo, point):
         """(B, 2 + G): rho12, the probit ACME(ρ) over ``rho_grid`` and at ρ = 0
-        (:func:`~.sensitivity.probit_acme_curve`); NaN rows where the probit fit fails."""
+        (:func:`~.sensitivity.probit_acme_curve`); NaN rows where the probit fit fails. The
+        probit outcome model has the logistic one's weights ``Wo`` (resample counts, times
+        the censoring weights of a landmark outcome); the average over covariates ``W``."""
         key = ("probit", sm.label)
-        pf = fit_probit(sm.Xo, self.y, W, start=None if point else self.start.get(key))
+        pf = fit_probit(sm.Xo, self.y, Wo, start=None if point else self.start.get(key))
         if point:
             self.start[key] = pf.coef[0]
         grid = np.append(self.rho_grid, 0.0)

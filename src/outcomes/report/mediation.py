@@ -107,6 +107,7 @@ class MedGroup:
     rows: list[MedRow]
     diagram: str | None
     note: str = ""  # e.g. which medians extrapolate beyond the follow-up
+    sample: str = ""  # who the rows analyse (:func:`sample_note`)
 
 
 @dataclass
@@ -136,6 +137,27 @@ def _members(r: pd.DataFrame, i) -> list[str]:
     if "mediators" in r.columns and not fmt.is_missing(r.at[i, "mediators"]):
         return [x for x in str(r.at[i, "mediators"]).split("+") if x]
     return _mediator_codes(r.at[i, "mediator"])
+
+
+def sample_note(g: pd.DataFrame) -> str:
+    """The analysis sample of one outcome's rows (mediation.tsv's n_randomised,
+    n_before_landmark, landmark_exclusions, n_incomplete): "" when the table has none."""
+    cols = ("n_randomised", "n_before_landmark", "n_incomplete", "n")
+    if any(c not in g.columns for c in cols) or g.empty:
+        return ""
+    first = g.iloc[0]
+    if any(fmt.is_missing(first[c]) for c in cols):
+        return ""
+    text = f"Every mediator set is analysed on the same {int(first['n'])} of {int(first['n_randomised'])} randomised participants"
+    parts = []
+    if int(first["n_before_landmark"]):
+        why = str(first.get("landmark_exclusions", "") or "")
+        parts.append(f"{int(first['n_before_landmark'])} not in the risk set at the landmark "
+                     f"(the mediator visit; {why})" if why else
+                     f"{int(first['n_before_landmark'])} not in the risk set at the landmark")
+    if int(first["n_incomplete"]):
+        parts.append(f"{int(first['n_incomplete'])} missing a variable of some mediator set")
+    return text + (": " + "; ".join(parts) if parts else "") + "."
 
 
 def mediation_section(inp: ReportInputs) -> Mediation | None:
@@ -187,7 +209,8 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
         label = outcome_label(str(outcome))
         groups.append(MedGroup(str(outcome), label, str(et), ordered,
                                _mechanism_svg(label, str(et), ordered, len(groups), inp, mechs),
-                               extrapolation_note(g, str(et))))
+                               extrapolation_note(g, str(et)),
+                               sample_note(g)))
     return Mediation(groups, other, None, sensitivity_rows(inp), None,
                      sorted(set(r["n_boot"])) if "n_boot" in r.columns else [],
                      sorted(set(r["seed"])) if "seed" in r.columns else [])

@@ -51,7 +51,29 @@ OUTCOME_DEFINITIONS = {
         "time to first readmission on the 365-day risk scale, P(T <= 365) in the hypothetical "
         "absence of death (death treated as independent censoring): risk difference"
     ),
+    "readmission_landmark": (
+        "landmark at the month-4 visit (day 122): readmitted between day 122 and day 365 "
+        "while alive (death before readmission counts as no readmission) among those alive "
+        "and not readmitted by day 122, in each (cross-world) scenario: risk difference"
+    ),
+    "readmission_time_landmark": (
+        "landmark at the month-4 visit (day 122): P(T <= 365 | T > 122), the risk of first "
+        "readmission within 243 days of the landmark among those not readmitted by it, in "
+        "the hypothetical absence of death, in each (cross-world) scenario: risk difference"
+    ),
 }
+#: The landmark of the change model's readmission outcomes: the month-4 visit's nominal day
+#: (outcomes.imputation.frame.VISIT_DAYS; the simulator's visit target).
+LANDMARK_DAY = 122
+
+
+def _ratio_pseudo(y: np.ndarray, at_risk: np.ndarray) -> np.ndarray:
+    """Per-person values whose mean is the population's conditional risk mean(y) / mean(at_risk)
+    and whose differences between scenarios give the delta-method Monte Carlo SE of the
+    difference of two such ratios: mu + (y - mu * at_risk) / mean(at_risk)."""
+    a = float(np.mean(at_risk))
+    mu = float(np.mean(y)) / a
+    return mu + (y - mu * at_risk) / a
 
 
 def _mean_se(x: np.ndarray) -> tuple[float, float]:
@@ -87,6 +109,14 @@ class _Outcomes:
         risk = m.risk365(u, lp)
         first = m.first_readmission_days(u, lp)
         died_first = (self.death < first) & (first <= FOLLOWUP_DAYS)
+        # landmark outcomes, given the unit (frailty included) and its death day: at risk at
+        # the landmark with probability S(L) (alive at L), readmitted in (L, min(365, D)]
+        # with probability S(L) - S(min(365, D)); S(s) = exp(-c (s / 365) ** shape)
+        c, k = m.hazard_scale(u, lp), m.params.readmission.shape
+        surv = lambda s: np.exp(-c * (s / FOLLOWUP_DAYS) ** k)  # noqa: E731
+        s_l = surv(LANDMARK_DAY)
+        alive = self.death > LANDMARK_DAY
+        end = np.minimum(FOLLOWUP_DAYS, np.maximum(self.death, LANDMARK_DAY))
         return {
             "WEMWBS_month_12": m.wemwbs12(u, self.base, t, meds),
             # E[1{T <= min(365, D)} | unit] = P(T <= 365 | unit) - 1{D < T <= 365}: the
@@ -94,6 +124,9 @@ class _Outcomes:
             # noise), the second is exact given the draws.
             "readmission_12m": risk - died_first,
             "readmission_time_365": risk,
+            "readmission_landmark": _ratio_pseudo(np.where(alive, s_l - surv(end), 0.0),
+                                                  np.where(alive, s_l, 0.0)),
+            "readmission_time_landmark": _ratio_pseudo(s_l - surv(FOLLOWUP_DAYS), s_l),
         }
 
 

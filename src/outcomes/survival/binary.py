@@ -216,22 +216,53 @@ def g_computation(Z, a, y, used, w=None, names=None) -> GComp:
     return GComp(float(r1), float(r0), phi, beta, cov_beta, dbeta, used)
 
 
-def censoring_survival_before(u, cens) -> np.ndarray:
+def censoring_survival_before(u, cens, weights=None) -> np.ndarray:
     """G(u_i-) for each i: Kaplan–Meier probability of remaining uncensored just before u_i.
 
     Censorings tied with outcomes at a time happen after the outcomes (the convention of
     the Kaplan–Meier estimator of the outcome), so the risk set of censoring at t is
     {u > t} plus those censored at t. With this G the IPCW risk with arm as the only
     covariate equals 1 - Kaplan–Meier exactly (Satten & Datta, Am Stat 2001).
+
+    ``weights`` (B x n, e.g. bootstrap resample counts) gives the B weighted estimates at
+    once, (B, n): each participant counts ``weights[b, i]`` times in the risk sets and
+    censorings of row b (with integer counts, the estimate on the resampled rows).
     """
     u = np.asarray(u, float)
     cens = np.asarray(cens, bool)
+    if weights is not None:
+        return _weighted_censoring_survival_before(u, cens, np.atleast_2d(weights))
     ct, cnt = np.unique(u[cens], return_counts=True)
     us = np.sort(u)
     n_risk = us.size - np.searchsorted(us, ct, "right") + cnt
     G = np.cumprod(1.0 - cnt / n_risk)
     idx = np.searchsorted(ct, u, "left") - 1
     return np.r_[1.0, G][idx + 1]
+
+
+def _weighted_censoring_survival_before(u: np.ndarray, cens: np.ndarray,
+                                        W: np.ndarray) -> np.ndarray:
+    """:func:`censoring_survival_before` for every row of the weight matrix ``W`` (B x n):
+    the weighted censorings at each censoring time and the weighted risk set {u > t} plus
+    those censored at t, from cumulative sums over the participants sorted by u."""
+    ct = np.unique(u[cens])
+    B = W.shape[0]
+    if ct.size == 0:
+        return np.ones((B, u.size))
+    order = np.argsort(u, kind="stable")
+    us = u[order]
+    csum = np.concatenate([np.zeros((B, 1)), np.cumsum(W[:, order], axis=1)], axis=1)
+    above = csum[:, -1:] - csum[:, np.searchsorted(us, ct, "right")]  # weight of {u > t}
+    corder = order[cens[order]]  # the censored, sorted by u
+    uc = u[corder]
+    ccum = np.concatenate([np.zeros((B, 1)), np.cumsum(W[:, corder], axis=1)], axis=1)
+    dc = ccum[:, np.searchsorted(uc, ct, "right")] - ccum[:, np.searchsorted(uc, ct, "left")]
+    at_risk = above + dc
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(at_risk > 0, 1.0 - dc / at_risk, 1.0)  # nobody at risk: no step
+    G = np.cumprod(factor, axis=1)
+    idx = np.searchsorted(ct, u, "left") - 1
+    return np.concatenate([np.ones((B, 1)), G], axis=1)[:, idx + 1]
 
 
 @dataclass(frozen=True)
