@@ -192,7 +192,9 @@ def bundled(r_available, tmp_path_factory):
 @pytest.fixture(scope="module")
 def simulated(r_available, tmp_path_factory):
     out = tmp_path_factory.mktemp("oracle_sim7")
-    _outcomes("simulate", "--n", "1500", "--seed", "7", "--out", str(out / "data"))
+    # truth.json is not read; the extract is the same bytes with the default truth_n (CU1)
+    _outcomes("simulate", "--n", "1500", "--seed", "7", "--truth-n", "1000",
+              "--out", str(out / "data"))
     return _oracle(out / "data", out)
 
 
