@@ -18,7 +18,7 @@ SHARED_FIXTURES = ("bundled_run", "report_run")
 #: Units of work handed out first, longest first (measured in CI, decisions Z3), so the
 #: two processes do not wait at the end for a long one started last.
 LONGEST_FIRST = ("bundled_run", "tests/test_small_trials.py", "report_run",
-                 "tests/test_workflow_trust.py", "tests/test_foreign_extract.py")
+                 "tests/test_foreign_extract.py")
 
 
 @functools.cache

@@ -16,7 +16,7 @@ the treated arm only; outcome heteroskedastic by arm; 12 peer workers, clusters 
 - The closed form: with the arm as the only instrument and no covariates, 2SLS is the
   Wald estimator ITT(y) / ITT(receipt) (to 1e-12).
 
-R is required as in tests/test_r_oracle.py (:func:`require_r`: skipped without it, failed
+R is required as in tests/rscript.py (:func:`require_r`: skipped without it, failed
 under CI); linearmodels is in the ``dev`` extra (skipped without it, failed under CI).
 """
 
@@ -28,7 +28,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from test_r_oracle import R_DIR, require_r
+from rscript import R_DIR, require_r
 
 from outcomes.cace import dose_instruments, fit_cace, fit_dose_response, two_stage_least_squares
 from outcomes.clustering import cluster_ids

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from test_r_oracle import R_DIR, require_r
+from rscript import R_DIR, require_r
 
 from outcomes.ancova_effects import adjusted_means, arm_mean_vectors
 from outcomes.clustering import cluster_ids

@@ -9,13 +9,12 @@ would make that fragile: the test data are checked to have none). Needs Rscript 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
+from rscript import require_r
 
 from outcomes.errors import ConfigError
 from outcomes.imputation.frame import ImputationFrame
@@ -85,22 +84,10 @@ def test_quickpred_rules():
     assert not strict[1, 0]                                  # baseline missing where month 4 is
 
 
-def _r_missing() -> str | None:
-    if shutil.which("Rscript") is None:
-        return "Rscript not found"
-    r = subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('mice', quietly = TRUE))"],
-                       capture_output=True, text=True)
-    return None if r.returncode == 0 else "R package mice not installed (r-cran-mice)"
-
-
 @pytest.mark.parametrize(("mincor", "minpuc", "include"),
                          [(0.1, 0.0, ()), (0.25, 0.5, ("NOISE",))])
 def test_equals_r_quickpred(tmp_path, mincor, minpuc, include):
-    why = _r_missing()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"R reference needed in CI: {why}")
-        pytest.skip(why)
+    require_r(("mice",), "r-base-core r-cran-mice")
     x = _matrix()
     x.to_csv(tmp_path / "in.csv", index=False, na_rep="NA")
     subprocess.run(["Rscript", SCRIPT, str(tmp_path / "in.csv"), str(tmp_path), str(mincor),

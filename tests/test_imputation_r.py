@@ -15,13 +15,12 @@ is skipped with the reason, unless CI is set, where it fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
+from rscript import require_r
 
 from outcomes.imputation.frame import ImputationFrame
 from outcomes.imputation.mice import impute
@@ -30,14 +29,6 @@ from outcomes.imputation.settings import ImputationSettings
 M, MAXIT, N = 200, 5, 300
 Z_MAX = 4.0
 SCRIPT = "tests/r/mice_oracle.R"
-
-
-def _r_missing() -> str | None:
-    if shutil.which("Rscript") is None:
-        return "Rscript not found"
-    r = subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('mice', quietly = TRUE))"],
-                       capture_output=True, text=True)
-    return None if r.returncode == 0 else "R package mice not installed (r-cran-mice)"
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +69,7 @@ def _r(data: pd.DataFrame, method: str, tmp_path) -> pd.DataFrame:
 
 @pytest.mark.parametrize("method", ["norm", "pmm"])
 def test_draws_agree_with_r_mice(data, method, tmp_path):
-    why = _r_missing()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"R oracle needed in CI: {why}")
-        pytest.skip(why)
+    require_r(("mice",), "r-base-core r-cran-mice")
     ours, theirs = _stats(_ours(data, method)), _stats(_r(data, method, tmp_path))
     z = {}
     for key in ours:

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_r_oracle import require_r
+from rscript import require_r
 
 from outcomes import cli
 from outcomes.errors import ConfigError

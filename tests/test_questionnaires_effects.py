@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_r_oracle import R_DIR, require_r
+from rscript import R_DIR, require_r
 
 from outcomes.ancova_effects import adjusted_means, hedges_g, pooled_sd
 from outcomes.errors import ConfigError, NotEstimable

@@ -22,13 +22,12 @@ tight tolerances (coxph eps 1e-12, glm epsilon 1e-14, glm.nb epsilon 1e-12).
 Needs Rscript with survival, cmprsk, MASS and sandwich (Debian r-base-core r-cran-survival
 r-cran-cmprsk r-cran-mass r-cran-sandwich; scripts/test.sh installs them when run as root).
 Without them the test is skipped with the reason, unless CI is set, where it fails
-(:func:`require_r`, shared with tests/test_r_oracle_mi.py).
+(:func:`rscript.require_r`, shared with the other R tests).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,13 +37,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from rscript import R_DIR, require_r
 
 from outcomes.clustering.bootstrap import block_rows
 from outcomes.plan import AnalysisPlan
 from outcomes.survival.landmarks import landmark_times
 
 ROOT = Path(__file__).resolve().parents[1]
-R_DIR = ROOT / "tests" / "r"
 def _complete_case_plan() -> Path:
     """The bundled plan with missing_data.method complete_case: R recomputes the
     complete-case estimators (the MI rows have their own oracle, test_r_oracle_mi.py)."""
@@ -60,33 +59,8 @@ KEY = ["analysis", "clustering", "outcome", "contrast", "estimate_type"]
 NUM = ["estimate", "std_error", "ci_low", "ci_high", "p_value"]
 RTOL = 1e-6
 ATOL = 1e-12  # values that are 0 (a median of 0 days, a CI limit at 0)
-R_PACKAGES = ("survival", "cmprsk", "MASS", "sandwich")
-INSTALL = "r-base-core r-cran-survival r-cran-cmprsk r-cran-mass r-cran-sandwich"
 # rows of the pipeline that R does not recompute, with the reason (none today)
 NOT_COMPARED: dict[tuple[str, str, str, str, str], str] = {}
-
-
-def _r_missing(packages: tuple[str, ...] = R_PACKAGES) -> str | None:
-    if shutil.which("Rscript") is None:
-        return "Rscript not found"
-    names = ", ".join(f'"{p}"' for p in packages)
-    check = (f"for (p in c({names})) if (!requireNamespace(p, quietly = TRUE)) "
-             "{cat(p); quit(status = 1)}")
-    r = subprocess.run(["Rscript", "-e", check], capture_output=True, text=True)
-    if r.returncode != 0:
-        return f"R package {r.stdout.strip() or '?'} not installed"
-    return None
-
-
-def require_r(packages: tuple[str, ...] = R_PACKAGES, install: str = INSTALL) -> None:
-    """Skip the calling test loudly when R or one of ``packages`` is absent (fail in CI)."""
-    why = _r_missing(packages)
-    if why:
-        msg = (f"R oracle: {why}; install {install} (the test command scripts/test.sh "
-               "does this when run as root)")
-        if os.environ.get("CI"):  # as the other CI-aware tests
-            pytest.fail(msg + " — required in CI")
-        pytest.skip(msg)
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +192,9 @@ def bundled(r_available, tmp_path_factory):
 @pytest.fixture(scope="module")
 def simulated(r_available, tmp_path_factory):
     out = tmp_path_factory.mktemp("oracle_sim7")
-    _outcomes("simulate", "--n", "1500", "--seed", "7", "--out", str(out / "data"))
+    # truth.json is not read; the extract is the same bytes with the default truth_n (CU1)
+    _outcomes("simulate", "--n", "1500", "--seed", "7", "--truth-n", "1000",
+              "--out", str(out / "data"))
     return _oracle(out / "data", out)
 
 

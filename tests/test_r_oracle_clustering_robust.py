@@ -24,7 +24,7 @@ participant a singleton) is analysed by the package and by tests/r/cluster_robus
 
 Tolerance 1e-6 relative: every quantity is a closed form of the fitted parameters, which
 both sides iterate to ~1e-10 (R: glm epsilon 1e-14, glm.nb 1e-12, coxph eps 1e-11).
-Skipped without R (failed under CI) by :func:`tests.test_r_oracle.require_r`.
+Skipped without R (failed under CI) by :func:`tests.rscript.require_r`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from test_r_oracle import R_DIR, require_r
+from rscript import R_DIR, require_r
 
 from outcomes.adam import derive_all
 from outcomes.clustering import cluster_ids

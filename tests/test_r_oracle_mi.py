@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_r_oracle import R_DIR, require_r
+from rscript import R_DIR, require_r
 
 from outcomes.adam import derive_all
 from outcomes.imputation.ancova import ancova_mi

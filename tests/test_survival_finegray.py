@@ -30,8 +30,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from rscript import R_DIR, require_r
 from survival_dgp import simulate_trial
-from test_r_oracle import R_DIR, require_r
 
 from outcomes.clustering import cluster_ids
 from outcomes.errors import NotEstimable

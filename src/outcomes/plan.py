@@ -26,6 +26,7 @@ from outcomes.config_errors import config_problems, key_path
 from outcomes.contract import ARMS
 from outcomes.errors import ConfigError
 from outcomes.estimands import Estimand, build_registry
+from outcomes.yamlio import safe_load
 
 #: The randomisation stratifiers of the schema's default (key ``stratifiers``).
 STRATIFIERS: tuple[str, ...] = ("SITEID", "DIAGGR")
@@ -58,7 +59,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     (:func:`outcomes.config_errors.config_problems`). A date YAML reads from an unquoted
     ``2025-12-31`` is taken as that text.
     """
-    schema = yaml.safe_load(_schema_path().read_text(encoding="utf-8"))
+    schema = safe_load(_schema_path().read_text(encoding="utf-8"))
     config = json.loads(json.dumps(config, default=str))
     validator = _fill_defaults(jsonschema.Draft202012Validator)(schema)
     errors = list(validator.iter_errors(config))
@@ -333,7 +334,7 @@ class AnalysisPlan:
         """Read a plan from a JSON or YAML file."""
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: cannot read the analysis plan: {exc}") from None
         if not isinstance(data, dict):

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from outcomes.errors import ConfigError
+from outcomes.yamlio import safe_load
 
 #: The two forms of a plan-dependent withdrawal, by ``survival.withdrawal_ends_routine_data``.
 WHEN_ENDS, WHEN_CONTINUES = "when_routine_data_ends", "when_routine_data_continues"
@@ -83,7 +82,7 @@ def estimand_from_config(id_: str, cfg: Mapping[str, Any], fill: Mapping[str, st
 def default_registry_config() -> dict[str, Any]:
     """The default entries (``registry.yaml``), before the plan's text is filled in."""
     text = resources.files("outcomes.estimands").joinpath("registry.yaml").read_text("utf-8")
-    return {k: v for k, v in yaml.safe_load(text).items() if not k.startswith("_")}
+    return {k: v for k, v in safe_load(text).items() if not k.startswith("_")}
 
 
 def build_registry(overrides: Mapping[str, Any], *, fill: Mapping[str, str],

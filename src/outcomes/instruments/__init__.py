@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 
 from outcomes.contract import item_column
+from outcomes.yamlio import safe_load
 
 #: Verification statuses a trial statistician must sign off; the report lists such rules.
 SIGN_OFF_STATUSES = ("UNVERIFIED", "PROJECT DEFAULT")
@@ -89,7 +90,7 @@ def _error_location(err: jsonschema.ValidationError) -> str:
 def load_instrument(path: Path) -> Instrument:
     """Read and validate one instrument file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise InstrumentDefinitionError(f"{path}: cannot read instrument file: {exc}") from None
     validator = jsonschema.Draft202012Validator(_schema())
