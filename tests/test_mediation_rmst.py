@@ -9,9 +9,9 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from rscript import R_DIR, require_r
 from scipy import integrate, stats
 from test_mediation_survival import trial
-from test_r_oracle import R_DIR, require_r
 
 from outcomes.mediation import fit_mediation
 from outcomes.mediation.effects import LinearPredictor
