@@ -18,6 +18,7 @@ from outcomes.clustering.bootstrap import cluster_bootstrap_counts, units_by_str
 from outcomes.errors import NotEstimable
 
 from . import effects as fx
+from . import interventional as ivx
 from .bootstrap import (
     CI_METHOD,
     CLUSTER_CI_METHOD,
@@ -136,11 +137,16 @@ def fit_mediation_designs(
     rho_grid: Sequence[float] = tuple(DEFAULT_RHO_GRID),
     quadrature_tol: float = 1e-6,
     analysis: str = "mediation",
+    exposure_induced_confounders: Sequence[str] = (),
 ) -> dict[str, MediationResult]:
     """:func:`fit_mediation` with one or more bootstrap designs: ``designs`` maps a name to
     (generator, cluster column or None). The full-sample fits are shared; each design's
     bootstrap draws from its own generator. A design whose clusters cannot be resampled
-    raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError` before any fitting."""
+    raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError` before any fitting.
+
+    ``exposure_induced_confounders`` (0/1 columns caused by the exposure that affect the
+    mediators and the outcome) add the interventional effects of every mediator set
+    (:mod:`outcomes.mediation.interventional`), estimated inside the same bootstrap."""
     for rng, _ in designs.values():
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
@@ -171,8 +177,14 @@ def fit_mediation_designs(
         raise MediationDataError(f"mediator_covariates for unknown mediators: {sorted(unknown)}")
     roles = Roles(exposure, mediators, outcome_vars, tuple(covariates), mcov)
     overlap = set(mediators) & (set(outcome_vars) | {exposure} | set(roles.covariates_for(mediators)))
+    confounders = tuple(exposure_induced_confounders)
+    overlap |= set(confounders) & (set(mediators) | set(outcome_vars) | {exposure}
+                                   | set(roles.covariates_for(mediators)))
     if overlap:
         raise MediationDataError(f"column(s) with two roles: {sorted(overlap)}")
+    absent = [c for c in confounders if c not in data.columns]
+    if absent:
+        raise MediationDataError(f"exposure-induced confounder(s) not in the data: {absent}")
 
     report, complete = count_missing(data, roles)
     if report.n_excluded:
@@ -213,6 +225,11 @@ def fit_mediation_designs(
         ev = binary_array(df[event], event, "event")
         events = int(ev.sum())
     check_sample(T, exposure, outcome_type, y=y, outcome=outcome, event=ev, event_name=event)
+    Lmat = np.column_stack([numeric_array(df[c], c, "exposure-induced confounder")
+                            for c in confounders]) if confounders else None
+    if Lmat is not None and np.isnan(Lmat).any():
+        bad = [c for j, c in enumerate(confounders) if np.isnan(Lmat[:, j]).any()]
+        raise MediationDataError(f"exposure-induced confounder(s) {bad} missing for complete cases")
 
     # -- designs of every mediator set -------------------------------------------------
     sets: list[SetModel] = []
@@ -292,6 +309,15 @@ def fit_mediation_designs(
         params[sm.label] = _named_params(sm, prm, exposure)
         if sens is not None:
             sens_point[sm.label] = sens[0]
+    ivs = None
+    if Lmat is not None:
+        ivs = ivx.InterventionalAnalysis(sets, Lmat, confounders, T, outcome_type, y, tm, ev,
+                                         horizon)
+        ivs.point(K_REF)
+        point_eff.update(ivs.point_eff)
+        for sm in sets:
+            cterms = [f"C({c})" if c in all_levels else c for c in roles.covariates_for(sm.meds)]
+            models[sm.label].update(ivs.describe(exposure, cterms))
 
     out: dict[str, MediationResult] = {}
     for design, (rng, cluster) in designs.items():
@@ -303,6 +329,8 @@ def fit_mediation_designs(
         bparams: dict[str, dict[str, list[np.ndarray]]] = {sm.label: {} for sm in sets}
         sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
         failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
+        if ivs is not None:
+            failed_by.update({lab: {} for lab, _ in ivs.point_eff})
         no_conv = f"{outcome_type} outcome model did not converge"
         draws = (bootstrap_counts(rng, n, n_boot) if units is None
                  else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
@@ -310,6 +338,9 @@ def fit_mediation_designs(
             for sm in sets:
                 lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
                 causes = rep_checks[sm.label](W)
+                if ivs is not None:
+                    ivs.add_block(sm.label, W, dict(causes), eng.k_boot.get(sm.label, 0),
+                                  reps, failed_by)
                 causes[no_conv] = ~ok
                 bad = np.zeros(W.shape[0], dtype=bool)
                 for cause, mask in causes.items():
@@ -349,12 +380,14 @@ def fit_mediation_designs(
         rows = []
         kinds = {sm.label: sm.kind for sm in sets}
         effect_names: dict[str, tuple[str, ...]] = {}
+        iv_reasons = {} if ivs is None else ivs.reasons
         for (label, et), est in point_eff.items():
-            names = fx.EFFECTS[: est.size]
-            effect_names[et] = names
+            names = ivx.EFFECTS if label.endswith(ivx.SUFFIX) else fx.EFFECTS[: est.size]
+            effect_names.setdefault(et, names)
             draws = rep_arr[(label, et)]
             null = 1.0 if et == "odds_ratio" else 0.0
             why = not_estimable.get(label)
+            shown = label.removesuffix(ivx.SUFFIX)
             for j, name in enumerate(names):
                 d = draws[:, j]
                 d = d[np.isfinite(d)] if why is None else d[:0]
@@ -366,13 +399,20 @@ def fit_mediation_designs(
                     "std_error": float(np.std(d, ddof=1)) if d.size > 1 else float("nan"),
                     "ci_low": float(lo), "ci_high": float(hi),
                     "p_value": bootstrap_pvalue(d, null), "n": n,
-                    "mediator": label, "effect": name, "n_boot": n_boot, "seed": seed,
-                    "mediator_set": kinds[label],
+                    "mediator": shown, "effect": name, "n_boot": n_boot, "seed": seed,
+                    "mediator_set": kinds[shown],
                     "events": events, "horizon": horizon if outcome_type == "weibull" else None,
                     "ci_level": ci_level, "outcome_type": outcome_type,
                     "n_boot_failed": failed[label],
                     "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
                 })
+        iv_type = "mean_difference" if outcome_type == "linear" else "risk_difference"
+        for key, why in iv_reasons.items():  # not estimable on the full sample
+            rows += [{**rows[0], "estimate_type": iv_type, "estimate": np.nan, "std_error": np.nan,
+                      "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+                      "mediator": key.removesuffix(ivx.SUFFIX), "effect": name,
+                      "mediator_set": kinds[key.removesuffix(ivx.SUFFIX)], "n_boot_failed": 0,
+                      "status": NOT_ESTIMABLE, "reason": why} for name in ivx.EFFECTS]
         est_df = pd.DataFrame(rows)
         first = RESULT_COLUMNS + [c for c in est_df.columns
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
@@ -388,7 +428,7 @@ def fit_mediation_designs(
                 causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
                 notes.append(f"{lab}: {failed[lab]} of {n_boot} bootstrap replicates failed "
                              f"({causes}); excluded from CIs and p-values")
-        for lab, why in not_estimable.items():
+        for lab, why in {**not_estimable, **iv_reasons}.items():
             notes.append(f"{lab}: effects not estimable: {why}")
         if outcome_type == "weibull":
             notes.append(
