@@ -53,6 +53,12 @@ CLUSTER = "CLUSTER"
 EXPOSURE = "TRTA01"
 #: The ``missing_data`` column of the complete-case rows.
 COMPLETE_CASES = "complete cases"
+#: The exposure-induced confounders the plan can name
+#: (``mediation.exposure_induced_confounders``) and their 0/1 columns in admed.
+CONFOUNDERS = {"engagement": "ENGAGED", "early_readmission": "READM_PRE_M"}
+#: Outcomes whose follow-up starts at discharge: a readmission before the mediator visit
+#: is part of them, not a confounder of them.
+FROM_DISCHARGE = frozenset({"readmit_12m", "readmit_time"})
 
 
 class ChangeModelError(OutcomesError):
@@ -66,8 +72,12 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     peer worker, for the cluster bootstrap), the ADSL covariates, for every
     score ``<PARAMCD>_M`` (mediator visit) and ``<PARAMCD>_BL`` (baseline), ``WEMWBS_M12``,
     ``READM12`` (1/0, missing when the 12-month status is unknown), ``TTE_READMIT`` and
-    ``EVT_READMIT`` (time in days and 1 = readmitted).
+    ``EVT_READMIT`` (time in days and 1 = readmitted), and the exposure-induced
+    confounders (:data:`CONFOUNDERS`): ``ENGAGED`` (1 = ADSL ENGFL is Y) and
+    ``READM_PRE_M`` (1 = first readmission before the mediator visit's nominal day).
     """
+    from outcomes.imputation.frame import _readmitted_before
+
     med = plan.mediation
     out = adsl.loc[adsl["ARM"].isin(plan.arms)].copy()
     out[EXPOSURE] = (out["ARM"] == plan.treated_arm).astype(int)
@@ -76,7 +86,9 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     missing_cov = [c for c in med["covariates"] if c not in out.columns]
     if missing_cov:
         raise ChangeModelError(f"config key 'mediation.covariates': not in ADSL: {', '.join(missing_cov)}")
+    engaged = (out["ENGFL"] == "Y").astype(float) if "ENGFL" in out.columns else np.nan
     out = out[keep]
+    out[CONFOUNDERS["engagement"]] = engaged
 
     def wide(visit: str, suffix: str) -> pd.DataFrame:
         rows = adqs.loc[adqs["AVISIT"] == visit, ["USUBJID", "PARAMCD", "AVAL"]]
@@ -97,6 +109,11 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     known_no = (tte["CNSR"] == 1) & ((tte["TTE_READMIT"] >= horizon) | (tte["CMPEVFL"] == "Y"))
     tte["READM12"] = np.where(event_by, 1.0, np.where(known_no, 0.0, np.nan))
     out = out.merge(tte[["USUBJID", "TTE_READMIT", "EVT_READMIT", "READM12"]], on="USUBJID", how="left")
+    early = np.full(len(out), np.nan)
+    known = out["USUBJID"].isin(tte["USUBJID"]).to_numpy()
+    if known.any():
+        early[known] = _readmitted_before(adtte, out.loc[known, "USUBJID"], med["mediator_visit"])
+    out[CONFOUNDERS["early_readmission"]] = early
     for col in out.columns:
         if str(out[col].dtype) in ("Int64", "Float64"):
             out[col] = out[col].astype(float)
@@ -211,6 +228,13 @@ def mediator_sets(plan: AnalysisPlan) -> dict[str, tuple[str, ...]]:
     return sets
 
 
+def exposure_induced_confounders(plan: AnalysisPlan, outcome: str) -> list[str]:
+    """The plan's exposure-induced confounders used for ``outcome`` (early readmission
+    not for an outcome that starts at discharge: :data:`FROM_DISCHARGE`)."""
+    names = plan.mediation.get("exposure_induced_confounders", [])
+    return [c for c in names if not (c == "early_readmission" and outcome in FROM_DISCHARGE)]
+
+
 def mechanism_of(plan: AnalysisPlan, name: str) -> str:
     """The mechanism a job belongs to (its own name for a mechanism; ``ALL`` for all)."""
     mech = plan.mediation["mechanisms"]
@@ -258,6 +282,15 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
            "inference": nested.report.get("inference", {}),
            "notes": nested.report.get("notes", [])},
     }
+    asked = plan.mediation.get("exposure_induced_confounders", [])
+    used = exposure_induced_confounders(plan, outcome)
+    report["interventional"] = {
+        "exposure_induced_confounders": {c: CONFOUNDERS[c] for c in used},
+        "not_used": {c: "part of the outcome, which starts at discharge" for c in asked
+                     if c not in used},
+        "method": "interventional effects (VanderWeele, Vansteelandt & Robins 2014) by "
+                  "g-computation summed over the 0/1 confounders and integrated over the "
+                  "mediators (docs/mediation.md section 4b)" if used else "not asked for"}
     sens = [f for f in (naive.sensitivity, nested.sensitivity) if not f.empty]
     return ChangeModelJob(
         with_estimands(pd.concat([naive.estimates, nested.estimates], ignore_index=True),
@@ -321,6 +354,9 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
     covariates = list(plan.mediation["covariates"])
     mediator_cov = {columns[m]: [f"{m}_BL"] for m in mediators if f"{m}_BL" in data.columns}
     kwargs: dict[str, Any] = {}
+    confounders = exposure_induced_confounders(plan, outcome)
+    if confounders:
+        kwargs["exposure_induced_confounders"] = [CONFOUNDERS[c] for c in confounders]
     if outcome == "wemwbs_m12":
         kwargs["outcome"] = "WEMWBS_M12"
         covariates = [*covariates, "WEMWBS_BL"]

@@ -58,6 +58,12 @@ EFFECTS = ("interventional_indirect", "interventional_direct", "interventional_o
 #: (t, t') of the potential-outcome means E[Y(t, G_t')] the effects need, in this order.
 PAIRS = ((1, 1), (1, 0), (0, 0))
 _ROWS = 64  # replicates per block of the quadrature
+#: Ridge penalty of the confounder models (fitting.fit_logistic): a normal prior with SD
+#: 10^(1/2) = 3.2 on each log-odds ratio per SD of a covariate, so that a resample in which
+#: a covariate cell (a small site) has every participant engaged gives fitted
+#: probabilities near 1 there instead of a failed replicate (separation); it moves the
+#: fit by about ridge / (n p (1 - p)) of a coefficient otherwise (decisions IE3).
+CONFOUNDER_RIDGE = 0.1
 
 
 def effects_from_po(mu: np.ndarray) -> np.ndarray:
@@ -146,11 +152,15 @@ class InterventionalSet:
         for k, (cm, X) in enumerate(zip(self.conf, self.Xl, strict=True)):
             Wk = W * np.isin(self.T, cm.modelled)[None, :]
             start = None if point else self.start[f"L{k}"]
-            lf = fit_logistic(X, self.L[:, k], Wk, start=start)
+            lf = fit_logistic(X, self.L[:, k], Wk, start=start, ridge=CONFOUNDER_RIDGE)
+            coef, conv = lf.coef, lf.converged
+            if start is not None and not conv.all():  # Newton overshot from the warm start
+                again = fit_logistic(X, self.L[:, k], Wk[~conv], ridge=CONFOUNDER_RIDGE)
+                coef[~conv], conv[~conv] = again.coef, again.converged
             if point:
-                self.start[f"L{k}"] = lf.coef[0]
-            causes[f"confounder model for {cm.name} did not converge"] = ~lf.converged
-            gam.append(lf.coef)
+                self.start[f"L{k}"] = coef[0]
+            causes[f"confounder model for {cm.name} did not converge"] = ~conv
+            gam.append(coef)
         J = self.sm.J
         med = fit_ols(self.Xm, self.sm.Ym[:, :J], W)
         start = None if point else self.start["outcome"]
