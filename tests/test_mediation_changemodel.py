@@ -99,7 +99,17 @@ def test_jobs_report_effects_sensitivity_and_missing(admed, tmp_path):
     # the bootstrap SE of each effect wherever its percentile CI is
     assert table["std_error"].notna().eq(table["ci_low"].notna()).all()
     assert set(zip(table["outcome"], table["estimand"], strict=True)) == {
-        ("wemwbs_m12", "mediation_wemwbs_m12"), ("readmit_12m", "mediation_readmit_12m")}
+        ("wemwbs_m12", "mediation_wemwbs_m12"), ("readmit_12m", "mediation_readmit_12m"),
+        ("wemwbs_m12", "mediation_interventional_wemwbs_m12"),
+        ("readmit_12m", "mediation_interventional_readmit_12m")}
+    # the interventional rows (plan default: engagement and early readmission; early
+    # readmission not for an outcome from discharge): estimated, after the natural ones
+    iv = table.loc[table["effect"].str.startswith("interventional_")]
+    assert len(iv) == 2 * 2 * 3 and (iv["status"] == "estimated").all()
+    assert single.report["interventional"]["exposure_induced_confounders"] == {
+        "engagement": "ENGAGED", "early_readmission": "READM_PRE_M"}
+    assert joint.report["interventional"]["not_used"] == {
+        "early_readmission": "part of the outcome, which starts at discharge"}
     out = path_diagram(table, "wemwbs_m12", plan.mediation["mechanisms"], tmp_path / "d.svg", outcome_label="WEMWBS")
     assert out.stat().st_size > 1000
 
