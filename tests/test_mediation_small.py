@@ -84,8 +84,13 @@ def check_table(table: pd.DataFrame, tmp: Path, plan) -> None:
     assert (ne["reason"].str.len() > 10).all()
     assert not ne["reason"].str.contains("Traceback|Error").any()
     # every job has all its rows: 8 effects per scale and design (clustering none, peer_worker)
-    sizes = table.groupby(["clustering", "mediator", "outcome", "estimate_type"]).size()
+    # and the 3 interventional effects per design (the plan's exposure-induced confounders)
+    iv = table["effect"].str.startswith("interventional_")
+    sizes = table.loc[~iv].groupby(["clustering", "mediator", "outcome", "estimate_type"]).size()
     assert (sizes == 8).all() and set(table["clustering"]) == {"none", "peer_worker"}
+    iv_sizes = table.loc[iv].groupby(["clustering", "mediator", "outcome"]).size()
+    assert (iv_sizes == 3).all() and len(iv_sizes) == table.groupby(
+        ["clustering", "mediator", "outcome"]).ngroups
     for outcome in plan.mediation["outcomes"]:
         svg = (tmp / "figures" / f"mediation_{outcome}.svg").read_text(encoding="utf-8")
         assert "nan" not in svg.lower().replace("nanum", "")
@@ -113,13 +118,18 @@ def check_report_section(tmp: Path, plan_file: Path, table: pd.DataFrame) -> Non
                        pd.DataFrame(), unused, unused, mediation=med, mediation_sensitivity=sens)
     sec = mediation_section(inp)
     rows = [r for g in sec.groups for r in g.rows]
-    ne = table.loc[table["status"] == "not estimable"]
-    expected = {(o, m, r) for o, m, r in zip(ne["outcome"], ne["mediator"], ne["reason"],
-                                             strict=True)}
-    shown = {(g.outcome, r.mediator, r.reason) for g in sec.groups for r in g.rows if r.reason}
-    assert shown == expected
-    estimated = set(zip(table.loc[table["status"] == "estimated", "outcome"],
-                        table.loc[table["status"] == "estimated", "mediator"], strict=True))
+    iv = table["effect"].str.startswith("interventional_")
+    for rows_of, why in ((table.loc[~iv], "reason"), (table.loc[iv], "iv_reason")):
+        ne = rows_of.loc[rows_of["status"] == "not estimable"]
+        expected = {(o, m, r) for o, m, r in zip(ne["outcome"], ne["mediator"], ne["reason"],
+                                                 strict=True)}
+        shown = {(g.outcome, r.mediator, getattr(r, why)) for g in sec.groups for r in g.rows
+                 if getattr(r, why)}
+        assert shown == expected, why
+    shown = {(g.outcome, r.mediator) for g in sec.groups for r in g.rows if r.reason}
+    natural = table.loc[~iv]
+    estimated = set(zip(natural.loc[natural["status"] == "estimated", "outcome"],
+                        natural.loc[natural["status"] == "estimated", "mediator"], strict=True))
     assert all(not r.reason for g in sec.groups for r in g.rows
                if (g.outcome, r.mediator) in estimated)
     assert len(rows) == table.groupby(["outcome", "estimate_type", "mediator"]).ngroups
@@ -148,7 +158,7 @@ def test_trial_without_month_12_questionnaires(tmp_path, plan_file):
     table, plan, _ = run_stage(tmp_path, plan_file, 60, 2, no_month_12=True)
     check_table(table, tmp_path, plan)
     w = table.loc[table["outcome"] == "wemwbs_m12"]
-    assert len(w) == 2 * 8 * len(mediator_sets(plan))  # both designs
+    assert len(w) == 2 * (8 + 3) * len(mediator_sets(plan))  # both designs, interventional too
     assert (w["status"] == "not estimable").all()
     assert (w["reason"] == "no WEMWBS scores at month 12 in the extract").all()
     assert (table.loc[table["outcome"] != "wemwbs_m12", "status"] == "estimated").any()

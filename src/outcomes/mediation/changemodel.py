@@ -323,12 +323,13 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         missing_data=missing_data_note(plan), **({"m": plan.missing_data.m} if mi else {}))
         for c in streams}
     observed = data
+    iv = bool(exposure_induced_confounders(plan, outcome))  # interventional rows too
     clusters: dict[str, str | None] = {NONE: None, PEER_WORKER: CLUSTER}
     out: dict[str, ChangeModelJob] = {}
 
     def not_estimable(reason: str, designs, roles: Roles | None = None) -> dict[str, ChangeModelJob]:
         return {**out, **{c: _not_estimable_job(reason, data, idents[c], otype, outcome, mediators,
-                                                roles) for c in designs}}
+                                                roles, interventional=iv) for c in designs}}
 
     if "PEERWID" in data.columns:
         data = data.assign(**{CLUSTER: cluster_ids(data, plan.treated_arm)})
@@ -338,7 +339,8 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         clusters.pop(PEER_WORKER)
         out[PEER_WORKER] = _not_estimable_job(
             "no PEERWID (main peer worker) in the analysis data set",
-            completed[0] if mi else data, idents[PEER_WORKER], otype, outcome, mediators)
+            completed[0] if mi else data, idents[PEER_WORKER], otype, outcome, mediators,
+            interventional=iv)
     if mi:
         data = completed[0]  # n of not-estimable rows: participants analysed after imputation
     visit = plan.mediation["mediator_visit"]
@@ -399,7 +401,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
             fits = fit(clusters)
         except ClusterDesignError as e:  # only the clustered design is not estimable
             out[PEER_WORKER] = _not_estimable_job(e.reason, data, idents[PEER_WORKER], otype,
-                                                  outcome, mediators, roles)
+                                                  outcome, mediators, roles, interventional=iv)
             fits = fit({NONE: None})
     except NotEstimable as e:
         return not_estimable(e.reason, [c for c in streams if c not in out], roles)
@@ -452,8 +454,8 @@ def _missing_data_report(plan: AnalysisPlan) -> dict[str, Any]:
 
 
 def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], otype: str,
-                       outcome: str, mediators: tuple[str, ...], roles: Roles | None = None
-                       ) -> ChangeModelJob:
+                       outcome: str, mediators: tuple[str, ...], roles: Roles | None = None,
+                       *, interventional: bool = False) -> ChangeModelJob:
     """The job's rows with ``status = not estimable`` and the reason; n (and events) are the
     complete cases of the analysis when its variables exist."""
     n = events = None
@@ -464,7 +466,8 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
         if flag is not None:
             events = int(pd.to_numeric(data.loc[complete, flag], errors="coerce").fillna(0).sum())
     est = not_estimable_rows(reason, outcome_type=otype, **ident, n=n, events=events,
-                             mediator_set="joint" if len(mediators) > 1 else "single")
+                             mediator_set="joint" if len(mediators) > 1 else "single",
+                             interventional=interventional)
     est = clustering_after_analysis(est)
     if "m" in ident:  # the MI rows' columns, in their place
         est = est[[c for c in est.columns if c not in (*MI_COLUMNS, *STATUS_COLUMNS)]].assign(

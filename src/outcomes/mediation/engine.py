@@ -406,7 +406,7 @@ def fit_mediation_designs(
                     "n_boot_failed": failed[label],
                     "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
                 })
-        iv_type = "mean_difference" if outcome_type == "linear" else "risk_difference"
+        iv_type = ivx.estimate_type(outcome_type)
         for key, why in iv_reasons.items():  # not estimable on the full sample
             rows += [{**rows[0], "estimate_type": iv_type, "estimate": np.nan, "std_error": np.nan,
                       "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,

@@ -52,7 +52,7 @@ from .fitting import fit_logistic, fit_ols, fit_weibull
 from .models import SetModel
 
 __all__ = ["EFFECTS", "PAIRS", "SUFFIX", "ConfounderModel", "InterventionalAnalysis",
-           "InterventionalSet", "effects_from_po", "monte_carlo_po"]
+           "InterventionalSet", "effects_from_po", "estimate_type", "monte_carlo_po"]
 
 EFFECTS = ("interventional_indirect", "interventional_direct", "interventional_overall")
 #: (t, t') of the potential-outcome means E[Y(t, G_t')] the effects need, in this order.
@@ -64,6 +64,12 @@ _ROWS = 64  # replicates per block of the quadrature
 #: probabilities near 1 there instead of a failed replicate (separation); it moves the
 #: fit by about ridge / (n p (1 - p)) of a coefficient otherwise (decisions IE3).
 CONFOUNDER_RIDGE = 0.1
+
+
+def estimate_type(outcome_type: str) -> str:
+    """The scale of the interventional rows: mean difference (linear outcome), else risk
+    difference (logistic; the risk by the horizon for the Weibull model)."""
+    return "mean_difference" if outcome_type == "linear" else "risk_difference"
 
 
 def effects_from_po(mu: np.ndarray) -> np.ndarray:
@@ -258,8 +264,7 @@ class InterventionalSet:
                                                               -200.0, 200.0)))
                             acc += wk * (h * pw).sum(axis=1)
                 mu[r, j] = acc
-        et = "mean_difference" if self.outcome_type == "linear" else "risk_difference"
-        return {et: mu}
+        return {estimate_type(self.outcome_type): mu}
 
 
 #: Suffix of a mediator set's label in the keys of the interventional effects
@@ -412,5 +417,4 @@ def monte_carlo_po(iv: InterventionalSet, prm: dict, rng: np.random.Generator,
         else:
             h = -np.expm1(-np.exp((np.log(iv.horizon) - eta) / prm["weibull_sigma"][0]))
         out[j] = h.mean()
-    et = "mean_difference" if iv.outcome_type == "linear" else "risk_difference"
-    return {et: out[None, :]}
+    return {estimate_type(iv.outcome_type): out[None, :]}
