@@ -104,7 +104,8 @@ def test_a_resample_in_which_the_mediator_does_not_vary_is_a_failed_replicate():
     d = trial(n=60)
     d["M"] = 0.0
     d.loc[[3, 40], "M"] = 1.0  # M varies only through two participants
-    res = fit(d, n_boot=200, ci_level=0.2)
+    # declared continuous: 0/1 data would otherwise be a binary mediator (docs/mediation.md 4a)
+    res = fit(d, n_boot=200, ci_level=0.2, mediator_types={"M": "continuous"})
     counts = np.vstack(list(bootstrap_counts(np.random.default_rng(1), 60, 200)))
     flat = counts[:, [3, 40]].sum(axis=1) == 0
     assert flat.sum() > 10

@@ -217,3 +217,16 @@ def test_pooled_over_imputations():
     assert r["estimate"].to_numpy() == pytest.approx(want.to_numpy(), abs=1e-12)
     assert (r["status"] == "estimated").all() and (r["m"] == 2).all()
     assert r["fmi"].notna().all()
+
+
+def test_binary_mediator_has_not_estimable_interventional_rows():
+    """A binary mediator (logistic mediator model, outcomes.mediation.binary_mediator) is
+    not covered by the normal-mediator integration: its interventional rows say so."""
+    d = _data(300, 14).assign(m=lambda f: (f["m"] > 0.5).astype(float))
+    res = fit_mediation(d, exposure="a", mediators=["m"], outcome="y", outcome_type="linear",
+                        covariates=["x"], n_boot=30, rng=np.random.default_rng(15),
+                        exposure_induced_confounders=["L"])
+    r = _rows(res)
+    assert len(r) == 3 and (r["status"] == "not estimable").all()
+    assert "binary mediator" in r["reason"].iloc[0]
+    assert (_rows(res, "natural")["status"] == "estimated").all()

@@ -87,13 +87,17 @@ def test_acme_at_the_true_rho_recovers_the_true_effect():
     assert sens["ci_low"] < truth < sens["ci_high"]
 
 
-def test_no_closed_form_sensitivity_for_logistic_or_interaction_says_so():
+def test_logistic_outcome_gets_the_probit_grid_interaction_none():
+    """A binary outcome now has the probit ρ analysis (tests/test_mediation_medsens.py);
+    an exposure x mediator interaction still has none, and the notes say so."""
     d = confounded(300, 0.0, 4)
     d["yb"] = (d.y > d.y.median()).astype(int)
     res = fit_mediation(d, exposure="arm", mediators=["m"], outcome="yb",
                         outcome_type="logistic", n_boot=0, rng=np.random.default_rng(0))
-    assert res.sensitivity_frame().empty
-    assert any("Sensitivity analysis" in n for n in res.notes)
+    grid = res.sensitivity_frame()
+    assert len(grid) == 37 and (grid["estimate_type"] == "risk_difference").all()
+    assert any("probit" in n for n in res.notes)
     res = fit_mediation(d, exposure="arm", mediators=["m"], outcome="y", outcome_type="linear",
                         interaction=True, n_boot=0, rng=np.random.default_rng(0))
     assert res.sensitivity_frame().empty
+    assert any("not available here" in n for n in res.notes)

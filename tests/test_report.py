@@ -220,6 +220,23 @@ def test_mediation_section_from_the_tables(run):
         ["outcome", "estimate_type"]).ngroups >= 3
     assert "Interventional indirect (IIE)" in sec and "not identified" in sec
     assert "engagement (ENGFL)" in sec
+    # what rho and the E-values mean, in words; the binary outcome's probit grid; the
+    # E-values of the main design's rows, as in mediation.tsv
+    assert 'id="mediation-rho"' in sec and "What &rho; means" in sec
+    assert "refitted as a probit model" in sec
+    assert (sens.loc[sens.outcome == "readmit_12m", "outcome_model"]
+            == "probit (sensitivity analysis only)").all()
+    assert "What an E-value means" in sec
+    ev = sec[sec.index('id="mediation-evalues"'):]
+    ev = ev[:ev.index("</table>")]
+
+    def shown(design):  # the E-value table shows the rows of the plan's main design
+        rows = med.loc[(med.clustering == design) & (med.effect == "acme_average")
+                       & med.evalue.notna()]
+        return len(rows) > 0 and ev.count("<tr><td>") == len(rows) and all(
+            f"{r.evalue:.2f} (CI: {r.evalue_ci:.2f})" in ev for _, r in rows.iterrows())
+
+    assert shown("none") or shown("peer_worker")
     # the effects under control and treatment in the appendix, one row per mediator (set)
     app = html[html.index('<section id="appendix"'):]
     assert app.count('<tr class="lvl">') == med.groupby(["outcome", "estimate_type",

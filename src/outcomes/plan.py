@@ -269,6 +269,12 @@ class AnalysisPlan:
         return tuple(s for s in listed if s != self.primary_strategy)
 
     @property
+    def mediator_types(self) -> dict[str, str]:
+        """``mediation.mediator_types``: PARAMCD -> ``binary`` or ``continuous`` (a score
+        not listed is typed from its data; docs/mediation.md, section 4a)."""
+        return {str(k): str(v) for k, v in self.mediation.get("mediator_types", {}).items()}
+
+    @property
     def withdrawal_ends_routine_data(self) -> bool:
         """``survival.withdrawal_ends_routine_data``: whether withdrawal also ends the
         routine admissions data (true, the default when the key is absent)."""

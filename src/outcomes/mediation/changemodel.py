@@ -38,6 +38,7 @@ from outcomes.tables import ESTIMATE_COLUMNS
 
 from .data import Roles, count_missing
 from .engine import fit_mediation_designs
+from .evalue import evalue_columns
 from .mi import MI_COLUMNS, fit_mediation_mi_designs
 from .result import STATUS_COLUMNS, not_estimable_rows
 from .sensitivity import SENSITIVITY_COLUMNS
@@ -313,6 +314,11 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         raise ChangeModelError(f"unknown outcome '{outcome}'; the plan has {', '.join(plan.mediation['outcomes'])}")
     mediators = sets[mediator]
     columns = {m: f"{m}_M" for m in mediators}
+    declared = plan.mediator_types
+    unknown = sorted(set(declared) - {m for ms in sets.values() for m in ms})
+    if unknown:
+        raise ChangeModelError(f"config key 'mediation.mediator_types': {', '.join(unknown)} "
+                               "not a mediator of 'mediation.mechanisms'")
     base = f"mediation/{mediator}/{outcome}"
     streams = {NONE: base, PEER_WORKER: f"{base}/{PEER_WORKER}"}
     otype = OUTCOMES[outcome]["type"]
@@ -381,6 +387,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
         mediator_covariates=mediator_cov,
         categorical=[c for c in covariates if c in ("SITEID", "DIAGGR", "SEX")],
         interaction=bool(plan.mediation["interaction"]),
+        mediator_types={columns[m]: declared[m] for m in mediators if m in declared},
         horizon=float(plan.followup_days),
         n_boot=int(plan.mediation["n_boot"]),
         joint=len(mediators) > 1,
@@ -472,6 +479,7 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
     if "m" in ident:  # the MI rows' columns, in their place
         est = est[[c for c in est.columns if c not in (*MI_COLUMNS, *STATUS_COLUMNS)]].assign(
             riv=np.nan, fmi=np.nan, m=ident["m"], **{c: est[c] for c in STATUS_COLUMNS})
+    est = evalue_columns(est, {}, {}, None, None, 0.05)  # NA E-values, in their place
     report = {"job": ident["rng_stream"], "analysis": "mediation", "mediator_set": list(mediators),
               "outcome_name": outcome, "outcome_label": OUTCOMES[outcome]["label"],
               "outcome_type": otype, "n": n, "events": events, "seed": ident["seed"],

@@ -192,45 +192,54 @@ def po_weibull_median(
                 centre = np.einsum("bkn,bn,k->b", logA, wt, w, optimize=False)
                 A = np.exp(np.clip(logA - centre[:, None, None], -_CLIP, _CLIP))
                 ww = wt[:, None, :] * w[None, :, None]
-
-                def g(ell, A=A, ww=ww):
-                    lam = np.exp(ell)[:, None, None]
-                    e = np.exp(-lam * A)
-                    val = (ww * e).sum(axis=(1, 2)) - 0.5
-                    der = -(ww * e * A * lam).sum(axis=(1, 2))
-                    return val, der
-
-                # log(log 2) is the median of a person at the centre; bracket outward.
-                ell = np.full(A.shape[0], np.log(np.log(2.0)))
-                lo_b = ell - 1.0
-                hi_b = ell + 1.0
-                for _ in range(100):
-                    v, _ = g(lo_b)
-                    bad = v <= 0
-                    if not bad.any():
-                        break
-                    lo_b[bad] -= 2.0
-                for _ in range(100):
-                    v, _ = g(hi_b)
-                    bad = v >= 0
-                    if not bad.any():
-                        break
-                    hi_b[bad] += 2.0
-                for _ in range(max_iter):
-                    v, d = g(ell)
-                    lo_b = np.where(v > 0, ell, lo_b)
-                    hi_b = np.where(v < 0, ell, hi_b)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        new = ell - v / d
-                    outside = ~np.isfinite(new) | (new <= lo_b) | (new >= hi_b)
-                    new = np.where(outside, 0.5 * (lo_b + hi_b), new)
-                    step = np.abs(new - ell)
-                    ell = new
-                    if (step < tol).all():
-                        break
+                ell = median_log_lambda(A, ww, tol=tol, max_iter=max_iter)
                 # tau = lambda^sigma, undoing the centring of log A
                 out[rows, t, tp] = np.exp(sg * (ell - centre))
     return out
+
+
+def median_log_lambda(A: np.ndarray, ww: np.ndarray, *, tol: float = 1e-10,
+                      max_iter: int = 200) -> np.ndarray:
+    """(b,) log lambda solving sum_kn ww_bkn exp(-lambda A_bkn) = 1/2 for a mixture of
+    Weibull survival curves (A, ww: (b, K, n); ww sums to 1 over k and n): safeguarded Newton
+    on log lambda, bisection inside a bracket when a Newton step leaves it."""
+
+    def g(ell):
+        lam = np.exp(ell)[:, None, None]
+        e = np.exp(-lam * A)
+        val = (ww * e).sum(axis=(1, 2)) - 0.5
+        der = -(ww * e * A * lam).sum(axis=(1, 2))
+        return val, der
+
+    # log(log 2) is the median of a person at the centre; bracket outward.
+    ell = np.full(A.shape[0], np.log(np.log(2.0)))
+    lo_b = ell - 1.0
+    hi_b = ell + 1.0
+    for _ in range(100):
+        v, _ = g(lo_b)
+        bad = v <= 0
+        if not bad.any():
+            break
+        lo_b[bad] -= 2.0
+    for _ in range(100):
+        v, _ = g(hi_b)
+        bad = v >= 0
+        if not bad.any():
+            break
+        hi_b[bad] += 2.0
+    for _ in range(max_iter):
+        v, d = g(ell)
+        lo_b = np.where(v > 0, ell, lo_b)
+        hi_b = np.where(v < 0, ell, hi_b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = ell - v / d
+        outside = ~np.isfinite(new) | (new <= lo_b) | (new >= hi_b)
+        new = np.where(outside, 0.5 * (lo_b + hi_b), new)
+        step = np.abs(new - ell)
+        ell = new
+        if (step < tol).all():
+            break
+    return ell
 
 
 def effects_from_po(mu: np.ndarray) -> np.ndarray:

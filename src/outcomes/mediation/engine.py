@@ -17,6 +17,7 @@ from outcomes.clustering.bootstrap import block_rows as _chunk_rows  # noqa: F40
 from outcomes.clustering.bootstrap import cluster_bootstrap_counts, units_by_stratum
 from outcomes.errors import NotEstimable
 
+from . import binary_mediator as bm
 from . import effects as fx
 from . import interventional as ivx
 from .bootstrap import (
@@ -36,6 +37,7 @@ from .data import (
     covariate_matrix,
     numeric_array,
 )
+from .evalue import evalue_columns, risk_ratio_effects
 from .models import K_REF, Engine, SetModel, subset
 from .result import (
     ASSUMPTIONS,
@@ -45,8 +47,9 @@ from .result import (
     STATUS_COLUMNS,
     SURVIVAL_ASSUMPTION,
     MediationResult,
+    not_estimable_rows,
 )
-from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables
+from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables, usable_grid
 
 __all__ = ["fit_mediation", "fit_mediation_designs", "bootstrap_counts", "bootstrap_pvalue", "MissingDataWarning"]
 
@@ -125,6 +128,7 @@ def fit_mediation_designs(
     mediator_covariates: Mapping[str, Sequence[str]] | None = None,
     categorical: Sequence[str] = (),
     interaction: bool = False,
+    mediator_types: Mapping[str, str] | None = None,
     time: str | None = None,
     event: str | None = None,
     horizon: float = 365.0,
@@ -141,7 +145,9 @@ def fit_mediation_designs(
 ) -> dict[str, MediationResult]:
     """:func:`fit_mediation` with one or more bootstrap designs: ``designs`` maps a name to
     (generator, cluster column or None). The full-sample fits are shared; each design's
-    bootstrap draws from its own generator. A design whose clusters cannot be resampled
+    bootstrap draws from its own generator. ``mediator_types`` maps a mediator to
+    ``"binary"`` (logistic mediator model, :mod:`outcomes.mediation.binary_mediator`) or
+    ``"continuous"``; an undeclared mediator coded 0/1 is binary. A design whose clusters cannot be resampled
     raises :class:`~outcomes.clustering.bootstrap.ClusterDesignError` before any fitting.
 
     ``exposure_induced_confounders`` (0/1 columns caused by the exposure that affect the
@@ -211,6 +217,7 @@ def fit_mediation_designs(
             units_by_stratum(units_of[name], T, min_units=2)  # raises before any fitting
     M = np.column_stack([numeric_array(df[m], m, "mediator") for m in mediators]) if n else (
         np.empty((0, len(mediators))))
+    mtypes = bm.mediator_types(M, mediators, mediator_types)
     y = tm = ev = None
     events = None
     if outcome_type == "linear":
@@ -246,21 +253,34 @@ def fit_mediation_designs(
                    "minimum extreme value (maximum likelihood with right censoring; events "
                    "at day 0 interval-censored in (0, 1] day)",
     }[outcome_type]
+    unmodelled: dict[str, str] = {}  # joint sets with a binary mediator -> why (with singles)
     for label, kind, meds in groups:
+        if kind == "joint" and len(groups) > 1:
+            try:
+                bm.check_joint(label, meds, [mtypes[mediators.index(m)] for m in meds])
+            except NotEstimable as e:
+                unmodelled[label] = e.reason
+                continue
         covs = roles.covariates_for(meds)
         Xc, cnames, levels = covariate_matrix(df, covs, categorical)
         all_levels.update(levels)
         one = np.ones((n, 1))
         Mj = M[:, [mediators.index(m) for m in meds]]
-        sens = outcome_type == "linear" and kind == "single" and not interaction
-        Ym = np.column_stack([Mj, y]) if sens else Mj
+        binary = [mtypes[mediators.index(m)] == bm.BINARY for m in meds]
+        if kind == "joint":
+            bm.check_joint(label, meds, [mtypes[mediators.index(m)] for m in meds])
+        elif binary[0]:
+            bm.check_mediator_sample(Mj[:, 0], T, meds[0], exposure)
+        sens = (outcome_type in ("linear", "logistic") and kind == "single" and not interaction
+                and not binary[0])
+        Ym = np.column_stack([Mj, y]) if sens and outcome_type == "linear" else Mj
         parts = [one, T[:, None], Mj]
         if interaction:
             parts.append(T[:, None] * Mj)
         parts.append(Xc)
         sm = SetModel(label, kind, meds, cnames, np.hstack([one, Xc]),
                        np.hstack([one, T[:, None], Xc]), np.hstack(parts), Ym, interaction,
-                       sens, exposure)
+                       sens, exposure, binary=kind == "single" and binary[0])
         check_design(sm.Xm, sm.mediator_names,
                      model=f"mediator model{'s' if len(meds) > 1 else ''} for {', '.join(meds)}")
         check_design(sm.Xo, sm.outcome_names, model=f"outcome model for {label}",
@@ -275,7 +295,8 @@ def fit_mediation_designs(
             oterms += [f"{exposure}:{m}" for m in meds]
         models[label] = {
             **{f"mediator model {m}": _formula(m, [exposure, *cterms])
-               + "  [normal linear, least squares]" for m in meds},
+               + ("  [binomial, logit link (maximum likelihood)]" if b
+                  else "  [normal linear, least squares]") for m, b in zip(meds, binary, strict=True)},
             "outcome model": _formula(outcome_label if outcome_type != "weibull"
                                       else f"Surv({time}, {event})", oterms + cterms)
             + f"  [{ofam}]",
@@ -284,7 +305,8 @@ def fit_mediation_designs(
             models[label]["mediator distribution"] = (
                 "multivariate normal: the mediator models' means and residual covariance")
 
-    eng = Engine(outcome_type, sets, T, y, tm, ev, horizon, odds_ratio, quadrature_tol)
+    eng = Engine(outcome_type, sets, T, y, tm, ev, horizon, odds_ratio, quadrature_tol,
+                 usable_grid(rho_grid))
 
     # -- point estimates ----------------------------------------------------------------
     ones = np.ones((1, n))
@@ -292,8 +314,12 @@ def fit_mediation_designs(
     point_po: dict[tuple[str, str], np.ndarray] = {}
     params: dict[str, dict] = {}
     sens_point: dict[str, np.ndarray] = {}
+    ratio_point: dict[str, np.ndarray] = {}  # risk ratios of the effects (E-values)
     for sm in sets:
         lp, prm, ok, wsig, sens = eng.fit_set(sm, ones, point=True)
+        if eng.mediator_ok is not None and not eng.mediator_ok[0]:
+            raise NotEstimable(f"the logistic mediator model for {sm.label} has no finite "
+                               f"maximum-likelihood estimate on the {n} complete cases")
         if not ok[0]:
             raise NotEstimable(_no_convergence(outcome_type, sm.label, n, outcome_label, events,
                                                bool(eng.diverged is not None and eng.diverged[0])))
@@ -306,6 +332,8 @@ def fit_mediation_designs(
             point_eff[(sm.label, et)] = e[0]
         for et, mu in po.items():
             point_po[(sm.label, et)] = mu[0]
+        if "risk_difference" in po:
+            ratio_point[sm.label] = risk_ratio_effects(po["risk_difference"])[0]
         params[sm.label] = _named_params(sm, prm, exposure)
         if sens is not None:
             sens_point[sm.label] = sens[0]
@@ -328,6 +356,7 @@ def fit_mediation_designs(
         reps: dict[tuple[str, str], list[np.ndarray]] = {k: [] for k in point_eff}
         bparams: dict[str, dict[str, list[np.ndarray]]] = {sm.label: {} for sm in sets}
         sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
+        ratio_reps: dict[str, list[np.ndarray]] = {k: [] for k in ratio_point}
         failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
         if ivs is not None:
             failed_by.update({lab: {} for lab, _ in ivs.point_eff})
@@ -341,6 +370,8 @@ def fit_mediation_designs(
                 if ivs is not None:
                     ivs.add_block(sm.label, W, dict(causes), eng.k_boot.get(sm.label, 0),
                                   reps, failed_by)
+                if eng.mediator_ok is not None:
+                    causes["logistic mediator model did not converge"] = ~eng.mediator_ok
                 causes[no_conv] = ~ok
                 bad = np.zeros(W.shape[0], dtype=bool)
                 for cause, mask in causes.items():
@@ -352,17 +383,23 @@ def fit_mediation_designs(
                 k = eng.k_boot.get(sm.label, 0)
                 eff = {et: np.full((W.shape[0], e.size), np.nan) for (lab, et), e in point_eff.items()
                        if lab == sm.label}
+                rr = np.full((W.shape[0], 7), np.nan)
                 if ok.any():
                     lp_ok = subset(lp, ok)
-                    for et, e in eng.effects(eng.potential_outcomes(
-                            lp_ok, None if wsig is None else wsig[ok], k)).items():
+                    po_b = eng.potential_outcomes(lp_ok, None if wsig is None else wsig[ok], k)
+                    for et, e in eng.effects(po_b).items():
                         eff[et][ok] = e
+                    if "risk_difference" in po_b:
+                        rr[ok] = risk_ratio_effects(po_b["risk_difference"])
                 finite = np.logical_and.reduce([np.isfinite(e).all(axis=1) for e in eff.values()])
                 _count(failed_by[sm.label], "effects not finite", ok & ~finite)
                 ok &= finite
                 for et, e in eff.items():
                     e[~ok] = np.nan
                     reps[(sm.label, et)].append(e)
+                if sm.label in ratio_reps:
+                    rr[~ok] = np.nan
+                    ratio_reps[sm.label].append(rr)
                 if sens is not None:
                     sens = sens.copy()
                     sens[~ok] = np.nan
@@ -417,12 +454,28 @@ def fit_mediation_designs(
         first = RESULT_COLUMNS + [c for c in est_df.columns
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
         est_df = est_df[first + STATUS_COLUMNS]
+        ratio_arr = {k: np.vstack(v) if v else np.empty((0, 7)) for k, v in ratio_reps.items()}
+        outcome_sd = float(np.std(y, ddof=1)) if outcome_type == "linear" and n > 1 else None
+        outcome_risk = float(y.mean()) if outcome_type == "logistic" and n else None
+        est_df = evalue_columns(est_df, ratio_point, ratio_arr, outcome_sd, outcome_risk, alpha)
+        for label, why in unmodelled.items():  # the joint set's rows, not estimable
+            extra = not_estimable_rows(
+                why, outcome_type=outcome_type, odds_ratio=odds_ratio, analysis=analysis,
+                outcome=outcome_label, contrast=contrast, n=n, mediator=label, n_boot=n_boot,
+                seed=seed, mediator_set="joint", events=events,
+                horizon=horizon if outcome_type == "weibull" else None, ci_level=ci_level,
+                n_boot_failed=0, interventional=ivs is not None)
+            est_df = pd.concat([est_df, extra.reindex(columns=est_df.columns)], ignore_index=True)
 
-        sens_arr = {k: np.vstack(v) if v else np.empty((0, 4)) for k, v in sens_reps.items()}
+        sens_arr = {k: np.vstack(v) if v else np.empty((0, sens_point[k].size))
+                    for k, v in sens_reps.items()}
         sens_df, sens_sum, notes = sensitivity_tables(
             [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
             np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
             interaction, y)
+        bin_meds = [sm.label for sm in sets if sm.binary]
+        if bin_meds:
+            notes.append(bm.SENSITIVITY_NOTE.format(meds=", ".join(bin_meds)))
         for lab, d in failed_by.items():
             if any(d.values()):
                 causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
@@ -430,11 +483,14 @@ def fit_mediation_designs(
                              f"({causes}); excluded from CIs and p-values")
         for lab, why in {**not_estimable, **iv_reasons}.items():
             notes.append(f"{lab}: effects not estimable: {why}")
+        notes += [f"{lab}: not estimable: {why}" for lab, why in unmodelled.items()]
         if outcome_type == "weibull":
             notes.append(
                 "Median times are those of the marginal counterfactual distributions implied by "
                 "the Weibull model; medians beyond the follow-up are extrapolations.")
         assumptions = list(ASSUMPTIONS)
+        if bin_meds:
+            assumptions.append(bm.ASSUMPTION)
         if outcome_type == "weibull":
             assumptions.append(SURVIVAL_ASSUMPTION)
         methods = {
@@ -448,6 +504,10 @@ def fit_mediation_designs(
                 f"{K_REF} nodes for point estimates, the fewest nodes keeping every "
                 f"potential-outcome mean within {quadrature_tol:g} of that for the bootstrap"),
         }
+        if bin_meds:
+            methods["integration_binary_mediator"] = (
+                "exact two-point sum over the binary mediator's fitted Bernoulli distribution "
+                f"({', '.join(bin_meds)})")
         if units is not None:
             per_arm = [len(np.unique(units[T == v])) for v in (1.0, 0.0)]
             methods["resampling_units"] = (f"{per_arm[0]} units ({exposure}=1), {per_arm[1]} units "
@@ -467,7 +527,8 @@ def fit_mediation_designs(
                                          "bootstrap": eng.k_boot.get(sm.label, 0)} for sm in sets},
             software=_versions(), methods=methods, assumptions=assumptions, notes=notes,
             point_effects=point_eff, failed_by=failed_by, sensitivity_point=sens_point,
-            sensitivity_draws=sens_arr,
+            sensitivity_draws=sens_arr, ratio_point=ratio_point, ratio_draws=ratio_arr,
+            outcome_sd=outcome_sd, outcome_risk=outcome_risk,
         )
     return out
 

@@ -123,6 +123,9 @@ class InterventionalSet:
         self.sm, self.L, self.names, self.T = sm, L, tuple(names), T
         self.outcome_type, self.y, self.time, self.event = outcome_type, y, time, event
         self.horizon = horizon
+        if getattr(sm, "binary", False):
+            raise NotEstimable("a binary mediator: the interventional effects are implemented "
+                               "for normal mediator models only")
         K = L.shape[1]
         self.conf = [ConfounderModel.of(nm, L[:, k], T) for k, nm in enumerate(self.names)]
         Xc = sm.C[:, 1:]

@@ -31,8 +31,17 @@ from .bootstrap import bootstrap_pvalue
 from .checks import interval_failure
 from .data import Roles, count_missing
 from .engine import MissingDataWarning, fit_mediation_designs
+from .evalue import evalue_columns
 from .result import ESTIMATED, NOT_ESTIMABLE, STATUS_COLUMNS, MediationResult
-from .sensitivity import DEFAULT_RHO_GRID, SENSITIVITY_COLUMNS, acme_at_rho, sensitivity_band
+from .sensitivity import (
+    DEFAULT_RHO_GRID,
+    SENSITIVITY_COLUMNS,
+    SENSITIVITY_MODELS,
+    acme_at_rho,
+    probit_band,
+    sensitivity_band,
+    usable_grid,
+)
 
 __all__ = ["MI_COLUMNS", "MediationMIResult", "boot_per_imputation", "fit_mediation_mi",
            "fit_mediation_mi_designs"]
@@ -198,14 +207,17 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
             label, j = label + ivx.SUFFIX, ivx.EFFECTS.index(name)
         else:
             j = fx.EFFECTS.index(name)
+        if (label, et) not in first.point_effects:  # a set not estimable before fitting
+            rows.append({**r.to_dict(), "n_boot": total, "seed": None, "riv": np.nan,
+                         "fmi": np.nan, "m": m})
+            continue
         lost = [i for i, f in enumerate(fits, start=1) if (label, et) not in f.point_effects]
-        if lost:  # not estimable on the full sample of some imputation(s)
+        if lost:  # not estimable on the full sample of some other imputation(s)
             row = r.to_dict()
             row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
                        std_error=np.nan, n_boot=total, seed=None, n_boot_failed=0, riv=np.nan,
                        fmi=np.nan, m=m, status=NOT_ESTIMABLE,
-                       reason=f"not estimable in imputation(s) {', '.join(map(str, lost))}"
-                              + (f" ({r['reason']})" if r["reason"] else ""))
+                       reason=f"not estimable in imputation(s) {', '.join(map(str, lost))}")
             rows.append(row)
             continue
         point = np.array([f.point_effects[(label, et)][j] for f in fits])
@@ -233,6 +245,7 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
         rows.append(row)
     est = pd.DataFrame(rows)
     est = est[[c for c in est.columns if c not in STATUS_COLUMNS] + STATUS_COLUMNS]
+    est = _pooled_evalues(est, fits, alpha)
     sens, summ = _pool_sensitivity(fits, set(not_estimable), alpha)
     notes = [n for n in first.notes if "bootstrap replicates failed" not in n
              and "effects not estimable" not in n]
@@ -254,32 +267,55 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
     return MediationMIResult(est, sens, summ, tuple(fits), each, details, notes)
 
 
+def _pooled_evalues(est: pd.DataFrame, fits: list[MediationResult], alpha: float
+                    ) -> pd.DataFrame:
+    """E-values of the pooled rows: risk ratios = geometric mean over the imputations, CI
+    from the pooled draws; the outcome's SD / risk averaged over the imputations."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        point = {lab: np.exp(np.mean([np.log(f.ratio_point[lab]) for f in fits], axis=0))
+                 for lab in fits[0].ratio_point}
+    draws = {lab: np.vstack([f.ratio_draws[lab] for f in fits]) for lab in point}
+    sds = [f.outcome_sd for f in fits if f.outcome_sd is not None]
+    risks = [f.outcome_risk for f in fits if f.outcome_risk is not None]
+    return evalue_columns(est, point, draws, float(np.mean(sds)) if sds else None,
+                          float(np.mean(risks)) if risks else None, alpha)
+
+
 def _pool_sensitivity(fits: list[MediationResult], skip: set[str], alpha: float
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ACME(rho) of each single mediator: mean over the imputations of their ACME(rho), CI
     from the pooled replicates; summary numbers averaged, the CI of rho at ACME = 0 pooled."""
     first = fits[0]
     rows, summ = [], []
+    probit = first.outcome_type == "logistic"
     for label in first.sensitivity_point:
         if label in skip:
             continue
         mine = first.sensitivity.loc[first.sensitivity["mediator"] == label]
-        grid = mine["rho"].to_numpy() if not mine.empty else DEFAULT_RHO_GRID
+        grid = mine["rho"].to_numpy() if not mine.empty else usable_grid(DEFAULT_RHO_GRID)
         point = np.array([f.sensitivity_point[label] for f in fits])
-        est = np.mean([acme_at_rho(*p, grid) for p in point], axis=0)
-        lo, hi, rlo, rhi = sensitivity_band(np.vstack([f.sensitivity_draws[label] for f in fits]),
-                                            grid, alpha)
+        draws = np.vstack([f.sensitivity_draws[label] for f in fits])
+        if probit:  # (rho12, ACME over the grid, ACME at 0) of each imputation
+            est = point[:, 1:1 + grid.size].mean(axis=0)
+            acme0 = float(point[:, -1].mean())
+            lo, hi, rlo, rhi = probit_band(draws, grid.size, alpha)
+        else:
+            est = np.mean([acme_at_rho(*p, grid) for p in point], axis=0)
+            acme0 = float(np.mean([acme_at_rho(*p, 0.0) for p in point]))
+            lo, hi, rlo, rhi = sensitivity_band(draws, grid, alpha)
+        model = SENSITIVITY_MODELS[first.outcome_type]
         for r, a, l_, h_ in zip(grid, est, lo, hi, strict=True):
             rows.append({"analysis": first.analysis, "outcome": first.outcome, "mediator": label,
-                         "estimate_type": "mean_difference", "effect": "acme_average",
-                         "rho": float(r), "estimate": float(a), "ci_low": float(l_),
-                         "ci_high": float(h_)})
+                         "estimate_type": "risk_difference" if probit else "mean_difference",
+                         "effect": "acme_average", "rho": float(r), "estimate": float(a),
+                         "ci_low": float(l_), "ci_high": float(h_), "outcome_model": model})
         per = pd.concat([f.sensitivity_summary.loc[f.sensitivity_summary["mediator"] == label]
                          for f in fits if not f.sensitivity_summary.empty])
         row = {"analysis": first.analysis, "outcome": first.outcome, "mediator": label,
-               "acme_rho0": float(np.mean([acme_at_rho(*p, 0.0) for p in point])),
-               "rho_at_zero_acme": float(point[:, 3].mean()),
-               "rho_at_zero_ci_low": float(rlo), "rho_at_zero_ci_high": float(rhi)}
+               "acme_rho0": acme0,
+               "rho_at_zero_acme": float(point[:, 0 if probit else 3].mean()),
+               "rho_at_zero_ci_low": float(rlo), "rho_at_zero_ci_high": float(rhi),
+               "outcome_model": model}
         for c in ("r2star_product_at_zero", "r2tilde_product_at_zero", "r2_mediator_model",
                   "r2_outcome_model"):
             row[c] = float(per[c].mean()) if not per.empty else np.nan

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import binary_mediator as bm
 from . import effects as fx
 from .checks import INTERCEPT
 from .fitting import fit_logistic, fit_ols, fit_weibull
+from .probit import fit_probit
+from .sensitivity import probit_acme_curve
 
 K_REF = 96  # Gauss-Hermite nodes of the reference (point-estimate) quadrature
 _K_LADDER = (2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96)
@@ -31,6 +34,7 @@ class SetModel:
     interaction: bool
     sensitivity: bool
     exposure: str
+    binary: bool = False  # a single binary mediator (logistic model; binary_mediator.py)
 
     @property
     def J(self) -> int:
@@ -52,8 +56,10 @@ class Engine:
     """Fits of every mediator set for blocks of resample counts; ``diverged`` holds the last
     outcome fit's divergence flags (separation, monotone likelihood), None for linear."""
 
-    def __init__(self, outcome_type, sets, T, y, time, event, horizon, odds_ratio, qtol):
+    def __init__(self, outcome_type, sets, T, y, time, event, horizon, odds_ratio, qtol,
+                 rho_grid=None):
         self.diverged: np.ndarray | None = None
+        self.mediator_ok: np.ndarray | None = None  # binary mediator: logistic fit converged
         self.outcome_type = outcome_type
         self.sets = sets
         self.T = T
@@ -66,17 +72,28 @@ class Engine:
         self.start: dict[str, object] = {}
         self.k_boot: dict[str, int] = {}
         self.k_point: dict[str, int] = {}
+        self.rho_grid = rho_grid  # the ρ grid of the probit sensitivity analysis
 
     # -- fitting -------------------------------------------------------------------------
     def fit_set(self, sm: SetModel, W: np.ndarray, *, point: bool):
         J = sm.J
-        need_resid = self.outcome_type != "linear" or sm.sensitivity
-        med = fit_ols(sm.Xm, sm.Ym, W, resid=need_resid)
-        alpha = med.coef[:, :, :J]
-        sigma_m = med.resid_cov[:, :J, :J]
         start = None if point else self.start[sm.label]
         wsig = None
         self.diverged = None
+        self.mediator_ok = None
+        if sm.binary:
+            mf = fit_logistic(sm.Xm, sm.Ym[:, 0], W,
+                              start=None if point else self.start[sm.label + "/mediator"])
+            if point:
+                self.start[sm.label + "/mediator"] = mf.coef[0]
+            self.mediator_ok = mf.converged
+            alpha = mf.coef[:, :, None]
+            sigma_m = np.full((W.shape[0], 1, 1), np.nan)  # no residual variance
+        else:
+            need_resid = self.outcome_type != "linear" or sm.sensitivity
+            med = fit_ols(sm.Xm, sm.Ym, W, resid=need_resid)
+            alpha = med.coef[:, :, :J]
+            sigma_m = med.resid_cov[:, :J, :J]
         if self.outcome_type == "linear":
             beta = fit_ols(sm.Xo, self.y, W, resid=False).coef[:, :, 0]
             ok = np.ones(W.shape[0], dtype=bool)
@@ -93,7 +110,9 @@ class Engine:
             self.start[sm.label] = beta[0] if wsig is None else (beta[0], float(wsig[0]))
         lp = self._linear_predictor(sm, alpha, sigma_m, beta, W)
         sens = None
-        if sm.sensitivity:
+        if sm.sensitivity and self.outcome_type == "logistic":
+            sens = self._probit_sensitivity(sm, alpha[:, :, 0], sigma_m[:, 0, 0], W, point)
+        elif sm.sensitivity:
             cov = med.resid_cov
             with np.errstate(invalid="ignore", divide="ignore"):  # failed replicates: NaN
                 s2 = np.sqrt(cov[:, 0, 0])
@@ -101,7 +120,19 @@ class Engine:
                 sens = np.column_stack([alpha[:, 1, 0], s1, s2, cov[:, 0, 1] / (s1 * s2)])
         return lp, params, ok, wsig, sens
 
-    def _linear_predictor(self, sm, alpha, sigma_m, beta, W) -> fx.LinearPredictor:
+    def _probit_sensitivity(self, sm, alpha, var_m, W, point):
+        """(B, 2 + G): rho12, the probit ACME(ρ) over ``rho_grid`` and at ρ = 0
+        (:func:`~.sensitivity.probit_acme_curve`); NaN rows where the probit fit fails."""
+        key = ("probit", sm.label)
+        pf = fit_probit(sm.Xo, self.y, W, start=None if point else self.start.get(key))
+        if point:
+            self.start[key] = pf.coef[0]
+        grid = np.append(self.rho_grid, 0.0)
+        with np.errstate(invalid="ignore"):
+            return probit_acme_curve(pf.coef, alpha, np.sqrt(var_m), sm.C,
+                                     W / W.sum(axis=1, keepdims=True), grid)
+
+    def _linear_predictor(self, sm, alpha, sigma_m, beta, W):
         J = sm.J
         a_c = np.concatenate([alpha[:, :1, :], alpha[:, 2:, :]], axis=1)  # (B, 1+q, J)
         a_t = alpha[:, 1, :]
@@ -110,6 +141,10 @@ class Engine:
         b_t = beta[:, 1]
         b_m = beta[:, 2 : 2 + J]
         b_tm = beta[:, 2 + J : 2 + 2 * J] if sm.interaction else np.zeros_like(b_m)
+        if sm.binary:
+            return bm.BernoulliPredictor(b_c, b_t, (b_m[:, 0], b_m[:, 0] + b_tm[:, 0]),
+                                         a_c[:, :, 0], a_t[:, 0], sm.C,
+                                         W / W.sum(axis=1, keepdims=True))
         coef_c, delta, s = [], [], []
         for t in (0, 1):
             v = b_m + t * b_tm
@@ -122,6 +157,13 @@ class Engine:
 
     # -- potential outcomes and effects ---------------------------------------------------
     def potential_outcomes(self, lp, wsig, k) -> dict[str, np.ndarray]:
+        if isinstance(lp, bm.BernoulliPredictor):  # two-point sum, exact (k unused)
+            if self.outcome_type == "linear":
+                return {"mean_difference": bm.po_linear(lp)}
+            if self.outcome_type == "logistic":
+                return {"risk_difference": bm.po_logistic(lp)}
+            return {"risk_difference": bm.po_weibull_risk(lp, wsig, self.horizon),
+                    "median_difference": bm.po_weibull_median(lp, wsig)}
         if self.outcome_type == "linear":
             return {"mean_difference": fx.po_linear(lp)}
         if self.outcome_type == "logistic":
@@ -143,7 +185,7 @@ class Engine:
         """Reference quadrature for the point estimate; fewest nodes for the bootstrap whose
         potential-outcome means stay within ``qtol`` of the reference (risks: absolute,
         medians: relative) at 1.25 x the fitted mediator spread s(t)."""
-        if self.outcome_type == "linear":
+        if self.outcome_type == "linear" or sm.binary:
             return
         self.k_point[sm.label] = K_REF
         wide = fx.LinearPredictor(lp.coef_c, lp.beta_t, lp.delta,
@@ -161,7 +203,9 @@ class Engine:
         self.k_boot[sm.label] = K_REF
 
 
-def subset(lp: fx.LinearPredictor, ok: np.ndarray) -> fx.LinearPredictor:
+def subset(lp, ok: np.ndarray):
+    if isinstance(lp, bm.BernoulliPredictor):
+        return lp.subset(ok)
     return fx.LinearPredictor(tuple(c[ok] for c in lp.coef_c), lp.beta_t[ok],
                               tuple(d[ok] for d in lp.delta), tuple(s[ok] for s in lp.s),
                               lp.C, lp.weight[ok])

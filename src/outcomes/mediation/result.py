@@ -136,6 +136,12 @@ class MediationResult:
     failed_by: dict[str, dict[str, int]] = field(default_factory=dict)
     sensitivity_point: dict[str, np.ndarray] = field(default_factory=dict)
     sensitivity_draws: dict[str, np.ndarray] = field(default_factory=dict)
+    #: E-values (:mod:`.evalue`): risk ratios of the effects (full sample / replicates) and
+    #: the outcome's SD (linear) or risk (logistic) in the analysed sample
+    ratio_point: dict[str, np.ndarray] = field(default_factory=dict)
+    ratio_draws: dict[str, np.ndarray] = field(default_factory=dict)
+    outcome_sd: float | None = None
+    outcome_risk: float | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per effect: the docs/results.md columns first, then extra detail columns."""
