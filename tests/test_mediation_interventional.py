@@ -230,3 +230,20 @@ def test_binary_mediator_has_not_estimable_interventional_rows():
     assert len(r) == 3 and (r["status"] == "not estimable").all()
     assert "binary mediator" in r["reason"].iloc[0]
     assert (_rows(res, "natural")["status"] == "estimated").all()
+
+
+def test_confounder_constant_in_the_sample_is_left_out():
+    """A confounder with one value for everyone analysed (early readmission in a landmark
+    sample) confounds nothing: it is left out, said so, and with no other confounder the
+    interventional effects of a linear outcome without interaction are the natural ones."""
+    d = _data(300, 16).assign(L0=0.0)
+    res = fit_mediation(d, exposure="a", mediators=["m"], outcome="y", outcome_type="linear",
+                        covariates=["x"], n_boot=40, rng=np.random.default_rng(17),
+                        exposure_induced_confounders=["L0"])
+    iv, nat = _rows(res), _rows(res, "natural")
+    assert (iv["status"] == "estimated").all()
+    assert iv.at["interventional_indirect", "estimate"] == pytest.approx(
+        nat.at["acme_average", "estimate"], abs=1e-10)
+    assert iv.at["interventional_direct", "estimate"] == pytest.approx(
+        nat.at["ade_average", "estimate"], abs=1e-10)
+    assert "L0: the same value" in res.models["m"]["interventional: not used"]

@@ -192,11 +192,10 @@ class InterventionalSet:
         return prm, ok, causes
 
     # -- potential outcomes --------------------------------------------------------------
-    def _config_probs(self, gam: list[np.ndarray], t: int, rows: slice) -> np.ndarray:
+    def _config_probs(self, gam: list[np.ndarray], t: int, rows: slice, b: int) -> np.ndarray:
         """(b, n, 2^K): P(L = l | t, C_i) for every configuration l (sequential models)."""
         n = self.sm.C.shape[0]
         Xc = self.sm.C[:, 1:]
-        b = gam[0][rows].shape[0]
         out = np.ones((b, n, len(self.configs)))
         for k, cm in enumerate(self.conf):
             for c, lv in enumerate(self.configs):
@@ -234,7 +233,7 @@ class InterventionalSet:
                 logh = float(np.log(self.horizon))
         for lo in range(0, B, _ROWS):
             r = slice(lo, min(lo + _ROWS, B))
-            P = {t: self._config_probs(prm["confounder"], t, r) for t in (0, 1)}
+            P = {t: self._config_probs(prm["confounder"], t, r, r.stop - r.start) for t in (0, 1)}
             wt = weight[r]
             for j, (t, tp) in enumerate(PAIRS):
                 v = b_m[r] + t * b_tm[r]  # (b, J)
@@ -284,6 +283,12 @@ class InterventionalAnalysis:
 
     def __init__(self, sets: Sequence[SetModel], L: np.ndarray, names: Sequence[str],
                  T: np.ndarray, outcome_type: str, y, time, event, horizon: float) -> None:
+        varies = [k for k in range(L.shape[1]) if L[:, k].min() != L[:, k].max()]
+        #: confounders constant in the whole sample (e.g. early readmission in a landmark
+        #: sample of people not readmitted before it): no confounding by them, left out
+        self.constant = tuple(nm for k, nm in enumerate(names) if k not in varies)
+        L = L[:, varies]
+        names = [names[k] for k in varies]
         self.names = tuple(names)
         self.models: dict[str, InterventionalSet] = {}
         self.reasons: dict[str, str] = {}
@@ -311,7 +316,12 @@ class InterventionalAnalysis:
             out[f"interventional: confounder model {nm}"] = (
                 f"{nm} ~ {rhs}  [binomial, logit link (maximum likelihood){where}]")
         out["interventional: mediator and outcome models"] = (
-            "as the natural-effect models, with " + " + ".join(self.names) + " added")
+            "as the natural-effect models, with " + " + ".join(self.names) + " added"
+            if self.names else "the natural-effect models (no confounder varies)")
+        if self.constant:
+            out["interventional: not used"] = (
+                f"{', '.join(self.constant)}: the same value for every participant analysed "
+                "(no confounding by it)")
         return out
 
     def point(self, k: int) -> None:
