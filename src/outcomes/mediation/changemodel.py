@@ -232,8 +232,8 @@ def mediator_sets(plan: AnalysisPlan) -> dict[str, tuple[str, ...]]:
 def exposure_induced_confounders(plan: AnalysisPlan, outcome: str) -> list[str]:
     """The plan's exposure-induced confounders used for ``outcome`` (early readmission
     not for an outcome that starts at discharge: :data:`FROM_DISCHARGE`)."""
-    names = plan.mediation.get("exposure_induced_confounders", [])
-    return [c for c in names if not (c == "early_readmission" and outcome in FROM_DISCHARGE)]
+    return [c for c in plan.exposure_induced_confounders
+            if not (c == "early_readmission" and outcome in FROM_DISCHARGE)]
 
 
 def mechanism_of(plan: AnalysisPlan, name: str) -> str:
@@ -283,7 +283,7 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
            "inference": nested.report.get("inference", {}),
            "notes": nested.report.get("notes", [])},
     }
-    asked = plan.mediation.get("exposure_induced_confounders", [])
+    asked = plan.exposure_induced_confounders
     used = exposure_induced_confounders(plan, outcome)
     report["interventional"] = {
         "exposure_induced_confounders": {c: CONFOUNDERS[c] for c in used},
