@@ -247,3 +247,31 @@ def test_confounder_constant_in_the_sample_is_left_out():
     assert iv.at["interventional_direct", "estimate"] == pytest.approx(
         nat.at["ade_average", "estimate"], abs=1e-10)
     assert "L0: the same value" in res.models["m"]["interventional: not used"]
+
+
+def test_outcome_weights_reach_the_outcome_model_only():
+    """outcome_weights (the hook for censoring weights) weight the outcome model's fit;
+    the confounder and mediator models and the standardisation keep the resample counts:
+    with 0/1 weights the linear closed form uses the outcome model of the weighted rows."""
+    from outcomes.mediation.engine import K_REF
+    from outcomes.mediation.interventional import InterventionalAnalysis
+    from outcomes.mediation.models import SetModel
+
+    d = _data(500, 18)
+    keep = (np.arange(len(d)) % 3 != 0).astype(float)
+    n = len(d)
+    one = np.ones((n, 1))
+    X, T, M = d[["x"]].to_numpy(), d["a"].to_numpy(), d[["m"]].to_numpy()
+    s = SetModel("m", "single", ("m",), ["x"], np.hstack([one, X]), np.hstack([one, T[:, None], X]),
+                 np.hstack([one, T[:, None], M, X]), M, False, False, "a")
+    ivs = InterventionalAnalysis([s], d[["L"]].to_numpy(), ["L"], T, "linear",
+                                 d["y"].to_numpy(), None, None, 365.0,
+                                 outcome_weights=lambda W: W * keep)
+    ivs.point(K_REF)
+    iie = ivs.point_eff[("m" + SUFFIX, "mean_difference")][0]
+    g = _ridge_logit(d, "L", ["a", "x"])
+    p = [_expit(g["const"] + g["a"] * t + g["x"] * d["x"]) for t in (0, 1)]
+    dp = float((p[1] - p[0]).mean())
+    a = sm.OLS(d["m"], sm.add_constant(d[["a", "L", "x"]])).fit().params
+    b = sm.WLS(d["y"], sm.add_constant(d[["a", "m", "x", "L"]]), weights=keep).fit().params
+    assert iie == pytest.approx(b["m"] * (a["a"] + a["L"] * dp), abs=1e-7)

@@ -39,7 +39,7 @@ IE1); :func:`monte_carlo_po` is the brute-force simulation version, used in the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,8 +119,12 @@ class InterventionalSet:
     fitted for a block of resample counts; potential outcomes E[Y(t, G_t')] for PAIRS."""
 
     def __init__(self, sm: SetModel, L: np.ndarray, names: Sequence[str], T: np.ndarray,
-                 outcome_type: str, y, time, event, horizon: float) -> None:
+                 outcome_type: str, y, time, event, horizon: float,
+                 outcome_weights: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.sm, self.L, self.names, self.T = sm, L, tuple(names), T
+        #: maps resample counts to the outcome model's weights (e.g. censoring weights);
+        #: the confounder and mediator models and the standardisation keep the counts
+        self.outcome_weights = outcome_weights
         self.outcome_type, self.y, self.time, self.event = outcome_type, y, time, event
         self.horizon = horizon
         if getattr(sm, "binary", False):
@@ -174,14 +178,15 @@ class InterventionalSet:
         med = fit_ols(self.Xm, self.sm.Ym[:, :J], W)
         start = None if point else self.start["outcome"]
         wsig = None
+        Wo = W if self.outcome_weights is None else self.outcome_weights(W)
         if self.outcome_type == "linear":
-            beta = fit_ols(self.Xo, self.y, W, resid=False).coef[:, :, 0]
+            beta = fit_ols(self.Xo, self.y, Wo, resid=False).coef[:, :, 0]
             ok_y = np.ones(B, dtype=bool)
         elif self.outcome_type == "logistic":
-            lf = fit_logistic(self.Xo, self.y, W, start=start)
+            lf = fit_logistic(self.Xo, self.y, Wo, start=start)
             beta, ok_y = lf.coef, lf.converged
         else:
-            wf = fit_weibull(self.Xo, self.time, self.event, W, start=start)
+            wf = fit_weibull(self.Xo, self.time, self.event, Wo, start=start)
             beta, ok_y, wsig = wf.coef, wf.converged, wf.sigma
         if point:
             self.start["outcome"] = beta[0] if wsig is None else (beta[0], float(wsig[0]))
@@ -282,7 +287,8 @@ class InterventionalAnalysis:
     unaffected)."""
 
     def __init__(self, sets: Sequence[SetModel], L: np.ndarray, names: Sequence[str],
-                 T: np.ndarray, outcome_type: str, y, time, event, horizon: float) -> None:
+                 T: np.ndarray, outcome_type: str, y, time, event, horizon: float,
+                 outcome_weights: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         varies = [k for k in range(L.shape[1]) if L[:, k].min() != L[:, k].max()]
         #: confounders constant in the whole sample (e.g. early readmission in a landmark
         #: sample of people not readmitted before it): no confounding by them, left out
@@ -297,7 +303,7 @@ class InterventionalAnalysis:
         for sm in sets:
             try:
                 self.models[sm.label] = InterventionalSet(sm, L, names, T, outcome_type, y, time,
-                                                          event, horizon)
+                                                          event, horizon, outcome_weights)
             except NotEstimable as e:
                 self.reasons[sm.label + SUFFIX] = e.reason
 
