@@ -315,8 +315,9 @@ def test_change_model_jobs_take_the_plan_declaration():
     from outcomes.plan import AnalysisPlan
 
     mech = {"M1": {"label": "contact", "mediators": ["CONTACT", "HHI"]}}
-    plan = AnalysisPlan.from_config({"mediation": {
-        "n_boot": 50, "mechanisms": mech, "mediator_types": {"CONTACT": "binary"}}})
+    plan = AnalysisPlan.from_config({"mediation": {  # no ENGAGED / READM_PRE_M columns here
+        "n_boot": 50, "mechanisms": mech, "mediator_types": {"CONTACT": "binary"},
+        "exposure_induced_confounders": []}})
     assert plan.mediator_types == {"CONTACT": "binary"}
     data = _admed()
     job = run_job(data, plan, "CONTACT", "wemwbs_m12")

@@ -182,8 +182,9 @@ def test_not_estimable_paths_give_rows(trial):
     flat = [c.assign(HHI_M=3.0) for c in completed]
     job = run_job(data, plan, "HHI", "wemwbs_m12", flat)
     e = job.estimates
-    assert len(e) == 16 and (e["status"] == "not estimable").all() and e["estimate"].isna().all()
-    assert list(e["clustering"]) == ["none"] * 8 + ["peer_worker"] * 8
+    # 8 natural and 3 interventional rows per design
+    assert len(e) == 22 and (e["status"] == "not estimable").all() and e["estimate"].isna().all()
+    assert list(e["clustering"]) == ["none"] * 11 + ["peer_worker"] * 11
     assert e["reason"].iloc[0].startswith("not estimable in 3 of 3 imputations (imputations 1, 2, 3:")
     assert "HHI_M is constant" in e["reason"].iloc[0]
     assert (e["m"] == 3).all() and e["fmi"].isna().all() and list(e.columns[-2:]) == ["status", "reason"]

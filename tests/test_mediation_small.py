@@ -89,8 +89,13 @@ def check_table(table: pd.DataFrame, tmp: Path, plan) -> None:
     weibull = table["outcome"] == "readmit_time"
     assert set(table.loc[weibull & (table["status"] == "estimated"), "extrapolated"]) <= {"yes", "no"}
     assert table.loc[~weibull, "extrapolated"].isna().all()
-    sizes = table.groupby(["clustering", "mediator", "outcome", "estimate_type"]).size()
+    # and the 3 interventional effects per design (the plan's exposure-induced confounders)
+    iv = table["effect"].str.startswith("interventional_")
+    sizes = table.loc[~iv].groupby(["clustering", "mediator", "outcome", "estimate_type"]).size()
     assert (sizes == 8).all() and set(table["clustering"]) == {"none", "peer_worker"}
+    iv_sizes = table.loc[iv].groupby(["clustering", "mediator", "outcome"]).size()
+    assert (iv_sizes == 3).all() and len(iv_sizes) == table.groupby(
+        ["clustering", "mediator", "outcome"]).ngroups
     for outcome in plan.mediation["outcomes"]:
         svg = (tmp / "figures" / f"mediation_{outcome}.svg").read_text(encoding="utf-8")
         assert "nan" not in svg.lower().replace("nanum", "")
@@ -118,7 +123,8 @@ def check_report_section(tmp: Path, plan_file: Path, table: pd.DataFrame) -> Non
                        pd.DataFrame(), unused, unused, mediation=med, mediation_sensitivity=sens)
     sec = mediation_section(inp)
     rows = [r for g in sec.groups for r in g.rows]
-    ne = table.loc[table["status"] == "not estimable"]
+    iv = table["effect"].str.startswith("interventional_")
+    ne = table.loc[~iv & (table["status"] == "not estimable")]
     # a proportion mediated that is not meaningful is a cell of its own, not the row's failure
     honest = ne["reason"] == NOT_MEANINGFUL
     assert (ne.loc[honest, "effect"] == "prop_mediated").all()
@@ -126,13 +132,18 @@ def check_report_section(tmp: Path, plan_file: Path, table: pd.DataFrame) -> Non
                                              ne.loc[~honest, "reason"], strict=True)}
     shown = {(g.outcome, r.mediator, r.reason) for g in sec.groups for r in g.rows if r.reason}
     assert shown == expected
+    ne_iv = table.loc[iv & (table["status"] == "not estimable")]
+    assert {(g.outcome, r.mediator, r.iv_reason) for g in sec.groups for r in g.rows
+            if r.iv_reason} == set(zip(ne_iv["outcome"], ne_iv["mediator"], ne_iv["reason"],
+                                       strict=True))
     cells = {(g.outcome, g.estimate_type, r.mediator): r.cells.get("prop_mediated")
              for g in sec.groups for r in g.rows if not r.reason}
     for _, row in ne.loc[honest].iterrows():
         e = cells[(row["outcome"], row["estimate_type"], row["mediator"])]
         assert e.est.text == NOT_MEANINGFUL and not e.has_ci
-    estimated = set(zip(table.loc[table["status"] == "estimated", "outcome"],
-                        table.loc[table["status"] == "estimated", "mediator"], strict=True))
+    natural = table.loc[~iv]
+    estimated = set(zip(natural.loc[natural["status"] == "estimated", "outcome"],
+                        natural.loc[natural["status"] == "estimated", "mediator"], strict=True))
     assert all(not r.reason for g in sec.groups for r in g.rows
                if (g.outcome, r.mediator) in estimated)
     assert len(rows) == table.groupby(["outcome", "estimate_type", "mediator"]).ngroups
@@ -161,7 +172,7 @@ def test_trial_without_month_12_questionnaires(tmp_path, plan_file):
     table, plan, _ = run_stage(tmp_path, plan_file, 60, 2, no_month_12=True)
     check_table(table, tmp_path, plan)
     w = table.loc[table["outcome"] == "wemwbs_m12"]
-    assert len(w) == 2 * 8 * len(mediator_sets(plan))  # both designs
+    assert len(w) == 2 * (8 + 3) * len(mediator_sets(plan))  # both designs, interventional too
     assert (w["status"] == "not estimable").all()
     assert (w["reason"] == "no WEMWBS scores at month 12 in the extract").all()
     # the readmission rows are fitted on their own (landmark) sample, with reasons of their

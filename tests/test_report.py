@@ -216,6 +216,13 @@ def test_mediation_section_from_the_tables(run):
         assert table.count(f"<td>{m}</td>") == sens.loc[sens.mediator == m, "outcome"].nunique()
     assert "\u03c1" in sec
     assert f"{N_BOOT} replicates, seed 20261122" in sec
+    # the interventional effects beside the natural ones, with why (one table per outcome
+    # and scale that has them: not the Weibull median)
+    iv = med.loc[med["effect"].str.startswith("interventional_")]
+    assert sec.count("<caption>Interventional effects") == iv.groupby(
+        ["outcome", "estimate_type"]).ngroups >= 3
+    assert "Interventional indirect (IIE)" in sec and "not identified" in sec
+    assert "engagement (ENGFL)" in sec
     # what rho and the E-values mean, in words; the binary outcome's probit grid; the
     # E-values of the main design's rows, as in mediation.tsv
     assert 'id="mediation-rho"' in sec and "What &rho; means" in sec

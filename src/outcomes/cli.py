@@ -25,10 +25,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     write_simulated_trial(n=args.n, seed=args.seed, out_dir=Path(args.out), truth_n=args.truth_n,
                           missingness=args.missingness, mnar_delta=args.mnar_delta, icc=args.icc,
-                          engagement=args.engagement)
+                          engagement=args.engagement,
+                          exposure_induced_confounding=args.exposure_induced_confounding)
     scenario = "" if args.missingness == "default" else f", missingness {args.missingness}"
     scenario += f", peer-worker ICC {args.icc:g}" if args.icc else ""
     scenario += "" if args.engagement == "default" else f", {args.engagement} engagement"
+    scenario += ", exposure-induced confounding" if args.exposure_induced_confounding else ""
     print(f"simulate: wrote a trial of {args.n} participants (seed {args.seed}{scenario}) to {args.out}")
     return 0
 
@@ -314,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--engagement", default="default", choices=ENGAGEMENT_SCENARIOS,
         help="who receives the effect: default (everyone randomised to peer support) or selective "
              "(a latent compliance type and a contact dose; docs/synthetic-trial.md §10b)",
+    )
+    p.add_argument(
+        "--exposure-induced-confounding", action="store_true",
+        help="engagement drawn before the outcomes affects the month-4 mediators and the "
+             "outcomes (an exposure-induced confounder; docs/synthetic-trial.md §10c); "
+             "truth.json gets the interventional effects",
     )
     p.set_defaults(func=_cmd_simulate)
 

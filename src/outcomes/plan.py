@@ -276,6 +276,12 @@ class AnalysisPlan:
         return {str(k): str(v) for k, v in self.mediation.get("mediator_types", {}).items()}
 
     @property
+    def exposure_induced_confounders(self) -> tuple[str, ...]:
+        """``mediation.exposure_induced_confounders``: ``engagement``, ``early_readmission``
+        (docs/mediation.md section 4b); () for natural effects only."""
+        return tuple(str(c) for c in self.mediation.get("exposure_induced_confounders", ()))
+
+    @property
     def withdrawal_ends_routine_data(self) -> bool:
         """``survival.withdrawal_ends_routine_data``: whether withdrawal also ends the
         routine admissions data (true, the default when the key is absent)."""

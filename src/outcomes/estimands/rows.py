@@ -39,21 +39,23 @@ STRATEGY_ESTIMANDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Rule:
-    """Rows of ``table`` whose ``analysis``, ``estimate_type`` and ``outcome`` match the
-    patterns (shell-style, :func:`fnmatch.fnmatchcase`; ``*`` matches anything) estimate
-    ``estimand``."""
+    """Rows of ``table`` whose ``analysis``, ``estimate_type``, ``outcome`` and ``effect``
+    match the patterns (shell-style, :func:`fnmatch.fnmatchcase`; ``*`` matches anything,
+    also a row without the column) estimate ``estimand``."""
 
     table: str
     analysis: str
     estimand: str
     estimate_type: str = "*"
     outcome: str = "*"
+    effect: str = "*"
 
     def matches(self, table: str, row: Mapping[str, object]) -> bool:
         return (self.table == table
                 and fnmatchcase(str(row.get("analysis", "")), self.analysis)
                 and fnmatchcase(str(row.get("estimate_type", "")), self.estimate_type)
-                and fnmatchcase(str(row.get("outcome", "")), self.outcome))
+                and fnmatchcase(str(row.get("outcome", "")), self.outcome)
+                and fnmatchcase(str(row.get("effect", "")), self.effect))
 
 
 #: The hazard-ratio family of a time-to-event analysis (a model check included).
@@ -84,8 +86,11 @@ RULES: tuple[Rule, ...] = (
     Rule(CACE, "*", "readmit_cace", outcome="READMIT*"),
     Rule(CACE, "*", "score_cace"),
     # mediation.tsv, each job's table and the sensitivity grids: by the job's outcome (the
-    # restricted mean time of the time-to-event outcome is an estimand of its own)
+    # restricted mean time of the time-to-event outcome and the interventional effects,
+    # outcomes.mediation.interventional, are estimands of their own)
     Rule(MEDIATION, "*", "mediation_readmit_rmst", "rmst_difference", "readmit_time"),
+    *(Rule(MEDIATION, "*", f"mediation_interventional_{o}", outcome=o, effect="interventional_*")
+      for o in ("wemwbs_m12", "readmit_12m", "readmit_time")),
     *(Rule(t, "*", f"mediation_{o}", outcome=o)
       for t in (MEDIATION, MEDIATION_SENSITIVITY)
       for o in ("wemwbs_m12", "readmit_12m", "readmit_time")),

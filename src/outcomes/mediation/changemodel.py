@@ -65,6 +65,12 @@ CLUSTER = "CLUSTER"
 EXPOSURE = "TRTA01"
 #: The ``missing_data`` column of the complete-case rows.
 COMPLETE_CASES = "complete cases"
+#: The exposure-induced confounders the plan can name
+#: (``mediation.exposure_induced_confounders``) and their 0/1 columns in admed.
+CONFOUNDERS = {"engagement": "ENGAGED", "early_readmission": "READM_PRE_M"}
+#: Outcomes that start at the mediator visit (the landmark outcomes): a readmission before
+#: it takes a participant out of their risk set, so it is not a confounder of them.
+FROM_LANDMARK = frozenset({"readmit_12m", "readmit_time"})
 
 
 class ChangeModelError(OutcomesError):
@@ -82,7 +88,12 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     set, "" if in it), ``READM12`` (1/0, missing when censored before the horizon),
     ``READMU``/``READMCNS`` (follow-up in the window, 1 = censored before the horizon: the
     IPCW), ``TTE_READMIT`` and ``EVT_READMIT`` (days from the landmark, 1 = readmitted).
+    and the exposure-induced confounders (:data:`CONFOUNDERS`): ``ENGAGED`` (1 = ADSL ENGFL
+    is Y) and ``READM_PRE_M`` (1 = first readmission before the mediator visit's nominal
+    day).
     """
+    from outcomes.imputation.frame import _readmitted_before
+
     med = plan.mediation
     out = adsl.loc[adsl["ARM"].isin(plan.arms)].copy()
     out[EXPOSURE] = (out["ARM"] == plan.treated_arm).astype(int)
@@ -91,7 +102,9 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     missing_cov = [c for c in med["covariates"] if c not in out.columns]
     if missing_cov:
         raise ChangeModelError(f"config key 'mediation.covariates': not in ADSL: {', '.join(missing_cov)}")
+    engaged = (out["ENGFL"] == "Y").astype(float) if "ENGFL" in out.columns else np.nan
     out = out[keep]
+    out[CONFOUNDERS["engagement"]] = engaged
 
     def wide(visit: str, suffix: str) -> pd.DataFrame:
         rows = adqs.loc[adqs["AVISIT"] == visit, ["USUBJID", "PARAMCD", "AVAL"]]
@@ -108,6 +121,11 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     out = pd.concat([out, landmark_outcomes(out["USUBJID"], adqs, adtte, visit=visit,
                                             planned=VISIT_DAYS[visit],
                                             horizon=plan.followup_days)], axis=1)
+    early = np.full(len(out), np.nan)
+    known = out["USUBJID"].isin(adtte.loc[adtte["PARAMCD"] == "READMIT", "USUBJID"]).to_numpy()
+    if known.any():
+        early[known] = _readmitted_before(adtte, out.loc[known, "USUBJID"], visit)
+    out[CONFOUNDERS["early_readmission"]] = early
     for col in out.columns:
         if str(out[col].dtype) in ("Int64", "Float64"):
             out[col] = out[col].astype(float)
@@ -222,6 +240,13 @@ def mediator_sets(plan: AnalysisPlan) -> dict[str, tuple[str, ...]]:
     return sets
 
 
+def exposure_induced_confounders(plan: AnalysisPlan, outcome: str) -> list[str]:
+    """The plan's exposure-induced confounders used for ``outcome`` (early readmission
+    not for an outcome that starts at the mediator visit: :data:`FROM_LANDMARK`)."""
+    return [c for c in plan.exposure_induced_confounders
+            if not (c == "early_readmission" and outcome in FROM_LANDMARK)]
+
+
 def mechanism_of(plan: AnalysisPlan, name: str) -> str:
     """The mechanism a job belongs to (its own name for a mechanism; ``ALL`` for all)."""
     mech = plan.mediation["mechanisms"]
@@ -269,6 +294,15 @@ def run_job(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome: str,
            "inference": nested.report.get("inference", {}),
            "notes": nested.report.get("notes", [])},
     }
+    asked = plan.exposure_induced_confounders
+    used = exposure_induced_confounders(plan, outcome)
+    report["interventional"] = {
+        "exposure_induced_confounders": {c: CONFOUNDERS[c] for c in used},
+        "not_used": {c: "not a confounder of an outcome that starts at the mediator visit (a readmission before it takes a participant out of the landmark risk set)" for c in asked
+                     if c not in used},
+        "method": "interventional effects (VanderWeele, Vansteelandt & Robins 2014) by "
+                  "g-computation summed over the 0/1 confounders and integrated over the "
+                  "mediators (docs/mediation.md section 4d)" if used else "not asked for"}
     sens = [f for f in (naive.sensitivity, nested.sensitivity) if not f.empty]
     return ChangeModelJob(
         with_estimands(pd.concat([naive.estimates, nested.estimates], ignore_index=True),
@@ -315,12 +349,13 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
             idents[c].update(n_before_landmark=sum(before.values()),
                              landmark_exclusions=exclusions_text(before))
     observed = data
+    iv = bool(exposure_induced_confounders(plan, outcome))  # interventional rows too
     clusters: dict[str, str | None] = {NONE: None, PEER_WORKER: CLUSTER}
     out: dict[str, ChangeModelJob] = {}
 
     def not_estimable(reason: str, designs, roles: Roles | None = None) -> dict[str, ChangeModelJob]:
         return {**out, **{c: _not_estimable_job(reason, data, idents[c], otype, outcome, mediators,
-                                                roles) for c in designs}}
+                                                roles, interventional=iv) for c in designs}}
 
     if "PEERWID" in data.columns:
         data = data.assign(**{CLUSTER: cluster_ids(data, plan.treated_arm)})
@@ -343,6 +378,9 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
     covariates = list(plan.mediation["covariates"])
     mediator_cov = {columns[m]: [f"{m}_BL"] for m in mediators if f"{m}_BL" in data.columns}
     kwargs: dict[str, Any] = {}
+    confounders = exposure_induced_confounders(plan, outcome)
+    if confounders:
+        kwargs["exposure_induced_confounders"] = [CONFOUNDERS[c] for c in confounders]
     if outcome == "wemwbs_m12":
         kwargs["outcome"] = "WEMWBS_M12"
         covariates = [*covariates, "WEMWBS_BL"]
@@ -372,7 +410,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
     if PEER_WORKER not in clusters:
         out[PEER_WORKER] = _not_estimable_job(
             "no PEERWID (main peer worker) in the analysis data set",
-            data, idents[PEER_WORKER], otype, outcome, mediators, roles)
+            data, idents[PEER_WORKER], otype, outcome, mediators, roles, interventional=iv)
     common: dict[str, Any] = dict(
         exposure=EXPOSURE,
         mediators=list(columns.values()),
@@ -402,7 +440,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
             fits = fit(clusters)
         except ClusterDesignError as e:  # only the clustered design is not estimable
             out[PEER_WORKER] = _not_estimable_job(e.reason, data, idents[PEER_WORKER], otype,
-                                                  outcome, mediators, roles)
+                                                  outcome, mediators, roles, interventional=iv)
             fits = fit({NONE: None})
     except NotEstimable as e:
         return not_estimable(e.reason, [c for c in streams if c not in out], roles)
@@ -457,8 +495,8 @@ def _missing_data_report(plan: AnalysisPlan) -> dict[str, Any]:
 
 
 def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], otype: str,
-                       outcome: str, mediators: tuple[str, ...], roles: Roles | None = None
-                       ) -> ChangeModelJob:
+                       outcome: str, mediators: tuple[str, ...], roles: Roles | None = None,
+                       *, interventional: bool = False) -> ChangeModelJob:
     """The job's rows with ``status = not estimable`` and the reason; n (and events) are the
     complete cases of the analysis when its variables exist."""
     n = events = None
@@ -469,7 +507,8 @@ def _not_estimable_job(reason: str, data: pd.DataFrame, ident: dict[str, Any], o
         if flag is not None:
             events = int(pd.to_numeric(data.loc[complete, flag], errors="coerce").fillna(0).sum())
     est = not_estimable_rows(reason, outcome_type=otype, **ident, n=n, events=events,
-                             mediator_set="joint" if len(mediators) > 1 else "single")
+                             mediator_set="joint" if len(mediators) > 1 else "single",
+                             interventional=interventional)
     est = clustering_after_analysis(est)
     est = est[[c for c in est.columns if c not in STATUS_COLUMNS]].assign(  # in its place
         **{EXTRAPOLATED: None}, **{c: est[c] for c in STATUS_COLUMNS})

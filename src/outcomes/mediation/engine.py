@@ -19,6 +19,7 @@ from outcomes.errors import NotEstimable
 
 from . import binary_mediator as bm
 from . import effects as fx
+from . import interventional as ivx
 from .bootstrap import (
     CI_METHOD,
     CLUSTER_CI_METHOD,
@@ -143,6 +144,7 @@ def fit_mediation_designs(
     quadrature_tol: float = 1e-6,
     analysis: str = "mediation",
     censoring: tuple[str, str] | None = None,
+    exposure_induced_confounders: Sequence[str] = (),
 ) -> dict[str, MediationResult]:
     """:func:`fit_mediation` with one or more bootstrap designs: ``designs`` maps a name to
     (generator, cluster column or None). The full-sample fits are shared; each design's
@@ -157,7 +159,11 @@ def fit_mediation_designs(
     outcome-model weights are the resample counts times 1/G(time−), G the Kaplan–Meier
     probability of remaining uncensored by exposure arm, re-estimated in every resample
     (:class:`~outcomes.mediation.landmark.CensoringWeights`). The mediator models and the
-    standardisation keep every participant."""
+    standardisation keep every participant.
+
+    ``exposure_induced_confounders`` (0/1 columns caused by the exposure that affect the
+    mediators and the outcome) add the interventional effects of every mediator set
+    (:mod:`outcomes.mediation.interventional`), estimated inside the same bootstrap."""
     for rng, _ in designs.values():
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
@@ -190,8 +196,14 @@ def fit_mediation_designs(
         raise MediationDataError(f"mediator_covariates for unknown mediators: {sorted(unknown)}")
     roles = Roles(exposure, mediators, outcome_vars, tuple(covariates), mcov)
     overlap = set(mediators) & (set(outcome_vars) | {exposure} | set(roles.covariates_for(mediators)))
+    confounders = tuple(exposure_induced_confounders)
+    overlap |= set(confounders) & (set(mediators) | set(outcome_vars) | {exposure}
+                                   | set(roles.covariates_for(mediators)))
     if overlap:
         raise MediationDataError(f"column(s) with two roles: {sorted(overlap)}")
+    absent = [c for c in confounders if c not in data.columns]
+    if absent:
+        raise MediationDataError(f"exposure-induced confounder(s) not in the data: {absent}")
 
     report, complete = count_missing(data, roles)
     if report.n_excluded:
@@ -240,6 +252,11 @@ def fit_mediation_designs(
     known = slice(None) if ipcw is None else ~ipcw.censored
     check_sample(T[known], exposure, outcome_type, y=None if y is None else y[known],
                  outcome=outcome, event=ev, event_name=event)
+    Lmat = np.column_stack([numeric_array(df[c], c, "exposure-induced confounder")
+                            for c in confounders]) if confounders else None
+    if Lmat is not None and np.isnan(Lmat).any():
+        bad = [c for j, c in enumerate(confounders) if np.isnan(Lmat[:, j]).any()]
+        raise MediationDataError(f"exposure-induced confounder(s) {bad} missing for complete cases")
 
     # -- designs of every mediator set -------------------------------------------------
     sets: list[SetModel] = []
@@ -342,6 +359,15 @@ def fit_mediation_designs(
         params[sm.label] = _named_params(sm, prm, exposure)
         if sens is not None:
             sens_point[sm.label] = sens[0]
+    ivs = None
+    if Lmat is not None:
+        ivs = ivx.InterventionalAnalysis(sets, Lmat, confounders, T, outcome_type, y, tm, ev,
+                                         horizon, outcome_weights=ipcw)
+        ivs.point(K_REF)
+        point_eff.update(ivs.point_eff)
+        for sm in sets:
+            cterms = [f"C({c})" if c in all_levels else c for c in roles.covariates_for(sm.meds)]
+            models[sm.label].update(ivs.describe(exposure, cterms))
 
     out: dict[str, MediationResult] = {}
     for design, (rng, cluster) in designs.items():
@@ -354,6 +380,8 @@ def fit_mediation_designs(
         sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
         ratio_reps: dict[str, list[np.ndarray]] = {k: [] for k in ratio_point}
         failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
+        if ivs is not None:
+            failed_by.update({lab: {} for lab, _ in ivs.point_eff})
         no_conv = f"{outcome_type} outcome model did not converge"
         draws = (bootstrap_counts(rng, n, n_boot) if units is None
                  else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
@@ -361,6 +389,9 @@ def fit_mediation_designs(
             for sm in sets:
                 lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
                 causes = rep_checks[sm.label](W)
+                if ivs is not None:
+                    ivs.add_block(sm.label, W, dict(causes), eng.k_boot.get(sm.label, 0),
+                                  reps, failed_by)
                 if eng.mediator_ok is not None:
                     causes["logistic mediator model did not converge"] = ~eng.mediator_ok
                 causes[no_conv] = ~ok
@@ -411,12 +442,14 @@ def fit_mediation_designs(
         beyond = ({sm.label: extrapolated_effects(point_po[(sm.label, "median_difference")],
                                                   horizon, float(tm.max()))
                    for sm in sets} if outcome_type == "weibull" else {})
+        iv_reasons = {} if ivs is None else ivs.reasons
         for (label, et), est in point_eff.items():
-            names = fx.EFFECTS[: est.size]
-            effect_names[et] = names
+            names = ivx.EFFECTS if label.endswith(ivx.SUFFIX) else fx.EFFECTS[: est.size]
+            effect_names.setdefault(et, names)
             draws = rep_arr[(label, et)]
             null = 1.0 if et == "odds_ratio" else 0.0
             why = not_estimable.get(label)
+            shown = label.removesuffix(ivx.SUFFIX)
             for j, name in enumerate(names):
                 d = draws[:, j]
                 d = d[np.isfinite(d)] if why is None else d[:0]
@@ -428,15 +461,21 @@ def fit_mediation_designs(
                     "std_error": float(np.std(d, ddof=1)) if d.size > 1 else float("nan"),
                     "ci_low": float(lo), "ci_high": float(hi),
                     "p_value": bootstrap_pvalue(d, null), "n": n,
-                    "mediator": label, "effect": name, "n_boot": n_boot, "seed": seed,
-                    "mediator_set": kinds[label],
+                    "mediator": shown, "effect": name, "n_boot": n_boot, "seed": seed,
+                    "mediator_set": kinds[shown],
                     "events": events, "horizon": horizon if outcome_type == "weibull" else None,
                     "ci_level": ci_level, "outcome_type": outcome_type,
                     "n_boot_failed": failed[label],
-                    EXTRAPOLATED: (("yes" if beyond[label][et][name] else "no") if beyond
-                                   else None),
+                    EXTRAPOLATED: _extrapolated(beyond, label, shown, et, name),
                     "status": ESTIMATED if why is None else NOT_ESTIMABLE, "reason": why or "",
                 })
+        iv_type = ivx.estimate_type(outcome_type)
+        for key, why in iv_reasons.items():  # not estimable on the full sample
+            rows += [{**rows[0], "estimate_type": iv_type, "estimate": np.nan, "std_error": np.nan,
+                      "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+                      "mediator": key.removesuffix(ivx.SUFFIX), "effect": name,
+                      "mediator_set": kinds[key.removesuffix(ivx.SUFFIX)], "n_boot_failed": 0,
+                      "status": NOT_ESTIMABLE, "reason": why} for name in ivx.EFFECTS]
         est_df = pd.DataFrame(rows)
         first = RESULT_COLUMNS + [c for c in est_df.columns
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
@@ -454,7 +493,7 @@ def fit_mediation_designs(
                 outcome=outcome_label, contrast=contrast, n=n, mediator=label, n_boot=n_boot,
                 seed=seed, mediator_set="joint", events=events,
                 horizon=horizon if outcome_type == "weibull" else None, ci_level=ci_level,
-                n_boot_failed=0)
+                n_boot_failed=0, interventional=ivs is not None)
             est_df = pd.concat([est_df, extra.reindex(columns=est_df.columns)], ignore_index=True)
 
         sens_arr = {k: np.vstack(v) if v else np.empty((0, sens_point[k].size))
@@ -471,7 +510,7 @@ def fit_mediation_designs(
                 causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
                 notes.append(f"{lab}: {failed[lab]} of {n_boot} bootstrap replicates failed "
                              f"({causes}); excluded from CIs and p-values")
-        for lab, why in not_estimable.items():
+        for lab, why in {**not_estimable, **iv_reasons}.items():
             notes.append(f"{lab}: effects not estimable: {why}")
         notes += [f"{lab}: not estimable: {why}" for lab, why in unmodelled.items()]
         if outcome_type == "weibull":
@@ -554,3 +593,13 @@ def _named_params(sm: SetModel, prm: dict, exposure: str) -> dict:
     if "weibull_sigma" in prm:
         out["weibull_sigma"] = float(prm["weibull_sigma"][0])
     return out
+
+
+def _extrapolated(beyond: dict, label: str, shown: str, et: str, name: str) -> str | None:
+    """The ``extrapolated`` flag of a Weibull row (None for the other outcomes); an
+    interventional row (risk by the horizon) has its set's risk flag, which depends on the
+    horizon alone (:func:`~outcomes.mediation.summaries.extrapolated_effects`)."""
+    if not beyond:
+        return None
+    flags = beyond[label][et] if label in beyond else beyond[shown]["risk_difference"]
+    return "yes" if flags.get(name, flags["total"]) else "no"

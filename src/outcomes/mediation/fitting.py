@@ -161,6 +161,7 @@ def fit_logistic(
     start: np.ndarray | None = None,
     tol: float = 1e-5,
     max_iter: int = 50,
+    ridge: float = 0.0,
 ) -> LogisticFit:
     """Logistic regression by Newton's method (= IRLS), all replicates at once.
 
@@ -172,6 +173,10 @@ def fit_logistic(
     below the square of the previous one) the error after that step is of order
     ``tol**2`` = 1e-10. Replicates that
     fail to converge (separation) get NaN.
+
+    ``ridge`` > 0 maximises the log-likelihood minus ridge/2 times the sum of squared
+    coefficients of the standardised non-intercept columns (a normal prior with SD
+    ridge^-1/2 per SD of each covariate), which is finite under separation.
     """
     n, p = X.shape
     B = W.shape[0]
@@ -182,8 +187,10 @@ def fit_logistic(
     g0 = np.zeros(p) if start is None else std.to_standard(np.asarray(start, dtype=float))
     # Exact Newton step from the common start g0.
     mu0 = 0.5 * (1.0 + np.tanh(0.5 * (Xs @ g0)))
-    H = _sym(W @ (XX * (mu0 * (1 - mu0))[:, None]), iu, p)
-    grad = W @ (Xs * (y - mu0)[:, None])
+    pen = np.full(p, float(ridge))
+    pen[0] = 0.0
+    H = _sym(W @ (XX * (mu0 * (1 - mu0))[:, None]), iu, p) + np.diag(pen)
+    grad = W @ (Xs * (y - mu0)[:, None]) - pen * g0
     step = _solve(H, grad[:, :, None])[:, :, 0]
     g = g0 + step
     # Constant part of the gradient: sum_i w_i (y_i - 1/2) x_i.
@@ -204,11 +211,12 @@ def fit_logistic(
         th = ga @ (0.5 * Xs.T)
         np.tanh(th, out=th)
         wth = Wa * th
-        grad = wyx[active] - 0.5 * (wth @ Xs)
+        grad = wyx[active] - 0.5 * (wth @ Xs) - pen * ga
         np.multiply(wth, th, out=th)
         np.subtract(Wa, th, out=th)
         H = _sym(th @ XX, iu, p)
         H *= 0.25
+        H += np.diag(pen)
         step = _solve(H, grad[:, :, None])[:, :, 0]
         ok = np.isfinite(step).all(axis=1)
         step[~ok] = 0.0

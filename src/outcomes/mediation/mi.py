@@ -26,6 +26,7 @@ from outcomes.imputation.gaps import NOT_IMPUTED, decode, not_imputed_reason
 from outcomes.imputation.pool import rubin
 
 from . import effects as fx
+from . import interventional as ivx
 from .bootstrap import bootstrap_pvalue
 from .checks import interval_failure
 from .data import Roles, count_missing
@@ -203,11 +204,23 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
     fmi: dict[str, float] = {}
     for pos, (_, r) in enumerate(first.estimates.iterrows()):
         label, et, name = r["mediator"], r["estimate_type"], r["effect"]
+        if name in ivx.EFFECTS:  # interventional effects: their own keys (interventional.SUFFIX)
+            label, j = label + ivx.SUFFIX, ivx.EFFECTS.index(name)
+        else:
+            j = fx.EFFECTS.index(name)
         if (label, et) not in first.point_effects:  # a set not estimable before fitting
             rows.append({**r.to_dict(), "n_boot": total, "seed": None, "riv": np.nan,
                          "fmi": np.nan, "m": m})
             continue
-        j = fx.EFFECTS.index(name)
+        lost = [i for i, f in enumerate(fits, start=1) if (label, et) not in f.point_effects]
+        if lost:  # not estimable on the full sample of some other imputation(s)
+            row = r.to_dict()
+            row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+                       std_error=np.nan, n_boot=total, seed=None, n_boot_failed=0, riv=np.nan,
+                       fmi=np.nan, m=m, status=NOT_ESTIMABLE,
+                       reason=f"not estimable in imputation(s) {', '.join(map(str, lost))}")
+            rows.append(row)
+            continue
         point = np.array([f.point_effects[(label, et)][j] for f in fits])
         per = [f.replicates[(label, et)][:, j] for f in fits]
         per = [p[np.isfinite(p)] for p in per]

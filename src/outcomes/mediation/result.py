@@ -29,18 +29,23 @@ def estimate_types(outcome_type: str, odds_ratio: bool = False) -> tuple[str, ..
 
 
 def not_estimable_rows(reason: str, *, outcome_type: str, odds_ratio: bool = False,
-                       **ident: Any) -> pd.DataFrame:
-    """The rows an analysis would have (every scale x effect), with NA estimates, CIs and
-    p-values, ``status = not estimable`` and ``reason``; ``ident`` fills the identifying
-    columns (analysis, outcome, contrast, mediator, n, events, ...)."""
+                       interventional: bool = False, **ident: Any) -> pd.DataFrame:
+    """The rows an analysis would have (every scale x effect; with ``interventional`` the
+    interventional effects' rows after them), with NA estimates, CIs and p-values,
+    ``status = not estimable`` and ``reason``; ``ident`` fills the identifying columns
+    (analysis, outcome, contrast, mediator, n, events, ...)."""
+    from . import interventional as ivx
     from .effects import EFFECTS
 
+    pairs = [(et, name) for et in estimate_types(outcome_type, odds_ratio)
+             for name in (EFFECTS[:7] if et == "odds_ratio" else EFFECTS)]
+    if interventional:
+        pairs += [(ivx.estimate_type(outcome_type), name) for name in ivx.EFFECTS]
     rows = []
-    for et in estimate_types(outcome_type, odds_ratio):
-        for name in EFFECTS[:7] if et == "odds_ratio" else EFFECTS:
-            rows.append({**ident, "estimate_type": et, "effect": name, "estimate": np.nan,
-                         "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
-                         "outcome_type": outcome_type})
+    for et, name in pairs:
+        rows.append({**ident, "estimate_type": et, "effect": name, "estimate": np.nan,
+                     "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+                     "outcome_type": outcome_type})
     out = pd.DataFrame(rows)
     first = [c for c in RESULT_COLUMNS if c in out.columns]
     out = out[first + [c for c in out.columns if c not in first]]

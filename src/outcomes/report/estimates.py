@@ -64,6 +64,9 @@ EFFECT_LABELS = {
     "ade_average": "Direct effect (ADE), average",
     "total": "Total effect",
     "prop_mediated": "Proportion mediated",
+    "interventional_indirect": "Interventional indirect effect (IIE)",
+    "interventional_direct": "Interventional direct effect (IDE)",
+    "interventional_overall": "Overall effect (IIE + IDE)",
 }
 
 #: The change model's mechanisms (docs/change-model.md) and the PARAMCDs of their process outcomes.

@@ -89,6 +89,12 @@ class MedRow:
     n: Num | None
     cells: dict[str, Estimate]  # effect -> estimate
     reason: str = ""  # why the analysis is not estimable ("" when estimated)
+    iv_reason: str = ""  # why its interventional effects are not estimable
+
+    @property
+    def interventional(self) -> bool:
+        """The row has interventional effects (estimated or not)."""
+        return bool(self.iv_reason) or any(k.startswith(IV_PREFIX) for k in self.cells)
 
     @property
     def joint(self) -> bool:
@@ -119,6 +125,12 @@ class Mediation:
     sensitivity_figure: str | None
     n_boot: list[str]
     seeds: list[str]
+    visit: str = "month 4"
+    confounders: str = ""  # the plan's exposure-induced confounders, in words
+
+
+#: The effects of outcomes.mediation.interventional start with this.
+IV_PREFIX = "interventional_"
 
 
 def _med_type(effect: str, et: str) -> str:
@@ -194,10 +206,14 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
                 mech = mechanism_of(med, g.at[i, mech_col] if mech_col else None, mechs)
                 rows[med] = MedRow(mech, mechanism_title(mech, mechs), med, _members(g, i),
                                    count(m, "mediation", int(i), "n"), {})
-            if ("status" in g.columns and g.at[i, "status"] == "not estimable"
-                    and not rows[med].reason and not not_meaningful(g, i)):
-                rows[med].reason = str(g.at[i, "reason"]) or "not estimable"
             eff = g.at[i, "effect"]
+            iv = str(eff).startswith(IV_PREFIX)
+            if "status" in g.columns and g.at[i, "status"] == "not estimable":
+                why = str(g.at[i, "reason"]) or "not estimable"
+                if iv and not rows[med].iv_reason:
+                    rows[med].iv_reason = why
+                elif not iv and not rows[med].reason and not not_meaningful(g, i):
+                    rows[med].reason = why
             if eff not in EFFECT_LABELS:
                 continue
             e = effect_cell(m, int(i), EFFECT_LABELS.get(eff, eff), _med_type(eff, et))
@@ -211,9 +227,15 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
                                _mechanism_svg(label, str(et), ordered, len(groups), inp, mechs),
                                extrapolation_note(g, str(et)),
                                sample_note(g)))
+    med_plan = inp.plan.mediation or {}
+    words = {"engagement": "engagement (ENGFL)",
+             "early_readmission": "readmission before the mediator visit"}
     return Mediation(groups, other, None, sensitivity_rows(inp), None,
                      sorted(set(r["n_boot"])) if "n_boot" in r.columns else [],
-                     sorted(set(r["seed"])) if "seed" in r.columns else [])
+                     sorted(set(r["seed"])) if "seed" in r.columns else [],
+                     str(med_plan.get("mediator_visit", "month_4")).replace("_", " "),
+                     ", ".join(words.get(c, c) for c in
+                               med_plan.get("exposure_induced_confounders") or []))
 
 
 def _mechanism_svg(label: str, et: str, rows: list[MedRow], k: int, inp: ReportInputs,

@@ -43,6 +43,7 @@ from outcomes.simulate.parameters import (
     RECRUITMENT_END,
     RECRUITMENT_START,
     TREATED,
+    ConfounderSpec,
     EngagementSpec,
     Parameters,
     draw_parameters,
@@ -134,6 +135,7 @@ def simulate(
     n: int, seed: int, truth_n: int | None = None, missingness: str = "default",
     mnar_delta: float | tuple[float, float] | None = None, icc: float = 0.0,
     engagement: str = "default", routine_data_after_withdrawal: bool = False,
+    exposure_induced_confounding: bool = False,
 ) -> tuple[dict[str, Table], dict]:
     """Simulate a trial of ``n`` participants and its truth; nothing is written.
 
@@ -156,14 +158,24 @@ def simulate(
     ``survival.withdrawal_ends_routine_data: false``). The default records them for a
     share ``FollowUpSpec.keep_admissions_after_withdrawal`` (0.4) of those who withdraw,
     as before; the draws and the truth are the same either way.
+
+    ``exposure_induced_confounding``: engagement with peer support is drawn before the
+    outcomes and affects the month-4 mediators and the outcomes (arm -> engagement -> M and
+    -> Y; ConfounderSpec, docs/synthetic-trial.md §10c), from a seventh child stream;
+    truth.json gets ``mediation_interventional`` (interventional effects from potential
+    outcomes) and ``exposure_induced_confounder``. Not combined with ``icc > 0`` or
+    selective engagement. Off, every draw is as before.
     """
     truth_n = DEFAULT_TRUTH_N if truth_n is None else truth_n
     _check(n, seed, truth_n)
     icc = _check_icc(icc)
     engagement = _check_engagement(engagement)
     spec = scenario(missingness, mnar_delta)
+    if exposure_induced_confounding and (icc > 0 or engagement != "default"):
+        raise SimulationError("--exposure-induced-confounding is not combined with --icc > 0 "
+                              "or --engagement selective")
     rng = np.random.default_rng(seed)
-    r_params, r_trial, r_truth, r_truth_missing, r_workers, r_engagement = rng.spawn(6)
+    r_params, r_trial, r_truth, r_truth_missing, r_workers, r_engagement, r_conf = rng.spawn(7)
     params = draw_parameters(r_params)
     if routine_data_after_withdrawal:
         params = replace(params, followup=replace(params.followup,
@@ -178,9 +190,15 @@ def simulate(
         e_spec = EngagementSpec()
         r_eng_trial, r_eng_truth = r_engagement.spawn(2)
         trial_eng, truth_eng = (e_spec, r_eng_trial), (e_spec, r_eng_truth)
-    tables, record = simulate_trial(int(n), r_trial, params, registry, spec, workers, r_assign, trial_eng)
+    trial_conf = truth_conf = None
+    if exposure_induced_confounding:
+        c_spec = ConfounderSpec()
+        r_conf_trial, r_conf_truth = r_conf.spawn(2)
+        trial_conf, truth_conf = (c_spec, r_conf_trial), (c_spec, r_conf_truth)
+    tables, record = simulate_trial(int(n), r_trial, params, registry, spec, workers, r_assign, trial_eng,
+                                    trial_conf)
     truth = compute_truth(params, registry, r_truth, int(truth_n), spec, r_truth_missing,
-                          workers, r_population, truth_eng)
+                          workers, r_population, truth_eng, truth_conf)
     truth["meta"] = {
         "generator": "outcomes.simulate",
         "version": __version__,
@@ -235,14 +253,15 @@ def _missingness_block(spec, record: dict, population: dict | None) -> dict:
 def write_simulated_trial(
     n: int, seed: int, out_dir: Path, truth_n: int | None = None, missingness: str = "default",
     mnar_delta: float | tuple[float, float] | None = None, icc: float = 0.0,
-    engagement: str = "default",
+    engagement: str = "default", exposure_induced_confounding: bool = False,
 ) -> dict[str, Path]:
     """Write the extract (docs/data-contract.md), datapackage.json and truth.json into
     ``out_dir``; returns the paths. ``missingness``, ``mnar_delta``, ``icc``,
-    ``engagement``: as :func:`simulate`."""
+    ``engagement``, ``exposure_induced_confounding``: as :func:`simulate`."""
     from outcomes.datapackage import DESCRIPTOR_FILE, datapackage_json
 
-    tables, truth = simulate(n, seed, truth_n, missingness, mnar_delta, icc, engagement)
+    tables, truth = simulate(n, seed, truth_n, missingness, mnar_delta, icc, engagement,
+                             exposure_induced_confounding=exposure_induced_confounding)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

@@ -47,7 +47,19 @@ class Units:
     exposure: np.ndarray | None = None
     """Multiplier of every arm term under the treated arm (selective engagement, §10b:
     dose / reference dose for a complier, 0 for a never-taker); ``None``: 1 for everyone."""
+    engaged_if_offered: np.ndarray | None = None
+    """0/1: would engage if offered peer support (exposure-induced confounding, §10c);
+    ``None``: no such confounder. ``confounder`` holds its effects (ConfounderSpec)."""
+    confounder: object | None = None
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def confounding(self, part: str, t):
+        """The exposure-induced confounder's term in one equation (``mediators``,
+        ``outcomes``, ``readmission``): its coefficient x L(t), L(t) = t x engaged if
+        offered; 0 without the confounder."""
+        if self.engaged_if_offered is None:
+            return 0.0
+        return getattr(self.confounder, part) * t * self.engaged_if_offered
 
     def item_noise(self, visit: str, key: str, p: int, cache: bool = False) -> np.ndarray:
         """Logistic item noise (n x p) of one instrument at one visit.
@@ -105,6 +117,17 @@ def draw_units(rng: np.random.Generator, n: int, params: Parameters, keys: list[
         detained=detained, general=general, latent_noise=latent_noise, frailty=frailty,
         u_readmit=u_readmit, u_death=u_death, item_seeds=seeds,
     )
+
+
+def engage_probability(spec, u: Units) -> np.ndarray:
+    """P(engaged if offered) of everyone in ``u`` (ConfounderSpec, §10c)."""
+    return 1.0 / (1.0 + np.exp(-(spec.intercept + spec.prior * (u.prior - 1.5))))
+
+
+def draw_confounder(u: Units, spec, rng: np.random.Generator) -> None:
+    """Engaged-if-offered of everyone in ``u`` (one uniform each, §10c), in place."""
+    u.engaged_if_offered = (rng.random(u.n) < engage_probability(spec, u)).astype(float)
+    u.confounder = spec
 
 
 @dataclass
@@ -182,6 +205,7 @@ class Model:
             + self.params.site_effect(f"month_4:{key}", u.site)
             + spec.prior * (u.prior - 1.5)
             + spec.sigma * u.latent_noise[f"month_4:{key}"]
+            + u.confounding("mediators", t)
         )
         return u.add_worker(lin, f"month_4:{key}", t)
 
@@ -194,6 +218,7 @@ class Model:
             + self.params.site_effect(f"{visit}:{key}", u.site)
             + spec.prior * (u.prior - 1.5)
             + spec.sigma * u.latent_noise[f"{visit}:{key}"]
+            + (u.confounding("outcomes", t) if visit == "month_12" else 0.0)
         )
         lin = u.add_worker(lin, f"{visit}:{key}", t)
         for med, coef in spec.mediators.items():
@@ -265,6 +290,7 @@ class Model:
             + spec.prior * (u.prior - 1.5)
             + spec.detained * (u.detained.astype(float) - 0.4)
             + spec.arm * u.treated(t)
+            + u.confounding("readmission", t)
         )
         lp = u.add_worker(lp, "readmission", t)
         for med, coef in spec.mediators.items():

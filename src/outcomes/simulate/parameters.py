@@ -271,6 +271,29 @@ class ContactSpec:
 
 
 @dataclass(frozen=True)
+class ConfounderSpec:
+    """Engagement as an exposure-induced mediator-outcome confounder
+    (``--exposure-induced-confounding``, docs/synthetic-trial.md §10c).
+
+    Everyone has a 0/1 ``engaged if offered``, drawn before the outcomes with
+    logit P = intercept + prior x (prior admissions - 1.5); engagement L(t) = t x that (nobody
+    engages in usual care), and only the engaged have peer contacts. L(t) adds
+    ``mediators`` to every month-4 process latent, ``outcomes`` to the month-12 outcome
+    latents (WEMWBS, QPR-15) and ``readmission`` to the readmission log hazard: arm -> L ->
+    M and L -> Y, so natural effects are not identified (VanderWeele, Vansteelandt & Robins
+    2014) and the truth has the interventional effects."""
+
+    intercept: float = 1.2
+    prior: float = -0.4
+    mediators: float = 0.5
+    outcomes: float = 0.4
+    readmission: float = -0.4
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class EngagementSpec:
     """Selective engagement (``--engagement selective``, docs/synthetic-trial.md §10b).
 

@@ -26,7 +26,7 @@ from outcomes.simulate.missingness import (
     month4_z,
     readmitted_before,
 )
-from outcomes.simulate.model import DIAGNOSIS_PSYCHOSIS, Model, Units, draw_units
+from outcomes.simulate.model import DIAGNOSIS_PSYCHOSIS, Model, Units, draw_confounder, draw_units
 from outcomes.simulate.parameters import (
     CONTROL,
     DATA_CUT,
@@ -34,6 +34,7 @@ from outcomes.simulate.parameters import (
     RECRUITMENT_END,
     RECRUITMENT_START,
     TREATED,
+    ConfounderSpec,
     EngagementSpec,
     MissingnessSpec,
     Parameters,
@@ -92,6 +93,7 @@ def simulate_trial(
     spec: MissingnessSpec | None = None, workers: PeerWorkers | None = None,
     r_assign: np.random.Generator | None = None,
     engagement: tuple[EngagementSpec, np.random.Generator] | None = None,
+    confounder: tuple[ConfounderSpec, np.random.Generator] | None = None,
 ) -> tuple[dict[str, Table], dict]:
     """Simulate a trial of ``n`` randomised participants under missingness scenario ``spec``
     (default: ``MISSINGNESS["default"]``); returns the four tables of docs/data-contract.md
@@ -151,6 +153,10 @@ def simulate_trial(
         for i, days in planned_days.items():
             received[i] = int(((days < death_day[i]) & (days < wd_day[i]) & (days <= cut)).sum())
         u.exposure = exposure(e_spec, np.where(arm == 1, received, eng.dose))
+
+    # --- engagement as an exposure-induced confounder (§10c), before any outcome ------------
+    if confounder is not None:
+        draw_confounder(u, *confounder)
 
     # --- peer workers (partially nested design), before any outcome -------------------
     assigned = None
@@ -417,6 +423,8 @@ def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death
             engaged, main = bool(assigned[0][i]), int(assigned[1][i])
         if planned_days is not None:
             engaged = i in planned_days
+        if u.engaged_if_offered is not None:  # §10c: engagement drawn before the outcomes
+            engaged = bool(u.engaged_if_offered[i])
         if not engaged:
             continue
         if planned_days is None:
@@ -427,6 +435,9 @@ def _contacts(params: Parameters, u: Units, rng, arm, rand_day, discharge, death
             comm_days = discharge[i] + 1 + np.floor(spec.community_days * rng.beta(1.0, 1.8, size=k_comm)).astype(np.int64)
             ward_mode = ward_modes[(rng.random(k_ward) < 0.1).astype(int)]
             comm_mode = rng.choice(len(modes), size=k_comm, p=np.asarray(spec.mode_probs))
+            if u.engaged_if_offered is not None and k_ward + k_comm == 0:  # engaged: a contact
+                comm_days = discharge[i:i + 1] + 1
+                comm_mode = rng.choice(len(modes), size=1, p=np.asarray(spec.mode_probs))
             c_days = np.concatenate([ward_days, comm_days])
             c_modes = np.concatenate([ward_mode, comm_mode]).astype(np.int64)
         else:

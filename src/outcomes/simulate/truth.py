@@ -15,6 +15,7 @@ them with no missing items, and no death, withdrawal or data cut in the way of f
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -28,12 +29,20 @@ from outcomes.simulate.missingness import (
     mnar_scores,
     population_nonresponse,
 )
-from outcomes.simulate.model import Model, Units, Visit, draw_units
+from outcomes.simulate.model import (
+    Model,
+    Units,
+    Visit,
+    draw_confounder,
+    draw_units,
+    engage_probability,
+)
 from outcomes.simulate.parameters import (
     CONTROL,
     FOLLOWUP_DAYS,
     MECHANISMS,
     TREATED,
+    ConfounderSpec,
     EngagementSpec,
     MissingnessSpec,
     Parameters,
@@ -227,6 +236,7 @@ def compute_truth(
     spec: MissingnessSpec | None = None, rng_missing: np.random.Generator | None = None,
     workers: PeerWorkers | None = None, rng_workers: np.random.Generator | None = None,
     engagement: tuple[EngagementSpec, np.random.Generator] | None = None,
+    confounder: tuple[ConfounderSpec, np.random.Generator] | None = None,
 ) -> dict:
     """All true effects (see docs/synthetic-trial.md for the layout).
 
@@ -238,6 +248,10 @@ def compute_truth(
     With ``engagement`` (selective engagement, §10b: its spec and stream) each member has
     a compliance type and dose; only compliers engage (and draw a worker), and
     ``truth["engagement"]`` holds the estimands by principal stratum (engagement.py).
+    With ``confounder`` (engagement as an exposure-induced confounder, §10c: its spec and
+    stream) ``truth["mediation_interventional"]`` holds the interventional effects
+    (:func:`interventional_effects`); the natural effects then include the confounder's
+    path (cross-world, as always).
     """
     model = Model(params, registry)
     u = draw_units(rng, truth_n, params, model.keys)
@@ -249,6 +263,11 @@ def compute_truth(
     if workers is not None:
         u.worker_effect = population_effects(rng_workers, workers, truth_n, params.contacts.no_contact_prob,
                                              engaged=None if eng is None else eng.complier)
+    r_fresh = None
+    if confounder is not None:
+        c_spec, r_conf = confounder
+        r_draw, r_fresh = r_conf.spawn(2)
+        draw_confounder(u, c_spec, r_draw)
     base = model.baseline(u)
     paramcds = [s.paramcd for inst in registry.values() for s in inst.scores]
     scores: dict[str, dict] = {
@@ -294,6 +313,10 @@ def compute_truth(
             mediation[name][set_name] = _natural_effects(
                 factual[1][name], factual[0][name], y1_s0[name], y0_s1[name]
             )
+
+    interventional = None
+    if r_fresh is not None:
+        interventional = interventional_effects(model, u, base, med, outcome, sets, r_fresh)
 
     # --- readmission by arm --------------------------------------------------------------
     readmission: dict[str, dict] = {}
@@ -352,4 +375,44 @@ def compute_truth(
         out["mnar_population"] = mnar
     if engagement_block is not None:
         out["engagement_population"] = engagement_block
+    if interventional is not None:
+        out["mediation_interventional"] = interventional
+        out["exposure_induced_confounder"] = {
+            **u.confounder.to_dict(), "engaged_if_offered_share": float(np.mean(u.engaged_if_offered))}
+    return out
+
+
+def interventional_effects(model: Model, u: Units, base: Visit, med: dict, outcome: _Outcomes,
+                           sets: dict[str, list[str]], rng: np.random.Generator) -> dict:
+    """Interventional effects (VanderWeele, Vansteelandt & Robins 2014) of every mediator
+    set S and outcome, from potential outcomes Y(t, G_t'): G_t' is each member's month-4
+    scores of S under arm t' recomputed with fresh exogenous draws (month-4 latent and
+    item noise) and a fresh engaged-if-offered L' (the draw's confounder, independent of
+    the L(t) the outcome sees), so it is a random draw from the distribution of M_S(t')
+    given the member's baseline covariates, marginal over L; the other mediators keep the
+    member's own M(t). IIE = E[Y(1, G_1) - Y(1, G_0)], IDE = E[Y(1, G_0) - Y(0, G_0)],
+    overall = their sum."""
+    fresh_noise = {k: rng.normal(size=u.n) for k in (f"month_4:{key}" for key in model.keys)}
+    seeds = rng.spawn(len(fresh_noise))
+    L_fresh = dataclasses.replace(u, _cache={})
+    L_fresh.latent_noise = {**u.latent_noise, **fresh_noise}
+    L_fresh.item_seeds = {**u.item_seeds, **{k: g.bit_generator.seed_seq
+                                             for k, g in zip(fresh_noise, seeds, strict=True)}}
+    L_fresh.engaged_if_offered = (rng.random(u.n) < engage_probability(u.confounder, u)).astype(float)
+    draw = {t: model.mediator_scores(model.month4(L_fresh, base, float(t))) for t in (0, 1)}
+    out: dict[str, dict] = {name: {} for name in OUTCOME_DEFINITIONS}
+    for set_name, keys in sets.items():
+        po = {}
+        for t, tp in ((1, 1), (1, 0), (0, 0)):
+            meds = {k: (draw[tp][k] if k in keys else med[t][k]) for k in model.mediators}
+            po[(t, tp)] = outcome(float(t), meds)
+        for name in OUTCOME_DEFINITIONS:
+            iie, iie_se = _mean_se(po[(1, 1)][name] - po[(1, 0)][name])
+            ide, ide_se = _mean_se(po[(1, 0)][name] - po[(0, 0)][name])
+            overall, overall_se = _mean_se(po[(1, 1)][name] - po[(0, 0)][name])
+            out[name][set_name] = {
+                "interventional_indirect": iie, "interventional_direct": ide,
+                "interventional_overall": overall,
+                "mc_se": {"interventional_indirect": iie_se, "interventional_direct": ide_se,
+                          "interventional_overall": overall_se}}
     return out
