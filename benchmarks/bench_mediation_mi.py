@@ -27,13 +27,12 @@ from pathlib import Path  # noqa: E402
 import yaml  # noqa: E402
 
 from outcomes.adam import derive_all  # noqa: E402
-from outcomes.mediation.changemodel import (  # noqa: E402
+from outcomes.mediation.admed import (  # noqa: E402
     imputed_mediation_data,
     mediation_data,
-    mediator_sets,
-    run_job,
     split_completed,
 )
+from outcomes.mediation.changemodel import mediator_sets, run_job  # noqa: E402
 from outcomes.plan import AnalysisPlan  # noqa: E402
 from outcomes.validation.engine import validate_extract  # noqa: E402
 

@@ -241,7 +241,7 @@ def test_on_a_simulated_clustered_trial_the_cluster_bootstrap_widens_the_acme():
 
     from outcomes.adam import derive_all
     from outcomes.mediation import fit_mediation_designs
-    from outcomes.mediation.changemodel import mediation_data
+    from outcomes.mediation.admed import mediation_data
     from outcomes.plan import AnalysisPlan
     from outcomes.simulate import simulate
 

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from outcomes.mediation import engine
-from outcomes.mediation.changemodel import EXPOSURE, run_job, split_completed
+from outcomes.mediation.admed import EXPOSURE, split_completed
+from outcomes.mediation.changemodel import run_job
 from outcomes.mediation.models import Engine
 from outcomes.plan import AnalysisPlan
 

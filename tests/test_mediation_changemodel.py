@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from outcomes.adam import derive_all
-from outcomes.mediation.changemodel import gather, mediation_data, mediator_sets, run_job, write_job
+from outcomes.mediation.admed import mediation_data
+from outcomes.mediation.changemodel import gather, mediator_sets, run_job, write_job
 from outcomes.mediation.plots import path_diagram
 from outcomes.plan import AnalysisPlan
 

@@ -17,14 +17,14 @@ from outcomes.imputation.frame import ImputationFrame, imputation_frame
 from outcomes.imputation.mice import imputation_rng, impute
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.mediation import MissingDataWarning, fit_mediation
-from outcomes.mediation.changemodel import (
+from outcomes.mediation.admed import (
     ChangeModelError,
     completed_mediation_data,
     imputed_mediation_data,
     mediation_data,
-    run_job,
     split_completed,
 )
+from outcomes.mediation.changemodel import run_job
 from outcomes.mediation.mi import _child, boot_per_imputation, fit_mediation_mi
 from outcomes.mediation.summaries import NOT_MEANINGFUL
 from outcomes.plan import AnalysisPlan

@@ -208,7 +208,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_mediation_data(args: argparse.Namespace) -> int:
-    from outcomes.mediation.changemodel import mediation_data
+    from outcomes.mediation.admed import mediation_data
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
@@ -223,7 +223,7 @@ def _cmd_mediation_data(args: argparse.Namespace) -> int:
                                 f"{plan.missing_data.method}, not mi")
         import pandas as pd
 
-        from outcomes.mediation.changemodel import imputed_mediation_data
+        from outcomes.mediation.admed import imputed_mediation_data
 
         long = imputed_mediation_data(d, data, plan,
                                       pd.read_parquet(args.imputed) if args.imputed else None)
@@ -238,7 +238,8 @@ def _cmd_mediation_data(args: argparse.Namespace) -> int:
 def _cmd_mediation(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from outcomes.mediation.changemodel import run_job, split_completed, write_job
+    from outcomes.mediation.admed import split_completed
+    from outcomes.mediation.changemodel import run_job, write_job
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
