@@ -35,6 +35,7 @@ from ._common import (
     diff_row,
     frame,
     ident,
+    joined_labels,
     merge_adsl,
     not_estimable_row,
     param,
@@ -369,7 +370,7 @@ def subdistribution_hazards(
                             censor_col, cmpev_col)
     a = arm_indicator(d[arm_col], arms)
     Xdf = pd.concat([pd.Series(a, name=arm_col), design(d, covariates)], axis=1)
-    sv = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    sv = joined_labels(d, strata).to_numpy() if strata else None
     ev = (st == 1).astype(float)
     model = f"Fine–Gray model of {paramcd}"
     check_cox_design(Xdf, sv, ev, a, arms, model=model)
@@ -424,7 +425,7 @@ def gray_test_by_arm(
     strata = list(strata or [])
     d, st = _competing_data(adtte, paramcd, adsl, [arm_col, *strata], censor_col, cmpev_col)
     a = arm_indicator(d[arm_col], arms)
-    sv = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    sv = joined_labels(d, strata).to_numpy() if strata else None
     # groups sorted so that the score is of the treated arm (0 sorts before 1)
     g = gray_test(d[time_col].to_numpy(float), st, 1 - a, sv)
     return GrayTestResult(analysis, paramcd, arms.contrast, g.statistic, g.p_value, len(d),

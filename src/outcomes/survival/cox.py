@@ -35,6 +35,7 @@ from ._common import (
     arm_indicator,
     design,
     frame,
+    joined_labels,
     merge_adsl,
     not_estimable_row,
     param,
@@ -339,7 +340,7 @@ def cox(
     ev = ev.astype(float)
     stop = d[time_col].to_numpy(float)
     start = d[start_col].to_numpy(float) if start_col else None
-    st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    st = joined_labels(d, strata).to_numpy() if strata else None
     model = f"Cox model of {outcome}"
     check_cox_design(Xdf, st, ev, a, arms, model=model)
     D = risk_set_differences(X, stop, ev, start, st)

@@ -39,6 +39,7 @@ from ._common import (
     arm_indicator,
     diff_row,
     frame,
+    joined_labels,
     merge_adsl,
     not_estimable_row,
     param,
@@ -317,7 +318,7 @@ def logrank(
     d = merge_adsl(param(adtte, paramcd), adsl, [arm_col, *strata, *([cluster] if cluster else [])])
     g = arm_indicator(d[arm_col], arms)
     ev = (d[censor_col].to_numpy() == 0).astype(float)
-    st = d[strata].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    st = joined_labels(d, strata).to_numpy() if strata else None
     obs, E, V = logrank_components(d[time_col].to_numpy(float), ev, g, st)
     if ev.sum() == 0:
         raise NotEstimable(f"no {paramcd} event in either arm")
