@@ -275,3 +275,89 @@ def test_outcome_weights_reach_the_outcome_model_only():
     a = sm.OLS(d["m"], sm.add_constant(d[["a", "L", "x"]])).fit().params
     b = sm.WLS(d["y"], sm.add_constant(d[["a", "m", "x", "L"]]), weights=keep).fit().params
     assert iie == pytest.approx(b["m"] * (a["a"] + a["L"] * dp), abs=1e-7)
+
+
+def test_ridge_outcome_models_match_scipy():
+    """The interventional outcome models' weak ridge penalty (OUTCOME_RIDGE on the log odds
+    or hazard ratio per SD of each regressor): the logistic fit equals scipy's BFGS on the
+    penalised likelihood, the Weibull AFT fit equals scipy's BFGS on its own penalised
+    log-likelihood written from the density (to 1e-5: the optimisers' tolerance)."""
+    from scipy.optimize import minimize
+
+    from outcomes.mediation.engine import K_REF
+    from outcomes.mediation.fitting import fit_weibull
+    from outcomes.mediation.interventional import (
+        CONFOUNDER_RIDGE,
+        OUTCOME_RIDGE,
+        InterventionalAnalysis,
+    )
+    from outcomes.mediation.models import SetModel
+
+    assert OUTCOME_RIDGE == CONFOUNDER_RIDGE  # so _ridge_logit's penalty is the outcome model's
+    d = _data(500, 21, engagement=True, outcome="logistic")
+    n = len(d)
+    one = np.ones((n, 1))
+    X, T, M = d[["x"]].to_numpy(), d["a"].to_numpy(), d[["m"]].to_numpy()
+    s = SetModel("m", "single", ("m",), ["x"], np.hstack([one, X]), np.hstack([one, T[:, None], X]),
+                 np.hstack([one, T[:, None], M, X]), M, False, False, "a")
+    ivs = InterventionalAnalysis([s], d[["L"]].to_numpy(), ["L"], T, "logistic",
+                                 d["y"].to_numpy(), None, None, 365.0)
+    ivs.point(K_REF)
+    ref = _ridge_logit(d, "y", ["a", "m", "x", "L"])
+    np.testing.assert_allclose(ivs.params["m"]["outcome"][0], ref.to_numpy(), atol=1e-5)
+
+    w = _data(600, 22, outcome="weibull")
+    Xw = np.column_stack([np.ones(len(w)), w[["a", "m", "x", "L"]].to_numpy()])
+    t, e = w["days"].to_numpy(), w["event"].to_numpy()
+    fit = fit_weibull(Xw, t, e, np.ones((1, len(w))), ridge=OUTCOME_RIDGE)
+    mu, sd = Xw[:, 1:].mean(axis=0), Xw[:, 1:].std(axis=0)
+    Z = np.column_stack([np.ones(len(w)), (Xw[:, 1:] - mu) / sd])
+
+    def loss(th):  # th = (beta on Z, log sigma); log T = Z beta + sigma W, W ~ Gumbel(min)
+        b, sig = th[:-1], np.exp(th[-1])
+        z = (np.log(t) - Z @ b) / sig
+        ll = np.where(e == 1, -np.log(sig) + z - np.exp(z), -np.exp(z)).sum()
+        return -ll + 0.5 * OUTCOME_RIDGE * ((b[1:] / sig) ** 2).sum()
+
+    th = minimize(loss, np.r_[np.log(t).mean(), np.zeros(Z.shape[1] - 1), 0.0], method="BFGS",
+                  options={"gtol": 1e-9}).x
+    b = th[:-1] / np.r_[1.0, sd]
+    b[0] = th[0] - (b[1:] * mu).sum()
+    assert fit.converged[0]
+    np.testing.assert_allclose(fit.coef[0], b, atol=1e-5)
+    assert fit.sigma[0] == pytest.approx(np.exp(th[-1]), abs=1e-5)
+    # without the penalty the same data give the unpenalised fit (the engine's natural model)
+    assert not np.allclose(fit_weibull(Xw, t, e, np.ones((1, len(w)))).coef[0], fit.coef[0],
+                           atol=1e-6)
+
+
+@pytest.mark.parametrize("outcome", ["logistic", "weibull"])
+def test_treated_non_engagers_without_events_are_estimable(outcome):
+    """Engagement-like L (0 for everyone in usual care): with the L term in the outcome
+    model the arm's coefficient is the contrast of the treated who did not engage. When
+    that cell has no event (quasi-complete separation, as in a share of the resamples of
+    a small trial, decisions L63), the unpenalised fit diverges (logistic) or runs off to
+    an arm coefficient of e^30 on the time scale (Weibull: monotone likelihood); the
+    ridge-penalised outcome model gives finite effects inside their CIs (decisions L67)."""
+    from outcomes.mediation.fitting import fit_logistic, fit_weibull
+
+    d = _data(400, 23, engagement=True, outcome=outcome)
+    cell = (d["a"] == 1) & (d["L"] == 0)
+    if outcome == "logistic":
+        d.loc[cell, "y"] = 0.0
+        kw = dict(outcome="y")
+    else:
+        d.loc[cell, "event"] = 0.0
+        d.loc[cell, "days"] = 365.0
+        kw = dict(time="days", event="event", horizon=365.0)
+    X = np.column_stack([np.ones(len(d)), d[["a", "m", "x", "L"]].to_numpy()])
+    W = np.ones((1, len(d)))
+    plain = (fit_logistic(X, d["y"].to_numpy(), W) if outcome == "logistic"
+             else fit_weibull(X, d["days"].to_numpy(), d["event"].to_numpy(), W))
+    assert not plain.converged[0] or abs(plain.coef[0, 1]) > 20
+    res = fit_mediation(d, exposure="a", mediators=["m"], outcome_type=outcome, covariates=["x"],
+                        n_boot=100, rng=np.random.default_rng(24),
+                        exposure_induced_confounders=["L"], **kw)
+    r = _rows(res)
+    assert (r["status"] == "estimated").all(), r["reason"].tolist()
+    assert (r["ci_low"] <= r["estimate"]).all() and (r["estimate"] <= r["ci_high"]).all()
