@@ -1,15 +1,19 @@
-"""Benchmark of the extract validator against plain ``pyarrow.csv.read_csv``.
+"""Benchmark of the extract validator against ``pyarrow.csv.read_csv``.
 
 Generates a VALID extract (vectorised numpy, seeded ``np.random.default_rng``) of
-200,000 participants, 1,000,000 admissions, 400,000 questionnaire rows carrying every
-instrument's items and 500,000 peer contacts into a temporary directory, then times
-(best of ``--repeat``, the two alternating)
+1,000,000 questionnaire rows carrying every instrument's items (baseline and month 4 of
+500,000 participants), 1,000,000 admissions and 500,000 peer contacts into a temporary
+directory (``--questionnaire-rows 400000`` gives issue 3's extract of 200,000
+participants), then reports two ratios on it:
 
-(a) reading the four CSV files with ``pyarrow.csv.read_csv`` (default options), and
-(b) ``outcomes.validation.validate_extract`` on the same directory,
+- whole process (issue 17 target: at most 2x): a ``python -c`` process running
+  ``outcomes.validation.validate_extract`` against one running
+  ``pyarrow.csv.read_csv(...).to_pandas()`` of the four files, start-up and imports
+  included, in turn (A, B, A, B, ...; ``wholeprocess.py``), with each one's peak memory;
+- in process (issue 3 target: at most 3x): ``validate_extract`` against
+  ``pyarrow.csv.read_csv`` alone (no ``to_pandas``), best of ``--repeat``, alternating.
 
-and reports the ratio (b)/(a) (target: <= 3) and the peak memory (max RSS) of a child
-process doing each. Run::
+Run::
 
     .venv/bin/python benchmarks/bench_validate.py            # full size
     .venv/bin/python benchmarks/bench_validate.py --scale 0.1 # quick look
@@ -19,8 +23,6 @@ process doing each. Run::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +41,9 @@ from outcomes.contract import (
     TABLE_FILES,
 )
 from outcomes.instruments import load_registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wholeprocess import READ_TO_PANDAS, paired
 
 EPOCH = np.datetime64("2020-01-01", "D")
 
@@ -176,41 +181,21 @@ def best_of_interleaved(fa, fb, repeat: int) -> tuple[float, float]:
     return best_a, best_b
 
 
-_CHILD = """
-import resource, sys, json, time
+# the two whole processes: validation, and the yardstick read + to_pandas of the same files
+VALIDATE_PROCESS = """
+import sys
 from pathlib import Path
-mode, d = sys.argv[1], Path(sys.argv[2])
-import pyarrow.csv as pv
-from outcomes.contract import TABLE_FILES
 from outcomes.validation import validate_extract
-def cpu():
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-c0, t = cpu(), time.perf_counter()
-if mode == "read":
-    for f in TABLE_FILES.values():
-        pv.read_csv(d / f)
-else:
-    r = validate_extract(d)
-    assert r.exit_code == 0, r.summary.to_string()
-seconds, cpu_seconds = time.perf_counter() - t, cpu() - c0
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent across exec
-hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")]
-kb = int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "maxrss_mb": kb / 1024, "cpu_seconds": cpu_seconds}))
+result = validate_extract(Path(sys.argv[1]))
+assert result.exit_code == 0, result.summary.to_string()
 """
-
-
-def child(mode: str, data_dir: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(data_dir)], check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every table size (default 1)")
-    ap.add_argument("--repeat", type=int, default=5, help="best of (default 5, interleaved)")
+    ap.add_argument("--questionnaire-rows", type=int, default=1_000_000,
+                    help="questionnaire rows (default 1,000,000; participants = max(200,000, rows/2))")
+    ap.add_argument("--repeat", type=int, default=5, help="in process: best of (default 5, interleaved)")
+    ap.add_argument("--pairs", type=int, default=5, help="whole-process pairs (default 5; 0: skip)")
     ap.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     ap.add_argument("--reuse", action="store_true", help="with --keep: reuse an extract already there")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one validation")
@@ -218,7 +203,8 @@ def main(argv=None) -> int:
 
     from outcomes.validation import validate_extract
 
-    sizes = dict(n_part=200_000, n_adm=1_000_000, n_q=400_000, n_pct=500_000)
+    n_q = args.questionnaire_rows
+    sizes = dict(n_part=max(200_000, -(-n_q // 2)), n_adm=1_000_000, n_q=n_q, n_pct=500_000)
     sizes = {k: max(10, int(v * args.scale)) for k, v in sizes.items()}
     sizes["n_q"] = min(sizes["n_q"], 2 * sizes["n_part"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,16 +227,16 @@ def main(argv=None) -> int:
             prof = cProfile.Profile()
             prof.runcall(validate_extract, d)
             pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
-        a, b = best_of_interleaved(lambda: read_all(d), lambda: validate_extract(d), args.repeat)
-        print(f"(a) pyarrow.csv.read_csv of the 4 files: {a:.2f} s (best of {args.repeat}, interleaved)")
-        print(f"(b) validate_extract:                    {b:.2f} s (best of {args.repeat}, interleaved)")
-        print(f"ratio (b)/(a): {b / a:.2f}  (target <= 3)")
-        ra, rb = child("read", d), child("validate", d)
-        print(f"peak memory (VmHWM of a child process): read {ra['maxrss_mb']:.0f} MB, "
-              f"validate {rb['maxrss_mb']:.0f} MB")
-        print(f"one run in a child process: read {ra['seconds']:.2f} s wall, "
-              f"{ra['cpu_seconds']:.2f} s CPU; validate {rb['seconds']:.2f} s wall, "
-              f"{rb['cpu_seconds']:.2f} s CPU (CPU ratio {rb['cpu_seconds'] / ra['cpu_seconds']:.2f})")
+        if args.pairs:
+            runs = paired(VALIDATE_PROCESS, READ_TO_PANDAS, (str(d),), args.pairs,
+                           b_args=tuple(str(d / f) for f in TABLE_FILES.values()))
+            print("whole process, in turn (start-up and imports included):")
+            print("\n".join(runs.lines("validate_extract", "read_csv().to_pandas()")) + "  (target <= 2)")
+        if args.repeat:
+            a, b = best_of_interleaved(lambda: read_all(d), lambda: validate_extract(d), args.repeat)
+            print(f"in process: (a) pyarrow.csv.read_csv of the 4 files: {a:.2f} s, "
+                  f"(b) validate_extract: {b:.2f} s (best of {args.repeat}, interleaved); "
+                  f"ratio (b)/(a): {b / a:.2f}  (target <= 3)")
     return 0
 
 
