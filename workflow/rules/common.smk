@@ -118,8 +118,7 @@ def kept_if_asked(path):
 
 def mediation_jobs():
     """(mediator set, outcome) pairs of the plan: one Snakemake job each."""
-    from outcomes.mediation.changemodel import mediator_sets
-    from outcomes.plan import AnalysisPlan
+    from outcomes.plan import AnalysisPlan, mediator_sets
 
     plan = AnalysisPlan.from_config(config)
     return [(m, o) for m in mediator_sets(plan) for o in plan.mediation["outcomes"]]
