@@ -13,7 +13,8 @@ raise it; fewer never lower it), times the attempt number (the SLURM profile ret
 
 A cluster that enforces ``mem_mb`` and ``runtime`` kills a job that exceeds them, so the
 margins are generous: they cover the measurement's sampling, a loaded node and differences of
-CPU speed (docs/pipeline.md, "Resources"). Tested without Snakemake in tests/test_resources.py.
+CPU speed (docs/pipeline.md, "Resources each job declares"). Tested without Snakemake in
+tests/test_resources.py.
 """
 
 from __future__ import annotations
