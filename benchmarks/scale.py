@@ -208,9 +208,15 @@ def main() -> None:
     runs, rows = [], []
     for n in args.sizes:
         if args.tables_only:
-            if not (out / f"n{n}" / "run.json").is_file():
+            if (out / f"n{n}" / "run.json").is_file():
+                run = RunRow(**json.loads((out / f"n{n}" / "run.json").read_text()))
+            elif (out / f"n{n}" / "results" / "logs" / "benchmarks").is_dir():
+                # a run stopped part way: the stages it finished, no whole-pipeline time
+                nan = float("nan")
+                data = _extract(n, out, args.reuse, args.seed)
+                run = RunRow(n, round(_extract_mb(data), 3), nan, nan, nan, nan)
+            else:
                 continue
-            run = RunRow(**json.loads((out / f"n{n}" / "run.json").read_text()))
         else:
             data = _extract(n, out, args.reuse, args.seed)
             run = run_level(n, data, out, args.configfile, args.cores)

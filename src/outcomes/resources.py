@@ -54,6 +54,9 @@ class StageCost:
     #: the plan knobs the work grows with: "m" (imputations), "n_boot" (mediation
     #: bootstrap), "hospital_days_n_boot" (survival)
     work: tuple[str, ...] = ()
+    #: a lower bound on the peak, MB per MB of extract, from a worse case than the
+    #: simulated trials (validate: an extract with millions of findings)
+    rss_per_mb_floor: float = 0.0
 
 
 def _at(size_mb: float, c: StageCost, small: float, large: float, exponent: float) -> float:
@@ -122,7 +125,8 @@ def plan_work_factor(stage: str, plan: Mapping[str, Any]) -> float:
 def job_mem_mb(stage: str, size_mb: float, plan: Mapping[str, Any], attempt: int = 1) -> int:
     """``mem_mb`` of a job of ``stage`` on an extract of ``size_mb`` MB."""
     c = STAGE_COSTS[stage]
-    peak = _at(size_mb, c, c.rss_small, c.rss_large, c.rss_exponent)
+    peak = max(_at(size_mb, c, c.rss_small, c.rss_large, c.rss_exponent),
+               c.rss_per_mb_floor * size_mb)
     work = plan_work_factor(stage, plan) if "m" in c.work else 1.0
     return int(math.ceil((peak * work * MEM_MARGIN + MEM_SLACK_MB) * attempt))
 

@@ -7,7 +7,7 @@ from snakemake.utils import min_version
 
 from outcomes.errors import ConfigError
 from outcomes.pipeline_end import FailedJobs
-from outcomes.plan import validate_config
+from outcomes.plan import AnalysisPlan, mediator_sets, validate_config
 from outcomes.resources import (
     cached_sha256,
     extract_size_mb,
@@ -116,33 +116,31 @@ def kept_if_asked(path):
     return path if config["missing_data"]["write_imputed"] else temp(path)
 
 
+# The plan as the package reads it, built once per Snakemake start (not per rule file).
+PLAN = AnalysisPlan.from_config(config)
+
+
 def mediation_jobs():
     """(mediator set, outcome) pairs of the plan: one Snakemake job each."""
-    from outcomes.plan import AnalysisPlan, mediator_sets
-
-    plan = AnalysisPlan.from_config(config)
-    return [(m, o) for m in mediator_sets(plan) for o in plan.mediation["outcomes"]]
+    return [(m, o) for m in mediator_sets(PLAN) for o in PLAN.mediation["outcomes"]]
 
 
 def tipping_outcomes():
     """(PARAMCD, visit) of each outcome of the plan's tipping-point analysis."""
-    from outcomes.plan import AnalysisPlan
-
-    return AnalysisPlan.from_config(config).missing_data.tipping_point.outcomes
+    return PLAN.missing_data.tipping_point.outcomes
 
 
 def multiplicity_tables():
     """The results tables the plan's multiplicity hierarchy names (multiplicity.smk):
     called there, once the rules that write them are defined."""
     from outcomes.multiplicity import hierarchy_selectors
-    from outcomes.plan import AnalysisPlan
 
     written_by = {
         "survival": rules.survival.output.table,
         "questionnaires": rules.questionnaire_ancova.output.table,
         "cace": rules.engagement.output.cace,
     }
-    names = {s.table for s in hierarchy_selectors(AnalysisPlan.from_config(config))}
+    names = {s.table for s in hierarchy_selectors(PLAN)}
     return [written_by[name] for name in sorted(names)]
 
 
