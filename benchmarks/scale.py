@@ -183,7 +183,10 @@ def summary(runs: list[RunRow], rows: list[StageRow]) -> str:
         target = {600: TARGET_WHOLE_SMALL_S, 100_000: TARGET_WHOLE_LARGE_S}.get(r.n)
         verdict = "" if target is None else (
             f"< {target:.0f} s: {'pass' if r.whole_wall_s < target else 'FAIL'}")
-        if target is not None and r.whole_wall_s >= target:
+        if target is not None and math.isnan(r.whole_wall_s):
+            verdict = "not measured (run stopped part way)"
+            fails.append(f"whole pipeline at n = {r.n:,}: not measured")
+        elif target is not None and r.whole_wall_s >= target:
             fails.append(f"whole pipeline at n = {r.n:,}: {r.whole_wall_s:.0f} s")
         lines.append(f"| {r.n:,} | {r.extract_mb:.1f} | {r.whole_wall_s:.1f} | {r.noop_wall_s:.1f}"
                      f" | {r.load_before:.1f} / {r.load_after:.1f} | {verdict} |")
