@@ -56,6 +56,8 @@ class StageRow:
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
+    max_job_wall_s: float  # the longest of the stage's jobs (what one job must declare)
+    max_job_cpu_s: float
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,12 @@ def stage_rows(work: Path, n: int, extract_mb: float) -> list[StageRow]:
         def num(key: str, rec: dict[str, str] = rec) -> float:
             return float(rec[key]) if rec.get(key) not in (None, "", "NA", "-") else 0.0
 
-        a = acc.setdefault(stage, {"jobs": 0, "wall": 0.0, "cpu": 0.0, "rss": 0.0})
+        a = acc.setdefault(stage, {"jobs": 0, "wall": 0.0, "cpu": 0.0, "rss": 0.0, "job": 0.0,
+                                      "jobcpu": 0.0})
         a["jobs"] += 1
         a["wall"] += num("s")
+        a["job"] = max(a["job"], num("s"))
+        a["jobcpu"] = max(a["jobcpu"], num("cpu_time"))
         a["cpu"] += num("cpu_time")
         a["rss"] = max(a["rss"], num("max_rss"))
     for path in sorted((work / "usage").glob("*.json")):
@@ -140,7 +145,31 @@ def stage_rows(work: Path, n: int, extract_mb: float) -> list[StageRow]:
         if stage in acc:
             acc[stage]["rss"] = max(acc[stage]["rss"], rec["max_rss_mb"])
     return [StageRow(n, extract_mb, s, int(a["jobs"]), round(a["wall"], 2), round(a["cpu"], 2),
-                     round(a["rss"], 1)) for s, a in sorted(acc.items())]
+                     round(a["rss"], 1), round(a["job"], 2), round(a["jobcpu"], 2))
+            for s, a in sorted(acc.items())]
+
+
+def calibration(rows: list[StageRow]) -> str:
+    """``STAGE_COSTS`` entries (outcomes.resources) from the smallest and largest n
+    measured: per job peak RSS and CPU time (the runtime basis: a SLURM job has its cores
+    to itself, while wall time on a shared machine measures the load), exponents between
+    the two largest n."""
+    ns = sorted({r.n for r in rows})
+    by = {(r.n, r.stage): r for r in rows}
+    lines = []
+    for stage in sorted({r.stage for r in rows}):
+        have = [n for n in ns if (n, stage) in by]
+        lo, hi = by[have[0], stage], by[have[-1], stage]
+        e_rss = e_s = 1.0
+        if len(have) >= 3:
+            mid = by[have[-2], stage]
+            ratio = hi.extract_mb / mid.extract_mb
+            e_rss = _exponent(mid.peak_rss_mb, hi.peak_rss_mb, ratio)
+            e_s = _exponent(mid.max_job_cpu_s, hi.max_job_cpu_s, ratio)
+        lines.append(f'    "{stage}": StageCost({lo.extract_mb}, {hi.extract_mb}, {lo.peak_rss_mb:.0f}, '
+                     f"{hi.peak_rss_mb:.0f}, {lo.max_job_cpu_s:.1f}, {hi.max_job_cpu_s:.1f}, "
+                     f"{e_rss:.2f}, {e_s:.2f}),")
+    return "\n".join(lines) + "\n"
 
 
 def _exponent(small: float, large: float, ratio: float) -> float:
@@ -233,7 +262,9 @@ def main() -> None:
         w.writerow(list(StageRow.__dataclass_fields__))
         w.writerows([list(asdict(r).values()) for r in rows])
     text = (f"machine: {os.cpu_count()} CPUs, {args.cores} cores to Snakemake; plan "
-            f"{args.configfile}\n\n" + summary(runs, rows))
+            f"{args.configfile}\n\n" + summary(runs, rows)
+            + "\nCalibration (outcomes.resources.STAGE_COSTS; CPU time of the longest job):\n\n```\n"
+            + calibration(rows) + "```\n")
     (out / "scale.md").write_text(text)
     print(text)
 

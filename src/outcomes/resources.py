@@ -68,29 +68,37 @@ def _at(size_mb: float, c: StageCost, small: float, large: float, exponent: floa
     return large * (size_mb / c.large_mb) ** max(1.0, exponent)
 
 
-# Calibration: benchmarks/scale.py on config/config.yaml (m = 50, 10 sweeps, 1,000 mediation
-# replicates, 2,000 hospital-days replicates), 2 cores, 2026-11-30: the bundled trial
-# (0.55 MB of extract) and /work/data/n100000 (83.0 MB). Peak RSS from the kernel's
-# high-water mark of each job (ru_maxrss, outcomes.resources.record_usage), wall time from
-# Snakemake's benchmark files; mediation_job is the largest of its 27 jobs.
-SMALL_MB = 0.55
+# Calibration. Small end: benchmarks/scale.py on a simulated trial of 600 (0.49 MB of
+# extract), config/config.yaml, 2026-11-30, 2 cores of a VM shared by seven engineers (load
+# average ~20): peak RSS in MiB (the larger of Snakemake's samples and the kernel's
+# high-water mark of each job, outcomes.resources.record_usage) and CPU seconds of the
+# largest job of the rule; a SLURM job has its cores to itself, so CPU time is its runtime
+# when CPU-bound, and the runtime margin covers the rest. Large end, where the benchmark
+# has not yet run at n = 100,000 (83 MB): the figures issue 17 measured (survival 110 s and
+# 3.8 GB, derive 65 s and 3 GB), validate's benchmark (1,416 MB peak and 5.3 s CPU for 148
+# MB of CSV, "Validate stage" in benchmarks/README.md, with the 3.5-million-findings case
+# as a floor of 18 MB per MB: 5,978 MB for 336 MB), and for every other rule the
+# declaration it had before (mem_mb, and runtime / RUNTIME_MARGIN), which no job was seen
+# to exceed. Rerun benchmarks/scale.py at n = 100,000 and copy its calibration block here.
+SMALL_MB = 0.49
 LARGE_MB = 83.0
 STAGE_COSTS: dict[str, StageCost] = {
-    "analysis_plan": StageCost(SMALL_MB, LARGE_MB, 120, 120, 2, 2),
-    "validate": StageCost(SMALL_MB, LARGE_MB, 300, 1500, 5, 60, work=()),
-    "validation_gate": StageCost(SMALL_MB, LARGE_MB, 10, 10, 1, 1),
-    "derive_adam": StageCost(SMALL_MB, LARGE_MB, 300, 3000, 5, 65),
-    "impute": StageCost(SMALL_MB, LARGE_MB, 300, 1500, 30, 300, work=("m",)),
-    "questionnaire_ancova": StageCost(SMALL_MB, LARGE_MB, 300, 1500, 10, 120, work=("m",)),
-    "tipping_point": StageCost(SMALL_MB, LARGE_MB, 400, 1500, 30, 300, work=("m",)),
-    "survival": StageCost(SMALL_MB, LARGE_MB, 300, 3800, 10, 110, work=("hospital_days_n_boot",)),
-    "engagement": StageCost(SMALL_MB, LARGE_MB, 300, 1500, 10, 120, work=("m",)),
-    "mediation_data": StageCost(SMALL_MB, LARGE_MB, 300, 1500, 5, 60, work=("m",)),
-    "mediation_job": StageCost(SMALL_MB, LARGE_MB, 300, 1500, 10, 120, work=("m", "n_boot")),
-    "mediation_gather": StageCost(SMALL_MB, LARGE_MB, 300, 400, 5, 10),
-    "multiplicity": StageCost(SMALL_MB, LARGE_MB, 200, 200, 2, 2),
-    "provenance": StageCost(SMALL_MB, LARGE_MB, 200, 200, 2, 5),
-    "report": StageCost(SMALL_MB, LARGE_MB, 300, 800, 10, 30),
+    "analysis_plan": StageCost(SMALL_MB, LARGE_MB, 126, 126, 0.8, 0.8),
+    "validate": StageCost(SMALL_MB, 148.0, 200, 1416, 1.7, 5.3, rss_per_mb_floor=18.0),
+    "validation_gate": StageCost(SMALL_MB, LARGE_MB, 10, 10, 0.1, 0.1),
+    "derive_adam": StageCost(SMALL_MB, LARGE_MB, 225, 3000, 1.6, 65),
+    "impute": StageCost(SMALL_MB, LARGE_MB, 247, 1000, 8.7, 300, work=("m",)),
+    "questionnaire_ancova": StageCost(SMALL_MB, LARGE_MB, 300, 2000, 10, 300, work=("m",)),
+    "tipping_point": StageCost(SMALL_MB, LARGE_MB, 370, 1000, 30, 600, work=("m",)),
+    "survival": StageCost(SMALL_MB, LARGE_MB, 291, 3800, 3.8, 110,
+                          work=("hospital_days_n_boot",)),
+    "engagement": StageCost(SMALL_MB, LARGE_MB, 300, 2000, 10, 300, work=("m",)),
+    "mediation_data": StageCost(SMALL_MB, LARGE_MB, 313, 2000, 2.7, 300, work=("m",)),
+    "mediation_job": StageCost(SMALL_MB, LARGE_MB, 267, 2000, 12.9, 600, work=("m", "n_boot")),
+    "mediation_gather": StageCost(SMALL_MB, LARGE_MB, 300, 1000, 5, 200),
+    "multiplicity": StageCost(SMALL_MB, LARGE_MB, 200, 500, 2, 100),
+    "provenance": StageCost(SMALL_MB, LARGE_MB, 200, 500, 2, 100),
+    "report": StageCost(SMALL_MB, LARGE_MB, 300, 2000, 10, 200),
 }
 
 #: ``python -m outcomes`` sub-command -> the rule that runs it (validation_gate runs none)
