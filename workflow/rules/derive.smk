@@ -10,6 +10,8 @@ rule analysis_plan:
         f"{RESULTS}/logs/analysis_plan.log",
     benchmark:
         benchmark_file("analysis_plan")
+    conda:
+        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("analysis_plan"),
