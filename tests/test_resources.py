@@ -162,3 +162,40 @@ def test_an_up_to_date_run_schedules_no_job(bundled_run):
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert "Nothing to be done" in out, out
+
+
+def _bench(path: Path, s: float, cpu: float, rss: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                    f"{s}\t0:00:01\t{rss}\t0\t0\t0\t0\t0\t0\t{cpu}\n")
+
+
+def test_the_scale_benchmark_tabulates_stages_exponents_and_verdicts(tmp_path):
+    """benchmarks/scale.py's tables from two levels of Snakemake benchmark files: sums over
+    a rule's jobs, the larger peak of the samples and the process's own record, the CPU
+    exponent log(t100k / t20k) / log 5 and its verdict."""
+    from benchmark_module import load_benchmark
+
+    scale = load_benchmark("scale")
+    rows = []
+    for n, mb, factor in ((20_000, 16.0, 1.0), (100_000, 80.0, 5.0 ** 1.2)):
+        work = tmp_path / f"n{n}"
+        bench = work / "results" / "logs" / "benchmarks"
+        _bench(bench / "derive_adam.tsv", 2.0 * factor, 1.0 * factor, 100.0)
+        _bench(bench / "mediation" / "M2__wemwbs_m12.tsv", 1.0, 0.5, 50.0)
+        _bench(bench / "mediation" / "M3__wemwbs_m12.tsv", 3.0, 1.5, 60.0)
+        (work / "usage").mkdir()
+        (work / "usage" / "1.json").write_text(json.dumps(
+            {"argv": ["derive"], "max_rss_mb": 2000.0, "cpu_s": 1.0, "threads": {}}))
+        rows += scale.stage_rows(work, n, mb)
+    by = {(r.n, r.stage): r for r in rows}
+    med = by[100_000, "mediation_job"]
+    assert (med.jobs, med.wall_s, med.cpu_s, med.peak_rss_mb, med.max_job_cpu_s) == (2, 4.0, 2.0, 60.0, 1.5)
+    assert by[100_000, "derive_adam"].peak_rss_mb == 2000.0  # the process's own high-water mark
+    runs = [scale.RunRow(20_000, 16.0, 60.0, 1.0, 0.5, 0.5), scale.RunRow(100_000, 80.0, 400.0, 1.5, 0.5, 0.5)]
+    text = scale.summary(runs, rows)
+    derive = next(line for line in text.splitlines() if line.startswith("| derive_adam"))
+    assert "| 1.20 (1.20) | FAIL | FAIL |" in derive  # exponent 1.2 > 1.1, 2000 MiB > 1.5 GiB
+    assert "mediation_job" in text and "| 0.00 (0.00) | pass | pass |" in text
+    assert "whole pipeline at n = 100,000: 400 s" in text
+    assert '"derive_adam": StageCost(16.0, 80.0, 2000, 2000' in scale.calibration(rows)
