@@ -74,8 +74,8 @@ def _at(size_mb: float, c: StageCost, small: float, large: float, exponent: floa
 # high-water mark of each job, outcomes.resources.record_usage) and CPU seconds of the
 # largest job of the rule; a SLURM job has its cores to itself, so CPU time is its runtime
 # when CPU-bound, and the runtime margin covers the rest. Large end, where the benchmark
-# has not yet run at n = 100,000 (83 MB): the figures issue 17 measured (survival 110 s and
-# 3.8 GB, derive 65 s and 3 GB), validate measured alone (below), with the
+# has not yet run at n = 100,000 (83 MB): the figures issue 17 measured for survival (110 s
+# and 3.8 GB), validate and derive measured alone (below), validate with the
 # 3.5-million-findings case of "Validate stage" in benchmarks/README.md as a floor of 18 MB
 # per MB of extract (5,978 MB for 336 MB), and for every other rule the
 # declaration it had before (mem_mb, and runtime / RUNTIME_MARGIN), which no job was seen
@@ -92,7 +92,8 @@ STAGE_COSTS: dict[str, StageCost] = {
     # validate at n = 100,000 measured on its own (CLI, 2026-12-01): 916 MiB, 4.4 s CPU
     "validate": StageCost(SMALL_MB, LARGE_MB, 200, 916, 1.7, 4.4, rss_per_mb_floor=18.0),
     "validation_gate": StageCost(SMALL_MB, LARGE_MB, 10, 10, 0.1, 0.1),
-    "derive_adam": StageCost(SMALL_MB, LARGE_MB, 225, 3000, 1.9, 65),
+    # derive at n = 100,000 measured on its own (CLI, 2026-12-01): 2,881 MiB, 80.2 s CPU
+    "derive_adam": StageCost(SMALL_MB, LARGE_MB, 225, 2881, 1.9, 80.2),
     "impute": StageCost(SMALL_MB, LARGE_MB, 247, 1000, 10.2, 300, work=("m",)),
     "questionnaire_ancova": StageCost(SMALL_MB, LARGE_MB, 300, 2000, 10, 300, work=("m",)),
     "tipping_point": StageCost(SMALL_MB, LARGE_MB, 346, 1000, 70.7, 600, work=("m",)),
@@ -142,7 +143,7 @@ def job_mem_mb(stage: str, size_mb: float, plan: Mapping[str, Any], attempt: int
     peak = max(_at(size_mb, c, c.rss_small, c.rss_large, c.rss_exponent),
                c.rss_per_mb_floor * size_mb)
     work = plan_work_factor(stage, plan) if "m" in c.work else 1.0
-    return int(math.ceil((peak * work * MEM_MARGIN + MEM_SLACK_MB) * attempt))
+    return int(math.ceil(peak * work * MEM_MARGIN + MEM_SLACK_MB)) * attempt
 
 
 def job_runtime_min(stage: str, size_mb: float, plan: Mapping[str, Any], attempt: int = 1) -> int:
@@ -150,7 +151,7 @@ def job_runtime_min(stage: str, size_mb: float, plan: Mapping[str, Any], attempt
     c = STAGE_COSTS[stage]
     seconds = _at(size_mb, c, c.seconds_small, c.seconds_large, c.seconds_exponent)
     minutes = seconds * plan_work_factor(stage, plan) * RUNTIME_MARGIN / 60
-    return int(math.ceil(max(MIN_RUNTIME_MIN, minutes) * attempt))
+    return int(math.ceil(max(MIN_RUNTIME_MIN, minutes))) * attempt
 
 
 def extract_size_mb(paths: Sequence[str | Path]) -> float:
