@@ -14,6 +14,7 @@ until decisions CU2 that module made its own full run of the same plan (93 s of 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -61,9 +62,15 @@ class BundledRun:
     process: subprocess.CompletedProcess    # Snakemake's exit status, stdout and stderr
 
 
+#: Where each job of the shared run records its peak RSS and thread variables
+#: (outcomes.resources.record_usage; tests/test_resources.py), outside results/.
+USAGE = "usage"
+
+
 def make_bundled_run(root: Path) -> BundledRun:
     work = bundled_copy(root / "wf", EXTRACT)
+    env = dict(os.environ, OUTCOMES_USAGE_DIR=str(work / USAGE))
     res = subprocess.run([SNAKEMAKE, "--workflow-profile", "workflow/profiles/default",
                           "--configfile", CONFIG],
-                         cwd=work, capture_output=True, text=True, timeout=1200)
+                         cwd=work, capture_output=True, text=True, timeout=1200, env=env)
     return BundledRun(work, res)

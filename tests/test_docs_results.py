@@ -37,6 +37,9 @@ UNDECLARED = {
     "results/derived/<dataset>.csv": "outcomes.adam.io.write_adam writes a CSV beside each Parquet",
     "results/logs/current_run.json": "outcomes.stale.begin_run (onstart)",
     "results/stale/run-<time>/": "outcomes.stale.retire_stale_results (onerror)",
+    "results/logs/benchmarks/<rule>.tsv": "Snakemake's benchmark: directive of every rule",
+    "results/logs/benchmarks/mediation/<mediator set>__<outcome>.tsv": "the same, mediation_job",
+    "results/logs/input_checksums.json": "outcomes.resources.cached_sha256 (validate's params)",
 }
 
 _RULE = re.compile(r"^rule (\w+):[ \t]*$", re.MULTILINE)

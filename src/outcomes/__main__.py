@@ -3,5 +3,10 @@
 import sys
 
 from outcomes.cli import main
+from outcomes.resources import record_usage
 
-sys.exit(main())
+try:
+    status = main()
+finally:
+    record_usage(sys.argv[1:])
+sys.exit(status)

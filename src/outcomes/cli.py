@@ -35,6 +35,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    """The analysis_plan rule: a shell job, so that it costs no Snakemake start-up."""
+    import json
+
+    from outcomes.plan import write_plan
+
+    write_plan(json.loads(args.config_json), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_template(args: argparse.Namespace) -> int:
     from outcomes.template import write_template
 
@@ -348,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instruments", nargs="+", default=None, metavar="KEY",
                    help="questionnaire item columns of these instruments only (default: every instrument)")
     p.set_defaults(func=_cmd_datapackage)
+
+    p = sub.add_parser("plan", help="validate a config and write it, defaults filled, as plan.json")
+    p.add_argument("--config-json", required=True, metavar="JSON",
+                   help="the config as one JSON text (what Snakemake's config holds)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the plan.json to write")
+    p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("validate", help="validate a data extract (docs/validation.md)")
     p.add_argument("data_dir", help="directory holding the extract's CSV files")

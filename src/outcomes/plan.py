@@ -348,6 +348,28 @@ class AnalysisPlan:
         return cls.from_config(data)
 
 
+#: The mediator-set job of every mediator together (mediation.smk, changemodel.py).
+ALL_MEDIATORS = "ALL"
+
+
+def mediator_sets(plan: AnalysisPlan) -> dict[str, tuple[str, ...]]:
+    """Job name -> mediators: every score alone, every mechanism with several scores, and all.
+    Here, not in the mediation package, so that the Snakefile lists the jobs without
+    importing the models (about 1.5 s of every Snakemake start)."""
+    mech = plan.mediation["mechanisms"]
+    sets: dict[str, tuple[str, ...]] = {}
+    for spec in mech.values():
+        for m in spec["mediators"]:
+            sets[m] = (m,)
+    for name, spec in mech.items():
+        if len(spec["mediators"]) > 1:
+            sets[name] = tuple(spec["mediators"])
+    every = tuple(m for spec in mech.values() for m in spec["mediators"])
+    if len(every) > 1:
+        sets[ALL_MEDIATORS] = every
+    return sets
+
+
 def estimands_of(cfg: dict[str, Any]) -> dict[str, Estimand]:
     """The registry of estimands of a validated config (defaults filled)."""
     return build_registry(

@@ -1,3 +1,4 @@
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -6,7 +7,13 @@ from snakemake.utils import min_version
 
 from outcomes.errors import ConfigError
 from outcomes.pipeline_end import FailedJobs
-from outcomes.plan import validate_config
+from outcomes.plan import AnalysisPlan, mediator_sets, validate_config
+from outcomes.resources import (
+    cached_sha256,
+    extract_size_mb,
+    job_mem_mb,
+    job_runtime_min,
+)
 
 min_version("9.0")
 
@@ -67,11 +74,37 @@ def arm_codes():
 
 def input_checksums(wildcards):
     """SHA-256 of the extract and explanations: a changed file reruns everything, whatever
-    its mtime (a parameter, not derived from `input`, so that Snakemake records it)."""
-    from outcomes.provenance import sha256_file
-
+    its mtime (a parameter, not derived from `input`, so that Snakemake records it). A file
+    whose (size, mtime, ctime, inode) are those of the last hash is not read again
+    (outcomes.resources.cached_sha256; the cache is results/logs/input_checksums.json).
+    """
     paths = [data_file(t) for t in INPUT_TABLES] + explanations_input()
-    return {path: sha256_file(path) for path in paths}
+    return cached_sha256(paths, f"{RESULTS}/logs/input_checksums.json")
+
+
+# Each job's mem_mb and runtime: a function of the extract's size and the plan, calibrated
+# on benchmarks/scale.py (outcomes.resources, docs/pipeline.md "Resources"). Every job's
+# BLAS and OpenMP threads equal its threads: Snakemake's shell() sets OMP_NUM_THREADS,
+# OPENBLAS_NUM_THREADS, MKL_NUM_THREADS... to them, so every rule is a shell rule.
+EXTRACT_MB = extract_size_mb(
+    [data_file(t) for t in INPUT_TABLES] + explanations_input()
+)
+
+
+def stage_mem_mb(stage):
+    return lambda wildcards, attempt: job_mem_mb(stage, EXTRACT_MB, config, attempt)
+
+
+def stage_runtime(stage):
+    return lambda wildcards, attempt: job_runtime_min(
+        stage, EXTRACT_MB, config, attempt
+    )
+
+
+def benchmark_file(name):
+    """Snakemake's per-job record (wall s, cpu_time, max_rss...), read by benchmarks/scale.py:
+    under logs/ because, like a log, it differs between runs of the same inputs."""
+    return f"{RESULTS}/logs/benchmarks/{name}.tsv"
 
 
 # Multiple imputation of missing questionnaires (impute.smk) when the plan says so.
@@ -83,34 +116,31 @@ def kept_if_asked(path):
     return path if config["missing_data"]["write_imputed"] else temp(path)
 
 
+# The plan as the package reads it, built once per Snakemake start (not per rule file).
+PLAN = AnalysisPlan.from_config(config)
+
+
 def mediation_jobs():
     """(mediator set, outcome) pairs of the plan: one Snakemake job each."""
-    from outcomes.mediation.changemodel import mediator_sets
-    from outcomes.plan import AnalysisPlan
-
-    plan = AnalysisPlan.from_config(config)
-    return [(m, o) for m in mediator_sets(plan) for o in plan.mediation["outcomes"]]
+    return [(m, o) for m in mediator_sets(PLAN) for o in PLAN.mediation["outcomes"]]
 
 
 def tipping_outcomes():
     """(PARAMCD, visit) of each outcome of the plan's tipping-point analysis."""
-    from outcomes.plan import AnalysisPlan
-
-    return AnalysisPlan.from_config(config).missing_data.tipping_point.outcomes
+    return PLAN.missing_data.tipping_point.outcomes
 
 
 def multiplicity_tables():
     """The results tables the plan's multiplicity hierarchy names (multiplicity.smk):
     called there, once the rules that write them are defined."""
     from outcomes.multiplicity import hierarchy_selectors
-    from outcomes.plan import AnalysisPlan
 
     written_by = {
         "survival": rules.survival.output.table,
         "questionnaires": rules.questionnaire_ancova.output.table,
         "cace": rules.engagement.output.cace,
     }
-    names = {s.table for s in hierarchy_selectors(AnalysisPlan.from_config(config))}
+    names = {s.table for s in hierarchy_selectors(PLAN)}
     return [written_by[name] for name in sorted(names)]
 
 

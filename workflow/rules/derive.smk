@@ -2,21 +2,25 @@
 
 
 rule analysis_plan:
-    """The validated config with its defaults: what every analysis command reads."""
+    """The validated config with its defaults: what every analysis command reads. A shell
+    job (not `run:`): a `run:` job starts a second Snakemake, plugins and all."""
     output:
         plan=f"{RESULTS}/plan.json",
     log:
         f"{RESULTS}/logs/analysis_plan.log",
+    benchmark:
+        benchmark_file("analysis_plan")
+    conda:
+        "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=200,
-        runtime=5,
+        mem_mb=stage_mem_mb("analysis_plan"),
+        runtime=stage_runtime("analysis_plan"),
     params:
-        plan=config,
-    run:
-        from outcomes.plan import write_plan
-
-        write_plan(params.plan, output.plan, log[0])
+        cli=OUTCOMES,
+        plan=json.dumps(config, sort_keys=True),
+    shell:
+        "{params.cli} plan --config-json {params.plan:q} --out {output.plan:q} > {log:q} 2>&1"
 
 
 rule derive_adam:
@@ -29,12 +33,14 @@ rule derive_adam:
         adam=expand(f"{RESULTS}/derived/{{ds}}.parquet", ds=ADAM_DATASETS),
     log:
         f"{RESULTS}/logs/derive_adam.log",
+    benchmark:
+        benchmark_file("derive_adam")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=stage_mem_mb("derive_adam"),
+        runtime=stage_runtime("derive_adam"),
     params:
         cli=OUTCOMES,
         clean_dir=lambda wildcards, input: Path(input.clean[0]).parent,

@@ -17,12 +17,14 @@ rule engagement:
         cace=f"{RESULTS}/tables/cace.tsv",
     log:
         f"{RESULTS}/logs/engagement.log",
+    benchmark:
+        benchmark_file("engagement")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=stage_mem_mb("engagement"),
+        runtime=stage_runtime("engagement"),
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,

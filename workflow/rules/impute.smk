@@ -15,13 +15,15 @@ rule impute:
         imputed=kept_if_asked(f"{RESULTS}/imputation/imputed_long.parquet"),
     log:
         f"{RESULTS}/logs/impute.log",
+    benchmark:
+        benchmark_file("impute")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     # measured on the bundled trial at m = 50, 10 sweeps: 30 s, 250 MB peak
     resources:
-        mem_mb=1000,
-        runtime=15,
+        mem_mb=stage_mem_mb("impute"),
+        runtime=stage_runtime("impute"),
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,

@@ -19,12 +19,14 @@ rule mediation_data:
         data=f"{RESULTS}/derived/admed.parquet",
     log:
         f"{RESULTS}/logs/mediation_data.log",
+    benchmark:
+        benchmark_file("mediation_data")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=stage_mem_mb("mediation_data"),
+        runtime=stage_runtime("mediation_data"),
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,
@@ -49,6 +51,8 @@ rule mediation_job:
         report=f"{RESULTS}/mediation/{{mediator}}__{{outcome}}.json",
     log:
         f"{RESULTS}/logs/mediation/{{mediator}}__{{outcome}}.log",
+    benchmark:
+        benchmark_file("mediation/{mediator}__{outcome}")
     wildcard_constraints:
         mediator="[A-Z][A-Z0-9]*",
         outcome="[a-z0-9_]+",
@@ -56,8 +60,8 @@ rule mediation_job:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=stage_mem_mb("mediation_job"),
+        runtime=stage_runtime("mediation_job"),
     params:
         cli=OUTCOMES,
         prefix=lambda wildcards, output: Path(output.estimates).with_suffix(""),
@@ -95,12 +99,14 @@ rule mediation_gather:
         ),
     log:
         f"{RESULTS}/logs/mediation_gather.log",
+    benchmark:
+        benchmark_file("mediation_gather")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=stage_mem_mb("mediation_gather"),
+        runtime=stage_runtime("mediation_gather"),
     params:
         cli=OUTCOMES,
         tables=lambda wildcards, output: Path(output.table).parent,

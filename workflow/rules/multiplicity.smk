@@ -15,12 +15,14 @@ rule multiplicity:
         ),
     log:
         f"{RESULTS}/logs/multiplicity.log",
+    benchmark:
+        benchmark_file("multiplicity")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=stage_mem_mb("multiplicity"),
+        runtime=stage_runtime("multiplicity"),
     params:
         cli=OUTCOMES,
         tables=lambda wildcards, output: Path(output.table).parent,

@@ -17,12 +17,14 @@ rule provenance:
         provenance=f"{RESULTS}/provenance.json",
     log:
         f"{RESULTS}/logs/provenance.log",
+    benchmark:
+        benchmark_file("provenance")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=stage_mem_mb("provenance"),
+        runtime=stage_runtime("provenance"),
     params:
         cli=OUTCOMES,
     shell:
@@ -61,12 +63,14 @@ rule report:
         ),
     log:
         f"{RESULTS}/logs/report.log",
+    benchmark:
+        benchmark_file("report")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=stage_mem_mb("report"),
+        runtime=stage_runtime("report"),
     params:
         cli=OUTCOMES,
         results=lambda wildcards, input: Path(input.plan).parent,

@@ -18,12 +18,14 @@ rule questionnaire_ancova:
         ),
     log:
         f"{RESULTS}/logs/questionnaire_ancova.log",
+    benchmark:
+        benchmark_file("questionnaire_ancova")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=stage_mem_mb("questionnaire_ancova"),
+        runtime=stage_runtime("questionnaire_ancova"),
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,

@@ -30,12 +30,14 @@ rule survival:
         ),
     log:
         f"{RESULTS}/logs/survival.log",
+    benchmark:
+        benchmark_file("survival")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=stage_mem_mb("survival"),
+        runtime=stage_runtime("survival"),
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,

@@ -28,13 +28,15 @@ rule tipping_point:
         ),
     log:
         f"{RESULTS}/logs/tipping_point.log",
+    benchmark:
+        benchmark_file("tipping_point")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     # measured on the bundled trial at m = 50, 9 x 9 grid, reading the data sets: 30 s, 370 MB
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=stage_mem_mb("tipping_point"),
+        runtime=stage_runtime("tipping_point"),
     params:
         cli=OUTCOMES,
         derived=lambda wildcards, input: Path(input.adam[0]).parent,

@@ -21,14 +21,14 @@ rule validate:
         status=f"{RESULTS}/validation/exit_status.txt",
     log:
         f"{RESULTS}/logs/validate.log",
+    benchmark:
+        benchmark_file("validate")
     conda:
         "../envs/outcomes.yaml"
     threads: 2
     resources:
-        # peak of the whole stage: 1.4 GB for 148 MB of CSV without findings, 5.2 GB for
-        # 336 MB with 3.5 million findings (benchmarks/README.md, Validate stage)
-        mem_mb=lambda wildcards, input: max(4000, 1000 + 20 * int(input.size_mb)),
-        runtime=30,
+        mem_mb=stage_mem_mb("validate"),
+        runtime=stage_runtime("validate"),
     params:
         cli=OUTCOMES,
         data_dir=lambda wildcards, input: Path(input.tables[0]).parent,
@@ -55,12 +55,14 @@ rule validation_gate:
         passed=f"{RESULTS}/validation/PASSED",
     log:
         f"{RESULTS}/logs/validation_gate.log",
+    benchmark:
+        benchmark_file("validation_gate")
     conda:
         "../envs/outcomes.yaml"
     threads: 1
     resources:
-        mem_mb=200,
-        runtime=5,
+        mem_mb=stage_mem_mb("validation_gate"),
+        runtime=stage_runtime("validation_gate"),
     params:
         listing=rules.validate.output.html,
     # On failure the run's last line (outcomes.pipeline_end) names the listing and the

@@ -41,7 +41,7 @@ from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable
 from outcomes.estimands.rows import MEDIATION, MEDIATION_SENSITIVITY, with_estimands
 from outcomes.imputation.frame import VISIT_DAYS
-from outcomes.plan import AnalysisPlan
+from outcomes.plan import ALL_MEDIATORS, AnalysisPlan, mediator_sets
 from outcomes.tables import ESTIMATE_COLUMNS
 
 from .admed import CONFOUNDERS, EXPOSURE, ChangeModelError
@@ -59,7 +59,6 @@ OUTCOMES: dict[str, dict[str, str]] = {
     "readmit_12m": {"type": "logistic", "label": "Readmission within 12 months"},
     "readmit_time": {"type": "weibull", "label": "Time to first readmission"},
 }
-ALL_MEDIATORS = "ALL"
 #: The column of cluster labels the peer_worker design adds to the analysis data.
 CLUSTER = "CLUSTER"
 #: The ``missing_data`` column of the complete-case rows.
@@ -76,22 +75,6 @@ def missing_data_note(plan: AnalysisPlan) -> str:
         return COMPLETE_CASES
     return (f"multiple imputation (m = {md.m}, {md.imputation}{' by arm' if md.by_arm else ''}, "
             f"{md.iterations} iterations); MI Boot pooled percentile CI")
-
-
-def mediator_sets(plan: AnalysisPlan) -> dict[str, tuple[str, ...]]:
-    """Job name -> mediators: every score alone, every mechanism with several scores, and all."""
-    mech = plan.mediation["mechanisms"]
-    sets: dict[str, tuple[str, ...]] = {}
-    for spec in mech.values():
-        for m in spec["mediators"]:
-            sets[m] = (m,)
-    for name, spec in mech.items():
-        if len(spec["mediators"]) > 1:
-            sets[name] = tuple(spec["mediators"])
-    every = tuple(m for spec in mech.values() for m in spec["mediators"])
-    if len(every) > 1:
-        sets[ALL_MEDIATORS] = every
-    return sets
 
 
 def exposure_induced_confounders(plan: AnalysisPlan, outcome: str) -> list[str]:
