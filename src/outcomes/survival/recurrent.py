@@ -403,12 +403,14 @@ def _clustered_days(pp: pd.DataFrame, adsl: pd.DataFrame | None, a: np.ndarray, 
     tr = merge_adsl(pp.loc[a == 1.0, [id_col, days_col]], adsl, [cluster], id_col)
     x = tr[days_col].to_numpy(float)
     units, g = cluster_codes(tr[cluster])
-    try:
-        draws = list(cluster_bootstrap_counts(rng, units, n_boot, min_units=2))
-    except NotEstimable as exc:
+    means, medians = [np.empty(0)], [np.empty(0)]
+    try:  # block by block: the counts of all replicates at once are n_boot × n
+        for w in cluster_bootstrap_counts(rng, units, n_boot, min_units=2):
+            means.append(resample_means(x, w))
+            medians.append(resample_medians(x, w))
+    except NotEstimable as exc:  # raised before any draw (too few units)
         return ClusteredDays(reason=exc.reason, n_units=g)
-    bm = np.concatenate([resample_means(x, w) for w in draws]) if draws else np.empty(0)
-    bmed = np.concatenate([resample_medians(x, w) for w in draws]) if draws else np.empty(0)
+    bm, bmed = np.concatenate(means), np.concatenate(medians)
     bd = bm - control_means
     se = float(bd.std(ddof=1))
     p = diff_row("", "", "", "", diff, se, 0, 0, level)["p_value"]
