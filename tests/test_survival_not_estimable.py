@@ -28,7 +28,7 @@ from outcomes.survival import (
     tenure_cox,
 )
 from outcomes.survival._common import Arms, NotEstimableResult, ident
-from outcomes.survival.estimability import separated_terms
+from outcomes.survival.estimability import risk_set_differences, separated_terms
 from outcomes.survival.recurrent import NegBinResult, check_readmissions_by_arm
 from outcomes.survival.run import attempt
 
@@ -348,3 +348,42 @@ def test_arms_object_is_used_in_messages():
     d = _tte(events=ev).replace({T: "PS", C: "UC"})
     with pytest.raises(NotEstimable, match="in the PS arm"):
         cox(d, covariates=["PRIORADM"], arms=Arms("PS", "UC"))
+
+
+def _risk_set_differences_by_pairs(X, stop, event, start=None, strata=None):
+    """The row-pair definition (the code before issue 17): every event against every row
+    at risk at its time in its stratum."""
+    n, p = X.shape
+    start = np.full(n, -np.inf) if start is None else start
+    s = np.zeros(n, int) if strata is None else pd.factorize(strata)[0]
+    diffs = [np.zeros((0, p))]
+    for k in np.unique(s):
+        idx = np.flatnonzero(s == k)
+        for i in idx[event[idx] > 0]:
+            at_risk = idx[(start[idx] < stop[i]) & (stop[idx] >= stop[i])]
+            diffs.append(X[i] - X[at_risk])
+    D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
+    return D[np.any(D != 0, axis=1)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_risk_set_differences_by_pattern_equal_the_row_pairs(seed):
+    """Over covariate patterns (linear in n) the differences are the row-pair ones exactly:
+    tied times, strata, (start, stop] rows with gaps (Andersen–Gill), a stratum without
+    events, patterns whose rows are never at risk together, and a continuous covariate
+    (every row its own pattern)."""
+    rng = np.random.default_rng(seed)
+    n = 150
+    X = np.column_stack([rng.integers(0, 2, n), rng.integers(0, 4, n), rng.integers(0, 2, n),
+                         rng.normal(size=n) if seed % 2 else np.zeros(n)]).astype(float)
+    stop = rng.integers(1, 30, n).astype(float)
+    start = (stop - rng.integers(1, 10, n)) if seed >= 3 else None
+    ev = (rng.random(n) < 0.4).astype(float)
+    strata = rng.choice(["a", "b", "c"], n)
+    ev[strata == "c"] = 0  # a stratum without events
+    X[(strata == "a") & (stop > 20), 1] = 9  # a pattern only at risk late
+    for st in (None, strata):
+        got = risk_set_differences(X, stop, ev, start, st)
+        want = _risk_set_differences_by_pairs(X, stop, ev, start, st)
+        np.testing.assert_array_equal(got, want)
+    assert len(got) > 0

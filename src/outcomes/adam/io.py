@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -123,10 +123,12 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
     return written
 
 
-def read_adam(out_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """Read the datasets written by :func:`write_adam`, dates back as ``datetime64[s]``."""
+def read_adam(out_dir: str | Path, names: Sequence[str] = DATASETS) -> dict[str, pd.DataFrame]:
+    """Read the datasets ``names`` (default all) written by :func:`write_adam` that exist,
+    dates back as ``datetime64[s]``. A stage reads only what it uses: ADQS alone is most
+    of the memory at n = 100,000."""
     out = {}
-    for name in DATASETS:
+    for name in names:
         path = Path(out_dir) / f"{name}.parquet"
         if path.is_file():
             table = pq.read_table(path)

@@ -48,7 +48,64 @@ from .phtest import cox_zph, zph_not_estimable
 
 
 # --------------------------------------------------------------------------- engine
-def _stratum_terms(beta, X, start, stop, event):
+@dataclass(frozen=True)
+class _StratumLayout:
+    """The β-free part of one stratum's Efron sums, computed once per fit (the Newton
+    iterations only change the risk scores): rows sorted by stop and by start, where each
+    distinct event time falls in them, and the Efron sub-events."""
+
+    X: np.ndarray
+    XX: np.ndarray  # x x' of every row, (n, p, p)
+    ev: np.ndarray  # event rows (bool)
+    ut: np.ndarray  # distinct event times
+    o1: np.ndarray  # rows by stop
+    i1: np.ndarray  # first position (by stop) with stop >= t, for each t in ut
+    o2: np.ndarray | None  # rows by start; None when every start is -inf (no entry times)
+    i2: np.ndarray | None
+    jd: np.ndarray  # time index of each event row
+    dcount: np.ndarray
+    j: np.ndarray  # time index of each Efron sub-event
+    f: np.ndarray  # its weight fraction k/d
+
+    @classmethod
+    def build(cls, X, start, stop, event) -> _StratumLayout | None:
+        ev = event > 0
+        ut = np.unique(stop[ev])
+        J = ut.size
+        if J == 0:
+            return None
+        o1 = np.argsort(stop, kind="stable")
+        i1 = np.searchsorted(stop[o1], ut, "left")
+        o2 = i2 = None
+        if not np.all(np.isneginf(start)):  # else sum(start >= t) is 0 for every t
+            o2 = np.argsort(start, kind="stable")
+            i2 = np.searchsorted(start[o2], ut, "left")
+        jd = np.searchsorted(ut, stop[ev])
+        dcount = np.bincount(jd, minlength=J)
+        j = np.repeat(np.arange(J), dcount)
+        first = np.r_[0, np.cumsum(dcount)[:-1]]
+        f = (np.arange(j.size) - first[j]) / dcount[j]
+        return cls(X, X[:, :, None] * X[:, None, :], ev, ut, o1, i1, o2, i2, jd, dcount, j, f)
+
+
+def _layouts(X, stop, event, start=None, strata=None):
+    """(row indices, :class:`_StratumLayout` or None without events) of every stratum."""
+    X = np.asarray(X, float)
+    stop = np.asarray(stop, float)
+    start = np.full_like(stop, -np.inf) if start is None else np.asarray(start, float)
+    event = np.asarray(event, float)
+    return [(idx, _StratumLayout.build(X[idx], start[idx], stop[idx], event[idx]))
+            for idx in strata_groups(strata, X.shape[0])]
+
+
+def _reverse_cumsum_at(v, order, at):
+    """Σ of the rows of ``v`` from position ``at`` on in ``order`` (a zero row past the
+    end)."""
+    cs = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(v[order][::-1], axis=0)])[::-1]
+    return cs[at]
+
+
+def _stratum_terms(beta, lay: _StratumLayout):
     """Efron sums of one stratum at the distinct event times.
 
     Returns a dict with the event times ``ut``, the sub-event arrays (one entry per event,
@@ -56,40 +113,24 @@ def _stratum_terms(beta, X, start, stop, event):
     ``j`` (time index), ``f``, ``s0``, ``xbar``; and per time ``s0d, s1d`` (sums over the
     tied events) and the log-likelihood, gradient and Hessian contributions.
     """
+    X, ev, J = lay.X, lay.ev, lay.ut.size
     n, p = X.shape
     eta = X @ beta
     c = eta.max() if n else 0.0
     r = np.exp(eta - c)
-    ev = event > 0
-    ut = np.unique(stop[ev])
-    J = ut.size
-    if J == 0:
-        return None
     xr = X * r[:, None]
-    xxr = (X[:, :, None] * X[:, None, :] * r[:, None, None]).reshape(n, p * p)
-
-    def at_risk_sum(v):
-        # sum over rows with start < t <= stop = sum(stop >= t) - sum(start >= t)
-        o1 = np.argsort(stop, kind="stable")
-        o2 = np.argsort(start, kind="stable")
-        cs1 = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(v[o1][::-1], axis=0)])[::-1]
-        cs2 = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(v[o2][::-1], axis=0)])[::-1]
-        i1 = np.searchsorted(stop[o1], ut, "left")
-        i2 = np.searchsorted(start[o2], ut, "left")
-        return cs1[i1] - cs2[i2]
-
+    xxr = (lay.XX * r[:, None, None]).reshape(n, p * p)
     allv = np.column_stack([r, xr, xxr])
-    R = at_risk_sum(allv)
+    # sum over rows with start < t <= stop = sum(stop >= t) - sum(start >= t)
+    R = _reverse_cumsum_at(allv, lay.o1, lay.i1)
+    if lay.o2 is not None:
+        R = R - _reverse_cumsum_at(allv, lay.o2, lay.i2)
     s0r, s1r, s2r = R[:, 0], R[:, 1 : 1 + p], R[:, 1 + p :]
-    jd = np.searchsorted(ut, stop[ev])
     D = np.zeros((J, allv.shape[1]))
-    np.add.at(D, jd, allv[ev])
+    np.add.at(D, lay.jd, allv[ev])
     s0d, s1d, s2d = D[:, 0], D[:, 1 : 1 + p], D[:, 1 + p :]
-    dcount = np.bincount(jd, minlength=J)
     # Efron sub-events
-    j = np.repeat(np.arange(J), dcount)
-    first = np.r_[0, np.cumsum(dcount)[:-1]]
-    f = (np.arange(j.size) - first[j]) / dcount[j]
+    j, f = lay.j, lay.f
     s0 = s0r[j] - f * s0d[j]
     s1 = s1r[j] - f[:, None] * s1d[j]
     s2 = s2r[j] - f[:, None] * s2d[j]
@@ -97,26 +138,26 @@ def _stratum_terms(beta, X, start, stop, event):
     loglik = eta[ev].sum() - (np.log(s0) + c).sum()
     grad = X[ev].sum(axis=0) - xbar.sum(axis=0)
     hess = -((s2 / s0[:, None]).sum(axis=0).reshape(p, p) - xbar.T @ xbar)
-    return dict(ut=ut, j=j, f=f, s0=s0, xbar=xbar, r=r, loglik=loglik, grad=grad, hess=hess,
-                dcount=dcount)
+    return dict(ut=lay.ut, j=j, f=f, s0=s0, xbar=xbar, r=r, loglik=loglik, grad=grad, hess=hess,
+                dcount=lay.dcount)
+
+
+def _loglik(beta, layouts, p):
+    ll, g, h = 0.0, np.zeros(p), np.zeros((p, p))
+    for _idx, lay in layouts:
+        if lay is None:
+            continue
+        t = _stratum_terms(beta, lay)
+        ll += t["loglik"]
+        g += t["grad"]
+        h += t["hess"]
+    return ll, g, h
 
 
 def efron_loglik(beta, X, stop, event, start=None, strata=None):
     """(log partial likelihood, gradient, Hessian) under Efron's approximation."""
     X = np.asarray(X, float)
-    stop = np.asarray(stop, float)
-    start = np.full_like(stop, -np.inf) if start is None else np.asarray(start, float)
-    event = np.asarray(event, float)
-    p = X.shape[1]
-    ll, g, h = 0.0, np.zeros(p), np.zeros((p, p))
-    for idx in strata_groups(strata, X.shape[0]):
-        t = _stratum_terms(beta, X[idx], start[idx], stop[idx], event[idx])
-        if t is None:
-            continue
-        ll += t["loglik"]
-        g += t["grad"]
-        h += t["hess"]
-    return ll, g, h
+    return _loglik(beta, _layouts(X, stop, event, start, strata), X.shape[1])
 
 
 def efron_score_residuals(beta, X, stop, event, start=None, strata=None) -> np.ndarray:
@@ -139,11 +180,11 @@ def efron_score_residuals(beta, X, stop, event, start=None, strata=None) -> np.n
     event = np.asarray(event, float)
     n, p = X.shape
     U = np.zeros((n, p))
-    for idx in strata_groups(strata, n):
-        Xs, st, sp, ev = X[idx], start[idx], stop[idx], event[idx] > 0
-        t = _stratum_terms(beta, Xs, st, sp, ev.astype(float))
-        if t is None:
+    for idx, lay in _layouts(X, stop, event, start, strata):
+        if lay is None:
             continue
+        Xs, st, sp, ev = X[idx], start[idx], stop[idx], event[idx] > 0
+        t = _stratum_terms(beta, lay)
         J = t["ut"].size
         inv = 1.0 / t["s0"]
         A = np.bincount(t["j"], weights=inv, minlength=J)
@@ -180,7 +221,8 @@ def fit_efron(X, stop, event, start=None, strata=None, *, tol=1e-10, max_iter=50
     """
     X = np.asarray(X, float)
     beta = np.zeros(X.shape[1])
-    ll, g, h = efron_loglik(beta, X, stop, event, start, strata)
+    layouts = _layouts(X, stop, event, start, strata)  # β-free: built once
+    ll, g, h = _loglik(beta, layouts, X.shape[1])
     ll0 = ll
     for _ in range(max_iter):
         try:
@@ -191,7 +233,7 @@ def fit_efron(X, stop, event, start=None, strata=None, *, tol=1e-10, max_iter=50
             raise NotEstimable(f"Cox model: singular information matrix; {MONOTONE}")
         for _half in range(30):
             nb = beta + step
-            nll, ng, nh = efron_loglik(nb, X, stop, event, start, strata)
+            nll, ng, nh = _loglik(nb, layouts, X.shape[1])
             if np.isfinite(nll) and nll >= ll - 1e-12:
                 break
             step /= 2

@@ -104,7 +104,15 @@ def check_logistic_design(X, y, names, *, model: str = "logistic model") -> None
 def risk_set_differences(X, stop, event, start=None, strata=None) -> np.ndarray:
     """The distinct non-zero rows x_i - x_j, i an event and j at risk at its time in its
     stratum: all the partial likelihood knows about the coefficients (it depends on the
-    data only through them)."""
+    data only through them). Rows are rounded to 12 decimals and sorted (``np.unique``).
+
+    Computed over the distinct covariate patterns of each stratum rather than over pairs
+    of rows (which grow as events × n: 80 million rows at n = 20,000): pattern b is at risk
+    at an event of pattern a when some row of b has start < t_i <= stop, i.e. when
+    #{start_j < t_i} − #{stop_j < t_i} > 0 over the rows j of b, for some event i of a.
+    The cost is O(K n log n) for K patterns in a stratum, and the result is the row-pair
+    definition's exactly (tests/test_survival_estimability.py checks it against it).
+    """
     X = np.asarray(X, float)
     n, p = X.shape
     stop = np.asarray(stop, float)
@@ -112,9 +120,18 @@ def risk_set_differences(X, stop, event, start=None, strata=None) -> np.ndarray:
     ev = np.asarray(event, float) > 0
     diffs = [np.zeros((0, p))]
     for idx in strata_groups(strata, n):
-        for i in idx[ev[idx]]:
-            at_risk = idx[(start[idx] < stop[i]) & (stop[idx] >= stop[i])]
-            diffs.append(X[i] - X[at_risk])
+        if not ev[idx].any():
+            continue
+        pats, code = np.unique(X[idx], axis=0, return_inverse=True)
+        code = code.reshape(-1)
+        t_ev, a_ev = stop[idx][ev[idx]], code[ev[idx]]
+        k = len(pats)
+        for b in range(k):
+            rows = idx[code == b]
+            covered = (np.searchsorted(np.sort(start[rows]), t_ev, "left")
+                       - np.searchsorted(np.sort(stop[rows]), t_ev, "left")) > 0
+            a = np.flatnonzero(np.bincount(a_ev[covered], minlength=k))
+            diffs.append(pats[a] - pats[b])
     D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
     return D[np.any(D != 0, axis=1)]
 

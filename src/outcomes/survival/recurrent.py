@@ -24,6 +24,7 @@ import pandas as pd
 
 from outcomes.clustering import NONE, PEER_WORKER, cluster_codes
 from outcomes.clustering.bootstrap import (
+    block_rows,
     cluster_bootstrap_counts,
     resample_means,
     resample_medians,
@@ -310,6 +311,26 @@ class HospitalDaysResult:
         return frame(rows)
 
 
+def bootstrap_mean_median(x: np.ndarray, rng: np.random.Generator, n_boot: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and median of each of ``n_boot`` ordinary bootstrap resamples of ``x``
+    (Efron & Tibshirani 1993): the draws of ``rng.integers(0, n, size=(n_boot, n))``, made
+    in blocks of :func:`~outcomes.clustering.bootstrap.block_rows` replicates so that memory
+    stays O(n) instead of n_boot × n. The generator's stream does not depend on how the
+    rows are split into calls, and each replicate's mean and median are computed on its own
+    row as before, so the results are those of the one-call version bit for bit
+    (tests/test_survival_recurrent.py)."""
+    n = x.size
+    rows = block_rows(n)
+    bm, bmed = np.empty(n_boot), np.empty(n_boot)
+    for lo in range(0, n_boot, rows):
+        hi = min(n_boot, lo + rows)
+        bx = x[rng.integers(0, n, size=(hi - lo, n))]
+        bm[lo:hi] = bx.mean(axis=1)
+        bmed[lo:hi] = np.median(bx, axis=1)
+    return bm, bmed
+
+
 def hospital_days(
     adre: pd.DataFrame,
     adsl: pd.DataFrame | None = None,
@@ -350,10 +371,7 @@ def hospital_days(
     mses, medses = [], []
     for val in (1.0, 0.0):
         x = pp.loc[a == val, days_col].to_numpy(float)
-        idx = rng.integers(0, x.size, size=(n_boot, x.size))
-        bx = x[idx]
-        bm = bx.mean(axis=1)
-        bmed = np.median(bx, axis=1)
+        bm, bmed = bootstrap_mean_median(x, rng, n_boot)
         means.append(float(x.mean()))
         medians.append(float(np.median(x)))
         mcis.append(tuple(np.percentile(bm, q)))
@@ -385,12 +403,14 @@ def _clustered_days(pp: pd.DataFrame, adsl: pd.DataFrame | None, a: np.ndarray, 
     tr = merge_adsl(pp.loc[a == 1.0, [id_col, days_col]], adsl, [cluster], id_col)
     x = tr[days_col].to_numpy(float)
     units, g = cluster_codes(tr[cluster])
-    try:
-        draws = list(cluster_bootstrap_counts(rng, units, n_boot, min_units=2))
-    except NotEstimable as exc:
+    means, medians = [np.empty(0)], [np.empty(0)]
+    try:  # block by block: the counts of all replicates at once are n_boot × n
+        for w in cluster_bootstrap_counts(rng, units, n_boot, min_units=2):
+            means.append(resample_means(x, w))
+            medians.append(resample_medians(x, w))
+    except NotEstimable as exc:  # raised before any draw (too few units)
         return ClusteredDays(reason=exc.reason, n_units=g)
-    bm = np.concatenate([resample_means(x, w) for w in draws]) if draws else np.empty(0)
-    bmed = np.concatenate([resample_medians(x, w) for w in draws]) if draws else np.empty(0)
+    bm, bmed = np.concatenate(means), np.concatenate(medians)
     bd = bm - control_means
     se = float(bd.std(ddof=1))
     p = diff_row("", "", "", "", diff, se, 0, 0, level)["p_value"]
