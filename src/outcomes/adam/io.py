@@ -13,6 +13,7 @@ from outcomes.adam._inputs import DATE_DTYPE, DerivationError, admissions_table,
 from outcomes.adam.adqs import derive_adqs
 from outcomes.adam.adsl import derive_adsl
 from outcomes.adam.adtte import derive_adre, derive_adtte
+from outcomes.adam.csvcopy import write_csv
 from outcomes.adam.models import KEYS, columns
 from outcomes.atomic import atomic_path
 from outcomes.contract import TABLE_FILES
@@ -78,8 +79,9 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
     frame = frame.copy()
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col].dtype):
+            # datetime64[D] -> datetime.date objects (None for NaT) in one numpy cast
             frame[col] = pd.Series(
-                [None if pd.isna(v) else v.date() for v in frame[col]],
+                frame[col].to_numpy(dtype="datetime64[D]").astype(object),
                 index=frame.index,
                 dtype=object,
             )
@@ -112,13 +114,7 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
                 write_statistics=True,
             )
         with atomic_path(out_dir / f"{name}.csv") as tmp:
-            frame.to_csv(
-                tmp,
-                index=False,
-                date_format="%Y-%m-%d",
-                lineterminator="\n",
-                encoding="utf-8",
-            )
+            write_csv(frame, tmp, date_format="%Y-%m-%d")
         written[name] = path
     return written
 
