@@ -15,6 +15,7 @@ from outcomes.adam.adsl import derive_adsl
 from outcomes.adam.adtte import derive_adre, derive_adtte
 from outcomes.adam.csvcopy import write_csv
 from outcomes.adam.models import KEYS, columns
+from outcomes.adam.timeline import participant_timelines
 from outcomes.atomic import atomic_path
 from outcomes.contract import TABLE_FILES
 from outcomes.plan import AnalysisPlan
@@ -40,11 +41,12 @@ def derive_all(
     if questionnaires is None:
         questionnaires = pd.DataFrame(columns=["participant_id", "visit", "completion_date"])
     admissions = admissions_table(tables.get("admissions"))
+    timelines = participant_timelines(adsl, admissions)  # once, for ADTTE and ADRE
     return {
         "adsl": adsl,
         "adqs": derive_adqs(questionnaires, adsl, plan),
-        "adtte": derive_adtte(adsl, admissions, plan),
-        "adre": derive_adre(adsl, admissions, plan),
+        "adtte": derive_adtte(adsl, admissions, plan, timelines=timelines),
+        "adre": derive_adre(adsl, admissions, plan, timelines=timelines),
     }
 
 
