@@ -169,7 +169,7 @@ def _bool_value(table: str, column: str):
 def _base(frame: pd.DataFrame, table: str, columns: tuple[str, ...]) -> pd.DataFrame:
     if frame is None:
         raise DerivationError(f"{table}: no table given")
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     for col in OPTIONAL_COLUMNS.get(table, ()):
         if col not in frame.columns:
             frame[col] = pd.NaT

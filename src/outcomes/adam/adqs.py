@@ -111,33 +111,36 @@ def derive_adqs(
             reversed_items=plan.reversed_items.get(key),
         )
         for score, values in zip(inst.scores, scored, strict=True):
-            parts["qrow"].append(rows)
-            parts["param"].append(np.full(len(rows), len(params)))
+            parts["qrow"].append(rows.astype(np.int32))
+            parts["param"].append(np.full(len(rows), len(params), dtype=np.int32))
             params.append((key, values.paramcd, score.param))
             parts["aval"].append(values.value.astype(float))
-            parts["nitems"].append(values.n_items.astype("int64"))
-            parts["nmiss"].append(values.n_missing.astype("int64"))
+            parts["nitems"].append(values.n_items.astype(np.int32))
+            parts["nmiss"].append(values.n_missing.astype(np.int32))
             parts["pro"].append(np.asarray(values.prorated, dtype=bool))
+    q = q[["participant_id", "visit", "completion_date"]]  # the items are scored
     cat = {k: (np.concatenate(v) if v else np.zeros(0, dtype=float if k == "aval" else
-                                                    bool if k == "pro" else np.int64))
+                                                    bool if k == "pro" else np.int32))
            for k, v in parts.items()}
-    param = cat["param"].astype(np.int64)
+    del parts
+    param = cat.pop("param")
     present = pd.DataFrame(params, columns=["PARCAT1", "PARAMCD", "PARAM"]).iloc[
         np.unique(param)][["PARAMCD", "PARAM"]].drop_duplicates()
     if not (present["PARAMCD"].is_unique and present["PARAM"].is_unique):
         raise DerivationError("instrument registry: PARAMCD and PARAM are not 1:1")
-    qrow = cat["qrow"].astype(np.int64)
+    qrow = cat.pop("qrow")
     pid_rank = pd.factorize(q["participant_id"], sort=True)[0][qrow]
     paramcds = np.array([p[1] for p in params], dtype=object)
     paramcd_rank = pd.factorize(pd.Series(paramcds, dtype="str"), sort=True)[0]
     avisitn = q["visit"].map(AVISITN).to_numpy(dtype=np.int64)[qrow]
     order = np.lexsort((avisitn, paramcd_rank[param] if len(params) else param, pid_rank))
     qrow, param, avisitn = qrow[order], param[order], avisitn[order]
-    aval = cat["aval"][order]
+    aval = cat.pop("aval")[order]
     # BASE: the participant's non-missing baseline AVAL of the same PARAMCD
     is_base = (avisitn == 0) & ~np.isnan(aval)
     pid_code = pd.factorize(q["participant_id"])[0][qrow]
-    cell = pid_code * max(len(params), 1) + (paramcd_rank[param] if len(params) else param)
+    cell = pid_code.astype(np.int64) * max(len(params), 1) + (
+        paramcd_rank[param] if len(params) else param)
     base_of = pd.Series(aval[is_base], index=cell[is_base])
     base = base_of.reindex(cell).to_numpy(dtype=float)
     adsl_row = pd.Index(adsl["USUBJID"]).get_indexer(q["participant_id"])[qrow]
@@ -160,9 +163,9 @@ def derive_adqs(
         "ABLFL": text(["", "Y"], is_base.astype(np.int64)),
         "BASE": base,
         "CHG": np.where(avisitn > 0, aval - base, np.nan),
-        "NITEMS": cat["nitems"][order].astype("int64"),
-        "NMISS": cat["nmiss"][order].astype("int64"),
-        "DTYPE": text(["", "PRORATED"], cat["pro"][order].astype(np.int64)),
+        "NITEMS": cat.pop("nitems")[order].astype("int64"),
+        "NMISS": cat.pop("nmiss")[order].astype("int64"),
+        "DTYPE": text(["", "PRORATED"], cat.pop("pro")[order].astype(np.int64)),
         "ANL01FL": text(["", "Y"], (~np.isnan(aval)).astype(np.int64)),
     })
     return check("adqs", out)

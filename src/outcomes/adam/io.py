@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,12 +43,19 @@ def derive_all(
         questionnaires = pd.DataFrame(columns=["participant_id", "visit", "completion_date"])
     admissions = admissions_table(tables.get("admissions"))
     timelines = participant_timelines(adsl, admissions)  # once, for ADTTE and ADRE
-    return {
-        "adsl": adsl,
-        "adqs": derive_adqs(questionnaires, adsl, plan),
-        "adtte": derive_adtte(adsl, admissions, plan, timelines=timelines),
-        "adre": derive_adre(adsl, admissions, plan, timelines=timelines),
-    }
+    out = {"adsl": adsl}
+    out["adtte"] = derive_adtte(adsl, admissions, plan, timelines=timelines)
+    out["adre"] = derive_adre(adsl, admissions, plan, timelines=timelines)
+    release_memory()
+    out["adqs"] = derive_adqs(questionnaires, adsl, plan)
+    release_memory()
+    return {name: out[name] for name in DATASETS}
+
+
+def release_memory() -> None:
+    """Give the memory Arrow has freed back to the system: its allocator keeps it
+    otherwise, and the peak resident size is what a cluster's memory limit sees."""
+    pa.default_memory_pool().release_unused()
 
 
 def read_clean(clean_dir: str | Path) -> dict[str, pd.DataFrame]:
@@ -75,10 +83,11 @@ def _arrow_type(dtype) -> pa.DataType:
     return pa.from_numpy_dtype(dtype)
 
 
-def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+def _arrow_table(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
     """Dates become ``date32``, strings ``string``; the pandas index is not stored."""
-    schema = pa.schema([pa.field(c, _arrow_type(frame[c].dtype)) for c in frame.columns])
-    frame = frame.copy()
+    if schema is None:
+        schema = pa.schema([pa.field(c, _arrow_type(frame[c].dtype)) for c in frame.columns])
+    frame = frame.copy(deep=False)
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col].dtype):
             # datetime64[D] -> datetime.date objects (None for NaT) in one numpy cast
@@ -88,6 +97,62 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
                 dtype=object,
             )
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+#: Rows of a Parquet row group (pyarrow's default maximum, which ``write_table`` uses).
+ROW_GROUP_ROWS = 1024 * 1024
+
+
+def _sample_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Row 0 and the first row with a value of each column: enough for the pandas
+    metadata Arrow stores (it infers the logical type of a column from its values)."""
+    rows = {0}
+    for col in frame.columns:
+        present = frame[col].notna().to_numpy()
+        if present.any():
+            rows.add(int(present.argmax()))
+    return frame.iloc[sorted(rows)]
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    """``pq.write_table(_arrow_table(frame), ...)`` one row group at a time: the same
+    bytes, without holding the Arrow copy of the whole frame."""
+    if len(frame) <= ROW_GROUP_ROWS:
+        tables = iter([_arrow_table(frame)])
+        schema = None
+    else:
+        schema = _arrow_table(_sample_rows(frame)).schema
+        tables = (_arrow_table(frame.iloc[lo:lo + ROW_GROUP_ROWS], schema).replace_schema_metadata(
+            schema.metadata) for lo in range(0, len(frame), ROW_GROUP_ROWS))
+    first = next(tables)
+    with pq.ParquetWriter(
+        path,
+        schema if schema is not None else first.schema,
+        compression=PARQUET_COMPRESSION,
+        compression_level=PARQUET_COMPRESSION_LEVEL,
+        use_dictionary=True,
+        write_statistics=True,
+    ) as writer:
+        writer.write_table(first)
+        del first
+        for table in tables:
+            writer.write_table(table)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """Whether the rows are already in the order of ``keys`` (ties allowed)."""
+    if len(frame) < 2:
+        return True
+    before = np.zeros(len(frame) - 1, dtype=bool)  # row i sorts strictly before row i + 1
+    tied = np.ones(len(frame) - 1, dtype=bool)
+    for key in keys:
+        v = frame[key]
+        if v.isna().any():
+            return False
+        a, b = v.array[:-1], v.array[1:]  # text compares in Arrow, without Python strings
+        before |= tied & np.asarray(a < b, dtype=bool)
+        tied &= np.asarray(a == b, dtype=bool)
+    return bool((before | tied).all())
 
 
 def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
@@ -104,20 +169,16 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
         if name not in datasets:
             continue
         frame = datasets[name][columns(name)]
-        frame = frame.sort_values(KEYS[name], kind="mergesort").reset_index(drop=True)
+        if not _sorted(frame, KEYS[name]):  # the derivations already sort by the keys
+            frame = frame.sort_values(KEYS[name], kind="mergesort")
+        frame = frame.reset_index(drop=True)
         path = out_dir / f"{name}.parquet"
         with atomic_path(path) as tmp:
-            pq.write_table(
-                _arrow_table(frame),
-                tmp,
-                compression=PARQUET_COMPRESSION,
-                compression_level=PARQUET_COMPRESSION_LEVEL,
-                use_dictionary=True,
-                write_statistics=True,
-            )
+            write_parquet(frame, tmp)
         with atomic_path(out_dir / f"{name}.csv") as tmp:
             write_csv(frame, tmp, date_format="%Y-%m-%d")
         written[name] = path
+        release_memory()
     return written
 
 

@@ -259,7 +259,8 @@ def columns(name: str) -> list[str]:
 def check(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Validate ``frame`` against the model of dataset ``name``; one-line error on failure."""
     try:
-        return MODELS[name].validate(frame, lazy=True)
+        # inplace: nothing is coerced, so validating a copy of the frame would only cost memory
+        return MODELS[name].validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         first = cases.iloc[0] if len(cases) else None
