@@ -33,21 +33,29 @@ def derive_all(
 
     Without a data cut in the plan the cut is the latest date in all four tables.
     """
-    missing = [t for t in ("participants",) if tables.get(t) is None]
-    if missing:
-        raise DerivationError(f"{missing[0]}: no table given")
-    cut = plan.data_cut or latest_date(dict(tables))
-    adsl = derive_adsl(tables["participants"], tables.get("peer_contacts"), plan, data_cut=cut)
-    questionnaires = tables.get("questionnaires")
-    if questionnaires is None:
-        questionnaires = pd.DataFrame(columns=["participant_id", "visit", "completion_date"])
-    admissions = admissions_table(tables.get("admissions"))
+    return _derive_all(dict(tables), plan)
+
+
+def _derive_all(tables: dict[str, pd.DataFrame | None], plan: AnalysisPlan
+                ) -> dict[str, pd.DataFrame]:
+    """:func:`derive_all`, taking each input table out of ``tables`` when it is used, so
+    that a caller who hands over the only reference frees the tables as it goes."""
+    if tables.get("participants") is None:
+        raise DerivationError("participants: no table given")
+    cut = plan.data_cut or latest_date(tables)
+    adsl = derive_adsl(tables.pop("participants"), tables.pop("peer_contacts", None), plan,
+                       data_cut=cut)
+    admissions = admissions_table(tables.pop("admissions", None))
     timelines = participant_timelines(adsl, admissions)  # once, for ADTTE and ADRE
     out = {"adsl": adsl}
     out["adtte"] = derive_adtte(adsl, admissions, plan, timelines=timelines)
     out["adre"] = derive_adre(adsl, admissions, plan, timelines=timelines)
+    del admissions, timelines
     release_memory()
-    out["adqs"] = derive_adqs(questionnaires, adsl, plan)
+    if tables.get("questionnaires") is None:
+        tables["questionnaires"] = pd.DataFrame(
+            columns=["participant_id", "visit", "completion_date"])
+    out["adqs"] = derive_adqs(tables.pop("questionnaires"), adsl, plan)
     release_memory()
     return {name: out[name] for name in DATASETS}
 
@@ -201,6 +209,6 @@ def derive_from_dir(
     clean_dir: str | Path, plan: AnalysisPlan, out_dir: str | Path
 ) -> dict[str, pd.DataFrame]:
     """The ``outcomes derive`` command: read clean tables, derive, write."""
-    datasets = derive_all(read_clean(clean_dir), plan)
+    datasets = _derive_all(read_clean(clean_dir), plan)
     write_adam(datasets, out_dir)
     return datasets
