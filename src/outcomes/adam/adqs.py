@@ -10,6 +10,7 @@ from outcomes.adam.models import check
 from outcomes.contract import VISITS
 from outcomes.errors import ConfigError
 from outcomes.instruments import Instrument, load_registry
+from outcomes.memory import release_memory
 from outcomes.plan import AnalysisPlan
 from outcomes.scoring import score_items
 
@@ -124,6 +125,7 @@ def derive_adqs(
             parts["nmiss"].append(values.n_missing.astype(np.int32))
             parts["pro"].append(np.asarray(values.prorated, dtype=bool))
     q = q[["participant_id", "visit", "completion_date"]]  # the items are scored
+    release_memory()
     return check("adqs", _assemble(q, adsl, params, parts))
 
 
@@ -180,9 +182,12 @@ def _assemble(q: pd.DataFrame, adsl: pd.DataFrame, params: list[tuple[str, str, 
     del is_base
     out["BASE"] = base
     out["CHG"] = np.where(avisitn > 0, aval - base, np.nan)
+    del avisitn, base
     out["NITEMS"] = nitems.astype("int64")
+    del nitems
     out["NMISS"] = nmiss.astype("int64")
+    del nmiss
     out["DTYPE"] = text(["", "PRORATED"], prorated.astype(np.int64))
+    del prorated
     out["ANL01FL"] = text(["", "Y"], (~np.isnan(aval)).astype(np.int64))
-    del avisitn, aval, base, nitems, nmiss, prorated
     return pd.DataFrame(out, copy=False)  # copy=False: the columns are not copied into blocks

@@ -19,6 +19,7 @@ from outcomes.adam.models import KEYS, columns
 from outcomes.adam.timeline import participant_timelines
 from outcomes.atomic import atomic_path
 from outcomes.contract import TABLE_FILES
+from outcomes.memory import release_memory
 from outcomes.plan import AnalysisPlan
 
 DATASETS: tuple[str, ...] = ("adsl", "adqs", "adtte", "adre")
@@ -45,25 +46,20 @@ def _derive_all(tables: dict[str, pd.DataFrame | None], plan: AnalysisPlan
     cut = plan.data_cut or latest_date(tables)
     adsl = derive_adsl(tables.pop("participants"), tables.pop("peer_contacts", None), plan,
                        data_cut=cut)
-    admissions = admissions_table(tables.pop("admissions", None))
-    timelines = participant_timelines(adsl, admissions)  # once, for ADTTE and ADRE
-    out = {"adsl": adsl}
-    out["adtte"] = derive_adtte(adsl, admissions, plan, timelines=timelines)
-    out["adre"] = derive_adre(adsl, admissions, plan, timelines=timelines)
-    del admissions, timelines
-    release_memory()
     if tables.get("questionnaires") is None:
         tables["questionnaires"] = pd.DataFrame(
             columns=["participant_id", "visit", "completion_date"])
-    out["adqs"] = derive_adqs(tables.pop("questionnaires"), adsl, plan)
+    # ADQS, the largest, first: its peak then holds the fewest other tables
+    adqs = derive_adqs(tables.pop("questionnaires"), adsl, plan)
     release_memory()
-    return {name: out[name] for name in DATASETS}
-
-
-def release_memory() -> None:
-    """Give the memory Arrow has freed back to the system: its allocator keeps it
-    otherwise, and the peak resident size is what a cluster's memory limit sees."""
-    pa.default_memory_pool().release_unused()
+    admissions = admissions_table(tables.pop("admissions", None))
+    timelines = participant_timelines(adsl, admissions)  # once, for ADTTE and ADRE
+    return {
+        "adsl": adsl,
+        "adqs": adqs,
+        "adtte": derive_adtte(adsl, admissions, plan, timelines=timelines),
+        "adre": derive_adre(adsl, admissions, plan, timelines=timelines),
+    }
 
 
 def read_clean(clean_dir: str | Path) -> dict[str, pd.DataFrame]:

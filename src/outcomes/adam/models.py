@@ -259,7 +259,7 @@ def columns(name: str) -> list[str]:
 
 #: Rows validated at once: the checks hold temporary columns as long as the frame they
 #: are given (issue 17: a 4-million-row ADQS).
-CHECK_ROWS = 1_000_000
+CHECK_ROWS = 500_000
 
 
 def _blocks(frame: pd.DataFrame) -> list[pd.DataFrame] | None:
@@ -284,9 +284,10 @@ def _blocks(frame: pd.DataFrame) -> list[pd.DataFrame] | None:
             cuts.append(int(change[k]))
     cuts.append(len(frame))
     blocks = [frame.iloc[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
-    if {"PARAMCD", "PARAM"} <= set(frame.columns):
-        pairs = frame[["PARAMCD", "PARAM"]].drop_duplicates().index
-        blocks.append(frame.loc[pairs])
+    if {"PARAMCD", "PARAM"} <= set(frame.columns):  # distinct pairs, a block at a time
+        pairs = frame.loc[np.concatenate(
+            [b[["PARAMCD", "PARAM"]].drop_duplicates().index for b in blocks])]
+        blocks.append(pairs.loc[pairs[["PARAMCD", "PARAM"]].drop_duplicates().index])
     return blocks
 
 
