@@ -76,7 +76,7 @@ def derive_adtte(
     ``timelines``: the participants' time lines when already built from these data
     (:func:`outcomes.adam.derive_all` builds them once for ADTTE and ADRE).
     """
-    adsl, tl = _inputs(adsl, admissions, plan, timelines)
+    adsl, tl = _adsl_and_timelines(adsl, admissions, plan, timelines)
     reason = end_reasons(adsl, plan).to_numpy(dtype=object)
     start = adsl["INDEXDT"].to_numpy(dtype=DATE_DTYPE)
     eos = adsl["EOSDT"].to_numpy(dtype=DATE_DTYPE)
@@ -132,7 +132,7 @@ def derive_adre(
 ) -> pd.DataFrame:
     """Counting-process intervals of time at risk with per-participant totals (ADRE);
     ``timelines`` as in :func:`derive_adtte`."""
-    adsl, tl = _inputs(adsl, admissions, plan, timelines)
+    adsl, tl = _adsl_and_timelines(adsl, admissions, plan, timelines)
     cp = counting_process(tl)
     r = cp.row
     out = pd.DataFrame({
@@ -159,7 +159,8 @@ def derive_adre(
     return check("adre", out)
 
 
-def _inputs(adsl: pd.DataFrame, admissions: pd.DataFrame | None, plan: AnalysisPlan,
+def _adsl_and_timelines(adsl: pd.DataFrame, admissions: pd.DataFrame | None,
+                        plan: AnalysisPlan,
             timelines: Timelines | None) -> tuple[pd.DataFrame, Timelines]:
     """ADSL normalised and the time lines (built here unless given)."""
     if timelines is not None and "USUBJID" in adsl.columns:
