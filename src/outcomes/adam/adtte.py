@@ -160,8 +160,8 @@ def derive_adre(
 
 
 def _adsl_and_timelines(adsl: pd.DataFrame, admissions: pd.DataFrame | None,
-                        plan: AnalysisPlan,
-            timelines: Timelines | None) -> tuple[pd.DataFrame, Timelines]:
+                        plan: AnalysisPlan, timelines: Timelines | None
+                        ) -> tuple[pd.DataFrame, Timelines]:
     """ADSL normalised and the time lines (built here unless given)."""
     if timelines is not None and "USUBJID" in adsl.columns:
         adsl = _as_adsl(adsl, None, plan)
