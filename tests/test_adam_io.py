@@ -189,3 +189,59 @@ def test_derive_command_errors_are_one_line(tmp_path, capsys, setup, message):
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# --- bounded memory at scale (issue 17): blocks, row groups, frames already sorted --------
+
+
+def test_large_frames_are_validated_in_blocks_with_the_same_verdicts(monkeypatch):
+    from outcomes.adam import models
+
+    ds = derive_all(extract(), PLAN)
+    monkeypatch.setattr(models, "CHECK_ROWS", 150)
+    assert len(models._blocks(ds["adqs"])) > 3
+    for name in ("adqs", "adtte", "adre"):
+        models.check(name, ds[name])
+
+    def fails(name, frame):
+        with pytest.raises(models.DerivationError, match=f"{name.upper()} fails"):
+            models.check(name, frame.reset_index(drop=True))
+
+    adqs = ds["adqs"].copy()
+    block = models._blocks(adqs)[-2]  # the last block of rows (the pairs' rows come last)
+    same = adqs.index.isin(block.index) & (adqs["PARAMCD"] == block["PARAMCD"].iloc[-1])
+    adqs.loc[same, "PARAM"] = "another label"
+    models.check("adqs", adqs.loc[same])  # consistent within the block ...
+    fails("adqs", adqs)  # ... but not with the other blocks: PARAMCD/PARAM not 1:1
+    adre = ds["adre"].copy()
+    adre.loc[len(adre) - 1, "NREADM"] += 1
+    fails("adre", adre)  # a participant's totals
+    monkeypatch.setattr(models, "CHECK_ROWS", 30)
+    adsl = ds["adsl"]
+    models.check("adsl", adsl)
+    fails("adsl", pd.concat([adsl.iloc[:30], adsl.iloc[29:]]))  # a repeated USUBJID
+    models.check("adtte", ds["adtte"].sample(frac=1, random_state=1))  # unsorted: whole
+
+
+def test_parquet_written_a_row_group_at_a_time_is_write_table_byte_for_byte(tmp_path,
+                                                                            monkeypatch):
+    from outcomes.adam import io
+
+    monkeypatch.setattr(io, "ROW_GROUP_ROWS", 16)
+    adsl = derive_all(extract(), PLAN)["adsl"]
+    adsl.loc[:20, "DTHDT"] = pd.NaT  # no date in the first row group
+    adsl.loc[:, "WDDT"] = pd.NaT  # nor anywhere
+    io.write_parquet(adsl, tmp_path / "groups.parquet")
+    pq.write_table(io._arrow_table(adsl), tmp_path / "whole.parquet", row_group_size=16,
+                   compression=io.PARQUET_COMPRESSION,
+                   compression_level=io.PARQUET_COMPRESSION_LEVEL, use_dictionary=True,
+                   write_statistics=True)
+    assert pq.ParquetFile(tmp_path / "groups.parquet").metadata.num_row_groups == 3
+    assert (tmp_path / "groups.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+
+
+def test_datasets_out_of_key_order_are_sorted_before_writing(tmp_path):
+    ds = derive_all(extract(), PLAN)
+    write_adam(ds, tmp_path / "a")
+    write_adam({n: f.sample(frac=1, random_state=3) for n, f in ds.items()}, tmp_path / "b")
+    assert _bytes(tmp_path / "a") == _bytes(tmp_path / "b")

@@ -54,8 +54,21 @@ def require_columns(frame: pd.DataFrame, table: str, columns: Iterable[str]) -> 
         raise DerivationError(f"{table}: missing column(s) {', '.join(missing)}")
 
 
+def _all_text(series: pd.Series) -> bool:
+    """Text dtype, or object dtype holding only strings and missing values."""
+    if pd.api.types.is_object_dtype(series.dtype):
+        return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+    return pd.api.types.is_string_dtype(series.dtype)
+
+
 def as_str(series: pd.Series) -> pd.Series:
     """Strings with ``""`` for missing (ids and codes)."""
+    if _all_text(series):  # vectorised; the same strings as the loop below
+        missing = series.isna().to_numpy()
+        out = series.astype("str")
+        if missing.any():
+            out = out.where(~missing, "")
+        return out
     values = [("" if _isna(v) else str(v)) for v in series.tolist()]
     return pd.Series(values, index=series.index, dtype="str")
 
@@ -70,6 +83,14 @@ def _isna(value) -> bool:
 def as_date(series: pd.Series, table: str, column: str) -> pd.Series:
     """Any date representation -> ``datetime64[s]`` (midnight), ``NaT`` for missing."""
     s = series
+    if pd.api.types.is_object_dtype(s.dtype) and pd.api.types.infer_dtype(
+        s, skipna=True
+    ) in ("date", "datetime", "datetime64", "empty"):
+        # date / Timestamp objects and missing values (pyarrow's date32 -> pandas): vectorised
+        try:
+            s = pd.to_datetime(s.where(s.notna(), None), errors="raise")
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise DerivationError(f"{table}.{column}: cannot read as a date ({exc})") from None
     if isinstance(s.dtype, pd.ArrowDtype) or not pd.api.types.is_datetime64_any_dtype(s.dtype):
         if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
             s = s.map(
@@ -119,7 +140,17 @@ _FALSE = {"false", "0", "no", "n"}
 
 def as_bool(series: pd.Series, table: str, column: str) -> pd.Series:
     """``true``/``false`` strings or booleans -> nullable ``boolean``."""
+    conv = _bool_value(table, column)
 
+    if not pd.api.types.is_object_dtype(series.dtype):
+        # typed column: convert each distinct value once (same rules, same errors)
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        values = pd.array([conv(v) for v in uniques] + [pd.NA], dtype="boolean")
+        return pd.Series(values[codes], index=series.index, dtype="boolean")
+    return pd.Series([conv(v) for v in series.tolist()], index=series.index, dtype="boolean")
+
+
+def _bool_value(table: str, column: str):
     def conv(v):
         if _isna(v):
             return pd.NA
@@ -132,13 +163,13 @@ def as_bool(series: pd.Series, table: str, column: str) -> pd.Series:
             return False
         raise DerivationError(f"{table}.{column}: '{v}' is not true/false")
 
-    return pd.Series([conv(v) for v in series.tolist()], index=series.index, dtype="boolean")
+    return conv
 
 
 def _base(frame: pd.DataFrame, table: str, columns: tuple[str, ...]) -> pd.DataFrame:
     if frame is None:
         raise DerivationError(f"{table}: no table given")
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     for col in OPTIONAL_COLUMNS.get(table, ()):
         if col not in frame.columns:
             frame[col] = pd.NaT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from outcomes.adam._inputs import (
@@ -14,7 +15,7 @@ from outcomes.adam._inputs import (
 )
 from outcomes.adam.adsl import derive_adsl
 from outcomes.adam.models import check
-from outcomes.adam.timeline import counting_process, participant_timelines
+from outcomes.adam.timeline import Timelines, counting_process, participant_timelines
 from outcomes.plan import AnalysisPlan
 
 PARAMS: dict[str, str] = {
@@ -64,76 +65,58 @@ def end_reasons(adsl: pd.DataFrame, plan: AnalysisPlan) -> pd.Series:
 
 
 def derive_adtte(
-    adsl: pd.DataFrame, admissions: pd.DataFrame | None, plan: AnalysisPlan
+    adsl: pd.DataFrame,
+    admissions: pd.DataFrame | None,
+    plan: AnalysisPlan,
+    *,
+    timelines: Timelines | None = None,
 ) -> pd.DataFrame:
-    """READMIT, READMDET and DEATH for every ADSL participant (docs/adam.md, ADTTE)."""
-    adm = admissions_table(admissions)
-    adsl = _as_adsl(adsl, adm, plan)
-    timelines = participant_timelines(adsl, adm)
-    reasons = end_reasons(adsl, plan)
-    rows = []
-    for rec, reason in zip(adsl.itertuples(index=False), reasons, strict=True):
-        timeline, fu_end = timelines[rec.USUBJID]
-        start = rec.INDEXDT
-        before_index = fu_end < 0
-        cens_adt = max(rec.EOSDT, start)
-        cens_desc = f"{reason} BEFORE INDEX DISCHARGE" if before_index else reason
-        first = timeline.readmissions[0] if timeline.readmissions else None
-        first_det = next((s for s in timeline.readmissions if s.detained), None)
-        for paramcd, spell in (("READMIT", first), ("READMDET", first_det), ("DEATH", None)):
-            if paramcd == "DEATH":
-                is_event = reason == "DEATH" and not before_index
-                adt = rec.EOSDT
-            else:
-                is_event = spell is not None
-                adt = start + pd.Timedelta(days=spell.start) if spell is not None else None
-            if is_event:
-                desc, cnsdtdsc, cnsr, cmpev = EVENT_DESC[paramcd], "", 0, ""
-            else:
-                adt = cens_adt
-                desc = cens_desc
-                cmpev = ""
-                if paramcd != "DEATH" and reason == "DEATH" and not before_index:
-                    desc = COMPETING_DESC[paramcd]
-                    cmpev = "Y"
-                cnsdtdsc, cnsr = desc, 1
-            rows.append(
-                (
-                    rec.USUBJID,
-                    rec.SITEID,
-                    rec.ARM,
-                    paramcd,
-                    PARAMS[paramcd],
-                    start,
-                    adt,
-                    int((adt - start).days),
-                    cnsr,
-                    desc,
-                    cnsdtdsc,
-                    cmpev,
-                )
-            )
-    out = pd.DataFrame.from_records(
-        rows,
-        columns=[
-            "USUBJID",
-            "SITEID",
-            "ARM",
-            "PARAMCD",
-            "PARAM",
-            "STARTDT",
-            "ADT",
-            "AVAL",
-            "CNSR",
-            "EVNTDESC",
-            "CNSDTDSC",
-            "CMPEVFL",
-        ],
-    )
+    """READMIT, READMDET and DEATH for every ADSL participant (docs/adam.md, ADTTE).
+
+    ``timelines``: the participants' time lines when already built from these data
+    (:func:`outcomes.adam.derive_all` builds them once for ADTTE and ADRE).
+    """
+    adsl, tl = _adsl_and_timelines(adsl, admissions, plan, timelines)
+    reason = end_reasons(adsl, plan).to_numpy(dtype=object)
+    start = adsl["INDEXDT"].to_numpy(dtype=DATE_DTYPE)
+    eos = adsl["EOSDT"].to_numpy(dtype=DATE_DTYPE)
+    before_index = tl.fu_end < 0
+    cens_adt = np.maximum(eos, start)
+    cens_desc = np.where(before_index, reason + " BEFORE INDEX DISCHARGE", reason)
+    died = (reason == "DEATH") & ~before_index
+    blank = np.full(len(adsl), "", dtype=object)
+    frames = []
+    for paramcd in ("READMIT", "READMDET", "DEATH"):
+        if paramcd == "DEATH":
+            is_event = died
+            event_adt = eos
+            desc = cens_desc
+            cmpev = blank
+        else:
+            day = tl.first_start(detained=paramcd == "READMDET")
+            is_event = day >= 0
+            event_adt = start + np.maximum(day, 0).astype("timedelta64[D]")
+            desc = np.where(died, COMPETING_DESC[paramcd], cens_desc)
+            cmpev = np.where(died, "Y", "")
+        adt = np.where(is_event, event_adt, cens_adt)
+        desc = np.where(is_event, EVENT_DESC[paramcd], desc)
+        frames.append(pd.DataFrame({
+            "USUBJID": adsl["USUBJID"].to_numpy(),
+            "SITEID": adsl["SITEID"].to_numpy(),
+            "ARM": adsl["ARM"].to_numpy(),
+            "PARAMCD": paramcd,
+            "PARAM": PARAMS[paramcd],
+            "STARTDT": start,
+            "ADT": adt,
+            "AVAL": (adt - start).astype("timedelta64[D]").astype(np.int64),
+            "CNSR": np.where(is_event, 0, 1).astype(np.int64),
+            "EVNTDESC": desc,
+            "CNSDTDSC": np.where(is_event, "", desc),
+            "CMPEVFL": np.where(is_event, "", cmpev),
+        }))
+    out = pd.concat(frames, ignore_index=True)
     for col in ("STARTDT", "ADT"):
         out[col] = out[col].astype(DATE_DTYPE)
-    for col in ("AVAL", "CNSR"):
-        out[col] = out[col].astype("int64")
     for col in ("USUBJID", "SITEID", "ARM", "PARAMCD", "PARAM", "EVNTDESC", "CNSDTDSC", "CMPEVFL"):
         out[col] = out[col].astype("str")
     out = out.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").reset_index(drop=True)
@@ -141,50 +124,31 @@ def derive_adtte(
 
 
 def derive_adre(
-    adsl: pd.DataFrame, admissions: pd.DataFrame | None, plan: AnalysisPlan
+    adsl: pd.DataFrame,
+    admissions: pd.DataFrame | None,
+    plan: AnalysisPlan,
+    *,
+    timelines: Timelines | None = None,
 ) -> pd.DataFrame:
-    """Counting-process intervals of time at risk with per-participant totals (ADRE)."""
-    adm = admissions_table(admissions)
-    adsl = _as_adsl(adsl, adm, plan)
-    timelines = participant_timelines(adsl, adm)
-    rows = []
-    for rec in adsl.itertuples(index=False):
-        timeline, fu_end = timelines[rec.USUBJID]
-        summary = counting_process(timeline, fu_end)
-        for k, iv in enumerate(summary.intervals, start=1):
-            rows.append(
-                (
-                    rec.USUBJID,
-                    rec.SITEID,
-                    rec.ARM,
-                    k,
-                    iv.tstart,
-                    iv.tstop,
-                    iv.event,
-                    iv.admission_id,
-                    summary.nreadm,
-                    summary.bed_days,
-                    summary.days_at_risk,
-                    summary.fu_days,
-                )
-            )
-    out = pd.DataFrame.from_records(
-        rows,
-        columns=[
-            "USUBJID",
-            "SITEID",
-            "ARM",
-            "INTNUM",
-            "TSTART",
-            "TSTOP",
-            "EVENT",
-            "ADMID",
-            "NREADM",
-            "BEDDAYS",
-            "DAYSATRISK",
-            "FUDAYS",
-        ],
-    )
+    """Counting-process intervals of time at risk with per-participant totals (ADRE);
+    ``timelines`` as in :func:`derive_adtte`."""
+    adsl, tl = _adsl_and_timelines(adsl, admissions, plan, timelines)
+    cp = counting_process(tl)
+    r = cp.row
+    out = pd.DataFrame({
+        "USUBJID": adsl["USUBJID"].to_numpy()[r],
+        "SITEID": adsl["SITEID"].to_numpy()[r],
+        "ARM": adsl["ARM"].to_numpy()[r],
+        "INTNUM": cp.intnum,
+        "TSTART": cp.tstart,
+        "TSTOP": cp.tstop,
+        "EVENT": cp.event,
+        "ADMID": cp.admission_id,
+        "NREADM": cp.nreadm[r],
+        "BEDDAYS": cp.bed_days[r],
+        "DAYSATRISK": cp.days_at_risk[r],
+        "FUDAYS": cp.fu_days[r],
+    })
     for col in ("INTNUM", "EVENT", "NREADM"):
         out[col] = out[col].astype("int64")
     for col in ("TSTART", "TSTOP", "BEDDAYS", "DAYSATRISK", "FUDAYS"):
@@ -193,3 +157,17 @@ def derive_adre(
         out[col] = out[col].astype("str")
     out = out.sort_values(["USUBJID", "INTNUM"], kind="mergesort").reset_index(drop=True)
     return check("adre", out)
+
+
+def _adsl_and_timelines(adsl: pd.DataFrame, admissions: pd.DataFrame | None,
+                        plan: AnalysisPlan, timelines: Timelines | None
+                        ) -> tuple[pd.DataFrame, Timelines]:
+    """ADSL normalised and the time lines (built here unless given)."""
+    if timelines is not None and "USUBJID" in adsl.columns:
+        adsl = _as_adsl(adsl, None, plan)
+        if not np.array_equal(adsl["USUBJID"].to_numpy(), timelines.ids):
+            raise ValueError("timelines: not built from this ADSL")
+        return adsl, timelines
+    adm = admissions_table(admissions)
+    adsl = _as_adsl(adsl, adm, plan)
+    return adsl, participant_timelines(adsl, adm)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,9 +14,12 @@ from outcomes.adam._inputs import DATE_DTYPE, DerivationError, admissions_table,
 from outcomes.adam.adqs import derive_adqs
 from outcomes.adam.adsl import derive_adsl
 from outcomes.adam.adtte import derive_adre, derive_adtte
+from outcomes.adam.csvcopy import write_csv
 from outcomes.adam.models import KEYS, columns
+from outcomes.adam.timeline import participant_timelines
 from outcomes.atomic import atomic_path
 from outcomes.contract import TABLE_FILES
+from outcomes.memory import release_memory
 from outcomes.plan import AnalysisPlan
 
 DATASETS: tuple[str, ...] = ("adsl", "adqs", "adtte", "adre")
@@ -30,20 +34,31 @@ def derive_all(
 
     Without a data cut in the plan the cut is the latest date in all four tables.
     """
-    missing = [t for t in ("participants",) if tables.get(t) is None]
-    if missing:
-        raise DerivationError(f"{missing[0]}: no table given")
-    cut = plan.data_cut or latest_date(dict(tables))
-    adsl = derive_adsl(tables["participants"], tables.get("peer_contacts"), plan, data_cut=cut)
-    questionnaires = tables.get("questionnaires")
-    if questionnaires is None:
-        questionnaires = pd.DataFrame(columns=["participant_id", "visit", "completion_date"])
-    admissions = admissions_table(tables.get("admissions"))
+    return _derive_all(dict(tables), plan)
+
+
+def _derive_all(tables: dict[str, pd.DataFrame | None], plan: AnalysisPlan
+                ) -> dict[str, pd.DataFrame]:
+    """:func:`derive_all`, taking each input table out of ``tables`` when it is used, so
+    that a caller who hands over the only reference frees the tables as it goes."""
+    if tables.get("participants") is None:
+        raise DerivationError("participants: no table given")
+    cut = plan.data_cut or latest_date(tables)
+    adsl = derive_adsl(tables.pop("participants"), tables.pop("peer_contacts", None), plan,
+                       data_cut=cut)
+    if tables.get("questionnaires") is None:
+        tables["questionnaires"] = pd.DataFrame(
+            columns=["participant_id", "visit", "completion_date"])
+    # ADQS, the largest, first: its peak then holds the fewest other tables
+    adqs = derive_adqs(tables.pop("questionnaires"), adsl, plan)
+    release_memory()
+    admissions = admissions_table(tables.pop("admissions", None))
+    timelines = participant_timelines(adsl, admissions)  # once, for ADTTE and ADRE
     return {
         "adsl": adsl,
-        "adqs": derive_adqs(questionnaires, adsl, plan),
-        "adtte": derive_adtte(adsl, admissions, plan),
-        "adre": derive_adre(adsl, admissions, plan),
+        "adqs": adqs,
+        "adtte": derive_adtte(adsl, admissions, plan, timelines=timelines),
+        "adre": derive_adre(adsl, admissions, plan, timelines=timelines),
     }
 
 
@@ -72,18 +87,76 @@ def _arrow_type(dtype) -> pa.DataType:
     return pa.from_numpy_dtype(dtype)
 
 
-def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+def _arrow_table(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
     """Dates become ``date32``, strings ``string``; the pandas index is not stored."""
-    schema = pa.schema([pa.field(c, _arrow_type(frame[c].dtype)) for c in frame.columns])
-    frame = frame.copy()
+    if schema is None:
+        schema = pa.schema([pa.field(c, _arrow_type(frame[c].dtype)) for c in frame.columns])
+    frame = frame.copy(deep=False)
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col].dtype):
+            # datetime64[D] -> datetime.date objects (None for NaT) in one numpy cast
             frame[col] = pd.Series(
-                [None if pd.isna(v) else v.date() for v in frame[col]],
+                frame[col].to_numpy(dtype="datetime64[D]").astype(object),
                 index=frame.index,
                 dtype=object,
             )
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+#: Rows of a Parquet row group (pyarrow's default maximum, which ``write_table`` uses).
+ROW_GROUP_ROWS = 1024 * 1024
+
+
+def _sample_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Row 0 and the first row with a value of each column: enough for the pandas
+    metadata Arrow stores (it infers the logical type of a column from its values)."""
+    rows = {0}
+    for col in frame.columns:
+        present = frame[col].notna().to_numpy()
+        if present.any():
+            rows.add(int(present.argmax()))
+    return frame.iloc[sorted(rows)]
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    """``pq.write_table(_arrow_table(frame), ...)`` one row group at a time: the same
+    bytes, without holding the Arrow copy of the whole frame."""
+    if len(frame) <= ROW_GROUP_ROWS:
+        tables = iter([_arrow_table(frame)])
+        schema = None
+    else:
+        schema = _arrow_table(_sample_rows(frame)).schema
+        tables = (_arrow_table(frame.iloc[lo:lo + ROW_GROUP_ROWS], schema).replace_schema_metadata(
+            schema.metadata) for lo in range(0, len(frame), ROW_GROUP_ROWS))
+    first = next(tables)
+    with pq.ParquetWriter(
+        path,
+        schema if schema is not None else first.schema,
+        compression=PARQUET_COMPRESSION,
+        compression_level=PARQUET_COMPRESSION_LEVEL,
+        use_dictionary=True,
+        write_statistics=True,
+    ) as writer:
+        writer.write_table(first)
+        del first
+        for table in tables:
+            writer.write_table(table)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """Whether the rows are already in the order of ``keys`` (ties allowed)."""
+    if len(frame) < 2:
+        return True
+    before = np.zeros(len(frame) - 1, dtype=bool)  # row i sorts strictly before row i + 1
+    tied = np.ones(len(frame) - 1, dtype=bool)
+    for key in keys:
+        v = frame[key]
+        if v.isna().any():
+            return False
+        a, b = v.array[:-1], v.array[1:]  # text compares in Arrow, without Python strings
+        before |= tied & np.asarray(a < b, dtype=bool)
+        tied &= np.asarray(a == b, dtype=bool)
+    return bool((before | tied).all())
 
 
 def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
@@ -100,42 +173,37 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
         if name not in datasets:
             continue
         frame = datasets[name][columns(name)]
-        frame = frame.sort_values(KEYS[name], kind="mergesort").reset_index(drop=True)
+        if not _sorted(frame, KEYS[name]):  # the derivations already sort by the keys
+            frame = frame.sort_values(KEYS[name], kind="mergesort")
+        frame = frame.reset_index(drop=True)
         path = out_dir / f"{name}.parquet"
         with atomic_path(path) as tmp:
-            pq.write_table(
-                _arrow_table(frame),
-                tmp,
-                compression=PARQUET_COMPRESSION,
-                compression_level=PARQUET_COMPRESSION_LEVEL,
-                use_dictionary=True,
-                write_statistics=True,
-            )
+            write_parquet(frame, tmp)
         with atomic_path(out_dir / f"{name}.csv") as tmp:
-            frame.to_csv(
-                tmp,
-                index=False,
-                date_format="%Y-%m-%d",
-                lineterminator="\n",
-                encoding="utf-8",
-            )
+            write_csv(frame, tmp, date_format="%Y-%m-%d")
         written[name] = path
+        release_memory()
     return written
 
 
-def read_adam(out_dir: str | Path, names: Sequence[str] = DATASETS) -> dict[str, pd.DataFrame]:
-    """Read the datasets ``names`` (default all) written by :func:`write_adam` that exist,
-    dates back as ``datetime64[s]``. A stage reads only what it uses: ADQS alone is most
-    of the memory at n = 100,000."""
+def read_adam(out_dir: str | Path, names: Iterable[str] | None = None,
+              columns: Mapping[str, list[str]] | None = None) -> dict[str, pd.DataFrame]:
+    """Read the datasets written by :func:`write_adam`, dates back as ``datetime64[s]``.
+
+    ``names``: only these datasets (default all); ``columns``: only these columns of the
+    datasets named (in the file's order), e.g. the few of ADQS's 4 million rows at
+    n = 100,000 that a stage needs.
+    """
     out = {}
-    for name in names:
+    for name in DATASETS if names is None else [n for n in DATASETS if n in set(names)]:
         path = Path(out_dir) / f"{name}.parquet"
         if path.is_file():
-            table = pq.read_table(path)
-            frame = table.to_pandas()
+            table = pq.read_table(path, columns=(columns or {}).get(name))
+            # date32 straight to datetime64 (not through datetime.date objects)
+            frame = table.to_pandas(date_as_object=False)
             for field in table.schema:
                 if pa.types.is_date32(field.type):
-                    frame[field.name] = pd.to_datetime(frame[field.name]).astype(DATE_DTYPE)
+                    frame[field.name] = frame[field.name].astype(DATE_DTYPE)
             out[name] = frame
     return out
 
@@ -144,6 +212,6 @@ def derive_from_dir(
     clean_dir: str | Path, plan: AnalysisPlan, out_dir: str | Path
 ) -> dict[str, pd.DataFrame]:
     """The ``outcomes derive`` command: read clean tables, derive, write."""
-    datasets = derive_all(read_clean(clean_dir), plan)
+    datasets = _derive_all(read_clean(clean_dir), plan)
     write_adam(datasets, out_dir)
     return datasets

@@ -13,6 +13,7 @@ allowed values. Conventions shared by the models:
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -256,12 +257,54 @@ def columns(name: str) -> list[str]:
     return list(MODELS[name].to_schema().columns)
 
 
+#: Rows validated at once: the checks hold temporary columns as long as the frame they
+#: are given (issue 17: a 4-million-row ADQS).
+CHECK_ROWS = 500_000
+
+
+def _blocks(frame: pd.DataFrame) -> list[pd.DataFrame] | None:
+    """Blocks of about :data:`CHECK_ROWS` rows cut where USUBJID changes, plus the rows
+    holding each distinct (PARAMCD, PARAM) pair; None to validate the frame whole.
+
+    Every check of the models that spans rows is within one participant (unique keys,
+    ADRE's totals) except the PARAMCD/PARAM 1:1 check, which the rows of the distinct
+    pairs decide; so validating the blocks validates the frame. The frame must be sorted
+    by USUBJID (as every derivation returns it), else it is validated whole.
+    """
+    if len(frame) <= CHECK_ROWS or "USUBJID" not in frame.columns:
+        return None
+    ids = frame["USUBJID"].array
+    if frame["USUBJID"].isna().any() or not np.asarray(ids[:-1] <= ids[1:], dtype=bool).all():
+        return None
+    change = np.flatnonzero(np.asarray(ids[1:] != ids[:-1], dtype=bool)) + 1
+    cuts = [0]
+    for target in range(CHECK_ROWS, len(frame), CHECK_ROWS):
+        k = np.searchsorted(change, target)
+        if k < len(change) and change[k] > cuts[-1]:
+            cuts.append(int(change[k]))
+    cuts.append(len(frame))
+    blocks = [frame.iloc[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
+    if {"PARAMCD", "PARAM"} <= set(frame.columns):  # distinct pairs, a block at a time
+        pairs = frame.loc[np.concatenate(
+            [b[["PARAMCD", "PARAM"]].drop_duplicates().index for b in blocks])]
+        blocks.append(pairs.loc[pairs[["PARAMCD", "PARAM"]].drop_duplicates().index])
+    return blocks
+
+
 def check(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Validate ``frame`` against the model of dataset ``name``; one-line error on failure."""
-    try:
-        return MODELS[name].validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
+    """Validate ``frame`` against the model of dataset ``name``; one-line error on failure.
+
+    Validated in place (nothing is coerced), a large frame in blocks (:func:`_blocks`).
+    """
+    blocks = _blocks(frame)
+    failures = []
+    for block in [frame] if blocks is None else blocks:
+        try:
+            MODELS[name].validate(block, lazy=True, inplace=True)
+        except pa.errors.SchemaErrors as exc:
+            failures.append(exc.failure_cases)
+    if failures:
+        cases = pd.concat(failures, ignore_index=True)
         first = cases.iloc[0] if len(cases) else None
         detail = ""
         if first is not None:
@@ -269,3 +312,4 @@ def check(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         raise DerivationError(
             f"{name.upper()} fails its output model ({len(cases)} failure(s)){detail}"
         ) from None
+    return frame

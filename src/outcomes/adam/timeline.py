@@ -1,5 +1,9 @@
-"""One participant's admissions on the follow-up time scale: the single source of ADTTE
+"""The participants' admissions on the follow-up time scale: the single source of ADTTE
 readmission events and of ADRE's counting-process intervals (docs/adam.md, "Admissions").
+
+Built once for all participants, with array operations over the admissions sorted by
+participant (no per-participant Python loop: issue 17); tests/test_adam_timeline.py checks
+it against a per-participant transcription of the rules below.
 
 Time is whole days since INDEXDT (day 0 = index discharge). The rules:
 
@@ -25,95 +29,139 @@ Time is whole days since INDEXDT (day 0 = index discharge). The rules:
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
-
-INF = math.inf
-
-
-@dataclass(frozen=True)
-class Admission:
-    start: int  # days since INDEXDT
-    end: float  # days since INDEXDT; inf when still open
-    detained: bool
-    admission_id: str
-
-
-@dataclass
-class Spell:
-    start: int
-    end: float
-    detained: bool
-    admission_ids: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Timeline:
-    at_risk_from: float
-    """Day the participant is first out of hospital (index discharge; inf if never)."""
-    readmissions: tuple[Spell, ...]
-    """Readmission spells starting on or before the end of follow-up, in order."""
-
-
-def build_timeline(admissions: list[Admission], fu_end: int) -> Timeline:
-    """Apply the module's rules; ``fu_end`` is EOSDT - INDEXDT (may be negative)."""
-    adms = sorted(admissions, key=lambda a: (a.start, a.end, a.admission_id))
-    adms = [a for a in adms if a.end >= 0]  # history before day 0 is ignored
-    pre = [a for a in adms if a.start < 0]
-    rest = [a for a in adms if a.start >= 0]
-    at_risk_from = 0.0
-    if pre:
-        at_risk_from = max(a.end for a in pre)
-        if at_risk_from > 0:
-            # Back-to-back or overlapping admissions continue an index stay that ran past day 0.
-            kept = []
-            for a in rest:
-                if a.start <= at_risk_from:
-                    at_risk_from = max(at_risk_from, a.end)
-                else:
-                    kept.append(a)
-            rest = kept
-    else:
-        same_day = [a for a in rest if a.start == 0 and a.end == 0]
-        if same_day:
-            index = min(same_day, key=lambda a: a.admission_id)
-            rest = [a for a in rest if a is not index]
-    spells: list[Spell] = []
-    for a in rest:
-        if spells and a.start <= spells[-1].end:
-            last = spells[-1]
-            last.end = max(last.end, a.end)
-            last.detained = last.detained or a.detained
-            last.admission_ids.append(a.admission_id)
-        else:
-            spells.append(Spell(a.start, a.end, a.detained, [a.admission_id]))
-    counted = tuple(s for s in spells if s.start <= fu_end)
-    return Timeline(at_risk_from=at_risk_from, readmissions=counted)
-
-
-@dataclass(frozen=True)
-class Interval:
-    tstart: float
-    tstop: float
-    event: int
-    admission_id: str
-
-
-@dataclass(frozen=True)
-class RecurrentSummary:
-    intervals: tuple[Interval, ...]
-    nreadm: int
-    days_at_risk: float
-    bed_days: float
-    fu_days: float
-
 
 HALF_DAY = 0.5
 
 
-def counting_process(timeline: Timeline, fu_end: int) -> RecurrentSummary:
+@dataclass(frozen=True)
+class Timelines:
+    """Every ADSL participant's time line; spells are sorted by participant, then start.
+
+    ``row`` indexes ``ids`` (ADSL's order); days are since INDEXDT; an open spell ends at
+    ``inf``.
+    """
+
+    ids: np.ndarray
+    """USUBJID of each participant."""
+    fu_end: np.ndarray
+    """EOSDT - INDEXDT in days (may be negative)."""
+    at_risk_from: np.ndarray
+    """Day each participant is first out of hospital (index discharge; inf if never)."""
+    row: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    detained: np.ndarray
+    admission_id: np.ndarray
+    """The readmission spells starting on or before the end of follow-up: participant,
+    first day, last day, detained (any admission), id of the first admission."""
+
+    def first_start(self, detained: bool = False) -> np.ndarray:
+        """Start day of each participant's first (detained) readmission, -1 if none."""
+        keep = self.detained if detained else np.ones(len(self.row), dtype=bool)
+        out = np.full(len(self.ids), -1, dtype=np.int64)
+        rows, first = np.unique(self.row[keep], return_index=True)
+        out[rows] = self.start[keep][first]
+        return out
+
+
+def _group_starts(row: np.ndarray) -> np.ndarray:
+    """True at the first element of each run of equal ``row`` (sorted)."""
+    first = np.ones(len(row), dtype=bool)
+    first[1:] = row[1:] != row[:-1]
+    return first
+
+
+def participant_timelines(adsl: pd.DataFrame, admissions: pd.DataFrame) -> Timelines:
+    """Apply the module's rules to every ADSL participant at once.
+
+    ``adsl`` is a derived ADSL; ``admissions`` the normalised admissions table. Admissions
+    of participants not in ADSL are ignored.
+    """
+    ids = adsl["USUBJID"].to_numpy()
+    index = adsl["INDEXDT"].to_numpy(dtype="datetime64[D]")
+    fu_end = (adsl["EOSDT"].to_numpy(dtype="datetime64[D]") - index).astype(np.int64)
+    n = len(ids)
+    row = pd.Index(ids).get_indexer(admissions["participant_id"])
+    known = row >= 0
+    row = row[known]
+    t0 = index[row]
+    start = (admissions["admission_date"].to_numpy(dtype="datetime64[D]")[known] - t0)
+    start = start.astype(np.int64)
+    discharge = admissions["discharge_date"].to_numpy(dtype="datetime64[D]")[known]
+    end = np.where(np.isnat(discharge), np.inf, (discharge - t0).astype(np.int64))
+    detained = (admissions["legal_status"].to_numpy() == "detained")[known]
+    aid = admissions["admission_id"].to_numpy()[known]
+    # rule 1: history before day 0 is ignored
+    keep = end >= 0
+    row, start, end, detained, aid = row[keep], start[keep], end[keep], detained[keep], aid[keep]
+    aid_rank = pd.factorize(pd.Series(aid, dtype="str"), sort=True)[0]
+    order = np.lexsort((aid_rank, end, start, row))
+    row, start, end, detained, aid = (row[order], start[order], end[order], detained[order],
+                                      aid[order])
+    first_of_row = _group_starts(row)
+    pre = start < 0
+    has_pre = np.zeros(n, dtype=bool)
+    has_pre[row[pre]] = True
+    # rule 3: without an earlier admission, the first admission admitted and discharged
+    # on day 0 (the smallest admission_id of those; they sort first) is the index itself
+    listed_index = first_of_row & ~has_pre[row] & (start == 0) & (end == 0)
+    keep = ~listed_index
+    row, start, end, detained, aid = row[keep], start[keep], end[keep], detained[keep], aid[keep]
+    first_of_row = _group_starts(row)
+    # rules 2 and 4: an admission starting on or before the discharge of everything
+    # before it (in its participant's order) joins the current spell ...
+    latest_end = pd.Series(end).groupby(row, sort=False).cummax().to_numpy()
+    before = np.empty(len(end))
+    before[1:] = latest_end[:-1]
+    new = first_of_row | (start > before)
+    # ... except that an index stay discharged exactly on day 0 never absorbs a day-0
+    # admission: day 0 is a discharge to the community
+    pre_end0 = np.zeros(n, dtype=bool)
+    if pre.any():
+        pre_max = pd.Series(end[start < 0]).groupby(row[start < 0]).max()
+        pre_end0[pre_max.index.to_numpy()] = pre_max.to_numpy() == 0
+    first_rest = (start >= 0) & (first_of_row | (np.r_[-1, start[:-1]] < 0))
+    new |= first_rest & pre_end0[row]
+    at = np.flatnonzero(new)
+    s_row = row[at]
+    s_start = start[at]
+    s_end = np.maximum.reduceat(end, at) if len(at) else end[:0]
+    s_det = np.logical_or.reduceat(detained, at) if len(at) else detained[:0]
+    s_aid = aid[at]
+    # the spell holding the admissions before day 0 is the index stay: time at risk starts
+    # at its discharge; the other spells are readmissions
+    index_spell = s_start < 0
+    at_risk_from = np.zeros(n)
+    at_risk_from[s_row[index_spell]] = s_end[index_spell]
+    # rule 5: counted when starting on or before the end of follow-up
+    counted = ~index_spell & (s_start <= fu_end[s_row])
+    return Timelines(ids=ids, fu_end=fu_end, at_risk_from=at_risk_from, row=s_row[counted],
+                     start=s_start[counted], end=s_end[counted], detained=s_det[counted],
+                     admission_id=s_aid[counted])
+
+
+@dataclass(frozen=True)
+class CountingProcess:
+    """ADRE's intervals (``row`` indexes the participants of the time lines, ``intnum``
+    numbers a participant's intervals from 1) and each participant's totals."""
+
+    row: np.ndarray
+    intnum: np.ndarray
+    tstart: np.ndarray
+    tstop: np.ndarray
+    event: np.ndarray
+    admission_id: np.ndarray
+    nreadm: np.ndarray
+    days_at_risk: np.ndarray
+    bed_days: np.ndarray
+    fu_days: np.ndarray
+
+
+def counting_process(tl: Timelines) -> CountingProcess:
     """At-risk intervals ``(TSTART, TSTOP]`` of Andersen–Gill form on days since INDEXDT.
 
     Days in hospital are gaps. A readmission on the day the participant became at risk
@@ -123,52 +171,40 @@ def counting_process(timeline: Timeline, fu_end: int) -> RecurrentSummary:
     follows. Without any time at risk the participant gets one zero-length ``EVENT = 0``
     row so that every participant is present.
     """
-    fu = float(max(fu_end, 0))
-    cursor = min(timeline.at_risk_from, fu)
-    rows: list[Interval] = []
-    for spell in timeline.readmissions:
-        t_event = float(spell.start) if spell.start > cursor else cursor + HALF_DAY
-        rows.append(Interval(cursor, t_event, 1, spell.admission_ids[0]))
-        cursor = max(min(spell.end, fu), t_event)
-    if cursor < fu:
-        rows.append(Interval(cursor, fu, 0, ""))
-    fu_days = max(fu, cursor)
-    if not rows:
-        rows.append(Interval(cursor, cursor, 0, ""))
-    at_risk = sum(r.tstop - r.tstart for r in rows)
-    return RecurrentSummary(
-        intervals=tuple(rows),
-        nreadm=len(timeline.readmissions),
-        days_at_risk=at_risk,
-        bed_days=fu_days - at_risk,
-        fu_days=fu_days,
-    )
-
-
-def participant_timelines(
-    adsl: pd.DataFrame, admissions: pd.DataFrame
-) -> dict[str, tuple[Timeline, int]]:
-    """``{USUBJID: (timeline, EOSDT - INDEXDT)}`` for every ADSL participant.
-
-    ``adsl`` is a derived ADSL; ``admissions`` the normalised admissions table. Admissions
-    of participants not in ADSL are ignored.
-    """
-    index = dict(zip(adsl["USUBJID"], adsl["INDEXDT"], strict=True))
-    fu_end = dict(
-        zip(adsl["USUBJID"], (adsl["EOSDT"] - adsl["INDEXDT"]).dt.days.astype(int), strict=True)
-    )
-    by_pid: dict[str, list[Admission]] = {pid: [] for pid in index}
-    adm = admissions.loc[admissions["participant_id"].isin(index)]
-    for pid, start, end, legal, aid in zip(
-        adm["participant_id"],
-        adm["admission_date"],
-        adm["discharge_date"],
-        adm["legal_status"],
-        adm["admission_id"],
-        strict=True,
-    ):
-        t0 = index[pid]
-        s = (start - t0).days
-        e = INF if pd.isna(end) else float((end - t0).days)
-        by_pid[pid].append(Admission(s, e, legal == "detained", aid))
-    return {pid: (build_timeline(a, fu_end[pid]), fu_end[pid]) for pid, a in by_pid.items()}
+    n = len(tl.ids)
+    fu = np.maximum(tl.fu_end, 0).astype(float)
+    cursor0 = np.minimum(tl.at_risk_from, fu)
+    row = tl.row
+    first = _group_starts(row)
+    # Spells are disjoint and the later ones start after the earlier ones' discharge, so
+    # only a participant's first spell can start on the day they became at risk.
+    t_event = np.where(first & (tl.start <= cursor0[row]), cursor0[row] + HALF_DAY,
+                       tl.start.astype(float))
+    cursor = np.maximum(np.minimum(tl.end, fu[row]), t_event)
+    tstart = np.where(first, cursor0[row], np.r_[0.0, cursor[:-1]])
+    if (t_event <= tstart).any():
+        raise AssertionError("readmission spells overlap the time at risk before them")
+    last = cursor0.copy()
+    if len(row):
+        ends_row = np.r_[row[1:] != row[:-1], True]
+        last[row[ends_row]] = cursor[ends_row]
+    nreadm = np.bincount(row, minlength=n).astype(np.int64)
+    tail = last < fu  # at risk after the last readmission to the end of follow-up
+    empty = ~tail & (nreadm == 0)  # no time at risk at all: one zero-length row
+    extra = np.flatnonzero(tail | empty)
+    rows = np.r_[row, extra]
+    tstarts = np.r_[tstart, last[extra]]
+    tstops = np.r_[t_event, np.where(tail[extra], fu[extra], last[extra])]
+    events = np.r_[np.ones(len(row), dtype=np.int64), np.zeros(len(extra), dtype=np.int64)]
+    aids = np.r_[tl.admission_id.astype(object), np.full(len(extra), "", dtype=object)]
+    order = np.argsort(rows, kind="stable")  # a participant's readmissions, then the tail
+    rows, tstarts, tstops, events, aids = (rows[order], tstarts[order], tstops[order],
+                                           events[order], aids[order])
+    starts = _group_starts(rows)
+    intnum = np.arange(len(rows)) - np.maximum.accumulate(np.where(starts, np.arange(len(rows)),
+                                                                    0)) + 1
+    at_risk = np.bincount(rows, weights=tstops - tstarts, minlength=n)
+    fu_days = np.maximum(fu, last)
+    return CountingProcess(row=rows, intnum=intnum.astype(np.int64), tstart=tstarts,
+                           tstop=tstops, event=events, admission_id=aids, nreadm=nreadm,
+                           days_at_risk=at_risk, bed_days=fu_days - at_risk, fu_days=fu_days)
