@@ -190,12 +190,12 @@ def read_adam(out_dir: str | Path, names: Iterable[str] | None = None,
               columns: Mapping[str, list[str]] | None = None) -> dict[str, pd.DataFrame]:
     """Read the datasets written by :func:`write_adam`, dates back as ``datetime64[s]``.
 
-    ``names``: only these datasets (default all); ``columns``: only these columns of the
+    ``names``: only these datasets, in that order (default all); ``columns``: only these columns of the
     datasets named (in the file's order), e.g. the few of ADQS's 4 million rows at
     n = 100,000 that a stage needs.
     """
     out = {}
-    for name in DATASETS if names is None else [n for n in DATASETS if n in set(names)]:
+    for name in DATASETS if names is None else [n for n in dict.fromkeys(names) if n in DATASETS]:
         path = Path(out_dir) / f"{name}.parquet"
         if path.is_file():
             table = pq.read_table(path, columns=(columns or {}).get(name))
