@@ -86,6 +86,13 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
 
+def in_file_order(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Dataset ``name`` as :func:`write_adam` stores it: its columns in order, its rows
+    sorted by its keys (stable)."""
+    frame = frame[columns(name)]
+    return frame.sort_values(KEYS[name], kind="mergesort").reset_index(drop=True)
+
+
 def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
     """Write ``<name>.parquet`` and ``<name>.csv`` for each dataset, sorted by its keys.
 
@@ -99,8 +106,7 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
     for name in DATASETS:
         if name not in datasets:
             continue
-        frame = datasets[name][columns(name)]
-        frame = frame.sort_values(KEYS[name], kind="mergesort").reset_index(drop=True)
+        frame = in_file_order(name, datasets[name])
         path = out_dir / f"{name}.parquet"
         with atomic_path(path) as tmp:
             pq.write_table(
