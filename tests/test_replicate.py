@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bundled_run import EXTRACT
+from threadpoolctl import threadpool_limits
 
 from outcomes.contract import TABLE_FILES
 from outcomes.errors import OutcomesError
@@ -55,6 +56,27 @@ def test_tables_equal_the_pipelines(bundled_run, tmp_path):
     assert list(stacked["table"].unique()) == ["survival", "questionnaires", "mediation"]
     assert len(stacked) == sum(len(rep.tables[t]) for t in ("survival", "questionnaires", "mediation"))
     assert set(rep.cpu_seconds) == {"validate", "derive", "impute", *ANALYSES}
+
+
+def test_several_jobs_in_one_process(bundled_run, tmp_path, capsys):
+    """``outcomes mediation`` with several mediator sets and outcomes writes each job's
+    files as its own process does (the process start-up paid once; docs/api.md)."""
+    from outcomes import cli
+
+    res = bundled_run.work / "results"
+    args = ["mediation", "--data", str(res / "derived" / "admed.parquet"),
+            "--plan", str(res / "plan.json"), "--mediator", "HHI", "GSE",
+            "--outcome", "wemwbs_m12", "readmit_12m",
+            "--imputed", str(res / "derived" / "admed_imputed.parquet")]
+    assert cli.main([*args, "--out", str(tmp_path / "x")]) == 2
+    assert "4 jobs need --out-dir" in capsys.readouterr().err
+    with threadpool_limits(limits=1):  # the job's one thread in the pipeline (docs/api.md)
+        assert cli.main([*args, "--out-dir", str(tmp_path)]) == 0
+    for m in ("HHI", "GSE"):
+        for o in ("wemwbs_m12", "readmit_12m"):
+            for suffix in (".tsv", ".sensitivity.tsv", ".json"):
+                name = f"{m}__{o}{suffix}"
+                assert filecmp.cmp(tmp_path / name, res / "mediation" / name, shallow=False), name
 
 
 def test_validation_gate_and_bad_arguments():

@@ -238,9 +238,12 @@ def _cmd_mediation(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from outcomes.mediation.admed import split_completed
-    from outcomes.mediation.changemodel import run_job, write_job
+    from outcomes.mediation.changemodel import job_name, run_job, write_job
     from outcomes.plan import AnalysisPlan
 
+    jobs = [(m, o) for m in args.mediator for o in args.outcome]
+    if args.out and len(jobs) > 1:
+        raise OutcomesError(f"{len(jobs)} jobs need --out-dir (--out is one job's prefix)")
     plan = AnalysisPlan.load(args.plan)
     data = pd.read_parquet(args.data)
     completed = None
@@ -249,9 +252,10 @@ def _cmd_mediation(args: argparse.Namespace) -> int:
             raise OutcomesError("mediation: the plan's missing_data.method is mi: pass --imputed "
                                 "(the completed data sets from 'outcomes mediation-data --imputed-out')")
         completed = split_completed(pd.read_parquet(args.imputed))
-    job = run_job(data, plan, args.mediator, args.outcome, completed)
-    paths = write_job(job, args.out)
-    print(f"mediation: {args.mediator} x {args.outcome}: {len(job.estimates)} effects; wrote {paths[0]}")
+    for mediator, outcome in jobs:  # one process for several jobs: start-up paid once
+        job = run_job(data, plan, mediator, outcome, completed)
+        paths = write_job(job, args.out or Path(args.out_dir) / job_name(mediator, outcome))
+        print(f"mediation: {mediator} x {outcome}: {len(job.estimates)} effects; wrote {paths[0]}")
     return 0
 
 
@@ -470,12 +474,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "here with the plan's settings and seed)")
     p.set_defaults(func=_cmd_mediation_data)
 
-    p = sub.add_parser("mediation", help="one change-model mediation analysis (mediator set x outcome)")
+    p = sub.add_parser("mediation", help="change-model mediation analyses (mediator set x outcome), "
+                                         "one job or several in one process")
     p.add_argument("--data", required=True, help="admed.parquet from 'outcomes mediation-data'")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
-    p.add_argument("--mediator", required=True, help="a PARAMCD, a mechanism (M2) or ALL")
-    p.add_argument("--outcome", required=True, help="wemwbs_m12, readmit_12m or readmit_time")
-    p.add_argument("--out", required=True, help="output prefix: PREFIX.tsv, PREFIX.sensitivity.tsv, PREFIX.json")
+    p.add_argument("--mediator", required=True, nargs="+",
+                   help="a PARAMCD, a mechanism (M2) or ALL; several: every one with every --outcome")
+    p.add_argument("--outcome", required=True, nargs="+", help="wemwbs_m12, readmit_12m or readmit_time")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", help="one job's output prefix: PREFIX.tsv, PREFIX.sensitivity.tsv, PREFIX.json")
+    out.add_argument("--out-dir", help="directory for every job's MEDIATOR__OUTCOME.tsv, "
+                     ".sensitivity.tsv and .json (the names mediation-gather reads)")
     p.add_argument("--imputed", help="with missing_data.method mi: the completed data sets from "
                    "'outcomes mediation-data --imputed-out'")
     p.set_defaults(func=_cmd_mediation)
