@@ -132,15 +132,14 @@ def _completed_data(args: argparse.Namespace, plan, d: dict, command: str):
 
 
 def _cmd_engagement(args: argparse.Namespace) -> int:
-    from outcomes.cace.analyses import iv_analyses
-    from outcomes.cace.comparisons import run_engagement, write_engagement
+    from outcomes.cace.analyses import engagement_analyses
+    from outcomes.cace.comparisons import write_engagement
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
     d = _read_derived(args.derived, ("adsl", "adtte", "adqs"))
     completed, frame = _completed_data(args, plan, d, "engagement")
-    iv = iv_analyses(d["adsl"], d["adtte"], d["adqs"], plan, completed, frame)
-    res = run_engagement(d["adsl"], d["adtte"], d["adqs"], plan, extra=iv)
+    res = engagement_analyses(d["adsl"], d["adtte"], d["adqs"], plan, completed, frame)
     paths = write_engagement(res, args.tables)
     print(f"engagement: {len(res.estimates)} effects; wrote {', '.join(str(p) for p in paths)}")
     return 0
@@ -253,9 +252,12 @@ def _cmd_mediation(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from outcomes.mediation.admed import split_completed
-    from outcomes.mediation.changemodel import run_job, write_job
+    from outcomes.mediation.changemodel import job_name, run_job, write_job
     from outcomes.plan import AnalysisPlan
 
+    jobs = [(m, o) for m in args.mediator for o in args.outcome]
+    if args.out and len(jobs) > 1:
+        raise OutcomesError(f"{len(jobs)} jobs need --out-dir (--out is one job's prefix)")
     plan = AnalysisPlan.load(args.plan)
     data = pd.read_parquet(args.data)
     completed = None
@@ -264,9 +266,10 @@ def _cmd_mediation(args: argparse.Namespace) -> int:
             raise OutcomesError("mediation: the plan's missing_data.method is mi: pass --imputed "
                                 "(the completed data sets from 'outcomes mediation-data --imputed-out')")
         completed = split_completed(pd.read_parquet(args.imputed))
-    job = run_job(data, plan, args.mediator, args.outcome, completed)
-    paths = write_job(job, args.out)
-    print(f"mediation: {args.mediator} x {args.outcome}: {len(job.estimates)} effects; wrote {paths[0]}")
+    for mediator, outcome in jobs:  # one process for several jobs: start-up paid once
+        job = run_job(data, plan, mediator, outcome, completed)
+        paths = write_job(job, args.out or Path(args.out_dir) / job_name(mediator, outcome))
+        print(f"mediation: {mediator} x {outcome}: {len(job.estimates)} effects; wrote {paths[0]}")
     return 0
 
 
@@ -293,9 +296,27 @@ def _cmd_mediation_gather(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from outcomes.simulate.parameters import ENGAGEMENT_SCENARIOS, MISSINGNESS
+class _SimulatorChoices:
+    """The names of a simulator scenario (``outcomes.simulate.parameters``), looked up only
+    when ``outcomes simulate`` is parsed or its help printed: importing the simulator
+    costs every other command 0.5 s of CPU at start-up (a mediation job is 1.5 s)."""
 
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _names(self) -> tuple[str, ...]:
+        from outcomes.simulate import parameters
+
+        return tuple(getattr(parameters, self.name))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outcomes",
         description="Outcomes of randomised trials of peer support in mental health services.",
@@ -314,8 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="size of the potential-outcome population used for truth.json (default: package default)",
     )
     p.add_argument(
-        "--missingness", default="default", choices=tuple(MISSINGNESS),
-        help="scenario of missed follow-up questionnaires (docs/synthetic-trial.md §9; default: default)",
+        "--missingness", default="default", choices=_SimulatorChoices("MISSINGNESS"), metavar="SCENARIO",
+        help="scenario of missed follow-up questionnaires: %(choices)s (docs/synthetic-trial.md §9; "
+             "default: default)",
     )
     p.add_argument(
         "--mnar-delta", type=float, nargs="+", default=None, metavar="D",
@@ -328,8 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
              "(docs/synthetic-trial.md §10a; default 0: no peer-worker clustering)",
     )
     p.add_argument(
-        "--engagement", default="default", choices=ENGAGEMENT_SCENARIOS,
-        help="who receives the effect: default (everyone randomised to peer support) or selective "
+        "--engagement", default="default", choices=_SimulatorChoices("ENGAGEMENT_SCENARIOS"),
+        metavar="SCENARIO",
+        help="%(choices)s: who receives the effect: default (everyone randomised to peer support) or selective "
              "(a latent compliance type and a contact dose; docs/synthetic-trial.md §10b)",
     )
     p.add_argument(
@@ -471,12 +494,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "here with the plan's settings and seed)")
     p.set_defaults(func=_cmd_mediation_data)
 
-    p = sub.add_parser("mediation", help="one change-model mediation analysis (mediator set x outcome)")
+    p = sub.add_parser("mediation", help="change-model mediation analyses (mediator set x outcome), "
+                                         "one job or several in one process")
     p.add_argument("--data", required=True, help="admed.parquet from 'outcomes mediation-data'")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
-    p.add_argument("--mediator", required=True, help="a PARAMCD, a mechanism (M2) or ALL")
-    p.add_argument("--outcome", required=True, help="wemwbs_m12, readmit_12m or readmit_time")
-    p.add_argument("--out", required=True, help="output prefix: PREFIX.tsv, PREFIX.sensitivity.tsv, PREFIX.json")
+    p.add_argument("--mediator", required=True, nargs="+",
+                   help="a PARAMCD, a mechanism (M2) or ALL; several: every one with every --outcome")
+    p.add_argument("--outcome", required=True, nargs="+", help="wemwbs_m12, readmit_12m or readmit_time")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", help="one job's output prefix: PREFIX.tsv, PREFIX.sensitivity.tsv, PREFIX.json")
+    out.add_argument("--out-dir", help="directory for every job's MEDIATOR__OUTCOME.tsv, "
+                     ".sensitivity.tsv and .json (the names mediation-gather reads)")
     p.add_argument("--imputed", help="with missing_data.method mi: the completed data sets from "
                    "'outcomes mediation-data --imputed-out'")
     p.set_defaults(func=_cmd_mediation)

@@ -159,6 +159,15 @@ def _sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
     return bool((before | tied).all())
 
 
+def in_file_order(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Dataset ``name`` as :func:`write_adam` stores it: its columns in order, its rows
+    sorted by its keys (stable; not re-sorted when the derivation already did)."""
+    frame = frame[columns(name)]
+    if not _sorted(frame, KEYS[name]):
+        frame = frame.sort_values(KEYS[name], kind="mergesort")
+    return frame.reset_index(drop=True)
+
+
 def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
     """Write ``<name>.parquet`` and ``<name>.csv`` for each dataset, sorted by its keys.
 
@@ -172,10 +181,7 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
     for name in DATASETS:
         if name not in datasets:
             continue
-        frame = datasets[name][columns(name)]
-        if not _sorted(frame, KEYS[name]):  # the derivations already sort by the keys
-            frame = frame.sort_values(KEYS[name], kind="mergesort")
-        frame = frame.reset_index(drop=True)
+        frame = in_file_order(name, datasets[name])
         path = out_dir / f"{name}.parquet"
         with atomic_path(path) as tmp:
             write_parquet(frame, tmp)

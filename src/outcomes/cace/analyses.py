@@ -47,6 +47,7 @@ from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
 from outcomes.survival._common import NotEstimableResult, ident
 
+from .comparisons import EngagementResults, run_engagement
 from .dose import fit_dose_response
 from .iv import WEAK_F, IVFit, fit_cace
 from .ivdata import (
@@ -226,3 +227,12 @@ def iv_analyses(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFrame,
                 frames += outcome_rows(imputed[0] if imputed else data, analysis, contrast,
                                        imputed)
     return frames
+
+
+def engagement_analyses(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFrame,
+                        plan: AnalysisPlan, completed: Sequence[pd.DataFrame] | None = None,
+                        frame: ImputationFrame | None = None) -> EngagementResults:
+    """The engagement stage (``outcomes engagement``): engagement by arm and ``cace.tsv``,
+    the rows of :func:`iv_analyses` first, then the per-protocol and as-treated ones."""
+    return run_engagement(adsl, adtte, adqs, plan,
+                          extra=iv_analyses(adsl, adtte, adqs, plan, completed, frame))

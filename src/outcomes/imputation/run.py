@@ -72,22 +72,32 @@ def _reason_in(gaps, column: str, arm: str, by_arm: bool) -> str:
                      if g.column == column and (g.group == arm or not by_arm))
 
 
+def long_table(imp: ImputedData) -> pa.Table:
+    """All data sets stacked (``.imp`` 0..m) as the Arrow table :func:`write_long` stores
+    (no pandas metadata: the file reads the same in R and Python)."""
+    return pa.Table.from_pandas(imp.long(), preserve_index=False).replace_schema_metadata(None)
+
+
 def write_long(imp: ImputedData, path: str | Path) -> Path:
     """All data sets stacked (``.imp`` 0..m), as Parquet; the same data give the same bytes."""
-    table = pa.Table.from_pandas(imp.long(), preserve_index=False)
-    table = table.replace_schema_metadata(None)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression=PARQUET_COMPRESSION,
+        pq.write_table(long_table(imp), tmp, compression=PARQUET_COMPRESSION,
                        compression_level=PARQUET_COMPRESSION_LEVEL)
     return Path(path)
+
+
+def imputed_data(derived: dict[str, pd.DataFrame], plan: AnalysisPlan) -> ImputedData:
+    """The imputations of the derived datasets with the plan's ``missing_data`` settings
+    and its seed."""
+    frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
+    return impute(frame, ImputationSettings.from_plan(plan), plan.seed)
 
 
 def run_impute(derived: dict[str, pd.DataFrame], plan: AnalysisPlan, out_dir: str | Path, *,
                write_imputed: bool | None = None) -> tuple[ImputedData, list[Path]]:
     """Impute with the plan's ``missing_data`` settings and its seed; write the summary
     and, when asked (here or by ``missing_data.write_imputed``), the long data."""
-    frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
-    imp = impute(frame, ImputationSettings.from_plan(plan), plan.seed)
+    imp = imputed_data(derived, plan)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_tsv(missing_summary(imp), out / SUMMARY)
@@ -107,6 +117,14 @@ def read_completed(path: str | Path, frame: ImputationFrame, m: int) -> list[pd.
         long = pq.read_table(path).to_pandas()
     except (OSError, pa.ArrowException) as exc:
         raise ImputedFileError(f"{path}: cannot read: {exc}") from None
+    return completed_sets(long, frame, m, path)
+
+
+def completed_sets(long: pd.DataFrame, frame: ImputationFrame, m: int,
+                   path: str | Path = "imputed data") -> list[pd.DataFrame]:
+    """The completed data sets 1..m of ``long`` (all data sets stacked, as
+    :func:`long_table`), checked as :func:`read_completed` says; ``path`` names the data
+    in the messages."""
     if IMP not in long.columns:
         raise ImputedFileError(f"{path}: no '{IMP}' column: not written by 'outcomes impute'")
     imps = long[IMP].to_numpy()

@@ -373,8 +373,19 @@ def write_job(job: ChangeModelJob, out_prefix: str | Path) -> list[Path]:
     paths = [prefix.with_suffix(".tsv"), prefix.with_suffix(".sensitivity.tsv"), prefix.with_suffix(".json")]
     write_tsv(job.estimates, paths[0])
     write_tsv(job.sensitivity, paths[1])
-    write_text(paths[2], json.dumps(job.report, indent=2, sort_keys=True, default=str) + "\n")
+    write_text(paths[2], report_json(job))
     return paths
+
+
+def report_json(job: ChangeModelJob) -> str:
+    """The text of ``<prefix>.json``: the job's report, values JSON cannot hold as text."""
+    return json.dumps(job.report, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def job_name(mediator: str, outcome: str) -> str:
+    """The name of a job's files (``<name>.tsv`` ...); :func:`gather` stacks the jobs in
+    the order of these names."""
+    return f"{mediator}__{outcome}"
 
 
 FIRST_COLUMNS = (ESTIMATE_COLUMNS[0], "clustering", "estimand", *ESTIMATE_COLUMNS[1:], "events",
@@ -383,15 +394,27 @@ FIRST_COLUMNS = (ESTIMATE_COLUMNS[0], "clustering", "estimand", *ESTIMATE_COLUMN
 
 def gather(job_files: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Stack the jobs' tables (in a fixed order) into mediation.tsv and its sensitivity table."""
-    est, sens, reports = [], [], []
+    jobs = []
     for f in sorted(map(Path, job_files)):
-        est.append(pd.read_csv(f, sep="\t", na_values=["NA"], keep_default_na=False))
         s = f.with_suffix(".sensitivity.tsv")
-        if s.is_file() and s.stat().st_size > 1:
-            frame = pd.read_csv(s, sep="\t", na_values=["NA"], keep_default_na=False)
-            if not frame.empty:
-                sens.append(frame)
-        reports.append(json.loads(f.with_suffix(".json").read_text(encoding="utf-8")))
+        jobs.append(ChangeModelJob(
+            _read_tsv(f),
+            _read_tsv(s) if s.is_file() and s.stat().st_size > 1 else pd.DataFrame(),
+            json.loads(f.with_suffix(".json").read_text(encoding="utf-8"))))
+    return stack_jobs(jobs)
+
+
+def _read_tsv(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", na_values=["NA"], keep_default_na=False)
+
+
+def stack_jobs(jobs: Sequence[ChangeModelJob]
+               ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """mediation.tsv, its sensitivity table and the jobs' reports from ``jobs`` in the
+    order given (:func:`gather`: job-file order, that is :func:`job_name` order)."""
+    est = [j.estimates for j in jobs]
+    sens = [j.sensitivity for j in jobs if not j.sensitivity.empty]
+    reports = [j.report for j in jobs]
     table = pd.concat(est, ignore_index=True)
     first = [c for c in FIRST_COLUMNS if c in table.columns]
     last = [c for c in STATUS_COLUMNS if c in table.columns]

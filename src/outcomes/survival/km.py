@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.utils import median_survival_times
 from scipy import stats
 
 from outcomes.clustering import NONE, PEER_WORKER
@@ -194,6 +192,11 @@ def kaplan_meier(
     arm_col: str = "ARM",
 ) -> KaplanMeierResult:
     """Kaplan–Meier estimate of one ADTTE parameter in each arm (event = ``CNSR == 0``)."""
+    # imported here: lifelines costs a process 0.3 s of CPU to import, and the modules that
+    # only need km_table (the mediation jobs) should not pay it
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
     d = merge_adsl(param(adtte, paramcd), adsl, [arm_col])
     arm_indicator(d[arm_col], arms)
     curves = []

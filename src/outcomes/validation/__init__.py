@@ -12,6 +12,8 @@ Library API::
     result.exit_code       # 0 no unexplained errors, 1 unexplained errors
     result.write("validation")
 
+:func:`validate_texts` validates an extract held in memory (the text of each file).
+
 An unreadable extract raises :class:`outcomes.errors.ExtractUnreadableError` (exit 2).
 :func:`run_validation` is the ``outcomes validate`` command. The rules are listed by
 :func:`rule_catalogue` and in docs/validation.md.
@@ -26,6 +28,7 @@ from outcomes.validation.engine import (
     SUMMARY_COLUMNS,
     ValidationResult,
     validate_extract,
+    validate_texts,
 )
 from outcomes.validation.report import read_clean, run_validation
 from outcomes.validation.rules import Rule
@@ -47,4 +50,5 @@ __all__ = [
     "rule_catalogue",
     "run_validation",
     "validate_extract",
+    "validate_texts",
 ]

@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -59,7 +59,13 @@ from outcomes.validation.findings import (
     unreadable_findings,
 )
 from outcomes.validation.keys import lookup
-from outcomes.validation.reader import RawTable, UnreadableFile, UnreadableFiles, read_table
+from outcomes.validation.reader import (
+    RawTable,
+    UnreadableFile,
+    UnreadableFiles,
+    read_bytes,
+    read_table,
+)
 from outcomes.validation.rules import TABLES, Rule
 from outcomes.validation.schemas import column_kind, item_ranges, table_schema
 from outcomes.validation.structure import file_findings, row_hits
@@ -184,15 +190,45 @@ def validate_extract(
     file) cannot be read at all (exit status 2).
     """
     data_dir = Path(data_dir)
+    result = _validate(lambda: read_extract(data_dir), explanations, arms, registry, data_cut)
+    result.data_dir = data_dir
+    return result
+
+
+def validate_texts(
+    texts: Mapping[str, str | bytes],
+    *,
+    explanations: Path | str | None = None,
+    arms: tuple[str, str] | None = None,
+    registry: Mapping[str, Instrument] | None = None,
+    data_cut: dt.date | str | None = None,
+) -> ValidationResult:
+    """Validate an extract held in memory: ``texts`` maps each table (``participants``,
+    ``questionnaires``, ``admissions``, ``peer_contacts``) to the text of its CSV file.
+    The same checks and outputs as :func:`validate_extract` on the files (findings name
+    the table's file name, ``participants.csv``, ...); nothing is read from or written to
+    disk but the explanations file."""
+    missing = [t for t in TABLES if t not in texts]
+    if missing:
+        raise UnreadableFile(TABLE_FILES[missing[0]], "no such table in memory", table=missing[0])
+
+    def read() -> dict[str, RawTable]:
+        return {t: read_bytes(texts[t] if isinstance(texts[t], bytes) else texts[t].encode("utf-8"),
+                              t, REQUIRED_COLUMNS[t], TABLE_FILES[t]) for t in TABLES}
+
+    return _validate(read, explanations, arms, registry, data_cut)
+
+
+def _validate(read: Callable[[], dict[str, RawTable]], explanations, arms, registry,
+              data_cut) -> ValidationResult:
+    """The validation behind :func:`validate_extract` and :func:`validate_texts`."""
     arms_ = _check_arms(arms)
     cut = _check_data_cut(data_cut)
     registry = _default_registry() if registry is None else registry
     catalogue = build_catalogue()
-    raws = read_extract(data_dir)
+    raws = read()
     expl = load_explanations(Path(explanations), catalogue) if explanations is not None else None
-    result = _Validation(raws, arms_, registry, catalogue, cut).run(expl)
-    result.data_dir = data_dir
-    return result
+    return _Validation(raws, arms_, registry, catalogue, cut).run(expl)
 
 
 class _Validation(FindingsAssembly):

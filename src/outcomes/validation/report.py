@@ -143,6 +143,12 @@ def _clean_table(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
+def clean_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A clean table as the derivation reads it from ``clean/<table>.parquet``
+    (:func:`outcomes.adam.read_clean`), without the file."""
+    return _clean_table(df).to_pandas()
+
+
 @contextmanager
 def _replacing(out_dir: Path, exit_code: int) -> Iterator[Path]:
     """A temporary directory that replaces ``out_dir`` as a whole once complete.
