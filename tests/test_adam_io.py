@@ -132,6 +132,9 @@ def test_parquet_types_and_round_trip(tmp_path):
     back = read_adam(tmp_path)
     for name in DATASETS:
         pd.testing.assert_frame_equal(back[name], datasets[name], check_dtype=False)
+    some = read_adam(tmp_path, ("adsl", "adtte"))  # only the datasets asked for
+    assert list(some) == ["adsl", "adtte"]
+    pd.testing.assert_frame_equal(some["adtte"], back["adtte"], check_exact=True)
     meta = pq.ParquetFile(tmp_path / "adsl.parquet").metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     csv = (tmp_path / "adtte.csv").read_text().splitlines()

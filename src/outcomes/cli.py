@@ -80,7 +80,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 def _read_derived(directory: str, names: tuple[str, ...]):
     from outcomes.adam import read_adam
 
-    derived = read_adam(Path(directory))
+    derived = read_adam(Path(directory), names)
     missing = [n for n in names if n not in derived]
     if missing:
         raise OutcomesError(f"{directory}: missing derived datasets {', '.join(missing)} (run 'outcomes derive')")
