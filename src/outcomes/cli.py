@@ -77,10 +77,10 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_derived(directory: str, names: tuple[str, ...]):
+def _read_derived(directory: str, names: tuple[str, ...], columns=None):
     from outcomes.adam import read_adam
 
-    derived = read_adam(Path(directory), names)
+    derived = read_adam(Path(directory), names, columns)
     missing = [n for n in names if n not in derived]
     if missing:
         raise OutcomesError(f"{directory}: missing derived datasets {', '.join(missing)} (run 'outcomes derive')")
@@ -150,11 +150,12 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
 
 
 def _cmd_impute(args: argparse.Namespace) -> int:
+    from outcomes.imputation.frame import ADQS_COLUMNS
     from outcomes.imputation.run import run_impute
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
-    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"), {"adqs": ADQS_COLUMNS})
     imp, paths = run_impute(d, plan, args.out, write_imputed=True if args.write_imputed else None)
     print(f"impute: {int(imp.imputed.to_numpy().sum())} values imputed {imp.m} times "
           f"({imp.settings.method}); wrote {', '.join(str(p) for p in paths)}")
@@ -162,11 +163,12 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 
 
 def _cmd_tipping(args: argparse.Namespace) -> int:
+    from outcomes.imputation.frame import ADQS_COLUMNS
     from outcomes.imputation.tipping import run_tipping
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
-    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"), {"adqs": (*ADQS_COLUMNS, "PARAM")})
     results, paths = run_tipping(d, plan, args.table, args.figures, args.imputed)
     points = sum(len(r.grid) for r in results)
     print(f"tipping: {len(results)} outcome(s), {points} grid points; "

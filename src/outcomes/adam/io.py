@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -123,16 +123,18 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
     return written
 
 
-def read_adam(out_dir: str | Path, names: tuple[str, ...] = DATASETS) -> dict[str, pd.DataFrame]:
-    """Read the datasets ``names`` written by :func:`write_adam`, dates back as
-    ``datetime64[s]``. Each Arrow column is freed as soon as it is converted
-    (``self_destruct``): ADQS at n = 100,000 (4.2 million rows, 0.95 GB in pandas) peaks at
-    1.2 GB instead of 1.4 GB."""
+def read_adam(out_dir: str | Path, names: tuple[str, ...] = DATASETS,
+              columns: Mapping[str, Sequence[str]] | None = None) -> dict[str, pd.DataFrame]:
+    """Read the datasets ``names`` written by :func:`write_adam` (only ``columns[name]``
+    when given), dates back as ``datetime64[s]``. Each Arrow column is freed as soon as it
+    is converted (``self_destruct``): ADQS at n = 100,000 (4.2 million rows, 0.95 GB in
+    pandas) peaks at 1.2 GB instead of 1.4 GB."""
     out = {}
     for name in names:
         path = Path(out_dir) / f"{name}.parquet"
         if path.is_file():
-            table = pq.read_table(path)
+            cols = None if columns is None or name not in columns else list(columns[name])
+            table = pq.read_table(path, columns=cols)
             schema = table.schema
             frame = table.to_pandas(self_destruct=True)
             del table
