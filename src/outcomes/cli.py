@@ -137,11 +137,13 @@ def _cmd_engagement(args: argparse.Namespace) -> int:
 def _cmd_questionnaires(args: argparse.Namespace) -> int:
     from outcomes.imputation.ancova import questionnaire_results
     from outcomes.plan import AnalysisPlan
+    from outcomes.questionnaires import ADQS_COLUMNS
     from outcomes.tables import write_tsv
 
     plan = AnalysisPlan.load(args.plan)
     mi = plan.missing_data.method == "mi"
-    d = _read_derived(args.derived, ("adsl", "adqs", "adtte") if mi else ("adsl", "adqs"))
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte") if mi else ("adsl", "adqs"),
+                      {"adqs": ADQS_COLUMNS})
     completed, frame = _completed_data(args, plan, d, "questionnaires")
     table = questionnaire_results(d["adqs"], d["adsl"], plan, completed, frame)
     write_tsv(table, args.out)
