@@ -135,6 +135,8 @@ def test_parquet_types_and_round_trip(tmp_path):
     some = read_adam(tmp_path, ("adtte", "adsl"))  # a stage reads only what it uses
     assert list(some) == ["adtte", "adsl"]
     pd.testing.assert_frame_equal(some["adtte"], back["adtte"])
+    cols = read_adam(tmp_path, ("adtte",), {"adtte": ["USUBJID", "ADT"]})["adtte"]
+    pd.testing.assert_frame_equal(cols, back["adtte"][["USUBJID", "ADT"]], check_exact=True)
     meta = pq.ParquetFile(tmp_path / "adsl.parquet").metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     csv = (tmp_path / "adtte.csv").read_text().splitlines()

@@ -382,3 +382,39 @@ def test_cli_questionnaires_pools_the_imputed_file_and_refuses_a_stale_one(deriv
     assert f"WEMWBS_baseline of participant {adqs.at[k, 'USUBJID']}" in err and "rerun" in err
     long.write_text("not parquet")
     assert "cannot read" in error("--imputed", str(long))
+
+
+def test_the_long_file_is_read_back_one_column_at_a_time_to_the_bit(imputed, tmp_path):
+    """write_long writes one row group per data set; read_completed's data sets (built on
+    access from data set 0 and the imputed cells) equal ImputedData.completed(i) exactly,
+    also when narrowed to the columns of one analysis; a text column that differs between
+    data sets is refused."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from outcomes.imputation.run import ImputedFileError, read_completed, select_columns, write_long
+
+    path = write_long(imputed, tmp_path / "long.parquet")
+    assert pq.ParquetFile(path).metadata.num_row_groups == imputed.m + 1
+    sets = read_completed(path, imputed.frame, imputed.m)
+    assert len(sets) == imputed.m and len(sets[:]) == imputed.m
+    long, n = pq.read_table(path).to_pandas(), len(imputed.frame.data)  # the whole file
+    for i in range(1, imputed.m + 1):
+        pd.testing.assert_frame_equal(sets[i - 1], imputed.completed(i), check_exact=True)
+        rows = long.iloc[i * n:(i + 1) * n].reset_index(drop=True).drop(columns=".imp")
+        pd.testing.assert_frame_equal(sets[i - 1], rows, check_exact=True)
+    cols = ["ARM", "WEMWBS_month_12", "NOPE"]
+    only = select_columns(sets, cols)
+    pd.testing.assert_frame_equal(only[-1], imputed.completed(imputed.m)[cols[:2]],
+                                  check_exact=True)
+    assert select_columns(list(sets), cols)[0].shape[1] == sets[0].shape[1]
+    with pytest.raises(IndexError):
+        sets[imputed.m]
+    table = pq.read_table(path)
+    arm = table["ARM"].to_pylist()
+    arm[-1] = "another arm"
+    bad = table.set_column(table.schema.get_field_index("ARM"), "ARM",
+                           pa.array(arm, table["ARM"].type))
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    with pytest.raises(ImputedFileError, match=f"ARM of data set {imputed.m} is not that of"):
+        read_completed(tmp_path / "bad.parquet", imputed.frame, imputed.m)

@@ -148,11 +148,13 @@ def _cmd_engagement(args: argparse.Namespace) -> int:
 def _cmd_questionnaires(args: argparse.Namespace) -> int:
     from outcomes.imputation.ancova import questionnaire_results
     from outcomes.plan import AnalysisPlan
+    from outcomes.questionnaires import ADQS_COLUMNS
     from outcomes.tables import write_tsv
 
     plan = AnalysisPlan.load(args.plan)
     mi = plan.missing_data.method == "mi"
-    d = _read_derived(args.derived, ("adsl", "adqs", "adtte") if mi else ("adsl", "adqs"))
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte") if mi else ("adsl", "adqs"),
+                      {"adqs": ADQS_COLUMNS})
     completed, frame = _completed_data(args, plan, d, "questionnaires")
     table = questionnaire_results(d["adqs"], d["adsl"], plan, completed, frame)
     write_tsv(table, args.out)
@@ -161,11 +163,12 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
 
 
 def _cmd_impute(args: argparse.Namespace) -> int:
+    from outcomes.imputation.frame import ADQS_COLUMNS
     from outcomes.imputation.run import run_impute
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
-    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"), {"adqs": ADQS_COLUMNS})
     imp, paths = run_impute(d, plan, args.out, write_imputed=True if args.write_imputed else None)
     print(f"impute: {int(imp.imputed.to_numpy().sum())} values imputed {imp.m} times "
           f"({imp.settings.method}); wrote {', '.join(str(p) for p in paths)}")
@@ -173,11 +176,12 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 
 
 def _cmd_tipping(args: argparse.Namespace) -> int:
+    from outcomes.imputation.frame import ADQS_COLUMNS
     from outcomes.imputation.tipping import run_tipping
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
-    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"))
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"), {"adqs": (*ADQS_COLUMNS, "PARAM")})
     results, paths = run_tipping(d, plan, args.table, args.figures, args.imputed)
     points = sum(len(r.grid) for r in results)
     print(f"tipping: {len(results)} outcome(s), {points} grid points; "

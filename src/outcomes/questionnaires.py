@@ -276,6 +276,11 @@ def not_estimable_ancova(data: pd.DataFrame, reason: str, *, treated_arm: str,
     )
 
 
+#: The ADQS columns the questionnaire analyses read (:func:`questionnaire_ancova`, and the
+#: imputation frame's under MI): 6 of 17, 0.37 of 0.95 GB in pandas at n = 100,000.
+ADQS_COLUMNS: tuple[str, ...] = ("USUBJID", "PARAMCD", "PARAM", "ABLFL", "AVISIT", "AVAL")
+
+
 def questionnaire_ancova(
     adqs: pd.DataFrame,
     adsl: pd.DataFrame,

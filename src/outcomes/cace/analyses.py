@@ -43,6 +43,7 @@ from outcomes.imputation.ancova import BASELINE
 from outcomes.imputation.frame import ImputationFrame
 from outcomes.imputation.gaps import not_imputed_cells, not_imputed_reason
 from outcomes.imputation.pool import rubin
+from outcomes.imputation.run import select_columns
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
 from outcomes.survival._common import NotEstimableResult, ident
@@ -214,10 +215,12 @@ def iv_analyses(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFrame,
                 pooled.append(None)
                 lost.append("")
                 continue
-            pooled.append(completed_score_data(completed, base, plan, **ids))
+            sets = select_columns(completed, ("USUBJID", "ARM", f"{paramcd}_{visit}",
+                                      f"{paramcd}_{BASELINE}"))
+            pooled.append(completed_score_data(sets, base, plan, **ids))
             lost.append("" if cells is None else not_imputed_reason(
-                completed[0], cells, [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"],
-                completed[0]["ARM"].astype(str).isin(plan.arms).to_numpy()))
+                sets[0], cells, [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"],
+                sets[0]["ARM"].astype(str).isin(plan.arms).to_numpy()))
     frames: list[pd.DataFrame] = []
     for analysis in (CACE, DOSE_RESPONSE):
         for data, imputed, why in zip(outcomes, pooled, lost, strict=True):

@@ -31,6 +31,7 @@ from outcomes.estimands.rows import QUESTIONNAIRES, with_estimands
 from outcomes.imputation.frame import ImputationFrame
 from outcomes.imputation.gaps import not_imputed_cells, not_imputed_reason
 from outcomes.imputation.pool import PooledEstimate, rubin
+from outcomes.imputation.run import select_columns
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
 from outcomes.questionnaires import (
@@ -140,6 +141,8 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
     ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, paramcd=paramcd,
                param=param, avisit=visit)
     arms = (plan.treated_arm, plan.control_arm)
+    completed = select_columns(completed, ("USUBJID", "ARM", *plan.stratifiers, f"{paramcd}_{visit}",
+                                   f"{paramcd}_{BASELINE}"))
     data = [_score_data(c, paramcd, visit, clusters, plan.stratifiers) for c in completed]
     m = len(data)
 

@@ -24,6 +24,9 @@ VISIT_DAYS: dict[str, int] = {"baseline": 0, "month_4": 122, "month_12": 365}
 #: ADSL columns of every imputation model (strata, age, prior admissions).
 ADSL_PREDICTORS: tuple[str, ...] = ("SITEID", "DIAGGR", "AGE", "PRIORADM")
 ID_COLUMNS: tuple[str, ...] = ("USUBJID", "ARM", "TRT01PN")
+#: The ADQS columns :func:`imputation_frame` reads (the impute command reads no others:
+#: 0.3 of the 0.95 GB of ADQS at n = 100,000).
+ADQS_COLUMNS: tuple[str, ...] = ("USUBJID", "PARAMCD", "AVISIT", "AVAL")
 
 
 class ImputationFrameError(OutcomesError):

