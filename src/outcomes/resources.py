@@ -68,46 +68,39 @@ def _at(size_mb: float, c: StageCost, small: float, large: float, exponent: floa
     return large * (size_mb / c.large_mb) ** max(1.0, exponent)
 
 
-# Calibration. Small end: benchmarks/scale.py on a simulated trial of 600 (0.49 MB of
-# extract), config/config.yaml, 2026-11-30, 2 cores of a VM shared by seven engineers (load
-# average ~20): peak RSS in MiB (the larger of Snakemake's samples and the kernel's
-# high-water mark of each job, outcomes.resources.record_usage) and CPU seconds of the
-# largest job of the rule; a SLURM job has its cores to itself, so CPU time is its runtime
-# when CPU-bound, and the runtime margin covers the rest. Large end, where the benchmark
-# has not yet run at n = 100,000 (83 MB): survival, validate and derive measured alone
-# (below; survival's runtime from issue 17's 110 s), validate with the
-# 3.5-million-findings case of "Validate stage" in benchmarks/README.md as a floor of 18 MB
-# per MB of extract (5,978 MB for 336 MB), and for every other rule the
-# declaration it had before (mem_mb, and runtime / RUNTIME_MARGIN), which no job was seen
-# to exceed. Rerun benchmarks/scale.py at n = 100,000 and copy its calibration block here.
-SMALL_MB = 0.49
-LARGE_MB = 83.0
+# Calibration: benchmarks/scale.py (config/config.yaml, 2 cores, idle VM, 2026-12-01) at
+# n = 600 (0.49 MB of extract) and n = 20,000 (16.4 MB): peak RSS in MiB (the larger of
+# Snakemake's samples and the kernel's high-water mark of each job,
+# outcomes.resources.record_usage) and CPU seconds of the largest job of the rule; a SLURM
+# job has its cores to itself, so CPU time is its runtime when CPU-bound, and the runtime
+# margin covers the rest. validate, derive and survival also alone at n = 100,000 (83 MB);
+# validate with the 3.5-million-findings case of "Validate stage" in benchmarks/README.md
+# as a floor of 18 MB per MB of extract (5,978 MB for 336 MB). The whole plan has not run
+# at n = 100,000 yet: rerun benchmarks/scale.py there and copy its calibration block here.
+SMALL_MB = 0.488  # n = 600 (benchmarks/scale.py, seed 17)
+MEDIUM_MB = 16.417  # n = 20,000 (/work/data/n20000 of benchmarks/README.md, seed 17)
+LARGE_MB = 83.0  # n = 100,000
 STAGE_COSTS: dict[str, StageCost] = {
-    # Measured at n = 600 (peak, CPU of the largest job): analysis_plan, validate, derive,
-    # impute, tipping_point, survival, mediation_data, mediation_job (17 of its 27 jobs;
-    # the run was stopped there). Not measured, estimated from the measured stages:
-    # validation_gate, questionnaire_ancova, engagement, mediation_gather, multiplicity,
-    # provenance, report at n = 600.
-    "analysis_plan": StageCost(SMALL_MB, LARGE_MB, 126, 126, 0.8, 0.8),
-    # validate at n = 100,000 measured on its own (CLI, 2026-12-01): 916 MiB, 4.4 s CPU
-    "validate": StageCost(SMALL_MB, LARGE_MB, 200, 916, 1.7, 4.4, rss_per_mb_floor=18.0),
-    "validation_gate": StageCost(SMALL_MB, LARGE_MB, 10, 10, 0.1, 0.1),
-    # derive at n = 100,000 measured on its own (CLI, 2026-12-01): 2,881 MiB, 80.2 s CPU
-    "derive_adam": StageCost(SMALL_MB, LARGE_MB, 225, 2881, 1.9, 80.2),
-    "impute": StageCost(SMALL_MB, LARGE_MB, 247, 1000, 10.2, 300, work=("m",)),
-    "questionnaire_ancova": StageCost(SMALL_MB, LARGE_MB, 300, 2000, 10, 300, work=("m",)),
-    "tipping_point": StageCost(SMALL_MB, LARGE_MB, 346, 1000, 70.7, 600, work=("m",)),
-    # survival at n = 100,000 alone (CLI, 2026-12-01) was killed by the kernel's OOM killer
-    # at 20,110 MiB (83 s CPU): a lower bound of its peak, above issue 17's 3.8 GB
-    "survival": StageCost(SMALL_MB, LARGE_MB, 291, 20110, 4.2, 110,
+    # Measured by benchmarks/scale.py on the merged code of 2026-12-01 on an idle machine
+    # (peak RSS MiB and CPU s of the largest job) at n = 600 and 20,000; beyond 20,000 a
+    # stage's declaration grows at least linearly (decisions L69). validate, derive and
+    # survival were also measured alone at n = 100,000 (CLI, after their issue-17 changes).
+    "analysis_plan": StageCost(SMALL_MB, MEDIUM_MB, 126, 126, 0.8, 0.8),
+    "validate": StageCost(SMALL_MB, LARGE_MB, 193, 916, 1.6, 4.4, rss_per_mb_floor=18.0),
+    "validation_gate": StageCost(SMALL_MB, MEDIUM_MB, 10, 10, 0.1, 0.1),
+    "derive_adam": StageCost(SMALL_MB, LARGE_MB, 204, 1360, 1.5, 17.8),
+    "impute": StageCost(SMALL_MB, MEDIUM_MB, 199, 444, 8.6, 45.3, work=("m",)),
+    "questionnaire_ancova": StageCost(SMALL_MB, MEDIUM_MB, 299, 1070, 45.0, 134.5, work=("m",)),
+    "tipping_point": StageCost(SMALL_MB, MEDIUM_MB, 330, 1100, 44.3, 220.9, work=("m",)),
+    "survival": StageCost(SMALL_MB, LARGE_MB, 267, 686, 3.4, 40.9,
                           work=("hospital_days_n_boot",)),
-    "engagement": StageCost(SMALL_MB, LARGE_MB, 300, 2000, 10, 300, work=("m",)),
-    "mediation_data": StageCost(SMALL_MB, LARGE_MB, 313, 2000, 2.8, 300, work=("m",)),
-    "mediation_job": StageCost(SMALL_MB, LARGE_MB, 267, 2000, 14.0, 600, work=("m", "n_boot")),
-    "mediation_gather": StageCost(SMALL_MB, LARGE_MB, 300, 1000, 5, 200),
-    "multiplicity": StageCost(SMALL_MB, LARGE_MB, 200, 500, 2, 100),
-    "provenance": StageCost(SMALL_MB, LARGE_MB, 200, 500, 2, 100),
-    "report": StageCost(SMALL_MB, LARGE_MB, 300, 2000, 10, 200),
+    "engagement": StageCost(SMALL_MB, MEDIUM_MB, 440, 4082, 15.2, 253.1, work=("m",)),
+    "mediation_data": StageCost(SMALL_MB, MEDIUM_MB, 330, 2501, 2.4, 11.2, work=("m",)),
+    "mediation_job": StageCost(SMALL_MB, MEDIUM_MB, 263, 1346, 15.1, 133.3, work=("m", "n_boot")),
+    "mediation_gather": StageCost(SMALL_MB, MEDIUM_MB, 221, 221, 2.0, 2.0),
+    "multiplicity": StageCost(SMALL_MB, MEDIUM_MB, 236, 237, 1.9, 2.0),
+    "provenance": StageCost(SMALL_MB, MEDIUM_MB, 41, 42, 0.1, 0.1),
+    "report": StageCost(SMALL_MB, MEDIUM_MB, 363, 551, 7.5, 14.8),
 }
 
 #: ``python -m outcomes`` sub-command -> the rule that runs it (validation_gate runs none)
