@@ -52,6 +52,16 @@ def _rows(res, kind="interventional"):
     return t.loc[iv if kind == "interventional" else ~iv].set_index("effect")
 
 
+def _single_set(d):
+    """The engine's design of mediator m alone with covariate x (arm a), as a SetModel."""
+    from outcomes.mediation.models import SetModel
+
+    one = np.ones((len(d), 1))
+    X, T, M = d[["x"]].to_numpy(), d["a"].to_numpy(), d[["m"]].to_numpy()
+    return SetModel("m", "single", ("m",), ["x"], np.hstack([one, X]), np.hstack([one, T[:, None], X]),
+                    np.hstack([one, T[:, None], M, X]), M, False, False, "a")
+
+
 def _ridge_logit(d, y, xs):
     """Ridge logistic regression with the confounder models' penalty (CONFOUNDER_RIDGE / 2
     x squared coefficients of the columns standardised over the sample) by scipy's BFGS
@@ -138,20 +148,14 @@ def test_quadrature_matches_brute_force_monte_carlo(outcome):
     mean) from the same fitted models, to 4 Monte Carlo SEs (SE from 4 independent runs)."""
     from outcomes.mediation.engine import K_REF
     from outcomes.mediation.interventional import InterventionalAnalysis
-    from outcomes.mediation.models import SetModel
 
     d = _data(600, 5, outcome=outcome)
     kw = (dict(outcome="y") if outcome == "logistic" else dict(time="days", event="event"))
     res = fit_mediation(d, exposure="a", mediators=["m"], outcome_type=outcome,
                         covariates=["x"], n_boot=0, rng=np.random.default_rng(6),
                         exposure_induced_confounders=["L"], **kw)
-    n = len(d)
-    one = np.ones((n, 1))
-    X = d[["x"]].to_numpy()
     T = d["a"].to_numpy()
-    M = d[["m"]].to_numpy()
-    s = SetModel("m", "single", ("m",), ["x"], np.hstack([one, X]), np.hstack([one, T[:, None], X]),
-                 np.hstack([one, T[:, None], M, X]), M, False, False, "a")
+    s = _single_set(d)
     y = d["y"].to_numpy() if outcome == "logistic" else None
     tm = d["days"].to_numpy() if outcome == "weibull" else None
     ev = d["event"].to_numpy() if outcome == "weibull" else None
@@ -255,15 +259,11 @@ def test_outcome_weights_reach_the_outcome_model_only():
     with 0/1 weights the linear closed form uses the outcome model of the weighted rows."""
     from outcomes.mediation.engine import K_REF
     from outcomes.mediation.interventional import InterventionalAnalysis
-    from outcomes.mediation.models import SetModel
 
     d = _data(500, 18)
     keep = (np.arange(len(d)) % 3 != 0).astype(float)
-    n = len(d)
-    one = np.ones((n, 1))
-    X, T, M = d[["x"]].to_numpy(), d["a"].to_numpy(), d[["m"]].to_numpy()
-    s = SetModel("m", "single", ("m",), ["x"], np.hstack([one, X]), np.hstack([one, T[:, None], X]),
-                 np.hstack([one, T[:, None], M, X]), M, False, False, "a")
+    T = d["a"].to_numpy()
+    s = _single_set(d)
     ivs = InterventionalAnalysis([s], d[["L"]].to_numpy(), ["L"], T, "linear",
                                  d["y"].to_numpy(), None, None, 365.0,
                                  outcome_weights=lambda W: W * keep)
@@ -291,15 +291,11 @@ def test_ridge_outcome_models_match_scipy():
         OUTCOME_RIDGE,
         InterventionalAnalysis,
     )
-    from outcomes.mediation.models import SetModel
 
     assert OUTCOME_RIDGE == CONFOUNDER_RIDGE  # so _ridge_logit's penalty is the outcome model's
     d = _data(500, 21, engagement=True, outcome="logistic")
-    n = len(d)
-    one = np.ones((n, 1))
-    X, T, M = d[["x"]].to_numpy(), d["a"].to_numpy(), d[["m"]].to_numpy()
-    s = SetModel("m", "single", ("m",), ["x"], np.hstack([one, X]), np.hstack([one, T[:, None], X]),
-                 np.hstack([one, T[:, None], M, X]), M, False, False, "a")
+    T = d["a"].to_numpy()
+    s = _single_set(d)
     ivs = InterventionalAnalysis([s], d[["L"]].to_numpy(), ["L"], T, "logistic",
                                  d["y"].to_numpy(), None, None, 365.0)
     ivs.point(K_REF)
