@@ -30,8 +30,18 @@ import pandas as pd
 import pytest
 from rscript import R_DIR, require_r
 
-from outcomes.cace import dose_instruments, fit_cace, fit_dose_response, two_stage_least_squares
-from outcomes.clustering import cluster_ids
+from outcomes.cace import (
+    Clusters,
+    cace_model,
+    dose_instruments,
+    dose_model,
+    fit_cace,
+    fit_dose_response,
+    two_stage_least_squares,
+)
+from outcomes.cace.iv import _sandwich
+from outcomes.clustering import cluster_codes, cluster_ids
+from outcomes.clustering.robust import cluster_robust_cov
 from outcomes.errors import NotEstimable
 
 RTOL = 1e-8
@@ -273,3 +283,40 @@ def test_dose_response_guards(trial):
         fit_dose_response(trial["y"], trial["NCONTACT"], trial["ARM"], None, ["BASE"])
     with pytest.raises(NotEstimable, match="no participant had a contact"):
         fit_dose_response(trial["y"], trial["NCONTACT"] * 0, trial["ARM"], covariates(trial))
+
+
+def test_cr1_variances_are_those_of_cluster_robust_cov_to_the_last_bit(trial):
+    """The coded clusters (:class:`Clusters`, made once per outcome) give the variance,
+    the first-stage variance and Hansen's J of ``cluster_robust_cov`` on the labels
+    exactly (more than 10 clusters, so its text order of the codes differs from theirs)."""
+    labels = trial["CLUSTER"].to_numpy()
+    cl = Clusters.of(labels)
+    assert cl.n_clusters > 10
+    codes = cluster_codes(labels)[0]
+    U = np.random.default_rng(3).normal(size=(labels.size, 4)) * 1e3
+    B = np.random.default_rng(4).normal(size=(4, 4))
+    for adjust in (True, False):
+        assert np.array_equal(cl.meat(U, adjust),
+                              cluster_robust_cov(U, codes, adjust=adjust))
+    n, k = U.shape[0], 4
+    assert np.array_equal(_sandwich(U, B, cl, k),
+                          cluster_robust_cov(U, codes, B, adjust=True) * ((n - 1) / (n - k)))
+    with pytest.raises(NotEstimable, match="at least 2 clusters"):
+        Clusters.of(np.array(["a"] * 5)).meat(U[:5], True)
+
+
+@pytest.mark.parametrize("model", ["cace", "dose", "dose_w"])
+def test_one_model_fits_both_designs_as_two_separate_fits(trial, model):
+    """``iv_model(...).fit(clusters)`` twice (HC1, CR1) is ``two_stage_least_squares`` of
+    each design, to the last bit, with the labels or with :class:`Clusters`."""
+    w = trial["w"] if model.endswith("_w") else None
+    if model == "cace":
+        m = cace_model(trial["y"], trial["ENGFL"], trial["ARM"], covariates(trial), weights=w)
+    else:
+        m = dose_model(trial["y"], trial["NCONTACT"], trial["ARM"], covariates(trial),
+                       ["BASE"], weights=w)
+    labels = trial["CLUSTER"].to_numpy()
+    for clusters, got in ((None, m.fit()), (labels, m.fit(labels)),
+                          (labels, m.fit(Clusters.of(labels)))):
+        want = fit(trial, model, clustered=clusters is not None).to_frame()
+        pd.testing.assert_frame_equal(got.to_frame(), want, check_exact=True)

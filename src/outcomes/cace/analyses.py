@@ -30,7 +30,8 @@ with ``status = not estimable`` and the reason (:class:`outcomes.errors.NotEstim
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
 import numpy as np
@@ -49,20 +50,21 @@ from outcomes.plan import AnalysisPlan
 from outcomes.survival._common import NotEstimableResult, ident
 
 from .comparisons import EngagementResults, run_engagement
-from .dose import fit_dose_response
-from .iv import WEAK_F, IVFit, fit_cace
+from .dose import dose_model
+from .iv import WEAK_F, Clusters, IVFit, IVModel, cace_model
 from .ivdata import (
     DOSE,
     RECEIPT,
     IVData,
-    completed_score_data,
     engagement_columns,
+    iter_completed_score_data,
     observed_scores,
     readmission_data,
     score_data,
 )
 
 CACE, DOSE_RESPONSE = "cace", "dose_response"
+ANALYSES = (CACE, DOSE_RESPONSE)
 ESTIMATE_TYPE = {DOSE_RESPONSE: "effect_per_contact"}
 #: The columns of :meth:`IVFit.row` a row keeps (after the identification).
 FIT_COLUMNS = (
@@ -81,25 +83,100 @@ OVERID_MEDIANS = ("sargan", "sargan_p_value", "hansen_j", "hansen_j_p_value")
 def fit_iv(data: IVData, analysis: str, clustering: str) -> IVFit:
     """The CACE (``analysis = cace``) or effect-per-contact fit of one outcome's data,
     HC1 (``clustering = none``) or CR1 by peer worker. Raises :class:`NotEstimable`."""
-    what = data.labels["outcome"]
-    if data.n == 0:
-        raise NotEstimable(f"no participant of either arm has {what} (and its baseline)")
-    clusters = None
-    if clustering == PEER_WORKER:
-        check_peer_workers(data.clusters, what=f"the peer-worker (CR1) variance of {what}")
-        clusters = data.clusters
-    arm = pd.Series(data.arm, name="ARM")
-    if analysis == CACE:
-        return fit_cace(data.y, pd.Series(data.receipt, name=RECEIPT), arm, data.covariates,
-                        clusters=clusters, weights=data.weights, what=what)
-    cov, keep = data.dose_design()
-    if not keep.any():
-        raise NotEstimable(f"dose–response of {what}: no participant with every dose "
-                           f"modifier ({', '.join(data.modifiers)}) known")
-    return fit_dose_response(
-        data.y[keep], pd.Series(data.dose[keep], name=DOSE), arm[keep], cov, data.modifiers,
-        clusters=None if clusters is None else clusters[keep],
-        weights=None if data.weights is None else data.weights[keep], what=what)
+    return _Designs(data, analysis).fit(clustering)
+
+
+class _Designs:
+    """The fits of one analysis of one outcome's data in both designs (``none``,
+    ``peer_worker``), as :func:`fit_iv` makes them one at a time: the checks in the same
+    order and the same numbers, but the 2SLS fit up to its variance
+    (:class:`outcomes.cace.iv.IVModel`) made once for both, and the peer-worker check
+    and cluster codes once per cluster labels (``clusters``: shared by the outcome's
+    completed data sets)."""
+
+    def __init__(self, data: IVData, analysis: str, clusters: _ClusterCache | None = None):
+        self.data, self.analysis = data, analysis
+        self.what = data.labels["outcome"]
+        self.clusters = clusters if clusters is not None else _ClusterCache()
+        self._model: IVModel | NotEstimable | None = None
+        self._keep: np.ndarray | None = None
+
+    def _make(self) -> IVModel:
+        data, what = self.data, self.what
+        arm = pd.Series(data.arm, name="ARM")
+        if self.analysis == CACE:
+            return cace_model(data.y, pd.Series(data.receipt, name=RECEIPT), arm,
+                              data.covariates, weights=data.weights, what=what)
+        cov, keep = data.dose_design()
+        if not keep.any():
+            raise NotEstimable(f"dose–response of {what}: no participant with every dose "
+                               f"modifier ({', '.join(data.modifiers)}) known")
+        self._keep = keep
+        return dose_model(
+            data.y[keep], pd.Series(data.dose[keep], name=DOSE), arm[keep], cov,
+            data.modifiers, weights=None if data.weights is None else data.weights[keep],
+            what=what)
+
+    def model(self) -> IVModel:
+        if self._model is None:
+            try:
+                self._model = self._make()
+            except NotEstimable as exc:
+                self._model = exc
+        if isinstance(self._model, NotEstimable):
+            raise self._model
+        return self._model
+
+    def fit(self, clustering: str) -> IVFit:
+        """The fit of one design; raises :class:`NotEstimable`."""
+        if self.data.n == 0:
+            raise NotEstimable(f"no participant of either arm has {self.what} (and its "
+                               "baseline)")
+        if clustering != PEER_WORKER:
+            return self.model().fit(None)
+        self.clusters.check(self.data.clusters, self.what)
+        model = self.model()
+        return model.fit(self.clusters.coded(self.data.clusters, self._keep))
+
+    def fits(self) -> dict[str, IVFit | NotEstimable]:
+        """Each design's fit, or the :class:`NotEstimable` that stopped it."""
+        out: dict[str, IVFit | NotEstimable] = {}
+        for clustering in (NONE, PEER_WORKER):
+            try:
+                out[clustering] = self.fit(clustering)
+            except NotEstimable as exc:
+                out[clustering] = exc
+        return out
+
+
+class _ClusterCache:
+    """:func:`check_peer_workers` and the :class:`Clusters` of cluster labels (the rows
+    ``keep`` of them), once per labels array: the completed data sets of one outcome share
+    it. Each entry holds its array, so its ``id`` is not reused while cached."""
+
+    def __init__(self) -> None:
+        self._checked: dict[int, tuple[np.ndarray, NotEstimable | None]] = {}
+        self._coded: dict[tuple[int, bytes | None], tuple[np.ndarray, Clusters]] = {}
+
+    def check(self, labels: np.ndarray, what: str) -> None:
+        hit = self._checked.get(id(labels))
+        if hit is None or hit[0] is not labels:
+            try:
+                check_peer_workers(labels, what=f"the peer-worker (CR1) variance of {what}")
+                hit = (labels, None)
+            except NotEstimable as exc:
+                hit = (labels, exc)
+            self._checked[id(labels)] = hit
+        if hit[1] is not None:
+            raise NotEstimable(hit[1].reason)
+
+    def coded(self, labels: np.ndarray, keep: np.ndarray | None) -> Clusters:
+        key = (id(labels), None if keep is None else np.packbits(keep).tobytes())
+        hit = self._coded.get(key)
+        if hit is None or hit[0] is not labels:
+            hit = (labels, Clusters.of(labels if keep is None else labels[keep]))
+            self._coded[key] = hit
+        return hit[1]
 
 
 def _identity(data: IVData, analysis: str, clustering: str, contrast: str) -> dict:
@@ -144,44 +221,74 @@ def _attempt(make: Callable[[], dict], identity: dict) -> pd.DataFrame:
         return NotEstimableResult(exc.reason, (identity,)).to_frame()
 
 
-def _row(data: IVData, analysis: str, clustering: str, identity: dict,
-         imputed: Sequence[IVData] | None) -> dict:
+def _estimated_row(fit: IVFit | NotEstimable, identity: dict) -> dict:
+    """:func:`fit_row` of ``fit``; raises it when it is the reason there is no fit."""
+    if isinstance(fit, NotEstimable):
+        raise fit
+    return fit_row(fit, identity)
+
+
+def outcome_rows(data: IVData, contrast: str, imputed: Iterable[IVData] | None = None
+                 ) -> dict[str, list[pd.DataFrame]]:
+    """The ``none`` then ``peer_worker`` rows of each analysis (``cace``,
+    ``dose_response``) of one outcome: fitted on ``data``, or pooled over ``imputed`` (the
+    outcome in each completed data set, made and fitted one at a time; ``data`` is its
+    first and gives the identification) when given."""
+    out: dict[str, list[pd.DataFrame]] = {}
     if imputed is None:
-        return fit_row(fit_iv(data, analysis, clustering), identity)
-    return pooled_row(_fits_or_reason(imputed, analysis, clustering), identity)
+        for analysis in ANALYSES:
+            fits = _Designs(data, analysis).fits()
+            out[analysis] = []
+            for c in (NONE, PEER_WORKER):
+                identity = _identity(data, analysis, c, contrast)
+                out[analysis].append(_attempt(partial(_estimated_row, fits[c], identity),
+                                              identity))
+        return out
+    fits, failed, sizes, m = _fits_or_reasons(imputed)
+    for analysis in ANALYSES:
+        out[analysis] = []
+        for c in (NONE, PEER_WORKER):
+            identity = _identity(data, analysis, c, contrast)
+            out[analysis].append(_attempt(partial(
+                _pooled, fits[analysis, c], failed[analysis, c], sizes, m, identity),
+                identity))
+    return out
 
 
-def outcome_rows(data: IVData, analysis: str, contrast: str,
-                 imputed: Sequence[IVData] | None = None) -> list[pd.DataFrame]:
-    """The ``none`` then ``peer_worker`` rows of one analysis of one outcome: fitted on
-    ``data``, or pooled over ``imputed`` (the outcome in each completed data set; ``data``
-    then gives the identification) when given."""
-    frames = []
-    for clustering in (NONE, PEER_WORKER):
-        identity = _identity(data, analysis, clustering, contrast)
-        frames.append(_attempt(partial(_row, data, analysis, clustering, identity, imputed),
-                               identity))
-    return frames
+def _fits_or_reasons(imputed: Iterable[IVData]) -> tuple[dict, dict, set[int], int]:
+    """The fits of both analyses and designs on every completed data set (made one at a
+    time), the reasons of those that could not be fitted (reason: imputation numbers),
+    the numbers of participants analysed and m."""
+    keys = [(a, c) for a in ANALYSES for c in (NONE, PEER_WORKER)]
+    fits: dict = {k: [] for k in keys}
+    failed: dict = {k: {} for k in keys}
+    sizes: set[int] = set()
+    clusters = _ClusterCache()
+    m = 0
+    for i, d in enumerate(imputed, start=1):
+        m = i
+        sizes.add(d.n)
+        for analysis in ANALYSES:
+            for c, fit in _Designs(d, analysis, clusters).fits().items():
+                if isinstance(fit, NotEstimable):
+                    failed[analysis, c].setdefault(fit.reason, []).append(str(i))
+                else:
+                    fits[analysis, c].append(fit)
+    return fits, failed, sizes, m
 
 
-def _fits_or_reason(imputed: Sequence[IVData], analysis: str, clustering: str) -> list[IVFit]:
-    """The fits on every completed data set; :class:`NotEstimable` naming the imputations
+def _pooled(fits: list[IVFit], failed: dict[str, list[str]], sizes: set[int], m: int,
+            identity: dict) -> dict:
+    """The pooled row (:func:`pooled_row`); :class:`NotEstimable` naming the imputations
     that could not be fitted, or when they do not analyse the same participants."""
-    sizes = {d.n for d in imputed}
     if len(sizes) > 1:
         raise NotEstimable(f"the completed data sets analyse different numbers of "
                            f"participants ({', '.join(map(str, sorted(sizes)))})")
-    fits, failed = [], {}
-    for i, d in enumerate(imputed, start=1):
-        try:
-            fits.append(fit_iv(d, analysis, clustering))
-        except NotEstimable as exc:
-            failed.setdefault(exc.reason, []).append(str(i))
     if failed:
         why = "; ".join(f"imputation(s) {', '.join(k)}: {r}" for r, k in failed.items())
         raise NotEstimable(f"not estimable in {sum(map(len, failed.values()))} of "
-                           f"{len(imputed)} imputations ({why})")
-    return fits
+                           f"{m} imputations ({why})")
+    return pooled_row(fits, identity)
 
 
 def _not_estimable(data: IVData, analysis: str, contrast: str, reason: str) -> list:
@@ -196,40 +303,40 @@ def iv_analyses(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFrame,
     (``PARAMCD`` order) at every visit of the plan, each ``none`` then ``peer_worker``.
     ``completed``: the completed data sets (1..m, wide) when the plan's method is ``mi``,
     with ``frame`` (the imputation frame they were made from, to name the values that
-    could not be imputed)."""
+    could not be imputed). One outcome at a time, both analyses, its completed data sets
+    made one at a time (memory: one outcome's data, not every outcome's m copies)."""
     contrast = f"{plan.treated_arm} vs {plan.control_arm}"
     base = engagement_columns(adsl, plan)
-    outcomes = [readmission_data(adtte, base, plan)]
-    pooled: list[list[IVData] | None] = [None]
-    lost: list[str] = [""]
+    rows: dict[str, list[pd.DataFrame]] = {a: [] for a in ANALYSES}
+
+    def add(frames: dict[str, list[pd.DataFrame]]) -> None:
+        for analysis in ANALYSES:
+            rows[analysis] += frames[analysis]
+
+    add(outcome_rows(readmission_data(adtte, base, plan), contrast))
     cells = (None if completed is None or frame is None
              else not_imputed_cells(frame, ImputationSettings.from_plan(plan)))
     params = adqs[["PARAMCD", "PARAM"]].drop_duplicates("PARAMCD").sort_values("PARAMCD")
     for paramcd, label in params.itertuples(index=False):
-        rows = adqs.loc[adqs["PARAMCD"] == paramcd]
+        scores = adqs.loc[adqs["PARAMCD"] == paramcd]
         for visit in plan.visits:
             ids = dict(paramcd=paramcd, param_label=label, visit=visit)
-            outcomes.append(score_data(observed_scores(rows, paramcd, visit), base, plan,
-                                       **ids))
+            data = score_data(observed_scores(scores, paramcd, visit), base, plan, **ids)
             if completed is None:
-                pooled.append(None)
-                lost.append("")
+                add(outcome_rows(data, contrast))
                 continue
             sets = select_columns(completed, ("USUBJID", "ARM", f"{paramcd}_{visit}",
                                       f"{paramcd}_{BASELINE}"))
-            pooled.append(completed_score_data(sets, base, plan, **ids))
-            lost.append("" if cells is None else not_imputed_reason(
+            why = "" if cells is None else not_imputed_reason(
                 sets[0], cells, [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"],
-                sets[0]["ARM"].astype(str).isin(plan.arms).to_numpy()))
-    frames: list[pd.DataFrame] = []
-    for analysis in (CACE, DOSE_RESPONSE):
-        for data, imputed, why in zip(outcomes, pooled, lost, strict=True):
+                sets[0]["ARM"].astype(str).isin(plan.arms).to_numpy())
             if why:
-                frames += _not_estimable(data, analysis, contrast, why)
-            else:
-                frames += outcome_rows(imputed[0] if imputed else data, analysis, contrast,
-                                       imputed)
-    return frames
+                add({a: _not_estimable(data, a, contrast, why) for a in ANALYSES})
+                continue
+            imputed = iter_completed_score_data(sets, base, plan, **ids)
+            first = next(imputed)
+            add(outcome_rows(first, contrast, itertools.chain([first], imputed)))
+    return [f for analysis in ANALYSES for f in rows[analysis]]
 
 
 def engagement_analyses(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFrame,

@@ -29,7 +29,7 @@ import pandas as pd
 
 from outcomes.errors import NotEstimable
 
-from .iv import IVFit, two_stage_least_squares
+from .iv import IVFit, IVModel, iv_model
 
 
 def dose_instruments(arm, covariates: pd.DataFrame | None,
@@ -67,6 +67,14 @@ def fit_dose_response(
     diagnostics; with modifiers, its ``overidentification`` the Sargan and Hansen J tests.
     Raises :class:`NotEstimable` as :func:`~outcomes.cace.iv.two_stage_least_squares`
     does, and when no participant has a contact."""
+    return dose_model(y, dose, arm, covariates, modifiers, weights=weights, alpha=alpha,
+                      what=what).fit(clusters)
+
+
+def dose_model(y, dose, arm, covariates: pd.DataFrame | None = None,
+               modifiers: Sequence[str] = (), *, weights=None, alpha: float = 0.05,
+               what: str = "the outcome") -> IVModel:
+    """:func:`fit_dose_response` up to its variance (:class:`~outcomes.cace.iv.IVModel`)."""
     d = pd.Series(np.asarray(dose, float).ravel(),
                   name=getattr(dose, "name", None) or "dose")
     a = np.asarray(arm, float).ravel()
@@ -78,5 +86,4 @@ def fit_dose_response(
         raise NotEstimable(f"dose–response of {what}: no participant had a contact "
                            f"({d.name} is 0 for all)")
     Z = dose_instruments(arm, covariates, modifiers)
-    return two_stage_least_squares(y, d, covariates, Z, clusters=clusters, weights=weights,
-                                   alpha=alpha, what=what)
+    return iv_model(y, d, covariates, Z, weights=weights, alpha=alpha, what=what)

@@ -191,14 +191,50 @@ def _frame(x, n: int, default: str) -> pd.DataFrame:
                                     for j in range(a.shape[1])])
 
 
-def _sandwich(contributions: np.ndarray, bread: np.ndarray, clusters, k: int) -> np.ndarray:
-    """HC1 (``clusters`` None: every row its own cluster) or CR1 with ``clusters``,
-    through :func:`outcomes.clustering.robust.cluster_robust_cov` (its G/(G−1)) times
-    (n−1)/(n−k)."""
+@dataclass(frozen=True)
+class Clusters:
+    """Cluster labels coded once for every cluster-robust variance of the same rows (the
+    CR1 fits of one outcome share them across designs and imputations).
+
+    ``codes``: :func:`outcomes.clustering.cluster_codes` of the labels (G clusters);
+    ``sums_at``: each row's place among the cluster sums of
+    :func:`outcomes.clustering.robust.cluster_robust_cov`, which codes the codes again as
+    text ("10" before "2"), so that the sums and the meat are added in its order and the
+    variance is the same to the last bit (tests/test_cace_iv.py)."""
+
+    codes: np.ndarray
+    n_clusters: int
+    sums_at: np.ndarray
+
+    @classmethod
+    def of(cls, labels) -> Clusters:
+        """The labels of every row (text, as :func:`outcomes.clustering.cluster_ids`)."""
+        codes, G = cluster_codes(np.asarray(labels, dtype=str))
+        return cls(codes, G, cluster_codes(np.arange(G))[0][codes])
+
+    def meat(self, contributions: np.ndarray, adjust: bool) -> np.ndarray:
+        """Σ_g U_g U_g' (times G/(G−1) when ``adjust``), as ``cluster_robust_cov``
+        without a bread; :class:`NotEstimable` (its reason) with fewer than 2 clusters."""
+        G = self.n_clusters
+        if G < 2:
+            return cluster_robust_cov(contributions, self.codes, adjust=adjust)
+        # np.bincount adds each row's value in row order, as the np.add.at of cluster_sums
+        Ug = np.column_stack([np.bincount(self.sums_at, weights=contributions[:, j],
+                                          minlength=G)
+                              for j in range(contributions.shape[1])])
+        meat = Ug.T @ Ug
+        return meat * (G / (G - 1)) if adjust else meat
+
+
+def _sandwich(contributions: np.ndarray, bread: np.ndarray, clusters: Clusters | None,
+              k: int) -> np.ndarray:
+    """HC1 (``clusters`` None: every row its own cluster) or CR1 with ``clusters``: the
+    cluster-robust variance of :func:`outcomes.clustering.robust.cluster_robust_cov` (its
+    G/(G−1)) times (n−1)/(n−k)."""
     n = contributions.shape[0]
     if clusters is None:  # every row its own cluster: G/(G−1) · (n−1)/(n−k) = n/(n−k)
         return bread @ (contributions.T @ contributions) @ bread.T * (n / (n - k))
-    return cluster_robust_cov(contributions, clusters, bread, adjust=True) * ((n - 1) / (n - k))
+    return bread @ clusters.meat(contributions, adjust=True) @ bread.T * ((n - 1) / (n - k))
 
 
 def _root_weights(weights, n: int, what: str) -> np.ndarray:
@@ -215,6 +251,121 @@ def _ols(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients and residuals of the least-squares fit of ``b`` on ``A``."""
     coef = np.linalg.lstsq(A, b, rcond=None)[0]
     return coef, b - A @ coef
+
+
+@dataclass(frozen=True)
+class _FirstStageFit:
+    """The part of a first stage that does not depend on the variance."""
+
+    name: str
+    pi: np.ndarray
+    rss0: float
+    rss1: float
+    contributions: np.ndarray  # Z u₁
+
+
+class IVModel:
+    """A 2SLS fit up to its variance (:func:`iv_model`): the coefficients, residuals and
+    first stages, which do not depend on the clusters. :meth:`fit` adds the HC1 or CR1
+    variance and the diagnostics that use it, so the fits of both designs share the rest."""
+
+    def __init__(self, names: list[str], endog: list[str], excl: list[str], y: np.ndarray,
+                 X: np.ndarray, Z: np.ndarray, Xhat: np.ndarray, beta: np.ndarray,
+                 e: np.ndarray, first: list[_FirstStageFit], centre: bool, alpha: float):
+        self.names, self.endog, self.excl = names, endog, excl
+        self.n, self.k, self.l = y.size, X.shape[1], Z.shape[1]
+        self.beta, self.alpha = beta, alpha
+        self.bread = np.linalg.inv(Xhat.T @ Xhat)
+        self.contributions = Xhat * e[:, None]
+        self.first = first
+        self.Z_bread = np.linalg.inv(Z.T @ Z) if first else None
+        self.overid = (_OveridFit(y, X, Z, e, len(excl) - len(endog), centre)
+                       if len(excl) > len(endog) else None)
+
+    def fit(self, clusters: Clusters | Sequence[str] | np.ndarray | None = None) -> IVFit:
+        """The fit with the HC1 variance (``clusters`` None) or CR1 by ``clusters`` (labels
+        per row, or :class:`Clusters`)."""
+        if clusters is not None and not isinstance(clusters, Clusters):
+            labels = np.asarray(clusters, dtype=str)
+            if labels.size != self.n:
+                raise ValueError(f"{labels.size} cluster labels for {self.n} rows")
+            clusters = Clusters.of(labels)
+        n, k, l_ = self.n, self.k, self.l
+        cov = _sandwich(self.contributions, self.bread, clusters, k)
+        df = n - k if clusters is None else clusters.n_clusters - 1
+        q = len(self.excl)
+        first = tuple(_first_stage(fs, self.Z_bread, n, l_, q, clusters,
+                                   df if clusters is not None else n - l_)
+                      for fs in self.first)
+        return IVFit(names=tuple(self.names), endogenous=tuple(self.endog),
+                     instruments=tuple(self.excl), params=self.beta, cov=cov, n=n,
+                     df_resid=n - k, variance="HC1" if clusters is None else "CR1",
+                     df=int(df), n_clusters=None if clusters is None
+                     else int(clusters.n_clusters), first_stage=first,
+                     overidentification=None if self.overid is None
+                     else self.overid.test(clusters),
+                     alpha=self.alpha)
+
+
+def iv_model(
+    y,
+    endogenous,
+    covariates,
+    instruments,
+    *,
+    weights=None,
+    intercept: bool = True,
+    alpha: float = 0.05,
+    what: str = "the outcome",
+) -> IVModel:
+    """The 2SLS fit of :func:`two_stage_least_squares` without its variance (same
+    arguments but the clusters): ``iv_model(...).fit(clusters)`` is
+    ``two_stage_least_squares(..., clusters=clusters)``. Raises :class:`NotEstimable` as
+    that does, but for too few clusters (:meth:`IVModel.fit`)."""
+    yv = np.asarray(y, float).ravel()
+    n = yv.size
+    D, W, Zx = (_frame(endogenous, n, "D"), _frame(covariates, n, "W"),
+                _frame(instruments, n, "Z"))
+    if intercept:
+        W.insert(0, INTERCEPT, 1.0)
+    if weights is not None:
+        root = _root_weights(weights, n, what)
+        yv, D, W, Zx = yv * root, D.mul(root, axis=0), W.mul(root, axis=0), Zx.mul(root, axis=0)
+    endog, exog, excl = list(D.columns), list(W.columns), list(Zx.columns)
+    if len(excl) < len(endog):
+        raise NotEstimable(f"IV model of {what}: {len(excl)} excluded instrument(s) for "
+                           f"{len(endog)} endogenous regressor(s)")
+    Wv = W.to_numpy(float)
+    X = np.column_stack([Wv, D.to_numpy(float)]) if exog else D.to_numpy(float)
+    Z = np.column_stack([Wv, Zx.to_numpy(float)]) if exog else Zx.to_numpy(float)
+    names = exog + endog
+    if not (np.isfinite(yv).all() and np.isfinite(X).all() and np.isfinite(Z).all()):
+        raise ValueError(f"IV model of {what}: missing or non-finite values (pass complete "
+                         "cases or an imputed dataset)")
+    l_ = Z.shape[1]
+    if n <= l_:
+        raise NotEstimable(f"IV model of {what}: {n} participants for {l_} instruments and "
+                           "covariates: no residual degree of freedom")
+    icpt = INTERCEPT if intercept else None
+    check_full_rank(X, names, model=f"IV model of {what}", intercept=icpt)
+    check_full_rank(Z, exog + excl, model=f"instruments of the IV model of {what}",
+                    intercept=icpt)
+    Q = np.linalg.qr(Z)[0]
+    Xhat = Q @ (Q.T @ X)
+    weak = [a for a, _ in aliased_columns(Xhat, names) if a in endog]
+    if weak:
+        raise NotEstimable(f"IV model of {what}: the instruments ({', '.join(excl)}) do not "
+                           f"identify the effect of {', '.join(weak)} (its first-stage fit "
+                           "is a linear combination of the covariates)")
+    beta, _ = _ols(Xhat, yv)
+    e = yv - X @ beta
+    if not (np.abs(e) > 1e-12 * max(1.0, float(np.abs(yv).max()))).any():
+        raise NotEstimable(f"IV model of {what}: the model fits every outcome exactly (e.g. "
+                           "the outcome is the same for everyone analysed, such as no event "
+                           "at all): no residual variance, no standard error")
+    first = [_first_stage_fit(D[c].to_numpy(float), Wv, Z, c) for c in endog]
+    return IVModel(names, endog, excl, yv, X, Z, Xhat, beta, e, first,
+                   centre=weights is None, alpha=alpha)
 
 
 def two_stage_least_squares(
@@ -245,75 +396,21 @@ def two_stage_least_squares(
     in which the instruments explain nothing, no residual degree of freedom, fewer than
     two clusters.
     """
-    yv = np.asarray(y, float).ravel()
-    n = yv.size
-    D, W, Zx = (_frame(endogenous, n, "D"), _frame(covariates, n, "W"),
-                _frame(instruments, n, "Z"))
-    if intercept:
-        W.insert(0, INTERCEPT, 1.0)
-    if weights is not None:
-        root = _root_weights(weights, n, what)
-        yv, D, W, Zx = yv * root, D.mul(root, axis=0), W.mul(root, axis=0), Zx.mul(root, axis=0)
-    endog, exog, excl = list(D.columns), list(W.columns), list(Zx.columns)
-    if len(excl) < len(endog):
-        raise NotEstimable(f"IV model of {what}: {len(excl)} excluded instrument(s) for "
-                           f"{len(endog)} endogenous regressor(s)")
-    X = np.column_stack([W.to_numpy(float), D.to_numpy(float)]) if exog else D.to_numpy(float)
-    Z = np.column_stack([W.to_numpy(float), Zx.to_numpy(float)]) if exog else Zx.to_numpy(float)
-    names = exog + endog
-    if not (np.isfinite(yv).all() and np.isfinite(X).all() and np.isfinite(Z).all()):
-        raise ValueError(f"IV model of {what}: missing or non-finite values (pass complete "
-                         "cases or an imputed dataset)")
-    k, l_ = X.shape[1], Z.shape[1]
-    if n <= l_:
-        raise NotEstimable(f"IV model of {what}: {n} participants for {l_} instruments and "
-                           "covariates: no residual degree of freedom")
-    icpt = INTERCEPT if intercept else None
-    check_full_rank(X, names, model=f"IV model of {what}", intercept=icpt)
-    check_full_rank(Z, exog + excl, model=f"instruments of the IV model of {what}",
-                    intercept=icpt)
-    Q = np.linalg.qr(Z)[0]
-    Xhat = Q @ (Q.T @ X)
-    weak = [a for a, _ in aliased_columns(Xhat, names) if a in endog]
-    if weak:
-        raise NotEstimable(f"IV model of {what}: the instruments ({', '.join(excl)}) do not "
-                           f"identify the effect of {', '.join(weak)} (its first-stage fit "
-                           "is a linear combination of the covariates)")
-    codes = None
-    if clusters is not None:
-        labels = np.asarray(clusters, dtype=str)
-        if labels.size != n:
-            raise ValueError(f"{labels.size} cluster labels for {n} rows")
-        codes, G = cluster_codes(labels)
-    beta, _ = _ols(Xhat, yv)
-    e = yv - X @ beta
-    if not (np.abs(e) > 1e-12 * max(1.0, float(np.abs(yv).max()))).any():
-        raise NotEstimable(f"IV model of {what}: the model fits every outcome exactly (e.g. "
-                           "the outcome is the same for everyone analysed, such as no event "
-                           "at all): no residual variance, no standard error")
-    bread = np.linalg.inv(Xhat.T @ Xhat)
-    cov = _sandwich(Xhat * e[:, None], bread, codes, k)
-    df = n - k if codes is None else G - 1
-    first = tuple(_first_stage(D[c].to_numpy(float), W.to_numpy(float), Z, len(excl), c,
-                               codes, df if codes is not None else n - l_)
-                  for c in endog)
-    overid = (_overidentification(yv, X, Z, e, codes, len(excl) - len(endog),
-                                  centre=weights is None)
-              if len(excl) > len(endog) else None)
-    return IVFit(names=tuple(names), endogenous=tuple(endog), instruments=tuple(excl),
-                 params=beta, cov=cov, n=n, df_resid=n - k,
-                 variance="HC1" if codes is None else "CR1", df=int(df),
-                 n_clusters=None if codes is None else int(G), first_stage=first,
-                 overidentification=overid, alpha=alpha)
+    return iv_model(y, endogenous, covariates, instruments, weights=weights,
+                    intercept=intercept, alpha=alpha, what=what).fit(clusters)
 
 
-def _first_stage(d: np.ndarray, W: np.ndarray, Z: np.ndarray, q: int, name: str,
-                 codes, robust_df2: int) -> FirstStage:
-    n, l_ = Z.shape
+def _first_stage_fit(d: np.ndarray, W: np.ndarray, Z: np.ndarray, name: str) -> _FirstStageFit:
     pi, u1 = _ols(Z, d)
     rss1 = float(u1 @ u1)
     rss0 = float(d @ d) if W.shape[1] == 0 else float(np.sum(_ols(W, d)[1] ** 2))
-    V = _sandwich(Z * u1[:, None], np.linalg.inv(Z.T @ Z), codes, l_)
+    return _FirstStageFit(name, pi, rss0, rss1, Z * u1[:, None])
+
+
+def _first_stage(fs: _FirstStageFit, Z_bread: np.ndarray, n: int, l_: int, q: int,
+                 clusters: Clusters | None, robust_df2: int) -> FirstStage:
+    pi, rss0, rss1 = fs.pi, fs.rss0, fs.rss1
+    V = _sandwich(fs.contributions, Z_bread, clusters, l_)
     ex = slice(l_ - q, l_)
     b, Vb = pi[ex], V[ex, ex]
     if rss1 <= 1e-12 * rss0:  # the instruments predict D exactly (e.g. full compliance)
@@ -325,30 +422,38 @@ def _first_stage(d: np.ndarray, W: np.ndarray, Z: np.ndarray, q: int, name: str,
         except np.linalg.LinAlgError:
             robust = float("nan")
     return FirstStage(
-        endogenous=name, estimate=float(b[0]), std_error=float(np.sqrt(Vb[0, 0])),
+        endogenous=fs.name, estimate=float(b[0]), std_error=float(np.sqrt(Vb[0, 0])),
         f=float(f), f_df1=q, f_df2=n - l_, f_p_value=float(stats.f.sf(f, q, n - l_)),
         robust_f=robust, robust_f_df2=int(robust_df2),
         robust_f_p_value=float(stats.f.sf(robust, q, robust_df2)),
         partial_r2=(rss0 - rss1) / rss0, weak=bool(not robust >= WEAK_F))
 
 
-def _overidentification(y: np.ndarray, X: np.ndarray, Z: np.ndarray, e: np.ndarray, codes,
-                        df: int, centre: bool = True) -> Overidentification:
-    n = y.size
-    # weighted (rows scaled by √w): the total sum of squares about the weighted mean of the
-    # residuals, which is 0 (they are orthogonal to the fitted intercept √w)
-    ec = e - e.mean() if centre else e
-    sargan = n * (1 - float(np.sum(_ols(Z, e)[1] ** 2)) / float(ec @ ec))
-    U = Z * e[:, None]
-    S = (U.T @ U if codes is None else cluster_robust_cov(U, codes, adjust=False)) / n
-    Sinv = np.linalg.pinv(S)
-    ZX, Zy = Z.T @ X / n, Z.T @ y / n
-    b_gmm = np.linalg.solve(ZX.T @ Sinv @ ZX, ZX.T @ Sinv @ Zy)
-    g = Z.T @ (y - X @ b_gmm) / n
-    j = float(n * g @ Sinv @ g)
-    return Overidentification(df=df, sargan=float(sargan),
-                              sargan_p_value=float(stats.chi2.sf(sargan, df)),
-                              hansen_j=j, hansen_j_p_value=float(stats.chi2.sf(j, df)))
+class _OveridFit:
+    """The overidentification tests: Sargan's (no variance) at once, Hansen's J per
+    variance (:meth:`test`)."""
+
+    def __init__(self, y: np.ndarray, X: np.ndarray, Z: np.ndarray, e: np.ndarray, df: int,
+                 centre: bool = True):
+        n = y.size
+        # weighted (rows scaled by √w): the total sum of squares about the weighted mean of
+        # the residuals, which is 0 (they are orthogonal to the fitted intercept √w)
+        ec = e - e.mean() if centre else e
+        self.sargan = n * (1 - float(np.sum(_ols(Z, e)[1] ** 2)) / float(ec @ ec))
+        self.df, self.n, self.y, self.X, self.Z = df, n, y, X, Z
+        self.U = Z * e[:, None]
+        self.ZX, self.Zy = Z.T @ X / n, Z.T @ y / n
+
+    def test(self, clusters: Clusters | None) -> Overidentification:
+        n, U, ZX, Zy = self.n, self.U, self.ZX, self.Zy
+        S = (U.T @ U if clusters is None else clusters.meat(U, adjust=False)) / n
+        Sinv = np.linalg.pinv(S)
+        b_gmm = np.linalg.solve(ZX.T @ Sinv @ ZX, ZX.T @ Sinv @ Zy)
+        g = self.Z.T @ (self.y - self.X @ b_gmm) / n
+        j = float(n * g @ Sinv @ g)
+        return Overidentification(df=self.df, sargan=float(self.sargan),
+                                  sargan_p_value=float(stats.chi2.sf(self.sargan, self.df)),
+                                  hansen_j=j, hansen_j_p_value=float(stats.chi2.sf(j, self.df)))
 
 
 def fit_cace(
@@ -368,6 +473,13 @@ def fit_cace(
     ``y`` the effect is a risk difference among compliers. See
     :func:`two_stage_least_squares` for the variance, ``weights`` and
     :class:`NotEstimable`."""
+    return cace_model(y, receipt, arm, covariates, weights=weights, alpha=alpha,
+                      what=what).fit(clusters)
+
+
+def cace_model(y, receipt, arm, covariates: pd.DataFrame | None = None, *, weights=None,
+               alpha: float = 0.05, what: str = "the outcome") -> IVModel:
+    """:func:`fit_cace` up to its variance (:class:`IVModel`)."""
     r = pd.Series(np.asarray(receipt, float).ravel(),
                   name=getattr(receipt, "name", None) or "receipt")
     a = pd.Series(np.asarray(arm, float).ravel(), name=getattr(arm, "name", None) or "ARM")
@@ -378,5 +490,4 @@ def fit_cace(
     if r.sum() == 0:
         raise NotEstimable(f"CACE of {what}: no participant received peer support "
                            f"({r.name} is 0 for all)")
-    return two_stage_least_squares(y, r, covariates, a, clusters=clusters, weights=weights,
-                                   alpha=alpha, what=what)
+    return iv_model(y, r, covariates, a, weights=weights, alpha=alpha, what=what)

@@ -20,7 +20,7 @@ inverse probability of censoring weights.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -175,18 +175,28 @@ def completed_score_data(completed: Sequence[pd.DataFrame], base: pd.DataFrame,
                          plan: AnalysisPlan, *, paramcd: str, param_label: str,
                          visit: str) -> list[IVData]:
     """:func:`score_data` of every completed data set (wide, as
-    :func:`completed_scores` reads them). The design is built once: a data set that has the
+    :func:`completed_scores` reads them): the list of :func:`iter_completed_score_data`."""
+    return list(iter_completed_score_data(completed, base, plan, paramcd=paramcd,
+                                          param_label=param_label, visit=visit))
+
+
+def iter_completed_score_data(completed: Sequence[pd.DataFrame], base: pd.DataFrame,
+                              plan: AnalysisPlan, *, paramcd: str, param_label: str,
+                              visit: str) -> Iterator[IVData]:
+    """:func:`score_data` of each completed data set in turn (one built at a time). The
+    design is built once: a data set that has the
     same participants in the same order and the same rows used as the first (as the
     completed data sets of one imputation run have: only the imputed values differ) gets
     the first one's data with its own score and baseline values, the same numbers
     :func:`score_data` gives (tested), at a fraction of the time when m is large
     (decisions CT3); any other goes through :func:`score_data`."""
     ids = dict(paramcd=paramcd, param_label=param_label, visit=visit)
-    first = score_data(completed_scores(completed[0], paramcd, visit), base, plan, **ids)
-    out = [first]
+    c0 = completed[0]
+    first = score_data(completed_scores(c0, paramcd, visit), base, plan, **ids)
+    yield first
     if len(completed) == 1:
-        return out
-    order = completed[0]["USUBJID"].astype(str).to_numpy()
+        return
+    order = c0["USUBJID"].astype(str).to_numpy()
     at = pd.Index(order).get_indexer(base["USUBJID"].to_numpy())
     in_arms = base["ARM"].astype(str).isin((plan.treated_arm, plan.control_arm)).to_numpy()
 
@@ -194,14 +204,16 @@ def completed_score_data(completed: Sequence[pd.DataFrame], base: pd.DataFrame,
         v = c[column].to_numpy(dtype=float)
         return np.where(at >= 0, v[np.maximum(at, 0)], np.nan)
 
-    use = in_arms & ~np.isnan(aligned(completed[0], f"{paramcd}_{visit}")) \
-        & ~np.isnan(aligned(completed[0], f"{paramcd}_{BASELINE}"))
-    for c in completed[1:]:
+    use = in_arms & ~np.isnan(aligned(c0, f"{paramcd}_{visit}")) \
+        & ~np.isnan(aligned(c0, f"{paramcd}_{BASELINE}"))
+    del c0
+    for i in range(1, len(completed)):
+        c = completed[i]
         y, baseline = aligned(c, f"{paramcd}_{visit}"), aligned(c, f"{paramcd}_{BASELINE}")
         same = (np.array_equal(c["USUBJID"].astype(str).to_numpy(), order)
                 and np.array_equal(in_arms & ~np.isnan(y) & ~np.isnan(baseline), use))
         if not same:
-            out.append(score_data(completed_scores(c, paramcd, visit), base, plan, **ids))
+            yield score_data(completed_scores(c, paramcd, visit), base, plan, **ids)
             continue
         covariates = first.covariates.copy()
         covariates[BASE] = baseline[use]
@@ -209,6 +221,5 @@ def completed_score_data(completed: Sequence[pd.DataFrame], base: pd.DataFrame,
         if BASE in modifiers.columns:
             modifiers = modifiers.copy()
             modifiers[BASE] = baseline[use]
-        out.append(replace(first, y=y[use], covariates=covariates, modifier_values=modifiers,
-                           labels=dict(first.labels)))
-    return out
+        yield replace(first, y=y[use], covariates=covariates, modifier_values=modifiers,
+                      labels=dict(first.labels))
