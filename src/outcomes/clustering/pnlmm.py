@@ -138,8 +138,9 @@ class _Reml:
         else:
             g = int(codes.max()) + 1 if len(codes) else 0
         self.size = np.bincount(codes, minlength=g).astype(float)
-        self.sx = np.zeros((g, self.p))
-        np.add.at(self.sx, codes, X[nested])
+        inside = X[nested]  # per cluster, the rows' sums in row order (as np.add.at adds)
+        self.sx = np.column_stack([np.bincount(codes, weights=inside[:, j], minlength=g)
+                                   for j in range(self.p)]) if self.p else np.zeros((g, 0))
         self.sy = np.bincount(codes, weights=y[nested], minlength=g)
         self.sy2 = self.sy**2
         self.n_nested = int(nested.sum())

@@ -360,13 +360,14 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
     frames = []
     size = len(ROW_TYPES)
     for k in range(0, len(cc[NONE]), size):
+        row = cc[NONE].iloc[k]
+        # one set of designs for both models (the clusters unused by OLS)
+        sets = None if completed is None else score_sets(
+            completed, row["paramcd"], row["avisit"], plan, clusters, cells)
         for kind in (NONE, PEER_WORKER):
-            row = cc[kind].iloc[k]
-            if completed is not None:
-                mi = ancova_mi(completed, row["paramcd"], row["avisit"], plan,
-                               param=row["param"], not_imputed=cells, fit=mi_fit[kind],
-                               clusters=clusters if kind == PEER_WORKER else None,
-                               clustering=kind)
+            if sets is not None:
+                mi = ancova_mi(sets, row["paramcd"], row["avisit"], plan, param=row["param"],
+                               fit=mi_fit[kind], clustering=kind)
                 frames.append(mi.to_frame())
             frames.append(cc[kind].iloc[k:k + size])
     columns = frames[0].columns if completed is not None else cc[NONE].columns
