@@ -120,8 +120,10 @@ class ScoreSets:
     baseline (``base``) of every data set, full length; ``own`` the data sets whose other
     columns (arm, stratifiers, cluster) are not those of data set 1 (their input, by
     index), ``lost`` why the analysis is not MI (values that could not be imputed, "" when
-    none). ``designs`` keeps each data set's design once made: only the score differs
-    between the points of a tipping-point grid (:meth:`shifted`)."""
+    none). ``designs`` keeps what each data set's design needs beyond data set 1's (its
+    baselines where they differ, its check), made once; with ``keep_ols`` also each design
+    matrix's OLS pieces (:func:`outcomes.questionnaires.ols`: p × n numbers per data set),
+    for the points of a tipping-point grid, which differ in the score only (:meth:`shifted`)."""
 
     first: pd.DataFrame
     aval: tuple[np.ndarray, ...]
@@ -129,13 +131,14 @@ class ScoreSets:
     own: dict[int, pd.DataFrame]
     lost: str
     designs: dict = field(default_factory=dict, repr=False, compare=False)
+    keep_ols: bool = False
 
     def shifted(self, shift: np.ndarray) -> ScoreSets:
         """The same data sets with ``shift`` added to every score (NaN stays NaN), their
         designs shared."""
         return ScoreSets(self.first, tuple(a + shift for a in self.aval), self.base,
                          {k: d.assign(AVAL=self.aval[k] + shift) for k, d in self.own.items()},
-                         self.lost, self.designs)
+                         self.lost, self.designs, self.keep_ols)
 
     def data(self, k: int) -> pd.DataFrame:
         """The ANCOVA's input of data set ``k + 1`` (as :func:`_score_data` makes it)."""
@@ -146,62 +149,75 @@ class ScoreSets:
 
 def score_sets(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
                plan: AnalysisPlan, clusters: pd.Series | None = None,
-               not_imputed: pd.DataFrame | None = None) -> ScoreSets:
+               not_imputed: pd.DataFrame | None = None, keep_ols: bool = False) -> ScoreSets:
     """The :class:`ScoreSets` of ``paramcd`` at ``visit`` of the ``completed`` data sets
-    (arguments as :func:`ancova_mi`); ``ValueError`` when a column is absent."""
+    (arguments as :func:`ancova_mi`), read one data set at a time; ``ValueError`` when a
+    column is absent."""
     arms = (plan.treated_arm, plan.control_arm)
     cols = [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"]
     completed = select_columns(completed, ("USUBJID", "ARM", *plan.stratifiers, *cols))
-    sets = [completed[k] for k in range(len(completed))]
-    first = _score_data(sets[0], paramcd, visit, clusters, plan.stratifiers)
     fixed = ["ARM", *plan.stratifiers, *(("USUBJID",) if clusters is not None else ())]
-    own = {k: _score_data(d, paramcd, visit, clusters, plan.stratifiers)
-           for k, d in enumerate(sets[1:], start=1)
-           if not all(d[c].equals(sets[0][c]) for c in fixed)}
+    zero = completed[0]
+    first = _score_data(zero, paramcd, visit, clusters, plan.stratifiers)
     lost = "" if not_imputed is None else not_imputed_reason(
-        sets[0], not_imputed, cols, sets[0]["ARM"].astype(str).isin(arms).to_numpy())
-    return ScoreSets(first, tuple(d[cols[0]].to_numpy(dtype=float) for d in sets),
-                     tuple(d[cols[1]].to_numpy(dtype=float) for d in sets), own, lost)
+        zero, not_imputed, cols, zero["ARM"].astype(str).isin(arms).to_numpy())
+    aval, base, own = [], [], {}
+    for k in range(len(completed)):
+        d = completed[k]
+        if k and not all(d[c].equals(zero[c]) for c in fixed):
+            own[k] = _score_data(d, paramcd, visit, clusters, plan.stratifiers)
+        aval.append(d[cols[0]].to_numpy(dtype=float))
+        b = d[cols[1]].to_numpy(dtype=float)
+        base.append(base[0] if k and np.array_equal(b.view(np.int64), base[0].view(np.int64))
+                    else b)
+    return ScoreSets(first, tuple(aval), tuple(base), own, lost, keep_ols=keep_ols)
 
 
 def _design(sets: ScoreSets, k: int, plan: AnalysisPlan, what: str) -> AncovaDesign:
     """The ANCOVA design of data set ``k + 1`` (:func:`outcomes.questionnaires.ancova_design`,
-    checked: :class:`NotEstimable`). Made once per data set; a data set whose baselines
-    are those of data set 1 (the same complete cases: :func:`ancova_mi` checked) shares
-    its design matrix, its check and its OLS pieces, with its own outcome."""
-    if k not in sets.designs:
-        ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, what=what,
-                   stratifiers=plan.stratifiers)
-        if k in sets.own:
-            made: AncovaDesign | NotEstimable = _checked(ancova_design, sets.own[k], **ids)
-        else:
-            if "skeleton" not in sets.designs:
-                sets.designs["skeleton"] = ancova_design(sets.first, check=False, **ids)
-                labels = sets.designs["skeleton"].clusters
-                sets.designs["codes"] = None if labels is None else peer_worker_codes(labels)
-            first = sets.designs["skeleton"]
-            use = first.use.to_numpy()
-            base = sets.base[k][use]
-            if np.array_equal(base.view(np.int64), first.exog[:, 2].view(np.int64)):
-                exog = first.exog
-            else:
-                exog = first.exog.copy(order="K")  # its memory layout: BLAS's rounding
-                exog[:, 2] = base
-            key = ("check", id(exog))
-            if key not in sets.designs:
-                sets.designs[key] = (exog, {}, _checked(
-                    check_ancova_design, exog, first.names, first.treated,
-                    treated_arm=plan.treated_arm, control_arm=plan.control_arm, what=what))
-            exog, basis, verdict = sets.designs[key]
-            made = verdict if isinstance(verdict, NotEstimable) else replace(
-                first, exog=exog, basis=basis, clusters=sets.designs["codes"])
-        sets.designs[k] = made
-    made = sets.designs[k]
-    if isinstance(made, NotEstimable):
-        raise NotEstimable(made.reason)
+    checked: :class:`NotEstimable`), made from data set 1's: the same complete cases
+    (:func:`ancova_mi` checked), its own baselines (the design matrix copied in its memory
+    layout, which decides BLAS's rounding) and outcome. The check is made once per data
+    set; the data sets with data set 1's baselines share its design matrix and OLS pieces."""
+    ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, what=what,
+               stratifiers=plan.stratifiers)
     if k in sets.own:
+        if k not in sets.designs:
+            sets.designs[k] = _checked(ancova_design, sets.own[k], **ids)
+        made = sets.designs[k]
+        if isinstance(made, NotEstimable):
+            raise NotEstimable(made.reason)
         return replace(made, y=sets.own[k]["AVAL"].to_numpy(dtype=float)[made.use.to_numpy()])
-    return replace(made, y=sets.aval[k][made.use.to_numpy()])
+    if "first" not in sets.designs:
+        first = ancova_design(sets.first, check=False, **ids)
+        use = first.use.to_numpy()
+        sets.designs.update(first=first, use=use, codes=None if first.clusters is None else
+                            peer_worker_codes(first.clusters))
+    first, use = sets.designs["first"], sets.designs["use"]
+    if k not in sets.designs:
+        base = sets.base[k][use]
+        same = np.array_equal(base.view(np.int64), first.exog[:, 2].view(np.int64))
+        exog = first.exog if same else _with_base(first.exog, base)
+        if not same or "shared" not in sets.designs:
+            verdict = _checked(check_ancova_design, exog, first.names, first.treated,
+                               treated_arm=plan.treated_arm, control_arm=plan.control_arm,
+                               what=what)
+            if same:
+                sets.designs["shared"] = (None, verdict, first.basis)
+        sets.designs[k] = sets.designs["shared"] if same else (base, verdict, {})
+    base, verdict, basis = sets.designs[k]
+    if isinstance(verdict, NotEstimable):
+        raise NotEstimable(verdict.reason)
+    return replace(first, y=sets.aval[k][use], clusters=sets.designs["codes"],
+                   exog=first.exog if base is None else _with_base(first.exog, base),
+                   basis=basis if base is None or sets.keep_ols else {})
+
+
+def _with_base(exog: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``exog`` with ``base`` as its baseline column, in ``exog``'s memory layout."""
+    out = exog.copy(order="K")
+    out[:, 2] = base
+    return out
 
 
 def _checked(f, *args, **kwargs):

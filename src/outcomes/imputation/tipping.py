@@ -158,7 +158,8 @@ def delta_analyser(frame: ImputationFrame, imp: ImputedData | Sequence[pd.DataFr
             else np.zeros(len(arms), dtype=bool))
     cells = not_imputed_cells(frame, settings)
     memo: dict[tuple[float, float], AncovaMIResult] = {}
-    at_zero = score_sets(narrow, paramcd, visit, plan, not_imputed=cells) if narrow else None
+    at_zero = score_sets(narrow, paramcd, visit, plan, not_imputed=cells, keep_ols=True) \
+        if narrow else None
 
     def completed(dt: float, dc: float) -> list[pd.DataFrame] | ScoreSets:
         delta = {(col, plan.treated_arm): dt, (col, plan.control_arm): dc}
