@@ -130,6 +130,8 @@ class _Reml:
             raise ValueError("pnlmm: a peer-worker cluster holds a control-arm participant")
         self.n, self.p = X.shape
         self.n_t, self.n_c = int(t.sum()), int((~t).sum())
+        # X[t] gathered twice on purpose: x.T @ x of one buffer is BLAS SYRK, whose rounding
+        # differs from GEMM's (decisions PN1)
         self.xx_t, self.xx_c = X[t].T @ X[t], X[~t].T @ X[~t]
         self.xy_t, self.xy_c = X[t].T @ y[t], X[~t].T @ y[~t]
         self.yy_t, self.yy_c = float(y[t] @ y[t]), float(y[~t] @ y[~t])
