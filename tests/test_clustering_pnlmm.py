@@ -266,7 +266,7 @@ def test_non_convergence_is_not_estimable(monkeypatch):
     from outcomes.clustering import pnlmm
 
     def failing(fun, x0, **kw):
-        return optimize.OptimizeResult(x=np.asarray(x0) + 0.5, fun=fun(np.asarray(x0)),
+        return optimize.OptimizeResult(x=np.asarray(x0) + 0.5, fun=fun(np.asarray(x0))[0],
                                        success=False, message="STOP: TOTAL NO. OF ITERATIONS")
     monkeypatch.setattr(pnlmm.optimize, "minimize", failing)
     y, X, arm, clusters, names = simulated(8)
@@ -361,3 +361,41 @@ def test_hundred_thousand_participants():
     assert all(100 < df <= 100_000 - X.shape[1] for df in fit.combination_df)
     assert abs(fit.estimate - 0.2) < 4 * fit.std_error
     assert fit.icc_ci_low < 0.09 / 1.09 < fit.icc_ci_high
+
+
+def test_forward_differences_are_scipys_and_leave_the_fit_unchanged():
+    """The objective's gradient is scipy's own 2-point difference (``approx_derivative``
+    as L-BFGS-B calls it without ``jac``) bit for bit, inside the bounds and at them, so
+    L-BFGS-B takes the same path: the optimum is the same bits either way; and the
+    peer-worker codes give the fit the labels give."""
+    from scipy import optimize
+    from scipy.optimize._numdiff import approx_derivative
+
+    from outcomes.clustering import peer_worker_codes
+    from outcomes.clustering.pnlmm import FD_STEP, ICC_MAX, _forward_differences
+
+    y, X, arm, clusters, names = simulated(3)
+    reml = _Reml(y, X, arm, clusters)
+    bounds = [(-30.0, 30.0), (0.0, ICC_MAX)]
+
+    def objective(x):
+        return -reml.profiled(float(x[0]), float(x[1]))[0]
+
+    with_gradient = _forward_differences(objective, bounds)
+    for x in ([0.2, 0.1], [-1.0, 0.0], [30.0, ICC_MAX], [0.0, ICC_MAX - 1e-9]):
+        x = np.asarray(x, dtype=float)
+        f, g = with_gradient(x)
+        ref = approx_derivative(objective, x, method="2-point", abs_step=FD_STEP,
+                                bounds=([b[0] for b in bounds], [b[1] for b in bounds]))
+        assert f == objective(x) and g.tobytes() == ref.tobytes()
+    opts = {"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500}
+    plain = optimize.minimize(objective, [0.1, 0.05], method="L-BFGS-B", bounds=bounds,
+                              options=opts)
+    ours = optimize.minimize(with_gradient, [0.1, 0.05], jac=True, method="L-BFGS-B",
+                             bounds=bounds, options={**opts, "maxfun": 5000})
+    assert ours.x.tobytes() == plain.x.tobytes() and ours.fun == plain.fun
+    assert ours.nit == plain.nit and ours.message == plain.message
+    a = fit_pnlmm(y, X, arm, clusters, names, icc_ci=False)
+    b = fit_pnlmm(y, X, arm, peer_worker_codes(clusters), names, icc_ci=False)
+    assert (a.beta.tobytes(), a.cov_beta.tobytes(), a.icc, a.df, a.n_clusters) == \
+        (b.beta.tobytes(), b.cov_beta.tobytes(), b.icc, b.df, b.n_clusters)

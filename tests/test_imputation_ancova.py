@@ -213,3 +213,29 @@ def test_adjusted_means_and_hedges_g_are_pooled_by_rubins_rules():
                                                   rel=1e-15)
     rows = res.to_frame()
     assert list(rows["fmi"]) == [res.pooled.fmi, *(q.fmi for q in res.pooled_others)]
+
+
+def test_designs_made_once_give_the_fits_of_each_data_set_bit_for_bit():
+    """ancova_mi makes each data set's design once (shared where the baselines agree) and
+    fits it: the same bits as the ANCOVA of each data set's own input, for OLS and the
+    partially nested model, with a baseline imputed differently in one data set and a
+    stratifier that differs in another (its design made from its own input)."""
+    from outcomes.clustering import cluster_ids
+    from outcomes.clustering.ancova import fit_nested_ancova
+
+    completed = _completed(m=4, n=80, seed=5)
+    completed[1].loc[3, "WEMWBS_baseline"] += 1.5
+    completed[2].loc[7, "DIAGGR"] = "other"
+    adsl = completed[0][["USUBJID", "ARM"]].assign(
+        PEERWID=np.where(np.arange(80) % 2 == 0, [f"W{i % 5}" for i in range(80)], ""))
+    clusters = pd.Series(cluster_ids(adsl, PLAN.treated_arm).to_numpy(),
+                         index=adsl["USUBJID"])
+    for fit, kw in ((fit_ancova, {}), (fit_nested_ancova, dict(clusters=clusters))):
+        res = ancova_mi(completed, "WEMWBS", "month_12", PLAN, fit=fit, **kw)
+        for d, got in zip(completed, res.fits, strict=True):
+            data = _cc_input(d)
+            if kw:
+                data["CLUSTER"] = clusters.to_numpy()
+            ref = fit(data, **ARMS)
+            assert (got.estimate, got.std_error, got.df, got.adjusted, got.hedges) == \
+                (ref.estimate, ref.std_error, ref.df, ref.adjusted, ref.hedges)

@@ -177,3 +177,27 @@ def test_no_residual_degree_of_freedom_is_not_estimable():
     d["SITEID"] = ["S1", "S1", "S2", "S2"]
     with pytest.raises(NotEstimable, match="4 complete cases for 4 coefficients"):
         fit_ancova(d, treated_arm="peer_support", control_arm="usual_care")
+
+
+def test_ols_is_statsmodels_bit_for_bit():
+    """``ols`` does statsmodels OLS's operations (pseudo-inverse by SVD): the same bits,
+    also when the pseudo-inverse is reused for a second outcome on the same design, and
+    on a design in Fortran order (the layout ancova_design makes)."""
+    import statsmodels.api as sm
+
+    from outcomes.questionnaires import ols
+
+    rng = np.random.default_rng(4)
+    for n, p in ((12, 3), (200, 7), (600, 13)):
+        X = np.asfortranarray(np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))]))
+        basis: dict = {}
+        for _ in range(2):
+            y = X @ rng.normal(size=p) + rng.normal(size=n)
+            ref = sm.OLS(y, X).fit()
+            fit = ols(y, X, 0.1, basis)
+            ci = ref.conf_int(0.1)
+            for ours, theirs in ((fit.params, ref.params), (fit.bse, ref.bse),
+                                 (fit.cov, ref.cov_params()), (fit.pvalues, ref.pvalues),
+                                 (fit.ci_low, ci[:, 0]), (fit.ci_high, ci[:, 1])):
+                assert ours.tobytes() == np.asarray(theirs).tobytes()
+            assert fit.df_resid == ref.df_resid

@@ -2,7 +2,7 @@
 
 Each score at a follow-up visit is regressed on arm, its own baseline value and the
 randomisation stratifiers of the plan (key ``stratifiers``; fixed effects, each as
-indicators of its levels), by ordinary least squares (statsmodels). The arm coefficient is
+indicators of its levels), by ordinary least squares (statsmodels' computation: :func:`ols`). The arm coefficient is
 the adjusted mean difference (treated − control); complete cases for outcome and baseline,
 the excluded participants counted. Reference: Vickers & Altman, BMJ 2001;323:1123
 (analysing controlled trials with baseline and follow-up measurements); Kahan & Morris,
@@ -18,11 +18,11 @@ estimable`` and the reason (docs/survival.md lists the rules), never an error.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from scipy import stats
 
 from outcomes.ancova_effects import ArmMean, HedgesG, adjusted_means, arm_sds, standardised
 from outcomes.clustering import NONE, cluster_ids
@@ -136,7 +136,7 @@ def _numbers(x: ArmMean | HedgesG | None) -> dict[str, float]:
 
 
 def fit_ancova(
-    data: pd.DataFrame,
+    data: pd.DataFrame | AncovaDesign,
     *,
     treated_arm: str,
     control_arm: str,
@@ -151,21 +151,18 @@ def fit_ancova(
 
     ``data`` has one row per randomised participant with ``ARM``, the ``stratifiers``,
     ``AVAL`` (follow-up value, NaN when missing) and ``BASE`` (baseline value, NaN when
-    missing).
+    missing); or it is the design :func:`ancova_design` made of such data (checked).
 
     Raises :class:`NotEstimable` when an arm has fewer than :data:`MIN_PER_ARM` complete
     cases, when no residual degree of freedom is left, or when the design is rank-deficient
     (e.g. a constant baseline, a site holding one arm only): see :func:`check_ancova_design`.
     """
-    design = ancova_design(data, treated_arm=treated_arm, control_arm=control_arm,
-                           what=f"{paramcd} {avisit}".strip() or "the score",
-                           stratifiers=stratifiers)
-    d, y, exog, treated = design.data, design.y, design.exog, design.treated
-    arm, use = data["ARM"].astype(str), design.use
-    fit = sm.OLS(y, exog).fit()
-    lo, hi = fit.conf_int(alpha)[1]
-    df = float(fit.df_resid)
-    n_t, n_c = int(treated.sum()), int(len(d) - treated.sum())
+    design = data if isinstance(data, AncovaDesign) else ancova_design(
+        data, treated_arm=treated_arm, control_arm=control_arm,
+        what=f"{paramcd} {avisit}".strip() or "the score", stratifiers=stratifiers)
+    y, exog, treated = design.y, design.exog, design.treated
+    fit = ols(y, exog, alpha, design.basis)
+    n_t, n_c = int(treated.sum()), int(len(y) - treated.sum())
     sds = arm_sds(y, treated)
     return AncovaResult(
         paramcd=paramcd,
@@ -175,22 +172,64 @@ def fit_ancova(
         control_arm=control_arm,
         estimate=float(fit.params[1]),
         std_error=float(fit.bse[1]),
-        ci_low=float(lo),
-        ci_high=float(hi),
+        ci_low=float(fit.ci_low[1]),
+        ci_high=float(fit.ci_high[1]),
         p_value=float(fit.pvalues[1]),
-        n=int(len(d)),
+        n=int(len(y)),
         n_treated=n_t,
         n_control=n_c,
-        n_excluded=int((arm.isin([treated_arm, control_arm]) & ~use).sum()),
+        n_excluded=design.n_excluded,
         mean_treated=float(y[treated == 1].mean()) if treated.any() else float("nan"),
         mean_control=float(y[treated == 0].mean()) if (treated == 0).any() else float("nan"),
-        df=df,
+        df=fit.df_resid,
         sd_treated=sds[0], sd_control=sds[1],
-        adjusted=adjusted_means(np.asarray(fit.params), np.asarray(fit.cov_params()), exog,
-                                (treated_arm, control_arm), (n_t, n_c), (df, df), alpha=alpha),
-        hedges=standardised(float(fit.params[1]), float(fit.bse[1]), df, sds, (n_t, n_c),
-                            alpha),
+        adjusted=adjusted_means(fit.params, fit.cov, exog, (treated_arm, control_arm),
+                                (n_t, n_c), (fit.df_resid, fit.df_resid), alpha=alpha),
+        hedges=standardised(float(fit.params[1]), float(fit.bse[1]), fit.df_resid, sds,
+                            (n_t, n_c), alpha),
     )
+
+
+@dataclass(frozen=True)
+class OlsFit:
+    """An ordinary least-squares fit: what :func:`ols` gives."""
+
+    params: np.ndarray
+    bse: np.ndarray
+    cov: np.ndarray
+    df_resid: float
+    pvalues: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+
+
+def ols(y: np.ndarray, exog: np.ndarray, alpha: float = 0.05,
+        basis: dict | None = None) -> OlsFit:
+    """``statsmodels.OLS(y, exog).fit()`` (its default, the pseudo-inverse of ``exog`` by
+    SVD) with its t CIs and p-values, the same operations bit for bit
+    (tests/test_questionnaires.py compares them), without the library's overhead; the
+    pseudo-inverse, ``(XᵀX)⁻¹`` and the rank are kept in ``basis`` (a dict held with
+    ``exog``) for the next ``y`` on the same design: the m completed data sets and the
+    tipping-point grid differ in the outcome only."""
+    basis = {} if basis is None else basis
+    if not basis:
+        u, s, vt = np.linalg.svd(exog, False)
+        s_orig = np.copy(s)
+        cutoff = 1e-15 * np.maximum.reduce(s)
+        for i in range(min(exog.shape)):
+            s[i] = 1.0 / s[i] if s[i] > cutoff else 0.0
+        pinv = np.dot(np.transpose(vt), np.multiply(s[:, np.newaxis], np.transpose(u)))
+        basis.update(pinv=pinv, normalized=np.dot(pinv, np.transpose(pinv)),
+                     df_resid=float(exog.shape[0]) - np.linalg.matrix_rank(np.diag(s_orig)))
+    params = np.dot(basis["pinv"], y)
+    df_resid = basis["df_resid"]
+    resid = y - np.dot(exog, params)
+    cov = basis["normalized"] * (np.dot(resid, resid) / df_resid)
+    bse = np.sqrt(np.diag(cov))
+    q = stats.t.ppf(1 - alpha / 2, df_resid)
+    return OlsFit(params, bse, cov, float(df_resid),
+                  stats.t.sf(np.abs(params / bse), df_resid) * 2,
+                  params - q * bse, params + q * bse)
 
 
 @dataclass(frozen=True)
@@ -203,6 +242,13 @@ class AncovaDesign:
     exog: np.ndarray  # intercept, arm (1 = treated), baseline, stratifier indicators
     names: list[str]
     treated: np.ndarray  # 1.0 for the treated arm
+    #: participants of either arm left out (no value or no baseline)
+    n_excluded: int = 0
+    #: the ``CLUSTER`` labels of the rows used (None without the column), or their
+    #: :func:`outcomes.clustering.peer_worker_codes`
+    clusters: np.ndarray | None = None
+    #: what :func:`ols` keeps of ``exog`` (shared by the designs with the same ``exog``)
+    basis: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def stratifier_levels(data: pd.DataFrame, stratifiers: Sequence[str]) -> pd.DataFrame:
@@ -218,11 +264,12 @@ def stratifier_levels(data: pd.DataFrame, stratifiers: Sequence[str]) -> pd.Data
 
 
 def ancova_design(data: pd.DataFrame, *, treated_arm: str, control_arm: str,
-                  what: str, stratifiers: Sequence[str] = STRATIFIERS) -> AncovaDesign:
+                  what: str, stratifiers: Sequence[str] = STRATIFIERS,
+                  check: bool = True) -> AncovaDesign:
     """The design of ``AVAL ~ arm + BASE + stratifiers`` on the complete cases of ``data``
     (a stratifier's indicators for every level but the first in sorted order:
     :func:`outcomes.survival._common.design`), checked by :func:`check_ancova_design`
-    (:class:`NotEstimable` when it fails)."""
+    (:class:`NotEstimable` when it fails; not checked with ``check=False``)."""
     arm = data["ARM"].astype(str)
     use = arm.isin([treated_arm, control_arm]) & data["AVAL"].notna() & data["BASE"].notna()
     d = data.loc[use]
@@ -232,9 +279,12 @@ def ancova_design(data: pd.DataFrame, *, treated_arm: str, control_arm: str,
         [np.ones(len(d)), treated, d["BASE"].to_numpy(dtype=float), strata.to_numpy(dtype=float)]
     )
     names = ["(Intercept)", "ARM", "BASE", *strata.columns]
-    check_ancova_design(exog, names, treated, treated_arm=treated_arm, control_arm=control_arm,
-                        what=what)
-    return AncovaDesign(use, d, d["AVAL"].to_numpy(dtype=float), exog, names, treated)
+    if check:
+        check_ancova_design(exog, names, treated, treated_arm=treated_arm,
+                            control_arm=control_arm, what=what)
+    clusters = d["CLUSTER"].astype(str).to_numpy() if "CLUSTER" in d.columns else None
+    return AncovaDesign(use, d, d["AVAL"].to_numpy(dtype=float), exog, names, treated,
+                        int((arm.isin([treated_arm, control_arm]) & ~use).sum()), clusters)
 
 
 def check_ancova_design(exog: np.ndarray, names: list[str], treated: np.ndarray, *,

@@ -46,6 +46,19 @@ def cluster_codes(clusters: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64).ravel(), len(uniques)
 
 
+def peer_worker_codes(clusters: pd.Series | np.ndarray) -> np.ndarray:
+    """The peer-worker cluster of each label of :func:`cluster_ids` as an integer code:
+    0..G−1 for the ``"PW:"`` clusters (in sorted order of the labels, as
+    :func:`cluster_codes` numbers them), −1 for a participant outside any. What the
+    partially nested model needs of the labels, made once for the m fits of the same
+    participants (:func:`outcomes.clustering.pnlmm.fit_pnlmm`)."""
+    labels = np.asarray(clusters).astype(str)
+    nested = np.char.startswith(labels, WORKER_PREFIX)
+    out = np.full(len(labels), -1, dtype=np.int64)
+    out[nested] = cluster_codes(labels[nested])[0]
+    return out
+
+
 def clustering_after_analysis(table: pd.DataFrame, default: str = NONE) -> pd.DataFrame:
     """``table`` with its ``clustering`` column right after ``analysis`` (the results
     tables' convention, docs/results.md); rows without a value get ``default`` (``none``:

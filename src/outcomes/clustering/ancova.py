@@ -22,11 +22,11 @@ from outcomes.clustering import PEER_WORKER
 from outcomes.clustering.pnlmm import fit_pnlmm
 from outcomes.errors import NotEstimable
 from outcomes.plan import STRATIFIERS
-from outcomes.questionnaires import AncovaResult, ancova_design
+from outcomes.questionnaires import AncovaDesign, AncovaResult, ancova_design
 
 
 def fit_nested_ancova(
-    data: pd.DataFrame,
+    data: pd.DataFrame | AncovaDesign,
     *,
     treated_arm: str,
     control_arm: str,
@@ -39,7 +39,8 @@ def fit_nested_ancova(
 ) -> AncovaResult:
     """The partially nested ANCOVA on one score: ``data`` as for
     :func:`outcomes.questionnaires.fit_ancova` plus ``CLUSTER`` (labels of
-    :func:`outcomes.clustering.cluster_ids`). The row has ``clustering = peer_worker``, the
+    :func:`outcomes.clustering.cluster_ids`), or the design
+    :func:`~outcomes.questionnaires.ancova_design` made of such data. The row has ``clustering = peer_worker``, the
     treated arm's ICC with its profile-likelihood CI (``icc_ci``) and ``n_clusters``, the
     peer-worker clusters with at least one participant analysed.
 
@@ -47,19 +48,19 @@ def fit_nested_ancova(
     estimated (:func:`outcomes.clustering.pnlmm.fit_pnlmm`: no peer worker with 2 or more
     participants analysed, non-convergence).
     """
-    what = f"{paramcd} {avisit}".strip() or "the score"
-    design = ancova_design(data, treated_arm=treated_arm, control_arm=control_arm, what=what,
-                           stratifiers=stratifiers)
-    clusters = design.data["CLUSTER"].astype(str).to_numpy()
+    design = data if isinstance(data, AncovaDesign) else ancova_design(
+        data, treated_arm=treated_arm, control_arm=control_arm,
+        what=f"{paramcd} {avisit}".strip() or "the score", stratifiers=stratifiers)
+    if design.clusters is None:
+        raise ValueError("fit_nested_ancova: the data have no CLUSTER column")
     try:
-        fit = fit_pnlmm(design.y, design.exog, design.treated == 1, clusters, design.names,
+        fit = fit_pnlmm(design.y, design.exog, design.treated == 1, design.clusters, design.names,
                         contrast=1, icc_ci=icc_ci, alpha=alpha,
                         combinations=np.vstack(arm_mean_vectors(design.exog)))
     except np.linalg.LinAlgError as exc:  # a last resort: a row with the reason, no crash
         raise NotEstimable(f"the mixed model's linear algebra failed ({exc})") from None
     lo, hi = fit.conf_int(alpha)
     y, treated = design.y, design.treated
-    arm = data["ARM"].astype(str)
     ns = (int(treated.sum()), int(len(y) - treated.sum()))
     sds = arm_sds(y, treated)
     return AncovaResult(
@@ -67,7 +68,7 @@ def fit_nested_ancova(
         control_arm=control_arm, estimate=fit.estimate, std_error=fit.std_error,
         ci_low=lo, ci_high=hi, p_value=fit.p_value, n=int(len(y)),
         n_treated=int(treated.sum()), n_control=int(len(y) - treated.sum()),
-        n_excluded=int((arm.isin([treated_arm, control_arm]) & ~design.use).sum()),
+        n_excluded=design.n_excluded,
         mean_treated=float(y[treated == 1].mean()),
         mean_control=float(y[treated == 0].mean()),
         df=fit.df, clustering=PEER_WORKER, icc=fit.icc,

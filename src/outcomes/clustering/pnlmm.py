@@ -52,6 +52,11 @@ UNFIT = 1e300
 #: of a log-likelihood of order n lose about log10(n) + 2 log10(1/STEP) of 16 digits, so
 #: 1e-4 left 2e-4 of error on the bundled trial and 1e-3 agrees with lmerTest to 1e-6.
 STEP = 1e-3
+#: The absolute step of the forward differences of the REML objective's gradient, and the
+#: evaluations of the objective L-BFGS-B may spend (scipy's defaults: ``eps`` and
+#: ``maxfun``, which counts the difference evaluations too).
+FD_STEP = 1e-8
+MAXFUN = 15000
 
 
 @dataclass(frozen=True)
@@ -116,19 +121,30 @@ class _Reml:
     def __init__(self, y: np.ndarray, X: np.ndarray, treated: np.ndarray,
                  clusters: np.ndarray) -> None:
         t = treated.astype(bool)
-        nested = np.char.startswith(clusters.astype(str), WORKER_PREFIX)
+        if np.issubdtype(np.asarray(clusters).dtype, np.integer):
+            nested, codes = _codes_of(np.asarray(clusters))
+        else:
+            nested = np.char.startswith(clusters.astype(str), WORKER_PREFIX)
+            codes = None
         if (nested & ~t).any():
             raise ValueError("pnlmm: a peer-worker cluster holds a control-arm participant")
         self.n, self.p = X.shape
         self.n_t, self.n_c = int(t.sum()), int((~t).sum())
+        # X[t] gathered twice on purpose: x.T @ x of one buffer is BLAS SYRK, whose rounding
+        # differs from GEMM's (decisions PN1)
         self.xx_t, self.xx_c = X[t].T @ X[t], X[~t].T @ X[~t]
         self.xy_t, self.xy_c = X[t].T @ y[t], X[~t].T @ y[~t]
         self.yy_t, self.yy_c = float(y[t] @ y[t]), float(y[~t] @ y[~t])
-        codes, g = cluster_codes(clusters[nested])
+        if codes is None:
+            codes, g = cluster_codes(clusters[nested])
+        else:
+            g = int(codes.max()) + 1 if len(codes) else 0
         self.size = np.bincount(codes, minlength=g).astype(float)
-        self.sx = np.zeros((g, self.p))
-        np.add.at(self.sx, codes, X[nested])
+        inside = X[nested]  # per cluster, the rows' sums in row order (as np.add.at adds)
+        self.sx = np.column_stack([np.bincount(codes, weights=inside[:, j], minlength=g)
+                                   for j in range(self.p)]) if self.p else np.zeros((g, 0))
         self.sy = np.bincount(codes, weights=y[nested], minlength=g)
+        self.sy2 = self.sy**2
         self.n_nested = int(nested.sum())
 
     def parts(self, tau2: float, s2t: float, s2c: float) -> _Parts:
@@ -139,7 +155,7 @@ class _Reml:
         sxc = self.sx * c[:, None]
         xvx = a * self.xx_t + b * self.xx_c - sxc.T @ self.sx
         xvy = a * self.xy_t + b * self.xy_c - sxc.T @ self.sy
-        yvy = a * self.yy_t + b * self.yy_c - float(c @ self.sy**2)
+        yvy = a * self.yy_t + b * self.yy_c - float(c @ self.sy2)
         chol = np.linalg.cholesky(xvx)
         beta = np.linalg.solve(xvx, xvy)
         logdets = self.n_t * math.log(s2t) + self.n_c * math.log(s2c) + \
@@ -156,10 +172,38 @@ class _Reml:
         log|XᵀV₀⁻¹X|].
         """
         ratio = 1.0 if common else math.exp(log_ratio)
-        part = self.parts(ratio * icc / (1 - icc), ratio, 1.0)
+        logdets, rvr = self._at_unit_control(ratio * icc / (1 - icc), ratio)
         k = self.n - self.p
-        s = part.rvr / k
-        return -0.5 * (k * (math.log(2 * math.pi * s) + 1) + part.logdets), s
+        s = rvr / k
+        return -0.5 * (k * (math.log(2 * math.pi * s) + 1) + logdets), s
+
+    def _at_unit_control(self, tau2: float, s2t: float) -> tuple[float, float]:
+        """``(logdets, rvr)`` of :meth:`parts` at σ²_C = 1, bit for bit, with less work:
+        the optimiser's objective (the products by 1/σ²_C = 1 and the log σ²_C = 0 term
+        are left out; each leaves every bit as it is)."""
+        a = 1 / s2t
+        shrink = 1 + tau2 * a * self.size
+        c = tau2 * a * a / shrink
+        sxc = self.sx * c[:, None]
+        xvx = a * self.xx_t + self.xx_c - sxc.T @ self.sx
+        xvy = a * self.xy_t + self.xy_c - sxc.T @ self.sy
+        yvy = a * self.yy_t + self.yy_c - float(c @ self.sy2)
+        chol = np.linalg.cholesky(xvx)
+        beta = np.linalg.solve(xvx, xvy)
+        logdets = self.n_t * math.log(s2t) + float(np.log(shrink).sum()) + \
+            2 * float(np.log(np.diag(chol)).sum())
+        return logdets, yvy - float(beta @ xvy)
+
+
+def _codes_of(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(in a peer-worker cluster, codes 0..G−1 of those rows) from the codes of
+    :func:`outcomes.clustering.peer_worker_codes` (−1 outside); codes that no row holds
+    any more are closed up, as the labels' codes would be."""
+    nested = codes >= 0
+    inner = codes[nested]
+    if len(inner) and (np.bincount(inner) == 0).any():
+        inner = np.unique(inner, return_inverse=True)[1].ravel()
+    return nested, inner.astype(np.int64)
 
 
 def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.ndarray,
@@ -169,7 +213,9 @@ def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.nd
     """REML fit of the partially nested model (module docstring).
 
     ``clusters``: labels of :func:`outcomes.clustering.cluster_ids`; only ``"PW:"``
-    clusters carry a random effect (they must hold treated participants only).
+    clusters carry a random effect (they must hold treated participants only). Or their
+    integer codes (:func:`outcomes.clustering.peer_worker_codes`, made once for many fits
+    of the same participants).
     ``common_residual``: one residual variance for both arms (σ²_T = σ²_C, the model of
     statsmodels ``MixedLM``). ``icc_ci``: compute the profile-likelihood CI of the ICC
     (level 1 − ``alpha``). ``combinations``: rows ``L`` of linear combinations ``L β``
@@ -184,7 +230,9 @@ def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.nd
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     treated = np.asarray(treated).astype(bool)
-    clusters = np.asarray(clusters).astype(str)
+    clusters = np.asarray(clusters)
+    if not np.issubdtype(clusters.dtype, np.integer):
+        clusters = clusters.astype(str)
     reml = _Reml(y, X, treated, clusters)
     if reml.n <= reml.p:
         raise NotEstimable(f"{reml.n} participants for {reml.p} coefficients: no residual "
@@ -199,20 +247,22 @@ def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.nd
                            "of the treated arm")
 
     def objective(x: np.ndarray) -> float:
-        lr, icc = (0.0, x[0]) if common_residual else (x[0], x[1])
+        lr, icc = (0.0, float(x[0])) if common_residual else (float(x[0]), float(x[1]))
         try:
             return -reml.profiled(lr, icc, common_residual)[0]
         except np.linalg.LinAlgError:
             return math.inf
 
+    bounds = [(0.0, ICC_MAX)] if common_residual else \
+        [(-LOG_RATIO_BOUND, LOG_RATIO_BOUND), (0.0, ICC_MAX)]
+    with_gradient = _forward_differences(objective, bounds)
     start_ratio = _start_log_ratio(y, X, treated)
     best = None
     for icc0 in (0.05, 0.3):  # two starts: the REML surface of a small trial can be flat
         x0 = [icc0] if common_residual else [start_ratio, icc0]
-        bounds = [(0.0, ICC_MAX)] if common_residual else \
-            [(-LOG_RATIO_BOUND, LOG_RATIO_BOUND), (0.0, ICC_MAX)]
-        res = optimize.minimize(objective, x0, method="L-BFGS-B", bounds=bounds,
-                                options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500})
+        res = optimize.minimize(with_gradient, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500,
+                                         "maxfun": MAXFUN // (len(x0) + 1)})
         if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
             best = res
     if best is None or not (best.success or _stationary(objective, best.x, bounds)):
@@ -238,6 +288,43 @@ def fit_pnlmm(y: np.ndarray, X: np.ndarray, treated: np.ndarray, clusters: np.nd
                     icc_ci_low=lo, icc_ci_high=hi, df=df, contrast=contrast, n=reml.n,
                     n_clusters=len(reml.size), n_nested=reml.n_nested,
                     combination_df=tuple(combination_df))
+
+
+def _forward_differences(objective, bounds: list[tuple[float, float]]):
+    """``x -> (objective(x), gradient)``, the gradient by the forward differences that
+    L-BFGS-B takes without a ``jac`` (scipy's ``approx_derivative``, '2-point', absolute
+    step :data:`FD_STEP`, turned back or shortened at a bound), the same arithmetic on the
+    same numbers, so the optimiser's path is the same to the last bit, without scipy's
+    overhead per gradient (twice the objective's own cost on the bundled trial)."""
+    lb = np.array([b[0] for b in bounds], dtype=float)
+    ub = np.array([b[1] for b in bounds], dtype=float)
+    rstep = np.finfo(np.float64).eps ** 0.5
+
+    def steps(x: np.ndarray) -> np.ndarray:
+        sign = (x >= 0).astype(float) * 2 - 1
+        h = np.where(((x + FD_STEP) - x) == 0, rstep * sign * np.maximum(1.0, np.abs(x)),
+                     FD_STEP)
+        lower, upper = x - lb, ub - x
+        moved = x + h
+        fitting = np.abs(h) <= np.maximum(lower, upper)
+        h[((moved < lb) | (moved > ub)) & fitting] *= -1
+        forward = (upper >= lower) & ~fitting
+        h[forward] = upper[forward]
+        backward = (upper < lower) & ~fitting
+        h[backward] = -lower[backward]
+        return h
+
+    def fun_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        f0 = objective(x)
+        h = steps(x)
+        grad = np.empty(len(x))
+        for i in range(len(x)):
+            x1 = x.copy()
+            x1[i] = x[i] + h[i]
+            grad[i] = (np.float64(objective(x1)) - f0) / ((x[i] + h[i]) - x[i])
+        return f0, grad
+
+    return fun_and_grad
 
 
 def _stationary(objective, x: np.ndarray, bounds: list[tuple[float, float]],

@@ -16,14 +16,14 @@ estimable: leaving its participants out would be a complete-case result, not MI.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from outcomes.ancova_effects import ArmMean, HedgesG, not_estimable_g
-from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
+from outcomes.clustering import NONE, PEER_WORKER, cluster_ids, peer_worker_codes
 from outcomes.clustering.ancova import fit_nested_ancova
 from outcomes.contract import VISITS
 from outcomes.errors import NotEstimable
@@ -36,7 +36,10 @@ from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
 from outcomes.questionnaires import (
     ROW_TYPES,
+    AncovaDesign,
     AncovaResult,
+    ancova_design,
+    check_ancova_design,
     fit_ancova,
     not_estimable_ancova,
     questionnaire_ancova,
@@ -110,7 +113,123 @@ def _which(imps: list[int]) -> str:
         f"imputations {', '.join(map(str, imps))}"
 
 
-def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
+@dataclass(frozen=True)
+class ScoreSets:
+    """The m completed data sets of one score at one visit as the ANCOVA reads them:
+    ``first``, the input of data set 1 (:func:`_score_data`), and the score (``aval``) and
+    baseline (``base``) of every data set, full length; ``own`` the data sets whose other
+    columns (arm, stratifiers, cluster) are not those of data set 1 (their input, by
+    index), ``lost`` why the analysis is not MI (values that could not be imputed, "" when
+    none). ``designs`` keeps what each data set's design needs beyond data set 1's (its
+    baselines where they differ, its check), made once; with ``keep_ols`` also each design
+    matrix's OLS pieces (:func:`outcomes.questionnaires.ols`: p × n numbers per data set),
+    for the points of a tipping-point grid, which differ in the score only (:meth:`shifted`)."""
+
+    first: pd.DataFrame
+    aval: tuple[np.ndarray, ...]
+    base: tuple[np.ndarray, ...]
+    own: dict[int, pd.DataFrame]
+    lost: str
+    designs: dict = field(default_factory=dict, repr=False, compare=False)
+    keep_ols: bool = False
+
+    def shifted(self, shift: np.ndarray) -> ScoreSets:
+        """The same data sets with ``shift`` added to every score (NaN stays NaN), their
+        designs shared."""
+        return ScoreSets(self.first, tuple(a + shift for a in self.aval), self.base,
+                         {k: d.assign(AVAL=self.aval[k] + shift) for k, d in self.own.items()},
+                         self.lost, self.designs, self.keep_ols)
+
+    def data(self, k: int) -> pd.DataFrame:
+        """The ANCOVA's input of data set ``k + 1`` (as :func:`_score_data` makes it)."""
+        if k in self.own:
+            return self.own[k]
+        return self.first.assign(AVAL=self.aval[k], BASE=self.base[k])
+
+
+def score_sets(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
+               plan: AnalysisPlan, clusters: pd.Series | None = None,
+               not_imputed: pd.DataFrame | None = None, keep_ols: bool = False) -> ScoreSets:
+    """The :class:`ScoreSets` of ``paramcd`` at ``visit`` of the ``completed`` data sets
+    (arguments as :func:`ancova_mi`), read one data set at a time; ``ValueError`` when a
+    column is absent."""
+    arms = (plan.treated_arm, plan.control_arm)
+    cols = [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"]
+    completed = select_columns(completed, ("USUBJID", "ARM", *plan.stratifiers, *cols))
+    fixed = ["ARM", *plan.stratifiers, *(("USUBJID",) if clusters is not None else ())]
+    zero = completed[0]
+    first = _score_data(zero, paramcd, visit, clusters, plan.stratifiers)
+    lost = "" if not_imputed is None else not_imputed_reason(
+        zero, not_imputed, cols, zero["ARM"].astype(str).isin(arms).to_numpy())
+    aval, base, own = [], [], {}
+    for k in range(len(completed)):
+        d = completed[k]
+        if k and not all(d[c].equals(zero[c]) for c in fixed):
+            own[k] = _score_data(d, paramcd, visit, clusters, plan.stratifiers)
+        aval.append(d[cols[0]].to_numpy(dtype=float))
+        b = d[cols[1]].to_numpy(dtype=float)
+        base.append(base[0] if k and np.array_equal(b.view(np.int64), base[0].view(np.int64))
+                    else b)
+    return ScoreSets(first, tuple(aval), tuple(base), own, lost, keep_ols=keep_ols)
+
+
+def _design(sets: ScoreSets, k: int, plan: AnalysisPlan, what: str) -> AncovaDesign:
+    """The ANCOVA design of data set ``k + 1`` (:func:`outcomes.questionnaires.ancova_design`,
+    checked: :class:`NotEstimable`), made from data set 1's: the same complete cases
+    (:func:`ancova_mi` checked), its own baselines (the design matrix copied in its memory
+    layout, which decides BLAS's rounding) and outcome. The check is made once per data
+    set; the data sets with data set 1's baselines share its design matrix and OLS pieces."""
+    ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, what=what,
+               stratifiers=plan.stratifiers)
+    if k in sets.own:
+        if k not in sets.designs:
+            sets.designs[k] = _checked(ancova_design, sets.own[k], **ids)
+        made = sets.designs[k]
+        if isinstance(made, NotEstimable):
+            raise NotEstimable(made.reason)
+        return replace(made, y=sets.own[k]["AVAL"].to_numpy(dtype=float)[made.use.to_numpy()])
+    if "first" not in sets.designs:
+        first = ancova_design(sets.first, check=False, **ids)
+        use = first.use.to_numpy()
+        sets.designs.update(first=first, use=use, codes=None if first.clusters is None else
+                            peer_worker_codes(first.clusters))
+    first, use = sets.designs["first"], sets.designs["use"]
+    if k not in sets.designs:
+        base = sets.base[k][use]
+        same = np.array_equal(base.view(np.int64), first.exog[:, 2].view(np.int64))
+        exog = first.exog if same else _with_base(first.exog, base)
+        if not same or "shared" not in sets.designs:
+            verdict = _checked(check_ancova_design, exog, first.names, first.treated,
+                               treated_arm=plan.treated_arm, control_arm=plan.control_arm,
+                               what=what)
+            if same:
+                sets.designs["shared"] = (None, verdict, first.basis)
+        sets.designs[k] = sets.designs["shared"] if same else (base, verdict, {})
+    base, verdict, basis = sets.designs[k]
+    if isinstance(verdict, NotEstimable):
+        raise NotEstimable(verdict.reason)
+    return replace(first, y=sets.aval[k][use], clusters=sets.designs["codes"],
+                   exog=first.exog if base is None else _with_base(first.exog, base),
+                   basis=basis if base is None or sets.keep_ols else {})
+
+
+def _with_base(exog: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``exog`` with ``base`` as its baseline column, in ``exog``'s memory layout."""
+    out = exog.copy(order="K")
+    out[:, 2] = base
+    return out
+
+
+def _checked(f, *args, **kwargs):
+    """``f(*args, **kwargs)``, or the :class:`NotEstimable` it raised."""
+    try:
+        out = f(*args, **kwargs)
+    except NotEstimable as exc:
+        return exc
+    return out
+
+
+def ancova_mi(completed: Sequence[pd.DataFrame] | ScoreSets, paramcd: str, visit: str,
               plan: AnalysisPlan, *, param: str = "", alpha: float = 0.05,
               not_imputed: pd.DataFrame | None = None,
               fit: Callable[..., AncovaResult] = fit_ancova,
@@ -119,13 +238,16 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
 
     ``fit``: the complete-data estimator (:func:`outcomes.questionnaires.fit_ancova`, or
     the partially nested ANCOVA with ``clusters``, the cluster of each ``USUBJID``, and
-    ``clustering = "peer_worker"``). The complete-data df of Rubin's rules is the mean of
+    ``clustering = "peer_worker"``), given each data set's design
+    (:func:`outcomes.questionnaires.ancova_design`, made once per data set). The complete-data df of Rubin's rules is the mean of
     the m fits' df (the residual df, the same in every fit, for OLS; the Satterthwaite df,
     which varies a little between imputations, for the mixed model). The partially nested
     row's ICC is the mean of the m fits' ICCs, without a CI (docs/clustering.md). Each
     arm's adjusted mean and Hedges' g are pooled by the same rules (complete-data df: the
     mean's own df, the difference's for g); the raw means and SDs are the means of the m
     datasets' (descriptions of the completed data, not pooled estimates).
+    ``completed`` may be the data sets' :func:`score_sets` (``clusters`` and
+    ``not_imputed`` then given to it).
 
     Never raises for data that cannot be analysed: a row with ``status = not
     estimable`` says why. That is when a due value of the score or of its baseline could
@@ -136,40 +258,38 @@ def ancova_mi(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
     Rubin's rules cannot pool (a single imputation). ``ValueError`` when a column of the
     wide format is absent or no dataset is given.
     """
-    if len(completed) == 0:
+    if len(completed) == 0 if not isinstance(completed, ScoreSets) else not completed.aval:
         raise ValueError("ancova_mi: no completed datasets")
     ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, paramcd=paramcd,
                param=param, avisit=visit)
     arms = (plan.treated_arm, plan.control_arm)
-    completed = select_columns(completed, ("USUBJID", "ARM", *plan.stratifiers, f"{paramcd}_{visit}",
-                                   f"{paramcd}_{BASELINE}"))
-    data = [_score_data(c, paramcd, visit, clusters, plan.stratifiers) for c in completed]
-    m = len(data)
+    sets = completed if isinstance(completed, ScoreSets) else \
+        score_sets(completed, paramcd, visit, plan, clusters, not_imputed)
+    m = len(sets.aval)
 
     def not_estimable(reason: str, fits=()) -> AncovaMIResult:
-        return AncovaMIResult(replace(not_estimable_ancova(data[0], reason, **ids),
+        return AncovaMIResult(replace(not_estimable_ancova(sets.data(0), reason, **ids),
                                       clustering=clustering), None, m, tuple(fits))
 
-    if not_imputed is not None:
-        lost = not_imputed_reason(completed[0], not_imputed,
-                                  [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"],
-                                  completed[0]["ARM"].astype(str).isin(arms).to_numpy())
-        if lost:
-            return not_estimable(lost)
-    if data[0]["AVAL"].isna().all():
+    if sets.lost:
+        return not_estimable(sets.lost)
+    if np.isnan(sets.aval[0]).all():
         return not_estimable(f"no {visit} value of {paramcd}")
-    used = [(d["ARM"].astype(str).isin(arms) & d["AVAL"].notna() & d["BASE"].notna())
-            .to_numpy() for d in data]
+    in_arms = sets.first["ARM"].astype(str).isin(arms).to_numpy()
+    used = [(sets.own[k]["ARM"].astype(str).isin(arms).to_numpy() if k in sets.own else in_arms)
+            & ~np.isnan(sets.aval[k]) & ~np.isnan(sets.base[k]) for k in range(m)]
     differ = [i + 1 for i, u in enumerate(used) if not np.array_equal(u, used[0])]
     if differ:
         return not_estimable(
             f"the completed datasets analyse different participants ({int(used[0].sum())} in "
             f"imputation 1, {int(used[differ[0] - 1].sum())} in imputation {differ[0]}): a "
             "value left missing in some imputations only")
+    what = f"{paramcd} {visit}".strip() or "the score"
     fits, failed = [], {}
-    for i, d in enumerate(data, start=1):
+    for i in range(1, m + 1):
         try:
-            fits.append(fit(d, alpha=alpha, stratifiers=plan.stratifiers, **ids))
+            fits.append(fit(_design(sets, i - 1, plan, what), alpha=alpha,
+                            stratifiers=plan.stratifiers, **ids))
         except NotEstimable as exc:
             failed.setdefault(exc.reason, []).append(i)
     if failed:
@@ -256,13 +376,14 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
     frames = []
     size = len(ROW_TYPES)
     for k in range(0, len(cc[NONE]), size):
+        row = cc[NONE].iloc[k]
+        # one set of designs for both models (the clusters unused by OLS)
+        sets = None if completed is None else score_sets(
+            completed, row["paramcd"], row["avisit"], plan, clusters, cells)
         for kind in (NONE, PEER_WORKER):
-            row = cc[kind].iloc[k]
-            if completed is not None:
-                mi = ancova_mi(completed, row["paramcd"], row["avisit"], plan,
-                               param=row["param"], not_imputed=cells, fit=mi_fit[kind],
-                               clusters=clusters if kind == PEER_WORKER else None,
-                               clustering=kind)
+            if sets is not None:
+                mi = ancova_mi(sets, row["paramcd"], row["avisit"], plan, param=row["param"],
+                               fit=mi_fit[kind], clustering=kind)
                 frames.append(mi.to_frame())
             frames.append(cc[kind].iloc[k:k + size])
     columns = frames[0].columns if completed is not None else cc[NONE].columns

@@ -23,7 +23,7 @@ from scipy.optimize import brentq
 
 from outcomes.errors import ConfigError
 from outcomes.estimands.rows import TIPPING_POINT, with_estimands
-from outcomes.imputation.ancova import BASELINE, AncovaMIResult, ancova_mi
+from outcomes.imputation.ancova import BASELINE, AncovaMIResult, ScoreSets, ancova_mi, score_sets
 from outcomes.imputation.frame import ImputationFrame, imputation_frame
 from outcomes.imputation.gaps import not_imputed_cells
 from outcomes.imputation.mice import ImputedData, delta_of, impute
@@ -158,12 +158,13 @@ def delta_analyser(frame: ImputationFrame, imp: ImputedData | Sequence[pd.DataFr
             else np.zeros(len(arms), dtype=bool))
     cells = not_imputed_cells(frame, settings)
     memo: dict[tuple[float, float], AncovaMIResult] = {}
+    at_zero = score_sets(narrow, paramcd, visit, plan, not_imputed=cells, keep_ols=True) \
+        if narrow else None
 
-    def completed(dt: float, dc: float) -> list[pd.DataFrame]:
+    def completed(dt: float, dc: float) -> list[pd.DataFrame] | ScoreSets:
         delta = {(col, plan.treated_arm): dt, (col, plan.control_arm): dc}
-        if mode == "final":
-            shift = np.where(rows, delta_of(delta, col, arms), 0.0)
-            return [d.assign(**{col: d[col].to_numpy() + shift}) for d in narrow]
+        if at_zero is not None:  # final: the scores shifted, the designs made once
+            return at_zero.shifted(np.where(rows, delta_of(delta, col, arms), 0.0))
         again = impute(frame, replace(settings, delta=delta, delta_mode="post"), seed)
         return [again.completed(i)[keep] for i in range(1, again.m + 1)]
 
