@@ -418,3 +418,36 @@ def test_the_long_file_is_read_back_one_column_at_a_time_to_the_bit(imputed, tmp
     pq.write_table(bad, tmp_path / "bad.parquet")
     with pytest.raises(ImputedFileError, match=f"ARM of data set {imputed.m} is not that of"):
         read_completed(tmp_path / "bad.parquet", imputed.frame, imputed.m)
+
+
+def test_compact_sets_give_back_every_data_set_to_the_bit():
+    """CompactSets holds data sets as the first and the cells that differ; each item equals
+    its data set exactly (NaN bits, text and integer columns, a set whose columns differ);
+    map_sets is a plain list comprehension on a list and compact on anything else."""
+    from outcomes.imputation.run import CompactSets, map_sets
+
+    rng = np.random.default_rng(3)
+    n = 40
+    base = pd.DataFrame({"ID": [f"P{i:03d}" for i in range(n)], "K": np.arange(n),
+                         "X": rng.normal(size=n), "Y": np.where(rng.random(n) < 0.3, np.nan, 1.0)})
+    sets = []
+    for k in range(5):
+        d = base.copy()
+        d.loc[rng.random(n) < 0.2, "X"] = rng.normal(size=1)[0]
+        d["Y"] = d["Y"].where(rng.random(n) < 0.5, -0.0 if k % 2 else 0.0)
+        sets.append(d)
+    sets[2] = sets[2].assign(ID=sets[2]["ID"].str.lower())  # a text column that differs
+    sets[3] = sets[3].assign(K=sets[3]["K"].astype(float))  # another dtype: held whole
+    held = CompactSets.of(iter(sets))
+    assert len(held) == 5 and isinstance(held.diffs[3], pd.DataFrame)
+    for k, d in enumerate(sets):
+        pd.testing.assert_frame_equal(held[k], d, check_exact=True)
+        for col in ("X", "Y"):  # -0.0 and 0.0 told apart
+            assert (held[k][col].to_numpy().view(np.int64) == d[col].to_numpy().view(np.int64)).all()
+    assert len(held[1:3]) == 2
+    with pytest.raises(IndexError):
+        held[5]
+    twice = map_sets(held, lambda d: d.assign(X=2 * d["X"]))
+    assert isinstance(twice, CompactSets)
+    pd.testing.assert_frame_equal(twice[4], sets[4].assign(X=2 * sets[4]["X"]), check_exact=True)
+    assert isinstance(map_sets(sets, lambda d: d), list)
