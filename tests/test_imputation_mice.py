@@ -15,7 +15,8 @@ from outcomes.adam import derive_all
 from outcomes.errors import ConfigError
 from outcomes.imputation.frame import VISIT_DAYS, ImputationFrame, imputation_frame
 from outcomes.imputation.gaps import not_imputed_cells
-from outcomes.imputation.mice import ImputationError, impute, pmm_match, remove_lindep
+from outcomes.imputation.lindep import remove_lindep
+from outcomes.imputation.mice import ImputationError, impute, pmm_match
 from outcomes.imputation.run import missing_summary
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
@@ -451,3 +452,36 @@ def test_compact_sets_give_back_every_data_set_to_the_bit():
     assert isinstance(twice, CompactSets)
     pd.testing.assert_frame_equal(twice[4], sets[4].assign(X=2 * sets[4]["X"]), check_exact=True)
     assert isinstance(map_sets(sets, lambda d: d), list)
+
+
+def test_the_draw_calls_lapack_as_scipy_does_and_lindep_decides_as_mice():
+    """norm_draw's direct LAPACK calls give scipy's cho_solve and solve_triangular to the
+    bit; remove_lindep_gram keeps the predictors remove_lindep keeps, also next to each
+    threshold (constant, almost collinear, almost perfectly correlated predictors)."""
+    from scipy.linalg import cho_solve, solve_triangular
+
+    from outcomes.imputation.lindep import EPS, remove_lindep_gram
+    from outcomes.imputation.mice import _cho_solve, _solve_lt
+
+    rng = np.random.default_rng(11)
+    for p in (1, 2, 7):
+        a = rng.normal(size=(30, p))
+        chol, b = np.linalg.cholesky(a.T @ a), rng.normal(size=p)
+        assert np.array_equal(_cho_solve(chol, b), cho_solve((chol, True), b, check_finite=False))
+        assert np.array_equal(_solve_lt(chol, b), solve_triangular(chol, b, lower=True, trans="T",
+                                                                  check_finite=False))
+    n = 400
+    base = rng.normal(size=(n, 5)) * 10 + 50
+    y = base[:, 0] + rng.normal(size=n) * 5
+    cases = [base,
+             np.column_stack([base, np.full(n, 3.0)]),                       # constant
+             np.column_stack([base, base[:, 1] + base[:, 2]]),               # dependent
+             np.column_stack([base, base[:, 1] + 1e-3 * rng.normal(size=n)]),  # almost
+             np.column_stack([base, y + 1e-6 * rng.normal(size=n)]),          # r ~ 1
+             np.column_stack([base, np.r_[np.zeros(n - 2), 0.15, -0.15]]),    # var ~ EPS
+             np.column_stack([base, 0.01 * np.sqrt(EPS) * rng.normal(size=n)])]
+    for k, x in enumerate(cases):
+        x1 = np.column_stack([np.ones(n), x])
+        got = remove_lindep_gram(x1, y, x1.T @ x1, x1.T @ y)
+        assert np.array_equal(got, remove_lindep(x, y)), k
+    assert not remove_lindep_gram(x1, np.ones(n), x1.T @ x1, x1.T @ np.ones(n)).any()
