@@ -485,3 +485,26 @@ def test_the_draw_calls_lapack_as_scipy_does_and_lindep_decides_as_mice():
         got = remove_lindep_gram(x1, y, x1.T @ x1, x1.T @ y)
         assert np.array_equal(got, remove_lindep(x, y)), k
     assert not remove_lindep_gram(x1, np.ones(n), x1.T @ x1, x1.T @ np.ones(n)).any()
+
+
+def test_wide_scores_are_the_pivot_of_first_observed_values():
+    """_wide_scores equals pivot_table(aggfunc="first") reindexed to the participants:
+    the first non-missing AVAL of each score and visit, NaN for a participant or cell
+    without one; rows of other visits and participants are ignored."""
+    from outcomes.imputation.frame import _wide_scores
+
+    rng = np.random.default_rng(5)
+    k = 300
+    adqs = pd.DataFrame({"USUBJID": rng.choice([f"S{i}" for i in range(12)], k),
+                         "PARAMCD": rng.choice(["HHI", "GSE", "WEMWBS"], k),
+                         "AVISIT": rng.choice(["baseline", "month_4", "month_12", "week_2"], k),
+                         "AVAL": np.where(rng.random(k) < 0.3, np.nan, rng.integers(0, 60, k))})
+    ids = pd.Series([f"S{i}" for i in range(14)])  # two without any row
+    visits = ("baseline", "month_4", "month_12")
+    rows = adqs.loc[adqs["AVISIT"].isin(visits)]
+    ref = rows.pivot_table(index="USUBJID", columns=["PARAMCD", "AVISIT"], values="AVAL",
+                           aggfunc="first", dropna=False)
+    ref.columns = [f"{p}_{v}" for p, v in ref.columns]
+    cols = [f"{p}_{v}" for p in ("GSE", "HHI", "WEMWBS") for v in visits]
+    ref = ref.reindex(index=ids.to_numpy(), columns=cols).astype(float).reset_index(drop=True)
+    pd.testing.assert_frame_equal(_wide_scores(adqs, ids, visits), ref, check_exact=True)
