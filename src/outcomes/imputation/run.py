@@ -126,8 +126,31 @@ def run_impute(derived: dict[str, pd.DataFrame], plan: AnalysisPlan, out_dir: st
     return imp, paths
 
 
+class DataSets(Sequence[pd.DataFrame]):
+    """A sequence of data sets, each built when asked for by ``_item(k)``, 0 <= k < len."""
+
+    def _item(self, k: int) -> pd.DataFrame:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> pd.DataFrame: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[pd.DataFrame]: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._item(k) for k in range(*i.indices(len(self)))]
+        k = operator.index(i)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(f"completed data set {i} of {len(self)}")
+        return self._item(k)
+
+
 @dataclass(frozen=True)
-class CompletedSets(Sequence[pd.DataFrame]):
+class CompletedSets(DataSets):
     """The completed data sets 1..m of ``imputed_long.parquet`` as :func:`read_completed`
     reads them: data set 0 (``base``) and, per column, the rows that any data set changes
     (``cells``) with their values in each data set (``values``, m × cells). Item ``i`` is
@@ -142,20 +165,7 @@ class CompletedSets(Sequence[pd.DataFrame]):
     def __len__(self) -> int:
         return self.m
 
-    @overload
-    def __getitem__(self, i: int) -> pd.DataFrame: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[pd.DataFrame]: ...
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(self.m))]
-        k = operator.index(i)
-        if k < 0:
-            k += self.m
-        if not 0 <= k < self.m:
-            raise IndexError(f"completed data set {i} of {self.m}")
+    def _item(self, k: int) -> pd.DataFrame:
         out = self.base.copy(deep=False)
         for col, rows in self.cells.items():
             arr = self.base[col].to_numpy(dtype=float, copy=True)
@@ -178,7 +188,7 @@ def select_columns(completed: Sequence[pd.DataFrame], columns: Sequence[str]) ->
 
 
 @dataclass(frozen=True)
-class CompactSets(Sequence[pd.DataFrame]):
+class CompactSets(DataSets):
     """Data sets that differ from the first in a few number cells, held as the first
     (``base``) and, per other data set, what differs (``diffs[k]``: column -> (rows, values)
     of a number column whose bits differ there, or the whole column when it is not a
@@ -219,16 +229,8 @@ class CompactSets(Sequence[pd.DataFrame]):
     def __len__(self) -> int:
         return len(self.diffs)
 
-    @overload
-    def __getitem__(self, i: int) -> pd.DataFrame: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[pd.DataFrame]: ...
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        diff = self.diffs[i]
+    def _item(self, k: int) -> pd.DataFrame:
+        diff = self.diffs[k]
         if isinstance(diff, pd.DataFrame):
             return diff
         out = self.base.copy(deep=False)

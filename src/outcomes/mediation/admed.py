@@ -9,18 +9,16 @@ that analyse it are in :mod:`outcomes.mediation.changemodel`.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
 
 import numpy as np
 import pandas as pd
 
 from outcomes.errors import OutcomesError
 from outcomes.imputation.frame import VISIT_DAYS
-from outcomes.imputation.run import IMP
+from outcomes.imputation.run import IMP, DataSets
 from outcomes.plan import AnalysisPlan
 
 from .landmark import landmark_outcomes
@@ -272,7 +270,7 @@ def _file_blocks(path: str | Path, columns: list[str]) -> Iterator[tuple[int, pd
 
 
 @dataclass(frozen=True)
-class ImputedMediationSets(Sequence[pd.DataFrame]):
+class ImputedMediationSets(DataSets):
     """The completed data sets of a file of :func:`write_imputed_mediation_data`, in
     ``.imp`` order, each read from the file when asked for (equal to
     ``split_completed(pd.read_parquet(path))[i]``): memory holds one data set, not m."""
@@ -283,17 +281,8 @@ class ImputedMediationSets(Sequence[pd.DataFrame]):
     def __len__(self) -> int:
         return len(self.imps)
 
-    @overload
-    def __getitem__(self, i: int) -> pd.DataFrame: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[pd.DataFrame]: ...
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        k = self.imps[operator.index(i)]  # IndexError past the end ends iteration
-        return (pd.read_parquet(self.path, filters=[(IMP, "==", k)])
+    def _item(self, k: int) -> pd.DataFrame:
+        return (pd.read_parquet(self.path, filters=[(IMP, "==", self.imps[k])])
                 .drop(columns=IMP).reset_index(drop=True))
 
 
