@@ -224,6 +224,7 @@ def write_imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.Data
     from outcomes.atomic import atomic_path
     from outcomes.imputation.gaps import NOT_IMPUTED, not_imputed_cells
     from outcomes.imputation.mice import impute
+    from outcomes.memory import release_memory
 
     frame, settings = _frame_and_settings(derived, plan)
     if imputed is None:
@@ -250,6 +251,8 @@ def write_imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.Data
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema, compression=PARQUET_COMPRESSION)
                 writer.write_table(table)
+                del d, table, block
+                release_memory()  # Arrow's pool would keep every data set's buffers
                 m += 1
         finally:
             if writer is not None:
