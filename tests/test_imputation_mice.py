@@ -15,7 +15,8 @@ from outcomes.adam import derive_all
 from outcomes.errors import ConfigError
 from outcomes.imputation.frame import VISIT_DAYS, ImputationFrame, imputation_frame
 from outcomes.imputation.gaps import not_imputed_cells
-from outcomes.imputation.mice import ImputationError, impute, pmm_match, remove_lindep
+from outcomes.imputation.lindep import remove_lindep
+from outcomes.imputation.mice import ImputationError, impute, pmm_match
 from outcomes.imputation.run import missing_summary
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import AnalysisPlan
@@ -418,3 +419,92 @@ def test_the_long_file_is_read_back_one_column_at_a_time_to_the_bit(imputed, tmp
     pq.write_table(bad, tmp_path / "bad.parquet")
     with pytest.raises(ImputedFileError, match=f"ARM of data set {imputed.m} is not that of"):
         read_completed(tmp_path / "bad.parquet", imputed.frame, imputed.m)
+
+
+def test_compact_sets_give_back_every_data_set_to_the_bit():
+    """CompactSets holds data sets as the first and the cells that differ; each item equals
+    its data set exactly (NaN bits, text and integer columns, a set whose columns differ);
+    map_sets is a plain list comprehension on a list and compact on anything else."""
+    from outcomes.imputation.run import CompactSets, map_sets
+
+    rng = np.random.default_rng(3)
+    n = 40
+    base = pd.DataFrame({"ID": [f"P{i:03d}" for i in range(n)], "K": np.arange(n),
+                         "X": rng.normal(size=n), "Y": np.where(rng.random(n) < 0.3, np.nan, 1.0)})
+    sets = []
+    for k in range(5):
+        d = base.copy()
+        d.loc[rng.random(n) < 0.2, "X"] = rng.normal(size=1)[0]
+        d["Y"] = d["Y"].where(rng.random(n) < 0.5, -0.0 if k % 2 else 0.0)
+        sets.append(d)
+    sets[2] = sets[2].assign(ID=sets[2]["ID"].str.lower())  # a text column that differs
+    sets[3] = sets[3].assign(K=sets[3]["K"].astype(float))  # another dtype: held whole
+    held = CompactSets.of(iter(sets))
+    assert len(held) == 5 and isinstance(held.diffs[3], pd.DataFrame)
+    for k, d in enumerate(sets):
+        pd.testing.assert_frame_equal(held[k], d, check_exact=True)
+        for col in ("X", "Y"):  # -0.0 and 0.0 told apart
+            assert (held[k][col].to_numpy().view(np.int64) == d[col].to_numpy().view(np.int64)).all()
+    assert len(held[1:3]) == 2
+    with pytest.raises(IndexError):
+        held[5]
+    twice = map_sets(held, lambda d: d.assign(X=2 * d["X"]))
+    assert isinstance(twice, CompactSets)
+    pd.testing.assert_frame_equal(twice[4], sets[4].assign(X=2 * sets[4]["X"]), check_exact=True)
+    assert isinstance(map_sets(sets, lambda d: d), list)
+
+
+def test_the_draw_calls_lapack_as_scipy_does_and_lindep_decides_as_mice():
+    """norm_draw's direct LAPACK calls give scipy's cho_solve and solve_triangular to the
+    bit; remove_lindep_gram keeps the predictors remove_lindep keeps, also next to each
+    threshold (constant, almost collinear, almost perfectly correlated predictors)."""
+    from scipy.linalg import cho_solve, solve_triangular
+
+    from outcomes.imputation.lindep import EPS, remove_lindep_gram
+    from outcomes.imputation.mice import _cho_solve, _solve_lt
+
+    rng = np.random.default_rng(11)
+    for p in (1, 2, 7):
+        a = rng.normal(size=(30, p))
+        chol, b = np.linalg.cholesky(a.T @ a), rng.normal(size=p)
+        assert np.array_equal(_cho_solve(chol, b), cho_solve((chol, True), b, check_finite=False))
+        assert np.array_equal(_solve_lt(chol, b), solve_triangular(chol, b, lower=True, trans="T",
+                                                                  check_finite=False))
+    n = 400
+    base = rng.normal(size=(n, 5)) * 10 + 50
+    y = base[:, 0] + rng.normal(size=n) * 5
+    cases = [base,
+             np.column_stack([base, np.full(n, 3.0)]),                       # constant
+             np.column_stack([base, base[:, 1] + base[:, 2]]),               # dependent
+             np.column_stack([base, base[:, 1] + 1e-3 * rng.normal(size=n)]),  # almost
+             np.column_stack([base, y + 1e-6 * rng.normal(size=n)]),          # r ~ 1
+             np.column_stack([base, np.r_[np.zeros(n - 2), 0.15, -0.15]]),    # var ~ EPS
+             np.column_stack([base, 0.01 * np.sqrt(EPS) * rng.normal(size=n)])]
+    for k, x in enumerate(cases):
+        x1 = np.column_stack([np.ones(n), x])
+        got = remove_lindep_gram(x1, y, x1.T @ x1, x1.T @ y)
+        assert np.array_equal(got, remove_lindep(x, y)), k
+    assert not remove_lindep_gram(x1, np.ones(n), x1.T @ x1, x1.T @ np.ones(n)).any()
+
+
+def test_wide_scores_are_the_pivot_of_first_observed_values():
+    """_wide_scores equals pivot_table(aggfunc="first") reindexed to the participants:
+    the first non-missing AVAL of each score and visit, NaN for a participant or cell
+    without one; rows of other visits and participants are ignored."""
+    from outcomes.imputation.frame import _wide_scores
+
+    rng = np.random.default_rng(5)
+    k = 300
+    adqs = pd.DataFrame({"USUBJID": rng.choice([f"S{i}" for i in range(12)], k),
+                         "PARAMCD": rng.choice(["HHI", "GSE", "WEMWBS"], k),
+                         "AVISIT": rng.choice(["baseline", "month_4", "month_12", "week_2"], k),
+                         "AVAL": np.where(rng.random(k) < 0.3, np.nan, rng.integers(0, 60, k))})
+    ids = pd.Series([f"S{i}" for i in range(14)])  # two without any row
+    visits = ("baseline", "month_4", "month_12")
+    rows = adqs.loc[adqs["AVISIT"].isin(visits)]
+    ref = rows.pivot_table(index="USUBJID", columns=["PARAMCD", "AVISIT"], values="AVAL",
+                           aggfunc="first", dropna=False)
+    ref.columns = [f"{p}_{v}" for p, v in ref.columns]
+    cols = [f"{p}_{v}" for p in ("GSE", "HHI", "WEMWBS") for v in visits]
+    ref = ref.reindex(index=ids.to_numpy(), columns=cols).astype(float).reset_index(drop=True)
+    pd.testing.assert_frame_equal(_wide_scores(adqs, ids, visits), ref, check_exact=True)

@@ -204,3 +204,50 @@ def test_imputations_of_another_extract_are_a_clear_error(trial):
     long.loc[len(data) + k, "GSE_month_4"] += 1  # an observed value, in imputation 1
     with pytest.raises(ChangeModelError, match=r"imputation 1: GSE_M of .* is .* but .* in the analysis"):
         completed_mediation_data(data, long, plan)
+
+
+def test_completed_sets_are_written_and_read_one_at_a_time(trial, tmp_path):
+    """write_imputed_mediation_data streams the completed admed sets (one row group each)
+    with the contents of the stacked frame's to_parquet; read_completed_mediation gives
+    them back as split_completed does, in memory or one at a time, and a job on either
+    has the same rows."""
+    import pyarrow.parquet as pq
+
+    from outcomes.imputation.run import write_long
+    from outcomes.mediation.admed import (
+        ImputedMediationSets,
+        read_completed_mediation,
+        write_imputed_mediation_data,
+    )
+
+    ds, data, completed, plan = trial
+    imp = impute(imputation_frame(ds["adsl"], ds["adqs"], ds["adtte"], plan),
+                 ImputationSettings.from_plan(plan), plan.seed)
+    long = write_long(imp, tmp_path / "long.parquet")
+    imputed_mediation_data(ds, data, plan, imp.long()).to_parquet(tmp_path / "stacked.parquet",
+                                                                 index=False)
+    stacked = pd.read_parquet(tmp_path / "stacked.parquet")
+    for source in (long, None):  # from the file of outcomes impute, or imputed here
+        out = tmp_path / f"streamed_{source is None}.parquet"
+        assert write_imputed_mediation_data(ds, data, plan, out, source) == plan.missing_data.m
+        assert pq.ParquetFile(out).metadata.num_row_groups == plan.missing_data.m
+        pd.testing.assert_frame_equal(pd.read_parquet(out), stacked, check_exact=True)
+    eager = read_completed_mediation(out)
+    lazy = read_completed_mediation(out, eager_rows=0)
+    assert isinstance(eager, list) and isinstance(lazy, ImputedMediationSets)
+    assert len(lazy) == len(completed) == 3
+    for i, d in enumerate(completed):
+        pd.testing.assert_frame_equal(eager[i], d, check_exact=True)
+        pd.testing.assert_frame_equal(lazy[i], d, check_exact=True)
+    pd.testing.assert_frame_equal(lazy[-1], completed[-1], check_exact=True)
+    assert len(lazy[1:]) == 2
+    with pytest.raises(IndexError):
+        lazy[3]
+    few = _plan(n_boot=50)  # the landmark outcome: its risk set and clusters mapped lazily
+    a, b = run_job(data, few, "HHI", "readmit_12m", lazy), run_job(data, few, "HHI", "readmit_12m", completed)
+    pd.testing.assert_frame_equal(a.estimates, b.estimates, check_exact=True)
+    pd.testing.assert_frame_equal(a.sensitivity, b.sensitivity, check_exact=True)
+    assert a.report == b.report
+    data.to_parquet(tmp_path / "admed.parquet")
+    with pytest.raises(ChangeModelError, match="no '.imp' column"):
+        read_completed_mediation(tmp_path / "admed.parquet")

@@ -19,3 +19,23 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim
         pass
+
+
+#: glibc ``mallopt`` parameters (malloc.h).
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+
+def keep_large_blocks(size: int = 32 * 2**20) -> None:
+    """Let glibc's ``malloc`` serve blocks up to ``size`` bytes from its heap and keep up to
+    twice that free at the heap's top, for a phase that allocates and frees the same
+    blocks over and over (a bootstrap per completed data set): each block mapped and
+    unmapped anew is zero-filled page by page (system time; 10 of 48 s CPU of a mediation
+    job at n = 20,000). glibc raises its threshold so by itself only after freeing a larger
+    mapped block. No effect on any value; nothing on another C library."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, int(size))
+        libc.mallopt(M_TRIM_THRESHOLD, 2 * int(size))
+    except (OSError, AttributeError):  # not glibc
+        pass

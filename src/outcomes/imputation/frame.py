@@ -98,12 +98,22 @@ def passive_scores(registry: dict[str, Instrument]) -> dict[str, Passive]:
 
 
 def _wide_scores(adqs: pd.DataFrame, ids: pd.Series, visits: tuple[str, ...]) -> pd.DataFrame:
-    rows = adqs.loc[adqs["AVISIT"].isin(visits), ["USUBJID", "PARAMCD", "AVISIT", "AVAL"]]
-    wide = rows.pivot_table(index="USUBJID", columns=["PARAMCD", "AVISIT"], values="AVAL",
-                            aggfunc="first", dropna=False)
-    columns = [f"{p}_{v}" for p in sorted(adqs["PARAMCD"].unique()) for v in visits]
-    wide.columns = [f"{p}_{v}" for p, v in wide.columns]
-    return wide.reindex(index=ids.to_numpy(), columns=columns).astype(float).reset_index(drop=True)
+    """One row per participant of ``ids``, one column ``<PARAMCD>_<visit>`` per score and
+    visit (PARAMCDs sorted): the first non-missing AVAL of its ADQS rows, as
+    ``pivot_table(..., aggfunc="first")`` gives it, without the pivot's copies (a fifth
+    of the stage's peak at n = 20,000)."""
+    paramcds = sorted(adqs["PARAMCD"].unique())
+    columns = [f"{p}_{v}" for p in paramcds for v in visits]
+    person = pd.Index(ids.to_numpy()).get_indexer(adqs["USUBJID"])
+    score = pd.Index(paramcds).get_indexer(adqs["PARAMCD"])
+    visit = pd.Index(list(visits)).get_indexer(adqs["AVISIT"])
+    aval = adqs["AVAL"].to_numpy(dtype=float, na_value=np.nan)
+    ok = np.flatnonzero((person >= 0) & (visit >= 0) & ~np.isnan(aval))
+    cell = person[ok] * len(columns) + score[ok] * len(visits) + visit[ok]
+    cell, first = np.unique(cell, return_index=True)  # the first row of each cell
+    wide = np.full(len(ids) * len(columns), np.nan)
+    wide[cell] = aval[ok[first]]
+    return pd.DataFrame(wide.reshape(len(ids), len(columns)), columns=columns)
 
 
 def _readmitted_before(adtte: pd.DataFrame, ids: pd.Series, visit: str) -> np.ndarray:

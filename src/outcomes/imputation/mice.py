@@ -22,17 +22,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import cho_solve, solve_triangular
+from scipy.linalg.lapack import dpotrs, dtrtrs
 
 from outcomes.errors import OutcomesError
 from outcomes.imputation.frame import ImputationFrame
+from outcomes.imputation.lindep import remove_lindep_gram
 from outcomes.imputation.predictors import include_columns, quickpred, same_score_columns
 from outcomes.imputation.settings import ImputationSettings
 from outcomes.plan import stream_seed
 
-#: mice's remove.lindep thresholds and ridge penalty (its defaults).
-EPS = 1e-4
-MAXCOR = 0.99
+#: mice's ridge penalty (its default).
 RIDGE = 1e-5
 #: The named stream of the plan's seed that the imputations draw from.
 STREAM = "imputation"
@@ -229,7 +228,12 @@ def delta_of(delta: Mapping[tuple[str, str], float], column: str,
              arms: np.ndarray) -> np.ndarray:
     """The shift of ``column`` for each of the rows whose arms are ``arms`` (0 where the
     mapping ``(column, arm) -> δ`` has no entry)."""
-    return np.array([delta.get((column, a), 0.0) for a in arms], dtype=float)
+    out = np.zeros(len(arms))
+    arms = np.asarray(arms, dtype=object)
+    for (col, arm), d in delta.items():
+        if col == column:
+            out[arms == arm] = d
+    return out
 
 
 def _fill_not_due(z: np.ndarray, todo: np.ndarray) -> None:
@@ -250,54 +254,45 @@ def _check_deltas(frame: ImputationFrame, settings: ImputationSettings) -> None:
             raise ImputationError(f"delta for '{col}' in arm '{arm}': not one of {frame.arms}")
 
 
-def remove_lindep(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """mice's ``remove.lindep``: keep predictors with variance > EPS and correlation with
-    y < MAXCOR, then drop, one by one, the predictor loading most on the smallest
-    eigenvalue of their correlation matrix while its ratio to the largest is < EPS."""
-    p = x.shape[1]
-    if np.var(y, ddof=1) < EPS:
-        return np.zeros(p, dtype=bool)
-    xc = x - x.mean(axis=0)
-    ss = np.einsum("ij,ij->j", xc, xc)
-    keep = ss / (len(y) - 1) > EPS
-    yc = y - y.mean()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (yc @ xc) / np.sqrt(ss * (yc @ yc))
-    keep &= r < MAXCOR
-    k = int(keep.sum())
-    if k <= 1:
-        return keep
-    idx = np.flatnonzero(keep)
-    z = xc[:, idx] / np.sqrt(ss[idx])
-    cx = z.T @ z
-    w = np.linalg.eigvalsh(cx)
-    sub = np.arange(k)
-    while w[0] / w[-1] < EPS:
-        w, vec = np.linalg.eigh(cx[np.ix_(sub, sub)])
-        if w[0] / w[-1] >= EPS:
-            break
-        drop = int(np.argmax(np.abs(vec[:, 0])))
-        keep[idx[sub[drop]]] = False
-        sub = np.delete(sub, drop)
-        w = np.linalg.eigvalsh(cx[np.ix_(sub, sub)])
-    return keep
-
-
-def norm_draw(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
+def norm_draw(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+              xtx: np.ndarray | None = None, xty: np.ndarray | None = None):
     """``.norm.draw``: least-squares β̂, σ* and β* drawn from their posterior (x has the
-    intercept column). Returns (β̂, β*, σ*)."""
+    intercept column; ``xtx`` = xᵀx and ``xty`` = xᵀy when already computed). Returns
+    (β̂, β*, σ*)."""
     n, p = x.shape
-    xtx = x.T @ x
+    if xtx is None:
+        xtx = x.T @ x
     try:
         chol = np.linalg.cholesky(xtx)
     except np.linalg.LinAlgError:  # mice: ridge penalty when XᵀX is singular
         chol = np.linalg.cholesky(xtx + np.diag(np.diag(xtx) * RIDGE))
-    coef = cho_solve((chol, True), x.T @ y, check_finite=False)
+    coef = _cho_solve(chol, x.T @ y if xty is None else xty)
     resid = y - x @ coef
     sigma = np.sqrt(resid @ resid / rng.chisquare(max(n - p, 1)))
-    beta = coef + sigma * solve_triangular(chol, rng.standard_normal(p), lower=True, trans="T",
-                                          check_finite=False)
+    beta = coef + sigma * _solve_lt(chol, rng.standard_normal(p))
     return coef, beta, sigma
+
+
+def _cho_solve(chol: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.cho_solve((chol, True), b, check_finite=False)``: the LAPACK call it
+    makes (``potrs``), without its checks (a tenth of a step at n = 600)."""
+    x, info = dpotrs(chol, b, lower=1)
+    if info:
+        raise ValueError(f"potrs: illegal value in argument {-info}")
+    return x
+
+
+def _solve_lt(chol: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.solve_triangular(chol, b, lower=True, trans="T",
+    check_finite=False)``: the LAPACK call it makes (``trtrs``, on the transposed system
+    when ``chol`` is C-ordered, as it does)."""
+    if chol.flags.f_contiguous:
+        x, info = dtrtrs(chol, b, lower=1, trans=1)
+    else:
+        x, info = dtrtrs(chol.T, b, lower=0, trans=0)
+    if info:
+        raise np.linalg.LinAlgError(f"trtrs: singular or illegal argument ({info})")
+    return x
 
 
 def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
@@ -317,17 +312,12 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
 
 
 def _gather(w: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``w[rows][:, cols]`` as a C-ordered array (the layout, hence the bits of every
-    product, of the plain slice) from a Fortran-ordered ``w``, where the columns are
+    """``[1, w[rows][:, cols]]`` as a C-ordered array (the layout, hence the bits of every
+    product, of ``np.column_stack``) from a Fortran-ordered ``w``, where the columns are
     contiguous: 3-4 times faster than slicing a C-ordered matrix."""
-    return np.ascontiguousarray(w[:, cols][rows])
-
-
-def _with_intercept(x: np.ndarray) -> np.ndarray:
-    """``[1, x]``, C-ordered, as ``np.column_stack`` gives it."""
-    out = np.empty((len(x), x.shape[1] + 1))
+    out = np.empty((len(rows), len(cols) + 1))
     out[:, 0] = 1.0
-    out[:, 1:] = x
+    out[:, 1:] = w[:, cols][rows]
     return out
 
 
@@ -356,11 +346,13 @@ def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
     for _ in range(settings.iterations):
         for j, ry, wy, preds, delta in steps:
             yo = w[ry, j]
-            x = _gather(w, ry, preds)
-            keep = remove_lindep(x, yo)
-            xo = _with_intercept(x[:, keep])
-            xm = _with_intercept(_gather(w, wy, preds[keep]))
-            coef, beta, sigma = norm_draw(xo, yo, rng)
+            xo = _gather(w, ry, preds)
+            xtx, xty = xo.T @ xo, xo.T @ yo  # shared by remove_lindep and the draw
+            keep = remove_lindep_gram(xo, yo, xtx, xty)
+            if not keep.all():
+                xo, xtx, xty = np.ascontiguousarray(xo[:, np.r_[True, keep]]), None, None
+            xm = _gather(w, wy, preds[keep])
+            coef, beta, sigma = norm_draw(xo, yo, rng, xtx, xty)
             if settings.method == "norm":
                 new = xm @ beta + rng.standard_normal(len(wy)) * sigma
             else:

@@ -4,10 +4,10 @@ on request, every completed data set (docs/imputation.md)."""
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -126,8 +126,31 @@ def run_impute(derived: dict[str, pd.DataFrame], plan: AnalysisPlan, out_dir: st
     return imp, paths
 
 
+class DataSets(Sequence[pd.DataFrame]):
+    """A sequence of data sets, each built when asked for by ``_item(k)``, 0 <= k < len."""
+
+    def _item(self, k: int) -> pd.DataFrame:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> pd.DataFrame: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[pd.DataFrame]: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._item(k) for k in range(*i.indices(len(self)))]
+        k = operator.index(i)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(f"completed data set {i} of {len(self)}")
+        return self._item(k)
+
+
 @dataclass(frozen=True)
-class CompletedSets(Sequence[pd.DataFrame]):
+class CompletedSets(DataSets):
     """The completed data sets 1..m of ``imputed_long.parquet`` as :func:`read_completed`
     reads them: data set 0 (``base``) and, per column, the rows that any data set changes
     (``cells``) with their values in each data set (``values``, m × cells). Item ``i`` is
@@ -142,20 +165,7 @@ class CompletedSets(Sequence[pd.DataFrame]):
     def __len__(self) -> int:
         return self.m
 
-    @overload
-    def __getitem__(self, i: int) -> pd.DataFrame: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[pd.DataFrame]: ...
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(self.m))]
-        k = operator.index(i)
-        if k < 0:
-            k += self.m
-        if not 0 <= k < self.m:
-            raise IndexError(f"completed data set {i} of {self.m}")
+    def _item(self, k: int) -> pd.DataFrame:
         out = self.base.copy(deep=False)
         for col, rows in self.cells.items():
             arr = self.base[col].to_numpy(dtype=float, copy=True)
@@ -175,6 +185,73 @@ def select_columns(completed: Sequence[pd.DataFrame], columns: Sequence[str]) ->
                          cells={c: r for c, r in completed.cells.items() if c in cols},
                          values={c: v for c, v in completed.values.items() if c in cols},
                          m=completed.m)
+
+
+@dataclass(frozen=True)
+class CompactSets(DataSets):
+    """Data sets that differ from the first in a few number cells, held as the first
+    (``base``) and, per other data set, what differs (``diffs[k]``: column -> (rows, values)
+    of a number column whose bits differ there, or the whole column when it is not a
+    number column; the whole data set when its columns or index differ). Item ``k`` is
+    built on access and equals data set ``k`` (:meth:`of`)."""
+
+    base: pd.DataFrame
+    diffs: tuple[dict[str, Any] | pd.DataFrame, ...]
+
+    @classmethod
+    def of(cls, sets: Iterable[pd.DataFrame]) -> CompactSets:
+        """The data sets of ``sets``, each taken once (one in memory at a time)."""
+        base: pd.DataFrame | None = None
+        diffs: list[dict[str, Any] | pd.DataFrame] = []
+        for d in sets:
+            if base is None:
+                base, diff = d, {}
+            elif not (d.columns.equals(base.columns) and d.index.equals(base.index)
+                      and d.dtypes.equals(base.dtypes)):
+                diff = d
+            else:
+                diff = {}
+                for col in d.columns:
+                    new, old = d[col], base[col]
+                    if new.dtype == np.float64:
+                        a, b = new.to_numpy(), old.to_numpy()
+                        rows = np.flatnonzero(a.view(np.int64) != b.view(np.int64))
+                        if len(rows):
+                            diff[col] = (rows.astype(np.int32 if len(a) < 2**31 else np.int64),
+                                         a[rows])
+                    elif not new.equals(old):
+                        diff[col] = new
+            diffs.append(diff)
+        if base is None:
+            raise ValueError("no data set to hold")
+        return cls(base, tuple(diffs))
+
+    def __len__(self) -> int:
+        return len(self.diffs)
+
+    def _item(self, k: int) -> pd.DataFrame:
+        diff = self.diffs[k]
+        if isinstance(diff, pd.DataFrame):
+            return diff
+        out = self.base.copy(deep=False)
+        for col, d in diff.items():
+            if isinstance(d, pd.Series):
+                out[col] = d
+            else:
+                arr = self.base[col].to_numpy(dtype=float, copy=True)
+                arr[d[0]] = d[1]
+                out[col] = arr
+        return out
+
+
+def map_sets(sets: Sequence[pd.DataFrame], fn: Callable[[pd.DataFrame], pd.DataFrame]
+             ) -> Sequence[pd.DataFrame]:
+    """``[fn(d) for d in sets]`` for data sets in memory (a list or tuple); for data sets
+    read when asked for (e.g. a file's, one at a time), the same as :class:`CompactSets`,
+    so that memory holds one whole data set and the cells that differ."""
+    if isinstance(sets, (list, tuple)):
+        return [fn(d) for d in sets]
+    return CompactSets.of(fn(d) for d in sets)
 
 
 def read_completed(path: str | Path, frame: ImputationFrame, m: int) -> CompletedSets:

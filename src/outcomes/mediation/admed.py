@@ -9,17 +9,23 @@ that analyse it are in :mod:`outcomes.mediation.changemodel`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from outcomes.errors import OutcomesError
 from outcomes.imputation.frame import VISIT_DAYS
+from outcomes.imputation.run import IMP, DataSets
 from outcomes.plan import AnalysisPlan
 
 from .landmark import landmark_outcomes
 
-__all__ = ["CONFOUNDERS", "EXPOSURE", "ChangeModelError", "completed_mediation_data",
-           "imputed_mediation_data", "mediation_data", "split_completed"]
+__all__ = ["CONFOUNDERS", "EXPOSURE", "ChangeModelError", "ImputedMediationSets",
+           "completed_mediation_data", "imputed_mediation_data", "mediation_data",
+           "read_completed_mediation", "split_completed", "write_imputed_mediation_data"]
 
 #: The exposure column: the randomised arm, 1 treated, 0 control.
 EXPOSURE = "TRTA01"
@@ -87,6 +93,54 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
     return out.sort_values("USUBJID").reset_index(drop=True)
 
 
+def _renames(columns, data: pd.DataFrame, plan: AnalysisPlan) -> dict[str, str]:
+    """Imputation column -> admed column: the scores at the mediator visit, baseline and
+    month 12 that ``data`` has (``_M``, ``_BL``, ``_M12``)."""
+    visit = plan.mediation["mediator_visit"]
+    suffixes = {f"_{visit}": "_M", "_baseline": "_BL", "_month_12": "_M12"}
+    rename = {}
+    for c in columns:
+        for old, new in suffixes.items():
+            if c.endswith(old) and c[: -len(old)] + new in data.columns:
+                rename[c] = c[: -len(old)] + new
+    return rename
+
+
+def _completed_set(data: pd.DataFrame, block: pd.DataFrame, rename: dict[str, str],
+                   ids: np.ndarray, i: int) -> pd.DataFrame:
+    """Completed data set ``i`` of ``data`` from ``block`` (the imputation's rows of the
+    long format), ``.imp`` first; an observed value that differs is an error."""
+    scores = (block.assign(USUBJID=block["USUBJID"].astype(str)).set_index("USUBJID")
+              [list(rename)].rename(columns=rename).reindex(ids))
+    d = data.copy()
+    for col in scores.columns:
+        new = scores[col].to_numpy(dtype=float)
+        old = d[col].to_numpy(dtype=float)
+        clash = ~np.isnan(old) & ~np.isnan(new) & ~np.isclose(old, new, rtol=0, atol=1e-9)
+        if clash.any():
+            k = int(np.flatnonzero(clash)[0])
+            raise ChangeModelError(
+                f"imputed data, imputation {i}: {col} of {ids[k]} is {new[k]:g} but "
+                f"{old[k]:g} in the analysis data set (imputations of another extract?)")
+        d[col] = np.where(np.isnan(new), old, new)
+    d.insert(0, IMP, np.full(len(d), int(i), dtype="int64"))
+    return d
+
+
+def _not_imputed_texts(not_imputed: pd.DataFrame | None, ids: np.ndarray,
+                       rename: dict[str, str]) -> np.ndarray | None:
+    """The :data:`~outcomes.imputation.gaps.NOT_IMPUTED` text of each participant, or None
+    when every due value was imputed (the usual data sets then have no such column)."""
+    if not_imputed is None:
+        return None
+    from outcomes.imputation.gaps import encode
+
+    why = (not_imputed.assign(USUBJID=not_imputed["USUBJID"].astype(str))
+           .set_index("USUBJID").reindex(ids).fillna(""))
+    cells = encode(why, rename)
+    return np.array(cells, dtype=object) if any(cells) else None
+
+
 def completed_mediation_data(data: pd.DataFrame, imputed_long: pd.DataFrame,
                              plan: AnalysisPlan, not_imputed: pd.DataFrame | None = None
                              ) -> pd.DataFrame:
@@ -102,53 +156,32 @@ def completed_mediation_data(data: pd.DataFrame, imputed_long: pd.DataFrame,
     adds, when some due value could not be imputed, the column ``NOT_IMPUTED`` naming them
     (the MI analyses that need them are not estimable).
     """
-    if ".imp" not in imputed_long.columns or "USUBJID" not in imputed_long.columns:
-        raise ChangeModelError("imputed data: no '.imp' and 'USUBJID' columns (expected the "
-                               "long format written by 'outcomes impute')")
-    visit = plan.mediation["mediator_visit"]
-    suffixes = {f"_{visit}": "_M", "_baseline": "_BL", "_month_12": "_M12"}
-    rename = {}
-    for c in imputed_long.columns:
-        for old, new in suffixes.items():
-            if c.endswith(old) and c[: -len(old)] + new in data.columns:
-                rename[c] = c[: -len(old)] + new
+    _check_long_columns(imputed_long.columns)
+    rename = _renames(imputed_long.columns, data, plan)
     ids = data["USUBJID"].astype(str).to_numpy()
-    out = []
-    for i, block in imputed_long.loc[imputed_long[".imp"] > 0].groupby(".imp", sort=True):
-        scores = (block.assign(USUBJID=block["USUBJID"].astype(str)).set_index("USUBJID")
-                  [list(rename)].rename(columns=rename).reindex(ids))
-        d = data.copy()
-        for col in scores.columns:
-            new = scores[col].to_numpy(dtype=float)
-            old = d[col].to_numpy(dtype=float)
-            clash = ~np.isnan(old) & ~np.isnan(new) & ~np.isclose(old, new, rtol=0, atol=1e-9)
-            if clash.any():
-                k = int(np.flatnonzero(clash)[0])
-                raise ChangeModelError(
-                    f"imputed data, imputation {i}: {col} of {ids[k]} is {new[k]:g} but "
-                    f"{old[k]:g} in the analysis data set (imputations of another extract?)")
-            d[col] = np.where(np.isnan(new), old, new)
-        out.append(d.assign(**{".imp": int(i)}))
+    out = [_completed_set(data, block, rename, ids, int(i))
+           for i, block in imputed_long.loc[imputed_long[IMP] > 0].groupby(IMP, sort=True)]
     if not out:
         raise ChangeModelError("imputed data: no completed data set (.imp >= 1)")
     long = pd.concat(out, ignore_index=True)
-    columns = [".imp", *data.columns]
-    if not_imputed is not None:
-        from outcomes.imputation.gaps import NOT_IMPUTED, encode
+    cells = _not_imputed_texts(not_imputed, ids, rename)
+    if cells is not None:
+        from outcomes.imputation.gaps import NOT_IMPUTED
 
-        why = (not_imputed.assign(USUBJID=not_imputed["USUBJID"].astype(str))
-               .set_index("USUBJID").reindex(ids).fillna(""))
-        cells = encode(why, rename)
-        if any(cells):  # only then: the usual data sets stay as they were
-            long[NOT_IMPUTED] = np.tile(np.array(cells, dtype=object), len(out))
-            columns.append(NOT_IMPUTED)
-    return long[columns]
+        long[NOT_IMPUTED] = np.tile(cells, len(out))
+    return long
+
+
+def _check_long_columns(columns) -> None:
+    if IMP not in columns or "USUBJID" not in columns:
+        raise ChangeModelError("imputed data: no '.imp' and 'USUBJID' columns (expected the "
+                               "long format written by 'outcomes impute')")
 
 
 def split_completed(long: pd.DataFrame) -> list[pd.DataFrame]:
     """The completed data sets of :func:`completed_mediation_data`, in ``.imp`` order."""
-    return [g.drop(columns=".imp").reset_index(drop=True)
-            for _, g in long.groupby(".imp", sort=True)]
+    return [g.drop(columns=IMP).reset_index(drop=True)
+            for _, g in long.groupby(IMP, sort=True)]
 
 
 def imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.DataFrame,
@@ -157,14 +190,124 @@ def imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.DataFrame,
     """:func:`completed_mediation_data` from ``imputed_long``, or, without it, from the
     imputations of the derived data with the plan's settings and seed (the same numbers
     ``outcomes impute`` writes)."""
-    from outcomes.imputation.frame import imputation_frame
     from outcomes.imputation.gaps import not_imputed_cells
     from outcomes.imputation.mice import impute
-    from outcomes.imputation.settings import ImputationSettings
 
-    frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
-    settings = ImputationSettings.from_plan(plan)
+    frame, settings = _frame_and_settings(derived, plan)
     if imputed_long is None:
         imputed_long = impute(frame, settings, plan.seed).long()
     return completed_mediation_data(data, imputed_long, plan,
                                     not_imputed_cells(frame, settings))
+
+
+def _frame_and_settings(derived: dict[str, pd.DataFrame], plan: AnalysisPlan):
+    """The imputation frame of the derived data and the plan's imputation settings."""
+    from outcomes.imputation.frame import imputation_frame
+    from outcomes.imputation.settings import ImputationSettings
+
+    return (imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan),
+            ImputationSettings.from_plan(plan))
+
+
+def write_imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.DataFrame,
+                                 plan: AnalysisPlan, out: str | Path,
+                                 imputed: str | Path | None = None) -> int:
+    """Write :func:`imputed_mediation_data` to ``out`` (Parquet, the contents of its
+    ``to_parquet(out, index=False, compression="zstd")``) one completed data set at a
+    time, one row group each, and return how many: memory holds one completed data set
+    and the scores of one imputation of ``imputed`` (``imputed_long.parquet``; without it,
+    the imputations are made here), not the m stacked (2.5 GB at n = 20,000, m = 50)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from outcomes.adam.io import PARQUET_COMPRESSION
+    from outcomes.atomic import atomic_path
+    from outcomes.imputation.gaps import NOT_IMPUTED, not_imputed_cells
+    from outcomes.imputation.mice import impute
+    from outcomes.memory import release_memory
+
+    frame, settings = _frame_and_settings(derived, plan)
+    if imputed is None:
+        imp = impute(frame, settings, plan.seed)
+        columns: list[str] = list(imp.frame.data.columns)
+        blocks = ((k, imp.completed(k)) for k in range(1, imp.m + 1))
+    else:
+        columns = pq.ParquetFile(imputed).schema_arrow.names
+        _check_long_columns(columns)
+        blocks = _file_blocks(imputed, ["USUBJID", *_renames(columns, data, plan)])
+    rename = _renames(columns, data, plan)
+    ids = data["USUBJID"].astype(str).to_numpy()
+    cells = _not_imputed_texts(not_imputed_cells(frame, settings), ids, rename)
+    m = 0
+    with atomic_path(out) as tmp:
+        writer = None
+        try:
+            for i, block in blocks:
+                d = _completed_set(data, block, rename, ids, i)
+                if cells is not None:
+                    d[NOT_IMPUTED] = cells
+                table = pa.Table.from_pandas(d, preserve_index=False,
+                                             schema=None if writer is None else writer.schema)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression=PARQUET_COMPRESSION)
+                writer.write_table(table)
+                del d, table, block
+                release_memory()  # Arrow's pool would keep every data set's buffers
+                m += 1
+        finally:
+            if writer is not None:
+                writer.close()
+        if not m:
+            raise ChangeModelError("imputed data: no completed data set (.imp >= 1)")
+    return m
+
+
+def _file_blocks(path: str | Path, columns: list[str]) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(i, the ``columns`` of imputation i) of the long file ``path``, i = 1, 2, ...: each
+    read alone (a file of ``outcomes impute`` has one row group per imputation)."""
+    import pyarrow.parquet as pq
+
+    imps = pq.read_table(path, columns=[IMP]).column(0).to_numpy()
+    for i in np.unique(imps[imps > 0]).tolist():
+        yield int(i), pq.read_table(path, columns=columns, filters=[(IMP, "==", i)]).to_pandas()
+
+
+@dataclass(frozen=True)
+class ImputedMediationSets(DataSets):
+    """The completed data sets of a file of :func:`write_imputed_mediation_data`, in
+    ``.imp`` order, each read from the file when asked for (equal to
+    ``split_completed(pd.read_parquet(path))[i]``): memory holds one data set, not m."""
+
+    path: Path
+    imps: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.imps)
+
+    def _item(self, k: int) -> pd.DataFrame:
+        return (pd.read_parquet(self.path, filters=[(IMP, "==", self.imps[k])])
+                .drop(columns=IMP).reset_index(drop=True))
+
+
+#: Completed data sets of at most this many rows in all (participants × m) are read at once
+#: (a list: each is built once); larger ones one at a time (:class:`ImputedMediationSets`).
+EAGER_ROWS = 250_000
+
+
+def read_completed_mediation(path: str | Path, eager_rows: int = EAGER_ROWS
+                             ) -> Sequence[pd.DataFrame]:
+    """The completed data sets of ``admed_imputed.parquet`` in ``.imp`` order: a list when
+    they have at most ``eager_rows`` rows in all, else :class:`ImputedMediationSets`
+    (the same data sets, read when asked for)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if IMP not in pq.ParquetFile(path).schema_arrow.names:
+        raise ChangeModelError(f"{path}: no '.imp' column (expected the completed data sets "
+                               "of 'outcomes mediation-data --imputed-out')")
+    imps = pq.read_table(path, columns=[IMP]).column(0).to_numpy()
+    if not len(imps):
+        raise ChangeModelError(f"{path}: no completed data set (.imp >= 1)")
+    if len(imps) <= eager_rows:
+        return split_completed(pd.read_parquet(path))
+    return ImputedMediationSets(path, tuple(int(i) for i in np.unique(imps).tolist()))

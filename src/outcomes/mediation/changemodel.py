@@ -41,6 +41,7 @@ from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable
 from outcomes.estimands.rows import MEDIATION, MEDIATION_SENSITIVITY, with_estimands
 from outcomes.imputation.frame import VISIT_DAYS
+from outcomes.imputation.run import map_sets
 from outcomes.plan import ALL_MEDIATORS, AnalysisPlan, mediator_sets
 from outcomes.tables import ESTIMATE_COLUMNS
 
@@ -181,7 +182,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
     if otype != "linear":  # the readmission outcomes: the landmark risk set
         data, before = landmark_risk_set(data)
         if mi:
-            completed = [landmark_risk_set(d)[0] for d in completed]
+            completed = map_sets(completed, lambda d: landmark_risk_set(d)[0])
         for c in idents:
             idents[c].update(n_before_landmark=sum(before.values()),
                              landmark_exclusions=exclusions_text(before))
@@ -197,7 +198,8 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
     if "PEERWID" in data.columns:
         data = data.assign(**{CLUSTER: cluster_ids(data, plan.treated_arm)})
         if mi:
-            completed = [d.assign(**{CLUSTER: cluster_ids(d, plan.treated_arm)}) for d in completed]
+            completed = map_sets(
+                completed, lambda d: d.assign(**{CLUSTER: cluster_ids(d, plan.treated_arm)}))
     else:
         clusters.pop(PEER_WORKER)
     if mi:

@@ -24,6 +24,7 @@ from outcomes.clustering.bootstrap import ClusterDesignError
 from outcomes.errors import NotEstimable
 from outcomes.imputation.gaps import NOT_IMPUTED, decode, not_imputed_reason
 from outcomes.imputation.pool import rubin
+from outcomes.memory import keep_large_blocks
 
 from . import effects as fx
 from . import interventional as ivx
@@ -164,6 +165,7 @@ def fit_mediation_mi_designs(completed: Sequence[pd.DataFrame], *,
             f"the completed data sets analyse different participants ({int(masks[0].sum())} in "
             f"imputation 1, {int(masks[differ[0] - 1].sum())} in imputation {differ[0]})")
     each = boot_per_imputation(n_boot, len(completed))
+    keep_large_blocks()  # m bootstraps allocate the same blocks m times
     fits: dict[str, list[MediationResult]] = {name: [] for name in designs}
     failed: dict[str, list[int]] = {}
     for i, d in enumerate(completed, start=1):

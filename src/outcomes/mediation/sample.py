@@ -20,6 +20,7 @@ import pandas as pd
 
 from outcomes.errors import NotEstimable
 from outcomes.imputation.gaps import NOT_IMPUTED, decode, not_imputed_reason
+from outcomes.imputation.run import map_sets
 
 from .data import Roles, count_missing
 from .landmark import EXCLUDED
@@ -113,7 +114,7 @@ def landmark_risk_set(data: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]
 def shared_sample(data: pd.DataFrame, completed: Sequence[pd.DataFrame] | None, roles: Roles,
                   n_randomised: int, before_landmark: Mapping[str, int],
                   censored: str | None = None
-                  ) -> tuple[pd.DataFrame, list[pd.DataFrame] | None, AnalysisSample]:
+                  ) -> tuple[pd.DataFrame, Sequence[pd.DataFrame] | None, AnalysisSample]:
     """``data`` (and the ``completed`` data sets under MI, ``data`` then being the first)
     restricted to :func:`common_sample` of the union ``roles``, and the sample.
 
@@ -131,5 +132,5 @@ def shared_sample(data: pd.DataFrame, completed: Sequence[pd.DataFrame] | None, 
     if any(not np.array_equal(count_missing(d, roles)[1], keep) for d in completed):
         raise NotEstimable("the completed data sets leave different participants with "
                            "missing values")
-    completed = [d.loc[keep].reset_index(drop=True) for d in completed]
+    completed = map_sets(completed, lambda d: d.loc[keep].reset_index(drop=True))
     return completed[0], completed, sample
