@@ -7,6 +7,7 @@ bundled run (tests/bundled_run.py) and adds one dry run."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -193,12 +194,37 @@ def test_every_job_of_the_bundled_run_saw_its_threads_and_stayed_within_its_memo
 
 @pytest.mark.slow
 def test_an_up_to_date_run_schedules_no_job(bundled_run):
-    res = subprocess.run([SNAKEMAKE, "--workflow-profile", "workflow/profiles/default",
-                          "--configfile", CONFIG, "--dry-run"],
+    # as scripts/pipeline.sh runs Snakemake (outcomes.snakemake_local)
+    res = subprocess.run([sys.executable, "-m", "outcomes.snakemake_local", "--workflow-profile",
+                          "workflow/profiles/default", "--configfile", CONFIG, "--dry-run"],
                          cwd=bundled_run.work, capture_output=True, text=True, timeout=300)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert "Nothing to be done" in out, out
+
+
+def test_a_local_run_leaves_the_slurm_plugin_out_unless_an_executor_may_be_named(tmp_path, monkeypatch):
+    from outcomes.snakemake_local import SLURM_PLUGIN, may_use_another_executor
+
+    monkeypatch.delenv("SNAKEMAKE_PROFILE", raising=False)
+    local = ROOT / "workflow" / "profiles" / "default"
+    assert not may_use_another_executor(["--workflow-profile", str(local), "--cores", "2", "-n"])
+    assert not may_use_another_executor([f"--workflow-profile={local}"])
+    for args in (["--executor", "slurm"], ["-e=slurm"], ["--profile", str(local)],
+                 ["--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm")]):
+        assert may_use_another_executor(args), args
+    monkeypatch.setenv("SNAKEMAKE_PROFILE", "slurm")
+    assert may_use_another_executor([])
+    # what Snakemake's plugin discovery finds, without and with the module hidden
+    code = ("import sys; from outcomes import snakemake_local as s\n"
+            "if sys.argv[1] == 'hide': s._hide(s.SLURM_PLUGIN)\n"
+            "import pkgutil; print(sorted(m.name for m in pkgutil.iter_modules()"
+            " if m.name.startswith('snakemake_executor_plugin_')))")
+    seen = {how: subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True,
+                                check=True).stdout for how in ("hide", "keep")}
+    assert f"'{SLURM_PLUGIN}'" not in seen["hide"]
+    if importlib.util.find_spec(SLURM_PLUGIN) is not None:  # installed (the slurm extra)
+        assert f"'{SLURM_PLUGIN}'" in seen["keep"]
 
 
 def _bench(path: Path, s: float, cpu: float, rss: float) -> None:
