@@ -221,6 +221,12 @@ class MultiplicityPlan:
                    other=tuple(sel(c, "other", i) for i, c in enumerate(cfg["other"])),
                    alpha=float(cfg["alpha"]))
 
+    @property
+    def selectors(self) -> tuple[RowSelector, ...]:
+        """Every selector of the hierarchy, in order (here, not in outcomes.multiplicity,
+        so that the Snakefile lists the tables it names without importing pandas)."""
+        return (self.primary, *self.key_secondary, *self.other)
+
 
 @dataclass(frozen=True)
 class AnalysisPlan:

@@ -145,14 +145,12 @@ def tipping_outcomes():
 def multiplicity_tables():
     """The results tables the plan's multiplicity hierarchy names (multiplicity.smk):
     called there, once the rules that write them are defined."""
-    from outcomes.multiplicity import hierarchy_selectors
-
     written_by = {
         "survival": rules.survival.output.table,
         "questionnaires": rules.questionnaire_ancova.output.table,
         "cace": rules.engagement.output.cace,
     }
-    names = {s.table for s in hierarchy_selectors(PLAN)}
+    names = {s.table for s in PLAN.multiplicity.selectors}
     return [written_by[name] for name in sorted(names)]
 
 
