@@ -56,7 +56,9 @@ for _number, _jobs in enumerate(MEDIATION_BATCHES, 1):
             plan=rules.analysis_plan.output.plan,
         output:
             estimates=[f"{RESULTS}/mediation/{m}__{o}.tsv" for m, o in _jobs],
-            sensitivity=[f"{RESULTS}/mediation/{m}__{o}.sensitivity.tsv" for m, o in _jobs],
+            sensitivity=[
+                f"{RESULTS}/mediation/{m}__{o}.sensitivity.tsv" for m, o in _jobs
+            ],
             report=[f"{RESULTS}/mediation/{m}__{o}.json" for m, o in _jobs],
         log:
             f"{RESULTS}/logs/mediation/batch_{_number}.log",
@@ -71,7 +73,7 @@ for _number, _jobs in enumerate(MEDIATION_BATCHES, 1):
         params:
             cli=OUTCOMES,
             jobs=[word for m, o in _jobs for word in ("--job", m, o)],
-            out_dir=f"{RESULTS}/mediation",
+            out_dir=lambda wildcards, output: Path(output.estimates[0]).parent,
             imputed=lambda wildcards, input: (
                 f"--imputed {shlex.quote(input.imputed)}" if MI else ""
             ),
