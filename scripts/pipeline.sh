@@ -11,7 +11,10 @@ OUTCOMES_END_OF_RUN="$(mktemp)"
 export OUTCOMES_END_OF_RUN
 trap 'rm -f "$OUTCOMES_END_OF_RUN"' EXIT
 rc=0
-.venv/bin/snakemake --workflow-profile workflow/profiles/default "$@" || rc=$?
+# Snakemake through outcomes.snakemake_local: a local run does not import the SLURM
+# executor plugin, whose probe of the cluster costs ~9 s where no controller answers
+# (docs/pipeline.md, "Reruns"); with --executor or --profile it is plain Snakemake.
+.venv/bin/python -m outcomes.snakemake_local --workflow-profile workflow/profiles/default "$@" || rc=$?
 # after Snakemake's own closing lines (log path, elapsed time, error summary)
 cat "$OUTCOMES_END_OF_RUN"
 exit "$rc"

@@ -29,7 +29,9 @@ WORKFLOW = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.sm
 
 #: A value for each wildcard of a declared path (expand() and rule wildcards).
 SAMPLE = {"table": "participants", "ds": "adsl", "mediator": "M2", "outcome": "wemwbs_m12",
-          "paramcd": "WEMWBS", "visit": "month_12"}
+          "paramcd": "WEMWBS", "visit": "month_12",
+          # the loop that defines the mediation batches (mediation.smk): a job and a batch
+          "m": "M2", "o": "wemwbs_m12", "_number": "1"}
 #: Rules that declare no file under results/.
 NO_OUTPUT = {"all"}
 #: Documented files no rule declares, and why each exists.
@@ -38,7 +40,7 @@ UNDECLARED = {
     "results/logs/current_run.json": "outcomes.stale.begin_run (onstart)",
     "results/stale/run-<time>/": "outcomes.stale.retire_stale_results (onerror)",
     "results/logs/benchmarks/<rule>.tsv": "Snakemake's benchmark: directive of every rule",
-    "results/logs/benchmarks/mediation/<mediator set>__<outcome>.tsv": "the same, mediation_job",
+    "results/logs/benchmarks/mediation/batch_<n>.tsv": "the same, each mediation batch",
     "results/logs/input_checksums.json": "outcomes.resources.cached_sha256 (validate's params)",
 }
 
@@ -48,11 +50,19 @@ _PATH = re.compile(r'f"\{RESULTS\}/([^"]*)"')
 _WILDCARD = re.compile(r"\{\{?(\w+)(?:,[^{}]*)?\}?\}")
 
 
+_LOOP_RULE = re.compile(r'^    rule:\n        name:\n            f"(\w+?)_\{', re.MULTILINE)
+
+
 def rule_blocks() -> dict[str, str]:
-    """Rule name -> its text, from every workflow file."""
+    """Rule name -> its text, from every workflow file; a rule a loop defines (``rule:``
+    with ``name: f"mediation_batch_{_number}"``) by its name's fixed part, unindented."""
     blocks = {}
     for path in WORKFLOW:
         text = path.read_text(encoding="utf-8")
+        for m in _LOOP_RULE.finditer(text):
+            body = text[text.index("\n", m.end()):]
+            top = re.search(r"^\S", body, re.MULTILINE)
+            blocks[m.group(1)] = re.sub(r"(?m)^    ", "", body[: top.start()] if top else body)
         starts = list(_RULE.finditer(text))
         for k, m in enumerate(starts):
             end = starts[k + 1].start() if k + 1 < len(starts) else len(text)
@@ -96,7 +106,7 @@ def documented_patterns(rules: list[str]) -> dict[str, re.Pattern[str]]:
         "rule": rules,
     }
     free = {"mediator set": r"[A-Z][A-Z0-9]*", "time": r"[^/]+", "PARAMCD": r"[A-Z][A-Z0-9]*",
-            "visit": r"month_[0-9]+"}
+            "visit": r"month_[0-9]+", "n": r"[0-9]+"}
     patterns = {}
     for span in _first_cells(_section("Layout"))[0]:
         regex = ""
@@ -117,10 +127,11 @@ def documented_patterns(rules: list[str]) -> dict[str, re.Pattern[str]]:
 
 def test_the_rules_are_read():
     paths = declared_paths()
-    assert {"validate", "derive_adam", "survival", "mediation_job", "report"} <= set(paths)
+    assert {"validate", "derive_adam", "survival", "mediation_batch", "report"} <= set(paths)
     for name, found in paths.items():
         assert found or name in NO_OUTPUT, f"rule {name} declares no file under results/"
-    assert "results/mediation/M2__wemwbs_m12.sensitivity.tsv" in paths["mediation_job"]
+    assert "results/mediation/M2__wemwbs_m12.sensitivity.tsv" in paths["mediation_batch"]
+    assert "results/logs/mediation/batch_1.log" in paths["mediation_batch"]
     assert "results/validation/clean/participants.parquet" in paths["validate"]
     assert "results/logs/validate.log" in paths["validate"]
 

@@ -79,6 +79,29 @@ def test_several_jobs_in_one_process(bundled_run, tmp_path, capsys):
                 assert filecmp.cmp(tmp_path / name, res / "mediation" / name, shallow=False), name
 
 
+def test_a_batch_of_any_jobs_in_one_process(bundled_run, tmp_path, capsys):
+    """``outcomes mediation --job M O --job ...`` (the pipeline's mediation batches): any
+    pairs, in the order given, each written as its own process writes it."""
+    from outcomes import cli
+
+    res = bundled_run.work / "results"
+    args = ["mediation", "--data", str(res / "derived" / "admed.parquet"),
+            "--plan", str(res / "plan.json"), "--out-dir", str(tmp_path),
+            "--imputed", str(res / "derived" / "admed_imputed.parquet")]
+    assert cli.main([*args, "--job", "M2", "readmit_12m", "--mediator", "HHI"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert cli.main([*args, "--mediator", "HHI"]) == 2  # --mediator without --outcome
+    capsys.readouterr()
+    with threadpool_limits(limits=1):
+        assert cli.main([*args, "--job", "M2", "readmit_12m", "--job", "WAISR", "wemwbs_m12"]) == 0
+    assert [line.split(":")[1].strip() for line in capsys.readouterr().out.splitlines()] == [
+        "M2 x readmit_12m", "WAISR x wemwbs_m12"]
+    for name in ("M2__readmit_12m", "WAISR__wemwbs_m12"):
+        for suffix in (".tsv", ".sensitivity.tsv", ".json"):
+            assert filecmp.cmp(tmp_path / f"{name}{suffix}", res / "mediation" / f"{name}{suffix}",
+                               shallow=False), name + suffix
+
+
 def test_validation_gate_and_bad_arguments():
     from outcomes.simulate.trial import Table
 

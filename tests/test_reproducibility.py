@@ -106,7 +106,7 @@ def test_slurm_run_goes_through_slurm_and_equals_the_local_run(local_run, second
     submitted = {job_id: Path(log) for job_id, log in found}
     rules = {p.relative_to(work / ".snakemake" / "slurm_logs").parts[0] for p in submitted.values()}
     for rule in ("rule_validate", "rule_derive_adam", "rule_survival", "rule_questionnaire_ancova",
-                 "rule_mediation_job", "rule_mediation_gather"):
+                 "rule_mediation_batch_1", "rule_mediation_gather"):
         assert rule in rules, f"{rule} did not run as a SLURM job: {sorted(rules)}"
     for job_id, log in submitted.items():
         assert log.is_file() and log.name == f"{job_id}.log", log

@@ -7,6 +7,7 @@ bundled run (tests/bundled_run.py) and adds one dry run."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from outcomes.resources import (
     cached_sha256,
     job_mem_mb,
     job_runtime_min,
+    mediation_batches,
     plan_work_factor,
 )
 
@@ -36,11 +38,18 @@ DEFAULT_PLAN = {"missing_data": {"method": "mi", "m": 50}, "mediation": {"n_boot
 
 
 def _rules() -> dict[str, str]:
-    """Every rule of the workflow and its text (the Snakefile's `all` aside)."""
+    """Every rule of the workflow and its text (the Snakefile's `all` aside); the rules a
+    loop defines (the mediation batches: ``rule:`` with ``name:``) under the stage whose
+    cost they declare, with their directives unindented to a named rule's."""
     found = {}
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule )", path.read_text())[1:]:
-            found[re.match(r"rule (\w+):", block).group(1)] = block
+        for block in re.split(r"(?m)^(?=rule |    rule:)", path.read_text())[1:]:
+            named = re.match(r"rule (\w+):", block)
+            if named:
+                found[named.group(1)] = block
+            else:
+                stage = re.search(r'stage_mem_mb\("(\w+)"\)', block).group(1)
+                found[stage] = re.sub(r"(?m)^    ", "", block)
     return found
 
 
@@ -50,7 +59,7 @@ def test_every_rule_declares_its_resources_and_benchmark_from_the_one_table():
     assert set(COMMAND_RULE.values()) == set(STAGE_COSTS) - {"validation_gate"}
     for name, text in rules.items():
         assert f'mem_mb=stage_mem_mb("{name}")' in text, name
-        assert f'runtime=stage_runtime("{name}")' in text, name
+        assert re.search(rf'runtime=stage_runtime\("{name}"(, jobs=len\(_jobs\))?\)', text), name
         assert "    benchmark:\n" in text, name
         assert "    run:\n" not in text, name  # shell jobs: Snakemake sets their threads
 
@@ -82,6 +91,33 @@ def test_a_larger_plan_raises_the_declaration_and_a_smaller_one_never_lowers_it(
     for stage in STAGE_COSTS:
         assert plan_work_factor(stage, small) == 1
         assert job_runtime_min(stage, 83.0, big) >= job_runtime_min(stage, 83.0, DEFAULT_PLAN)
+
+
+def test_mediation_batches_hold_every_job_once_in_plan_order_with_balanced_cost():
+    sets = ["WAISR", "HHI", "GSE", "ISMI10", "LSNS6", "UCLA3", "M2", "M3", "ALL"]
+    pairs = [(m, o) for m in sets for o in ("wemwbs_m12", "readmit_12m", "readmit_time")]
+    batches = mediation_batches(pairs, 4)
+    assert len(batches) == 4 and all(batches)
+    assert sorted(j for b in batches for j in b) == sorted(pairs)
+    for b in batches:  # each batch in the plan's order
+        assert b == sorted(b, key=pairs.index)
+    cost = [sum(resources.MEDIATION_OUTCOME_COST.get(o, 1.0) for _, o in b) for b in batches]
+    # the greedy split is within one readmit_time job of the even share (40.5 / 4)
+    assert max(cost) - min(cost) <= max(resources.MEDIATION_OUTCOME_COST.values())
+    assert mediation_batches(pairs, 4) == batches  # the same groups at every DAG build
+    assert mediation_batches(pairs, 1) == [pairs]
+    assert sorted(mediation_batches(pairs[:3], 10)) == sorted([p] for p in pairs[:3])  # none empty
+    with pytest.raises(ValueError):
+        mediation_batches(pairs, 0)
+
+
+def test_a_batch_declares_the_runtime_of_its_jobs_and_the_memory_of_one():
+    size = 16.0
+    one = job_runtime_min("mediation_job", size, DEFAULT_PLAN)
+    seven = job_runtime_min("mediation_job", size, DEFAULT_PLAN, jobs=7)
+    assert seven >= 7 * one - 7  # each job's minutes, rounded up once instead of seven times
+    assert job_runtime_min("mediation_job", size, DEFAULT_PLAN, attempt=2, jobs=7) == 2 * seven
+    assert seven > one
 
 
 def test_checksums_are_cached_by_file_stamp_and_a_changed_file_is_hashed_again(tmp_path, monkeypatch):
@@ -147,8 +183,10 @@ def test_every_job_of_the_bundled_run_saw_its_threads_and_stayed_within_its_memo
     assert seen == set(COMMAND_RULE.values())
     bench = work / "results" / "logs" / "benchmarks"
     assert {p.stem for p in bench.glob("*.tsv")} | {"mediation_job"} == set(STAGE_COSTS)
-    assert len(list((bench / "mediation").glob("*.tsv"))) == len(list(
-        (work / "results" / "mediation").glob("*.sensitivity.tsv")))
+    # one benchmark per mediation batch (config/test.yaml: 18 jobs in the default 4 batches)
+    assert sorted(p.name for p in (bench / "mediation").glob("*.tsv")) == [
+        f"batch_{b}.tsv" for b in range(1, resources.DEFAULT_MEDIATION_BATCHES + 1)]
+    assert len(list((work / "results" / "mediation").glob("*.sensitivity.tsv"))) == 18
     # the extract's checksums were cached for the next DAG build
     cached = json.loads((work / "results" / "logs" / "input_checksums.json").read_text())
     assert len(cached) == 5
@@ -156,12 +194,37 @@ def test_every_job_of_the_bundled_run_saw_its_threads_and_stayed_within_its_memo
 
 @pytest.mark.slow
 def test_an_up_to_date_run_schedules_no_job(bundled_run):
-    res = subprocess.run([SNAKEMAKE, "--workflow-profile", "workflow/profiles/default",
-                          "--configfile", CONFIG, "--dry-run"],
+    # as scripts/pipeline.sh runs Snakemake (outcomes.snakemake_local)
+    res = subprocess.run([sys.executable, "-m", "outcomes.snakemake_local", "--workflow-profile",
+                          "workflow/profiles/default", "--configfile", CONFIG, "--dry-run"],
                          cwd=bundled_run.work, capture_output=True, text=True, timeout=300)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert "Nothing to be done" in out, out
+
+
+def test_a_local_run_leaves_the_slurm_plugin_out_unless_an_executor_may_be_named(tmp_path, monkeypatch):
+    from outcomes.snakemake_local import SLURM_PLUGIN, may_use_another_executor
+
+    monkeypatch.delenv("SNAKEMAKE_PROFILE", raising=False)
+    local = ROOT / "workflow" / "profiles" / "default"
+    assert not may_use_another_executor(["--workflow-profile", str(local), "--cores", "2", "-n"])
+    assert not may_use_another_executor([f"--workflow-profile={local}"])
+    for args in (["--executor", "slurm"], ["-e=slurm"], ["--profile", str(local)],
+                 ["--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm")]):
+        assert may_use_another_executor(args), args
+    monkeypatch.setenv("SNAKEMAKE_PROFILE", "slurm")
+    assert may_use_another_executor([])
+    # what Snakemake's plugin discovery finds, without and with the module hidden
+    code = ("import sys; from outcomes import snakemake_local as s\n"
+            "if sys.argv[1] == 'hide': s._hide(s.SLURM_PLUGIN)\n"
+            "import pkgutil; print(sorted(m.name for m in pkgutil.iter_modules()"
+            " if m.name.startswith('snakemake_executor_plugin_')))")
+    seen = {how: subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True,
+                                check=True).stdout for how in ("hide", "keep")}
+    assert f"'{SLURM_PLUGIN}'" not in seen["hide"]
+    if importlib.util.find_spec(SLURM_PLUGIN) is not None:  # installed (the slurm extra)
+        assert f"'{SLURM_PLUGIN}'" in seen["keep"]
 
 
 def _bench(path: Path, s: float, cpu: float, rss: float) -> None:
@@ -199,3 +262,21 @@ def test_the_scale_benchmark_tabulates_stages_exponents_and_verdicts(tmp_path):
     assert "mediation_job" in text and "| 0.00 (0.00) | pass | pass |" in text
     assert "whole pipeline at n = 100,000: 400 s" in text
     assert '"derive_adam": StageCost(16.0, 80.0, 2000, 2000' in scale.calibration(rows)
+
+
+def test_the_scale_benchmark_counts_the_jobs_of_a_mediation_batch(tmp_path):
+    """A batch's benchmark covers several jobs (its log's 'mediation: ...' lines): the
+    stage counts them, and its per-job figures are the batch's mean."""
+    from benchmark_module import load_benchmark
+
+    scale = load_benchmark("scale")
+    bench = tmp_path / "results" / "logs" / "benchmarks"
+    _bench(bench / "mediation" / "batch_1.tsv", 8.0, 6.0, 70.0)
+    _bench(bench / "mediation" / "batch_2.tsv", 3.0, 2.0, 80.0)
+    log = tmp_path / "results" / "logs" / "mediation" / "batch_1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("".join(f"mediation: M{i} x wemwbs_m12: 22 effects; wrote x\n" for i in range(4))
+                   + "a warning\n")
+    (row,) = scale.stage_rows(tmp_path, 600, 0.5)
+    assert (row.stage, row.jobs, row.cpu_s, row.peak_rss_mb) == ("mediation_job", 5, 8.0, 80.0)
+    assert (row.max_job_wall_s, row.max_job_cpu_s) == (3.0, 2.0)  # batch_2 (no log): one job

@@ -259,7 +259,11 @@ def _cmd_mediation(args: argparse.Namespace) -> int:
     from outcomes.mediation.changemodel import job_name, run_job, write_job
     from outcomes.plan import AnalysisPlan
 
-    jobs = [(m, o) for m in args.mediator for o in args.outcome]
+    if bool(args.mediator) != bool(args.outcome) or bool(args.mediator) == bool(args.job):
+        raise OutcomesError("mediation: give --mediator and --outcome (every pair of them) "
+                            "or --job MEDIATOR OUTCOME (one pair each), not both")
+    jobs = [tuple(j) for j in args.job] if args.job else [
+        (m, o) for m in args.mediator for o in args.outcome]
     if args.out and len(jobs) > 1:
         raise OutcomesError(f"{len(jobs)} jobs need --out-dir (--out is one job's prefix)")
     plan = AnalysisPlan.load(args.plan)
@@ -502,9 +506,12 @@ def build_parser() -> argparse.ArgumentParser:
                                          "one job or several in one process")
     p.add_argument("--data", required=True, help="admed.parquet from 'outcomes mediation-data'")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
-    p.add_argument("--mediator", required=True, nargs="+",
+    p.add_argument("--mediator", nargs="+",
                    help="a PARAMCD, a mechanism (M2) or ALL; several: every one with every --outcome")
-    p.add_argument("--outcome", required=True, nargs="+", help="wemwbs_m12, readmit_12m or readmit_time")
+    p.add_argument("--outcome", nargs="+", help="wemwbs_m12, readmit_12m or readmit_time")
+    p.add_argument("--job", nargs=2, action="append", metavar=("MEDIATOR", "OUTCOME"),
+                   help="one (mediator set, outcome) job, instead of --mediator and --outcome; "
+                   "repeated: several jobs in one process, in the order given (the pipeline's batches)")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", help="one job's output prefix: PREFIX.tsv, PREFIX.sensitivity.tsv, PREFIX.json")
     out.add_argument("--out-dir", help="directory for every job's MEDIATOR__OUTCOME.tsv, "

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 GATE_RULE = "validation_gate"
 """The rule that stops the pipeline on unexplained validation errors (workflow/rules/validate.smk)."""
 VALIDATION_DIR = "validation"
@@ -63,7 +61,11 @@ class FailedJobs(logging.Handler):
 
 
 def unexplained_errors(results_dir: str | Path) -> int | None:
-    """Unexplained errors of the run's validation (``issues_summary.tsv``), None if unknown."""
+    """Unexplained errors of the run's validation (``issues_summary.tsv``), None if unknown.
+    pandas is imported here, not at the top: the Snakefile imports this module at every
+    start, and only a failed run calls this (decisions WK3)."""
+    import pandas as pd
+
     from outcomes.validation.report import SUMMARY_FILE
 
     try:

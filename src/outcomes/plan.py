@@ -16,10 +16,9 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
-import numpy as np
 import yaml
 
 from outcomes.config_errors import config_problems, key_path
@@ -27,6 +26,9 @@ from outcomes.contract import ARMS
 from outcomes.errors import ConfigError
 from outcomes.estimands import Estimand, build_registry
 from outcomes.yamlio import safe_load
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the Snakefile reads the plan at
+    import numpy as np  # every start and never draws (decisions WK3)
 
 #: The randomisation stratifiers of the schema's default (key ``stratifiers``).
 STRATIFIERS: tuple[str, ...] = ("SITEID", "DIAGGR")
@@ -219,6 +221,12 @@ class MultiplicityPlan:
                    other=tuple(sel(c, "other", i) for i, c in enumerate(cfg["other"])),
                    alpha=float(cfg["alpha"]))
 
+    @property
+    def selectors(self) -> tuple[RowSelector, ...]:
+        """Every selector of the hierarchy, in order (here, not in outcomes.multiplicity,
+        so that the Snakefile lists the tables it names without importing pandas)."""
+        return (self.primary, *self.key_secondary, *self.other)
+
 
 @dataclass(frozen=True)
 class AnalysisPlan:
@@ -293,6 +301,8 @@ class AnalysisPlan:
         Each analysis has its own stream, keyed by name (not by run order), so a job's
         random draws do not depend on which other jobs ran or in what order.
         """
+        import numpy as np
+
         return np.random.default_rng(self.seed_sequence(stream))
 
     def seed_sequence(self, stream: str) -> np.random.SeedSequence:
@@ -401,6 +411,8 @@ def _survival(cfg: dict[str, Any]) -> dict[str, Any]:
 def stream_seed(seed: int, stream: str) -> np.random.SeedSequence:
     """The seed sequence of the named stream ``stream`` of ``seed`` (a hash of the name)."""
     key = int.from_bytes(hashlib.sha256(stream.encode("utf-8")).digest()[:8], "little")
+    import numpy as np
+
     return np.random.SeedSequence([seed, key])
 
 

@@ -141,12 +141,43 @@ def job_mem_mb(stage: str, size_mb: float, plan: Mapping[str, Any], attempt: int
     return int(math.ceil(peak * work * MEM_MARGIN + MEM_SLACK_MB)) * attempt
 
 
-def job_runtime_min(stage: str, size_mb: float, plan: Mapping[str, Any], attempt: int = 1) -> int:
-    """``runtime`` (minutes) of a job of ``stage`` on an extract of ``size_mb`` MB."""
+def job_runtime_min(stage: str, size_mb: float, plan: Mapping[str, Any], attempt: int = 1,
+                    jobs: int = 1) -> int:
+    """``runtime`` (minutes) of a job of ``stage`` on an extract of ``size_mb`` MB; a batch
+    of ``jobs`` such jobs run one after another in one process (the mediation batches)
+    declares their sum."""
     c = STAGE_COSTS[stage]
-    seconds = _at(size_mb, c, c.seconds_small, c.seconds_large, c.seconds_exponent)
+    seconds = jobs * _at(size_mb, c, c.seconds_small, c.seconds_large, c.seconds_exponent)
     minutes = seconds * plan_work_factor(stage, plan) * RUNTIME_MARGIN / 60
     return int(math.ceil(max(MIN_RUNTIME_MIN, minutes))) * attempt
+
+
+#: Batches of mediation jobs when the plan has no ``mediation.batches`` (decisions WK1):
+#: on 2 cores, with the questionnaire, tipping-point and engagement jobs beside them, four
+#: processes keep both cores busy and pay the start-up (imports, reading the data) 4 times
+#: instead of 27.
+DEFAULT_MEDIATION_BATCHES = 4
+#: CPU of a mediation job by outcome, relative to the others (benchmarks/scale.py, default
+#: plan: readmit_time 10-15 s against 4-6 s at n = 600, 2-2.5x at 20,000).
+MEDIATION_OUTCOME_COST = {"readmit_time": 2.5}
+
+
+def mediation_batches(pairs: Sequence[tuple[str, str]], batches: int) -> list[list[tuple[str, str]]]:
+    """The (mediator set, outcome) jobs in at most ``batches`` groups of about equal CPU:
+    the costliest first, each to the least loaded group (ties: the first), every group in
+    the order of ``pairs``; no empty group. Depends only on ``pairs`` and ``batches``, so a
+    rerun with the same plan finds the same groups."""
+    if batches < 1:
+        raise ValueError(f"mediation batches: {batches}; at least 1")
+    k = min(batches, len(pairs))
+    load = [0.0] * k
+    groups: list[list[int]] = [[] for _ in range(k)]
+    cost = [MEDIATION_OUTCOME_COST.get(o, 1.0) for _, o in pairs]
+    for i in sorted(range(len(pairs)), key=lambda i: -cost[i]):  # stable: plan order on ties
+        g = min(range(k), key=lambda g: load[g])
+        groups[g].append(i)
+        load[g] += cost[i]
+    return [[pairs[i] for i in sorted(g)] for g in groups]
 
 
 def extract_size_mb(paths: Sequence[str | Path]) -> float:

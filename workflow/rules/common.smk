@@ -9,10 +9,12 @@ from outcomes.errors import ConfigError
 from outcomes.pipeline_end import FailedJobs
 from outcomes.plan import AnalysisPlan, mediator_sets, validate_config
 from outcomes.resources import (
+    DEFAULT_MEDIATION_BATCHES,
     cached_sha256,
     extract_size_mb,
     job_mem_mb,
     job_runtime_min,
+    mediation_batches,
 )
 
 min_version("9.0")
@@ -95,9 +97,10 @@ def stage_mem_mb(stage):
     return lambda wildcards, attempt: job_mem_mb(stage, EXTRACT_MB, config, attempt)
 
 
-def stage_runtime(stage):
+def stage_runtime(stage, jobs=1):
+    """The runtime of a job of `stage`, or of a batch of `jobs` of them in one process."""
     return lambda wildcards, attempt: job_runtime_min(
-        stage, EXTRACT_MB, config, attempt
+        stage, EXTRACT_MB, config, attempt, jobs=jobs
     )
 
 
@@ -116,8 +119,17 @@ def kept_if_asked(path):
     return path if config["missing_data"]["write_imputed"] else temp(path)
 
 
+# mediation.batches says how the pipeline runs the mediation jobs, not what they compute:
+# it stays out of plan.json, so changing it reruns the mediation batches only, not every
+# stage that reads the plan (decisions WK1).
+MEDIATION_BATCH_COUNT = config["mediation"].get("batches", DEFAULT_MEDIATION_BATCHES)
+PLAN_CONFIG = {
+    **config,
+    "mediation": {k: v for k, v in config["mediation"].items() if k != "batches"},
+}
+
 # The plan as the package reads it, built once per Snakemake start (not per rule file).
-PLAN = AnalysisPlan.from_config(config)
+PLAN = AnalysisPlan.from_config(PLAN_CONFIG)
 
 
 def mediation_jobs():
@@ -133,14 +145,12 @@ def tipping_outcomes():
 def multiplicity_tables():
     """The results tables the plan's multiplicity hierarchy names (multiplicity.smk):
     called there, once the rules that write them are defined."""
-    from outcomes.multiplicity import hierarchy_selectors
-
     written_by = {
         "survival": rules.survival.output.table,
         "questionnaires": rules.questionnaire_ancova.output.table,
         "cace": rules.engagement.output.cace,
     }
-    names = {s.table for s in hierarchy_selectors(PLAN)}
+    names = {s.table for s in PLAN.multiplicity.selectors}
     return [written_by[name] for name in sorted(names)]
 
 

@@ -18,7 +18,7 @@ rule analysis_plan:
         runtime=stage_runtime("analysis_plan"),
     params:
         cli=OUTCOMES,
-        plan=json.dumps(config, sort_keys=True),
+        plan=json.dumps(PLAN_CONFIG, sort_keys=True),
     shell:
         "{params.cli} plan --config-json {params.plan:q} --out {output.plan:q} > {log:q} 2>&1"
 

@@ -260,5 +260,4 @@ def run_multiplicity(plan: AnalysisPlan, tables_dir: str | Path, out: str | Path
 
 def hierarchy_selectors(plan: AnalysisPlan) -> tuple[RowSelector, ...]:
     """Every selector of the plan's hierarchy, in order."""
-    mp = plan.multiplicity
-    return (mp.primary, *mp.key_secondary, *mp.other)
+    return plan.multiplicity.selectors

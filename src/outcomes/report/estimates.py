@@ -97,7 +97,7 @@ def code_label(code: str) -> str:
 
 def num(table: Table, src: str, i: int, col: str, estimate_type: str, *,
         analysis: str = "", missing: str = "\u2014", unit: bool = True) -> Num:
-    raw = table.raw.at[i, col] if col in table.raw.columns else None
+    raw = table.cell(i, col) if col in table.raw.columns else None
     return fmt.cell(raw, estimate_type=estimate_type, src=src, row=i, col=col,
                     analysis=analysis, missing=missing, unit=unit)
 
@@ -105,13 +105,13 @@ def num(table: Table, src: str, i: int, col: str, estimate_type: str, *,
 def count(table: Table, src: str, i: int, col: str) -> Num | None:
     if col not in table.raw.columns:
         return None
-    raw = table.raw.at[i, col]
+    raw = table.cell(i, col)
     text = "\u2014" if fmt.is_missing(raw) else f"{int(float(raw))}"
     return Num(text, raw, src, i, col, 1.0, 0)
 
 
 def pval(table: Table, src: str, i: int) -> Num:
-    raw = table.raw.at[i, "p_value"] if "p_value" in table.raw.columns else None
+    raw = table.cell(i, "p_value") if "p_value" in table.raw.columns else None
     return Num(fmt.p_value(raw), raw, src, i, "p_value", 1.0, None)
 
 
@@ -136,15 +136,15 @@ class Estimate:
 
 def not_estimable_reason(table: Table, i: int) -> str | None:
     """The ``reason`` of row ``i`` when its ``status`` is "not estimable", else None."""
-    if "status" not in table.raw.columns or table.raw.at[i, "status"] != "not estimable":
+    if "status" not in table.raw.columns or table.cell(i, "status") != "not estimable":
         return None
-    reason = table.raw.at[i, "reason"] if "reason" in table.raw.columns else ""
+    reason = table.cell(i, "reason") if "reason" in table.raw.columns else ""
     return reason or "not estimable"
 
 
 def estimate(table: Table, src: str, i: int, label: str, *, estimate_type: str | None = None,
              analysis: str = "") -> Estimate:
-    et = estimate_type or table.raw.at[i, "estimate_type"]
+    et = estimate_type or table.cell(i, "estimate_type")
     missing = "not reached" if et == "median_time" else "\u2014"
     e = Estimate(
         label=label,
@@ -155,14 +155,14 @@ def estimate(table: Table, src: str, i: int, label: str, *, estimate_type: str |
         n=count(table, src, i, "n"),
         events=count(table, src, i, "events"),
     )
-    e.has_ci = not (fmt.is_missing(table.raw.at[i, "ci_low"])
-                    and fmt.is_missing(table.raw.at[i, "ci_high"]))
+    e.has_ci = not (fmt.is_missing(table.cell(i, "ci_low"))
+                    and fmt.is_missing(table.cell(i, "ci_high")))
     reason = not_estimable_reason(table, i)
     if reason is not None:
         e.est = Num("not estimable", e.est.raw, src, i, "estimate", e.est.scale, e.est.decimals)
         e.has_ci = False
         e.reason = reason
         return e
-    if et == "median_time" and not e.has_ci and fmt.is_missing(table.raw.at[i, "estimate"]):
+    if et == "median_time" and not e.has_ci and fmt.is_missing(table.cell(i, "estimate")):
         e.has_ci = True  # "not reached (not reached to not reached)" reads badly; keep CI
     return e
