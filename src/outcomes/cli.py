@@ -135,9 +135,10 @@ def _cmd_engagement(args: argparse.Namespace) -> int:
     from outcomes.cace.analyses import engagement_analyses
     from outcomes.cace.comparisons import write_engagement
     from outcomes.plan import AnalysisPlan
+    from outcomes.questionnaires import ADQS_COLUMNS
 
     plan = AnalysisPlan.load(args.plan)
-    d = _read_derived(args.derived, ("adsl", "adtte", "adqs"))
+    d = _read_derived(args.derived, ("adsl", "adtte", "adqs"), {"adqs": ADQS_COLUMNS})
     completed, frame = _completed_data(args, plan, d, "engagement")
     res = engagement_analyses(d["adsl"], d["adtte"], d["adqs"], plan, completed, frame)
     paths = write_engagement(res, args.tables)
@@ -238,24 +239,18 @@ def _cmd_mediation_data(args: argparse.Namespace) -> int:
         if plan.missing_data.method != "mi":
             raise OutcomesError("mediation-data --imputed-out: the plan's missing_data.method is "
                                 f"{plan.missing_data.method}, not mi")
-        import pandas as pd
+        from outcomes.mediation.admed import write_imputed_mediation_data
 
-        from outcomes.mediation.admed import imputed_mediation_data
-
-        long = imputed_mediation_data(d, data, plan,
-                                      pd.read_parquet(args.imputed) if args.imputed else None)
-        with atomic_path(args.imputed_out) as tmp:
-            long.to_parquet(tmp, index=False, compression="zstd")
+        m = write_imputed_mediation_data(d, data, plan, args.imputed_out, args.imputed)
         source = args.imputed or "imputed here with the plan's missing_data settings and seed"
-        print(f"mediation-data: {long['.imp'].nunique()} completed data sets ({source}); "
-              f"wrote {args.imputed_out}")
+        print(f"mediation-data: {m} completed data sets ({source}); wrote {args.imputed_out}")
     return 0
 
 
 def _cmd_mediation(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from outcomes.mediation.admed import split_completed
+    from outcomes.mediation.admed import read_completed_mediation
     from outcomes.mediation.changemodel import job_name, run_job, write_job
     from outcomes.plan import AnalysisPlan
 
@@ -273,7 +268,7 @@ def _cmd_mediation(args: argparse.Namespace) -> int:
         if not args.imputed:
             raise OutcomesError("mediation: the plan's missing_data.method is mi: pass --imputed "
                                 "(the completed data sets from 'outcomes mediation-data --imputed-out')")
-        completed = split_completed(pd.read_parquet(args.imputed))
+        completed = read_completed_mediation(args.imputed)
     for mediator, outcome in jobs:  # one process for several jobs: start-up paid once
         job = run_job(data, plan, mediator, outcome, completed)
         paths = write_job(job, args.out or Path(args.out_dir) / job_name(mediator, outcome))
