@@ -259,8 +259,14 @@ def _weibull_terms(Xs, logt, kind, theta, want_hess=True):
         z = k * logt - b @ Xs.T  # (B, n)
         ez = np.exp(z)
         ev = kind == 0
-        ce = kind == 1
         iv = kind == 2
+        if not iv.any():  # no event at day 0 (the usual case): the same values, fewer passes
+            nez = np.negative(ez)
+            ll = np.where(ev, np.log(k) + z - ez, nez)
+            if not want_hess:
+                return ll, None, None
+            return ll, np.where(ev, 1.0 - ez, nez), nez
+        ce = kind == 1
         ll = np.where(ev, np.log(k) + z - ez, 0.0)
         ll = np.where(ce, -ez, ll)
         # log(1 - exp(-u)), u = e^z
@@ -345,21 +351,23 @@ def fit_weibull(
     active = np.arange(B)
     converged = np.zeros(B, dtype=bool)
     ll_cur = total_ll(theta, W)
+    Xlogt, logt2 = Xs * logt[:, None], logt**2
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
         Wa = W[active] * wmask
         th = theta[active]
         _, lz, lzz = _weibull_terms(Xs, logt, kind, th)
         k = th[:, -1]
+        wlz, wlzz, wnev = Wa * lz, Wa * lzz, Wa @ nev
         grad = np.empty((active.size, p + 1))
-        grad[:, :-1] = -(Wa * lz) @ Xs - pen * th[:, :-1]
-        grad[:, -1] = (Wa * lz) @ logt + (Wa @ nev) / k
+        grad[:, :-1] = -wlz @ Xs - pen * th[:, :-1]
+        grad[:, -1] = wlz @ logt + wnev / k
         H = np.empty((active.size, p + 1, p + 1))
-        H[:, :-1, :-1] = _sym((Wa * lzz) @ XX, iu, p) - np.diag(pen)
-        hbk = -(Wa * lzz) @ (Xs * logt[:, None])
+        H[:, :-1, :-1] = _sym(wlzz @ XX, iu, p) - np.diag(pen)
+        hbk = -wlzz @ Xlogt
         H[:, :-1, -1] = hbk
         H[:, -1, :-1] = hbk
-        H[:, -1, -1] = (Wa * lzz) @ (logt**2) - (Wa @ nev) / k**2
+        H[:, -1, -1] = wlzz @ logt2 - wnev / k**2
         step = -_solve(H, grad[:, :, None])[:, :, 0]
         bad = ~np.isfinite(step).all(axis=1)
         step[bad] = grad[bad] * 1e-3

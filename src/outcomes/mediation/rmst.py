@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammainc, gammaln
 
-from .effects import LinearPredictor, gauss_hermite, weibull_blocks
+from .effects import NODE_BLOCK, LinearPredictor, gauss_hermite, weibull_blocks
 
 __all__ = ["weibull_rmst_ratio", "po_weibull_rmst"]
 
@@ -37,9 +37,6 @@ SERIES_X, SERIES_TERMS = 4.0, 36
 #: Terms summed over the whole array before the first check of convergence, terms between
 #: checks, and 2^-54: a term below total * 2^-54 is less than half an ulp of the total.
 _DENSE_TERMS, _CHECK_EVERY, _HALF_ULP = 14, 3, 2.0**-54
-#: Elements (nodes x replicates x participants) of one call of the series in
-#: :func:`po_weibull_rmst`: every node at once for small samples, one at a time for large.
-_NODE_BLOCK = 1 << 17
 
 
 def weibull_rmst_ratio(sigma: np.ndarray | float, x: np.ndarray) -> np.ndarray:
@@ -135,7 +132,7 @@ def po_weibull_rmst(lp: LinearPredictor, sigma: np.ndarray, horizon: float, k: i
     for rows, t, tp, wt, F, a in weibull_blocks(lp, sigma, horizon, k):
         sg = sigma[rows][None, :, None]
         acc = np.zeros(F.shape[0])
-        step = max(1, _NODE_BLOCK // F.size)  # nodes per call: few calls, bounded memory
+        step = max(1, NODE_BLOCK // F.size)  # nodes per call: few calls, bounded memory
         for lo in range(0, k, step):
             x = F[None, :, :] * a.T[lo : lo + step, :, None]  # (nodes, b, n)
             with np.errstate(over="ignore", invalid="ignore"):  # x = inf: P = 1, r = 0
