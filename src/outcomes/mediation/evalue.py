@@ -87,8 +87,8 @@ def evalue_columns(est: pd.DataFrame, ratio_point: dict, ratio_draws: dict,
     analyses, e.g. interventional effects, pass their own)."""
     ev = np.full(len(est), np.nan)
     ev_ci = np.full(len(est), np.nan)
-    col = {c: est[c].to_numpy() for c in ("effect", "estimate_type", "mediator", "estimate",
-                                           "ci_low", "ci_high")}
+    col = {c: est[c].to_numpy() if len(est) else np.empty(0)
+           for c in ("effect", "estimate_type", "mediator", "estimate", "ci_low", "ci_high")}
     status = est["status"].to_numpy() if "status" in est.columns else None
     for i, (name, et) in enumerate(zip(col["effect"], col["estimate_type"], strict=True)):
         if name not in effects or (status is not None and status[i] != "estimated"):
@@ -109,8 +109,11 @@ def evalue_columns(est: pd.DataFrame, ratio_point: dict, ratio_draws: dict,
             continue
         ev[i] = float(evalue(rr))
         ev_ci[i] = float(evalue_of_ci(lo, hi))
-    out = est.copy()
-    tail = [c for c in ("status", "reason") if c in out.columns]
-    out = out.drop(columns=[c for c in EVALUE_COLUMNS if c in out.columns])
+    tail = [c for c in ("status", "reason") if c in est.columns]
+    out = est.drop(columns=[c for c in EVALUE_COLUMNS if c in est.columns])
     head = [c for c in out.columns if c not in tail]
-    return out[head].assign(evalue=ev, evalue_ci=ev_ci, **{c: out[c] for c in tail})
+    if list(out.columns) != head + tail:  # status/reason not last: reorder
+        out = out[head + tail]
+    out.insert(len(head), "evalue", ev)
+    out.insert(len(head) + 1, "evalue_ci", ev_ci)
+    return out
