@@ -142,7 +142,8 @@ def po_logistic(lp: LinearPredictor, k: int) -> np.ndarray:
 def _weibull_parts(lp: LinearPredictor, t: int, rows: slice, sigma: np.ndarray, logh: float):
     """F_i = exp((log h - eta_i(t, 0)) / sigma), the cumulative hazard at h with no noise."""
     z = (logh - lp.eta0(t, rows)) / sigma[rows, None]
-    return np.exp(np.clip(z, -_CLIP, _CLIP))
+    np.clip(z, -_CLIP, _CLIP, out=z)
+    return np.exp(z, out=z)
 
 
 def weibull_blocks(lp: LinearPredictor, sigma: np.ndarray, horizon: float, k: int):
@@ -201,9 +202,15 @@ def po_weibull_median(
             for tp in (0, 1):
                 shift = (lp.s[t][rows, None] * x[None, :] + (lp.delta[t][rows] * tp)[:, None])
                 # log A_ik = -(eta_i + shift_k) / sigma, centred at a typical value for range
-                logA = -(eta[:, None, :] + shift[:, :, None]) / sg[:, None, None]
+                # (in place: the same operations without temporaries of (b, k, n))
+                logA = eta[:, None, :] + shift[:, :, None]
+                np.negative(logA, out=logA)
+                logA /= sg[:, None, None]
                 centre = np.einsum("bkn,bn,k->b", logA, wt, w, optimize=False)
-                A = np.exp(np.clip(logA - centre[:, None, None], -_CLIP, _CLIP))
+                A = logA
+                A -= centre[:, None, None]
+                np.clip(A, -_CLIP, _CLIP, out=A)
+                np.exp(A, out=A)
                 ww = wt[:, None, :] * w[None, :, None]
                 ell = median_log_lambda(A, ww, tol=tol, max_iter=max_iter)
                 # tau = lambda^sigma, undoing the centring of log A
@@ -219,7 +226,8 @@ def median_log_lambda(A: np.ndarray, ww: np.ndarray, *, tol: float = 1e-10,
 
     def g(ell, der=True):
         lam = np.exp(ell)[:, None, None]
-        we = np.exp(-lam * A)
+        we = np.multiply(A, -lam)  # -(lam A), exactly
+        np.exp(we, out=we)
         we *= ww  # ww * e, the same products
         val = we.sum(axis=(1, 2)) - 0.5
         if not der:  # the bracketing needs the value only

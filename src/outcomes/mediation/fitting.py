@@ -71,6 +71,33 @@ def _outer_rows(X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray
     return X[:, iu[0]] * X[:, iu[1]], iu
 
 
+#: The last designs standardised (:func:`_standardised`): X's copy, _Std, Xs, XX, iu.
+_DESIGNS: list[tuple[np.ndarray, _Std, np.ndarray, np.ndarray, tuple]] = []
+_DESIGNS_KEPT = 6
+
+
+def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
+    """(_Std.of(X), its standardised X, _outer_rows of that): computed once per design.
+
+    A mediation analysis fits the same designs again and again (the full sample, then each
+    block of bootstrap replicates of each design); the last few are kept with a copy of X
+    and reused only when X is equal to it element for element (read-only: callers must not
+    change the arrays returned)."""
+    for i, (X0, *prep) in enumerate(_DESIGNS):
+        if X0.shape == X.shape and X0.dtype == X.dtype and np.array_equal(X0, X):
+            if i:
+                _DESIGNS.insert(0, _DESIGNS.pop(i))
+            return tuple(prep)
+    std = _Std.of(X)
+    Xs = std.apply(X)
+    XX, iu = _outer_rows(Xs)
+    for a in (std.shift, std.scale, Xs, XX):
+        a.setflags(write=False)
+    _DESIGNS.insert(0, (np.array(X, copy=True), std, Xs, XX, iu))
+    del _DESIGNS[_DESIGNS_KEPT:]
+    return std, Xs, XX, iu
+
+
 def _sym(flat: np.ndarray, iu: tuple[np.ndarray, np.ndarray], p: int) -> np.ndarray:
     """(B, p(p+1)/2) upper-triangle sums -> (B, p, p) symmetric matrices."""
     out = np.empty((flat.shape[0], p, p))
@@ -126,9 +153,7 @@ def fit_ols(X: np.ndarray, Y: np.ndarray, W: np.ndarray, *, resid: bool = True) 
     n, p = X.shape
     q = Y.shape[1]
     B = W.shape[0]
-    std = _Std.of(X)
-    Xs = std.apply(X)
-    XX, iu = _outer_rows(Xs)
+    std, Xs, XX, iu = _standardised(X)
     A = _sym(W @ XX, iu, p)
     Yc = Y - Y.mean(axis=0)
     rhs = (W @ (Xs[:, :, None] * Yc[:, None, :]).reshape(n, p * q)).reshape(B, p, q)
@@ -180,9 +205,7 @@ def fit_logistic(
     """
     n, p = X.shape
     B = W.shape[0]
-    std = _Std.of(X)
-    Xs = std.apply(X)
-    XX, iu = _outer_rows(Xs)
+    std, Xs, XX, iu = _standardised(X)
     ym = y - 0.5
     g0 = np.zeros(p) if start is None else std.to_standard(np.asarray(start, dtype=float))
     # Exact Newton step from the common start g0.
@@ -317,9 +340,7 @@ def fit_weibull(
     event = np.asarray(event).astype(bool)
     n, p = X.shape
     B = W.shape[0]
-    std = _Std.of(X)
-    Xs = std.apply(X)
-    XX, iu = _outer_rows(Xs)
+    std, Xs, XX, iu = _standardised(X)
     kind = np.where(event, np.where(time > 0, 0, 2), 1)
     with np.errstate(divide="ignore"):
         logt = np.where(time > 0, np.log(np.where(time > 0, time, 1.0)), 0.0)
