@@ -64,12 +64,7 @@ def weibull_rmst_ratio(sigma: np.ndarray | float, x: np.ndarray) -> np.ndarray:
     total = term.copy()
     n, live = 0, None
     while n < SERIES_TERMS:
-        stop = min(n + _CHECK_EVERY, SERIES_TERMS)
-        for m in range(n + 1, stop + 1):
-            term *= xs
-            term /= sigma + m
-            total += term
-        n = stop
+        n = _add_terms(n, term, total, xs, sigma)
         if n < _DENSE_TERMS:
             continue
         live = np.flatnonzero(_changing(term, total, xs, sigma, n))
@@ -88,6 +83,17 @@ def weibull_rmst_ratio(sigma: np.ndarray | float, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _add_terms(n: int, term, total, xs, sigma) -> int:
+    """Terms n + 1 .. n + _CHECK_EVERY (at most SERIES_TERMS) of the series, in place;
+    returns the index of the last one."""
+    stop = min(n + _CHECK_EVERY, SERIES_TERMS)
+    for m in range(n + 1, stop + 1):
+        term *= xs
+        term /= sigma + m
+        total += term
+    return stop
+
+
 def _changing(term, total, xs, sigma, n: int) -> np.ndarray:
     """Where later terms of the series may still change the total (NaN: may)."""
     if sigma.size and SERIES_X <= 0.5 * (float(np.min(sigma)) + n + 1):  # all terms fall
@@ -104,12 +110,7 @@ def _series_tail(n, live, term, total, xs, sigma, shape) -> None:
     sg = np.broadcast_to(sigma, shape).reshape(-1)[live]
     flat = total.reshape(-1)  # a view: total is a fresh C-contiguous array
     while True:
-        stop = min(n + _CHECK_EVERY, SERIES_TERMS)
-        for m in range(n + 1, stop + 1):
-            t *= xx
-            t /= sg + m
-            tot += t
-        n = stop
+        n = _add_terms(n, t, tot, xx, sg)
         flat[live] = tot
         if n == SERIES_TERMS:
             return
