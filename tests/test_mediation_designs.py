@@ -29,9 +29,14 @@ def test_a_design_is_standardised_once_and_equal_designs_share_it():
     X2[3, 2] += 1.0  # changed in place: recomputed, never the stale one
     assert _standardised(X2)[2] is not XX
     np.testing.assert_array_equal(_standardised(X2)[1], _Std.of(X2).apply(X2))
-    for _ in range(fitting._DESIGNS_KEPT + 2):  # bounded
-        _standardised(_design(rng))
-    assert len(fitting._DESIGNS) == fitting._DESIGNS_KEPT
+    for n in (200, 2000, 20000):  # bounded in bytes; a design above the bound is not kept
+        for _ in range(4):
+            _standardised(_design(rng, n))
+        kept = sum(2 * d[0].nbytes + d[3].nbytes for d in fitting._DESIGNS)
+        assert 0 < kept <= fitting._DESIGNS_BYTES
+    big = _design(rng, 200000)
+    _standardised(big)
+    assert all(d[0].shape != big.shape for d in fitting._DESIGNS)
 
 
 def test_fits_are_the_same_with_and_without_the_kept_designs():

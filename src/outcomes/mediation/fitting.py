@@ -71,18 +71,20 @@ def _outer_rows(X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray
     return X[:, iu[0]] * X[:, iu[1]], iu
 
 
-#: The last designs standardised (:func:`_standardised`): X's copy, _Std, Xs, XX, iu.
+#: The last designs standardised (:func:`_standardised`): X's copy, _Std, Xs, XX, iu; at
+#: most _DESIGNS_BYTES of arrays kept (all the designs of a job at n = 600; at n = 20,000
+#: one design's products alone are 20-35 MB, so none is kept and memory does not grow).
 _DESIGNS: list[tuple[np.ndarray, _Std, np.ndarray, np.ndarray, tuple]] = []
-_DESIGNS_KEPT = 6
+_DESIGNS_BYTES = 24 << 20
 
 
 def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
     """(_Std.of(X), its standardised X, _outer_rows of that): computed once per design.
 
     A mediation analysis fits the same designs again and again (the full sample, then each
-    block of bootstrap replicates of each design); the last few are kept with a copy of X
-    and reused only when X is equal to it element for element (read-only: callers must not
-    change the arrays returned)."""
+    block of bootstrap replicates of each design); the last few (up to _DESIGNS_BYTES) are
+    kept with a copy of X and reused only when X is equal to it element for element
+    (read-only: callers must not change the arrays returned)."""
     for i, (X0, *prep) in enumerate(_DESIGNS):
         if X0.shape == X.shape and X0.dtype == X.dtype and np.array_equal(X0, X):
             if i:
@@ -93,8 +95,10 @@ def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
     XX, iu = _outer_rows(Xs)
     for a in (std.shift, std.scale, Xs, XX):
         a.setflags(write=False)
-    _DESIGNS.insert(0, (np.array(X, copy=True), std, Xs, XX, iu))
-    del _DESIGNS[_DESIGNS_KEPT:]
+    if 2 * X.nbytes + XX.nbytes <= _DESIGNS_BYTES:
+        _DESIGNS.insert(0, (np.array(X, copy=True), std, Xs, XX, iu))
+        while sum(2 * d[0].nbytes + d[3].nbytes for d in _DESIGNS) > _DESIGNS_BYTES:
+            _DESIGNS.pop()
     return std, Xs, XX, iu
 
 
