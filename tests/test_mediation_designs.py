@@ -34,6 +34,7 @@ def test_a_design_is_standardised_once_and_equal_designs_share_it():
             _standardised(_design(rng, n))
         kept = sum(2 * d[0].nbytes + d[3].nbytes for d in fitting._DESIGNS)
         assert 0 < kept <= fitting._DESIGNS_BYTES
+        assert len(fitting._DESIGNS) <= fitting._DESIGNS_KEPT
     big = _design(rng, 200000)
     _standardised(big)
     assert all(d[0].shape != big.shape for d in fitting._DESIGNS)

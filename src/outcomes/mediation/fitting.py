@@ -72,17 +72,19 @@ def _outer_rows(X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray
 
 
 #: The last designs standardised (:func:`_standardised`): X's copy, _Std, Xs, XX, iu; at
-#: most _DESIGNS_BYTES of arrays kept (all the designs of a job at n = 600; at n = 20,000
-#: one design's products alone are 20-35 MB, so none is kept and memory does not grow).
+#: most _DESIGNS_KEPT designs and _DESIGNS_BYTES of arrays kept (the designs of one
+#: imputation at n = 600; at n = 20,000 one design's products alone are 20-35 MB, so none
+#: is kept and memory does not grow).
 _DESIGNS: list[tuple[np.ndarray, _Std, np.ndarray, np.ndarray, tuple]] = []
-_DESIGNS_BYTES = 24 << 20
+_DESIGNS_BYTES, _DESIGNS_KEPT = 24 << 20, 8
 
 
 def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
     """(_Std.of(X), its standardised X, _outer_rows of that): computed once per design.
 
     A mediation analysis fits the same designs again and again (the full sample, then each
-    block of bootstrap replicates of each design); the last few (up to _DESIGNS_BYTES) are
+    block of bootstrap replicates of each design); the last few (_DESIGNS_KEPT, at most
+    _DESIGNS_BYTES) are
     kept with a copy of X and reused only when X is equal to it element for element
     (read-only: callers must not change the arrays returned)."""
     for i, (X0, *prep) in enumerate(_DESIGNS):
@@ -97,6 +99,7 @@ def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
         a.setflags(write=False)
     if 2 * X.nbytes + XX.nbytes <= _DESIGNS_BYTES:
         _DESIGNS.insert(0, (np.array(X, copy=True), std, Xs, XX, iu))
+        del _DESIGNS[_DESIGNS_KEPT:]  # the designs of one imputation, not the earlier ones
         while sum(2 * d[0].nbytes + d[3].nbytes for d in _DESIGNS) > _DESIGNS_BYTES:
             _DESIGNS.pop()
     return std, Xs, XX, iu
