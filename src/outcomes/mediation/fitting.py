@@ -84,9 +84,8 @@ def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
 
     A mediation analysis fits the same designs again and again (the full sample, then each
     block of bootstrap replicates of each design); the last few (_DESIGNS_KEPT, at most
-    _DESIGNS_BYTES) are
-    kept with a copy of X and reused only when X is equal to it element for element
-    (read-only: callers must not change the arrays returned)."""
+    _DESIGNS_BYTES) are kept with a copy of X and reused only when X is equal to it
+    element for element (read-only: callers must not change the arrays returned)."""
     for i, (X0, *prep) in enumerate(_DESIGNS):
         if X0.shape == X.shape and X0.dtype == X.dtype and np.array_equal(X0, X):
             if i:
