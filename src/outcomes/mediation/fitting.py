@@ -73,10 +73,10 @@ def _outer_rows(X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray
 
 #: The last designs standardised (:func:`_standardised`): X's copy, _Std, Xs, XX, iu; at
 #: most _DESIGNS_KEPT designs and _DESIGNS_BYTES of arrays kept (the designs of one
-#: imputation at n = 600; at n = 20,000 one design's products alone are 20-35 MB, so none
+#: imputation at n = 600; at n = 20,000 one design's products alone are 15-35 MB, so none
 #: is kept and memory does not grow).
 _DESIGNS: list[tuple[np.ndarray, _Std, np.ndarray, np.ndarray, tuple]] = []
-_DESIGNS_BYTES, _DESIGNS_KEPT = 24 << 20, 8
+_DESIGNS_BYTES, _DESIGNS_KEPT = 8 << 20, 8
 
 
 def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
