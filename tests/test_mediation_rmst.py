@@ -17,7 +17,12 @@ from outcomes.mediation import fit_mediation
 from outcomes.mediation.effects import LinearPredictor
 from outcomes.mediation.fitting import fit_weibull
 from outcomes.mediation.models import K_REF
-from outcomes.mediation.rmst import po_weibull_rmst, weibull_rmst_ratio
+from outcomes.mediation.rmst import (
+    SERIES_TERMS,
+    SERIES_X,
+    po_weibull_rmst,
+    weibull_rmst_ratio,
+)
 from outcomes.mediation.summaries import NOT_MEANINGFUL
 
 
@@ -45,6 +50,38 @@ def test_the_ratio_is_the_integral_of_the_weibull_survival(sigma):
     each = [[float(weibull_rmst_ratio(sg[i, 0], np.array(xs[i, j]))) for j in range(2)]
             for i in range(2)]
     np.testing.assert_array_equal(weibull_rmst_ratio(sg, xs), each)
+
+
+def _full_series(sigma, x):
+    """The series of weibull_rmst_ratio with every one of its SERIES_TERMS terms."""
+    xs = np.where(x <= SERIES_X, x, 0.0)
+    term = np.ones(np.broadcast_shapes(sigma.shape, x.shape))
+    total = term.copy()
+    for n in range(1, SERIES_TERMS + 1):
+        term *= xs
+        term /= sigma + n
+        total += term
+    return np.exp(-xs) * total
+
+
+def test_the_series_stops_without_changing_a_bit():
+    """The early stop (terms below half an ulp of the total) and the compaction of the
+    elements still changing give the bits of all SERIES_TERMS terms: x spread over 1e-9 to
+    4 (the switch) and beyond, sigma per row, one row NaN, arrays as the engine passes them
+    (nodes, replicates, participants)."""
+    rng = np.random.default_rng(11)
+    for spread in (0.3, 1.0, 3.0):
+        sg = np.exp(rng.normal(0.0, 0.7, (1, 6, 1)))
+        sg[0, 2, 0] = np.nan
+        x = np.exp(rng.normal(-1.0, spread, (5, 6, 300)))
+        x[0, 0, :3] = [4.0, np.nextafter(4.0, 0.0), 0.0]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            got = weibull_rmst_ratio(sg, x)
+            small = x <= SERIES_X
+            np.testing.assert_array_equal(got[small], _full_series(sg, x)[small])
+    sigma = np.array(0.02)  # small sigma: x <= (sigma + n + 1) / 2 decides late
+    x = np.linspace(0.0, 4.0, 2001)
+    np.testing.assert_array_equal(weibull_rmst_ratio(sigma, x), _full_series(sigma, x))
 
 
 def test_potential_outcome_rmst_is_the_double_integral():

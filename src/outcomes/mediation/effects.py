@@ -40,6 +40,10 @@ EFFECTS = (
 )
 
 _ROWS = 64  # replicates per block in the quadrature kernels (keeps blocks in cache)
+#: Elements (nodes x replicates x participants) of one pass over Gauss-Hermite nodes at once
+#: (RMST, interventional risks): every node in one pass for small samples, one node at a
+#: time for large ones (bounded memory); the per-node sums are added in node order.
+NODE_BLOCK = 1 << 17
 _CLIP = 200.0  # |linear predictor| beyond which expit is 0 or 1 to double precision
 
 
@@ -138,7 +142,8 @@ def po_logistic(lp: LinearPredictor, k: int) -> np.ndarray:
 def _weibull_parts(lp: LinearPredictor, t: int, rows: slice, sigma: np.ndarray, logh: float):
     """F_i = exp((log h - eta_i(t, 0)) / sigma), the cumulative hazard at h with no noise."""
     z = (logh - lp.eta0(t, rows)) / sigma[rows, None]
-    return np.exp(np.clip(z, -_CLIP, _CLIP))
+    np.clip(z, -_CLIP, _CLIP, out=z)
+    return np.exp(z, out=z)
 
 
 def weibull_blocks(lp: LinearPredictor, sigma: np.ndarray, horizon: float, k: int):
@@ -197,9 +202,15 @@ def po_weibull_median(
             for tp in (0, 1):
                 shift = (lp.s[t][rows, None] * x[None, :] + (lp.delta[t][rows] * tp)[:, None])
                 # log A_ik = -(eta_i + shift_k) / sigma, centred at a typical value for range
-                logA = -(eta[:, None, :] + shift[:, :, None]) / sg[:, None, None]
+                # (in place: the same operations without temporaries of (b, k, n))
+                logA = eta[:, None, :] + shift[:, :, None]
+                np.negative(logA, out=logA)
+                logA /= sg[:, None, None]
                 centre = np.einsum("bkn,bn,k->b", logA, wt, w, optimize=False)
-                A = np.exp(np.clip(logA - centre[:, None, None], -_CLIP, _CLIP))
+                A = logA
+                A -= centre[:, None, None]
+                np.clip(A, -_CLIP, _CLIP, out=A)
+                np.exp(A, out=A)
                 ww = wt[:, None, :] * w[None, :, None]
                 ell = median_log_lambda(A, ww, tol=tol, max_iter=max_iter)
                 # tau = lambda^sigma, undoing the centring of log A
@@ -213,25 +224,30 @@ def median_log_lambda(A: np.ndarray, ww: np.ndarray, *, tol: float = 1e-10,
     Weibull survival curves (A, ww: (b, K, n); ww sums to 1 over k and n): safeguarded Newton
     on log lambda, bisection inside a bracket when a Newton step leaves it."""
 
-    def g(ell):
+    def g(ell, der=True):
         lam = np.exp(ell)[:, None, None]
-        e = np.exp(-lam * A)
-        val = (ww * e).sum(axis=(1, 2)) - 0.5
-        der = -(ww * e * A * lam).sum(axis=(1, 2))
-        return val, der
+        we = np.multiply(A, -lam)  # -(lam A), exactly
+        np.exp(we, out=we)
+        we *= ww  # ww * e, the same products
+        val = we.sum(axis=(1, 2)) - 0.5
+        if not der:  # the bracketing needs the value only
+            return val, None
+        we *= A
+        we *= lam
+        return val, -we.sum(axis=(1, 2))
 
     # log(log 2) is the median of a person at the centre; bracket outward.
     ell = np.full(A.shape[0], np.log(np.log(2.0)))
     lo_b = ell - 1.0
     hi_b = ell + 1.0
     for _ in range(100):
-        v, _ = g(lo_b)
+        v, _ = g(lo_b, der=False)
         bad = v <= 0
         if not bad.any():
             break
         lo_b[bad] -= 2.0
     for _ in range(100):
-        v, _ = g(hi_b)
+        v, _ = g(hi_b, der=False)
         bad = v >= 0
         if not bad.any():
             break

@@ -87,27 +87,33 @@ def evalue_columns(est: pd.DataFrame, ratio_point: dict, ratio_draws: dict,
     analyses, e.g. interventional effects, pass their own)."""
     ev = np.full(len(est), np.nan)
     ev_ci = np.full(len(est), np.nan)
-    for i, r in enumerate(est.to_dict("records")):
-        name, et = r["effect"], r["estimate_type"]
-        if name not in effects or r.get("status", "estimated") != "estimated":
+    col = {c: est[c].to_numpy() if len(est) else np.empty(0)
+           for c in ("effect", "estimate_type", "mediator", "estimate", "ci_low", "ci_high")}
+    status = est["status"].to_numpy() if "status" in est.columns else None
+    for i, (name, et) in enumerate(zip(col["effect"], col["estimate_type"], strict=True)):
+        if name not in effects or (status is not None and status[i] != "estimated"):
             continue
         j = effects.index(name)
-        if et == "risk_difference" and r["mediator"] in ratio_point:
-            rr = ratio_point[r["mediator"]][j]
-            d = ratio_draws[r["mediator"]][:, j]
+        if et == "risk_difference" and col["mediator"][i] in ratio_point:
+            rr = ratio_point[col["mediator"][i]][j]
+            d = ratio_draws[col["mediator"][i]][:, j]
             d = d[np.isfinite(d)]
             lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2]) if d.size else (np.nan, np.nan)
         elif et == "odds_ratio" and outcome_risk is not None:
             common = outcome_risk > COMMON_OUTCOME
-            rr, lo, hi = (rr_from_or(r[c], common) for c in ("estimate", "ci_low", "ci_high"))
+            rr, lo, hi = (rr_from_or(col[c][i], common) for c in ("estimate", "ci_low", "ci_high"))
         elif et == "mean_difference" and outcome_sd and outcome_sd > 0:
-            rr, lo, hi = (rr_from_smd(r[c] / outcome_sd) for c in ("estimate", "ci_low", "ci_high"))
+            rr, lo, hi = (rr_from_smd(col[c][i] / outcome_sd)
+                          for c in ("estimate", "ci_low", "ci_high"))
         else:
             continue
         ev[i] = float(evalue(rr))
         ev_ci[i] = float(evalue_of_ci(lo, hi))
-    out = est.copy()
-    tail = [c for c in ("status", "reason") if c in out.columns]
-    out = out.drop(columns=[c for c in EVALUE_COLUMNS if c in out.columns])
+    tail = [c for c in ("status", "reason") if c in est.columns]
+    out = est.drop(columns=[c for c in EVALUE_COLUMNS if c in est.columns])
     head = [c for c in out.columns if c not in tail]
-    return out[head].assign(evalue=ev, evalue_ci=ev_ci, **{c: out[c] for c in tail})
+    if list(out.columns) != head + tail:  # status/reason not last: reorder
+        out = out[head + tail]
+    out.insert(len(head), "evalue", ev)
+    out.insert(len(head) + 1, "evalue_ci", ev_ci)
+    return out

@@ -71,6 +71,39 @@ def _outer_rows(X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray
     return X[:, iu[0]] * X[:, iu[1]], iu
 
 
+#: The last designs standardised (:func:`_standardised`): X's copy, _Std, Xs, XX, iu; at
+#: most _DESIGNS_KEPT designs and _DESIGNS_BYTES of arrays kept (the designs of one
+#: imputation at n = 600; at n = 20,000 one design's products alone are 15-35 MB, so none
+#: is kept and memory does not grow).
+_DESIGNS: list[tuple[np.ndarray, _Std, np.ndarray, np.ndarray, tuple]] = []
+_DESIGNS_BYTES, _DESIGNS_KEPT = 8 << 20, 8
+
+
+def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
+    """(_Std.of(X), its standardised X, _outer_rows of that): computed once per design.
+
+    A mediation analysis fits the same designs again and again (the full sample, then each
+    block of bootstrap replicates of each design); the last few (_DESIGNS_KEPT, at most
+    _DESIGNS_BYTES) are kept with a copy of X and reused only when X is equal to it
+    element for element (read-only: callers must not change the arrays returned)."""
+    for i, (X0, *prep) in enumerate(_DESIGNS):
+        if X0.shape == X.shape and X0.dtype == X.dtype and np.array_equal(X0, X):
+            if i:
+                _DESIGNS.insert(0, _DESIGNS.pop(i))
+            return tuple(prep)
+    std = _Std.of(X)
+    Xs = std.apply(X)
+    XX, iu = _outer_rows(Xs)
+    for a in (std.shift, std.scale, Xs, XX):
+        a.setflags(write=False)
+    if 2 * X.nbytes + XX.nbytes <= _DESIGNS_BYTES:
+        _DESIGNS.insert(0, (np.array(X, copy=True), std, Xs, XX, iu))
+        del _DESIGNS[_DESIGNS_KEPT:]  # the designs of one imputation, not the earlier ones
+        while sum(2 * d[0].nbytes + d[3].nbytes for d in _DESIGNS) > _DESIGNS_BYTES:
+            _DESIGNS.pop()
+    return std, Xs, XX, iu
+
+
 def _sym(flat: np.ndarray, iu: tuple[np.ndarray, np.ndarray], p: int) -> np.ndarray:
     """(B, p(p+1)/2) upper-triangle sums -> (B, p, p) symmetric matrices."""
     out = np.empty((flat.shape[0], p, p))
@@ -126,9 +159,7 @@ def fit_ols(X: np.ndarray, Y: np.ndarray, W: np.ndarray, *, resid: bool = True) 
     n, p = X.shape
     q = Y.shape[1]
     B = W.shape[0]
-    std = _Std.of(X)
-    Xs = std.apply(X)
-    XX, iu = _outer_rows(Xs)
+    std, Xs, XX, iu = _standardised(X)
     A = _sym(W @ XX, iu, p)
     Yc = Y - Y.mean(axis=0)
     rhs = (W @ (Xs[:, :, None] * Yc[:, None, :]).reshape(n, p * q)).reshape(B, p, q)
@@ -180,9 +211,7 @@ def fit_logistic(
     """
     n, p = X.shape
     B = W.shape[0]
-    std = _Std.of(X)
-    Xs = std.apply(X)
-    XX, iu = _outer_rows(Xs)
+    std, Xs, XX, iu = _standardised(X)
     ym = y - 0.5
     g0 = np.zeros(p) if start is None else std.to_standard(np.asarray(start, dtype=float))
     # Exact Newton step from the common start g0.
@@ -259,8 +288,14 @@ def _weibull_terms(Xs, logt, kind, theta, want_hess=True):
         z = k * logt - b @ Xs.T  # (B, n)
         ez = np.exp(z)
         ev = kind == 0
-        ce = kind == 1
         iv = kind == 2
+        if not iv.any():  # no event at day 0 (the usual case): the same values, fewer passes
+            nez = np.negative(ez)
+            ll = np.where(ev, np.log(k) + z - ez, nez)
+            if not want_hess:
+                return ll, None, None
+            return ll, np.where(ev, 1.0 - ez, nez), nez
+        ce = kind == 1
         ll = np.where(ev, np.log(k) + z - ez, 0.0)
         ll = np.where(ce, -ez, ll)
         # log(1 - exp(-u)), u = e^z
@@ -311,9 +346,7 @@ def fit_weibull(
     event = np.asarray(event).astype(bool)
     n, p = X.shape
     B = W.shape[0]
-    std = _Std.of(X)
-    Xs = std.apply(X)
-    XX, iu = _outer_rows(Xs)
+    std, Xs, XX, iu = _standardised(X)
     kind = np.where(event, np.where(time > 0, 0, 2), 1)
     with np.errstate(divide="ignore"):
         logt = np.where(time > 0, np.log(np.where(time > 0, time, 1.0)), 0.0)
@@ -345,21 +378,23 @@ def fit_weibull(
     active = np.arange(B)
     converged = np.zeros(B, dtype=bool)
     ll_cur = total_ll(theta, W)
+    Xlogt, logt2 = Xs * logt[:, None], logt**2
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
         Wa = W[active] * wmask
         th = theta[active]
         _, lz, lzz = _weibull_terms(Xs, logt, kind, th)
         k = th[:, -1]
+        wlz, wlzz, wnev = Wa * lz, Wa * lzz, Wa @ nev
         grad = np.empty((active.size, p + 1))
-        grad[:, :-1] = -(Wa * lz) @ Xs - pen * th[:, :-1]
-        grad[:, -1] = (Wa * lz) @ logt + (Wa @ nev) / k
+        grad[:, :-1] = -wlz @ Xs - pen * th[:, :-1]
+        grad[:, -1] = wlz @ logt + wnev / k
         H = np.empty((active.size, p + 1, p + 1))
-        H[:, :-1, :-1] = _sym((Wa * lzz) @ XX, iu, p) - np.diag(pen)
-        hbk = -(Wa * lzz) @ (Xs * logt[:, None])
+        H[:, :-1, :-1] = _sym(wlzz @ XX, iu, p) - np.diag(pen)
+        hbk = -wlzz @ Xlogt
         H[:, :-1, -1] = hbk
         H[:, -1, :-1] = hbk
-        H[:, -1, -1] = (Wa * lzz) @ (logt**2) - (Wa @ nev) / k**2
+        H[:, -1, -1] = wlzz @ logt2 - wnev / k**2
         step = -_solve(H, grad[:, :, None])[:, :, 0]
         bad = ~np.isfinite(step).all(axis=1)
         step[bad] = grad[bad] * 1e-3

@@ -49,7 +49,7 @@ import numpy as np
 from outcomes.errors import NotEstimable
 
 from .checks import check_design
-from .effects import gauss_hermite
+from .effects import NODE_BLOCK, gauss_hermite
 from .fitting import fit_logistic, fit_ols, fit_weibull
 from .models import SetModel
 
@@ -275,14 +275,18 @@ class InterventionalSet:
                         if not pw.any():
                             continue
                         eta = base + (cl[c1] + cm[c2])[:, None]
-                        for xk, wk in zip(x, w, strict=True):
-                            e = eta + (s * xk)[:, None]
+                        step = max(1, NODE_BLOCK // eta.size)  # nodes per pass
+                        for n0 in range(0, k, step):
+                            e = eta[:, None, :] + (s[:, None] * x[None, n0:n0 + step])[:, :, None]
                             if self.outcome_type == "logistic":
                                 h = 0.5 * (1.0 + np.tanh(0.5 * e))
                             else:
-                                h = -np.expm1(-np.exp(np.clip((logh - e) / sig[r, None],
+                                h = -np.expm1(-np.exp(np.clip((logh - e) / sig[r, None, None],
                                                               -200.0, 200.0)))
-                            acc += wk * (h * pw).sum(axis=1)
+                            h *= pw[:, None, :]
+                            node_sums = h.sum(axis=2)  # (b, nodes)
+                            for kk in range(node_sums.shape[1]):
+                                acc += w[n0 + kk] * node_sums[:, kk]
                 mu[r, j] = acc
         return {estimate_type(self.outcome_type): mu}
 

@@ -36,8 +36,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from outcomes.survival.binary import censoring_survival_before, outcome_status
-
 __all__ = ["EXCLUDED", "CensoringWeights", "landmark_outcomes"]
 
 #: Why a participant is not in the landmark risk set, in the order the rules apply.
@@ -91,6 +89,8 @@ def landmark_outcomes(ids: pd.Series, adqs: pd.DataFrame, adtte: pd.DataFrame, *
                     [EXCLUDED[3], EXCLUDED[0], EXCLUDED[1], EXCLUDED[2]], "")
     at_risk = why == ""
     h = horizon - lmday
+    from outcomes.survival.binary import outcome_status  # lazy: survival imports scipy.stats
+
     status = outcome_status(pd.DataFrame({"S": np.where(at_risk, s, np.nan),
                                           "CNSR": np.where(at_risk, cnsr, 1),
                                           "CMPEVFL": d["CMPEVFL"].fillna("").to_numpy()}),
@@ -137,6 +137,8 @@ class CensoringWeights:
 
     def survival(self, W: np.ndarray) -> np.ndarray:
         """G(time−) of every participant under every row of ``W`` (B x n)."""
+        from outcomes.survival.binary import censoring_survival_before  # lazy (scipy.stats)
+
         G = np.ones(W.shape)
         for g in np.unique(self.groups):
             ii = np.flatnonzero(self.groups == g)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_ndtr
 
-from .fitting import DIVERGED, _outer_rows, _solve, _Std, _sym
+from .fitting import DIVERGED, _solve, _standardised, _sym
 
 __all__ = ["ProbitFit", "fit_probit"]
 
@@ -38,9 +38,7 @@ def fit_probit(X: np.ndarray, y: np.ndarray, W: np.ndarray, *, start: np.ndarray
     Replicates that do not converge, or whose coefficients diverge (separation), get NaN."""
     n, p = X.shape
     B = W.shape[0]
-    std = _Std.of(X)
-    Xs = std.apply(X)
-    XX, iu = _outer_rows(Xs)
+    std, Xs, XX, iu = _standardised(X)
     q = 2.0 * y - 1.0
     g = np.tile(np.zeros(p) if start is None else std.to_standard(np.asarray(start, float)), (B, 1))
     converged = np.zeros(B, dtype=bool)
