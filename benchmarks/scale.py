@@ -5,10 +5,11 @@ For each n the trial is simulated (``outcomes simulate --n N --seed S``) or reus
 (``--reuse DIR`` takes ``DIR/n<N>`` where it exists, e.g. /work/data); a fresh copy of the
 workflow runs the plan (config/config.yaml: all 27 mediation jobs) with the default profile
 from an empty results directory, then once more with everything up to date (the no-op
-rerun). Per stage (rule): wall and CPU time summed over its jobs from Snakemake's
-``benchmark:`` files (results/logs/benchmarks/), peak RSS the largest of the benchmark's
-sampled ``max_rss`` and the kernel's high-water mark each ``python -m outcomes`` process
-records (``OUTCOMES_USAGE_DIR``, outcomes.resources.record_usage). The growth exponent of a
+rerun). Per stage (rule): wall time summed over its jobs from Snakemake's ``benchmark:``
+files (results/logs/benchmarks/); CPU time and peak RSS from what each ``python -m
+outcomes`` process records of itself (``OUTCOMES_USAGE_DIR``, getrusage,
+outcomes.resources.record_usage), the benchmark's sampled figures where there is no record
+(Snakemake samples the process now and then and misses much of a job's CPU). The growth exponent of a
 stage is log(t(100,000) / t(20,000)) / log 5 of its CPU time (the load of a shared machine
 moves wall time more than CPU time); the wall-time exponent is printed beside it.
 
@@ -142,11 +143,22 @@ def stage_rows(work: Path, n: int, extract_mb: float) -> list[StageRow]:
         a["jobcpu"] = max(a["jobcpu"], num("cpu_time") / per)
         a["cpu"] += num("cpu_time")
         a["rss"] = max(a["rss"], num("max_rss"))
+    # each process's own getrusage: its exact CPU time (Snakemake's benchmark samples the
+    # process tree now and then and misses most of a short or a batch job's CPU: impute at
+    # n = 20,000 showed 15 s of CPU in 41 s of wall on an idle machine) and peak RSS
+    usage: dict[str, dict[str, float]] = {}
     for path in sorted((work / "usage").glob("*.json")):
         rec = json.loads(path.read_text())
         stage = COMMAND_RULE.get(rec["argv"][0] if rec["argv"] else "")
         if stage in acc:
             acc[stage]["rss"] = max(acc[stage]["rss"], rec["max_rss_mb"])
+            if "cpu_s" in rec:
+                per = max(1, rec["argv"].count("--job")) if stage == "mediation_job" else 1
+                u = usage.setdefault(stage, {"cpu": 0.0, "jobcpu": 0.0})
+                u["cpu"] += rec["cpu_s"]
+                u["jobcpu"] = max(u["jobcpu"], rec["cpu_s"] / per)
+    for stage, u in usage.items():
+        acc[stage]["cpu"], acc[stage]["jobcpu"] = u["cpu"], u["jobcpu"]
     return [StageRow(n, extract_mb, s, int(a["jobs"]), round(a["wall"], 2), round(a["cpu"], 2),
                      round(a["rss"], 1), round(a["job"], 2), round(a["jobcpu"], 2))
             for s, a in sorted(acc.items())]

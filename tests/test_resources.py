@@ -112,7 +112,7 @@ def test_mediation_batches_hold_every_job_once_in_plan_order_with_balanced_cost(
 
 
 def test_a_batch_declares_the_runtime_of_its_jobs_and_the_memory_of_one():
-    size = 16.0
+    size = 80.0  # n = 100,000: one job above the 5-minute floor
     one = job_runtime_min("mediation_job", size, DEFAULT_PLAN)
     seven = job_runtime_min("mediation_job", size, DEFAULT_PLAN, jobs=7)
     assert seven >= 7 * one - 7  # each job's minutes, rounded up once instead of seven times
@@ -244,17 +244,19 @@ def test_the_scale_benchmark_tabulates_stages_exponents_and_verdicts(tmp_path):
     for n, mb, factor in ((20_000, 16.0, 1.0), (100_000, 80.0, 5.0 ** 1.2)):
         work = tmp_path / f"n{n}"
         bench = work / "results" / "logs" / "benchmarks"
-        _bench(bench / "derive_adam.tsv", 2.0 * factor, 1.0 * factor, 100.0)
+        # Snakemake's sampled CPU (a quarter of the truth) and the process's own getrusage
+        _bench(bench / "derive_adam.tsv", 2.0 * factor, 0.25 * factor, 100.0)
         _bench(bench / "mediation" / "M2__wemwbs_m12.tsv", 1.0, 0.5, 50.0)
         _bench(bench / "mediation" / "M3__wemwbs_m12.tsv", 3.0, 1.5, 60.0)
         (work / "usage").mkdir()
         (work / "usage" / "1.json").write_text(json.dumps(
-            {"argv": ["derive"], "max_rss_mb": 2000.0, "cpu_s": 1.0, "threads": {}}))
+            {"argv": ["derive"], "max_rss_mb": 2000.0, "cpu_s": 1.0 * factor, "threads": {}}))
         rows += scale.stage_rows(work, n, mb)
     by = {(r.n, r.stage): r for r in rows}
     med = by[100_000, "mediation_job"]
     assert (med.jobs, med.wall_s, med.cpu_s, med.peak_rss_mb, med.max_job_cpu_s) == (2, 4.0, 2.0, 60.0, 1.5)
     assert by[100_000, "derive_adam"].peak_rss_mb == 2000.0  # the process's own high-water mark
+    assert by[20_000, "derive_adam"].cpu_s == 1.0  # the process's own CPU time, not the sample
     runs = [scale.RunRow(20_000, 16.0, 60.0, 1.0, 0.5, 0.5), scale.RunRow(100_000, 80.0, 400.0, 1.5, 0.5, 0.5)]
     text = scale.summary(runs, rows)
     derive = next(line for line in text.splitlines() if line.startswith("| derive_adam"))

@@ -81,26 +81,27 @@ SMALL_MB = 0.488  # n = 600 (benchmarks/scale.py, seed 17)
 MEDIUM_MB = 16.417  # n = 20,000 (/work/data/n20000 of benchmarks/README.md, seed 17)
 LARGE_MB = 83.0  # n = 100,000
 STAGE_COSTS: dict[str, StageCost] = {
-    # Measured by benchmarks/scale.py on the merged code of 2026-12-01 on an idle machine
-    # (peak RSS MiB and CPU s of the largest job) at n = 600 and 20,000; beyond 20,000 a
-    # stage's declaration grows at least linearly (decisions L69). validate, derive and
-    # survival were also measured alone at n = 100,000 (CLI, after their issue-17 changes).
-    "analysis_plan": StageCost(SMALL_MB, MEDIUM_MB, 126, 126, 0.8, 0.8),
+    # Measured by benchmarks/scale.py on an idle machine (peak RSS MiB and CPU s of the
+    # largest job, CPU from each process's getrusage; a mediation batch's per-job mean) at
+    # n = 600 and 20,000: session 8's merged code (decisions L71); beyond 20,000 a stage's
+    # declaration grows at least linearly (decisions L69). validate, derive and survival
+    # (unchanged since) were also measured alone at n = 100,000 in session 7.
+    "analysis_plan": StageCost(SMALL_MB, MEDIUM_MB, 26, 26, 0.2, 0.2),
     "validate": StageCost(SMALL_MB, LARGE_MB, 193, 916, 1.6, 4.4, rss_per_mb_floor=18.0),
     "validation_gate": StageCost(SMALL_MB, MEDIUM_MB, 10, 10, 0.1, 0.1),
     "derive_adam": StageCost(SMALL_MB, LARGE_MB, 204, 1360, 1.5, 17.8),
-    "impute": StageCost(SMALL_MB, MEDIUM_MB, 199, 444, 8.6, 45.3, work=("m",)),
-    "questionnaire_ancova": StageCost(SMALL_MB, MEDIUM_MB, 299, 1070, 45.0, 134.5, work=("m",)),
-    "tipping_point": StageCost(SMALL_MB, MEDIUM_MB, 330, 1100, 44.3, 220.9, work=("m",)),
+    "impute": StageCost(SMALL_MB, MEDIUM_MB, 199, 411, 8.6, 40.1, work=("m",)),
+    "questionnaire_ancova": StageCost(SMALL_MB, MEDIUM_MB, 252, 572, 21.4, 47.7, work=("m",)),
+    "tipping_point": StageCost(SMALL_MB, MEDIUM_MB, 292, 638, 6.2, 15.5, work=("m",)),
     "survival": StageCost(SMALL_MB, LARGE_MB, 267, 686, 3.4, 40.9,
                           work=("hospital_days_n_boot",)),
-    "engagement": StageCost(SMALL_MB, MEDIUM_MB, 440, 4082, 15.2, 253.1, work=("m",)),
-    "mediation_data": StageCost(SMALL_MB, MEDIUM_MB, 330, 2501, 2.4, 11.2, work=("m",)),
-    "mediation_job": StageCost(SMALL_MB, MEDIUM_MB, 263, 1346, 15.1, 133.3, work=("m", "n_boot")),
-    "mediation_gather": StageCost(SMALL_MB, MEDIUM_MB, 221, 221, 2.0, 2.0),
-    "multiplicity": StageCost(SMALL_MB, MEDIUM_MB, 236, 237, 1.9, 2.0),
-    "provenance": StageCost(SMALL_MB, MEDIUM_MB, 41, 42, 0.1, 0.1),
-    "report": StageCost(SMALL_MB, MEDIUM_MB, 363, 551, 7.5, 14.8),
+    "engagement": StageCost(SMALL_MB, MEDIUM_MB, 287, 624, 19.6, 124.1, work=("m",)),
+    "mediation_data": StageCost(SMALL_MB, MEDIUM_MB, 239, 435, 2.7, 7.9, work=("m",)),
+    "mediation_job": StageCost(SMALL_MB, MEDIUM_MB, 303, 585, 4.3, 65.7, work=("m", "n_boot")),
+    "mediation_gather": StageCost(SMALL_MB, MEDIUM_MB, 239, 240, 2.0, 2.6),
+    "multiplicity": StageCost(SMALL_MB, MEDIUM_MB, 202, 202, 1.4, 1.4),
+    "provenance": StageCost(SMALL_MB, MEDIUM_MB, 29, 30, 0.2, 0.3),
+    "report": StageCost(SMALL_MB, MEDIUM_MB, 337, 549, 6.5, 15.4),
 }
 
 #: ``python -m outcomes`` sub-command -> the rule that runs it (validation_gate runs none)
