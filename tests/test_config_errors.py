@@ -36,7 +36,7 @@ def test_misspelt_top_level_key_is_one_paragraph_with_the_allowed_keys(problems)
 def test_misspelt_nested_key_names_its_path_and_its_level(problems):
     assert problems({"mediation": {"n_bot": 100}}).startswith(
         "config key 'mediation.n_bot' is unknown (did you mean 'n_boot'?). Keys allowed under "
-        "'mediation': covariates, exposure_induced_confounders, interaction, mechanisms, "
+        "'mediation': batches, covariates, exposure_induced_confounders, interaction, mechanisms, "
         "mediator_types, mediator_visit, n_boot, outcomes.")
     # a misspelt required key: the unknown key, not also the missing one
     text = problems({"mediation": {"mechanisms": {"M4": {"lable": "x", "mediators": ["HHI"]}}}})
