@@ -4,6 +4,7 @@ on request, every completed data set (docs/imputation.md)."""
 from __future__ import annotations
 
 import operator
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,8 +130,9 @@ def run_impute(derived: dict[str, pd.DataFrame], plan: AnalysisPlan, out_dir: st
 class DataSets(Sequence[pd.DataFrame]):
     """A sequence of data sets, each built when asked for by ``_item(k)``, 0 <= k < len."""
 
+    @abstractmethod
     def _item(self, k: int) -> pd.DataFrame:
-        raise NotImplementedError
+        """Data set ``k`` (each subclass builds it its own way)."""
 
     @overload
     def __getitem__(self, i: int) -> pd.DataFrame: ...
