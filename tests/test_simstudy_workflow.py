@@ -88,6 +88,11 @@ def test_gathering_refuses_a_missing_batch_and_a_missing_truth(tmp_path, capsys)
     assert main([*args, *map(str, sorted(b.glob("*.tsv")))]) == 0
     perf = pd.read_csv(work / "out" / "performance.tsv", sep="\t")
     assert len(perf) == 2 * 2 * 8 and set(perf["n_estimable"]) == {4}
+    page = (work / "out" / "study.html").read_text()
+    for heading in ("Aims", "Data-generating mechanisms", "Estimands", "Methods", "Performance measures"):
+        assert f"<h2>{heading}</h2>" in page
+    assert page.count("<svg") == 2 and "s02: n = 100, effect_scale = 1" in page
+    assert "nan" not in page.lower().replace("nans", "")
     assert main(["study-performance", "--study", study_file, "--truths", str(b / "s01.json"),
                  "--out-dir", str(work / "out"), "--batches", str(b / "s01_0.tsv")]) == 2
     assert "no truth file for scenarios s02" in capsys.readouterr().err

@@ -340,10 +340,13 @@ def _cmd_study_batch(args: argparse.Namespace) -> int:
 
 def _cmd_study_performance(args: argparse.Namespace) -> int:
     from outcomes.simstudy.files import write_performance
+    from outcomes.simstudy.page import write_page
     from outcomes.simstudy.study import load_study
 
-    perf = write_performance(load_study(args.study), args.batches, args.truths, args.out_dir)
-    print(f"study-performance: {len(perf)} rows to {args.out_dir}/performance.tsv")
+    study = load_study(args.study)
+    perf = write_performance(study, args.batches, args.truths, args.out_dir)
+    page = write_page(study, args.out_dir, args.truths)
+    print(f"study-performance: {len(perf)} rows to {args.out_dir}/performance.tsv, the page {page}")
     return 0
 
 
@@ -567,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", required=True, help="the study file (YAML)")
     p.add_argument("--batches", nargs="+", required=True, help="every batch TSV file")
     p.add_argument("--truths", nargs="+", required=True, help="every scenario's truth JSON file")
-    p.add_argument("--out-dir", required=True, help="directory for performance.tsv, replicates.tsv, scenarios.tsv")
+    p.add_argument("--out-dir", required=True, help="directory for performance.tsv, replicates.tsv, scenarios.tsv, study.html")
     p.set_defaults(func=_cmd_study_performance)
     return parser
 
