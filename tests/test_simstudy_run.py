@@ -16,15 +16,15 @@ from outcomes.simstudy import performance, run_batch, study_from_config, summari
 from outcomes.simstudy.run import estimand_row
 
 ROOT = Path(__file__).resolve().parents[1]
-PRIMARY_OR = {"name": "primary_or", "table": "survival", "scale": "log",
+PRIMARY_OR = {"name": "primary_or", "table": "primary", "scale": "log",
               "where": {"analysis": "primary", "clustering": "none", "estimate_type": "odds_ratio"},
               "truth": "readmission.risk_365_no_death.odds_ratio"}
 
 
 def _config(**changes):
     cfg = {"name": "tiny", "seed": 5, "replicates": 3, "batch_size": 2, "truth_n": 1000,
-           "plan": "config/test.yaml", "analyses": ["survival"],
-           "plan_overrides": {"survival": {"hospital_days_n_boot": 100}},
+           "plan": "config/test.yaml", "analyses": ["primary"],
+           "plan_overrides": {},
            "scenarios": {"n": [100], "effect_scale": [0.0, 1.0]}, "estimands": [PRIMARY_OR]}
     cfg.update(changes)
     return cfg
@@ -73,18 +73,18 @@ def test_estimand_rows_on_their_scale_and_when_not_estimable():
                           "estimate_type": ["odds_ratio"] * 2, "estimate": [0.5, 0.6],
                           "std_error": [0.2, 0.3], "ci_low": [0.25, 0.3], "ci_high": [1.0, 1.2],
                           "p_value": [0.04, 0.1], "status": ["estimated"] * 2, "reason": ["", ""]})
-    row = estimand_row({"survival": table}, sc, 7, est)
+    row = estimand_row({"primary": table}, sc, 7, est)
     assert row["estimate"] == pytest.approx(math.log(0.5)) and row["se"] == 0.2
     assert (row["lower"], row["upper"]) == pytest.approx((math.log(0.25), 0.0))
     assert (row["replicate"], row["status"]) == (7, "estimated")
     failed = table.assign(estimate=[np.nan, 0.6], status=["not estimable", "estimated"],
                           reason=["too few events", ""])
-    row = estimand_row({"survival": failed}, sc, 7, est)
+    row = estimand_row({"primary": failed}, sc, 7, est)
     assert (row["status"], row["reason"]) == ("not estimable", "too few events")
-    row = estimand_row({"survival": table.iloc[1:]}, sc, 7, est)
+    row = estimand_row({"primary": table.iloc[1:]}, sc, 7, est)
     assert row["status"] == "not estimable" and "no row" in row["reason"]
     with pytest.raises(ConfigError, match="picks 2 rows"):
-        estimand_row({"survival": table.assign(clustering="none")}, sc, 7, est)
+        estimand_row({"primary": table.assign(clustering="none")}, sc, 7, est)
 
 
 @pytest.mark.slow

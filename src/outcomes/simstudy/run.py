@@ -28,7 +28,7 @@ REPLICATE_COLUMNS: tuple[str, ...] = ("scenario", "replicate", "estimand", "esti
                                       "lower", "upper", "p_value", "status", "reason")
 
 #: The analysis of the plan that writes each table an estimand may name.
-TABLE_ANALYSIS: dict[str, str] = {"survival": "survival", "questionnaires": "questionnaires",
+TABLE_ANALYSIS: dict[str, str] = {"primary": "primary", "survival": "survival", "questionnaires": "questionnaires",
                                   "cace": "engagement", "mediation": "mediation"}
 
 

@@ -133,6 +133,23 @@ def primary_outcome(adtte: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan,
     return out
 
 
+def primary_label(plan: AnalysisPlan) -> str:
+    """The ``outcome`` of the primary analysis's rows: READMIT within the follow-up."""
+    return f"READMIT within {int(float(plan.followup_days))} days"
+
+
+def primary_analysis(adsl: pd.DataFrame, adtte: pd.DataFrame, plan: AnalysisPlan) -> pd.DataFrame:
+    """The primary analysis alone: the rows of :func:`run_survival`'s table whose analysis
+    is ``primary`` (the plan's primary strategy, naive and clustered), the same values,
+    without the other survival analyses (a simulation study of the primary outcome)."""
+    arms = Arms(plan.treated_arm, plan.control_arm)
+    ns, _ = arm_counts(adtte, "READMIT", adsl, arms)
+    adsl = adsl.assign(CLUSTER=cluster_ids(adsl, plan.treated_arm))
+    rows = primary_outcome(adtte, adsl, plan, arms, "primary", plan.primary_strategy,
+                           primary_label(plan), ns)
+    return with_estimands(results_table(rows), SURVIVAL, plan.estimands)
+
+
 @dataclass(frozen=True)
 class SurvivalAnalyses:
     """All survival results of one run: the table and the curves the figures need."""
@@ -163,7 +180,7 @@ def run_survival(
     cox_cov = tuple(s["cox_covariates"])
     c = arms.contrast
     ns, es = arm_counts(adtte, "READMIT", adsl, arms)
-    primary = f"READMIT within {int(horizon)} days"
+    primary = primary_label(plan)
     adsl = adsl.assign(CLUSTER=cluster_ids(adsl, plan.treated_arm))
     results: list = primary_outcome(adtte, adsl, plan, arms, "primary", plan.primary_strategy,
                                     primary, ns)
