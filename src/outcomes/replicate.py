@@ -64,7 +64,8 @@ class Replicate:
 
     def to_frame(self) -> pd.DataFrame:
         """Every estimates table stacked, a first column ``table`` naming its file."""
-        names = [n for n in ("survival", "questionnaires", "cace", "mediation") if n in self.tables]
+        names: list[str] = [n for n in ("survival", "questionnaires", "cace", "mediation")
+                            if n in self.tables]
         if "primary" in self.tables and "survival" not in self.tables:
             names.insert(0, "primary")  # its rows are survival's when both ran
         return pd.concat([self.tables[n].assign(table=n)[["table", *self.tables[n].columns]]
