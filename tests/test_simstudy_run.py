@@ -53,6 +53,8 @@ def test_grid_batches_and_seed_streams():
     ({"estimands": [PRIMARY_OR, PRIMARY_OR]}, "unique"),
     ({"plan_overrides": {"survival": {"hospital_days_n_boot": 5}}}, "study's plan"),
     ({"plan": "config/nope.yaml"}, "does not exist"),
+    ({"power": {"estimand": "nope"}}, "power.estimand 'nope'"),
+    ({"power": {"estimand": "primary_or"}}, "at least two values of it"),
 ])
 def test_a_bad_study_file_is_a_config_error_naming_the_problem(changes, message):
     with pytest.raises(ConfigError, match=message):

@@ -104,3 +104,39 @@ def test_an_unknown_scenario_is_a_one_line_error(tmp_path, capsys, scenario, mes
     assert main(["study-truth", "--study", str(work / "studies" / "smoke.yaml"), "--scenario",
                  scenario, "--out", str(work / "t.json")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_power_mode_writes_the_curve_the_size_and_its_section(tmp_path):
+    import numpy as np
+    import yaml
+    from scipy import stats
+
+    work = _copy(tmp_path)
+    cfg = yaml.safe_load((work / "studies" / "smoke.yaml").read_text())
+    cfg.update(name="power", replicates=400, batch_size=400,
+               scenarios={"n": [100, 400, 900], "effect_scale": [1]},
+               power={"estimand": "primary_or", "target": 0.8})
+    (work / "studies" / "power.yaml").write_text(yaml.safe_dump(cfg))
+    rng = np.random.default_rng(3)
+    b = work / "b"
+    b.mkdir()
+    batches = []
+    for sc, n in (("s01", 100), ("s02", 400), ("s03", 900)):
+        reject = rng.random(400) < stats.norm.cdf(-1.5 + 0.08 * np.sqrt(n))
+        rows = [{"scenario": sc, "replicate": r, "estimand": e, "estimate": -0.3, "se": 0.2,
+                 "lower": -0.7, "upper": 0.1, "p_value": 0.01 if reject[r] else 0.5,
+                 "status": "estimated", "reason": ""} for r in range(400) for e in ("primary_or", "primary_rd")]
+        write_tsv(pd.DataFrame(rows, columns=list(REPLICATE_COLUMNS)), b / f"{sc}.tsv")
+        batches.append(str(b / f"{sc}.tsv"))
+        (b / f"{sc}.json").write_text('{"readmission": {"risk_365_no_death": '
+                                      '{"odds_ratio": 0.7, "risk_difference": -0.1}}}\n')
+    assert main(["study-performance", "--study", str(work / "studies" / "power.yaml"), "--truths",
+                 *[str(b / f"{sc}.json") for sc in ("s01", "s02", "s03")],
+                 "--out-dir", str(work / "out"), "--batches", *batches]) == 0
+    size = pd.read_csv(work / "out" / "power_size.tsv", sep="\t")
+    truth = ((stats.norm.ppf(0.8) + 1.5) / 0.08) ** 2  # 857
+    assert list(size["status"]) == ["estimated"] and size["ci_low"][0] < truth < size["ci_high"][0]
+    curve = pd.read_csv(work / "out" / "power.tsv", sep="\t")
+    assert curve["observed"].notna().sum() == 3 and curve["power"].is_monotonic_increasing
+    page = (work / "out" / "study.html").read_text()
+    assert "<h2>Power and sample size</h2>" in page and page.count("<svg") == 3

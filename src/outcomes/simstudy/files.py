@@ -3,7 +3,8 @@
 ``truth/<scenario>.json`` (the scenario's population truth, truth.json's text),
 ``batches/<scenario>/batch_<b>.tsv`` (:data:`~outcomes.simstudy.run.REPLICATE_COLUMNS`),
 ``scenarios.tsv`` (the grid), ``replicates.tsv`` and ``performance.tsv`` (one row per
-scenario, estimand and measure). Every file is written atomically; a TSV through
+scenario, estimand and measure), and with the study's ``power`` key ``power.tsv`` (the
+fitted power curve) and ``power_size.tsv`` (the size for the target power). Every file is written atomically; a TSV through
 :func:`outcomes.tables.write_tsv`, so a local run and a cluster run give the same bytes.
 """
 
@@ -86,6 +87,12 @@ def write_performance(study: Study, batch_paths: Sequence[str | Path],
     except ValueError as exc:  # a batch missing or run twice
         raise StudyFilesError(str(exc)) from exc
     out = Path(out_dir)
+    if study.power is not None:
+        from outcomes.simstudy.power import study_power
+
+        curve, sizes = study_power(study, replicates)
+        write_tsv(curve, out / "power.tsv")
+        write_tsv(sizes, out / "power_size.tsv")
     write_tsv(scenario_table(study), out / "scenarios.tsv")
     write_tsv(replicates, out / "replicates.tsv")
     write_tsv(perf, out / "performance.tsv")

@@ -79,6 +79,38 @@ def estimand_figure(perf: pd.DataFrame, labels: dict[str, str], *, alpha: float,
     return text[text.index("<svg"):]
 
 
+def power_figure(curve: pd.DataFrame, sizes: pd.DataFrame, over: str, target: float) -> str:
+    """SVG text of the power curves: fitted power with its 95% band, the observed rates with
+    ±1.96 Monte Carlo SE, the target and the size that reaches it, one colour per group."""
+    others = [c for c in sizes.columns if c not in ("estimand", "over", "target", "size", "ci_low",
+                                                    "ci_high", "status", "reason")]
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(6.5, 4.0))
+        groups = curve.groupby(others, sort=False) if others else [((), curve)]
+        for i, (key, g) in enumerate(groups):
+            key = key if isinstance(key, tuple) else (key,)
+            label = ", ".join(f"{k} = {v}" for k, v in zip(others, key, strict=True)) or "power"
+            colour = COLOURS[i % len(COLOURS)]
+            ax.plot(g[over], g["power"], color=colour, label=label)
+            ax.fill_between(g[over], g["ci_low"], g["ci_high"], color=colour, alpha=0.15, lw=0)
+            obs = g.dropna(subset=["observed"])
+            ax.errorbar(obs[over], obs["observed"], yerr=1.96 * obs["mcse"], fmt="o", color=colour,
+                        ms=4, capsize=2)
+        ax.axhline(target, color="#777777", lw=0.8, ls="--")
+        for size in sizes["size"].dropna():
+            ax.axvline(size, color="#777777", lw=0.8, ls=":")
+        ax.set_xlabel("participants" if over == "n" else "peer workers per site")
+        ax.set_ylabel("Power (rejection rate)")
+        ax.set_ylim(0, 1)
+        ax.legend(frameon=False, fontsize=8)
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FunctionLoader(
@@ -87,8 +119,9 @@ def _env() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True)
 
 
-def render_page(study: Study, performance: pd.DataFrame, truths: dict[str, dict]) -> str:
-    """The study's HTML page."""
+def render_page(study: Study, performance: pd.DataFrame, truths: dict[str, dict],
+                power: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> str:
+    """The study's HTML page; ``power``: the power curve and size tables, if the study has them."""
     labels = {sc.id: f"{sc.id}: {sc.label}" for sc in study.scenarios}
     null = {sc.id: sc.settings.effect_scale == 0 for sc in study.scenarios}
     estimands = []
@@ -108,7 +141,21 @@ def render_page(study: Study, performance: pd.DataFrame, truths: dict[str, dict]
                           "where": ", ".join(f"{k} = {v}" for k, v in est.where),
                           "truth": est.truth, "rows": wide,
                           "figure": estimand_figure(perf, labels, alpha=study.alpha, null=null)})
+    power_block = None
+    if power is not None and study.power is not None:
+        curve, sizes = power
+        fixed = ("estimand", "over", "target", "size", "ci_low", "ci_high", "status", "reason")
+        others = [c for c in sizes.columns if c not in fixed]
+        power_block = {
+            "estimand": study.power.estimand, "over": study.power.over, "target": study.power.target,
+            "figure": power_figure(curve, sizes, study.power.over, study.power.target)
+            if not curve.empty else "",
+            "rows": [{"group": ", ".join(f"{k} = {r[k]}" for k in others) or "all scenarios",
+                      "size": (f"{_fmt(r['size'], 0)} ({_fmt(r['ci_low'], 0)} to {_fmt(r['ci_high'], 0)})"
+                               if r["status"] == "estimated" else f"not estimable: {r['reason']}")}
+                     for r in sizes.to_dict("records")]}
     return _env().get_template("study.html.j2").render(
+        power=power_block,
         study=study, scenarios=[{"label": labels[sc.id], "n": sc.n} for sc in study.scenarios],
         measures=MEASURES, estimands=estimands,
         overrides=json.dumps(study.raw.get("plan_overrides", {}), sort_keys=True),
@@ -121,6 +168,14 @@ def write_page(study: Study, out_dir: str | Path, truth_paths: list[str | Path])
     perf = pd.read_csv(out / "performance.tsv", sep="\t", keep_default_na=False, na_values=["NA"],
                        dtype={"scenario": str, "estimand": str, "measure": str})
     truths = {Path(p).stem: json.loads(Path(p).read_text(encoding="utf-8")) for p in truth_paths}
+    power = None
+    if study.power is not None:
+        def read(name: str) -> pd.DataFrame:
+            try:
+                return pd.read_csv(out / name, sep="\t", keep_default_na=False, na_values=["NA"])
+            except pd.errors.EmptyDataError:
+                return pd.DataFrame()
+        power = (read("power.tsv"), read("power_size.tsv"))
     path = out / "study.html"
-    write_text(path, render_page(study, perf, truths))
+    write_text(path, render_page(study, perf, truths, power))
     return path

@@ -68,6 +68,15 @@ class Estimand:
 
 
 @dataclass(frozen=True)
+class PowerSearch:
+    """The study's ``power`` key: the estimand, the design size searched and the target."""
+
+    estimand: str
+    over: str = "n"
+    target: float = 0.8
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One data-generating mechanism of the grid: ``id`` (``s01``, ...), ``n`` and the
     simulator's settings; ``factors`` are the grid's values of it, by key."""
@@ -99,6 +108,7 @@ class Study:
     scenarios: tuple[Scenario, ...]
     estimands: tuple[Estimand, ...]
     raw: dict[str, Any]
+    power: PowerSearch | None = None
 
     @property
     def n_batches(self) -> int:
@@ -184,11 +194,19 @@ def study_from_config(config: dict[str, Any], base_dir: str | Path = ".") -> Stu
     estimands = tuple(
         Estimand(e["name"], e["table"], tuple(sorted(e["where"].items())), e["truth"], e["scale"])
         for e in config["estimands"])
+    power = None
+    if "power" in config:
+        power = PowerSearch(**config["power"])
+        if power.estimand not in names:
+            raise ConfigError(f"power.estimand {power.estimand!r} is not one of the estimands ({', '.join(names)})")
+        values = dict(grid).get(power.over, ())
+        if len([v for v in values if v is not None]) < 2:
+            raise ConfigError(f"power.over is {power.over}: the grid needs at least two values of it")
     study = Study(name=config["name"], description=config["description"], seed=int(config["seed"]),
                   replicates=int(config["replicates"]), batch_size=int(config["batch_size"]),
                   truth_n=int(config["truth_n"]), alpha=float(config["alpha"]), plan=plan,
                   analyses=tuple(config["analyses"]), grid=grid, scenarios=expand_grid(grid),
-                  estimands=estimands, raw=config)
+                  estimands=estimands, raw=config, power=power)
     return study
 
 
