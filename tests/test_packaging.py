@@ -1,4 +1,4 @@
-"""Package hygiene: typed (py.typed), one version."""
+"""Package hygiene: typed (py.typed), one version, a changelog by issue."""
 
 from __future__ import annotations
 
@@ -26,3 +26,19 @@ def test_the_version_is_written_once():
     assert re.findall(r'^__version__ = "([^"]+)"$', init, flags=re.MULTILINE) == [outcomes.__version__]
     # the installed (editable) package's metadata says the same
     assert metadata.version("outcomes") == outcomes.__version__
+
+
+def test_the_changelog_has_every_issue_of_the_decisions():
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    decisions = (ROOT / "docs/decisions.md").read_text(encoding="utf-8")
+    headings = [line for line in decisions.splitlines() if line.startswith("## ")]
+    issues = {int(n) for line in headings for n in re.findall(r"\bissues? (\d+)", line)}
+    issues |= {int(n) for line in headings for m in re.findall(r"issues (\d+), (\d+)", line)
+               for n in m}
+    listed = {int(n) for n in re.findall(r"^### Issue (\d+)", changelog, flags=re.MULTILINE)}
+    first = re.search(r"^### First edition \(([0-9-]+); issues (\d+) to (\d+)\)", changelog,
+                      flags=re.MULTILINE)
+    assert first, "the first edition's heading"
+    listed |= set(range(int(first[2]), int(first[3]) + 1))
+    assert issues - listed == set(), f"issues in docs/decisions.md without a CHANGELOG entry: {issues - listed}"
+    assert changelog.index("## [Unreleased]") < changelog.index("### Issue ")
