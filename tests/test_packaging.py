@@ -1,4 +1,4 @@
-"""Package hygiene: typed (py.typed), one version, a changelog by issue."""
+"""Package hygiene: typed (py.typed) and type-checked by mypy in CI, one version, a changelog by issue."""
 
 from __future__ import annotations
 
@@ -26,6 +26,14 @@ def test_the_version_is_written_once():
     assert re.findall(r'^__version__ = "([^"]+)"$', init, flags=re.MULTILINE) == [outcomes.__version__]
     # the installed (editable) package's metadata says the same
     assert metadata.version("outcomes") == outcomes.__version__
+
+
+def test_mypy_is_configured_and_run_by_the_test_script():
+    mypy = PYPROJECT["tool"]["mypy"]
+    assert mypy["check_untyped_defs"] and mypy["warn_unused_ignores"]
+    assert any(dep.startswith("mypy") for dep in PYPROJECT["project"]["optional-dependencies"]["dev"])
+    script = (ROOT / "scripts/test.sh").read_text(encoding="utf-8")
+    assert script.index(".venv/bin/ruff check") < script.index(".venv/bin/mypy") < script.index("pytest")
 
 
 def test_the_changelog_has_every_issue_of_the_decisions():
