@@ -33,7 +33,8 @@ def test_mypy_is_configured_and_run_by_the_test_script():
     assert mypy["check_untyped_defs"] and mypy["warn_unused_ignores"]
     assert any(dep.startswith("mypy") for dep in PYPROJECT["project"]["optional-dependencies"]["dev"])
     script = (ROOT / "scripts/test.sh").read_text(encoding="utf-8")
-    assert script.index(".venv/bin/ruff check") < script.index(".venv/bin/mypy") < script.index("pytest")
+    assert (script.index(".venv/bin/ruff check") < script.index(".venv/bin/mypy")
+            < script.index(".venv/bin/python -m pytest"))
 
 
 def test_the_changelog_has_every_issue_of_the_decisions():
