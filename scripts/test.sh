@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 
 .venv/bin/ruff check src tests benchmarks
-# Types of the package (pyproject.toml [tool.mypy]; about 15 s of CPU from a cold cache).
+# Types of the package (pyproject.toml [tool.mypy]; about 18 s of CPU from a cold cache).
 .venv/bin/mypy
 
 if [ "$(id -u)" = 0 ]; then
