@@ -133,7 +133,7 @@ def _run(extract: Mapping[str, Any], plan: AnalysisPlan, explanations: str | Pat
                             f"{', '.join(ANALYSES + EXTRA_ANALYSES)}")
     cpu: dict[str, float] = {}
 
-    def timed(stage: str, fn: Callable[[], Any]) -> Any:
+    def timed(stage: str, fn: Callable[..., Any]) -> Any:
         start = time.process_time()
         out = fn()
         cpu[stage] = time.process_time() - start

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ CLUSTER = "CLUSTER"
 NUMERICAL_FAILURES = (np.linalg.LinAlgError, ArithmeticError, RuntimeError, ConvergenceError)
 
 
-def attempt(fit: Callable[[], object], rows: list[dict], name: str):
+def attempt(fit: Callable[..., object], rows: list[dict], name: str):
     """``fit()``, or a :class:`NotEstimableResult` with ``rows`` when it raises
     :class:`NotEstimable` (the reason kept) or, as the logged backstop, a numerical error."""
     try:
@@ -115,7 +116,7 @@ def primary_outcome(adtte: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan,
     km = strategy == "hypothetical_km"  # no conditional OR, no ICC, one clustered risk
     out = []
     for cl in (NONE, PEER_WORKER):
-        ex = dict(clustering=cl, strategy=strategy, horizon=horizon)
+        ex: dict[str, Any] = dict(clustering=cl, strategy=strategy, horizon=horizon)
         nested = cl == PEER_WORKER
         out.append(attempt(
             lambda nested=nested: readmission_within(
