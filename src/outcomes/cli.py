@@ -332,9 +332,14 @@ def _cmd_study_batch(args: argparse.Namespace) -> int:
     from outcomes.simstudy.files import write_batch
     from outcomes.simstudy.study import load_study
 
-    rows = write_batch(load_study(args.study), args.scenario, args.batch, args.out)
+    study = load_study(args.study)
+    cpu: dict[str, float] = {}
+    rows = write_batch(study, args.scenario, args.batch, args.out, cpu)
     bad = int((rows["status"] != "estimated").sum())
-    print(f"study-batch: {len(rows)} rows ({bad} not estimable) to {args.out}")
+    k = len(study.batch(args.batch))
+    print(f"study-batch: {len(rows)} rows ({bad} not estimable) to {args.out}; CPU: set-up "
+          f"{cpu['setup']:.2f} s (interpreter, imports, DGP), {k} replicates "
+          f"{cpu['replicates']:.2f} s ({cpu['replicates'] / k:.3f} s each)")
     return 0
 
 

@@ -121,6 +121,26 @@ def run_replicate(extract: Mapping[str, Any], plan: AnalysisPlan | Mapping[str, 
         return _run(extract, _plan(plan), explanations, tuple(analyses))
 
 
+#: The modules each analysis imports when it first runs (besides validation and derive).
+_MODULES: dict[str, tuple[str, ...]] = {
+    "primary": ("outcomes.survival.run",),
+    "survival": ("outcomes.survival.run",),
+    "questionnaires": ("outcomes.imputation.run", "outcomes.imputation.ancova"),
+    "engagement": ("outcomes.imputation.run", "outcomes.cace.analyses"),
+    "mediation": ("outcomes.imputation.run", "outcomes.mediation.admed", "outcomes.mediation.changemodel"),
+}
+
+
+def preload(analyses: Iterable[str] = ANALYSES) -> None:
+    """Import what :func:`run_replicate` needs for ``analyses`` now rather than in the first
+    replicate (a batch of replicates can then tell its set-up cost from its work)."""
+    import importlib
+
+    for name in ("outcomes.adam.io", "outcomes.validation", "outcomes.validation.report",
+                 *(m for a in analyses for m in _MODULES.get(a, ()))):
+        importlib.import_module(name)
+
+
 def _run(extract: Mapping[str, Any], plan: AnalysisPlan, explanations: str | Path | None,
          wanted: tuple[str, ...]) -> Replicate:
     from outcomes.adam.io import DATASETS, derive_all, in_file_order

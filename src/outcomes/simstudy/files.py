@@ -48,8 +48,9 @@ def write_truth(study: Study, scenario_id: str, path: str | Path) -> None:
     write_text(path, truth_to_json(scenario_truth(study, scenario_by_id(study, scenario_id))))
 
 
-def write_batch(study: Study, scenario_id: str, batch: int, path: str | Path) -> pd.DataFrame:
-    rows = run_batch(study, scenario_by_id(study, scenario_id), batch)
+def write_batch(study: Study, scenario_id: str, batch: int, path: str | Path,
+                cpu: dict[str, float] | None = None) -> pd.DataFrame:
+    rows = run_batch(study, scenario_by_id(study, scenario_id), batch, cpu)
     write_tsv(rows, path)
     return rows
 

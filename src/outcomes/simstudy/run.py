@@ -99,12 +99,20 @@ def estimand_row(tables: dict[str, pd.DataFrame], scenario: Scenario, r: int,
             "status": "estimated", "reason": ""}
 
 
-def run_batch(study: Study, scenario: Scenario, batch: int) -> pd.DataFrame:
-    """The rows (:data:`REPLICATE_COLUMNS`) of batch ``batch`` of ``scenario``."""
-    from outcomes.replicate import run_replicate
+def run_batch(study: Study, scenario: Scenario, batch: int,
+              cpu: dict[str, float] | None = None) -> pd.DataFrame:
+    """The rows (:data:`REPLICATE_COLUMNS`) of batch ``batch`` of ``scenario``. ``cpu``, if
+    given, receives the process CPU seconds before the first replicate (``setup``: the
+    interpreter, imports and the DGP) and of the replicates (``replicates``); never in the
+    rows, which must not depend on the machine."""
+    import time
+
+    from outcomes.replicate import preload, run_replicate
 
     check_estimands(study)
     dgp = scenario_dgp(study, scenario)
+    preload(study.analyses)
+    start = time.process_time()
     rows: list[dict[str, Any]] = []
     for r in study.batch(batch):
         tables, _ = dgp.trial(scenario.n, study.trial_seed(scenario, r))
@@ -118,6 +126,9 @@ def run_batch(study: Study, scenario: Scenario, batch: int) -> pd.DataFrame:
                         for est in study.estimands)
             continue
         rows.extend(estimand_row(result, scenario, r, est) for est in study.estimands)
+    if cpu is not None:
+        cpu["setup"] = start
+        cpu["replicates"] = time.process_time() - start
     return pd.DataFrame(rows, columns=list(REPLICATE_COLUMNS))
 
 
