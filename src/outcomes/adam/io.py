@@ -244,3 +244,32 @@ def derive_from_dir(
     write_adam(datasets, out_dir)
     return datasets
 
+
+def transport_from_dir(derived_dir: str | Path, plan: AnalysisPlan,
+                       out_dir: str | Path | None = None) -> list[Path]:
+    """The ``outcomes transport`` command: SAS transport (XPT v5) files of ADSL, ADQS and
+    ADTTE and their define.xml (:mod:`outcomes.adam.xpt`, :mod:`outcomes.adam.define`) from
+    the Parquet files :func:`write_adam` wrote in ``derived_dir`` (read a chunk of rows or
+    a few columns at a time); written to ``out_dir`` (default ``derived_dir``)."""
+    from outcomes.adam.define import write_define
+    from outcomes.adam.xpt import XPT_DATASETS, data_cut, write_xpt_file
+
+    derived_dir = Path(derived_dir)
+    out = Path(out_dir) if out_dir is not None else derived_dir
+    missing = [n for n in XPT_DATASETS if not (derived_dir / f"{n}.parquet").is_file()]
+    if missing:
+        raise DerivationError(f"{derived_dir}: no {', '.join(f'{n}.parquet' for n in missing)} "
+                              "(run outcomes derive first)")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def read(name: str, cols: list[str]) -> pd.DataFrame:
+        return read_adam(derived_dir, [name], {name: cols})[name]
+
+    cut = data_cut(read("adsl", ["DCUTDT"]))
+    written = []
+    for name in XPT_DATASETS:
+        write_xpt_file(name, derived_dir / f"{name}.parquet", out / f"{name}.xpt", cut)
+        written.append(out / f"{name}.xpt")
+        release_memory()
+    written.append(write_define(read, plan, cut, out / "define.xml"))
+    return written
