@@ -174,3 +174,14 @@ def test_transport_command(submission, tmp_path, capsys):
     assert "transport: wrote" in capsys.readouterr().out
     assert main(["transport", "--derived", str(tmp_path / "none"), "--plan", str(plan)]) == 2
     assert "run outcomes derive first" in capsys.readouterr().err
+    # files of another version (a variable more or less): a one-line error, exit 2
+    old = tmp_path / "old"
+    old.mkdir()
+    frames = read_adam(out)
+    frames["adtte"] = frames["adtte"].assign(TRTA=frames["adtte"]["TRTP"])
+    for name, frame in frames.items():
+        frame.to_parquet(old / f"{name}.parquet")
+    assert main(["transport", "--derived", str(old), "--plan", str(plan)]) == 2
+    err = capsys.readouterr().err
+    assert "adtte.parquet: its variables are not those of ADTTE (differ at ['TRTA']" in err
+    assert "Traceback" not in err and not (old / "adsl.xpt").exists()

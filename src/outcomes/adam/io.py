@@ -265,6 +265,13 @@ def transport_from_dir(derived_dir: str | Path, plan: AnalysisPlan,
     def read(name: str, cols: list[str]) -> pd.DataFrame:
         return read_adam(derived_dir, [name], {name: cols})[name]
 
+    for name in XPT_DATASETS:
+        found = pq.read_schema(derived_dir / f"{name}.parquet").names
+        if found != columns(name):
+            raise DerivationError(
+                f"{derived_dir / f'{name}.parquet'}: its variables are not those of "
+                f"{name.upper()} (differ at {sorted(set(found) ^ set(columns(name)))[:5]}; "
+                "written by another version? run outcomes derive again)")
     cut = data_cut(read("adsl", ["DCUTDT"]))
     written = []
     for name in XPT_DATASETS:
