@@ -31,6 +31,7 @@ rule all:
     input:
         rules.validate.output,
         rules.derive_adam.output,
+        rules.adam_transport.output,
         rules.questionnaire_ancova.output,
         rules.impute.output.summary if MI else [],
         rules.tipping_point.output if MI else [],

@@ -15,7 +15,7 @@ and AVAL = followup for those followed to the end.
 ADRE: readmission counts from a gamma-frailty Poisson process (so the counts are NB2 with
 dispersion ``alpha``) with rate ``rate`` per day at risk times exp(b_rec arm), on the
 at-risk time scale (TSTART/TSTOP are days at risk, gaps in hospital removed), with
-DAYSATRISK the length of follow-up out of hospital and BEDDAYS the sum of
+RISKDAYS the length of follow-up out of hospital and BEDDAYS the sum of
 geometric stays.
 """
 
@@ -126,7 +126,7 @@ def simulate_trial(n: int = 600, seed: int = 1, *, lam=0.0035, shape=0.8, log_hr
         for s0, s1, e in zip(starts[keep], stops[keep], ev[keep], strict=True):
             rows.append((ids[i], s0, s1, e))
     adre = pd.DataFrame(rows, columns=["USUBJID", "TSTART", "TSTOP", "EVENT"])
-    per = pd.DataFrame({"USUBJID": ids, "NREADM": N, "BEDDAYS": beddays, "DAYSATRISK": follow})
+    per = pd.DataFrame({"USUBJID": ids, "NREADM": N, "BEDDAYS": beddays, "RISKDAYS": follow})
     adre = adre.merge(per, on="USUBJID", how="left")
     tr = truth(lam=lam, shape=shape, log_hr=log_hr, b_prior=b_prior, b_det=b_det,
                death_rate=death_rate, followup=followup, prior_mean=prior_mean, p_det=p_det,

@@ -90,7 +90,7 @@ def intervals(adre: pd.DataFrame, pid: str = "P1") -> list[tuple]:
 
 def totals(adre: pd.DataFrame, pid: str = "P1") -> tuple:
     r = adre[adre["USUBJID"] == pid].iloc[0]
-    return (int(r["NREADM"]), float(r["BEDDAYS"]), float(r["DAYSATRISK"]), float(r["FUDAYS"]))
+    return (int(r["NREADM"]), float(r["BEDDAYS"]), float(r["RISKDAYS"]), float(r["FUDAYS"]))
 
 
 END365 = "END OF FOLLOW-UP (365 DAYS)"
@@ -355,6 +355,33 @@ def test_competing_death():
     assert totals(adre, "P2") == (1, 10.0, 82.0, 92.0)
 
 
+def test_identifiers_treatment_and_sources_of_adt():
+    plan = AnalysisPlan(followup_days=365, data_cut=dt.date(2025, 12, 31), study_id="PS-7")
+    adsl, adtte, adre = derive(
+        [{"participant_id": "P1", "death_date": "2024-06-01"},             # dies on day 92
+         {"participant_id": "P2", "arm": "usual_care"},                    # readmitted
+         {"participant_id": "P3", "withdrawal_date": "2024-02-15"}],       # before INDEXDT
+        [("P2", "A2", "2024-04-21", "2024-05-01", "detained")], plan)
+    assert adsl.columns[0] == "STUDYID" and (adsl["STUDYID"] == "PS-7").all()
+    assert adsl["TRT01P"].tolist() == ["Peer support", "Usual care", "Peer support"]
+    assert adsl["TRT01A"].tolist() == adsl["TRT01P"].tolist()
+    assert adsl["TRT01AN"].tolist() == adsl["TRT01PN"].tolist() == [1, 0, 1]
+    for bds in (adtte, adre):
+        assert list(bds.columns[:5]) == ["STUDYID", "USUBJID", "SITEID", "ARM", "TRTP"]
+        assert (bds["STUDYID"] == "PS-7").all()
+        assert (bds["TRTP"] == bds["USUBJID"].map(adsl.set_index("USUBJID")["TRT01P"])).all()
+    src = adtte.set_index(["USUBJID", "PARAMCD"])[["CNSR", "SRCDOM", "SRCVAR"]]
+    assert src.loc[("P1", "DEATH")].tolist() == [0, "ADSL", "DTHDT"]
+    assert src.loc[("P1", "READMIT")].tolist() == [1, "ADSL", "DTHDT"]  # competing death
+    assert src.loc[("P2", "READMDET")].tolist() == [0, "admissions", "admission_date"]
+    assert src.loc[("P2", "DEATH")].tolist() == [1, "ADSL", "EOSDT"]
+    assert src.loc[("P3", "READMIT")].tolist() == [1, "ADSL", "INDEXDT"]
+    # an ADSL made without the identifiers (older files): from the plan and ARM
+    adtte_old = derive_adtte(adsl.drop(columns=["STUDYID", "TRT01P", "TRT01A"]), None, plan)
+    assert (adtte_old["STUDYID"] == "PS-7").all()
+    assert adtte_old["TRTP"].tolist() == adtte["TRTP"].tolist()
+
+
 def test_death_after_withdrawal_is_not_an_event():
     _, adtte, _ = derive([{"withdrawal_date": "2024-04-30", "death_date": "2024-06-01"}], [])
     assert tte(adtte, "DEATH") == censored("2024-04-30", 60, "WITHDRAWAL")
@@ -381,7 +408,7 @@ def test_open_index_admission_means_no_time_at_risk():
 
 def test_day_0_readmission_with_zero_follow_up():
     # Death on the index discharge day, readmitted that day: the event is kept at (0, 0.5]
-    # and ADRE's FUDAYS becomes 0.5 so that BEDDAYS + DAYSATRISK = FUDAYS still holds.
+    # and ADRE's FUDAYS becomes 0.5 so that BEDDAYS + RISKDAYS = FUDAYS still holds.
     adsl, adtte, adre = derive([{"death_date": INDEX}], [("P1", "A1", INDEX, "", "detained")])
     assert adsl.loc[0, "FUDAYS"] == 0
     assert tte(adtte, "READMIT") == event(INDEX, 0)
@@ -486,7 +513,7 @@ def _check_invariants(pid, rows, adsl, adtte, adre):
     nreadm, bed, at_risk, fu = totals(adre, pid)
     ivs = intervals(adre, pid)
     fudays = int(adsl.loc[adsl["USUBJID"] == pid, "FUDAYS"].iloc[0])
-    # BEDDAYS + DAYSATRISK = follow-up days; NREADM = ADRE events.
+    # BEDDAYS + RISKDAYS = follow-up days; NREADM = ADRE events.
     assert bed + at_risk == pytest.approx(fu)
     assert fu == fudays or (fudays == 0 and fu == 0.5)
     assert nreadm == sum(e for *_, e, _ in ivs)

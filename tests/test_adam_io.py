@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from outcomes.adam import DATASETS, derive_all, read_adam, write_adam
+from outcomes.adam.models import dataset_label, labels
 from outcomes.cli import main
 from outcomes.plan import AnalysisPlan, write_plan
 
@@ -140,7 +141,14 @@ def test_parquet_types_and_round_trip(tmp_path):
     meta = pq.ParquetFile(tmp_path / "adsl.parquet").metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     csv = (tmp_path / "adtte.csv").read_text().splitlines()
-    assert csv[0].startswith("USUBJID,SITEID,ARM,PARAMCD,PARAM,STARTDT,ADT,AVAL,CNSR")
+    assert csv[0].startswith("STUDYID,USUBJID,SITEID,ARM,TRTP,PARAMCD,PARAM,STARTDT,ADT,"
+                             "AVAL,CNSR")
+    # every variable has its label in the Parquet field metadata, the dataset in the schema's
+    for name in DATASETS:
+        schema = pq.read_schema(tmp_path / f"{name}.parquet")
+        assert {f.name: f.metadata[b"label"].decode() for f in schema} == labels(name)
+        assert schema.metadata[b"label"].decode() == dataset_label(name)
+        assert all(len(f.name) <= 8 for f in schema)
 
 
 def test_derive_command_reads_clean_parquet_and_writes_the_four_datasets(tmp_path, capsys):

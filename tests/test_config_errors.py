@@ -26,7 +26,7 @@ def test_misspelt_top_level_key_is_one_paragraph_with_the_allowed_keys(problems)
     assert text == (
         "config key 'surival' is unknown (did you mean 'survival'?). Keys allowed at the top level: "
         "arms, clustering, data_cut, data_dir, engagement, estimands, explanations, followup_days, instruments, mediation, missing_data, missing_items, multiplicity, "
-        "results_dir, reversed_items, seed, stratifiers, survival, visits. Every key is described, with its default, "
+        "results_dir, reversed_items, seed, stratifiers, study_id, survival, visits. Every key is described, with its default, "
         "in workflow/schemas/config.schema.yaml."
     )
     for schema_text in ("additionalProperties", "$schema", "Failed validating", "{'"):

@@ -93,7 +93,7 @@ def reference(trial, tmp_path_factory):
                    DETINDFL=(ag["DETINDFL"] == "Y").astype(int))
     ag[["TSTART", "TSTOP", "EVENT", "ARM", "PRIORADM", "DETINDFL", "SITEID",
         "CLUSTER"]].to_csv(out / "ag.csv", index=False)
-    ag.drop_duplicates("USUBJID")[["NREADM", "DAYSATRISK", "ARM", "SITEID", "DIAGGR",
+    ag.drop_duplicates("USUBJID")[["NREADM", "RISKDAYS", "ARM", "SITEID", "DIAGGR",
                                    "CLUSTER"]].to_csv(out / "nb.csv", index=False)
     icc = _icc_rows(prim)
     icc.to_csv(out / "icc.csv", index=False)

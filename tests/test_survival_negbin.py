@@ -25,7 +25,7 @@ FIX = Path(__file__).parent / "r" / "fixtures"
 
 
 def _frames(pp: pd.DataFrame):
-    adre = pp[["USUBJID", "NREADM", "DAYSATRISK"]]
+    adre = pp[["USUBJID", "NREADM", "RISKDAYS"]]
     adsl = pp[["USUBJID", "ARM", "SITEID", "DIAGGR"]]
     return adre, adsl
 
@@ -37,7 +37,7 @@ def test_rate_ratio_equals_glm_nb_on_the_bundled_trial():
     np.testing.assert_allclose(res.params, r.estimate.iloc[:-1], rtol=1e-6)
     np.testing.assert_allclose(res.bse, r.se.iloc[:-1], rtol=1e-6)
     assert res.alpha == pytest.approx(r.estimate.iloc[-1], rel=1e-6)
-    assert res.converged and res.n == (pp.DAYSATRISK > 0).sum()
+    assert res.converged and res.n == (pp.RISKDAYS > 0).sum()
     row = res.to_frame().iloc[0]
     assert row.estimate == pytest.approx(np.exp(r.estimate.iloc[1]), rel=1e-6)
 
@@ -45,11 +45,11 @@ def test_rate_ratio_equals_glm_nb_on_the_bundled_trial():
 def test_fit_is_at_the_maximum():
     """Gradient ~0, and no direction improves the log-likelihood."""
     pp = pd.read_csv(FIX / "nb_bundled_trial.csv")
-    pp = pp[pp.DAYSATRISK > 0]
+    pp = pp[pp.RISKDAYS > 0]
     X = np.column_stack([np.ones(len(pp)), pp.ARM == "peer_support",
                          pd.get_dummies(pp.SITEID, drop_first=True),
                          pd.get_dummies(pp.DIAGGR, drop_first=True)]).astype(float)
-    y, off = pp.NREADM.to_numpy(float), np.log(pp.DAYSATRISK.to_numpy(float))
+    y, off = pp.NREADM.to_numpy(float), np.log(pp.RISKDAYS.to_numpy(float))
     fit = nb2_fit(X, y, off)
     assert np.max(np.abs(fit.gradient)) < 1e-6
     par = np.r_[fit.beta, np.log(1 / fit.alpha)]

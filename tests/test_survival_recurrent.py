@@ -44,7 +44,7 @@ def test_nb2_matches_glm_with_alpha_fixed(trial):
     pp, X = _design(adre, adsl)
     glm = sm.GLM(pp.NREADM.to_numpy(float), X,
                  family=sm.families.NegativeBinomial(alpha=res.alpha),
-                 offset=np.log(pp.DAYSATRISK.to_numpy())).fit(tol=1e-12)
+                 offset=np.log(pp.RISKDAYS.to_numpy())).fit(tol=1e-12)
     np.testing.assert_allclose(res.params, glm.params, atol=1e-5)
     assert res.n == len(pp) and res.events == pp.NREADM.sum()
     f = res.to_frame()
@@ -59,7 +59,7 @@ def test_nb2_tends_to_poisson_without_overdispersion():
     days = rng.uniform(100, 365, n)
     y = rng.poisson(0.005 * days * np.exp(-0.3 * arm))
     ids = [f"P{i}" for i in range(n)]
-    adre = pd.DataFrame({"USUBJID": ids, "NREADM": y, "DAYSATRISK": days})
+    adre = pd.DataFrame({"USUBJID": ids, "NREADM": y, "RISKDAYS": days})
     adsl = pd.DataFrame({"USUBJID": ids,
                          "ARM": np.where(arm == 1, "peer_support", "usual_care")})
     res = negative_binomial(adre, adsl, covariates=())
@@ -74,7 +74,7 @@ def test_zero_days_at_risk_are_left_out(trial):
     adsl, _, adre, _ = trial
     first = adre.USUBJID.iloc[0]
     a2 = adre.copy()
-    a2.loc[a2.USUBJID == first, "DAYSATRISK"] = 0.0
+    a2.loc[a2.USUBJID == first, "RISKDAYS"] = 0.0
     res = negative_binomial(a2, adsl)
     assert res.n_excluded == 1 and res.n == adsl.shape[0] - 1
 

@@ -87,7 +87,7 @@ def test_with_false_admissions_and_death_after_withdrawal_are_used_to_the_data_c
     assert _tte(adtte, "P6") == (110, 1, "DEATH BEFORE READMISSION")
     per = adre.drop_duplicates("USUBJID").set_index("USUBJID")
     # P1: in hospital from day 62 to day 71, at risk 62 + (365 - 71) = 356 days
-    assert (per.loc["P1", "NREADM"], per.loc["P1", "BEDDAYS"], per.loc["P1", "DAYSATRISK"]) \
+    assert (per.loc["P1", "NREADM"], per.loc["P1", "BEDDAYS"], per.loc["P1", "RISKDAYS"]) \
         == (1, 9.0, 356.0)
     # nobody else changes
     same = _derive(True)[2]

@@ -88,6 +88,15 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_transport(args: argparse.Namespace) -> int:
+    from outcomes.adam.io import transport_from_dir
+    from outcomes.plan import AnalysisPlan
+
+    written = transport_from_dir(Path(args.derived), AnalysisPlan.load(args.plan), args.out)
+    print(f"transport: wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+    return 0
+
+
 def _read_derived(directory: str, names: tuple[str, ...], columns=None):
     """The derived datasets ``names`` (only those; ``columns``: only these columns of some)."""
     from outcomes.adam import read_adam
@@ -456,6 +465,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True, help="analysis plan (plan.json or a config YAML)")
     p.add_argument("--out", required=True, help="output directory (e.g. results/derived)")
     p.set_defaults(func=_cmd_derive)
+    p = sub.add_parser("transport", help="SAS transport (XPT v5) files of adsl/adqs/adtte and "
+                       "their define.xml (docs/adam.md)")
+    p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
+    p.add_argument("--plan", required=True, help="analysis plan (plan.json)")
+    p.add_argument("--out", default=None, help="output directory (default: --derived)")
+    p.set_defaults(func=_cmd_transport)
     p = sub.add_parser("survival", help="time-to-event analyses of readmission (docs/survival.md)")
     p.add_argument("--derived", required=True, help="directory of the ADaM datasets")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")

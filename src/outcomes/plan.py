@@ -234,6 +234,7 @@ class AnalysisPlan:
 
     data_dir: str = "synthetic_data"
     results_dir: str = "results"
+    study_id: str = "OUTCOMES"
     treated_arm: str = ARMS[0]
     control_arm: str = ARMS[1]
     followup_days: int = 365
@@ -261,6 +262,11 @@ class AnalysisPlan:
     @property
     def arms(self) -> tuple[str, str]:
         return (self.treated_arm, self.control_arm)
+
+    @staticmethod
+    def arm_label(code: str) -> str:
+        """The words of an arm code: ``peer_support`` -> "Peer support" (ADSL's TRT01P)."""
+        return code.replace("_", " ").capitalize()
 
     @property
     def primary_strategy(self) -> str:
@@ -325,6 +331,7 @@ class AnalysisPlan:
         return cls(
             data_dir=cfg["data_dir"],
             results_dir=cfg["results_dir"],
+            study_id=cfg["study_id"],
             treated_arm=cfg["arms"]["treated"],
             control_arm=cfg["arms"]["control"],
             followup_days=int(cfg["followup_days"]),

@@ -89,7 +89,11 @@ STAGE_COSTS: dict[str, StageCost] = {
     "analysis_plan": StageCost(SMALL_MB, MEDIUM_MB, 26, 26, 0.2, 0.2),
     "validate": StageCost(SMALL_MB, LARGE_MB, 193, 916, 1.6, 4.4, rss_per_mb_floor=18.0),
     "validation_gate": StageCost(SMALL_MB, MEDIUM_MB, 10, 10, 0.1, 0.1),
-    "derive_adam": StageCost(SMALL_MB, LARGE_MB, 204, 1360, 1.5, 17.8),
+    # derive at n = 100,000: 1,478 MiB with STUDYID and TRTP in ADQS (session 9, AD-section)
+    "derive_adam": StageCost(SMALL_MB, LARGE_MB, 204, 1480, 1.5, 17.8),
+    # session 9 (decisions AD10): alone under load 7-10, n = 600 (1.4-3.0 s, 190-205 MiB)
+    # and n = 100,000 (161 s CPU, 842 MiB)
+    "adam_transport": StageCost(SMALL_MB, LARGE_MB, 205, 842, 3.0, 161.0),
     "impute": StageCost(SMALL_MB, MEDIUM_MB, 199, 411, 8.6, 40.1, work=("m",)),
     "questionnaire_ancova": StageCost(SMALL_MB, MEDIUM_MB, 252, 572, 21.4, 47.7, work=("m",)),
     "tipping_point": StageCost(SMALL_MB, MEDIUM_MB, 292, 638, 6.2, 15.5, work=("m",)),
@@ -107,6 +111,7 @@ STAGE_COSTS: dict[str, StageCost] = {
 #: ``python -m outcomes`` sub-command -> the rule that runs it (validation_gate runs none)
 COMMAND_RULE = {
     "plan": "analysis_plan", "validate": "validate", "derive": "derive_adam",
+    "transport": "adam_transport",
     "impute": "impute", "questionnaires": "questionnaire_ancova", "tipping": "tipping_point",
     "survival": "survival", "engagement": "engagement", "mediation-data": "mediation_data",
     "mediation": "mediation_job", "mediation-gather": "mediation_gather",

@@ -7,7 +7,7 @@
 #   DIR/tte.csv      AVAL, EV (0/1), ST (0 censored, 1 readmission, 2 death), ARM,
 #                    PRIORADM, DETINDFL, SITEID, CLUSTER
 #   DIR/ag.csv       TSTART, TSTOP, EVENT, ARM, PRIORADM, DETINDFL, SITEID, CLUSTER
-#   DIR/nb.csv       NREADM, DAYSATRISK, ARM, SITEID, DIAGGR, CLUSTER
+#   DIR/nb.csv       NREADM, RISKDAYS, ARM, SITEID, DIAGGR, CLUSTER
 #   DIR/icc.csv      y, CLUSTER, SITEID (the treated participants with a peer worker)
 # Writes quantity <tab> value:
 #   glm_se_*          sqrt(diag(sandwich::vcovCL(glm, cluster = ~CLUSTER))) (defaults:
@@ -70,9 +70,9 @@ put("ag_coef_ARM", coef(fit)[["ARM"]]); put("ag_se_ARM", sqrt(fit$var[1, 1]))
 
 # ------------------------------------------------------------ negative binomial
 nb <- rd("nb.csv")
-nb <- nb[nb$DAYSATRISK > 0, ]
+nb <- nb[nb$RISKDAYS > 0, ]
 nb$SITEID <- fac(nb$SITEID); nb$DIAGGR <- fac(nb$DIAGGR)
-fit <- glm.nb(NREADM ~ ARM + SITEID + DIAGGR + offset(log(DAYSATRISK)), nb,
+fit <- glm.nb(NREADM ~ ARM + SITEID + DIAGGR + offset(log(RISKDAYS)), nb,
               control = glm.control(epsilon = 1e-12, maxit = 200))
 se <- sqrt(diag(vcovCL(fit, cluster = ~CLUSTER)))
 for (k in names(se)) put(paste0("nb_se_", k), se[[k]])

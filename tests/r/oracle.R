@@ -383,10 +383,10 @@ competing <- function() {
 # ---------------------------------------------------------------- recurrent readmissions
 per_participant <- function(cols) adre[!duplicated(adre$USUBJID), c("USUBJID", cols)]
 recurrent <- function() {
-  pp <- with_adsl(per_participant(c("NREADM", "DAYSATRISK")), c("ARM", prim_cov, "CLUSTER"))
-  pp <- pp[pp$DAYSATRISK > 0, ]
-  md <- model_frame(pp, prim_cov); md$NREADM <- pp$NREADM; md$DAYSATRISK <- pp$DAYSATRISK
-  r <- nb_fit(as.formula(paste("NREADM ~", rhs(prim_cov), "+ offset(log(DAYSATRISK))")), md)
+  pp <- with_adsl(per_participant(c("NREADM", "RISKDAYS")), c("ARM", prim_cov, "CLUSTER"))
+  pp <- pp[pp$RISKDAYS > 0, ]
+  md <- model_frame(pp, prim_cov); md$NREADM <- pp$NREADM; md$RISKDAYS <- pp$RISKDAYS
+  r <- nb_fit(as.formula(paste("NREADM ~", rhs(prim_cov), "+ offset(log(RISKDAYS))")), md)
   add_ratio("recurrent_readmission", "NREADM", contrast, "rate_ratio", r$coef[["ARM"]],
             r$se[[2]], nrow(pp), sum(pp$NREADM))
   with_cluster(function()

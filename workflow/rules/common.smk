@@ -36,6 +36,8 @@ DATA_DIR = config["data_dir"]
 EXPLANATIONS = config.get("explanations") or ""
 INPUT_TABLES = ["participants", "questionnaires", "admissions", "peer_contacts"]
 ADAM_DATASETS = ["adsl", "adqs", "adtte", "adre"]
+# the datasets with a SAS transport copy and an entry in define.xml (outcomes.adam.xpt)
+XPT_DATASETS = ["adsl", "adqs", "adtte"]
 
 
 def data_file(table):

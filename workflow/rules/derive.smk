@@ -44,3 +44,31 @@ rule derive_adam:
     shell:
         "{params.cli} derive --clean {params.clean_dir:q} --plan {input.plan:q}"
         " --out {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule adam_transport:
+    """SAS transport (XPT v5) files of ADSL, ADQS and ADTTE and their Define-XML 2.1
+    (docs/adam.md, "Submission files"): a rule of its own, so that no analysis waits for it.
+    """
+    input:
+        adam=expand(f"{RESULTS}/derived/{{ds}}.parquet", ds=XPT_DATASETS),
+        plan=rules.analysis_plan.output.plan,
+    output:
+        xpt=expand(f"{RESULTS}/derived/{{ds}}.xpt", ds=XPT_DATASETS),
+        define=f"{RESULTS}/derived/define.xml",
+    log:
+        f"{RESULTS}/logs/adam_transport.log",
+    benchmark:
+        benchmark_file("adam_transport")
+    conda:
+        "../envs/outcomes.yaml"
+    threads: 1
+    resources:
+        mem_mb=stage_mem_mb("adam_transport"),
+        runtime=stage_runtime("adam_transport"),
+    params:
+        cli=OUTCOMES,
+        derived=lambda wildcards, input: Path(input.adam[0]).parent,
+    shell:
+        "{params.cli} transport --derived {params.derived:q} --plan {input.plan:q}"
+        " > {log:q} 2>&1"

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from outcomes.adam._inputs import DerivationError, as_int, questionnaires_table
+from outcomes.adam.adsl import bds_identifiers
 from outcomes.adam.models import check
 from outcomes.contract import VISITS
 from outcomes.errors import ConfigError
@@ -126,13 +127,14 @@ def derive_adqs(
             parts["pro"].append(np.asarray(values.prorated, dtype=bool))
     q = q[["participant_id", "visit", "completion_date"]]  # the items are scored
     release_memory()
-    return check("adqs", _assemble(q, adsl, params, parts))
+    return check("adqs", _assemble(q, adsl, params, parts, bds_identifiers(adsl, plan)))
 
 
 def _assemble(q: pd.DataFrame, adsl: pd.DataFrame, params: list[tuple[str, str, str]],
-              parts: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+              parts: dict[str, list[np.ndarray]], ids: pd.DataFrame) -> pd.DataFrame:
     """The ADQS frame in key order from the scored rows (``parts``: per score, the rows of
-    ``q``, the index into ``params`` and the score values)."""
+    ``q``, the index into ``params`` and the score values; ``ids``: STUDYID and TRTP of
+    each ADSL row)."""
     cat = {k: (np.concatenate(v) if v else np.zeros(0, dtype=float if k == "aval" else
                                                     bool if k == "pro" else np.int32))
            for k, v in parts.items()}
@@ -166,9 +168,11 @@ def _assemble(q: pd.DataFrame, adsl: pd.DataFrame, params: list[tuple[str, str, 
 
     # column by column, each intermediate dropped after its last use (ADQS is the largest
     # dataset: 4 million rows at n = 100,000)
-    out = {"USUBJID": pd.Series(q["participant_id"].array.take(qrow)).astype("str")}
+    out = {"STUDYID": pd.Series(ids["STUDYID"].array.take(adsl_row)).astype("str"),
+           "USUBJID": pd.Series(q["participant_id"].array.take(qrow)).astype("str")}
     out["SITEID"] = pd.Series(adsl["SITEID"].array.take(adsl_row)).astype("str")
     out["ARM"] = pd.Series(adsl["ARM"].array.take(adsl_row)).astype("str")
+    out["TRTP"] = pd.Series(ids["TRTP"].array.take(adsl_row)).astype("str")
     del adsl_row
     out["AVISIT"] = pd.Series(q["visit"].array.take(qrow)).astype("str")
     out["AVISITN"] = avisitn

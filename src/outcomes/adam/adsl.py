@@ -125,13 +125,18 @@ def derive_adsl(
 
     peer = _peer_summary(con, cut_ts)
     pid = par["participant_id"]
+    # the extract has no actual-treatment column: actual = planned (docs/adam.md, ADSL)
+    trtp = par["arm"].map({a: plan.arm_label(a) for a in par["arm"].unique()}).astype("str")
     out = pd.DataFrame(
         {
+            "STUDYID": pd.Series(plan.study_id, index=par.index, dtype="str"),
             "USUBJID": pid,
             "SITEID": par["site"],
             "ARM": par["arm"],
-            "TRT01P": par["arm"],
+            "TRT01P": trtp,
             "TRT01PN": trtpn,
+            "TRT01A": trtp,
+            "TRT01AN": trtpn.copy(),
             "RANDDT": par["randomisation_date"],
             "INDEXDT": index,
             "AGE": par["age"],
@@ -163,3 +168,15 @@ def derive_adsl(
     out["ITTFL"] = out["ITTFL"].astype("str")
     out = out.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
     return check("adsl", out)
+
+
+def bds_identifiers(adsl: pd.DataFrame, plan: AnalysisPlan) -> pd.DataFrame:
+    """STUDYID and TRTP of each ADSL row, as the BDS datasets carry them: ADSL's STUDYID
+    and TRT01P (from the plan and ARM for an ADSL made without them). TRTA is not carried:
+    actual = planned (ADSL), and ADaMIG asks for one of the two."""
+    studyid = (adsl["STUDYID"] if "STUDYID" in adsl.columns
+               else pd.Series(plan.study_id, index=adsl.index))
+    trtp = (adsl["TRT01P"] if "TRT01P" in adsl.columns
+            else adsl["ARM"].map({a: plan.arm_label(a) for a in adsl["ARM"].unique()}))
+    return pd.DataFrame({"STUDYID": studyid.astype("str").to_numpy(),
+                         "TRTP": trtp.astype("str").to_numpy()})

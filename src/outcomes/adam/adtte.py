@@ -13,7 +13,7 @@ from outcomes.adam._inputs import (
     latest_date,
     require_columns,
 )
-from outcomes.adam.adsl import derive_adsl
+from outcomes.adam.adsl import bds_identifiers, derive_adsl
 from outcomes.adam.models import check
 from outcomes.adam.timeline import Timelines, counting_process, participant_timelines
 from outcomes.plan import AnalysisPlan
@@ -27,6 +27,13 @@ EVENT_DESC: dict[str, str] = {
     "READMIT": "READMISSION",
     "READMDET": "DETAINED READMISSION",
     "DEATH": "DEATH",
+}
+#: Where the date of an event comes from (SRCDOM, SRCVAR): the extract's admissions table
+#: for a readmission (the spell's first admission), ADSL for a death.
+EVENT_SOURCE: dict[str, tuple[str, str]] = {
+    "READMIT": ("admissions", "admission_date"),
+    "READMDET": ("admissions", "admission_date"),
+    "DEATH": ("ADSL", "DTHDT"),
 }
 ADSL_NEEDED = ("USUBJID", "SITEID", "ARM", "INDEXDT", "EOSDT", "WDDT", "DTHDT")
 COMPETING_DESC: dict[str, str] = {
@@ -85,6 +92,10 @@ def derive_adtte(
     cens_desc = np.where(before_index, reason + " BEFORE INDEX DISCHARGE", reason)
     died = (reason == "DEATH") & ~before_index
     blank = np.full(len(adsl), "", dtype=object)
+    ids = bds_identifiers(adsl, plan)
+    # where ADT comes from (SRCDOM, SRCVAR): the censoring date is ADSL's EOSDT (DTHDT for
+    # a death, INDEXDT when observation ended before it)
+    cens_var = np.where(before_index, "INDEXDT", np.where(died, "DTHDT", "EOSDT"))
     frames = []
     for paramcd in ("READMIT", "READMDET", "DEATH"):
         if paramcd == "DEATH":
@@ -100,10 +111,13 @@ def derive_adtte(
             cmpev = np.where(died, "Y", "")
         adt = np.where(is_event, event_adt, cens_adt)
         desc = np.where(is_event, EVENT_DESC[paramcd], desc)
+        src_dom, src_var = EVENT_SOURCE[paramcd]
         frames.append(pd.DataFrame({
+            "STUDYID": ids["STUDYID"].to_numpy(),
             "USUBJID": adsl["USUBJID"].to_numpy(),
             "SITEID": adsl["SITEID"].to_numpy(),
             "ARM": adsl["ARM"].to_numpy(),
+            "TRTP": ids["TRTP"].to_numpy(),
             "PARAMCD": paramcd,
             "PARAM": PARAMS[paramcd],
             "STARTDT": start,
@@ -112,12 +126,15 @@ def derive_adtte(
             "CNSR": np.where(is_event, 0, 1).astype(np.int64),
             "EVNTDESC": desc,
             "CNSDTDSC": np.where(is_event, "", desc),
+            "SRCDOM": np.where(is_event, src_dom, "ADSL"),
+            "SRCVAR": np.where(is_event, src_var, cens_var),
             "CMPEVFL": np.where(is_event, "", cmpev),
         }))
     out = pd.concat(frames, ignore_index=True)
     for col in ("STARTDT", "ADT"):
         out[col] = out[col].astype(DATE_DTYPE)
-    for col in ("USUBJID", "SITEID", "ARM", "PARAMCD", "PARAM", "EVNTDESC", "CNSDTDSC", "CMPEVFL"):
+    for col in ("STUDYID", "USUBJID", "SITEID", "ARM", "TRTP", "PARAMCD", "PARAM",
+                "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR", "CMPEVFL"):
         out[col] = out[col].astype("str")
     out = out.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").reset_index(drop=True)
     return check("adtte", out)
@@ -135,10 +152,13 @@ def derive_adre(
     adsl, tl = _adsl_and_timelines(adsl, admissions, plan, timelines)
     cp = counting_process(tl)
     r = cp.row
+    ids = bds_identifiers(adsl, plan)
     out = pd.DataFrame({
+        "STUDYID": ids["STUDYID"].to_numpy()[r],
         "USUBJID": adsl["USUBJID"].to_numpy()[r],
         "SITEID": adsl["SITEID"].to_numpy()[r],
         "ARM": adsl["ARM"].to_numpy()[r],
+        "TRTP": ids["TRTP"].to_numpy()[r],
         "INTNUM": cp.intnum,
         "TSTART": cp.tstart,
         "TSTOP": cp.tstop,
@@ -146,14 +166,14 @@ def derive_adre(
         "ADMID": cp.admission_id,
         "NREADM": cp.nreadm[r],
         "BEDDAYS": cp.bed_days[r],
-        "DAYSATRISK": cp.days_at_risk[r],
+        "RISKDAYS": cp.days_at_risk[r],
         "FUDAYS": cp.fu_days[r],
     })
     for col in ("INTNUM", "EVENT", "NREADM"):
         out[col] = out[col].astype("int64")
-    for col in ("TSTART", "TSTOP", "BEDDAYS", "DAYSATRISK", "FUDAYS"):
+    for col in ("TSTART", "TSTOP", "BEDDAYS", "RISKDAYS", "FUDAYS"):
         out[col] = out[col].astype("float64")
-    for col in ("USUBJID", "SITEID", "ARM", "ADMID"):
+    for col in ("STUDYID", "USUBJID", "SITEID", "ARM", "TRTP", "ADMID"):
         out[col] = out[col].astype("str")
     out = out.sort_values(["USUBJID", "INTNUM"], kind="mergesort").reset_index(drop=True)
     return check("adre", out)

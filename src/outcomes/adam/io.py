@@ -15,7 +15,7 @@ from outcomes.adam.adqs import derive_adqs
 from outcomes.adam.adsl import derive_adsl
 from outcomes.adam.adtte import derive_adre, derive_adtte
 from outcomes.adam.csvcopy import write_csv
-from outcomes.adam.models import KEYS, columns
+from outcomes.adam.models import KEYS, columns, dataset_label, labels
 from outcomes.adam.timeline import participant_timelines
 from outcomes.atomic import atomic_path
 from outcomes.contract import TABLE_FILES
@@ -118,9 +118,20 @@ def _sample_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[sorted(rows)]
 
 
-def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+def labelled(schema: pa.Schema, name: str) -> pa.Schema:
+    """``schema`` with the label of each variable of dataset ``name`` in its field metadata
+    (key ``label``) and the dataset's label in the schema metadata (key ``label``)."""
+    var_labels = labels(name)
+    fields = [f.with_metadata({"label": var_labels[f.name]}) if f.name in var_labels else f
+              for f in schema]
+    return pa.schema(fields, metadata={**(schema.metadata or {}),
+                                       b"label": dataset_label(name).encode()})
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path, name: str | None = None) -> None:
     """``pq.write_table(_arrow_table(frame), ...)`` one row group at a time: the same
-    bytes, without holding the Arrow copy of the whole frame."""
+    bytes, without holding the Arrow copy of the whole frame. ``name``: the ADaM dataset,
+    whose labels go into the metadata (:func:`labelled`)."""
     if len(frame) <= ROW_GROUP_ROWS:
         tables = iter([_arrow_table(frame)])
         schema = None
@@ -129,9 +140,15 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
         tables = (_arrow_table(frame.iloc[lo:lo + ROW_GROUP_ROWS], schema).replace_schema_metadata(
             schema.metadata) for lo in range(0, len(frame), ROW_GROUP_ROWS))
     first = next(tables)
+    if schema is None:
+        schema = first.schema
+    if name is not None:
+        schema = labelled(schema, name)
+        tables = (pa.Table.from_arrays(t.columns, schema=schema) for t in tables)
+        first = pa.Table.from_arrays(first.columns, schema=schema)
     with pq.ParquetWriter(
         path,
-        schema if schema is not None else first.schema,
+        schema,
         compression=PARQUET_COMPRESSION,
         compression_level=PARQUET_COMPRESSION_LEVEL,
         use_dictionary=True,
@@ -184,7 +201,7 @@ def write_adam(datasets: Mapping[str, pd.DataFrame], out_dir: str | Path) -> dic
         frame = in_file_order(name, datasets[name])
         path = out_dir / f"{name}.parquet"
         with atomic_path(path) as tmp:
-            write_parquet(frame, tmp)
+            write_parquet(frame, tmp, name)
         with atomic_path(out_dir / f"{name}.csv") as tmp:
             write_csv(frame, tmp, date_format="%Y-%m-%d")
         written[name] = path
@@ -226,3 +243,40 @@ def derive_from_dir(
     datasets = _derive_all(read_clean(clean_dir), plan)
     write_adam(datasets, out_dir)
     return datasets
+
+
+def transport_from_dir(derived_dir: str | Path, plan: AnalysisPlan,
+                       out_dir: str | Path | None = None) -> list[Path]:
+    """The ``outcomes transport`` command: SAS transport (XPT v5) files of ADSL, ADQS and
+    ADTTE and their define.xml (:mod:`outcomes.adam.xpt`, :mod:`outcomes.adam.define`) from
+    the Parquet files :func:`write_adam` wrote in ``derived_dir`` (read a chunk of rows or
+    a few columns at a time); written to ``out_dir`` (default ``derived_dir``)."""
+    from outcomes.adam.define import write_define
+    from outcomes.adam.xpt import XPT_DATASETS, data_cut, write_xpt_file
+
+    derived_dir = Path(derived_dir)
+    out = Path(out_dir) if out_dir is not None else derived_dir
+    missing = [n for n in XPT_DATASETS if not (derived_dir / f"{n}.parquet").is_file()]
+    if missing:
+        raise DerivationError(f"{derived_dir}: no {', '.join(f'{n}.parquet' for n in missing)} "
+                              "(run outcomes derive first)")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def read(name: str, cols: list[str]) -> pd.DataFrame:
+        return read_adam(derived_dir, [name], {name: cols})[name]
+
+    for name in XPT_DATASETS:
+        found = pq.read_schema(derived_dir / f"{name}.parquet").names
+        if found != columns(name):
+            raise DerivationError(
+                f"{derived_dir / f'{name}.parquet'}: its variables are not those of "
+                f"{name.upper()} (differ at {sorted(set(found) ^ set(columns(name)))[:5]}; "
+                "written by another version? run outcomes derive again)")
+    cut = data_cut(read("adsl", ["DCUTDT"]))
+    written = []
+    for name in XPT_DATASETS:
+        write_xpt_file(name, derived_dir / f"{name}.parquet", out / f"{name}.xpt", cut)
+        written.append(out / f"{name}.xpt")
+        release_memory()
+    written.append(write_define(read, plan, cut, out / "define.xml"))
+    return written

@@ -6,9 +6,13 @@ allowed values. Conventions shared by the models:
 
 - character variables are ``str`` and never null: blank is ``""`` (as in SAS transport);
 - dates are ``datetime64`` (written to Parquet as ``date32``), ``NaT`` when unknown;
-- ``*FL`` flags are ``Y``/``N`` for ADSL population-type flags (``DETINDFL``, ``ITTFL``)
-  and ``Y``/blank for record-level flags (``ABLFL``, ``ANL01FL``, ``CMPEVFL``), as ADaMIG
-  recommends.
+- ``*FL`` flags are ``Y``/``N`` in ADSL (the population flag ``ITTFL``, the engagement
+  flag ``ENGFL`` and the baseline characteristic ``DETINDFL``, blank when unknown) and
+  ``Y``/blank for record-level flags (``ABLFL``, ``ANL01FL``, ``CMPEVFL``), as ADaMIG
+  recommends;
+- every variable has a label (the field's ``title``, at most 40 characters) and every
+  dataset one (the model's ``title``): :func:`labels`, :func:`dataset_label`; names have at
+  most 8 characters (SAS transport version 5).
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from pandera.typing import Series
 from outcomes.adam._inputs import DerivationError
 
 YN = ["Y", "N"]
+#: The longest variable or dataset label SAS transport version 5 stores.
+LABEL_MAX = 40
+#: The longest variable name of every derived dataset (SAS transport version 5).
+NAME_MAX = 8
 Y_BLANK = ["Y", ""]
 
 
@@ -29,6 +37,14 @@ def _paramcd_param_one_to_one(df: pd.DataFrame) -> bool:
         return True
     pairs = df[["PARAMCD", "PARAM"]].drop_duplicates()
     return bool(pairs["PARAMCD"].is_unique and pairs["PARAM"].is_unique)
+
+
+def _f(label: str, **checks):
+    """A pandera field whose ``title`` is the variable label (at most 40 characters: SAS
+    transport version 5; Define-XML and the Parquet field metadata carry it too)."""
+    if len(label) > LABEL_MAX:
+        raise ValueError(f"variable label longer than {LABEL_MAX} characters: {label!r}")
+    return pa.Field(title=label, **checks)
 
 
 class _Base(pa.DataFrameModel):
@@ -41,30 +57,39 @@ class _Base(pa.DataFrameModel):
 class ADSLModel(_Base):
     """Subject-level analysis dataset: one row per randomised participant."""
 
-    USUBJID: Series[str] = pa.Field(str_length={"min_value": 1}, unique=True)
-    SITEID: Series[str]
-    ARM: Series[str]
-    TRT01P: Series[str]
-    TRT01PN: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=True)
-    RANDDT: Series[pd.Timestamp]
-    INDEXDT: Series[pd.Timestamp]
-    AGE: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
-    SEX: Series[str]
-    DIAGGR: Series[str]
-    PRIORADM: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
-    DETINDFL: Series[str] = pa.Field(isin=YN + [""])
-    WDDT: Series[pd.Timestamp] = pa.Field(nullable=True)
-    DTHDT: Series[pd.Timestamp] = pa.Field(nullable=True)
-    DCUTDT: Series[pd.Timestamp]
-    EOSDT: Series[pd.Timestamp]
-    FUDAYS: Series[int] = pa.Field(ge=0)
-    ITTFL: Series[str] = pa.Field(isin=YN)
-    NCONTACT: Series[int] = pa.Field(ge=0)
-    CONTMIN: Series[int] = pa.Field(ge=0)
-    PEERWID: Series[str]
-    NCONTWIN: Series[int] = pa.Field(ge=0)
-    CONTMWIN: Series[int] = pa.Field(ge=0)
-    ENGFL: Series[str] = pa.Field(isin=YN)
+    STUDYID: Series[str] = _f("Study Identifier", str_length={"min_value": 1})
+    USUBJID: Series[str] = _f("Unique Subject Identifier", str_length={"min_value": 1},
+                              unique=True)
+    SITEID: Series[str] = _f("Study Site Identifier")
+    ARM: Series[str] = _f("Planned Arm Code (as Randomised)")
+    TRT01P: Series[str] = _f("Planned Treatment for Period 01")
+    TRT01PN: Series[pd.Int64Dtype] = _f("Planned Treatment for Period 01 (N)", isin=[0, 1],
+                                         nullable=True)
+    TRT01A: Series[str] = _f("Actual Treatment for Period 01")
+    TRT01AN: Series[pd.Int64Dtype] = _f("Actual Treatment for Period 01 (N)", isin=[0, 1],
+                                         nullable=True)
+    RANDDT: Series[pd.Timestamp] = _f("Date of Randomization")
+    INDEXDT: Series[pd.Timestamp] = _f("Index Discharge Date (Time Zero)")
+    AGE: Series[pd.Int64Dtype] = _f("Age (Years)", nullable=True, ge=0)
+    SEX: Series[str] = _f("Sex")
+    DIAGGR: Series[str] = _f("Diagnosis Group")
+    PRIORADM: Series[pd.Int64Dtype] = _f("Number of Prior Admissions", nullable=True, ge=0)
+    DETINDFL: Series[str] = _f("Detained During Index Admission", isin=YN + [""])
+    WDDT: Series[pd.Timestamp] = _f("Date of Withdrawal", nullable=True)
+    DTHDT: Series[pd.Timestamp] = _f("Date of Death", nullable=True)
+    DCUTDT: Series[pd.Timestamp] = _f("Date of Data Cut")
+    EOSDT: Series[pd.Timestamp] = _f("End of Observation Date")
+    FUDAYS: Series[int] = _f("Follow-up (Days)", ge=0)
+    ITTFL: Series[str] = _f("Intent-To-Treat Population Flag", isin=YN)
+    NCONTACT: Series[int] = _f("Number of Peer Contacts", ge=0)
+    CONTMIN: Series[int] = _f("Total Minutes of Peer Contact", ge=0)
+    PEERWID: Series[str] = _f("Main Peer Worker Identifier")
+    NCONTWIN: Series[int] = _f("Peer Contacts in Receipt Window", ge=0)
+    CONTMWIN: Series[int] = _f("Peer Contact Minutes in Receipt Window", ge=0)
+    ENGFL: Series[str] = _f("Received Peer Support Flag", isin=YN)
+
+    class Config:
+        title = "Subject-Level Analysis Dataset"
 
     @pa.dataframe_check(error="EOSDT is after DCUTDT or INDEXDT + follow-up")
     @classmethod
@@ -86,25 +111,28 @@ class ADSLModel(_Base):
 class ADQSModel(_Base):
     """Questionnaire scores: one row per participant x visit x score."""
 
-    USUBJID: Series[str] = pa.Field(str_length={"min_value": 1})
-    SITEID: Series[str]
-    ARM: Series[str]
-    AVISIT: Series[str]
-    AVISITN: Series[int] = pa.Field(isin=[0, 4, 12])
-    ADT: Series[pd.Timestamp] = pa.Field(nullable=True)
-    PARCAT1: Series[str] = pa.Field(str_length={"min_value": 1})
-    PARAMCD: Series[str] = pa.Field(str_length={"min_value": 1, "max_value": 8})
-    PARAM: Series[str] = pa.Field(str_length={"min_value": 1})
-    AVAL: Series[float] = pa.Field(nullable=True)
-    ABLFL: Series[str] = pa.Field(isin=Y_BLANK)
-    BASE: Series[float] = pa.Field(nullable=True)
-    CHG: Series[float] = pa.Field(nullable=True)
-    NITEMS: Series[int] = pa.Field(ge=0)
-    NMISS: Series[int] = pa.Field(ge=0)
-    DTYPE: Series[str] = pa.Field(isin=["PRORATED", ""])
-    ANL01FL: Series[str] = pa.Field(isin=Y_BLANK)
+    STUDYID: Series[str] = _f("Study Identifier", str_length={"min_value": 1})
+    USUBJID: Series[str] = _f("Unique Subject Identifier", str_length={"min_value": 1})
+    SITEID: Series[str] = _f("Study Site Identifier")
+    ARM: Series[str] = _f("Planned Arm Code (as Randomised)")
+    TRTP: Series[str] = _f("Planned Treatment")
+    AVISIT: Series[str] = _f("Analysis Visit")
+    AVISITN: Series[int] = _f("Analysis Visit (N)", isin=[0, 4, 12])
+    ADT: Series[pd.Timestamp] = _f("Analysis Date", nullable=True)
+    PARCAT1: Series[str] = _f("Parameter Category 1 (Instrument)", str_length={"min_value": 1})
+    PARAMCD: Series[str] = _f("Parameter Code", str_length={"min_value": 1, "max_value": 8})
+    PARAM: Series[str] = _f("Parameter", str_length={"min_value": 1})
+    AVAL: Series[float] = _f("Analysis Value", nullable=True)
+    ABLFL: Series[str] = _f("Baseline Record Flag", isin=Y_BLANK)
+    BASE: Series[float] = _f("Baseline Value", nullable=True)
+    CHG: Series[float] = _f("Change from Baseline", nullable=True)
+    NITEMS: Series[int] = _f("Number of Items Answered", ge=0)
+    NMISS: Series[int] = _f("Number of Items Missing", ge=0)
+    DTYPE: Series[str] = _f("Derivation Type", isin=["PRORATED", ""])
+    ANL01FL: Series[str] = _f("Analysis Flag 01", isin=Y_BLANK)
 
     class Config:
+        title = "Questionnaire Analysis Dataset"
         unique = ["USUBJID", "AVISITN", "PARAMCD"]
 
     @pa.dataframe_check(error="PARAMCD and PARAM are not 1:1")
@@ -138,20 +166,25 @@ class ADQSModel(_Base):
 class ADTTEModel(_Base):
     """Time to event: one row per participant x parameter."""
 
-    USUBJID: Series[str] = pa.Field(str_length={"min_value": 1})
-    SITEID: Series[str]
-    ARM: Series[str]
-    PARAMCD: Series[str] = pa.Field(str_length={"min_value": 1, "max_value": 8})
-    PARAM: Series[str] = pa.Field(str_length={"min_value": 1})
-    STARTDT: Series[pd.Timestamp]
-    ADT: Series[pd.Timestamp]
-    AVAL: Series[int] = pa.Field(ge=0)
-    CNSR: Series[int] = pa.Field(isin=[0, 1])
-    EVNTDESC: Series[str] = pa.Field(str_length={"min_value": 1})
-    CNSDTDSC: Series[str]
-    CMPEVFL: Series[str] = pa.Field(isin=Y_BLANK)
+    STUDYID: Series[str] = _f("Study Identifier", str_length={"min_value": 1})
+    USUBJID: Series[str] = _f("Unique Subject Identifier", str_length={"min_value": 1})
+    SITEID: Series[str] = _f("Study Site Identifier")
+    ARM: Series[str] = _f("Planned Arm Code (as Randomised)")
+    TRTP: Series[str] = _f("Planned Treatment")
+    PARAMCD: Series[str] = _f("Parameter Code", str_length={"min_value": 1, "max_value": 8})
+    PARAM: Series[str] = _f("Parameter", str_length={"min_value": 1})
+    STARTDT: Series[pd.Timestamp] = _f("Time-to-Event Origin Date for Subject")
+    ADT: Series[pd.Timestamp] = _f("Analysis Date")
+    AVAL: Series[int] = _f("Analysis Value (Days)", ge=0)
+    CNSR: Series[int] = _f("Censor", isin=[0, 1])
+    EVNTDESC: Series[str] = _f("Event or Censoring Description", str_length={"min_value": 1})
+    CNSDTDSC: Series[str] = _f("Censor Date Description")
+    SRCDOM: Series[str] = _f("Source Data", str_length={"min_value": 1})
+    SRCVAR: Series[str] = _f("Source Variable", str_length={"min_value": 1})
+    CMPEVFL: Series[str] = _f("Competing Event Flag", isin=Y_BLANK)
 
     class Config:
+        title = "Time-to-Event Analysis Dataset"
         unique = ["USUBJID", "PARAMCD"]
 
     @pa.dataframe_check(error="PARAMCD and PARAM are not 1:1")
@@ -178,20 +211,23 @@ class ADTTEModel(_Base):
 class ADREModel(_Base):
     """Recurrent readmissions, counting-process form: one row per at-risk interval."""
 
-    USUBJID: Series[str] = pa.Field(str_length={"min_value": 1})
-    SITEID: Series[str]
-    ARM: Series[str]
-    INTNUM: Series[int] = pa.Field(ge=1)
-    TSTART: Series[float] = pa.Field(ge=0)
-    TSTOP: Series[float] = pa.Field(ge=0)
-    EVENT: Series[int] = pa.Field(isin=[0, 1])
-    ADMID: Series[str]
-    NREADM: Series[int] = pa.Field(ge=0)
-    BEDDAYS: Series[float] = pa.Field(ge=0)
-    DAYSATRISK: Series[float] = pa.Field(ge=0)
-    FUDAYS: Series[float] = pa.Field(ge=0)
+    STUDYID: Series[str] = _f("Study Identifier", str_length={"min_value": 1})
+    USUBJID: Series[str] = _f("Unique Subject Identifier", str_length={"min_value": 1})
+    SITEID: Series[str] = _f("Study Site Identifier")
+    ARM: Series[str] = _f("Planned Arm Code (as Randomised)")
+    TRTP: Series[str] = _f("Planned Treatment")
+    INTNUM: Series[int] = _f("At-Risk Interval Number", ge=1)
+    TSTART: Series[float] = _f("Start of At-Risk Interval (Days)", ge=0)
+    TSTOP: Series[float] = _f("End of At-Risk Interval (Days)", ge=0)
+    EVENT: Series[int] = _f("Interval Ends in Readmission (1/0)", isin=[0, 1])
+    ADMID: Series[str] = _f("Admission Identifier of the Event")
+    NREADM: Series[int] = _f("Number of Readmissions", ge=0)
+    BEDDAYS: Series[float] = _f("Days in Hospital During Follow-up", ge=0)
+    RISKDAYS: Series[float] = _f("Days at Risk During Follow-up", ge=0)
+    FUDAYS: Series[float] = _f("Follow-up (Days)", ge=0)
 
     class Config:
+        title = "Recurrent Readmissions Analysis Dataset"
         unique = ["USUBJID", "INTNUM"]
 
     @pa.dataframe_check(
@@ -203,7 +239,7 @@ class ADREModel(_Base):
         placeholder = (
             (df["TSTART"] == df["TSTOP"])
             & (df["EVENT"] == 0)
-            & (df["DAYSATRISK"] == 0)
+            & (df["RISKDAYS"] == 0)
             & (df["INTNUM"] == 1)
         )
         return (df["TSTART"] < df["TSTOP"]) | placeholder
@@ -223,7 +259,7 @@ class ADREModel(_Base):
             EV=("EVENT", "sum"),
             LEN=("LEN", "sum"),
             NREADM=("NREADM", "first"),
-            DAR=("DAYSATRISK", "first"),
+            DAR=("RISKDAYS", "first"),
             BED=("BEDDAYS", "first"),
             FU=("FUDAYS", "first"),
             NU=("NREADM", "nunique"),
@@ -255,6 +291,16 @@ KEYS: dict[str, list[str]] = {
 def columns(name: str) -> list[str]:
     """The column order of dataset ``name``."""
     return list(MODELS[name].to_schema().columns)
+
+
+def labels(name: str) -> dict[str, str]:
+    """Variable -> label of dataset ``name``, in column order (the models' field titles)."""
+    return {c: str(col.title) for c, col in MODELS[name].to_schema().columns.items()}
+
+
+def dataset_label(name: str) -> str:
+    """The label of dataset ``name`` (its model's title, e.g. "Subject-Level Analysis Dataset")."""
+    return str(MODELS[name].to_schema().title)
 
 
 #: Rows validated at once: the checks hold temporary columns as long as the frame they

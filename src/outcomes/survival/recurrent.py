@@ -100,7 +100,7 @@ class NegBinResult:
 
 def check_readmissions_by_arm(adre: pd.DataFrame, adsl: pd.DataFrame | None = None, *,
                               arms: Arms = DEFAULT_ARMS, count_col: str = "NREADM",
-                              exposure_col: str = "DAYSATRISK", arm_col: str = "ARM",
+                              exposure_col: str = "RISKDAYS", arm_col: str = "ARM",
                               id_col: str = "USUBJID") -> None:
     """Raise :class:`~outcomes.errors.NotEstimable` when an arm has no readmission among
     participants with days at risk: the rate ratio is then 0 or infinite (checked before
@@ -124,7 +124,7 @@ def negative_binomial(
     outcome: str = "NREADM",
     level: float = 0.95,
     count_col: str = "NREADM",
-    exposure_col: str = "DAYSATRISK",
+    exposure_col: str = "RISKDAYS",
     arm_col: str = "ARM",
     id_col: str = "USUBJID",
     cluster: str | None = None,
