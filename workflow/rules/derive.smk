@@ -60,8 +60,6 @@ rule adam_transport:
         f"{RESULTS}/logs/adam_transport.log",
     benchmark:
         benchmark_file("adam_transport")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("adam_transport"),

@@ -61,7 +61,7 @@ def xpt_frame(name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, s
         s = frame[col]
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
             codes, days = pd.factorize(s.to_numpy(dtype="datetime64[D]"))
-            dates = np.append(days.astype("datetime64[D]").astype(object), None)
+            dates = np.append(days.astype("datetime64[D]").astype(object), np.array([None], dtype=object))
             out[col] = dates[codes]  # datetime.date or None (NaT: code -1), one object each
             formats[col] = DATE_FORMAT
         elif isinstance(s.dtype, pd.Int64Dtype):
