@@ -314,10 +314,16 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
 def _gather(w: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``[1, w[rows][:, cols]]`` as a C-ordered array (the layout, hence the bits of every
     product, of ``np.column_stack``) from a Fortran-ordered ``w``, where the columns are
-    contiguous: 3-4 times faster than slicing a C-ordered matrix."""
+    contiguous: each column's rows taken into a row of a (cols × rows) buffer (contiguous
+    reads and writes), then one transposing copy. ``w[:, cols][rows]`` copied every row of
+    the columns first, three passes over memory where one suffices: at n = 100,000 the
+    gathers were half of the chained equations' CPU."""
+    t = np.empty((len(cols), len(rows)))
+    for k, c in enumerate(cols):
+        np.take(w[:, c], rows, out=t[k], mode="clip")  # rows are in range: clip never acts
     out = np.empty((len(rows), len(cols) + 1))
     out[:, 0] = 1.0
-    out[:, 1:] = w[:, cols][rows]
+    out[:, 1:] = t.T
     return out
 
 
