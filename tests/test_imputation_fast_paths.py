@@ -7,19 +7,21 @@ import pandas as pd
 import pytest
 
 from outcomes.imputation.frame import ImputationFrameError, _readmitted_before
-from outcomes.imputation.mice import _gather
+from outcomes.imputation.mice import COLUMNWISE_ROWS, _gather
 
 
+@pytest.mark.parametrize("n", [1500, COLUMNWISE_ROWS])
 @pytest.mark.parametrize("n_rows, n_cols", [(0, 3), (7, 0), (1, 1), (250, 5), (1000, 12)])
-def test_gather_is_the_column_stack_of_the_rows_and_columns(n_rows, n_cols):
+def test_gather_is_the_column_stack_of_the_rows_and_columns(n, n_rows, n_cols):
     """_gather gives [1, w[rows][:, cols]] to the bit, C-ordered as np.column_stack (so
-    every product of it takes the same BLAS path), NaN and -0.0 included."""
+    every product of it takes the same BLAS path), NaN and -0.0 included, for a small
+    group and for a large one (taken column by column)."""
     rng = np.random.default_rng(n_rows + n_cols)
-    z = rng.normal(size=(1500, 15))
+    z = rng.normal(size=(n, 15))
     z[rng.random(z.shape) < 0.05] = np.nan
     z[0, :] = -0.0
     w = np.asfortranarray(z)
-    rows = np.sort(rng.choice(1500, n_rows, replace=False))
+    rows = np.sort(rng.choice(n, n_rows, replace=False))
     rows[:1] = 0
     cols = np.sort(rng.choice(15, n_cols, replace=False))
     got = _gather(w, rows, cols)

@@ -311,18 +311,26 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
     return order[near[np.arange(len(yhat_mis)), rng.integers(k, size=len(yhat_mis))]]
 
 
+#: From this many rows of a group on, :func:`_gather` takes the rows column by column.
+COLUMNWISE_ROWS = 8192
+
+
 def _gather(w: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``[1, w[rows][:, cols]]`` as a C-ordered array (the layout, hence the bits of every
     product, of ``np.column_stack``) from a Fortran-ordered ``w``, where the columns are
-    contiguous: each column's rows taken into a row of a (cols × rows) buffer (contiguous
-    reads and writes), then one transposing copy. ``w[:, cols][rows]`` copied every row of
-    the columns first, three passes over memory where one suffices: at n = 100,000 the
-    gathers were half of the chained equations' CPU."""
+    contiguous. A large group's rows are taken column by column into a (cols × rows)
+    buffer (contiguous reads and writes), then copied transposed once: ``w[:, cols][rows]``
+    copies every row of the columns first, three passes over memory where one suffices (at
+    n = 100,000 the gathers were half of the chained equations' CPU). A small group's
+    columns stay in the caches, and there one call costs less than one per column."""
+    out = np.empty((len(rows), len(cols) + 1))
+    out[:, 0] = 1.0
+    if w.shape[0] < COLUMNWISE_ROWS:
+        out[:, 1:] = w[:, cols][rows]
+        return out
     t = np.empty((len(cols), len(rows)))
     for k, c in enumerate(cols):
         np.take(w[:, c], rows, out=t[k], mode="clip")  # rows are in range: clip never acts
-    out = np.empty((len(rows), len(cols) + 1))
-    out[:, 0] = 1.0
     out[:, 1:] = t.T
     return out
 
