@@ -137,7 +137,9 @@ def test_the_engine_weights_the_outcome_model_and_reestimates_g_per_resample():
 @pytest.fixture(scope="module")
 def landmark_truth():
     """The simulator's parameters and truth (20,000 people) of one seed."""
-    from outcomes.simulate import compute_truth, draw_parameters, load_registry
+    from outcomes.instruments import load_registry
+    from outcomes.simulate.parameters import draw_parameters
+    from outcomes.simulate.truth import compute_truth
 
     r_params, r_trial, r_truth = np.random.default_rng(11).spawn(3)
     params, reg = draw_parameters(r_params), load_registry()

@@ -56,6 +56,15 @@ def test_tables_equal_the_pipelines(bundled_run, tmp_path):
     assert list(stacked["table"].unique()) == ["survival", "questionnaires", "mediation"]
     assert len(stacked) == sum(len(rep.tables[t]) for t in ("survival", "questionnaires", "mediation"))
     assert set(rep.cpu_seconds) == {"validate", "derive", "impute", *ANALYSES}
+    # the primary analysis alone gives survival.tsv's primary rows, the same values
+    primary = run_replicate(extract, res / "plan.json", explanations=work / "explanations.tsv",
+                            analyses=("primary",)).tables["primary"]
+    survival = rep.tables["survival"]
+    rows = survival.loc[survival["analysis"] == "primary"].reset_index(drop=True)
+    # the same rows and values; the columns only other analyses fill are left out
+    assert list(primary.columns) == [c for c in survival.columns if c in primary.columns]
+    assert rows.drop(columns=list(primary.columns)).isna().all().all()
+    pd.testing.assert_frame_equal(primary, rows[list(primary.columns)], check_exact=True)
 
 
 def test_several_jobs_in_one_process(bundled_run, tmp_path, capsys):

@@ -77,7 +77,7 @@ def arm_mean_vectors(exog: np.ndarray, arm_column: int = 1) -> tuple[np.ndarray,
 
 
 def adjusted_means(beta: np.ndarray, cov: np.ndarray, exog: np.ndarray,
-                   arms: tuple[str, str], ns: tuple[int, int], dfs: tuple[float, float],
+                   arms: tuple[str, str], ns: tuple[int, int], dfs: tuple[float, ...],
                    *, arm_column: int = 1, alpha: float = 0.05) -> tuple[ArmMean, ArmMean]:
     """The adjusted mean of the treated, then the control arm, from a fit's coefficients
     ``beta`` and their covariance ``cov`` on the design ``exog`` (``dfs``: the df of each

@@ -319,6 +319,37 @@ class _SimulatorChoices:
         return iter(self._names())
 
 
+def _cmd_study_truth(args: argparse.Namespace) -> int:
+    from outcomes.simstudy.files import write_truth
+    from outcomes.simstudy.study import load_study
+
+    write_truth(load_study(args.study), args.scenario, args.out)
+    print(f"study-truth: wrote {args.out}")
+    return 0
+
+
+def _cmd_study_batch(args: argparse.Namespace) -> int:
+    from outcomes.simstudy.files import write_batch
+    from outcomes.simstudy.study import load_study
+
+    rows = write_batch(load_study(args.study), args.scenario, args.batch, args.out)
+    bad = int((rows["status"] != "estimated").sum())
+    print(f"study-batch: {len(rows)} rows ({bad} not estimable) to {args.out}")
+    return 0
+
+
+def _cmd_study_performance(args: argparse.Namespace) -> int:
+    from outcomes.simstudy.files import write_performance
+    from outcomes.simstudy.page import write_page
+    from outcomes.simstudy.study import load_study
+
+    study = load_study(args.study)
+    perf = write_performance(study, args.batches, args.truths, args.out_dir)
+    page = write_page(study, args.out_dir, args.truths)
+    print(f"study-performance: {len(perf)} rows to {args.out_dir}/performance.tsv, the page {page}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outcomes",
@@ -521,6 +552,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", required=True, help="directory for mediation.tsv")
     p.add_argument("--figures", required=True, help="directory for the path diagrams")
     p.set_defaults(func=_cmd_mediation_gather)
+    p = sub.add_parser("study-truth", help="a simulation study scenario's population truth "
+                       "(docs/simulation-study.md)")
+    p.add_argument("--study", required=True, help="the study file (YAML)")
+    p.add_argument("--scenario", required=True, help="scenario id (s01, ...)")
+    p.add_argument("--out", required=True, help="truth JSON file")
+    p.set_defaults(func=_cmd_study_truth)
+
+    p = sub.add_parser("study-batch", help="simulate and analyse one batch of a study's replicates")
+    p.add_argument("--study", required=True, help="the study file (YAML)")
+    p.add_argument("--scenario", required=True, help="scenario id (s01, ...)")
+    p.add_argument("--batch", required=True, type=int, help="batch number (from 0)")
+    p.add_argument("--out", required=True, help="the batch's TSV file")
+    p.set_defaults(func=_cmd_study_batch)
+
+    p = sub.add_parser("study-performance", help="gather a study's batches into its performance table")
+    p.add_argument("--study", required=True, help="the study file (YAML)")
+    p.add_argument("--batches", nargs="+", required=True, help="every batch TSV file")
+    p.add_argument("--truths", nargs="+", required=True, help="every scenario's truth JSON file")
+    p.add_argument("--out-dir", required=True, help="directory for performance.tsv, replicates.tsv, scenarios.tsv, study.html")
+    p.set_defaults(func=_cmd_study_performance)
     return parser
 
 

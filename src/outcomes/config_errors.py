@@ -115,8 +115,10 @@ def _meaning(schema: Mapping[str, Any]) -> str:
 
 
 def _unknown_keys(err: ValidationError) -> str:
-    known = sorted(err.schema.get("properties", {}))
-    unknown = [str(k) for k in err.instance if k not in known]
+    schema = err.schema if isinstance(err.schema, Mapping) else {}
+    known = sorted(schema.get("properties", {}))
+    instance: Any = err.instance  # the mapping with the unknown keys
+    unknown = [str(k) for k in instance if k not in known]
     parent = list(err.absolute_path)
     names = ", ".join(f"'{key_path([*parent, k])}'" for k in unknown)
     hints = []
@@ -136,9 +138,11 @@ def _bad_value(err: ValidationError) -> str:
     path = key_path(err.absolute_path)
     key = f"config key '{path}'" if path else "the config"
     if err.validator == "required":
-        missing = [k for k in err.validator_value if k not in err.instance]
+        required: Any = err.validator_value  # the required keys
+        instance: Any = err.instance
+        missing = [k for k in required if k not in instance]
         return (f"{key} lacks the key{'s' if len(missing) > 1 else ''} {', '.join(repr(k) for k in missing)}; "
-                f"required there: {', '.join(err.validator_value)}.")
+                f"required there: {', '.join(required)}.")
     why = "" if err.validator in _SELF_EVIDENT else f" ({err.message})"
     return (f"{key} has the value {show_value(err.instance)}, which is not allowed{why}: allowed is "
             f"{allowed(schema)}{_default(schema)}.{_meaning(schema)}")

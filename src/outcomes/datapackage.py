@@ -136,7 +136,8 @@ def contract_columns(
     for name in names:
         col = schema.columns[name]
         kind = _TYPES[column_kind(schema, name)]
-        bounds = dict(zip(("minimum", "maximum"), DATE_RANGE, strict=True)) if kind == "date" else {}
+        bounds: dict[str, Any] = (dict(zip(("minimum", "maximum"), DATE_RANGE, strict=True))
+                                  if kind == "date" else {})
         bounds.update(_bounds(col.checks))
         empty = "allowed" if col.nullable else col.metadata["severity"]
         out.append(

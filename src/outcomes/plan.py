@@ -40,7 +40,7 @@ def _schema_path() -> Path:
     return Path(str(packaged))
 
 
-def _fill_defaults(validator_class):
+def filling_defaults(validator_class):
     """A jsonschema validator that also writes ``default`` values (as Snakemake does)."""
     validate_props = validator_class.VALIDATORS["properties"]
 
@@ -63,7 +63,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     """
     schema = safe_load(_schema_path().read_text(encoding="utf-8"))
     config = json.loads(json.dumps(config, default=str))
-    validator = _fill_defaults(jsonschema.Draft202012Validator)(schema)
+    validator = filling_defaults(jsonschema.Draft202012Validator)(schema)
     errors = list(validator.iter_errors(config))
     if errors:
         raise ConfigError(config_problems(errors))

@@ -28,8 +28,11 @@ import pandas as pd
 from outcomes.errors import OutcomesError
 from outcomes.plan import AnalysisPlan
 
-#: The analyses :func:`run_replicate` can run, in the order it runs them.
+#: The analyses :func:`run_replicate` runs by default, in the order it runs them.
 ANALYSES: tuple[str, ...] = ("survival", "questionnaires", "engagement", "mediation")
+#: Analyses it runs only when asked: ``primary``, the primary analysis alone (the rows of
+#: survival.tsv whose analysis is primary, as table ``primary``), for simulation studies.
+EXTRA_ANALYSES: tuple[str, ...] = ("primary",)
 
 
 class ValidationFailed(OutcomesError):
@@ -61,7 +64,10 @@ class Replicate:
 
     def to_frame(self) -> pd.DataFrame:
         """Every estimates table stacked, a first column ``table`` naming its file."""
-        names = [n for n in ("survival", "questionnaires", "cace", "mediation") if n in self.tables]
+        names: list[str] = [n for n in ("survival", "questionnaires", "cace", "mediation")
+                            if n in self.tables]
+        if "primary" in self.tables and "survival" not in self.tables:
+            names.insert(0, "primary")  # its rows are survival's when both ran
         return pd.concat([self.tables[n].assign(table=n)[["table", *self.tables[n].columns]]
                           for n in names], ignore_index=True)
 
@@ -121,12 +127,13 @@ def _run(extract: Mapping[str, Any], plan: AnalysisPlan, explanations: str | Pat
     from outcomes.validation import validate_texts
     from outcomes.validation.report import clean_frame
 
-    unknown = [a for a in wanted if a not in ANALYSES]
+    unknown = [a for a in wanted if a not in EXTRA_ANALYSES + ANALYSES]
     if unknown:
-        raise OutcomesError(f"analyses: {unknown[0]!r} is not one of {', '.join(ANALYSES)}")
+        raise OutcomesError(f"analyses: {unknown[0]!r} is not one of "
+                            f"{', '.join(ANALYSES + EXTRA_ANALYSES)}")
     cpu: dict[str, float] = {}
 
-    def timed(stage: str, fn: Callable[[], Any]) -> Any:
+    def timed(stage: str, fn: Callable[..., Any]) -> Any:
         start = time.process_time()
         out = fn()
         cpu[stage] = time.process_time() - start
@@ -150,7 +157,7 @@ def _run(extract: Mapping[str, Any], plan: AnalysisPlan, explanations: str | Pat
         mi = timed("impute", lambda: _Imputed.of(adam, plan))
         tables["imputation_summary"] = mi.summary
     models: list[dict[str, Any]] = []
-    for name in ANALYSES:
+    for name in EXTRA_ANALYSES + ANALYSES:
         if name in wanted:
             out = timed(name, lambda name=name: _ANALYSIS[name](adam, plan, mi))
             if name == "mediation":
@@ -181,6 +188,12 @@ class _Imputed:
         long = long_table(imp).to_pandas()
         return cls(imp.frame, long, completed_sets(long, imp.frame, plan.missing_data.m),
                    missing_summary(imp))
+
+
+def _primary(d, plan, mi) -> dict[str, pd.DataFrame]:
+    from outcomes.survival.run import primary_analysis
+
+    return {"primary": primary_analysis(d["adsl"], d["adtte"], plan)}
 
 
 def _survival(d, plan, mi) -> dict[str, pd.DataFrame]:
@@ -226,5 +239,5 @@ def _mediation(d, plan, mi):
             [json.loads(report_json(jobs[k])) for k in sorted(jobs)])
 
 
-_ANALYSIS = {"survival": _survival, "questionnaires": _questionnaires,
+_ANALYSIS = {"primary": _primary, "survival": _survival, "questionnaires": _questionnaires,
              "engagement": _engagement, "mediation": _mediation}

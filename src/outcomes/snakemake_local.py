@@ -61,7 +61,7 @@ def _hide(name: str) -> None:
     def iter_modules(*args: object, **kwargs: object) -> Iterator[pkgutil.ModuleInfo]:
         return (m for m in every(*args, **kwargs) if m.name != name)  # type: ignore[arg-type]
 
-    pkgutil.iter_modules = iter_modules  # type: ignore[assignment]
+    pkgutil.iter_modules = iter_modules
 
 
 def main(argv: Sequence[str] | None = None) -> None:

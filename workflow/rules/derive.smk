@@ -10,8 +10,6 @@ rule analysis_plan:
         f"{RESULTS}/logs/analysis_plan.log",
     benchmark:
         benchmark_file("analysis_plan")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("analysis_plan"),
@@ -35,8 +33,6 @@ rule derive_adam:
         f"{RESULTS}/logs/derive_adam.log",
     benchmark:
         benchmark_file("derive_adam")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("derive_adam"),

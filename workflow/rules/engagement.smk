@@ -19,8 +19,6 @@ rule engagement:
         f"{RESULTS}/logs/engagement.log",
     benchmark:
         benchmark_file("engagement")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("engagement"),

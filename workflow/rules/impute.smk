@@ -17,8 +17,6 @@ rule impute:
         f"{RESULTS}/logs/impute.log",
     benchmark:
         benchmark_file("impute")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     # measured on the bundled trial at m = 50, 10 sweeps: 30 s, 250 MB peak
     resources:

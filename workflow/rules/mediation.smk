@@ -22,8 +22,6 @@ rule mediation_data:
         f"{RESULTS}/logs/mediation_data.log",
     benchmark:
         benchmark_file("mediation_data")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("mediation_data"),
@@ -64,8 +62,6 @@ for _number, _jobs in enumerate(MEDIATION_BATCHES, 1):
             f"{RESULTS}/logs/mediation/batch_{_number}.log",
         benchmark:
             benchmark_file(f"mediation/batch_{_number}")
-        conda:
-            "../envs/outcomes.yaml"
         threads: 1
         resources:
             mem_mb=stage_mem_mb("mediation_job"),
@@ -109,8 +105,6 @@ rule mediation_gather:
         f"{RESULTS}/logs/mediation_gather.log",
     benchmark:
         benchmark_file("mediation_gather")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("mediation_gather"),

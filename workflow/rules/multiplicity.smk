@@ -17,8 +17,6 @@ rule multiplicity:
         f"{RESULTS}/logs/multiplicity.log",
     benchmark:
         benchmark_file("multiplicity")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("multiplicity"),

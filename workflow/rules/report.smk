@@ -19,8 +19,6 @@ rule provenance:
         f"{RESULTS}/logs/provenance.log",
     benchmark:
         benchmark_file("provenance")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("provenance"),
@@ -65,8 +63,6 @@ rule report:
         f"{RESULTS}/logs/report.log",
     benchmark:
         benchmark_file("report")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("report"),

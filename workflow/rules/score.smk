@@ -20,8 +20,6 @@ rule questionnaire_ancova:
         f"{RESULTS}/logs/questionnaire_ancova.log",
     benchmark:
         benchmark_file("questionnaire_ancova")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("questionnaire_ancova"),

@@ -32,8 +32,6 @@ rule survival:
         f"{RESULTS}/logs/survival.log",
     benchmark:
         benchmark_file("survival")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("survival"),

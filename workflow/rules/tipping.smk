@@ -30,8 +30,6 @@ rule tipping_point:
         f"{RESULTS}/logs/tipping_point.log",
     benchmark:
         benchmark_file("tipping_point")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     # measured on the bundled trial at m = 50, 9 x 9 grid, reading the data sets: 30 s, 370 MB
     resources:

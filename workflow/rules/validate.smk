@@ -23,8 +23,6 @@ rule validate:
         f"{RESULTS}/logs/validate.log",
     benchmark:
         benchmark_file("validate")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 2
     resources:
         mem_mb=stage_mem_mb("validate"),
@@ -57,8 +55,6 @@ rule validation_gate:
         f"{RESULTS}/logs/validation_gate.log",
     benchmark:
         benchmark_file("validation_gate")
-    conda:
-        "../envs/outcomes.yaml"
     threads: 1
     resources:
         mem_mb=stage_mem_mb("validation_gate"),

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -180,7 +181,7 @@ class _ClusterCache:
 
 
 def _identity(data: IVData, analysis: str, clustering: str, contrast: str) -> dict:
-    labels = dict(data.labels)
+    labels: dict[str, Any] = dict(data.labels)
     outcome, estimate_type = labels.pop("outcome"), labels.pop("estimate_type")
     return ident(analysis, outcome, contrast, ESTIMATE_TYPE.get(analysis, estimate_type),
                  data.n, data.events, clustering=clustering, **labels)
@@ -237,11 +238,11 @@ def outcome_rows(data: IVData, contrast: str, imputed: Iterable[IVData] | None =
     out: dict[str, list[pd.DataFrame]] = {}
     if imputed is None:
         for analysis in ANALYSES:
-            fits = _Designs(data, analysis).fits()
+            by_design = _Designs(data, analysis).fits()
             out[analysis] = []
             for c in (NONE, PEER_WORKER):
                 identity = _identity(data, analysis, c, contrast)
-                out[analysis].append(_attempt(partial(_estimated_row, fits[c], identity),
+                out[analysis].append(_attempt(partial(_estimated_row, by_design[c], identity),
                                               identity))
         return out
     fits, failed, sizes, m = _fits_or_reasons(imputed)

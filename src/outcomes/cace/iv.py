@@ -294,9 +294,10 @@ class IVModel:
         cov = _sandwich(self.contributions, self.bread, clusters, k)
         df = n - k if clusters is None else clusters.n_clusters - 1
         q = len(self.excl)
-        first = tuple(_first_stage(fs, self.Z_bread, n, l_, q, clusters,
+        Z_bread = self.Z_bread  # None exactly when there are no first stages
+        first = tuple(_first_stage(fs, Z_bread, n, l_, q, clusters,
                                    df if clusters is not None else n - l_)
-                      for fs in self.first)
+                      for fs in self.first) if Z_bread is not None else ()
         return IVFit(names=tuple(self.names), endogenous=tuple(self.endog),
                      instruments=tuple(self.excl), params=self.beta, cov=cov, n=n,
                      df_resid=n - k, variance="HC1" if clusters is None else "CR1",

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -161,7 +162,9 @@ def score_sets(completed: Sequence[pd.DataFrame], paramcd: str, visit: str,
     first = _score_data(zero, paramcd, visit, clusters, plan.stratifiers)
     lost = "" if not_imputed is None else not_imputed_reason(
         zero, not_imputed, cols, zero["ARM"].astype(str).isin(arms).to_numpy())
-    aval, base, own = [], [], {}
+    aval: list[Any] = []
+    base: list[Any] = []
+    own: dict[int, Any] = {}
     for k in range(len(completed)):
         d = completed[k]
         if k and not all(d[c].equals(zero[c]) for c in fixed):
@@ -179,8 +182,8 @@ def _design(sets: ScoreSets, k: int, plan: AnalysisPlan, what: str) -> AncovaDes
     (:func:`ancova_mi` checked), its own baselines (the design matrix copied in its memory
     layout, which decides BLAS's rounding) and outcome. The check is made once per data
     set; the data sets with data set 1's baselines share its design matrix and OLS pieces."""
-    ids = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm, what=what,
-               stratifiers=plan.stratifiers)
+    ids: dict[str, Any] = dict(treated_arm=plan.treated_arm, control_arm=plan.control_arm,
+                               what=what, stratifiers=plan.stratifiers)
     if k in sets.own:
         if k not in sets.designs:
             sets.designs[k] = _checked(ancova_design, sets.own[k], **ids)
@@ -285,7 +288,8 @@ def ancova_mi(completed: Sequence[pd.DataFrame] | ScoreSets, paramcd: str, visit
             f"imputation 1, {int(used[differ[0] - 1].sum())} in imputation {differ[0]}): a "
             "value left missing in some imputations only")
     what = f"{paramcd} {visit}".strip() or "the score"
-    fits, failed = [], {}
+    fits: list[AncovaResult] = []
+    failed: dict[str, list[int]] = {}
     for i in range(1, m + 1):
         try:
             fits.append(fit(_design(sets, i - 1, plan, what), alpha=alpha,
@@ -361,8 +365,9 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
     partially nested model (``clustering = peer_worker``, with ``icc``, ``icc_ci_low``,
     ``icc_ci_high``, ``n_clusters``). Without ``completed``: the complete-case rows only.
     """
-    both = {NONE: dict(fit=fit_ancova),
-            PEER_WORKER: dict(fit=fit_nested_ancova, clustering=PEER_WORKER)}
+    both: dict[str, dict[str, Any]] = {NONE: dict(fit=fit_ancova),
+                                       PEER_WORKER: dict(fit=fit_nested_ancova,
+                                                         clustering=PEER_WORKER)}
     cc = {k: questionnaire_ancova(adqs, adsl, treated_arm=plan.treated_arm,
                                   control_arm=plan.control_arm, visits=plan.visits,
                                   stratifiers=plan.stratifiers, **kw)
@@ -372,7 +377,8 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
     clusters = pd.Series(cluster_ids(adsl, plan.treated_arm).to_numpy(),
                          index=adsl["USUBJID"].astype(str))
     cells = None if frame is None else not_imputed_cells(frame, ImputationSettings.from_plan(plan))
-    mi_fit = {NONE: fit_ancova, PEER_WORKER: partial(fit_nested_ancova, icc_ci=False)}
+    mi_fit: dict[str, Callable[..., AncovaResult]] = {
+        NONE: fit_ancova, PEER_WORKER: partial(fit_nested_ancova, icc_ci=False)}
     frames = []
     size = len(ROW_TYPES)
     for k in range(0, len(cc[NONE]), size):

@@ -269,7 +269,7 @@ def norm_draw(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
     coef = _cho_solve(chol, x.T @ y if xty is None else xty)
     resid = y - x @ coef
     sigma = np.sqrt(resid @ resid / rng.chisquare(max(n - p, 1)))
-    beta = coef + sigma * _solve_lt(chol, rng.standard_normal(p))
+    beta = coef + sigma * _solve_lt(chol, rng.standard_normal(int(p)))
     return coef, beta, sigma
 
 
@@ -361,8 +361,8 @@ def _chain_of(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
         if not len(wy):
             continue
         ry = np.flatnonzero(observed[:, j])
-        delta = delta_of(post, model.names[j], arm[wy])
-        steps.append((j, ry, wy, preds_of[j], delta if delta.any() else None))
+        shift = delta_of(post, model.names[j], arm[wy])
+        steps.append((j, ry, wy, preds_of[j], shift if shift.any() else None))
     return _Chain(np.asfortranarray(z), tuple(steps))
 
 

@@ -82,7 +82,7 @@ def barnard_rubin_df(m: int, b: float, t: float, df_complete: float | None = Non
     return (m - 1) * tmp / ((dfcom + 3) * (m - 1) + lam**2 * tmp)
 
 
-def rubin(estimates: Sequence[float], variances: Sequence[float],
+def rubin(estimates: Sequence[float] | np.ndarray, variances: Sequence[float],
           df_complete: float | None = None, *, alpha: float = 0.05) -> PooledEstimate:
     """Pool ``m`` estimates of one parameter and their variances (squared standard errors).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from outcomes.errors import ConfigError
 from outcomes.plan import AnalysisPlan, PredictorSelection
@@ -68,8 +69,8 @@ class ImputationSettings:
     def from_plan(cls, plan: AnalysisPlan, **overrides) -> ImputationSettings:
         """The plan's ``missing_data`` keys (defaults filled by the schema)."""
         md = plan.missing_data
-        values = dict(method=md.imputation, m=md.m, iterations=md.iterations,
-                      donors=md.donors, by_arm=md.by_arm, auxiliaries=md.auxiliaries,
-                      predictors=md.predictors)
+        values: dict[str, Any] = dict(method=md.imputation, m=md.m, iterations=md.iterations,
+                                      donors=md.donors, by_arm=md.by_arm,
+                                      auxiliaries=md.auxiliaries, predictors=md.predictors)
         values.update(overrides)
         return cls(**values)

@@ -230,7 +230,8 @@ def write_imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.Data
     if imputed is None:
         imp = impute(frame, settings, plan.seed)
         columns: list[str] = list(imp.frame.data.columns)
-        blocks = ((k, imp.completed(k)) for k in range(1, imp.m + 1))
+        blocks: Iterator[tuple[int, pd.DataFrame]] = (
+            (k, imp.completed(k)) for k in range(1, imp.m + 1))
     else:
         columns = pq.ParquetFile(imputed).schema_arrow.names
         _check_long_columns(columns)

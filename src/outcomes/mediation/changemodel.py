@@ -182,6 +182,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
     if otype != "linear":  # the readmission outcomes: the landmark risk set
         data, before = landmark_risk_set(data)
         if mi:
+            assert completed is not None
             completed = map_sets(completed, lambda d: landmark_risk_set(d)[0])
         for c in idents:
             idents[c].update(n_before_landmark=sum(before.values()),
@@ -198,11 +199,13 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
     if "PEERWID" in data.columns:
         data = data.assign(**{CLUSTER: cluster_ids(data, plan.treated_arm)})
         if mi:
+            assert completed is not None
             completed = map_sets(
                 completed, lambda d: d.assign(**{CLUSTER: cluster_ids(d, plan.treated_arm)}))
     else:
         clusters.pop(PEER_WORKER)
     if mi:
+        assert completed is not None
         data = completed[0]  # n of not-estimable rows: participants analysed after imputation
     visit = plan.mediation["mediator_visit"]
     missing = [c for c in columns.values() if c not in data.columns]
@@ -268,6 +271,7 @@ def _design_jobs(data: pd.DataFrame, plan: AnalysisPlan, mediator: str, outcome:
 
     def fit(designs: dict[str, str | None]) -> dict[str, Any]:
         if mi:
+            assert completed is not None
             return fit_mediation_mi_designs(
                 completed, designs={c: (plan.seed_sequence(streams[c]), col)
                                     for c, col in designs.items()}, **common)

@@ -226,19 +226,23 @@ def fit_mediation_designs(
             labels = df[cluster]
             if labels.isna().any() or (labels.astype(str).str.strip() == "").any():
                 raise MediationDataError(f"cluster column {cluster!r} has missing labels")
-            units_of[name] = cluster_codes(labels)[0]
-            units_by_stratum(units_of[name], T, min_units=2)  # raises before any fitting
+            codes = cluster_codes(labels)[0]
+            units_of[name] = codes
+            units_by_stratum(codes, T, min_units=2)  # raises before any fitting
     M = np.column_stack([numeric_array(df[m], m, "mediator") for m in mediators]) if n else (
         np.empty((0, len(mediators))))
     mtypes = bm.mediator_types(M, mediators, mediator_types)
     y = tm = ev = None
     events = None
     if outcome_type == "linear":
+        assert outcome is not None
         y = numeric_array(df[outcome], outcome, "outcome")
     elif outcome_type == "logistic":
+        assert outcome is not None
         y = binary_array(df[outcome], outcome, "outcome")
         events = int(y.sum())
     else:
+        assert time is not None and event is not None
         tm = numeric_array(df[time], time, "time")
         if (tm < 0).any():
             raise MediationDataError(f"{time} has negative times")
@@ -248,6 +252,7 @@ def fit_mediation_designs(
     if censoring is not None:
         ipcw = CensoringWeights.of(df[censoring[0]], binary_array(df[censoring[1]], censoring[1],
                                                                   "censoring"), T)
+        assert y is not None  # censoring weights are for the logistic outcome
         events = int(y[~ipcw.censored].sum())
     known = slice(None) if ipcw is None else ~ipcw.censored
     check_sample(T[known], exposure, outcome_type, y=None if y is None else y[known],
@@ -255,12 +260,12 @@ def fit_mediation_designs(
     Lmat = np.column_stack([numeric_array(df[c], c, "exposure-induced confounder")
                             for c in confounders]) if confounders else None
     if Lmat is not None and np.isnan(Lmat).any():
-        bad = [c for j, c in enumerate(confounders) if np.isnan(Lmat[:, j]).any()]
-        raise MediationDataError(f"exposure-induced confounder(s) {bad} missing for complete cases")
+        gaps = [c for j, c in enumerate(confounders) if np.isnan(Lmat[:, j]).any()]
+        raise MediationDataError(f"exposure-induced confounder(s) {gaps} missing for complete cases")
 
     # -- designs of every mediator set -------------------------------------------------
     sets: list[SetModel] = []
-    groups = [(m, "single", (m,)) for m in mediators] if singles or len(mediators) == 1 else []
+    groups: list[tuple[str, str, tuple[str, ...]]] = [(m, "single", (m,)) for m in mediators] if singles or len(mediators) == 1 else []
     if joint and len(mediators) > 1:
         groups.append(("+".join(mediators), "joint", mediators))
     all_levels: dict[str, list] = {}
@@ -279,8 +284,8 @@ def fit_mediation_designs(
         if kind == "joint" and len(groups) > 1:
             try:
                 bm.check_joint(label, meds, [mtypes[mediators.index(m)] for m in meds])
-            except NotEstimable as e:
-                unmodelled[label] = e.reason
+            except NotEstimable as exc:
+                unmodelled[label] = exc.reason
                 continue
         covs = roles.covariates_for(meds)
         Xc, cnames, levels = covariate_matrix(df, covs, categorical)
@@ -294,7 +299,7 @@ def fit_mediation_designs(
             bm.check_mediator_sample(Mj[:, 0], T, meds[0], exposure)
         sens = (outcome_type in ("linear", "logistic") and kind == "single" and not interaction
                 and not binary[0])
-        Ym = np.column_stack([Mj, y]) if sens and outcome_type == "linear" else Mj
+        Ym = np.column_stack([Mj, y]) if sens and outcome_type == "linear" and y is not None else Mj
         parts = [one, T[:, None], Mj]
         if interaction:
             parts.append(T[:, None] * Mj)
@@ -383,9 +388,9 @@ def fit_mediation_designs(
         if ivs is not None:
             failed_by.update({lab: {} for lab, _ in ivs.point_eff})
         no_conv = f"{outcome_type} outcome model did not converge"
-        draws = (bootstrap_counts(rng, n, n_boot) if units is None
-                 else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
-        for W in draws:
+        weights = (bootstrap_counts(rng, n, n_boot) if units is None
+                   else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
+        for W in weights:
             for sm in sets:
                 lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
                 causes = rep_checks[sm.label](W)
@@ -439,8 +444,9 @@ def fit_mediation_designs(
         rows = []
         kinds = {sm.label: sm.kind for sm in sets}
         effect_names: dict[str, tuple[str, ...]] = {}
+        longest = float(tm.max()) if tm is not None else np.nan  # the longest follow-up
         beyond = ({sm.label: extrapolated_effects(point_po[(sm.label, "median_difference")],
-                                                  horizon, float(tm.max()))
+                                                  horizon, longest)
                    for sm in sets} if outcome_type == "weibull" else {})
         iv_reasons = {} if ivs is None else ivs.reasons
         for (label, et), est in point_eff.items():
@@ -481,9 +487,11 @@ def fit_mediation_designs(
                                   if c not in RESULT_COLUMNS and c not in STATUS_COLUMNS]
         est_df = meaningful_proportions(est_df[first + STATUS_COLUMNS])
         ratio_arr = {k: np.vstack(v) if v else np.empty((0, 7)) for k, v in ratio_reps.items()}
-        outcome_sd = float(np.std(y, ddof=1)) if outcome_type == "linear" and n > 1 else None
+        outcome_sd = (float(np.std(y, ddof=1)) if outcome_type == "linear" and n > 1
+                      and y is not None else None)
         outcome_risk = None
         if outcome_type == "logistic" and n:  # with censoring weights: the IPCW risk
+            assert y is not None
             w_risk = np.ones(n) if ipcw is None else ipcw(np.ones((1, n)))[0]
             outcome_risk = float(np.sum(np.where(w_risk > 0, w_risk * y, 0.0)) / np.sum(w_risk))
         est_df = evalue_columns(est_df, ratio_point, ratio_arr, outcome_sd, outcome_risk, alpha)
@@ -505,11 +513,11 @@ def fit_mediation_designs(
         bin_meds = [sm.label for sm in sets if sm.binary]
         if bin_meds:
             notes.append(bm.SENSITIVITY_NOTE.format(meds=", ".join(bin_meds)))
-        for lab, d in failed_by.items():
-            if any(d.values()):
-                causes = "; ".join(f"{cause}: {k}" for cause, k in d.items() if k)
+        for lab, by_cause in failed_by.items():
+            if any(by_cause.values()):
+                counts = "; ".join(f"{cause}: {k}" for cause, k in by_cause.items() if k)
                 notes.append(f"{lab}: {failed[lab]} of {n_boot} bootstrap replicates failed "
-                             f"({causes}); excluded from CIs and p-values")
+                             f"({counts}); excluded from CIs and p-values")
         for lab, why in {**not_estimable, **iv_reasons}.items():
             notes.append(f"{lab}: effects not estimable: {why}")
         notes += [f"{lab}: not estimable: {why}" for lab, why in unmodelled.items()]
@@ -517,7 +525,7 @@ def fit_mediation_designs(
             notes.append(
                 "Median times are those of the marginal counterfactual distributions implied by "
                 "the Weibull model; a median beyond the longest follow-up "
-                f"({float(tm.max()):g}) is an extrapolation (column {EXTRAPOLATED}); the "
+                f"({longest:g}) is an extrapolation (column {EXTRAPOLATED}); the "
                 f"restricted mean times to {horizon:g} (rmst_difference) and the risks by it "
                 "extrapolate only when the horizon is beyond the longest follow-up.")
         assumptions = list(ASSUMPTIONS)
@@ -551,7 +559,7 @@ def fit_mediation_designs(
             replicates=rep_arr, effect_names=effect_names, potential_outcomes=point_po,
             params=params, boot_params=bparams_arr, sensitivity=sens_df,
             sensitivity_summary=sens_sum, missing=report, n=n, events=events, n_boot=n_boot,
-            n_boot_failed=failed, seed=seed, rng_state=rng_state, ci_level=ci_level,
+            n_boot_failed=failed, seed=seed, rng_state=dict(rng_state), ci_level=ci_level,
             covariates=tuple(covariates), mediator_covariates=mcov,
             categorical_levels=all_levels, interaction=interaction,
             horizon=horizon if outcome_type == "weibull" else None, models=models,

@@ -18,6 +18,7 @@ replicates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def _standardised(X: np.ndarray) -> tuple[_Std, np.ndarray, np.ndarray, tuple]:
         if X0.shape == X.shape and X0.dtype == X.dtype and np.array_equal(X0, X):
             if i:
                 _DESIGNS.insert(0, _DESIGNS.pop(i))
-            return tuple(prep)
+            return cast("tuple[_Std, np.ndarray, np.ndarray, tuple]", tuple(prep))
     std = _Std.of(X)
     Xs = std.apply(X)
     XX, iu = _outer_rows(Xs)
@@ -357,9 +358,9 @@ def fit_weibull(
 
     theta = np.zeros((B, p + 1))
     if start is not None:
-        beta, sigma = start
-        theta[:, :-1] = std.to_standard(np.asarray(beta, dtype=float)) / sigma
-        theta[:, -1] = 1.0 / sigma
+        beta, sigma0 = start
+        theta[:, :-1] = std.to_standard(np.asarray(beta, dtype=float)) / sigma0
+        theta[:, -1] = 1.0 / sigma0
     else:
         # Crude start: least squares of log time (day 0 as half a day) on X, k = 1.
         lt = np.log(np.where(time > 0, time, 0.5))
@@ -422,7 +423,7 @@ def fit_weibull(
     g = theta[:, :-1] / k[:, None]
     sigma = 1.0 / k
     with np.errstate(invalid="ignore"):
-        diverged = ~(np.abs(g[:, 1:]) <= DIVERGED).all(axis=1) | ~(sigma <= DIVERGED)
+        diverged = cast(np.ndarray, ~(np.abs(g[:, 1:]) <= DIVERGED).all(axis=1) | ~(sigma <= DIVERGED))
     converged &= ~diverged
     beta = std.to_original(g)
     beta[~converged] = np.nan

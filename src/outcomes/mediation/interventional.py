@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +164,7 @@ class InterventionalSet:
         self.K = K
         self.configs = np.array([[(c >> k) & 1 for k in range(K)] for c in range(2 ** K)],
                                 dtype=float)  # (2^K, K)
-        self.start: dict[str, object] = {}
+        self.start: dict[Any, Any] = {}  # warm starts: coefficients, or (coefficients, sigma)
 
     # -- fitting -------------------------------------------------------------------------
     def fit(self, W: np.ndarray, *, point: bool) -> tuple[dict, np.ndarray, dict[str, np.ndarray]]:

@@ -197,11 +197,11 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
     total = m * each
     causes: dict[str, dict[str, int]] = {}
     for f in fits:
-        for label, d in f.failed_by.items():
-            for cause, k in d.items():
+        for label, by_cause in f.failed_by.items():
+            for cause, k in by_cause.items():
                 causes.setdefault(label, {})[cause] = causes.get(label, {}).get(cause, 0) + k
-    not_estimable = {lab: why for lab, d in causes.items()
-                     if (why := interval_failure(d, total, ci_level)) is not None}
+    not_estimable = {lab: why for lab, by_cause in causes.items()
+                     if (why := interval_failure(by_cause, total, ci_level)) is not None}
     rows = []
     fmi: dict[str, float] = {}
     for pos, (_, r) in enumerate(first.estimates.iterrows()):
@@ -256,10 +256,10 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
     sens, summ = _pool_sensitivity(fits, set(not_estimable), alpha)
     notes = [n for n in first.notes if "bootstrap replicates failed" not in n
              and "effects not estimable" not in n]
-    for lab, d in causes.items():
-        if any(d.values()):
-            listed = "; ".join(f"{c}: {k}" for c, k in d.items() if k)
-            notes.append(f"{lab}: {sum(d.values())} of {total} bootstrap replicates failed over "
+    for lab, by_cause in causes.items():
+        if any(by_cause.values()):
+            listed = "; ".join(f"{c}: {k}" for c, k in by_cause.items() if k)
+            notes.append(f"{lab}: {sum(by_cause.values())} of {total} bootstrap replicates failed over "
                          f"the {m} imputations ({listed}); excluded from CIs and p-values")
     notes += [f"{lab}: effects not estimable: {why}" for lab, why in not_estimable.items()]
     details = {
@@ -307,8 +307,9 @@ def _pool_sensitivity(fits: list[MediationResult], skip: set[str], alpha: float
             acme0 = float(point[:, -1].mean())
             lo, hi, rlo, rhi = probit_band(draws, grid.size, alpha)
         else:
-            est = np.mean([acme_at_rho(*p, grid) for p in point], axis=0)
-            acme0 = float(np.mean([acme_at_rho(*p, 0.0) for p in point]))
+            # (b2, s1, s2, rho12) of each imputation; mypy miscounts a NumPy row unpacked
+            est = np.mean([acme_at_rho(*p, grid) for p in point], axis=0)  # type: ignore[call-arg]
+            acme0 = float(np.mean([acme_at_rho(*p, 0.0) for p in point]))  # type: ignore[call-arg]
             lo, hi, rlo, rhi = sensitivity_band(draws, grid, alpha)
         model = SENSITIVITY_MODELS[first.outcome_type]
         for r, a, l_, h_ in zip(grid, est, lo, hi, strict=True):

@@ -4,7 +4,9 @@ replicates at once, and the potential outcomes and effects computed from them (I
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +62,7 @@ class Engine:
     model's weights (:class:`~outcomes.mediation.landmark.CensoringWeights`); None: the
     counts themselves."""
 
-    outcome_weights = None
+    outcome_weights: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __init__(self, outcome_type, sets, T, y, time, event, horizon, odds_ratio, qtol,
                  rho_grid=None):
@@ -75,7 +77,7 @@ class Engine:
         self.horizon = horizon
         self.odds_ratio = odds_ratio
         self.qtol = qtol
-        self.start: dict[str, object] = {}
+        self.start: dict[Any, Any] = {}  # warm starts: coefficients, or (coefficients, sigma)
         self.k_boot: dict[str, int] = {}
         self.k_point: dict[str, int] = {}
         self.rho_grid = rho_grid  # the ρ grid of the probit sensitivity analysis

@@ -17,6 +17,8 @@ applied and the row stays as estimated.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -56,7 +58,7 @@ def meaningful_proportions(table: pd.DataFrame) -> pd.DataFrame:
     status = out["status"].to_numpy()
     keys = list(zip(out["mediator"].to_numpy(), out["estimate_type"].to_numpy(), strict=True))
     lo, hi = out["ci_low"].to_numpy(), out["ci_high"].to_numpy()
-    total = {}
+    total: dict[tuple[str, str], Any] = {}  # the first "total" row's index
     for i in np.flatnonzero(effect == "total"):
         total.setdefault(keys[i], i)
     hit = []

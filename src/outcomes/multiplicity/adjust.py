@@ -25,12 +25,12 @@ METHODS = ("fixed_sequence", "holm", "hochberg", "bonferroni")
 _STATSMODELS = {"holm": "holm", "hochberg": "simes-hochberg", "bonferroni": "bonferroni"}
 
 
-def fixed_sequence(p: Sequence[float]) -> np.ndarray:
+def fixed_sequence(p: Sequence[float] | np.ndarray) -> np.ndarray:
     """Adjusted p-values of a fixed sequence: the running maximum in the given order."""
     return np.minimum(np.maximum.accumulate(np.asarray(p, dtype=float)), 1.0)
 
 
-def adjust(p: Sequence[float], method: str) -> np.ndarray:
+def adjust(p: Sequence[float] | np.ndarray, method: str) -> np.ndarray:
     """Adjusted p-values of one family, in the order of ``p`` (``method`` of :data:`METHODS`).
 
     Every p-value must be a number in [0, 1] (a hypothesis without one is given 1 by the
@@ -49,6 +49,6 @@ def adjust(p: Sequence[float], method: str) -> np.ndarray:
     return np.minimum(multipletests(p, method=_STATSMODELS[method])[1], 1.0)
 
 
-def gated(p_gate: float, adjusted: Sequence[float]) -> np.ndarray:
+def gated(p_gate: float, adjusted: Sequence[float] | np.ndarray) -> np.ndarray:
     """A family's adjusted p-values behind a serial gatekeeper whose own is ``p_gate``."""
     return np.minimum(np.maximum(np.asarray(adjusted, dtype=float), p_gate), 1.0)

@@ -189,6 +189,7 @@ def evaluate_hierarchy(tables: dict[str, pd.DataFrame], plan: AnalysisPlan) -> M
     after it are not tested and have none either. A primary hypothesis that is not
     estimable leaves the key secondary family untested."""
     mp = plan.multiplicity
+    assert mp is not None  # every plan read from a config has one
     alpha = mp.alpha
     prim = _member(tables, mp.primary, plan)
     keys = [_member(tables, s, plan) for s in mp.key_secondary]
@@ -260,4 +261,5 @@ def run_multiplicity(plan: AnalysisPlan, tables_dir: str | Path, out: str | Path
 
 def hierarchy_selectors(plan: AnalysisPlan) -> tuple[RowSelector, ...]:
     """Every selector of the plan's hierarchy, in order."""
+    assert plan.multiplicity is not None
     return plan.multiplicity.selectors

@@ -138,7 +138,7 @@ class CaceRow:
 @dataclass
 class DoseRow:
     outcome: str
-    effect: Estimate
+    effect: Estimate | None
     first: FirstStage | None
     instruments: str
     hansen_j: Num | None
@@ -317,13 +317,14 @@ def engagement_section(inp: ReportInputs) -> EngagementSection:
             _shown(inp.survival if prim else inp.questionnaires,
                    "survival" if prim else "questionnaires", itt.get(label), text),
             _shown(cace_t, "cace", c, text) if cace_t is not None else None,
-            _first_stage(cace_t, *c, per="risk_difference") if c and not _na_row(cace_t, c[0])
-            else None,
+            _first_stage(cace_t, *c, per="risk_difference")
+            if c and cace_t is not None and not _na_row(cace_t, c[0]) else None,
             _shown(cace_t, "cace", found[PER_PROTOCOL].get(label), text) if cace_t else None,
             _shown(cace_t, "cace", found[AS_TREATED].get(label), text) if cace_t else None))
     dose_at = {label: (found[DOSE_RESPONSE][label], text, prim)
                for label, text, prim in outcomes if label in found[DOSE_RESPONSE]}
-    dose_rows = [dose_row(cace_t, at, text, prim) for at, text, prim in dose_at.values()]
+    dose_rows = ([dose_row(cace_t, at, text, prim) for at, text, prim in dose_at.values()]
+                 if cace_t is not None else [])
     pooled = []
     if cace_t is not None and "m" in cace_t.raw.columns:
         r = cace_t.raw
@@ -393,8 +394,9 @@ def dose_panels(sec: EngagementSection, inp: ReportInputs, dose_at: dict[str, tu
             sec.not_drawn.append((text, reason))
             continue
         scale = 100.0 if prim else 1.0
+        slope, low, high = (float(v) * scale for v in vals)
         sec.panels.append(DosePanel(
             text, ("Risk difference (percentage points)" if prim
                    else "Difference in score (points)"),
-            *(float(v) * scale for v in vals), doses))
+            slope, low, high, doses))
 

@@ -34,6 +34,7 @@ _FIND = (*ROW_KEY, "clustering")
 def rule_text(plan: AnalysisPlan) -> str:
     """The plan's multiplicity rule in words."""
     mp = plan.multiplicity
+    assert mp is not None  # the report shows the rule only for a plan with a hierarchy
     n = len(mp.key_secondary)
     text = (f"The familywise error rate of the primary and key secondary hypotheses is "
             f"controlled at {mp.alpha:g} (two-sided). The primary hypothesis is tested alone "
@@ -123,13 +124,13 @@ def multiplicity_section(inp: ReportInputs) -> MultiplicitySection:
     return sec
 
 
-def _source_rows(inp: ReportInputs) -> dict[tuple[str, int], int]:
+def _source_rows(inp: ReportInputs) -> dict[tuple[str, int | None], int]:
     """(table, row of that table) -> row of multiplicity.tsv, for each hypothesis."""
     t = inp.multiplicity
     if t is None:
         return {}
     tables = {"survival": inp.survival, "questionnaires": inp.questionnaires, "cace": inp.cace}
-    out = {}
+    out: dict[tuple[str, int | None], int] = {}
     for i in t.raw.index:
         src = tables.get(t.raw.at[i, "table"])
         if src is None or src.raw.empty:
@@ -150,9 +151,9 @@ def attach_adjusted(inp: ReportInputs, estimates: Iterable[Estimate | None]) -> 
     secondary hypothesis of the hierarchy its adjusted p-value (``Estimate.adjusted``) and
     family; the other hypotheses' p-values are nominal, as every other one shown."""
     rows = _source_rows(inp)
-    if not rows:
-        return
     t = inp.multiplicity
+    if not rows or t is None:  # rows only come from a multiplicity table
+        return
     for e in estimates:
         for x in (e, e.other if e is not None else None):
             if x is None or x.p is None or x.p.src is None:

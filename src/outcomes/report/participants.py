@@ -107,10 +107,10 @@ def build_flow(inp: ReportInputs) -> Flow:
         quest = ["Questionnaires returned"] + [
             f"{VISITS[v].lower()}: {visits[v][a]} ({_pct(visits[v][a], n)})" for v in VISITS]
         analysis = ["Analysed"]
-        if primary[a] is not None:
-            analysis.append(f"primary outcome: {primary[a].text}")
-        if tenure[a] is not None:
-            analysis.append(f"community tenure (KM, Cox, RMST): {tenure[a].text}")
+        if (prim := primary[a]) is not None:
+            analysis.append(f"primary outcome: {prim.text}")
+        if (ten := tenure[a]) is not None:
+            analysis.append(f"community tenure (KM, Cox, RMST): {ten.text}")
         if len(wem):
             col = "n_treated" if k == 0 else "n_control"
             c = count(inp.questionnaires, "questionnaires", int(wem[0]), col)

@@ -303,7 +303,8 @@ def participant_strings(inp: ReportInputs) -> tuple[set[str], set[str]]:
     return ids, dates
 
 
-def find_leaks(html: str, ids: set[str], dates: set[str], allowed: set[str] = frozenset()) -> list[Leak]:
+def find_leaks(html: str, ids: set[str], dates: set[str],
+               allowed: set[str] | frozenset[str] = frozenset()) -> list[Leak]:
     """Participant identifiers (whole tokens) and dates that occur in ``html``."""
     leaks = [Leak("date", d) for d in sorted(set(_DATE.findall(html)) & (dates - allowed))]
     tokens = set(_TOKEN.findall(html))

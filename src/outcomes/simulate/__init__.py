@@ -25,51 +25,40 @@ import csv
 import io
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from outcomes import __version__, contract
-from outcomes.errors import OutcomesError
-from outcomes.instruments import load_registry
+from outcomes.simulate.dgp import MIN_TRUTH_N, SimulationError, SimulatorSettings, TrialDGP
 from outcomes.simulate.engagement import engagement_block
-from outcomes.simulate.missingness import scenario
 from outcomes.simulate.parameters import (
     CONTROL,
     DATA_CUT,
-    ENGAGEMENT_SCENARIOS,
     FOLLOWUP_DAYS,
     RECRUITMENT_END,
     RECRUITMENT_START,
     TREATED,
-    ConfounderSpec,
-    EngagementSpec,
     Parameters,
-    draw_parameters,
 )
-from outcomes.simulate.peer_workers import clustering_block, draw_workers, score_scale
-from outcomes.simulate.trial import Table, simulate_trial
-from outcomes.simulate.truth import compute_truth
+from outcomes.simulate.peer_workers import clustering_block, score_scale
+from outcomes.simulate.trial import Table
 
 __all__ = [
     "DEFAULT_TRUTH_N",
+    "MIN_TRUTH_N",
     "Parameters",
+    "SimulationError",
+    "SimulatorSettings",
     "Table",
+    "TrialDGP",
     "simulate",
     "truth_to_json",
     "write_simulated_trial",
 ]
 
 DEFAULT_TRUTH_N = 200_000
-MIN_TRUTH_N = 1_000
 SIGNIFICANT_DIGITS = 6
-
-
-class SimulationError(OutcomesError):
-    """Bad arguments to the simulator (exit status 2, one line on stderr)."""
-
-    exit_code = 2
 
 
 def _round(obj):
@@ -104,22 +93,6 @@ def table_to_csv(table: Table) -> str:
 
 
 SCORE_SCALE_MIN_PAIRS = 20_000
-
-
-def _check_icc(icc) -> float:
-    if isinstance(icc, bool) or not isinstance(icc, int | float | np.integer | np.floating):
-        raise SimulationError(f"--icc must be a number in [0, 1), got {icc!r}")
-    x = float(icc)
-    if not (math.isfinite(x) and 0.0 <= x < 1.0):
-        raise SimulationError(f"--icc must be in [0, 1) (0 = no peer-worker clustering), got {icc!r}")
-    return x
-
-
-def _check_engagement(engagement) -> str:
-    if engagement not in ENGAGEMENT_SCENARIOS:
-        raise SimulationError(
-            f"--engagement must be one of {', '.join(ENGAGEMENT_SCENARIOS)}, got {engagement!r}")
-    return engagement
 
 
 def _check(n: int, seed: int, truth_n: int) -> None:
@@ -168,37 +141,13 @@ def simulate(
     """
     truth_n = DEFAULT_TRUTH_N if truth_n is None else truth_n
     _check(n, seed, truth_n)
-    icc = _check_icc(icc)
-    engagement = _check_engagement(engagement)
-    spec = scenario(missingness, mnar_delta)
-    if exposure_induced_confounding and (icc > 0 or engagement != "default"):
-        raise SimulationError("--exposure-induced-confounding is not combined with --icc > 0 "
-                              "or --engagement selective")
-    rng = np.random.default_rng(seed)
-    r_params, r_trial, r_truth, r_truth_missing, r_workers, r_engagement, r_conf = rng.spawn(7)
-    params = draw_parameters(r_params)
-    if routine_data_after_withdrawal:
-        params = replace(params, followup=replace(params.followup,
-                                                  keep_admissions_after_withdrawal=1.0))
-    registry = load_registry()
-    workers = r_assign = r_population = None
-    if icc > 0:
-        r_draw, r_assign, r_population, r_pairs = r_workers.spawn(4)
-        workers = draw_workers(r_draw, params, icc)
-    trial_eng = truth_eng = None
-    if engagement == "selective":
-        e_spec = EngagementSpec()
-        r_eng_trial, r_eng_truth = r_engagement.spawn(2)
-        trial_eng, truth_eng = (e_spec, r_eng_trial), (e_spec, r_eng_truth)
-    trial_conf = truth_conf = None
-    if exposure_induced_confounding:
-        c_spec = ConfounderSpec()
-        r_conf_trial, r_conf_truth = r_conf.spawn(2)
-        trial_conf, truth_conf = (c_spec, r_conf_trial), (c_spec, r_conf_truth)
-    tables, record = simulate_trial(int(n), r_trial, params, registry, spec, workers, r_assign, trial_eng,
-                                    trial_conf)
-    truth = compute_truth(params, registry, r_truth, int(truth_n), spec, r_truth_missing,
-                          workers, r_population, truth_eng, truth_conf)
+    dgp = TrialDGP(SimulatorSettings(
+        missingness=missingness, mnar_delta=mnar_delta, icc=icc, engagement=engagement,
+        routine_data_after_withdrawal=routine_data_after_withdrawal,
+        exposure_induced_confounding=exposure_induced_confounding), seed)
+    params, workers = dgp.params, dgp.workers
+    tables, record = dgp.trial(int(n), seed)
+    truth = dgp.truth(int(truth_n))
     truth["meta"] = {
         "generator": "outcomes.simulate",
         "version": __version__,
@@ -217,16 +166,16 @@ def simulate(
         "significant_digits": SIGNIFICANT_DIGITS,
     }
     truth["parameters"] = params.to_dict()
-    truth["missingness"] = _missingness_block(spec, record, truth.pop("mnar_population", None))
+    truth["missingness"] = _missingness_block(dgp.spec, record, truth.pop("mnar_population", None))
     if workers is not None:
         from outcomes.simulate.model import Model
 
         pid = [row[0] for row in tables["participants"].rows]
-        scores = score_scale(Model(params, registry), workers, r_pairs,
+        scores = score_scale(Model(params, dgp.registry), workers, dgp.score_scale_pairs(),
                              max(int(truth_n) // 2, SCORE_SCALE_MIN_PAIRS))
         truth["clustering"] = clustering_block(params, workers, record["main_worker"], pid, scores)
-    if trial_eng is not None:
-        truth["engagement"] = engagement_block(trial_eng[0], params, truth.pop("engagement_population"),
+    if dgp.engagement_spec is not None:
+        truth["engagement"] = engagement_block(dgp.engagement_spec, params, truth.pop("engagement_population"),
                                                record["engagement"])
     return tables, truth
 

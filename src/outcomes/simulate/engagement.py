@@ -21,11 +21,15 @@ expected value, and the effect per contact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import digamma, polygamma
 
 from outcomes.simulate.parameters import CONTROL, TREATED, EngagementSpec, Parameters
+
+if TYPE_CHECKING:
+    from outcomes.simulate.model import Visit
 
 WELLBEING = "wemwbs"
 HOPE = "month_4:hhi"
@@ -145,7 +149,7 @@ def _contrasts(y1, y0, y1_plus, complier, dose, baseline=None, adjust=None) -> d
     cace_se = float(((diff - cace) * c).std(ddof=1) / share / np.sqrt(n))
     not_received = (y0.sum() + y0[~c].sum()) / (n + (~c).sum())
     mean_dose = float(dose[c].mean())
-    out = {
+    out: dict[str, Any] = {
         "cace": cace,
         "mc_se_cace": cace_se,
         "itt": itt,
@@ -169,7 +173,7 @@ def _contrasts(y1, y0, y1_plus, complier, dose, baseline=None, adjust=None) -> d
 
 
 def engagement_truth(model, u, base, m4: dict, m12: dict, factual: dict, eng: Engagement,
-                     spec: EngagementSpec, plus: tuple[dict, dict, dict]) -> dict:
+                     spec: EngagementSpec, plus: tuple[Visit, Visit, dict]) -> dict:
     """truth.json → engagement estimands from potential outcomes by principal stratum.
 
     ``m4``, ``m12``: scores under each arm {0, 1}; ``factual``: readmission outcomes under

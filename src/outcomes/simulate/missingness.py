@@ -153,10 +153,11 @@ def population_nonresponse(model, u, base, m4: dict, spec: MissingnessSpec,
     Returns ``{arm: bool array}``: alive at the planned month-12 visit and no questionnaire.
     """
     fu, cov = model.params.followup, model.params.covariates
-    n = u.n
+    n: int = u.n
     if model.registry[MNAR_INSTRUMENT].scores[0].max_missing != 0:
         raise ValueError("population_nonresponse assumes a WEMWBS total with no missing item")
-    post = np.rint(60 * rng.beta(*cov.discharge_beta, size=n))
+    shape_a, shape_b = cov.discharge_beta
+    post = np.rint(60 * rng.beta(shape_a, shape_b, size=n))
     wd = np.where(rng.random(n) < fu.withdrawal_prob,
                   1 + np.floor(rng.random(n) * fu.withdrawal_max_days) - post, np.inf)
     death = np.ceil(model.death_days(u))

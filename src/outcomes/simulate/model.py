@@ -12,12 +12,13 @@ same exogenous draws (common random numbers), which is what potential outcomes a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
 from outcomes.instruments import Instrument
 from outcomes.simulate.items import ItemModel, item_model, primary_paramcd, score_all
-from outcomes.simulate.parameters import MEDIATORS, Parameters
+from outcomes.simulate.parameters import MEDIATORS, ConfounderSpec, Parameters
 
 VISITS = ("baseline", "month_4", "month_12")
 DIAGNOSIS_PSYCHOSIS = 0  # index of "psychosis" in contract.DIAGNOSIS_GROUPS
@@ -50,7 +51,7 @@ class Units:
     engaged_if_offered: np.ndarray | None = None
     """0/1: would engage if offered peer support (exposure-induced confounding, §10c);
     ``None``: no such confounder. ``confounder`` holds its effects (ConfounderSpec)."""
-    confounder: object | None = None
+    confounder: ConfounderSpec | None = None
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def confounding(self, part: str, t):
@@ -111,7 +112,8 @@ def draw_units(rng: np.random.Generator, n: int, params: Parameters, keys: list[
     u_readmit = rng.random(n)
     u_death = rng.random(n)
     names = [f"{visit}:{key}" for visit in VISITS for key in keys]
-    seeds = {name: g.bit_generator.seed_seq for name, g in zip(names, rng.spawn(len(names)), strict=True)}
+    seeds = {name: cast(np.random.SeedSequence, g.bit_generator.seed_seq)
+             for name, g in zip(names, rng.spawn(len(names)), strict=True)}
     return Units(
         n=n, site=site, age=age, sex=sex, diagnosis=diagnosis, prior=prior,
         detained=detained, general=general, latent_noise=latent_noise, frailty=frailty,
@@ -184,7 +186,9 @@ class Model:
 
     # -- baseline ------------------------------------------------------------------------
     def baseline(self, u: Units, keep_items: bool = False) -> Visit:
-        latent, items, scores = {}, {}, {}
+        latent: dict[str, np.ndarray] = {}
+        items: dict[str, np.ndarray] = {}
+        scores: dict[str, np.ndarray] = {}
         for key in self.keys:
             spec = self.params.latent_spec(key)
             e = u.latent_noise[f"baseline:{key}"]
@@ -232,7 +236,9 @@ class Model:
         return mu0 + rho * (base.latent[key] - mu0) + np.sqrt(1 - rho**2) * u.latent_noise[f"{visit}:{key}"]
 
     def month4(self, u: Units, base: Visit, t, keep_items: bool = False) -> Visit:
-        latent, items, scores = {}, {}, {}
+        latent: dict[str, np.ndarray] = {}
+        items: dict[str, np.ndarray] = {}
+        scores: dict[str, np.ndarray] = {}
         mediators = {}
         for key in self.mediators:
             latent[key] = self.process_latent(u, base, key, t)
@@ -256,7 +262,9 @@ class Model:
 
     # -- month 12 ------------------------------------------------------------------------
     def month12(self, u: Units, base: Visit, m4: Visit, t, keep_items: bool = False) -> Visit:
-        latent, items, scores = {}, {}, {}
+        latent: dict[str, np.ndarray] = {}
+        items: dict[str, np.ndarray] = {}
+        scores: dict[str, np.ndarray] = {}
         mediators = self.mediator_scores(m4)
         for key in self.keys:
             if key in self.params.process:

@@ -45,8 +45,8 @@ def disturbance_variances(params: Parameters) -> dict[str, float]:
         out[f"month_4:{key}"] = spec.sigma**2
         out[f"month_12:{key}"] = spec.sigma12**2
     for visit, specs in params.outcomes.items():
-        for key, spec in specs.items():
-            out[f"{visit}:{key}"] = spec.sigma**2
+        for key, ospec in specs.items():
+            out[f"{visit}:{key}"] = ospec.sigma**2
     theta = params.readmission.frailty_var
     out[READMISSION] = float(np.pi**2 / 6 + polygamma(1, 1.0 / theta))
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class Table:
     """A table of the extract: contract column order and rows of formatted strings."""
 
     columns: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: list[tuple[Any, ...]]  # the formatted cells of each row
 
     def to_frame(self):
         import pandas as pd
@@ -161,6 +162,7 @@ def simulate_trial(
     # --- peer workers (partially nested design), before any outcome -------------------
     assigned = None
     if workers is not None:
+        assert r_assign is not None  # given with workers
         engaged, main = assign_workers(r_assign, workers, u.site, arm, params.contacts.no_contact_prob,
                                        complier=None if eng is None else eng.complier)
         u.worker_effect = workers.person_effects(main)
@@ -198,6 +200,7 @@ def simulate_trial(
     width = max(4, len(str(n)))
     pid = [f"P{i + 1:0{width}d}" for i in range(n)]
     if eng is not None:
+        assert received is not None  # set with eng
         missing_record["engagement"] = trial_record(eng, arm, received, pid)
     rand_s, dis_s = iso(rand_day), iso(discharge)
     wd_s = np.where(withdrawn, iso(np.where(withdrawn, wd_day, 0)), "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -139,7 +140,7 @@ class _Outcomes:
         }
 
 
-def _natural_effects(a, d, y1_s0, y0_s1) -> dict[str, float]:
+def _natural_effects(a, d, y1_s0, y0_s1) -> dict[str, Any]:
     """Natural effects from the four potential-outcome arrays of one mediator set S.
 
     a = Y(1, M(1)), d = Y(0, M(0)), y1_s0 = Y(1, M_S(0), M_-S(1)), y0_s1 = Y(0, M_S(1), M_-S(0)).
@@ -261,6 +262,7 @@ def compute_truth(
         eng = draw_engagement(r_eng, e_spec, params, u)
         u.exposure = exposure(e_spec, eng.dose)
     if workers is not None:
+        assert rng_workers is not None  # given with workers
         u.worker_effect = population_effects(rng_workers, workers, truth_n, params.contacts.no_contact_prob,
                                              engaged=None if eng is None else eng.complier)
     r_fresh = None
@@ -286,6 +288,7 @@ def compute_truth(
         m12_structural = {t: Visit(latent={}, scores=dict(m12[t].scores)) for t in (0, 1)}
     mnar = None
     if spec is not None and any(spec.mnar_delta) and MNAR_INSTRUMENT in model.keys:
+        assert rng_missing is not None  # given with spec
         mnar = _mnar_full_data(model, u, base, m4, m12, spec, rng_missing)
     scores["month_12"] = _score_block(paramcds, m12)
     med = {t: model.mediator_scores(m4[t]) for t in (0, 1)}
@@ -377,6 +380,7 @@ def compute_truth(
         out["engagement_population"] = engagement_block
     if interventional is not None:
         out["mediation_interventional"] = interventional
+        assert u.confounder is not None and u.engaged_if_offered is not None
         out["exposure_induced_confounder"] = {
             **u.confounder.to_dict(), "engaged_if_offered_share": float(np.mean(u.engaged_if_offered))}
     return out
@@ -396,7 +400,7 @@ def interventional_effects(model: Model, u: Units, base: Visit, med: dict, outco
     seeds = rng.spawn(len(fresh_noise))
     L_fresh = dataclasses.replace(u, _cache={})
     L_fresh.latent_noise = {**u.latent_noise, **fresh_noise}
-    L_fresh.item_seeds = {**u.item_seeds, **{k: g.bit_generator.seed_seq
+    L_fresh.item_seeds = {**u.item_seeds, **{k: cast(np.random.SeedSequence, g.bit_generator.seed_seq)
                                              for k, g in zip(fresh_noise, seeds, strict=True)}}
     L_fresh.engaged_if_offered = (rng.random(u.n) < engage_probability(u.confounder, u)).astype(float)
     draw = {t: model.mediator_scores(model.month4(L_fresh, base, float(t))) for t in (0, 1)}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -276,16 +277,16 @@ class BinaryResult:
     strategy: str
     horizon: float
     covariates: tuple[str, ...]
-    risk: tuple[float, float]
-    risk_se: tuple[float, float]
+    risk: tuple[float, ...]
+    risk_se: tuple[float, ...]
     rd: tuple[float, float]
     log_or: tuple[float, float]
     cond_log_or: tuple[float, float] | None
     n: int
     n_used: int
     events: int
-    n_by_arm: tuple[int, int]
-    events_by_arm: tuple[int, int]
+    n_by_arm: tuple[int, ...]
+    events_by_arm: tuple[int, ...]
     level: float = 0.95
     clustering: str = NONE
     n_clusters: int | None = None
@@ -300,7 +301,8 @@ class BinaryResult:
         return float(np.exp(self.log_or[0]))
 
     def to_frame(self) -> pd.DataFrame:
-        ex = dict(clustering=self.clustering, strategy=self.strategy, horizon=self.horizon)
+        ex: dict[str, Any] = dict(clustering=self.clustering, strategy=self.strategy,
+                                  horizon=self.horizon)
         if self.n_clusters is not None:
             ex["n_clusters"] = self.n_clusters
         rows = []
@@ -455,7 +457,8 @@ def readmission_within(
                         arms, what=f"participant without {outcome}", estimate=sep)
     Zdf = design(d, covariates)
     gc = g_computation(Zdf.to_numpy(float), a, y.astype(float), used, w, list(Zdf.columns))
-    clustering, n_clusters, icc = NONE, None, None
+    clustering, n_clusters = NONE, None
+    icc: BinaryICC | NotEstimable | None = None
     if cluster:
         labels = d[cluster].astype(str).to_numpy()
         check_clusters(labels[used], a[used], y[used], arms=(arms.treated, arms.control),
@@ -509,6 +512,7 @@ def km_risks(d: pd.DataFrame, a: np.ndarray, st: pd.DataFrame, arms: Arms, horiz
         gw = tab["greenwood"].to_numpy()[idx] if idx >= 0 else 0.0
         v = float(s**2 * gw)
         if cluster and val == 1.0:
+            assert labels is not None
             v = grouped_variance(cif_influence(time[m], event[m].astype(int), horizon),
                                  labels[m])
         risks.append(float(1 - s))

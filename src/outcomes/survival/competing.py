@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -140,13 +141,13 @@ class CumulativeIncidenceResult:
     arms: Arms
     horizon: float
     tables: dict = field(repr=False)
-    n: tuple[int, int]
-    events: tuple[int, int]
-    competing: tuple[int, int]
+    n: tuple[int, ...]
+    events: tuple[int, ...]
+    competing: tuple[int, ...]
     variance: str = "aalen"
     level: float = 0.95
-    cluster_variance: tuple[float, float] | None = None
-    n_clusters: tuple[int, int] | None = None
+    cluster_variance: tuple[float, ...] | None = None
+    n_clusters: tuple[int, ...] | None = None
 
     @property
     def clustering(self) -> str:
@@ -169,6 +170,7 @@ class CumulativeIncidenceResult:
             se = np.sqrt(np.asarray(self.cluster_variance, float))
             lo, hi = loglog_ci(at["cif"].to_numpy(), se, self.level)
             at = at.assign(std_err=se, ci_low=lo, ci_high=hi)
+            assert self.n_clusters is not None  # set with cluster_variance
             ex[0] = dict(clustering=PEER_WORKER, n_clusters=self.n_clusters[0])
             diff_ex = dict(clustering=PEER_WORKER, n_clusters=sum(self.n_clusters))
         rows = [row(self.analysis, self.outcome, r["arm"], "cumulative_incidence", r["cif"],
@@ -270,10 +272,10 @@ def cause_specific_cox(
     st = competing_status(d, censor_col, cmpev_col)
     d = d.assign(_EV1=(st == 1).astype(int), _EV2=(st == 2).astype(int))
     clustering = PEER_WORKER if cluster else NONE
-    common = dict(covariates=covariates, time_col=time_col, strata=strata, arm_col=arm_col,
-                  arms=arms, analysis=analysis, level=level, cluster=cluster,
-                  clustering=clustering, participant_col=id_col)
-    out = []
+    common: dict[str, Any] = dict(covariates=covariates, time_col=time_col, strata=strata, arm_col=arm_col,
+                                  arms=arms, analysis=analysis, level=level, cluster=cluster,
+                                  clustering=clustering, participant_col=id_col)
+    out: list[CoxResult | NotEstimableResult] = []
     for col, outcome in (("_EV1", f"{paramcd} (cause-specific)"),
                          ("_EV2", f"death before {paramcd} (cause-specific)")):
         try:
@@ -282,7 +284,7 @@ def cause_specific_cox(
             out.append(NotEstimableResult(exc.reason, (
                 ident(analysis, outcome, arms.contrast, "hazard_ratio", len(d),
                       int(d[col].sum()), clustering=clustering),)))
-    return tuple(out)
+    return out[0], out[1]
 
 
 @dataclass(frozen=True)

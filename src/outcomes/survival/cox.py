@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -287,7 +288,7 @@ class CoxResult:
 
     @property
     def used_se(self) -> np.ndarray:
-        return self.se if self.robust_cov is None else self.robust_se
+        return self.se if self.robust_cov is None else np.sqrt(np.diag(self.robust_cov))
 
     def summary(self) -> pd.DataFrame:
         z = self.coef / self.used_se
@@ -311,7 +312,7 @@ class CoxResult:
         was given. Rows of the peer-worker clustering also give ``n_clusters``."""
         n = self.n_participants if self.n_participants is not None else (
             self.n if self.n_clusters is None else self.n_clusters)
-        ex = {"clustering": self.clustering}
+        ex: dict[str, Any] = {"clustering": self.clustering}
         if self.clustering == PEER_WORKER:
             ex["n_clusters"] = self.n_clusters
         rows = []

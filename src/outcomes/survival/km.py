@@ -412,12 +412,12 @@ class RMSTResult:
     outcome: str
     arms: Arms
     tau: float
-    rmst: tuple[float, float]
-    variance: tuple[float, float]
-    n: tuple[int, int]
-    events: tuple[int, int]
+    rmst: tuple[float, ...]
+    variance: tuple[float, ...]
+    n: tuple[int, ...]
+    events: tuple[int, ...]
     level: float = 0.95
-    n_clusters: tuple[int, int] | None = None
+    n_clusters: tuple[int, ...] | None = None
 
     @property
     def clustering(self) -> str:
@@ -432,7 +432,7 @@ class RMSTResult:
         return float(np.sqrt(sum(self.variance)))
 
     def to_frame(self) -> pd.DataFrame:
-        arms = (self.arms.treated, self.arms.control)
+        arms: tuple[str, ...] = (self.arms.treated, self.arms.control)
         ex: list[dict] = [{}, {}]
         diff_ex: dict = {}
         if self.n_clusters is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,7 @@ class LandmarkSurvivalResult:
     outcome: str
     arms: Arms
     times: tuple[float, ...]
-    curves: tuple[ArmLandmarks, ArmLandmarks]
+    curves: tuple[ArmLandmarks, ...]
     level: float = 0.95
     clustering: str = NONE
     cluster_reasons: tuple[str, ...] = ()
@@ -100,7 +101,7 @@ class LandmarkSurvivalResult:
             label = landmark_outcome(self.outcome, t)
             why = self.cluster_reasons[k] if nested else ""
             for c in (tr,) if nested else (tr, ct):
-                ex = dict(horizon=t, clustering=self.clustering)
+                ex: dict[str, Any] = dict(horizon=t, clustering=self.clustering)
                 if nested:
                     ex["n_clusters"] = c.n_clusters
                 reason = c.reasons[k] or why
@@ -115,6 +116,7 @@ class LandmarkSurvivalResult:
                                 std_error=float(loglog_se([s], [se])[0]), **ex))
             ex = dict(horizon=t, clustering=self.clustering)
             if nested:
+                assert tr.n_clusters is not None and ct.n_clusters is not None
                 ex["n_clusters"] = tr.n_clusters + ct.n_clusters
             n, ev = tr.n + ct.n, tr.events[k] + ct.events[k]
             se = float(np.hypot(tr.std_err[k], ct.std_err[k]))

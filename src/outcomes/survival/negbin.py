@@ -140,11 +140,11 @@ def nb2_fit(X, y, offset, *, max_iter: int = 200) -> NB2Fit:
         for _ in range(50):
             _, g, H = nb2_loglik(beta, log_theta, X, y, offset)
             if H[-1, -1] >= 0:  # profile not concave here: move towards the boundary
-                step = 1.0 if g[-1] > 0 else -1.0
+                theta_step = 1.0 if g[-1] > 0 else -1.0
             else:
-                step = float(np.clip(-g[-1] / H[-1, -1], -5, 5))
-            log_theta += step
-            if abs(step) < 1e-10 or log_theta > np.log(THETA_BOUNDARY):
+                theta_step = float(np.clip(-g[-1] / H[-1, -1], -5, 5))
+            log_theta += theta_step
+            if abs(theta_step) < 1e-10 or log_theta > np.log(THETA_BOUNDARY):
                 break
         ll = nb2_loglik(beta, log_theta, X, y, offset, derivatives=False)
         if abs(ll - ll_old) < 1e-9 * (abs(ll) + 1):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.ticker
@@ -30,9 +31,12 @@ from outcomes.atomic import atomic_path
 from ._common import DIFFERENCE_TYPES, RATIO_TYPES
 from .km import KaplanMeierResult, loglog_ci
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")  # Okabe–Ito
-RC = {"svg.hashsalt": "outcomes", "svg.fonttype": "path", "font.size": 9,
-      "font.family": "DejaVu Sans"}
+RC: dict[RcKeyType, Any] = {"svg.hashsalt": "outcomes", "svg.fonttype": "path",
+                            "font.size": 9, "font.family": "DejaVu Sans"}
 
 
 def _save(fig, path) -> Path:
@@ -46,7 +50,7 @@ def _save(fig, path) -> Path:
     return path
 
 
-def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | None = None,
+def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | np.ndarray | None = None,
               ylabel: str = "Not readmitted", xlabel: str = "Days since discharge",
               title: str | None = None, labels: dict | None = None,
               cumulative_incidence: bool = False) -> Path:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,7 +85,7 @@ class NegBinResult:
         return float(np.exp(self.params[1]))
 
     def to_frame(self) -> pd.DataFrame:
-        ex = {"clustering": self.clustering}
+        ex: dict[str, Any] = {"clustering": self.clustering}
         if self.n_clusters is not None:
             ex["n_clusters"] = self.n_clusters
         if not (self.converged and np.isfinite(self.params[1]) and np.isfinite(self.bse[1])):
@@ -254,21 +255,21 @@ class HospitalDaysResult:
     analysis: str
     outcome: str
     arms: Arms
-    mean: tuple[float, float]
-    median: tuple[float, float]
-    mean_ci: tuple[tuple[float, float], tuple[float, float]]
-    median_ci: tuple[tuple[float, float], tuple[float, float]]
+    mean: tuple[float, ...]
+    median: tuple[float, ...]
+    mean_ci: tuple[tuple[float, float], ...]
+    median_ci: tuple[tuple[float, float], ...]
     difference: float
     difference_ci: tuple[float, float]
     difference_se: float
     p_value: float
-    n: tuple[int, int]
-    readmitted: tuple[int, int]
+    n: tuple[int, ...]
+    readmitted: tuple[int, ...]
     n_boot: int
     level: float = 0.95
     peer_worker: ClusteredDays | None = None
-    mean_se: tuple[float, float] = (np.nan, np.nan)
-    median_se: tuple[float, float] = (np.nan, np.nan)
+    mean_se: tuple[float, ...] = (np.nan, np.nan)
+    median_se: tuple[float, ...] = (np.nan, np.nan)
 
     def to_frame(self) -> pd.DataFrame:
         """Today's rows (``clustering = none``), then, with the cluster bootstrap, the treated
@@ -289,18 +290,19 @@ class HospitalDaysResult:
                         n_readmitted=sum(self.readmitted)))
         c = self.peer_worker
         if c is not None:
+            ids: list[tuple[str, str, float, tuple[float, float], float, float, int | None]]
             ids = [(self.arms.treated, "mean", self.mean[0], c.mean_ci, c.mean_se, np.nan, 0),
                    (self.arms.treated, "median", self.median[0], c.median_ci, c.median_se,
                     np.nan, 0),
                    (self.arms.contrast, "mean_difference", self.difference, c.difference_ci,
                     c.difference_se, c.p_value, None)]
-            for contrast, et, est, ci, se, p, i in ids:
-                n, k = ((self.n[i], self.readmitted[i]) if i is not None
+            for contrast, et, est, ci, se, p, which in ids:
+                n, k = ((self.n[which], self.readmitted[which]) if which is not None
                         else (sum(self.n), sum(self.readmitted)))
-                extra = {"n_boot": self.n_boot} if i is None else {}
+                extra = {"n_boot": self.n_boot} if which is None else {}
                 extra["n_readmitted"] = k
                 if c.n_units:  # treated units, plus the control participants for the difference
-                    extra["n_clusters"] = c.n_units + (self.n[1] if i is None else 0)
+                    extra["n_clusters"] = c.n_units + (self.n[1] if which is None else 0)
                 if c.reason:
                     rows.append(not_estimable_row(self.analysis, self.outcome, contrast, et,
                                                   c.reason, n, clustering=PEER_WORKER,

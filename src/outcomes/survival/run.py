@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ CLUSTER = "CLUSTER"
 NUMERICAL_FAILURES = (np.linalg.LinAlgError, ArithmeticError, RuntimeError, ConvergenceError)
 
 
-def attempt(fit: Callable[[], object], rows: list[dict], name: str):
+def attempt(fit: Callable[..., object], rows: list[dict], name: str):
     """``fit()``, or a :class:`NotEstimableResult` with ``rows`` when it raises
     :class:`NotEstimable` (the reason kept) or, as the logged backstop, a numerical error."""
     try:
@@ -115,7 +116,7 @@ def primary_outcome(adtte: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan,
     km = strategy == "hypothetical_km"  # no conditional OR, no ICC, one clustered risk
     out = []
     for cl in (NONE, PEER_WORKER):
-        ex = dict(clustering=cl, strategy=strategy, horizon=horizon)
+        ex: dict[str, Any] = dict(clustering=cl, strategy=strategy, horizon=horizon)
         nested = cl == PEER_WORKER
         out.append(attempt(
             lambda nested=nested: readmission_within(
@@ -131,6 +132,23 @@ def primary_outcome(adtte: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan,
                if nested and not km else []),
             f"the {analysis.replace('_', ' ')} analysis ({strategy}, {cl})"))
     return out
+
+
+def primary_label(plan: AnalysisPlan) -> str:
+    """The ``outcome`` of the primary analysis's rows: READMIT within the follow-up."""
+    return f"READMIT within {int(float(plan.followup_days))} days"
+
+
+def primary_analysis(adsl: pd.DataFrame, adtte: pd.DataFrame, plan: AnalysisPlan) -> pd.DataFrame:
+    """The primary analysis alone: the rows of :func:`run_survival`'s table whose analysis
+    is ``primary`` (the plan's primary strategy, naive and clustered), the same values,
+    without the other survival analyses (a simulation study of the primary outcome)."""
+    arms = Arms(plan.treated_arm, plan.control_arm)
+    ns, _ = arm_counts(adtte, "READMIT", adsl, arms)
+    adsl = adsl.assign(CLUSTER=cluster_ids(adsl, plan.treated_arm))
+    rows = primary_outcome(adtte, adsl, plan, arms, "primary", plan.primary_strategy,
+                           primary_label(plan), ns)
+    return with_estimands(results_table(rows), SURVIVAL, plan.estimands)
 
 
 @dataclass(frozen=True)
@@ -163,7 +181,7 @@ def run_survival(
     cox_cov = tuple(s["cox_covariates"])
     c = arms.contrast
     ns, es = arm_counts(adtte, "READMIT", adsl, arms)
-    primary = f"READMIT within {int(horizon)} days"
+    primary = primary_label(plan)
     adsl = adsl.assign(CLUSTER=cluster_ids(adsl, plan.treated_arm))
     results: list = primary_outcome(adtte, adsl, plan, arms, "primary", plan.primary_strategy,
                                     primary, ns)

@@ -84,7 +84,7 @@ def results_table(results: Iterable, *, drop_checks: bool = False) -> pd.DataFra
     ``design_effect`` (:func:`design_effects`) and ``n_clusters`` come last before the
     status.
     """
-    frames = []
+    frames: list[pd.DataFrame] = []
     for r in results:
         if isinstance(r, tuple | list):
             frames.extend(x.to_frame() for x in r)

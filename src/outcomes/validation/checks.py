@@ -42,7 +42,7 @@ class TableState:
     text: dict[str, pa.Array]  # whitespace-stripped text of each column read
     lines: np.ndarray
     item_columns: list[str] = field(default_factory=list)
-    quarantine: np.ndarray | None = None
+    quarantine: np.ndarray = field(init=False)  # rows to quarantine, all False at first
     data_cut: np.datetime64 | None = None  # datetime64[s]; None: not given
     pcode: np.ndarray | None = None
     """Child tables: position of each row's participant_id among participants.csv's rows
@@ -52,8 +52,7 @@ class TableState:
     ids not in participants.csv (-1 when empty)."""
 
     def __post_init__(self) -> None:
-        if self.quarantine is None:
-            self.quarantine = np.zeros(len(self.df), dtype=bool)
+        self.quarantine = np.zeros(len(self.df), dtype=bool)
 
 
 def _positions(mask) -> np.ndarray:
@@ -147,6 +146,7 @@ def _duplicate_hits(s: TableState, rule_id: str, column: str, key: tuple[str, ..
 
 
 def participant_groups(state: TableState, n_participant_rows: int) -> np.ndarray:
+    assert state.pcode is not None  # a child table's, set before its checks
     codes = state.pcode.copy()
     pid = state.text["participant_id"]
     unknown = (codes < 0) & ~pid.is_null().to_numpy(zero_copy_only=False)
@@ -174,6 +174,7 @@ def par_002(s: TableState) -> list[Hits]:
 def qst_003(s: TableState) -> list[Hits]:
     visit = pc.index_in(s.text["visit"], value_set=pa.array(list(VISITS)))
     vcode = visit.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    assert s.pgroup is not None
     key = key_codes(s.pgroup, vcode)
     dup = duplicated_keys(key)
     return [_duplicate_hits(s, "QST-003", "visit", ("participant_id", "visit"), dup, key)]
@@ -196,6 +197,7 @@ def adm_003(s: TableState) -> list[Hits]:
 def adm_008(s: TableState) -> list[Hits]:
     """Overlapping admissions of one participant: the later one and the one it overlaps."""
     df = s.df
+    assert s.pgroup is not None
     ok = ~s.quarantine & (s.pgroup >= 0) & df["admission_date"].notna().to_numpy()
     sub = np.flatnonzero(ok)
     if len(sub) < 2:
@@ -250,6 +252,7 @@ def adm_008(s: TableState) -> list[Hits]:
 def pct_006(s: TableState) -> list[Hits]:
     date = s.df["contact_date"]
     day = np.where(date.isna().to_numpy(), -1, _days(date) + (1 << 19))
+    assert s.pgroup is not None
     dup = duplicated_keys(s.pgroup, day)  # (participant, date) unique: no duplicate contact
     if not dup.any():
         return [Hits("PCT-006", s.name, _positions(dup), "contact_date")]
@@ -310,6 +313,7 @@ class CrossContext:
     def lookup(self, state: TableState) -> np.ndarray:
         """Row of each child row's participant among usable participants (-1: none)."""
         code = state.pcode
+        assert code is not None
         out = np.full(len(code), -1, dtype=np.int64)
         known = code >= 0
         out[known] = self.used_pos[code[known]]
@@ -320,6 +324,7 @@ def xtb_001_002(ctx: CrossContext) -> list[Hits]:
     out = []
     for name, s in ctx.children.items():
         present = ~s.text["participant_id"].is_null().to_numpy(zero_copy_only=False)
+        assert s.pcode is not None
         in_file = s.pcode >= 0
         cascaded = in_file & (ctx.lookup(s) < 0)
         unknown = present & ~in_file

@@ -134,7 +134,7 @@ def _check_arms(arms) -> tuple[str, str]:
     arms = tuple(str(a) for a in arms)
     if len(arms) != 2 or arms[0] == arms[1] or not all(arms):
         raise ConfigError(f"arms: two different non-empty arm codes are needed, got {arms!r}")
-    return arms  # type: ignore[return-value]
+    return arms
 
 
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -213,7 +213,7 @@ def validate_texts(
         raise UnreadableFile(TABLE_FILES[missing[0]], "no such table in memory", table=missing[0])
 
     def read() -> dict[str, RawTable]:
-        return {t: read_bytes(texts[t] if isinstance(texts[t], bytes) else texts[t].encode("utf-8"),
+        return {t: read_bytes(v if isinstance(v := texts[t], bytes) else v.encode("utf-8"),
                               t, REQUIRED_COLUMNS[t], TABLE_FILES[t]) for t in TABLES}
 
     return _validate(read, explanations, arms, registry, data_cut)
@@ -294,8 +294,8 @@ class _Validation(FindingsAssembly):
                 cols = inst.item_columns()
                 have = [c in header for c in cols]
                 if any(have) and not all(have):
-                    for c, h in zip(cols, have, strict=True):
-                        if not h:
+                    for c, has in zip(cols, have, strict=True):
+                        if not has:
                             self.file_finding(
                                 "QST-008", table, c,
                                 message=f"instrument {inst.key} has only some of its item columns: "

@@ -17,9 +17,9 @@ import pyarrow as pa_
 
 from outcomes.spreadsheet import neutralise_values
 from outcomes.validation.catalogue import build_catalogue
-from outcomes.validation.checks import TableState
+from outcomes.validation.checks import Hits, TableState
 from outcomes.validation.convert import as_array
-from outcomes.validation.reader import UnreadableFile
+from outcomes.validation.reader import RawTable, UnreadableFile
 from outcomes.validation.rules import TABLES, Rule
 from outcomes.validation.structure import malformed_messages
 
@@ -104,6 +104,12 @@ class FindingsAssembly:
     """Mixin of the engine's validation (``raws``, ``states``, ``hits``, ``file_rows``,
     ``catalogue``): the findings listing and the output frames."""
 
+    raws: dict[str, RawTable]
+    states: dict[str, TableState]
+    hits: list[Hits]
+    file_rows: list[dict]
+    catalogue: dict[str, Rule]
+
     def _take_text(self, state: TableState, col: str, pos: np.ndarray) -> np.ndarray:
         arr = state.text.get(col)
         if arr is None:
@@ -150,9 +156,9 @@ class FindingsAssembly:
             state = self.states[h.table]
             rule = self.catalogue[h.rule_id]
             pos = np.asarray(h.pos, dtype=np.int64)
-            keys = [self._take_text(state, k, pos) for k in KEY_COLUMNS[h.table]]
-            key = keys[0].astype(object)
-            for k in keys[1:]:
+            texts = [self._take_text(state, k, pos) for k in KEY_COLUMNS[h.table]]
+            key = texts[0].astype(object)
+            for k in texts[1:]:
                 key = key + "|" + k
             if h.detail is not None:
                 message = (rule.message + ": " + h.detail.astype(str)).to_numpy(dtype=object)

@@ -430,10 +430,10 @@ def _read_with_csv_module(body: bytes, header: list[str], table: str, display: s
             break
         except csv.Error as exc:
             if "unexpected end of data" in str(exc):
-                problem = f'unbalanced double quote: the quoted field of the record starting at line {start} is never closed'
+                message = f'unbalanced double quote: the quoted field of the record starting at line {start} is never closed'
             else:
-                problem = f"malformed CSV: {exc} (record starting at line {start})"
-            raise UnreadableFile(display, problem, table=table, line=start) from None
+                message = f"malformed CSV: {exc} (record starting at line {start})"
+            raise UnreadableFile(display, message, table=table, line=start) from None
         last = reader.line_num
         if first:
             first = False
