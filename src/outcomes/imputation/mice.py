@@ -311,22 +311,47 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int,
     return order[near[np.arange(len(yhat_mis)), rng.integers(k, size=len(yhat_mis))]]
 
 
+#: From this many rows of a group on, :func:`_gather` takes the rows column by column.
+COLUMNWISE_ROWS = 8192
+
+
 def _gather(w: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``[1, w[rows][:, cols]]`` as a C-ordered array (the layout, hence the bits of every
     product, of ``np.column_stack``) from a Fortran-ordered ``w``, where the columns are
-    contiguous: 3-4 times faster than slicing a C-ordered matrix."""
+    contiguous. A large group's rows are taken column by column into a (cols × rows)
+    buffer (contiguous reads and writes), then copied transposed once: ``w[:, cols][rows]``
+    copies every row of the columns first, three passes over memory where one suffices (at
+    n = 100,000 the gathers were half of the chained equations' CPU). A small group's
+    columns stay in the caches, and there one call costs less than one per column."""
     out = np.empty((len(rows), len(cols) + 1))
     out[:, 0] = 1.0
-    out[:, 1:] = w[:, cols][rows]
+    if w.shape[0] < COLUMNWISE_ROWS:
+        out[:, 1:] = w[:, cols][rows]
+        return out
+    t = np.empty((len(cols), len(rows)))
+    for k, c in enumerate(cols):
+        np.take(w[:, c], rows, out=t[k], mode="clip")  # rows are in range: clip never acts
+    out[:, 1:] = t.T
     return out
 
 
-def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
-           preds_of: dict[int, np.ndarray], settings: ImputationSettings,
-           rng: np.random.Generator) -> None:
-    """Run the chained equations on one group's rows ``z`` in place (δ after every draw
-    when ``settings.delta_mode`` is ``post``), column j predicted by ``preds_of[j]``
-    (:func:`group_predictors`)."""
+@dataclass(frozen=True)
+class _Chain:
+    """One group's chained equations as every imputation starts them: ``start`` the group's
+    rows (Fortran-ordered, :func:`_gather`) with the not-due cells filled and the cells to
+    impute NaN; ``steps`` per imputed column j, in visiting order: (j, observed rows, rows
+    to impute, predictors, δ of those rows or None)."""
+
+    start: np.ndarray
+    steps: tuple[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None], ...]
+
+
+def _chain_of(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
+              preds_of: dict[int, np.ndarray], settings: ImputationSettings) -> _Chain:
+    """The :class:`_Chain` of one group's rows ``z`` (changed in place), column j predicted
+    by ``preds_of[j]`` (:func:`group_predictors`), δ after every draw when
+    ``settings.delta_mode`` is ``post``. It depends on the data only, so it is built once
+    for all m imputations."""
     post = settings.delta if settings.delta_mode == "post" else {}
     observed = ~np.isnan(z)
     _fill_not_due(z, todo)
@@ -338,13 +363,20 @@ def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
         ry = np.flatnonzero(observed[:, j])
         shift = delta_of(post, model.names[j], arm[wy])
         steps.append((j, ry, wy, preds_of[j], shift if shift.any() else None))
-    for j, ry, wy, _, delta in steps:  # starting values: draws from the observed values
-        z[wy, j] = rng.choice(z[ry, j], size=len(wy), replace=True)
+    return _Chain(np.asfortranarray(z), tuple(steps))
+
+
+def _run_chain(chain: _Chain, settings: ImputationSettings,
+               rng: np.random.Generator) -> np.ndarray:
+    """One imputation of a group: its rows (Fortran-ordered) after ``settings.iterations``
+    sweeps of the chained equations, started from draws of the observed values."""
+    w = chain.start.copy(order="F")
+    for j, ry, wy, _, delta in chain.steps:  # starting values: draws from the observed values
+        w[wy, j] = rng.choice(w[ry, j], size=len(wy), replace=True)
         if delta is not None:
-            z[wy, j] += delta
-    w = np.asfortranarray(z)  # the same numbers, column by column (:func:`_gather`)
+            w[wy, j] += delta
     for _ in range(settings.iterations):
-        for j, ry, wy, preds, delta in steps:
+        for j, ry, wy, preds, delta in chain.steps:
             yo = w[ry, j]
             xo = _gather(w, ry, preds)
             xtx, xty = xo.T @ xo, xo.T @ yo  # shared by remove_lindep and the draw
@@ -358,7 +390,7 @@ def _chain(z: np.ndarray, todo: np.ndarray, arm: np.ndarray, model: Design,
             else:
                 new = yo[pmm_match(xo @ coef, xm @ beta, settings.donors, rng)]
             w[wy, j] = new if delta is None else new + delta
-    z[...] = w
+    return w
 
 
 def imputed_cells(frame: ImputationFrame, model: Design
@@ -402,14 +434,13 @@ def impute(frame: ImputationFrame, settings: ImputationSettings,
     values = {c: np.empty((settings.m, int(imputed[c].sum()))) for c in out_cols}
     col_of = {name: j for j, name in enumerate(model.names)}
     preds = {label: group_predictors(model, label, settings) for label, _ in model.groups}
+    chains = [(rows, _chain_of(model.values[rows], model.todo[rows], model.row_arm[rows], model,
+                               preds[label], settings)) for label, rows in model.groups]
     for i in range(1, settings.m + 1):
         rng = imputation_rng(seed, i)
         z = model.values.copy()
-        for label, rows in model.groups:
-            zg = z[rows]
-            _chain(zg, model.todo[rows], model.row_arm[rows], model, preds[label], settings,
-                   rng)
-            z[rows] = zg
+        for rows, chain in chains:
+            z[rows] = _run_chain(chain, settings, rng)
         if settings.delta_mode == "final":
             for col in sorted({c for c, _ in settings.delta if c in col_of}):
                 todo = model.todo[:, col_of[col]]
