@@ -1,12 +1,15 @@
-"""The report's tables and figures as files (outcomes.report.export), on the shared
-bundled run's report (``bundled_run``; no run of its own)."""
+"""The report's tables and figures as files (outcomes.report.export) and the report in
+headless Chromium at desktop width and in print preview (scripts/report_screenshots.py),
+on the shared bundled run's report (``bundled_run``; no run of its own)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import io
 import json
 import re
+import sys
 from pathlib import Path
 
 import docx
@@ -14,6 +17,7 @@ import lxml.html
 import pandas as pd
 import pytest
 from PIL import Image
+from test_report import chrome
 
 from outcomes.report import export
 from outcomes.report.export import (
@@ -28,6 +32,15 @@ from outcomes.report.export import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location(
+        "report_screenshots", ROOT / "scripts" / "report_screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +146,34 @@ def test_figures_and_tables_read_back_match_the_page(report):
     _, html = report
     assert len(read_figures(html)) == html.count("<figcaption>")
     assert len(read_tables(html)) == html.count("<caption>")
+
+
+def test_sections_in_headless_chromium_desktop_and_print(report, tmp_path):
+    out, html = report
+    shots = _script()
+    ids = lxml.html.fromstring(html).xpath("//section/@id")
+    driver = chrome(tmp_path, width=shots.DESKTOP_WIDTH)
+    try:
+        got = shots.check_report(driver, out / "index.html", save=tmp_path / "shots", scale=0.5,
+                                 max_height=shots.HEIGHT)  # the first screen of each
+        assert got.problems == []
+        assert got.sections == {"desktop": ids, "print": ids}
+        assert sorted(p.name for p in got.saved) == sorted(
+            f"{m}_{i}.png" for m in ("desktop", "print") for i in ids)
+        for p in got.saved:
+            w, h = Image.open(p).size
+            assert 10 < h <= shots.HEIGHT / 2 + 1 and w <= (
+                shots.DESKTOP_WIDTH if p.name.startswith("desktop") else shots.PRINT_WIDTH) / 2 + 1, \
+                (p.name, w, h)
+        # the checks can fail: a figure and a table wider than the page, a page wider than
+        # the window
+        wide = (html.replace('class="figure-svg"', 'class="figure-svg" style="min-width:2000px"', 1)
+                .replace("<table", '<table style="min-width:2000px"', 1)
+                .replace("<body>", '<body><div style="width:2000px;height:1px"></div>', 1))
+        (tmp_path / "wide.html").write_text(wide, encoding="utf-8")
+        bad = shots.check_report(driver, tmp_path / "wide.html")
+    finally:
+        driver.quit()
+    assert any(p.startswith("desktop: the page is") for p in bad.problems), bad.problems
+    assert any(p.startswith("print: svg") for p in bad.problems), bad.problems
+    assert any(p.startswith("print: table") for p in bad.problems), bad.problems
