@@ -182,8 +182,11 @@ def standalone_svg(inline: str) -> str:
     """An SVG file from the report's inline markup: namespace, size in points (from the
     natural width the page caps it at) and, for the diagrams, their style sheet."""
     root = _SVG_ROOT.search(inline)
+    box = re.search(r'viewBox="([^"]+)"', root.group(0)) if root else None
+    if root is None or box is None:
+        raise ValueError("a figure of the report without an <svg viewBox=...> element")
     tag = root.group(0)
-    vb = [float(x) for x in re.search(r'viewBox="([^"]+)"', tag).group(1).replace(",", " ").split()]
+    vb = [float(x) for x in box.group(1).replace(",", " ").split()]
     mw = re.search(r"max-width:\s*([0-9.]+)px", tag)
     width_px = float(mw.group(1)) if mw else vb[2]
     height_px = width_px * vb[3] / vb[2]
