@@ -88,11 +88,8 @@ def make_report_run(root: Path) -> dict:
     record = build_provenance(sorted(DATA.glob("*.csv")), json.loads(plan.read_text()),
                               {"analysis_seed": 20261122}, now=RUN_TIME, repo_dir=ROOT)
     write_provenance(record, res / "provenance.json")
-    # the HTML only: the exported tables and figures are tested on the bundled run's
-    # (tests/test_report_export.py)
-    _cli("report", "--results", str(res), "--no-export")
-    _cli("report", "--results", str(bare), "--out", str(bare / "report" / "index.html"),
-         "--no-export")
+    _cli("report", "--results", str(res))
+    _cli("report", "--results", str(bare), "--out", str(bare / "report" / "index.html"))
     return {"full": res, "bare": bare,
             "html": (res / "report" / "index.html").read_text(encoding="utf-8"),
             "bare_html": (bare / "report" / "index.html").read_text(encoding="utf-8")}

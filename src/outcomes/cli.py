@@ -219,7 +219,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     results = Path(args.results)
     out = Path(args.out) if args.out else results / "report" / "index.html"
     path = write_report(results, out, plan=args.plan, provenance=args.provenance,
-                        export=not args.no_export)
+                        export=args.export)
     print(f"report: wrote {path}")
     return 0
 
@@ -482,8 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--provenance", default=None, help="provenance record (default: RESULTS/provenance.json if present)"
     )
-    p.add_argument("--no-export", action="store_true",
-                   help="write only the HTML, not its tables (CSV, Word) and figures (SVG, PNG) beside it")
+    p.add_argument("--export", action="store_true",
+                   help="also write the report's tables (CSV, Word) and figures (SVG, PNG) beside it")
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("provenance", help="write provenance.json (checksums, plan, seeds, versions)")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")

@@ -81,4 +81,5 @@ rule report:
         cli=OUTCOMES,
         results=lambda wildcards, input: Path(input.plan).parent,
     shell:
-        "{params.cli} report --results {params.results:q} --out {output.html:q} > {log:q} 2>&1"
+        "{params.cli} report --results {params.results:q} --out {output.html:q} --export"
+        " > {log:q} 2>&1"

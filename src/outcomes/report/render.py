@@ -336,7 +336,7 @@ def check_privacy(html: str, inp: ReportInputs) -> None:
 
 def write_report(results_dir: str | Path, out: str | Path | None = None, *,
                  plan: str | Path | None = None, provenance: str | Path | None = None,
-                 export: bool = True) -> Path:
+                 export: bool = False) -> Path:
     """Render ``results_dir`` into ``out`` (default ``<results_dir>/report/index.html``) and,
     with ``export``, its tables and figures as files beside it (:mod:`.export`)."""
     inp = load_inputs(results_dir, plan=plan, provenance=provenance)
