@@ -227,7 +227,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     results = Path(args.results)
     out = Path(args.out) if args.out else results / "report" / "index.html"
-    path = write_report(results, out, plan=args.plan, provenance=args.provenance)
+    path = write_report(results, out, plan=args.plan, provenance=args.provenance,
+                        export=args.export)
     print(f"report: wrote {path}")
     return 0
 
@@ -532,6 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--provenance", default=None, help="provenance record (default: RESULTS/provenance.json if present)"
     )
+    p.add_argument("--export", action="store_true",
+                   help="also write the report's tables (CSV, Word) and figures (SVG, PNG) beside it")
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("provenance", help="write provenance.json (checksums, plan, seeds, versions)")
     p.add_argument("--plan", required=True, help="analysis plan (plan.json)")

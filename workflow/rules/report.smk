@@ -31,7 +31,8 @@ rule provenance:
 
 
 rule report:
-    """The self-contained trial report (results/report/index.html), rendered, not recomputed."""
+    """The self-contained trial report (results/report/index.html), rendered, not recomputed,
+    with its tables (CSV, Word) and figures (SVG, PNG) as files beside it."""
     input:
         plan=rules.analysis_plan.output.plan,
         adam=rules.derive_adam.output.adam,
@@ -59,6 +60,11 @@ rule report:
             caption="../report/trial_report.rst",
             category="Trial report",
         ),
+        # the report's tables and figures as files (docs/report.md, "Export")
+        tables=directory(f"{RESULTS}/report/tables"),
+        figures=directory(f"{RESULTS}/report/figures"),
+        docx=f"{RESULTS}/report/report_tables.docx",
+        contents=f"{RESULTS}/report/contents.tsv",
     log:
         f"{RESULTS}/logs/report.log",
     benchmark:
@@ -71,4 +77,5 @@ rule report:
         cli=OUTCOMES,
         results=lambda wildcards, input: Path(input.plan).parent,
     shell:
-        "{params.cli} report --results {params.results:q} --out {output.html:q} > {log:q} 2>&1"
+        "{params.cli} report --results {params.results:q} --out {output.html:q} --export"
+        " > {log:q} 2>&1"

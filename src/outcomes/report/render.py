@@ -7,6 +7,7 @@ the run is the one recorded in ``provenance.json``).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -40,6 +41,7 @@ from . import (
     sensitivity,
     standardised,
 )
+from .export import number_captions, write_exports
 from .inputs import ReportInputs, load_inputs
 from .svg import DIAGRAM_CSS
 
@@ -265,7 +267,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
 def render_report(inp: ReportInputs) -> str:
     env = _env()
     env.filters["scale"] = _scale
-    html = env.get_template("report.html.j2").render(**context(inp))
+    html = number_captions(env.get_template("report.html.j2").render(**context(inp)))
     check_privacy(html, inp)
     return html
 
@@ -334,11 +336,24 @@ def check_privacy(html: str, inp: ReportInputs) -> None:
 
 
 def write_report(results_dir: str | Path, out: str | Path | None = None, *,
-                 plan: str | Path | None = None, provenance: str | Path | None = None) -> Path:
-    """Render ``results_dir`` into ``out`` (default ``<results_dir>/report/index.html``)."""
+                 plan: str | Path | None = None, provenance: str | Path | None = None,
+                 export: bool = False) -> Path:
+    """Render ``results_dir`` into ``out`` (default ``<results_dir>/report/index.html``) and,
+    with ``export``, its tables and figures as files beside it (:mod:`.export`)."""
     inp = load_inputs(results_dir, plan=plan, provenance=provenance)
     html = render_report(inp)
     out = Path(out) if out is not None else Path(results_dir) / "report" / "index.html"
     from outcomes.atomic import write_text
 
+    if export:
+        write_exports(html, out.parent, when=_run_time(inp))
     return write_text(out, html)
+
+
+def _run_time(inp: ReportInputs) -> dt.datetime | None:
+    """When the run happened (provenance.json), to date the Word file; None if unrecorded."""
+    stamp = (inp.provenance or {}).get("timestamp_utc")
+    try:
+        return dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
+    except ValueError:
+        return None
