@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from outcomes.clustering import NONE, PEER_WORKER, WORKER_PREFIX, cluster_ids
+from outcomes.labels import arm_label
 
 from . import fmt
-from .estimates import VISITS, Estimate, arm_label, count, estimate
+from .estimates import VISITS, Estimate, count, estimate
 from .fmt import Num
 from .inputs import ReportInputs, Table
 

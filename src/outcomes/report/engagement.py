@@ -19,12 +19,13 @@ import pandas as pd
 
 from outcomes.cace.comparisons import AS_TREATED, PER_PROTOCOL
 from outcomes.cace.engagement import CONTACT_VARIABLES
+from outcomes.labels import arm_label
 from outcomes.plan import ReceiptDefinition
 from outcomes.survival.tables import KEY
 
 from . import fmt
 from .design import designs, twins
-from .estimates import PRIMARY_SCORE_ORDER, VISITS, Estimate, arm_label, count, estimate
+from .estimates import PRIMARY_SCORE_ORDER, VISITS, Estimate, count, estimate
 from .fmt import Num
 from .inputs import ReportInputs, Table
 from .questionnaires import ROW_KEY, analysis_label, main_analysis, registry_info, score_order

@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from outcomes.labels import arm_label
+
 from . import fmt
 from .design import designs, twin_index
 from .estimates import (
     EFFECT_LABELS,
     MECHANISMS,
     Estimate,
-    arm_label,
     count,
     estimate,
 )

@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from outcomes.labels import arm_label
+
 from . import fmt
 from .design import designs, row_design
 from .estimates import (
     DOWNSTREAM_SCORES,
     PRIMARY_SCORE_ORDER,
     VISITS,
-    arm_label,
     code_label,
     count,
 )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from outcomes.labels import arm_label, variable_words, words
 from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
@@ -16,7 +17,6 @@ from .estimates import (
     ANALYSIS_TITLES,
     TYPE_LABELS,
     Estimate,
-    arm_label,
     estimate,
 )
 from .inputs import ReportInputs
@@ -44,6 +44,14 @@ class Block:
     notes: list[str] = field(default_factory=list)
 
 
+def check_label(contrast: str) -> str:
+    """A model check's row label in words ("PH test (km transform): DETINDFL" ->
+    "Proportional hazards test (Kaplan–Meier time transform): detention during ...")."""
+    text = contrast.replace("PH test (km transform)",
+                            "Proportional hazards test (Kaplan–Meier time transform)")
+    return words(text.replace("PH test", "Proportional hazards test"))
+
+
 def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
     """The rows of one analysis: those of the design shown first (report.design), each with
     its twin of the other design beside it (``Estimate.other``). The ICC row is in the
@@ -68,7 +76,7 @@ def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
         contrast, et, outcome = r.at[i, "contrast"], r.at[i, "estimate_type"], r.at[i, "outcome"]
         label = TYPE_LABELS.get(et, et.replace("_", " "))
         if multi_outcome:
-            label = f"{outcome}: {label}"
+            label = f"{words(outcome).capitalize()}: {label[0].lower()}{label[1:]}"
         if contrast in arms:
             key = (outcome, et)
             if key not in seen:
@@ -78,7 +86,7 @@ def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
         elif " vs " in contrast:
             effects.append(shown(i, label))
         else:
-            checks.append(shown(i, f"{contrast}"))
+            checks.append(shown(i, check_label(contrast)))
     for row in by_arm_rows:
         row["cells"] = [row["cells"][a] for a in arms]
     by_arm = ArmTable([arm_label(a) for a in arms], by_arm_rows) if by_arm_rows else None
@@ -122,14 +130,14 @@ def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
         else:
             b.notes.append(f"Figure figures/{name}.svg not found.")
         b.notes.append(
-            f"Cox model stratified by {', '.join(s['strata'])} and adjusted for "
-            f"{', '.join(s['cox_covariates'])} (Efron ties); log-rank stratified by "
-            f"{', '.join(s['strata'])}; RMST to {tau} days (Kaplan–Meier based). A median "
+            f"Cox model stratified by {variable_words(s['strata'])} and adjusted for "
+            f"{variable_words(s['cox_covariates'])} (Efron ties); log-rank stratified by "
+            f"{variable_words(s['strata'])}; RMST to {tau} days (Kaplan–Meier based). A median "
             "'not reached' means fewer than half had the event.")
     add_competing_figure(out["competing"], inp)
     for b in out["primary"]:
         b.notes.append(
-            f"Logistic regression adjusted for {', '.join(s['primary_covariates'])}; risks by "
+            f"Logistic regression adjusted for {variable_words(s['primary_covariates'])}; risks by "
             "standardisation over all randomised participants; strategy for intercurrent "
             f"events: {s['primary_strategy'].replace('_', ' ')}.")
     return out

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from outcomes.labels import arm_label
 from outcomes.survival import STRATEGY_LABELS
 from outcomes.survival.plots import forest, split_not_estimable
 from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
 from .design import designs, twins
-from .estimates import Estimate, arm_label, estimate
+from .estimates import Estimate, estimate
 from .inputs import ReportInputs
 
 PRIMARY = "primary"

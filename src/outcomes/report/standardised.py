@@ -18,15 +18,6 @@ from .questionnaires import MI_ANALYSIS, main_analysis, registry_info, score_ord
 XLABEL = "Hedges' g (adjusted mean difference / pooled SD), peer support - usual care"
 
 
-def stratifier_words(stratifiers) -> str:
-    """The plan's stratifiers in words ("site and diagnosis group")."""
-    from .missing_data import PREDICTOR_WORDS
-
-    words = [PREDICTOR_WORDS.get(s, s) for s in stratifiers]
-    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else \
-        (words[0] if words else "nothing")
-
-
 def hedges_table(inp: ReportInputs) -> pd.DataFrame:
     """The ``hedges_g`` rows of the main analysis and the design shown, labelled
     "PARAMCD visit" (direction of the score beside it), in section 6's order."""

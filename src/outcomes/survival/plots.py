@@ -19,6 +19,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
+import matplotlib.transforms
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -129,10 +130,31 @@ def _label(r) -> str:
     return f"{r['analysis']}: {r['outcome']} ({r['estimate_type'].replace('_', ' ')}{extra})"
 
 
+def effect_text(estimate_type: str, est, lo, hi, p=None, analysis: str = "") -> str:
+    """An effect as the report's tables show it (:mod:`outcomes.report.fmt`: decimals of the
+    estimate type, percentage points, true minus signs, "a to b"), with its p-value."""
+    from outcomes.report import fmt  # at call time: the report's package imports this one
+
+    decimals, scale, suffix = fmt.style(estimate_type, analysis)
+    ci = (f" ({fmt.number(lo, decimals, scale=scale)} to {fmt.number(hi, decimals, scale=scale)})"
+          if not (fmt.is_missing(lo) and fmt.is_missing(hi)) else "")
+    ptxt = "" if fmt.is_missing(p) else f"  p = {fmt.p_value(p)}".replace("= <", "< ")
+    return f"{fmt.number(est, decimals, scale=scale)}{suffix}{ci}{ptxt}"
+
+
+def _favours(ax, ref: float, texts: tuple[str, str]) -> None:
+    """``texts`` (left, right of the reference line) above the panel, with arrows."""
+    blend = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    ax.text(ref, 1.01, f"\u2190 {texts[0]}  ", transform=blend, ha="right", va="bottom",
+            fontsize=8, color="0.25")
+    ax.text(ref, 1.01, f"  {texts[1]} \u2192", transform=blend, ha="left", va="bottom",
+            fontsize=8, color="0.25")
+
+
 def forest(table: pd.DataFrame, path, *, title: str | None = None,
            types: Sequence[str] | None = None, panel: str | None = None,
            xlabels: dict | None = None, label: str | None = None,
-           highlight: str | None = None) -> Path:
+           highlight: str | None = None, favours: dict | None = None) -> Path:
     """Forest plot of the between-arm effects of a results table, one row per effect with
     its estimate, CI and p-value written at the right, in up to three panels with their own
     axis: ratios (log axis, reference 1), differences of probabilities, and differences in
@@ -145,6 +167,10 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
     ``panel``, every row of the table is plotted whatever its ``estimate_type``.
     ``highlight`` names a boolean column: its true rows (e.g. the primary analysis among
     its sensitivity analyses) are drawn in colour with a larger marker and a bold label.
+    ``favours`` maps a panel to the (left, right) words written either side of its
+    reference line (e.g. "favours peer support", "favours usual care"). Differences of
+    probabilities are drawn in percentage points, and every number is written as the
+    report's tables write it (:func:`effect_text`).
 
     Rows that are not estimable (``status`` column, or no finite estimate and CI) are left
     out and listed under the plot with their reason; with none left the figure says so.
@@ -185,6 +211,9 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             p = p.reset_index(drop=True)
             yy = np.arange(len(p))[::-1]
             est, lo, hi = (p[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
+            points = p["estimate_type"].isin(PROBABILITY_DIFFERENCES).all()
+            if points:  # as the tables: percentage points
+                est, lo, hi = est * 100, lo * 100, hi * 100
             inside = (lo <= est) & (est <= hi)
             hl = (p[highlight].to_numpy(bool) if highlight is not None
                   else np.zeros(len(p), bool))
@@ -214,16 +243,22 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
                 if bold:
                     tick.set_fontweight("bold")
             ax.set_ylim(-1, len(p))
-            for y0, e, l0, h0, pv in zip(yy, est, lo, hi, p["p_value"], strict=True):
-                ptxt = "" if not np.isfinite(pv) else (f"  p={pv:.3f}" if pv >= 0.001 else
-                                                       "  p<0.001")
-                ax.annotate(f"{e:.3g} ({l0:.3g}, {h0:.3g}){ptxt}", (1.01, y0),
-                            xycoords=("axes fraction", "data"), va="center", fontsize=8)
+            analyses = p["analysis"] if "analysis" in p else pd.Series("", index=p.index)
+            for y0, (_, r), a in zip(yy, p.iterrows(), analyses, strict=True):
+                ax.annotate(effect_text(r["estimate_type"], r["estimate"], r["ci_low"],
+                                        r["ci_high"], r.get("p_value"), str(a)),
+                            (1.01, y0), xycoords=("axes fraction", "data"), va="center",
+                            fontsize=8)
+            if favours and key in favours:
+                _favours(ax, 1.0 if kind == "ratio" else 0.0, favours[key])
             ax.spines[["top", "right"]].set_visible(False)
         if title:
-            axes[0, 0].set_title(title)
+            axes[0, 0].set_title(title, pad=16 if favours else 6)
         # panels by column can be tall: keep the gap between them about 0.85 inch
-        hspace = 0.6 if panel is None else min(0.6, 0.85 / (0.32 * float(np.mean(heights))))
+        # (1.2 inch with the favours words above each panel)
+        gap = 1.2 if favours else 0.85
+        hspace = 0.6 if panel is None else min(0.6 + 0.3 * bool(favours),
+                                               gap / (0.32 * float(np.mean(heights))))
         fig.subplots_adjust(hspace=hspace)
         if excluded:
             _note_excluded(fig, excluded)
