@@ -30,3 +30,25 @@ def test_words_replace_codes_in_outcome_strings():
     assert words("PH test: DETINDFL") == "PH test: detention during the index admission"
     assert words("WAISRMN") == "WAI-SR total item mean"
     assert words("no codes here") == "no codes here"
+
+
+def test_figure_notes_use_the_tables_formatter():
+    import pandas as pd
+
+    from outcomes.survival.plots import effect_text
+    from outcomes.survival.run import hazard_ratio_note
+
+    assert effect_text("hazard_ratio", 0.7312, 0.571, 0.9366, 0.0149) == \
+        "0.73 (0.57 to 0.94)  p = 0.015"
+    assert effect_text("risk_difference", -0.0991, -0.178, -0.002, 0.0004) == \
+        "\u22129.9 (\u221217.8 to \u22120.2)  p < 0.001"
+    t = pd.DataFrame({"analysis": ["community_tenure"], "outcome": ["READMIT"],
+                      "estimate_type": ["hazard_ratio"],
+                      "contrast": ["peer_support vs usual_care"], "estimate": [0.73],
+                      "ci_low": [0.57], "ci_high": [0.94], "p_value": [0.015],
+                      "status": ["estimated"]})
+    note = hazard_ratio_note(t, "community_tenure", "READMIT")
+    assert note == "Hazard ratio (Cox), peer support vs usual care: 0.73 (0.57 to 0.94)  p = 0.015"
+    assert hazard_ratio_note(t, "community_tenure", "READMDET") is None
+    t.loc[0, "status"] = "not estimable"
+    assert hazard_ratio_note(t, "community_tenure", "READMIT").endswith(": not estimable")

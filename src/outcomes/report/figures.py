@@ -176,6 +176,16 @@ def forest_all(inp: ReportInputs) -> str:
                                  title=title, favours=fav))
 
 
+#: mediation outcomes whose lower values are better (events); on the others (scores, time
+#: to readmission) higher values are better
+EVENT_OUTCOMES = frozenset({"readmit_12m"})
+
+
+def mediation_lower_favours(outcome: str, estimate_type: str) -> bool:
+    """Whether an indirect or direct effect below the reference favours the treated arm."""
+    return str(outcome) in EVENT_OUTCOMES
+
+
 def mediation_forest(inp: ReportInputs) -> str | None:
     m = inp.mediation
     if m is None:
@@ -204,8 +214,11 @@ def mediation_forest(inp: ReportInputs) -> str | None:
                for o, e, med, mv, mem, eff in zip(t["outcome"], t["estimate_type"], t["mediator"],
                                                   mech, members, t["effect"], strict=True)]
     t = t.iloc[sorted(range(len(t)), key=lambda k: t["_k"].iloc[k])].drop(columns="_k")
-    xl = {p: f"{p}: effect of peer support" for p in pd.unique(t["panel"])}
-    return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels=xl,
+    treated, control = arm_label(inp.plan.treated_arm), arm_label(inp.plan.control_arm)
+    xl = {p: f"{p}: effect of {treated.lower()}" for p in pd.unique(t["panel"])}
+    fav = {p: favours(treated, control, mediation_lower_favours(o, e))
+           for p, o, e in zip(t["panel"], t["outcome"], t["estimate_type"], strict=True)}
+    return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels=xl, favours=fav,
                                  title="Indirect (ACME) and direct (ADE) effects (95% CI), "
                                        f"{designs(inp).shown_label} design"))
 

@@ -50,11 +50,13 @@ def _save(fig, path) -> Path:
 def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | None = None,
               ylabel: str = "Not readmitted", xlabel: str = "Days since discharge",
               title: str | None = None, labels: dict | None = None,
-              cumulative_incidence: bool = False) -> Path:
+              cumulative_incidence: bool = False, note: str | None = None) -> Path:
     """KMunicate plot (Morris et al. 2019): step curves with pointwise 95% bands
     (log(-log)), censoring marks, and under the x-axis for each arm the number at risk,
     cumulative events and cumulative censored at ``times`` (default every 90 days to the
-    last follow-up). ``cumulative_incidence`` draws 1 - S instead."""
+    last follow-up). ``cumulative_incidence`` draws 1 - S instead. ``labels`` maps arm
+    codes to the words of the legend and the table; ``note`` (e.g. the hazard ratio with
+    its CI) is written above the plot, at the right."""
     labels = labels or {}
     tmax = max(float(c.time.max()) for c in result.curves)
     if times is None:
@@ -66,8 +68,8 @@ def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | None 
     times = np.asarray(times, float)
     narms = len(result.curves)
     with plt.rc_context(RC):
-        fig = plt.figure(figsize=(7.0, 4.2 + 0.55 * narms))
-        gs = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.55 * narms * 1.8], hspace=0.28)
+        fig = plt.figure(figsize=(9.0, 4.6 + 0.55 * narms))
+        gs = fig.add_gridspec(2, 1, height_ratios=[4.6, 0.55 * narms * 1.8], hspace=0.28)
         ax = fig.add_subplot(gs[0])
         for k, c in enumerate(result.curves):
             col = COLOURS[k % len(COLOURS)]
@@ -98,6 +100,8 @@ def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | None 
         ax.legend(frameon=False, loc="lower left" if not cumulative_incidence else "upper left")
         if title:
             ax.set_title(title)
+        if note:  # above the plot, clear of the curves
+            ax.set_title(note, loc="right", fontsize=9)
         # KMunicate table
         tx = fig.add_subplot(gs[1], sharex=ax)
         tx.axis("off")
@@ -127,7 +131,10 @@ PROBABILITY_DIFFERENCES = frozenset({"risk_difference", "cif_difference",
 
 def _label(r) -> str:
     extra = f", {r['strategy']}" if isinstance(r.get("strategy"), str) else ""
-    return f"{r['analysis']}: {r['outcome']} ({r['estimate_type'].replace('_', ' ')}{extra})"
+    from outcomes.labels import words
+
+    analysis = str(r["analysis"]).replace("_", " ").capitalize()
+    return f"{analysis}: {words(r['outcome'])} ({r['estimate_type'].replace('_', ' ')}{extra})"
 
 
 def effect_text(estimate_type: str, est, lo, hi, p=None, analysis: str = "") -> str:
@@ -300,17 +307,21 @@ def _nothing_to_plot(path, title, excluded) -> Path:
 
 def cumulative_incidence_plot(curves, path, *, event_label: str = "Readmission",
                               xlabel: str = "Days since discharge",
-                              labels: dict | None = None) -> Path:
+                              labels: dict | None = None, note: str | None = None) -> Path:
     """Aalen–Johansen cumulative incidence by arm of the event (solid) and of death before
-    it (dashed), as step functions, with Gray's test of the event's curves in the corner
-    (stratified as the plan; "not estimable" when it was not). ``curves`` is an
+    it (dashed), as step functions, with Gray's test of the event's curves above the plot
+    (stratified as the plan; "not estimable" when it was not) and ``note`` (e.g. the
+    subdistribution hazard ratio) under it. ``curves`` is an
     :class:`~outcomes.survival.competing.IncidenceCurves`."""
+    from outcomes.labels import variable_words
+    from outcomes.report.fmt import p_value
+
     labels = labels or {}
     arms = (curves.arms.treated, curves.arms.control)
     tmax = max(float(tab["time"].max()) if len(tab) else 0.0
                for tab in curves.tables.values()) or 1.0
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(7.0, 4.2))
+        fig, ax = plt.subplots(figsize=(9.0, 4.6))
         top = 0.0
         for k, arm in enumerate(arms):
             col = COLOURS[k % len(COLOURS)]
@@ -329,11 +340,10 @@ def cumulative_incidence_plot(curves, path, *, event_label: str = "Readmission",
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, loc="upper left")
-        strat = f", stratified by {', '.join(curves.strata)}" if curves.strata else ""
+        strat = f", stratified by {variable_words(curves.strata)}" if curves.strata else ""
         gp = curves.gray_p
         text = ("Gray's test: not estimable" if gp is None or not np.isfinite(gp) else
-                f"Gray's test{strat}: p = {gp:.3f}" if gp >= 0.001 else
-                f"Gray's test{strat}: p < 0.001")
-        ax.annotate(f"{event_label} by arm, {text}", (0.99, 0.02),
-                    xycoords="axes fraction", ha="right", va="bottom", fontsize=8)
+                f"Gray's test{strat}: p = {p_value(gp)}".replace("= <", "< "))
+        lines = [f"{event_label} by arm, {text}"] + ([note] if note else [])
+        ax.set_title("\n".join(lines), loc="right", fontsize=9)
     return _save(fig, path)
