@@ -20,6 +20,7 @@ from .estimates import (
     estimate,
 )
 from .inputs import ReportInputs
+from .recurrent import add_mcf_figure
 
 # ----------------------------------------------------------------------------- estimates
 
@@ -135,6 +136,7 @@ def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
             f"{variable_words(s['strata'])}; RMST to {tau} days (Kaplan–Meier based). A median "
             "'not reached' means fewer than half had the event.")
     add_competing_figure(out["competing"], inp)
+    add_mcf_figure(out["competing"], inp)
     for b in out["primary"]:
         b.notes.append(
             f"Logistic regression adjusted for {variable_words(s['primary_covariates'])}; risks by "
