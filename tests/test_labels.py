@@ -52,3 +52,17 @@ def test_figure_notes_use_the_tables_formatter():
     assert hazard_ratio_note(t, "community_tenure", "READMDET") is None
     t.loc[0, "status"] = "not estimable"
     assert hazard_ratio_note(t, "community_tenure", "READMIT").endswith(": not estimable")
+
+
+def test_strategy_and_arm_codes_in_words():
+    from outcomes.labels import arm_words
+
+    assert words("READMIT within 365 days (composite)") == \
+        "readmission within 365 days (composite (readmission or death))"
+    assert words("x (not_a_strategy)") == "x (not_a_strategy)"
+    arms = ("peer_support", "usual_care")
+    assert arm_words("Offer of peer support (peer_support) in addition to usual care, against "
+                     "usual care alone (usual_care).", arms) == \
+        "Offer of peer support in addition to usual care, against usual care alone."
+    assert arm_words("Difference in risks (peer_support minus usual_care)", arms) == \
+        "Difference in risks (peer support minus usual care)"

@@ -29,6 +29,7 @@ OUTCOME_WORDS = {
 }
 
 _CODE = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")
+_STRATEGY = re.compile(r"\(([a-z]+(?:_[a-z]+)*)\)")
 
 
 def arm_label(code: str) -> str:
@@ -38,6 +39,16 @@ def arm_label(code: str) -> str:
 
 def arm_labels(codes: Iterable[str]) -> dict[str, str]:
     return {c: arm_label(c) for c in codes}
+
+
+def arm_words(text: str, codes: Iterable[str]) -> str:
+    """``text`` with the arm codes in words: a code in brackets after its own words is
+    dropped ("peer support (peer_support)" -> "peer support"), any other becomes its label
+    in lower case ("peer_support minus usual_care" -> "peer support minus usual care")."""
+    for code in codes:
+        text = re.sub(rf"\s*\({re.escape(code)}\)", "", text)
+        text = re.sub(rf"\b{re.escape(code)}\b", arm_label(code).lower(), text)
+    return text
 
 
 def variable_word(name: str) -> str:
@@ -65,13 +76,36 @@ def param_label(paramcd: str) -> str:
     return _score_params().get(str(paramcd), str(paramcd))
 
 
+@cache
+def _abbreviations() -> dict[str, str]:
+    """The first score of each instrument -> its abbreviation (the first word of its label:
+    ``ISMI10`` -> "ISMI-10"); the other scores keep their full label."""
+    from outcomes.instruments import load_registry
+
+    return {inst.scores[0].paramcd: inst.scores[0].param.split(" ")[0]
+            for inst in load_registry().values() if inst.scores}
+
+
+def score_abbrev(paramcd: str) -> str:
+    """A short name of a score for lists (mediators): the instrument's abbreviation for its
+    main score, else the score's label."""
+    return _abbreviations().get(str(paramcd)) or param_label(paramcd)
+
+
 def words(text: str) -> str:
-    """``text`` with every survival outcome, ADSL variable and score code in words:
-    "READMIT at day 180" -> "readmission at day 180"."""
+    """``text`` with every survival outcome, ADSL variable and score code, and a strategy
+    for intercurrent events in brackets, in words: "READMIT at day 180" -> "readmission at
+    day 180", "(hypothetical_km)" -> "(hypothetical, no death or withdrawal (Kaplan-Meier))"."""
     params = _score_params()
 
     def one(m: re.Match) -> str:
         c = m.group(0)
         return OUTCOME_WORDS.get(c) or VARIABLE_WORDS.get(c) or params.get(c) or c
 
-    return _CODE.sub(one, str(text))
+    from outcomes.survival.binary import STRATEGY_LABELS
+
+    def strategy(m: re.Match) -> str:
+        label = STRATEGY_LABELS.get(m.group(1))
+        return f"({label[:1].lower()}{label[1:]})" if label else m.group(0)
+
+    return _STRATEGY.sub(strategy, _CODE.sub(one, str(text)))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from outcomes.instruments import load_registry
-from outcomes.labels import arm_label, param_label, words
+from outcomes.labels import arm_label, param_label, score_abbrev, words
 from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estimable
 from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
@@ -201,7 +201,7 @@ def mediation_forest(inp: ReportInputs) -> str | None:
     mech = t["mechanism"] if "mechanism" in t.columns else pd.Series([None] * len(t), index=t.index)
     members = (t["mediators"] if "mediators" in t.columns else t["mediator"]).astype(str)
     t["label"] = [
-        f"{mechanism_of(med, mv, mechs)} {mem.replace('+', ' + ')}: "
+        f"{mechanism_of(med, mv, mechs)} {' + '.join(score_abbrev(x) for x in mem.split('+'))}: "
         f"{EFFECT_LABELS[e].split(' (')[0].lower()}"
         for med, mv, mem, e in zip(t["mediator"], mech, members, t["effect"], strict=True)]
     # the order of the report's tables: outcomes as planned, then mechanism, singles first
@@ -245,7 +245,7 @@ def sensitivity_figure(rows: list[dict]) -> str | None:
                 ax.plot(g["rho"], g["estimate"], color=col, lw=1.5)
                 ax.axhline(0, color="0.4", lw=0.8, ls="--")
                 ax.axvline(0, color="0.7", lw=0.6)
-                ax.set_title(f"{r['mediator']}: {r['outcome']}", fontsize=9)
+                ax.set_title(f"{words(r['mediator'])}: {r['outcome']}", fontsize=9)
                 ax.spines[["top", "right"]].set_visible(False)
                 if k % ncol == 0:
                     ax.set_ylabel("ACME")

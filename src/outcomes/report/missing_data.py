@@ -18,7 +18,7 @@ import pandas as pd
 from outcomes.imputation.ancova import ANALYSIS as MI_ANALYSIS
 from outcomes.imputation.frame import ADSL_PREDICTORS, VISIT_DAYS, not_due
 from outcomes.imputation.mice import STREAM
-from outcomes.labels import arm_label, variable_word
+from outcomes.labels import arm_label, param_label, variable_word
 
 from . import fmt
 from .design import designs, row_design
@@ -185,7 +185,7 @@ def comparisons(inp: ReportInputs) -> list[Comparison]:
         i = _row_of(q, MI_ANALYSIS, pc, visit, d.shown)
         fmi = (fmt.cell(r.at[i, "fmi"], estimate_type="fraction", src="questionnaires", row=i,
                         col="fmi") if "fmi" in r.columns else None)
-        label = f"{r.at[i, 'param']} ({pc})" if "param" in r.columns else pc
+        label = param_label(pc)
         out.append(Comparison(
             label, VISITS.get(visit, visit), shown(MI_ANALYSIS, pc, visit, "multiple imputation"),
             fmi, shown(CC_ANALYSIS, pc, visit, "complete cases")))

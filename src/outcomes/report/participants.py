@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from outcomes.labels import arm_label
+from outcomes.labels import arm_label, param_label
 
 from . import fmt
 from .design import designs, row_design
@@ -165,7 +165,7 @@ def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
             if pc not in DOWNSTREAM_SCORES:
                 others.append(int(i))
                 continue
-            rows.append({"label": f"{name}: {pc} at {VISITS.get(visit, visit).lower()}",
+            rows.append({"label": f"{name}: {param_label(pc)} at {VISITS.get(visit, visit).lower()}",
                          "total": count(q, "questionnaires", i, "n"),
                          "arms": [count(q, "questionnaires", i, "n_treated"),
                                   count(q, "questionnaires", i, "n_control")]})

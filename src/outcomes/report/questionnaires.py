@@ -155,7 +155,7 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
             return None if k is None else shown(k, label)
 
         rows.append(QRow(
-            score=f"{label} ({pc})", visit=VISITS.get(visit, visit),
+            score=str(label), visit=VISITS.get(visit, visit),
             direction="higher is better" if hib else "lower is better",
             mean_t=mean("mean_treated"), mean_c=mean("mean_control"),
             n_t=count(q, "questionnaires", int(i), "n_treated"),

@@ -21,7 +21,7 @@ import pandas as pd
 from outcomes import __version__
 from outcomes.errors import OutcomesError
 from outcomes.estimands.rows import STRATEGY_ESTIMANDS
-from outcomes.labels import arm_label, variable_words
+from outcomes.labels import arm_label, variable_words, words
 from outcomes.survival import ESTIMANDS
 
 from . import (
@@ -194,7 +194,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         med.sensitivity_figure = fig(med.sensitivity_figure, "medsens",
                                      "ACME as a function of the sensitivity parameter rho")
     eng = engagement.engagement_section(inp)
-    eng.figure = fig(figures.dose_response_figure(eng.panels, eng.dose_variable), "dose",
+    eng.figure = fig(figures.dose_response_figure(eng.panels, eng.dose_words.capitalize()), "dose",
                      "Estimated effect against the number of peer contacts, with the "
                      "distribution of contacts in the treated arm")
     sens = sensitivity.sensitivity_section(inp)
@@ -264,6 +264,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
 def render_report(inp: ReportInputs) -> str:
     env = _env()
     env.filters["scale"] = _scale
+    env.filters["words"] = words
     html = env.get_template("report.html.j2").render(**context(inp))
     check_privacy(html, inp)
     return html
