@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, fields, is_dataclass
 
 import pandas as pd
 
+from outcomes.labels import param_label, words
 from outcomes.multiplicity import KEY_SECONDARY, NOMINAL, OTHER, PRIMARY
 from outcomes.multiplicity.hierarchy import ROW_KEY
-from outcomes.labels import param_label, words
 from outcomes.plan import AnalysisPlan
 
 from . import fmt
