@@ -11,6 +11,7 @@ from outcomes.labels import arm_label, variable_words, words
 from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
+from . import fmt
 from .competing import add_competing_figure
 from .design import designs, twins
 from .estimates import (
@@ -43,6 +44,7 @@ class Block:
     figure: str | None = None
     figure_caption: str = ""
     notes: list[str] = field(default_factory=list)
+    summary: ArmTable | None = None  # descriptive rows by arm (days in hospital), text cells
 
 
 def check_label(contrast: str) -> str:
@@ -94,6 +96,46 @@ def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
     return Block(analysis, title, by_arm, effects, checks)
 
 
+def days_summary(inp: ReportInputs) -> ArmTable | None:
+    """Days in hospital by arm as a trial paper reports them: mean (SD) and the number (%)
+    with any day in hospital, of the randomised participants (ADRE's per-participant
+    BEDDAYS); None without ADRE."""
+    adre = inp.adre
+    if adre is None or "BEDDAYS" not in adre.columns:
+        return None
+    itt = inp.adsl.loc[inp.adsl["ITTFL"] == "Y", ["USUBJID", "ARM"]]
+    days = adre.drop_duplicates("USUBJID").set_index("USUBJID")["BEDDAYS"]
+    arms = inp.plan.arms
+    mean_sd, any_day = [], []
+    for a in arms:
+        d = pd.to_numeric(days.reindex(itt.loc[itt["ARM"] == a, "USUBJID"]),
+                          errors="coerce").dropna().to_numpy(float)
+        n = len(d)
+        sd = d.std(ddof=1) if n > 1 else float("nan")
+        mean_sd.append(f"{fmt.number(d.mean() if n else None, 1)} ({fmt.number(sd, 1)})")
+        k = int((d > 0).sum())
+        any_day.append(f"{k} ({fmt.number(100 * k / n if n else None, 1)}%)")
+    return ArmTable([arm_label(a) for a in arms],
+                    [{"label": "Days in hospital, mean (SD)", "cells": mean_sd},
+                     {"label": "Any day in hospital, n (%)", "cells": any_day}])
+
+
+def add_days_summary(blocks: list[Block], inp: ReportInputs) -> None:
+    """Mean (SD) and any day in hospital on the ``days_in_hospital`` block; its medians by
+    arm (mostly 0: most participants spend no day in hospital) stay in survival.tsv."""
+    for b in blocks:
+        if b.key != "days_in_hospital":
+            continue
+        b.summary = days_summary(inp)
+        if b.summary is not None and b.by_arm is not None:
+            keep = [r for r in b.by_arm.rows if r["label"] != TYPE_LABELS["median"]]
+            if len(keep) < len(b.by_arm.rows):
+                b.by_arm = ArmTable(b.by_arm.heads, keep) if keep else None
+                b.notes.append("The median days in hospital of each arm (most participants "
+                               "spend no day in hospital) are in tables/survival.tsv; the "
+                               "share with any day in hospital is shown instead.")
+
+
 def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
     """Blocks by report section; analyses not known here go to ``other``."""
     plan = inp.plan
@@ -137,6 +179,7 @@ def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
             "'not reached' means fewer than half had the event.")
     add_competing_figure(out["competing"], inp)
     add_mcf_figure(out["competing"], inp)
+    add_days_summary(out["competing"], inp)
     for b in out["primary"]:
         b.notes.append(
             f"Logistic regression adjusted for {variable_words(s['primary_covariates'])}; risks by "
