@@ -236,6 +236,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "blocks": blocks,
         "sensitivity": sens,
         "qrows": qrows,
+        "outcome_means": questionnaires.outcome_means(inp),
         "qother": qother,
         "hedges_forest": fig(standardised.hedges_forest(inp), "hedges",
                              "Forest plot of Hedges' g of every questionnaire score"),
