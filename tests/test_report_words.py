@@ -64,3 +64,36 @@ def test_report_of_the_bundled_run_shows_words_not_codes(bundled_run):
     text = shown_text(html)
     assert "favours peer support" in text and "favours usual care" in text
     assert "Peer support" in text and "Usual care" in text
+
+
+def test_report_of_the_bundled_run_reports_what_a_paper_reports(bundled_run):
+    """Reasons for exclusion that add up, observed means by visit, days in hospital as
+    mean (SD) and any day, no empty "Missing 0 (0.0%)" line, the MCF figure."""
+    results = Path(bundled_run.work) / "results"
+    html = (results / "report" / "index.html").read_text(encoding="utf-8")
+    flow = html[html.index('aria-label="Flow of participants'):]
+    flow = flow[:flow.index("</svg>")]
+    lines = [re.sub(r"<[^>]+>", "", x) for x in re.findall(r"<text[^>]*>.*?</text>", flow)]
+    lines = [x.replace("&#x27;", "'") for x in lines]
+    heads = [k for k, x in enumerate(lines) if x.startswith("not in the ")]
+    assert len(heads) >= 2  # the primary and the complete-case analysis, in each arm
+    checked = 0
+    for k in heads:
+        m = re.match(r"not in the .*?: (\d+) of (\d+)", lines[k])
+        if m is None:  # "none"
+            continue
+        reasons = []
+        for x in lines[k + 1:]:
+            if not x.startswith("\u2013 "):
+                break
+            reasons.append(int(x.rsplit(": ", 1)[1]))
+        assert reasons and sum(reasons) == int(m.group(1)), lines[k:k + 6]
+        checked += 1
+    assert checked >= 2  # the bundled trial has exclusions from the complete-case analysis
+    assert 'id="outcome-means"' in html and "WEMWBS total score" in html
+    text = shown_text(html)
+    assert "Days in hospital, mean (SD)" in text and "Any day in hospital, n (%)" in text
+    assert "Median days in hospital" not in text
+    table1 = text[text.index("Table 1"):]
+    assert not re.search(r"Missing\s+0 \(0\.0%\)\s+0 \(0\.0%\)", table1[:20000])
+    assert 'aria-label="Mean cumulative function of readmissions' in html
