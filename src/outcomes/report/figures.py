@@ -19,7 +19,14 @@ import pandas as pd
 
 from outcomes.instruments import load_registry
 from outcomes.labels import arm_label, param_label, score_abbrev, words
-from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estimable
+from outcomes.survival.plots import (
+    COLOURS,
+    PROBABILITY_DIFFERENCES,
+    RC,
+    _save,
+    forest,
+    split_not_estimable,
+)
 from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
@@ -196,7 +203,8 @@ def mediation_forest(inp: ReportInputs) -> str | None:
     mechs = mechanisms(inp.plan.raw)
     t["contrast"] = t["contrast"].astype(str)
     t.loc[~t["contrast"].str.contains(" vs ", regex=False), "contrast"] = "treated vs control"
-    t["panel"] = [f"{outcome_label(str(o))} ({e.replace('_', ' ')})"
+    t["panel"] = [f"{outcome_label(str(o))} ({e.replace('_', ' ')}"
+                  f"{', percentage points' if e in PROBABILITY_DIFFERENCES else ''})"
                   for o, e in zip(t["outcome"], t["estimate_type"], strict=True)]
     mech = t["mechanism"] if "mechanism" in t.columns else pd.Series([None] * len(t), index=t.index)
     members = (t["mediators"] if "mediators" in t.columns else t["mediator"]).astype(str)
