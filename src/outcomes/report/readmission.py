@@ -121,19 +121,17 @@ def days_summary(inp: ReportInputs) -> ArmTable | None:
 
 
 def add_days_summary(blocks: list[Block], inp: ReportInputs) -> None:
-    """Mean (SD) and any day in hospital on the ``days_in_hospital`` block; its medians by
-    arm (mostly 0: most participants spend no day in hospital) stay in survival.tsv."""
+    """Mean (SD) and any day in hospital on the ``days_in_hospital`` block, above its
+    estimates by arm (whose medians are mostly 0: most participants spend no day in
+    hospital; they are still shown, as every estimate of the tables)."""
     for b in blocks:
         if b.key != "days_in_hospital":
             continue
         b.summary = days_summary(inp)
         if b.summary is not None and b.by_arm is not None:
-            keep = [r for r in b.by_arm.rows if r["label"] != TYPE_LABELS["median"]]
-            if len(keep) < len(b.by_arm.rows):
-                b.by_arm = ArmTable(b.by_arm.heads, keep) if keep else None
-                b.notes.append("The median days in hospital of each arm (most participants "
-                               "spend no day in hospital) are in tables/survival.tsv; the "
-                               "share with any day in hospital is shown instead.")
+            b.notes.append("Most participants spend no day in hospital, so the medians are "
+                           "mostly 0; the mean (SD) and the share with any day in hospital "
+                           "(the first table) summarise the distribution.")
 
 
 def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
