@@ -66,3 +66,12 @@ def test_strategy_and_arm_codes_in_words():
         "Offer of peer support in addition to usual care, against usual care alone."
     assert arm_words("Difference in risks (peer_support minus usual_care)", arms) == \
         "Difference in risks (peer support minus usual care)"
+
+
+def test_mediator_words():
+    from outcomes.labels import mediator_words
+
+    assert mediator_words("HHI+GSE+ISMI10") == "HHI + GSE + ISMI-10"
+    assert mediator_words("WAISR") == "WAI-SR"
+    assert mediator_words("M2") == "M2"
+    assert words("ARM + ARM:BASE".replace(":", " \u00d7 ")) == "arm + arm \u00d7 baseline score"

@@ -20,6 +20,7 @@ VARIABLE_WORDS = {
     "SITEID": "site", "DIAGGR": "diagnosis group", "AGE": "age", "SEX": "sex",
     "PRIORADM": "prior admissions", "DETINDFL": "detention during the index admission",
     "ARM": "arm", "NCONTACT": "number of peer contacts", "GLOBAL": "global test",
+    "BASE": "baseline score",
 }
 
 #: The outcomes of survival.tsv (ADTTE and ADRE parameters) in running text.
@@ -90,6 +91,12 @@ def score_abbrev(paramcd: str) -> str:
     """A short name of a score for lists (mediators): the instrument's abbreviation for its
     main score, else the score's label."""
     return _abbreviations().get(str(paramcd)) or param_label(paramcd)
+
+
+def mediator_words(mediators: str) -> str:
+    """A mediator or a set of them (``HHI+GSE+ISMI10``) as abbreviations of the scores
+    ("HHI + GSE + ISMI-10"); a mechanism's key (``M2``) as it is."""
+    return " + ".join(score_abbrev(m.strip()) for m in str(mediators).split("+"))
 
 
 def words(text: str) -> str:

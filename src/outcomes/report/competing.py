@@ -11,7 +11,8 @@ from .inputs import ReportInputs
 #: The figure's name under ``figures/`` (without ``.svg``).
 FIGURE = "cif_readmit"
 CAPTION = ("Aalen–Johansen cumulative incidence of readmission (solid) and of death before "
-           "readmission (dashed) by arm, with Gray's test of the readmission curves.")
+           "readmission (dashed) by arm, with Gray's test of the readmission curves and the "
+           "Fine–Gray subdistribution hazard ratio (95% CI) above the plot.")
 
 
 def add_competing_figure(blocks: list, inp: ReportInputs) -> None:

@@ -157,9 +157,11 @@ def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:
     figs = {"community_tenure": ("km_readmit", "Kaplan–Meier estimate of the proportion not "
                                  "readmitted (community tenure), KMunicate layout: 95% "
                                  "confidence bands, censoring marks, and under the axis the "
-                                 "number at risk, cumulative events and cumulative censored."),
+                                 "number at risk, cumulative events and cumulative censored; the Cox hazard ratio "
+                                 "(95% CI) above the plot."),
             "detained_readmission": ("km_readmdet", "Kaplan–Meier estimate of the proportion "
-                                     "without a detained readmission, KMunicate layout.")}
+                                     "without a detained readmission, KMunicate layout; the Cox hazard "
+                                     "ratio (95% CI) above the plot.")}
     from .svg import inline_svg
 
     tau = s.get("rmst_tau_days") or plan.followup_days

@@ -21,7 +21,7 @@ import pandas as pd
 from outcomes import __version__
 from outcomes.errors import OutcomesError
 from outcomes.estimands.rows import STRATEGY_ESTIMANDS
-from outcomes.labels import arm_label, variable_words, words
+from outcomes.labels import arm_label, mediator_words, variable_words
 from outcomes.survival import ESTIMANDS
 
 from . import (
@@ -265,7 +265,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
 def render_report(inp: ReportInputs) -> str:
     env = _env()
     env.filters["scale"] = _scale
-    env.filters["words"] = words
+    env.filters["mediator"] = mediator_words
     html = env.get_template("report.html.j2").render(**context(inp))
     check_privacy(html, inp)
     return html
