@@ -22,7 +22,9 @@ import pytest
 from report_run import DATA, N_BOOT, _cli, run_mediation_stage  # noqa: F401 (others import them from here)
 
 from outcomes import cli
+from outcomes.labels import mediator_words
 from outcomes.mediation.summaries import NOT_MEANINGFUL
+from outcomes.report.estimates import PRIMARY_SCORE_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "results" / "report"
@@ -191,7 +193,18 @@ def test_flow_diagram_and_table_1_counts(run):
     assert f"{fem} ({100 * fem / len(adsl):.1f}%)" in base
     age = adsl.AGE.astype(float)
     assert f"{age.mean():.1f} ({age.std():.1f})" in base
-    assert base.count(">Missing<") == 6 + 9  # every variable and every baseline score
+    # a "Missing" line under each variable and baseline score with something missing only
+    itt = adsl.loc[adsl.ITTFL == "Y"]
+    blank = [bool((itt[c].isna() | (itt[c].astype(str).str.strip() == "")).any())
+             for c in ("AGE", "SEX", "DIAGGR", "PRIORADM", "SITEID")]
+    blank.append(bool((~itt.DETINDFL.isin(["Y", "N"])).any()))
+    adqs_base = adqs.loc[(adqs.AVISIT == "baseline") & adqs.AVAL.notna()]
+    for pc in PRIMARY_SCORE_ORDER:
+        if pc in set(adqs.PARAMCD):
+            blank.append(not set(itt.USUBJID) <= set(adqs_base.loc[adqs_base.PARAMCD == pc,
+                                                                   "USUBJID"]))
+    assert base.count(">Missing<") == sum(blank) > 0
+    assert 'Missing</td><td class="num">0 (0.0%)</td><td class="num">0 (0.0%)' not in base
 
 
 def test_mediation_section_from_the_tables(run):
@@ -205,7 +218,7 @@ def test_mediation_section_from_the_tables(run):
     groups = med.groupby(["outcome", "estimate_type"]).ngroups
     assert groups >= 3 and sec.count('aria-label="Change model') == groups
     for effect in ("Indirect (ACME)", "Direct (ADE)", "Total", "Proportion mediated",
-                   "All mechanisms jointly", "HHI + GSE + ISMI10 (jointly)"):
+                   "All mechanisms jointly", "HHI + GSE + ISMI-10 (jointly)"):
         assert effect in sec, effect
     # the sensitivity analysis: one row per outcome and mediator, even when the stage lists
     # a mediator's grid more than once
@@ -213,7 +226,8 @@ def test_mediation_section_from_the_tables(run):
     table = sec[re.search(r"<caption>Table \d+\. Sensitivity analysis", sec).start():]
     table = table[:table.index("</table>")]
     for m in sens.mediator.unique():
-        assert table.count(f"<td>{m}</td>") == sens.loc[sens.mediator == m, "outcome"].nunique()
+        assert table.count(f"<td>{mediator_words(m)}</td>") == \
+            sens.loc[sens.mediator == m, "outcome"].nunique()
     assert "\u03c1" in sec
     assert f"{N_BOOT} replicates, seed 20261122" in sec
     # the interventional effects beside the natural ones, with why (one table per outcome
@@ -222,7 +236,7 @@ def test_mediation_section_from_the_tables(run):
     assert len(re.findall(r"<caption>Table \d+\. Interventional effects", sec)) == iv.groupby(
         ["outcome", "estimate_type"]).ngroups >= 3
     assert "Interventional indirect (IIE)" in sec and "not identified" in sec
-    assert "engagement (ENGFL)" in sec
+    assert "engagement with peer support" in sec
     # what rho and the E-values mean, in words; the binary outcome's probit grid; the
     # E-values of the main design's rows, as in mediation.tsv
     assert 'id="mediation-rho"' in sec and "What &rho; means" in sec
@@ -360,7 +374,7 @@ def test_not_estimable_rows_show_their_reason_and_leave_the_forest_plot(run, tmp
     listed = html[html.index('id="forest-not-estimable"'):]
     listed = listed[:listed.index("</ul>")]
     assert "Community tenure: hazard ratio (Cox): made up for the test: survival" in listed
-    assert "WEMWBS month 12: made up for the test: questionnaires" in listed
+    assert "WEMWBS total score, month 12: made up for the test: questionnaires" in listed
     assert 'id="forest-not-estimable"' not in run["bare_html"]
 
 

@@ -88,7 +88,7 @@ def test_the_design_and_its_clusters_are_in_the_methods(run):
     assert "Main analysis: the partially nested design" in _text(_section(html, "<header>", "</header>"))
     # the participants analysed are listed once per score and visit, not once per design
     flow = _text(_section(html, '<section id="flow"', '<section id="baseline"'))
-    assert flow.count("Questionnaire ANCOVA (multiple imputation): WEMWBS at month 12 ") == 1
+    assert flow.count("Questionnaire ANCOVA (multiple imputation): WEMWBS total score at month 12 ") == 1
 
 
 def test_icc_and_design_effect_tables_equal_the_results_tables(run):

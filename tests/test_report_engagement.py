@@ -26,6 +26,7 @@ from outcomes.cace.dose import fit_dose_response
 from outcomes.cace.engagement import engagement_by_arm
 from outcomes.cace.iv import fit_cace
 from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
+from outcomes.labels import param_label
 from outcomes.plan import AnalysisPlan, ReceiptDefinition
 from outcomes.report import load_inputs
 from outcomes.report.engagement import (
@@ -137,8 +138,9 @@ def test_contacts_by_arm_are_engagement_tsv(eng):
     assert "Received peer support (the plan's definition), n (%)" in text
     assert ("receipt of peer support as at least 1 contact with a peer worker, from "
             "randomisation to the end of follow-up (365 days after the index discharge)") in text
-    for var in ("NCONTWIN", "NCONTACT", "CONTMWIN", "CONTMIN"):
-        assert f"({var})" in text
+    for var in ("NCONTWIN", "NCONTACT", "CONTMWIN", "CONTMIN"):  # in words, not codes
+        what = eng_tsv.loc[eng_tsv.variable == var, "description"].iloc[0]
+        assert f"{what[:1].upper()}{what[1:]}" in text and var not in text
 
 
 def test_every_cace_dose_and_biased_row_is_shown_equal_to_the_file(eng):
@@ -190,7 +192,7 @@ def test_cace_is_beside_the_itt_effect_main_design_first(eng):
     table = table[:table.index("</table>")]
     body = table[table.index("<tbody>"):]
     trs = body.split("<tr>")[1:]
-    assert "Primary outcome: READMIT" in trs[0]
+    assert "Primary outcome: readmission" in trs[0]
     assert "biased comparison" in _text(table[:table.index("</thead>")])
 
     def order(tr):  # (src, row) of the estimates in the row, in order
@@ -207,7 +209,8 @@ def test_cace_is_beside_the_itt_effect_main_design_first(eng):
             src, rows = "survival", surv.loc[itt]
             key = rows.outcome.iloc[0]
         else:
-            pc, visit = re.search(r"\((\w+)\), Month (\d+)", label).groups()
+            name, visit = re.search(r"^(.*), Month (\d+)$", label).groups()
+            pc = {param_label(p): p for p in q.paramcd.unique()}[name]  # labels, not codes
             src = "questionnaires"
             rows = q.loc[(q.paramcd == pc) & (q.avisit == f"month_{visit}")
                          & (q.analysis == "questionnaire_ancova_mi")]
@@ -237,7 +240,7 @@ def test_weak_instrument_is_flagged_and_just_identified_dose_says_so(eng):
     sec = eng["sec"]
     weak = sec[sec.index('id="weak-instruments"'):]
     weak = _text(weak[:weak.index("</p>")])
-    assert "Weak instrument" in weak and "READMIT" in weak and "dose" in weak
+    assert "Weak instrument" in weak and "readmission" in weak and "dose" in weak
     assert "WEMWBS" not in weak  # the engine's WEMWBS first stages are strong
     dose = sec[sec.index('id="engagement-dose"'):]
     dose = dose[:dose.index("</table>")]
@@ -246,7 +249,8 @@ def test_weak_instrument_is_flagged_and_just_identified_dose_says_so(eng):
     tab = eng["cace"]
     i = tab.index[(tab.analysis == DOSE_RESPONSE) & (tab.outcome == "WEMWBS month_12")
                   & (tab.clustering == PEER_WORKER)][0]
-    assert tab.at[i, "instruments"] == "ARM + ARM:BASE" and tab.at[i, "instruments"] in dose
+    assert tab.at[i, "instruments"] == "ARM + ARM:BASE"  # in words in the report
+    assert "arm + arm \u00d7 baseline score" in dose
     vals = parse(dose).values
     for col in ("hansen_j", "hansen_j_p_value"):
         for attrs, text in vals[("cace", int(i), col)]:
@@ -260,8 +264,8 @@ def test_dose_response_figure_is_the_slope_over_the_treated_arms_contacts(eng):
     inp = load_inputs(eng["res"])
     s = engagement_section(inp)
     tab = eng["cace"]
-    assert [p.title for p in s.panels] == ["Primary outcome: READMIT within 365 days",
-                                          "WEMWBS total score (WEMWBS), Month 12"]
+    assert [p.title for p in s.panels] == ["Primary outcome: readmission within 365 days",
+                                          "WEMWBS total score, Month 12"]
     adsl = inp.adsl
     treated = adsl.loc[adsl.ARM == "peer_support", "NCONTACT"].to_numpy(float)
     for p, key, scale in zip(s.panels, ("READMIT within 365 days", "WEMWBS month_12"), (100, 1),
@@ -279,8 +283,8 @@ def test_dose_response_figure_is_the_slope_over_the_treated_arms_contacts(eng):
     inp.cace = Table(inp.cace.path, raw, inp.cace.num.assign(
         estimate=lambda f: f.estimate.where(f.index != i)))
     s = engagement_section(inp)
-    assert [p.title for p in s.panels] == ["Primary outcome: READMIT within 365 days"]
-    assert s.not_drawn == [("WEMWBS total score (WEMWBS), Month 12", "made up")]
+    assert [p.title for p in s.panels] == ["Primary outcome: readmission within 365 days"]
+    assert s.not_drawn == [("WEMWBS total score, Month 12", "made up")]
 
 
 def test_without_cace_rows_the_section_says_not_computed(eng, report_run):

@@ -94,8 +94,8 @@ def test_methods_estimands_and_mi_beside_complete_cases(report_run):
     first = six.index(f'data-row="{w[0]}" data-col="estimate"')
     assert first < six.index(f'data-row="{w[1]}" data-col="estimate"')
     forest = _section(html, "forest", "validation")
-    assert "score points), multiple imputation -->" in forest
-    assert forest.count("<!-- WEMWBS month 12 -->") == 1  # the MI row only
+    assert "adjusted mean difference, points, multiple imputation -->" in forest
+    assert forest.count("<!-- WEMWBS total score, month 12 -->") == 1  # the MI row only
     assert "WEMWBS at month 12 (ANCOVA, multiple imputation)" in _section(html, "flow", "baseline")
 
 

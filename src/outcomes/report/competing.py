@@ -4,12 +4,15 @@ and the note that says how the Fine–Gray model and Gray's test were fitted."""
 
 from __future__ import annotations
 
+from outcomes.labels import variable_words
+
 from .inputs import ReportInputs
 
 #: The figure's name under ``figures/`` (without ``.svg``).
 FIGURE = "cif_readmit"
 CAPTION = ("Aalen–Johansen cumulative incidence of readmission (solid) and of death before "
-           "readmission (dashed) by arm, with Gray's test of the readmission curves.")
+           "readmission (dashed) by arm, with Gray's test of the readmission curves and the "
+           "Fine–Gray subdistribution hazard ratio (95% CI) above the plot.")
 
 
 def add_competing_figure(blocks: list, inp: ReportInputs) -> None:
@@ -26,9 +29,9 @@ def add_competing_figure(blocks: list, inp: ReportInputs) -> None:
             b.figure_caption = CAPTION
         else:
             b.notes.append(f"Figure figures/{FIGURE}.svg not found.")
-        strata = f"stratified by {', '.join(s['strata'])}" if s["strata"] else "unstratified"
+        strata = f"stratified by {variable_words(s['strata'])}" if s["strata"] else "unstratified"
         b.notes.append(
             "Death is the competing event. Fine–Gray subdistribution hazard ratio "
             f"{strata} (a baseline and a censoring distribution per stratum), adjusted for "
-            f"{', '.join(s['cox_covariates']) or 'no covariate'}, Breslow ties, sandwich "
+            f"{variable_words(s['cox_covariates'], 'no covariate')}, Breslow ties, sandwich "
             f"variance as R cmprsk::crr; Gray's test {strata}.")

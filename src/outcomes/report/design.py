@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from outcomes.clustering import NONE, PEER_WORKER, WORKER_PREFIX, cluster_ids
+from outcomes.labels import arm_label, param_label, words
 
 from . import fmt
-from .estimates import VISITS, Estimate, arm_label, count, estimate
+from .estimates import VISITS, Estimate, count, estimate
 from .fmt import Num
 from .inputs import ReportInputs, Table
 
@@ -214,7 +215,7 @@ def icc_rows(inp: ReportInputs) -> list[IccRow]:
     out = []
     s = inp.survival.raw
     for i in s.index[(s["estimate_type"] == "icc") & (row_design(s) == PEER_WORKER)]:
-        out.append(IccRow(f"Primary outcome: {s.at[i, 'outcome']}", "",
+        out.append(IccRow(f"Primary outcome: {words(s.at[i, 'outcome'])}", "",
                           estimate(inp.survival, "survival", int(i), "ICC", estimate_type="icc"),
                           None, count(inp.survival, "survival", int(i), "n_clusters")))
     q = inp.questionnaires
@@ -243,7 +244,7 @@ def icc_rows(inp: ReportInputs) -> list[IccRow]:
                 e.has_ci, e.reason = False, str(r.at[i, "reason"]) or "not estimable"
         mi_num = _icc_num(q, "questionnaires", int(mi[0]), "icc") if len(mi) else None
         first = int(cc[0]) if len(cc) else int(mi[0])
-        label = f"{r.at[first, 'param']} ({pc})" if "param" in r.columns else pc
+        label = param_label(pc)
         out.append(IccRow(label, VISITS.get(visit, visit), e, mi_num,
                           count(q, "questionnaires", first, "n_clusters")))
     return out
@@ -264,7 +265,7 @@ def design_effects(inp: ReportInputs) -> list[DesignEffect]:
         contrast = s.at[i, "contrast"]
         who = f", {arm_label(contrast).lower()}" if " vs " not in contrast else ""
         out.append(DesignEffect(
-            f"{title}: {what}{who} ({s.at[i, 'outcome']})",
+            f"{title}: {what}{who} ({words(s.at[i, 'outcome'])})",
             fmt.cell(s.at[i, "design_effect"], estimate_type="design_effect", src="survival",
                      row=int(i), col="design_effect"),
             count(inp.survival, "survival", int(i), "n_clusters")))

@@ -19,12 +19,13 @@ import pandas as pd
 
 from outcomes.cace.comparisons import AS_TREATED, PER_PROTOCOL
 from outcomes.cace.engagement import CONTACT_VARIABLES
+from outcomes.labels import arm_label, param_label, variable_word, words
 from outcomes.plan import ReceiptDefinition
 from outcomes.survival.tables import KEY
 
 from . import fmt
 from .design import designs, twins
-from .estimates import PRIMARY_SCORE_ORDER, VISITS, Estimate, arm_label, count, estimate
+from .estimates import PRIMARY_SCORE_ORDER, VISITS, Estimate, count, estimate
 from .fmt import Num
 from .inputs import ReportInputs, Table
 from .questionnaires import ROW_KEY, analysis_label, main_analysis, registry_info, score_order
@@ -98,7 +99,7 @@ def contact_lines(t: Table, arms: tuple[str, ...]) -> list[ContactLine]:
         if not (t.raw["variable"] == var).any():
             continue
         text = str(desc.get(var, default))
-        out.append(ContactLine(f"{text[:1].upper()}{text[1:]} ({var})", [[] for _ in arms], True))
+        out.append(ContactLine(f"{text[:1].upper()}{text[1:]}", [[] for _ in arms], True))
         out.append(line("Median (IQR)", lambda a, v=var: [
             _stat(t, a, v, "median", 1), " (", _stat(t, a, v, "q1", 1), " to ",
             _stat(t, a, v, "q3", 1), ")"]))
@@ -172,6 +173,12 @@ class EngagementSection:
     itt_main: str            # how the questionnaire ITT rows were analysed
     pooled: list[str]        # the m of CACE rows pooled over imputations
     dose_variable: str
+
+    @property
+    def dose_words(self) -> str:
+        """The dose in words ("number of peer contacts")."""
+        return variable_word(self.dose_variable)
+
     panels: list[DosePanel] = field(default_factory=list)
     not_drawn: list[tuple[str, str]] = field(default_factory=list)
     weak: list[str] = field(default_factory=list)  # outcomes whose first stage is weak
@@ -237,7 +244,7 @@ def outcomes_shown(inp: ReportInputs) -> tuple[list[tuple[str, str, bool]], str]
     s = inp.survival.raw
     prim = s.loc[(s["analysis"] == "primary") & (s["estimate_type"] == "risk_difference")]
     primary = str(prim["outcome"].iloc[0]) if len(prim) else ""
-    out = [(primary, f"Primary outcome: {primary}", True)] if primary else []
+    out = [(primary, f"Primary outcome: {words(primary)}", True)] if primary else []
     q = inp.questionnaires.raw
     if not q.empty and {"paramcd", "avisit"} <= set(q.columns):
         info = registry_info()
@@ -246,7 +253,7 @@ def outcomes_shown(inp: ReportInputs) -> tuple[list[tuple[str, str, bool]], str]
             label = str(q.at[i, "outcome"])
             if label not in keys:
                 pc, visit = q.at[i, "paramcd"], q.at[i, "avisit"]
-                name = f"{q.at[i, 'param']} ({pc})" if "param" in q.columns else pc
+                name = param_label(pc)
                 keys[label] = (score_order(pc, visit, info), f"{name}, {VISITS.get(visit, visit)}")
         out += [(k, v[1], False) for k, v in sorted(keys.items(), key=lambda kv: kv[1][0])]
     return out, primary
@@ -275,7 +282,8 @@ def dose_row(t: Table, at: tuple[int, int | None], label: str, primary: bool) ->
     return DoseRow(
         label, _shown(t, "cace", at, label, estimate_type=et),
         None if _na_row(t, i) else _first_stage(t, *at, per="contacts_difference"),
-        str(r.at[i, "instruments"]) if "instruments" in r.columns else "",
+        words(str(r.at[i, "instruments"]).replace(":", " \u00d7 "))
+        if "instruments" in r.columns else "",
         col("hansen_j"), col("overid_df"), col("hansen_j_p_value"))
 
 

@@ -4,10 +4,12 @@ analyses whose rows estimate it (read from their ``estimand`` column)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from outcomes.estimands import Estimand
 from outcomes.estimands.rows import COLUMN
+from outcomes.labels import arm_words
 
 from .inputs import ReportInputs, Table
 
@@ -47,6 +49,21 @@ def rows_by_estimand(inp: ReportInputs) -> dict[str, list[str]]:
     return out
 
 
+def in_words(e: Estimand, arms) -> Estimand:
+    """``e`` with the arm codes of its text in words (:func:`outcomes.labels.arm_words`)."""
+    def fix(obj):
+        if isinstance(obj, str):
+            return arm_words(obj, arms)
+        if isinstance(obj, tuple):
+            return tuple(fix(x) for x in obj)
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return dataclasses.replace(obj, **{f.name: fix(getattr(obj, f.name))
+                                               for f in dataclasses.fields(obj)})
+        return obj
+
+    return fix(e)
+
+
 def estimand_entries(inp: ReportInputs) -> tuple[list[EstimandEntry], list[str]]:
     """The estimands the tables use, in the registry's order (the primary one first), and
     the ids found in a table but absent from the plan's registry (shown as a notice)."""
@@ -55,7 +72,7 @@ def estimand_entries(inp: ReportInputs) -> tuple[list[EstimandEntry], list[str]]
     rows = rows_by_estimand(inp)
     primary = STRATEGY_ESTIMANDS.get(inp.plan.survival.get("primary_strategy", ""))
     registry = inp.plan.estimands
-    entries = [EstimandEntry(e, tuple(rows[k]), k == primary)
+    entries = [EstimandEntry(in_words(e, inp.plan.arms), tuple(rows[k]), k == primary)
                for k, e in registry.items() if k in rows]
     entries.sort(key=lambda x: not x.primary)
     return entries, sorted(set(rows) - set(registry))

@@ -84,10 +84,6 @@ PRIMARY_SCORE_ORDER = ("WEMWBS", "SWEMWBS", "QPR15", "WAISR", "HHI", "GSE", "ISM
                        "LSNS6", "UCLA3")
 
 
-def arm_label(code: str) -> str:
-    return code.replace("_", " ").capitalize()
-
-
 def code_label(code: str) -> str:
     return CODE_LABELS.get(code, code)
 

@@ -17,7 +17,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from outcomes.survival.plots import COLOURS, RC, _save, forest, split_not_estimable
+from outcomes.instruments import load_registry
+from outcomes.labels import arm_label, param_label, score_abbrev, words
+from outcomes.survival.plots import (
+    COLOURS,
+    PROBABILITY_DIFFERENCES,
+    RC,
+    _save,
+    forest,
+    split_not_estimable,
+)
 from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
@@ -25,13 +34,14 @@ from .design import designs, row_design, twins
 from .estimates import EFFECT_LABELS, PRIMARY_SCORE_ORDER, VISITS
 from .inputs import ReportInputs
 from .mediation import mechanism_of, mechanisms, outcome_label
-from .questionnaires import MI_ANALYSIS, is_effect, main_analysis
+from .questionnaires import MI_ANALYSIS, is_effect, main_analysis, registry_info, score_order
 
 FOREST_PANELS = {
     "ratio": ("odds_ratio", "conditional_odds_ratio", "logrank_hazard_ratio", "hazard_ratio",
               "rate_ratio", "risk_ratio", "subdistribution_hazard_ratio"),
     "probability": ("risk_difference", "cif_difference"),
-    "days": ("rmst_difference", "mean_difference", "median_difference"),
+    "time": ("rmst_difference",),
+    "days": ("mean_difference", "median_difference"),
 }
 FOREST_LABELS = {
     "odds_ratio": "odds ratio (marginal)",
@@ -45,15 +55,25 @@ FOREST_LABELS = {
     "mean_difference": "difference in mean days",
     "median_difference": "difference in median days",
 }
-FOREST_XLABELS = {
-    "ratio": "Ratio, peer support / usual care (log scale)",
-    "probability": "Difference in probability (peer support - usual care)",
-    "days": "Difference in days (peer support - usual care)",
-    "scores": "Questionnaires: adjusted mean difference (score points)",
-}
-#: the questionnaire panel's axis when the main analysis pools over imputations
-SCORES_MI_XLABEL = ("Questionnaires: adjusted mean difference (score points), "
-                    "multiple imputation")
+
+
+def forest_xlabels(treated: str, control: str) -> dict[str, str]:
+    """Axis labels of the survival panels of the all-effects forest plot."""
+    vs = f"{treated.lower()} \u2212 {control.lower()}"
+    return {"ratio": f"Ratio, {treated.lower()} / {control.lower()} (log scale)",
+            "probability": f"Difference in risk, percentage points ({vs})",
+            "time": f"Difference in restricted mean time free of the event, days ({vs})",
+            "days": f"Difference in days in hospital ({vs})"}
+
+
+def favours(treated: str, control: str, lower_favours_treated: bool = True) -> tuple[str, str]:
+    """(left, right) words of a forest panel's reference line."""
+    t, c = f"favours {treated.lower()}", f"favours {control.lower()}"
+    return (t, c) if lower_favours_treated else (c, t)
+
+
+#: panels whose lower values favour the treated arm (events, days in hospital)
+LOWER_FAVOURS_TREATED = {"ratio": True, "probability": True, "time": False, "days": True}
 
 
 def _svg(draw) -> str:
@@ -65,6 +85,46 @@ def _svg(draw) -> str:
 
 def _short(analysis: str) -> str:
     return analysis.replace("_", " ").capitalize()
+
+
+def score_panels(q: pd.DataFrame) -> pd.DataFrame:
+    """Questionnaire rows with ``label`` (score label and visit), ``panel`` (one per
+    instrument and score range, so that no axis mixes scales) and the registry's order."""
+    info = registry_info()
+    scores = {s.paramcd: (inst, s) for inst in load_registry().values() for s in inst.scores}
+    q = q.copy()
+    q["label"] = [f"{param_label(pc)}, {VISITS.get(v, v).lower()}"
+                  for pc, v in zip(q["paramcd"], q["avisit"], strict=True)]
+    q["panel"] = [f"scores:{scores[pc][0].key}:{scores[pc][1].range}" if pc in scores
+                  else f"scores:{pc}" for pc in q["paramcd"]]
+    first = {pc: PRIMARY_SCORE_ORDER.index(inst.scores[0].paramcd)
+             if inst.scores[0].paramcd in PRIMARY_SCORE_ORDER else 99
+             for pc, (inst, _) in scores.items()}  # instruments in the report's order
+    order = sorted(range(len(q)), key=lambda k: (first.get(q["paramcd"].iloc[k], 999),
+                                                 scores[q["paramcd"].iloc[k]][1].range[1]
+                                                 - scores[q["paramcd"].iloc[k]][1].range[0]
+                                                 if q["paramcd"].iloc[k] in scores else 0,
+                                                 score_order(q["paramcd"].iloc[k],
+                                                             q["avisit"].iloc[k], info)))
+    return q.iloc[order]
+
+
+def score_panel_texts(q: pd.DataFrame, treated: str, control: str
+                      ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Axis label and favours words of each questionnaire panel of :func:`score_panels`."""
+    scores = {s.paramcd: (inst, s) for inst in load_registry().values() for s in inst.scores}
+    xl, fav = {}, {}
+    for key, g in q.groupby("panel", sort=False):
+        pcs = list(pd.unique(g["paramcd"]))
+        if pcs[0] not in scores:
+            xl[key], fav[key] = f"{pcs[0]}: adjusted mean difference", favours(treated, control)
+            continue
+        inst, s = scores[pcs[0]]
+        what = param_label(pcs[0]) if len(pcs) == 1 else f"{inst.name} scores"
+        lo, hi = (f"{v:g}".replace("-", "\u2212") for v in s.range)
+        xl[key] = f"{what} ({lo} to {hi}): adjusted mean difference, points"
+        fav[key] = favours(treated, control, not s.higher_is_better)
+    return xl, fav
 
 
 def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
@@ -82,7 +142,7 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
     s["panel"] = panel
     s = s.loc[s["panel"].notna()]
     s["label"] = [f"{_short(a)}: {FOREST_LABELS.get(t, t.replace('_', ' '))}"
-                  + (f", {o}" if a in ("competing_risks", "recurrent_readmission") else "")
+                  + (f", {words(o)}" if a in ("competing_risks", "recurrent_readmission") else "")
                   for a, t, o in zip(s["analysis"], s["estimate_type"], s["outcome"], strict=True)]
     parts.append(s)
     q = inp.questionnaires.num
@@ -92,21 +152,15 @@ def all_effects_table(inp: ReportInputs) -> pd.DataFrame:
         q = q.loc[q["contrast"].astype(str).str.contains(" vs ", regex=False)
                   & (q["analysis"] == main) & of_design
                   & is_effect(inp.questionnaires.raw)].copy()  # one row per score and visit
-        q["panel"] = "scores"
         if "paramcd" in q.columns:
-            q["label"] = [f"{p} {VISITS.get(v, v).lower()}" for p, v in
-                          zip(q["paramcd"], q["avisit"], strict=True)]
-            rank = {pc: k for k, pc in enumerate(PRIMARY_SCORE_ORDER)}
-            vrank = {v: k for k, v in enumerate(VISITS)}
-            q["_o"] = [(rank.get(pc, len(rank)), pc, vrank.get(v, 9))
-                       for pc, v in zip(q["paramcd"], q["avisit"], strict=True)]
-            q = q.iloc[sorted(range(len(q)), key=lambda k: q["_o"].iloc[k])].drop(columns="_o")
+            q = score_panels(q)
         else:
-            q["label"] = q["outcome"]
+            q["label"], q["panel"] = q["outcome"], "scores"
         parts.append(q)
     tab = pd.concat(parts, ignore_index=True)
-    order = {k: i for i, k in enumerate(FOREST_XLABELS)}
-    return tab.sort_values("panel", key=lambda c: c.map(order), kind="stable")
+    order = {k: i for i, k in enumerate(FOREST_PANELS)}
+    return tab.sort_values("panel", key=lambda c: c.map(lambda k: order.get(k, len(order))),
+                           kind="stable")
 
 
 def forest_excluded(inp: ReportInputs) -> list[tuple[str, str]]:
@@ -116,12 +170,27 @@ def forest_excluded(inp: ReportInputs) -> list[tuple[str, str]]:
 
 def forest_all(inp: ReportInputs) -> str:
     tab = all_effects_table(inp)
-    xlabels = dict(FOREST_XLABELS)
-    if main_analysis(inp)[0] == MI_ANALYSIS:
-        xlabels["scores"] = SCORES_MI_XLABEL
+    treated, control = arm_label(inp.plan.treated_arm), arm_label(inp.plan.control_arm)
+    xlabels = forest_xlabels(treated, control)
+    fav = {k: favours(treated, control, low) for k, low in LOWER_FAVOURS_TREATED.items()}
+    if "paramcd" in tab.columns and tab["paramcd"].notna().any():
+        how = ", multiple imputation" if main_analysis(inp)[0] == MI_ANALYSIS else ""
+        sx, sf = score_panel_texts(tab.loc[tab["paramcd"].notna()], treated, control)
+        xlabels.update({k: v + how for k, v in sx.items()})
+        fav.update(sf)
     title = f"All between-arm effects (95% CI), {designs(inp).shown_label} design"
     return _svg(lambda p: forest(tab, p, panel="panel", label="label", xlabels=xlabels,
-                                 title=title))
+                                 title=title, favours=fav))
+
+
+#: mediation outcomes whose lower values are better (events); on the others (scores, time
+#: to readmission) higher values are better
+EVENT_OUTCOMES = frozenset({"readmit_12m"})
+
+
+def mediation_lower_favours(outcome: str, estimate_type: str) -> bool:
+    """Whether an indirect or direct effect below the reference favours the treated arm."""
+    return str(outcome) in EVENT_OUTCOMES
 
 
 def mediation_forest(inp: ReportInputs) -> str | None:
@@ -134,12 +203,13 @@ def mediation_forest(inp: ReportInputs) -> str | None:
     mechs = mechanisms(inp.plan.raw)
     t["contrast"] = t["contrast"].astype(str)
     t.loc[~t["contrast"].str.contains(" vs ", regex=False), "contrast"] = "treated vs control"
-    t["panel"] = [f"{outcome_label(str(o))} ({e.replace('_', ' ')})"
+    t["panel"] = [f"{outcome_label(str(o))} ({e.replace('_', ' ')}"
+                  f"{', percentage points' if e in PROBABILITY_DIFFERENCES else ''})"
                   for o, e in zip(t["outcome"], t["estimate_type"], strict=True)]
     mech = t["mechanism"] if "mechanism" in t.columns else pd.Series([None] * len(t), index=t.index)
     members = (t["mediators"] if "mediators" in t.columns else t["mediator"]).astype(str)
     t["label"] = [
-        f"{mechanism_of(med, mv, mechs)} {mem.replace('+', ' + ')}: "
+        f"{mechanism_of(med, mv, mechs)} {' + '.join(score_abbrev(x) for x in mem.split('+'))}: "
         f"{EFFECT_LABELS[e].split(' (')[0].lower()}"
         for med, mv, mem, e in zip(t["mediator"], mech, members, t["effect"], strict=True)]
     # the order of the report's tables: outcomes as planned, then mechanism, singles first
@@ -152,8 +222,11 @@ def mediation_forest(inp: ReportInputs) -> str | None:
                for o, e, med, mv, mem, eff in zip(t["outcome"], t["estimate_type"], t["mediator"],
                                                   mech, members, t["effect"], strict=True)]
     t = t.iloc[sorted(range(len(t)), key=lambda k: t["_k"].iloc[k])].drop(columns="_k")
-    xl = {p: f"{p}: effect of peer support" for p in pd.unique(t["panel"])}
-    return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels=xl,
+    treated, control = arm_label(inp.plan.treated_arm), arm_label(inp.plan.control_arm)
+    xl = {p: f"{p}: effect of {treated.lower()}" for p in pd.unique(t["panel"])}
+    fav = {p: favours(treated, control, mediation_lower_favours(o, e))
+           for p, o, e in zip(t["panel"], t["outcome"], t["estimate_type"], strict=True)}
+    return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels=xl, favours=fav,
                                  title="Indirect (ACME) and direct (ADE) effects (95% CI), "
                                        f"{designs(inp).shown_label} design"))
 
@@ -180,7 +253,7 @@ def sensitivity_figure(rows: list[dict]) -> str | None:
                 ax.plot(g["rho"], g["estimate"], color=col, lw=1.5)
                 ax.axhline(0, color="0.4", lw=0.8, ls="--")
                 ax.axvline(0, color="0.7", lw=0.6)
-                ax.set_title(f"{r['mediator']}: {r['outcome']}", fontsize=9)
+                ax.set_title(f"{words(r['mediator'])}: {r['outcome']}", fontsize=9)
                 ax.spines[["top", "right"]].set_visible(False)
                 if k % ncol == 0:
                     ax.set_ylabel("ACME")

@@ -2,8 +2,9 @@
 
 Required: the analysis plan (``plan.json``), ADSL and ADQS (``derived/``), ``tables/
 survival.tsv`` and ``tables/questionnaires.tsv``. Optional, each with its own notice in the
-report when absent: the validation outputs, the figures, ``tables/mediation.tsv`` and
-``tables/mediation_sensitivity.tsv``, ``provenance.json``, ``tables/engagement.tsv`` and
+report when absent: ADRE (the mean cumulative function), ADTTE (reasons for exclusion in
+the participant flow), the validation outputs, the
+figures, ``tables/mediation.tsv`` and ``tables/mediation_sensitivity.tsv``, ``provenance.json``, ``tables/engagement.tsv`` and
 ``tables/cace.tsv`` (the engagement section), ``tables/multiplicity.tsv`` (the adjusted
 p-values); ``tables/tipping_point.tsv`` and its figures are shown when present.
 
@@ -64,6 +65,8 @@ class ReportInputs:
     adqs: pd.DataFrame
     survival: Table
     questionnaires: Table
+    adre: pd.DataFrame | None = None  # ADRE's counting-process rows (the MCF figure)
+    adtte: pd.DataFrame | None = None  # ADTTE's READMIT rows (reasons in the CONSORT flow)
     mediation: Table | None = None  # the rows of the plan's main design (main_design)
     mediation_all: Table | None = None  # every row, both designs (the other one is shown beside)
     mediation_sensitivity: Table | None = None
@@ -136,6 +139,13 @@ def main_design(table: Table | None, clustering: str) -> Table | None:
 ADQS_COLUMNS = ("USUBJID", "ARM", "AVISIT", "ADT", "PARAMCD", "PARAM", "AVAL")
 
 
+#: The ADTTE columns of the reasons for exclusion from the primary analysis (report.participants).
+ADTTE_COLUMNS = ("USUBJID", "ARM", "PARAMCD", "AVAL", "CNSR", "CNSDTDSC")
+#: The ADRE columns of the mean cumulative function (report.recurrent) and of the days in
+#: hospital by arm (report.readmission).
+ADRE_COLUMNS = ("USUBJID", "ARM", "TSTART", "TSTOP", "EVENT", "BEDDAYS")
+
+
 def _parquet(path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The dataset at ``path``; only those of ``columns`` it has, when given."""
     if not path.exists():
@@ -172,6 +182,14 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
     adsl = _parquet(derived / "adsl.parquet")
     adqs = _parquet(derived / "adqs.parquet", ADQS_COLUMNS)
     used += [derived / "adsl.parquet", derived / "adqs.parquet"]
+    adre = adtte = None
+    if (derived / "adtte.parquet").exists():
+        adtte = _parquet(derived / "adtte.parquet", ADTTE_COLUMNS)
+        adtte = adtte.loc[adtte["PARAMCD"] == "READMIT"].reset_index(drop=True)
+        used.append(derived / "adtte.parquet")
+    if (derived / "adre.parquet").exists():
+        adre = _parquet(derived / "adre.parquet", ADRE_COLUMNS)
+        used.append(derived / "adre.parquet")
     tables = root / "tables"
     req = {}
     for name in ("survival", "questionnaires"):
@@ -229,7 +247,7 @@ def load_inputs(results_dir: str | Path, *, plan: str | Path | None = None,
     plan_obj = AnalysisPlan.load(plan_path)
     return ReportInputs(
         results_dir=root, plan=plan_obj, plan_path=plan_path,
-        adsl=adsl, adqs=adqs, survival=req["survival"], questionnaires=req["questionnaires"],
+        adsl=adsl, adqs=adqs, adre=adre, adtte=adtte, survival=req["survival"], questionnaires=req["questionnaires"],
         mediation=main_design(opt["mediation"], plan_obj.clustering),
         mediation_all=opt["mediation"],
         mediation_sensitivity=main_design(opt["mediation_sensitivity"], plan_obj.clustering),

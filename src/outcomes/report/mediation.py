@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from outcomes.labels import arm_label, score_abbrev, words
+
 from . import fmt
 from .design import designs, twin_index
 from .estimates import (
     EFFECT_LABELS,
     MECHANISMS,
     Estimate,
-    arm_label,
     count,
     estimate,
 )
@@ -102,7 +103,7 @@ class MedRow:
 
     @property
     def shown(self) -> str:
-        return " + ".join(self.members) + (" (jointly)" if self.joint else "")
+        return " + ".join(score_abbrev(m) for m in self.members) + (" (jointly)" if self.joint else "")
 
 
 @dataclass
@@ -182,7 +183,7 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
     mech_col = "mechanism" if "mechanism" in r.columns else None
     groups: list[MedGroup] = []
     # effects this section does not know (shown as a plain list, never dropped)
-    other = [estimate(m, "mediation", int(i), f"{r.at[i, 'outcome']}, {r.at[i, 'mediator']}: "
+    other = [estimate(m, "mediation", int(i), f"{r.at[i, 'outcome']}, {words(r.at[i, 'mediator'])}: "
                       f"{r.at[i, 'effect']}", analysis="mediation")
              for i in r.index if r.at[i, "effect"] not in EFFECT_LABELS]
     plan_outcomes = list((inp.plan.raw.get("mediation") or {}).get("outcomes") or [])
@@ -228,7 +229,7 @@ def mediation_section(inp: ReportInputs) -> Mediation | None:
                                extrapolation_note(g, str(et)),
                                sample_note(g)))
     med_plan = inp.plan.mediation or {}
-    words = {"engagement": "engagement (ENGFL)",
+    words = {"engagement": "engagement with peer support",
              "early_readmission": "readmission before the mediator visit"}
     return Mediation(groups, other, None, sensitivity_rows(inp), None,
                      sorted(set(r["n_boot"])) if "n_boot" in r.columns else [],
@@ -259,7 +260,8 @@ def _mechanism_svg(label: str, et: str, rows: list[MedRow], k: int, inp: ReportI
         ind, dire = row.cells.get("acme_average"), row.cells.get("ade_average")
         boxes.append(Mechanism(
             title=f"{key} {mechs[key][0][:1].upper()}{mechs[key][0][1:]}",
-            measures=f"mediator{'s' if row.joint else ''}: {', '.join(row.members)}",
+            measures=f"mediator{'s' if row.joint else ''}: "
+                     f"{', '.join(score_abbrev(m) for m in row.members)}",
             indirect=_ci_text(ind, row), direct=_ci_text(dire, row)))
     joint = [row for row in rows if row.mechanism not in mechs]
     if joint:

@@ -18,10 +18,11 @@ import pandas as pd
 from outcomes.imputation.ancova import ANALYSIS as MI_ANALYSIS
 from outcomes.imputation.frame import ADSL_PREDICTORS, VISIT_DAYS, not_due
 from outcomes.imputation.mice import STREAM
+from outcomes.labels import arm_label, param_label, variable_word
 
 from . import fmt
 from .design import designs, row_design
-from .estimates import VISITS, Estimate, arm_label, estimate
+from .estimates import VISITS, Estimate, estimate
 from .inputs import ReportInputs, Table
 from .questionnaires import (
     CC_ANALYSIS,
@@ -41,10 +42,6 @@ PATTERN = (
     ("missing", "Missing: in follow-up"),
 )
 #: ADSL predictors of every imputation model, in words.
-PREDICTOR_WORDS = {"SITEID": "site", "DIAGGR": "diagnosis group", "AGE": "age",
-                   "PRIORADM": "prior admissions"}
-
-
 def pattern(inp: ReportInputs) -> list[dict[str, Any]]:
     """One row per follow-up visit and arm: the randomised participants in each category
     of :data:`PATTERN` (count and percent)."""
@@ -81,7 +78,7 @@ def methods(inp: ReportInputs) -> list[tuple[str, str]]:
     how = (f"predictive mean matching ({md.donors} donors, type-1 matching)"
            if md.imputation == "pmm" else
            "Bayesian normal linear regression with draws of the coefficients and variance")
-    preds = ", ".join(PREDICTOR_WORDS.get(c, c) for c in ADSL_PREDICTORS)
+    preds = ", ".join(variable_word(c) for c in ADSL_PREDICTORS)
     aux = f"; auxiliary variables {', '.join(md.auxiliaries)}" if md.auxiliaries else ""
     return [
         ("Multiple imputation",
@@ -110,7 +107,7 @@ def _predictor_words(sel) -> str:
     """The plan's ``missing_data.predictors`` in words."""
     if sel.select != "quickpred":
         return "Each score is predicted by every other variable of the model."
-    always = ", ".join(PREDICTOR_WORDS.get(c, c) for c in sel.include)
+    always = ", ".join(variable_word(c) for c in sel.include)
     return ("Each score is predicted by the variables whose absolute correlation with it, or "
             f"with its being missing, exceeds {sel.mincor:g} (R mice's quickpred"
             + (f", usable cases at least {sel.minpuc:g}" if sel.minpuc > 0 else "")
@@ -188,7 +185,7 @@ def comparisons(inp: ReportInputs) -> list[Comparison]:
         i = _row_of(q, MI_ANALYSIS, pc, visit, d.shown)
         fmi = (fmt.cell(r.at[i, "fmi"], estimate_type="fraction", src="questionnaires", row=i,
                         col="fmi") if "fmi" in r.columns else None)
-        label = f"{r.at[i, 'param']} ({pc})" if "param" in r.columns else pc
+        label = param_label(pc)
         out.append(Comparison(
             label, VISITS.get(visit, visit), shown(MI_ANALYSIS, pc, visit, "multiple imputation"),
             fmi, shown(CC_ANALYSIS, pc, visit, "complete cases")))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 
 import pandas as pd
 
+from outcomes.labels import param_label, words
 from outcomes.multiplicity import KEY_SECONDARY, NOMINAL, OTHER, PRIMARY
 from outcomes.multiplicity.hierarchy import ROW_KEY
 from outcomes.plan import AnalysisPlan
@@ -88,9 +89,9 @@ def hypothesis_label(raw, i: int) -> str:
             how = analysis_label(analysis)
         except KeyError:
             how = analysis.replace("_", " ")
-        return f"{score}, {VISITS.get(visit, visit)}: {what} (ANCOVA, {how})"
+        return f"{param_label(score)}, {VISITS.get(visit, visit)}: {what} (ANCOVA, {how})"
     title = ANALYSIS_TITLES.get(analysis, analysis.replace("_", " ").capitalize())
-    return f"{title.split(':')[0]}: {what} ({outcome})"
+    return f"{title.split(':')[0]}: {what} ({words(outcome)})"
 
 
 def _decision(r, i: int) -> str:

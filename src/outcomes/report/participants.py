@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from outcomes.labels import arm_label, param_label
+
 from . import fmt
 from .design import designs, row_design
 from .estimates import (
     DOWNSTREAM_SCORES,
     PRIMARY_SCORE_ORDER,
     VISITS,
-    arm_label,
     code_label,
     count,
 )
@@ -59,6 +60,66 @@ def _between_n(table: Table, src: str, mask: pd.Series) -> Num | None:
     return count(table, src, int(idx[0]), "n") if len(idx) else None
 
 
+def complete_case_exclusions(inp: ReportInputs, itt: pd.DataFrame, pc: str, visit: str
+                             ) -> dict[str, dict[str, int]]:
+    """Per arm, why randomised participants are not in the complete-case ANCOVA of score
+    ``pc`` at ``visit``: the first that applies of died before the visit, visit after the
+    data cut, withdrew before it, not returned (the score missing at a due visit), and
+    no baseline score (with the follow-up score)."""
+    from outcomes.imputation.frame import VISIT_DAYS, not_due
+
+    adqs = inp.adqs
+    has = adqs.loc[(adqs["PARAMCD"] == pc) & adqs["AVAL"].notna()]
+    at_visit = itt["USUBJID"].isin(has.loc[has["AVISIT"] == visit, "USUBJID"]).to_numpy()
+    at_base = itt["USUBJID"].isin(has.loc[has["AVISIT"] == "baseline", "USUBJID"]).to_numpy()
+    why = not_due(itt, visit) if visit in VISIT_DAYS else np.full(len(itt), "")
+    nominal = itt["INDEXDT"] + pd.Timedelta(days=VISIT_DAYS.get(visit, 0))
+    withdrew = (itt["WDDT"].notna() & (itt["WDDT"] < nominal)).to_numpy()
+    cat = np.where(why == "died", "died", np.where(why == "data cut", "data cut",
+                   np.where(withdrew, "withdrew", "not returned")))
+    cat = np.where(at_visit, np.where(at_base, "", "no baseline score"), cat)
+    out = {}
+    for a in inp.plan.arms:
+        mine = cat[(itt["ARM"] == a).to_numpy()]
+        out[a] = {k: int((mine == k).sum()) for k in EXCLUSION_REASONS}
+    return out
+
+
+#: Why a participant is not in a complete-case analysis, in the order of the flow.
+EXCLUSION_REASONS = ("died", "data cut", "withdrew", "not returned", "no baseline score")
+EXCLUSION_WORDS = {"died": "died before the visit", "data cut": "visit after the data cut",
+                   "withdrew": "withdrew", "not returned": "not returned",
+                   "no baseline score": "no baseline score"}
+
+
+def primary_exclusion_lines(inp: ReportInputs, arm: str, n: int, k: int, horizon: int
+                            ) -> list[str]:
+    """The flow's lines of the ``k`` participants of ``arm`` not in the primary analysis:
+    their status at the horizon is not known. The reasons are ADTTE's censoring
+    descriptions of READMIT before the horizon when they account for exactly ``k``
+    participants (without or with the deaths, which some strategies count), else none."""
+    head = f"not in the primary analysis: {k} of {n} (status at day {horizon} not known)"
+    t = inp.adtte
+    if t is None or not {"CNSR", "AVAL", "CNSDTDSC"} <= set(t.columns):
+        return [head]
+    c = t.loc[(t["ARM"] == arm) & (t["CNSR"] == 1) & (t["AVAL"] < horizon), "CNSDTDSC"]
+    c = c.astype(str).str.lower().value_counts()
+    for counts in (c.loc[~c.index.str.startswith("death")], c):
+        if int(counts.sum()) == k:
+            return [head] + [f"\u2013 {r}, not readmitted: {v}"
+                             for r, v in counts.sort_index().items()]
+    return [head]
+
+
+def _exclusion_lines(total: int, counts: dict[str, int], what: str) -> list[str]:
+    """The flow's lines of the participants not in an analysis, with the reasons."""
+    k = sum(counts.values())
+    if not k:
+        return [f"not in the {what}: none"]
+    return [f"not in the {what}: {k} of {total}"] + [
+        f"\u2013 {EXCLUSION_WORDS[r]}: {counts[r]}" for r in EXCLUSION_REASONS if counts[r]]
+
+
 def build_flow(inp: ReportInputs) -> Flow:
     plan = inp.plan
     arms = plan.arms
@@ -90,6 +151,13 @@ def build_flow(inp: ReportInputs) -> Flow:
                      & (qraw.get("avisit", pd.Series(dtype=str)) == "month_12")
                      & (qraw.get("analysis", pd.Series(dtype=str)) == main)]
     wem_label = f"ANCOVA, {analysis_label(main)}" if beside else "ANCOVA"
+    from .questionnaires import CC_ANALYSIS
+
+    cc_rows = qraw.index[(qraw.get("paramcd", pd.Series(dtype=str)) == "WEMWBS")
+                         & (qraw.get("avisit", pd.Series(dtype=str)) == "month_12")
+                         & (qraw.get("analysis", pd.Series(dtype=str)) == CC_ANALYSIS)]
+    cc_why = (complete_case_exclusions(inp, itt, "WEMWBS", "month_12") if len(cc_rows)
+              and {"PARAMCD", "AVAL"} <= set(inp.adqs.columns) else None)
     fu = plan.followup_days
     arm_flows = []
     from .svg import ArmFlow
@@ -109,6 +177,10 @@ def build_flow(inp: ReportInputs) -> Flow:
         analysis = ["Analysed"]
         if (prim := primary[a]) is not None:
             analysis.append(f"primary outcome: {prim.text}")
+            if prim.text.isdigit() and int(prim.text) < n:
+                analysis += primary_exclusion_lines(inp, a, n, n - int(prim.text), fu)
+            elif prim.text.isdigit():
+                analysis.append("not in the primary analysis: none")
         if (ten := tenure[a]) is not None:
             analysis.append(f"community tenure (KM, Cox, RMST): {ten.text}")
         if len(wem):
@@ -116,6 +188,12 @@ def build_flow(inp: ReportInputs) -> Flow:
             c = count(inp.questionnaires, "questionnaires", int(wem[0]), col)
             if c is not None:
                 analysis.append(f"WEMWBS at month 12 ({wem_label}): {c.text}")
+        if cc_why is not None:
+            col = "n_treated" if k == 0 else "n_control"
+            c = count(inp.questionnaires, "questionnaires", int(cc_rows[0]), col)
+            if c is not None:
+                analysis.append(f"WEMWBS at month 12, complete cases: {c.text}")
+                analysis += _exclusion_lines(n, cc_why[a], "complete-case analysis")
         arm_flows.append(ArmFlow(arm_label(a), alloc, follow, quest, analysis))
     from .svg import flow_diagram
 
@@ -164,7 +242,7 @@ def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
             if pc not in DOWNSTREAM_SCORES:
                 others.append(int(i))
                 continue
-            rows.append({"label": f"{name}: {pc} at {VISITS.get(visit, visit).lower()}",
+            rows.append({"label": f"{name}: {param_label(pc)} at {VISITS.get(visit, visit).lower()}",
                          "total": count(q, "questionnaires", i, "n"),
                          "arms": [count(q, "questionnaires", i, "n_treated"),
                                   count(q, "questionnaires", i, "n_control")]})
@@ -236,12 +314,18 @@ def baseline_table(inp: ReportInputs) -> tuple[list[str], list[T1Row]]:
     heads.append(f"Total (n = {len(adsl)})")
     rows: list[T1Row] = []
 
+    def missing_row(counts, src):
+        """A "Missing" line only where something is missing (no "Missing 0 (0.0%)" rows)."""
+        if any(counts):
+            rows.append(T1Row("Missing", [_n_pct(k, len(g)) for k, g in zip(counts, src,
+                                                                             strict=True)], 1))
+
     def continuous(label, col, decimals=1, data=None, source=None):
         src = groups if data is None else data
         rows.append(T1Row(label, ["" for _ in src]))
         rows.append(T1Row("Mean (SD)", [_mean_sd(g[col]) for g in src], 1))
         rows.append(T1Row("Median (IQR)", [_median_iqr(g[col], decimals) for g in src], 1))
-        rows.append(T1Row("Missing", [_n_pct(int(_blank(g[col]).sum()), len(g)) for g in src], 1))
+        missing_row([int(_blank(g[col]).sum()) for g in src], src)
 
     def categorical(label, col, levels=None, labeller=code_label):
         rows.append(T1Row(label, ["" for _ in groups]))
@@ -252,7 +336,7 @@ def baseline_table(inp: ReportInputs) -> tuple[list[str], list[T1Row]]:
         for lev in levels:
             rows.append(T1Row(labeller(lev), [_n_pct(int((g[col].astype(str) == lev).sum()), len(g))
                                              for g in groups], 1))
-        rows.append(T1Row("Missing", [_n_pct(int(_blank(g[col]).sum()), len(g)) for g in groups], 1))
+        missing_row([int(_blank(g[col]).sum()) for g in groups], groups)
 
     continuous("Age (years)", "AGE", 0)
     categorical("Sex", "SEX", ["female", "male", "other", "not_stated"])
@@ -262,8 +346,7 @@ def baseline_table(inp: ReportInputs) -> tuple[list[str], list[T1Row]]:
     rows.append(T1Row("Detained during the index admission", ["" for _ in groups]))
     rows.append(T1Row("Yes", [_n_pct(int((g["DETINDFL"] == "Y").sum()), len(g)) for g in groups], 1))
     rows.append(T1Row("No", [_n_pct(int((g["DETINDFL"] == "N").sum()), len(g)) for g in groups], 1))
-    rows.append(T1Row("Missing", [_n_pct(int((~g["DETINDFL"].isin(["Y", "N"])).sum()), len(g))
-                                  for g in groups], 1))
+    missing_row([int((~g["DETINDFL"].isin(["Y", "N"])).sum()) for g in groups], groups)
     categorical("Site", "SITEID", labeller=lambda s: s)
     # baseline scores
     adqs = inp.adqs

@@ -12,6 +12,7 @@ import pandas as pd
 
 from outcomes.imputation.ancova import ANALYSIS as MI_ANALYSIS
 from outcomes.instruments import load_registry
+from outcomes.labels import param_label
 from outcomes.questionnaires import ADJUSTED_MEAN, DIFFERENCE, HEDGES_G
 from outcomes.questionnaires import ANALYSIS as CC_ANALYSIS
 
@@ -155,7 +156,7 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
             return None if k is None else shown(k, label)
 
         rows.append(QRow(
-            score=f"{label} ({pc})", visit=VISITS.get(visit, visit),
+            score=str(label), visit=VISITS.get(visit, visit),
             direction="higher is better" if hib else "lower is better",
             mean_t=mean("mean_treated"), mean_c=mean("mean_control"),
             n_t=count(q, "questionnaires", int(i), "n_treated"),
@@ -176,3 +177,35 @@ def questionnaire_rows(inp: ReportInputs) -> tuple[list[dict[str, Any]], list[Es
             groups.append({"score": row.score, "direction": row.direction, "rows": []})
         groups[-1]["rows"].append(row)
     return groups, other
+
+
+def outcome_means(inp: ReportInputs) -> list[dict[str, Any]]:
+    """Observed scores by arm at each visit, as a trial paper reports them: one row per
+    score (the first score of each instrument, report order) and visit with "mean (SD)"
+    and n of each arm, from ADQS (randomised participants). Scores on a range of 10 points
+    or less get two decimals, the others one."""
+    adqs = inp.adqs
+    if not {"PARAMCD", "AVAL", "AVISIT", "ARM"} <= set(adqs.columns):
+        return []
+    itt = set(inp.adsl.loc[inp.adsl["ITTFL"] == "Y", "USUBJID"])
+    d = adqs.loc[adqs["USUBJID"].isin(itt) & adqs["AVAL"].notna(),
+                 ["PARAMCD", "AVISIT", "ARM", "AVAL"]]
+    stats = d.groupby(["PARAMCD", "AVISIT", "ARM"], sort=False)["AVAL"].agg(["mean", "std", "count"])
+    ranges = {s.paramcd: s.range for inst in load_registry().values() for s in inst.scores}
+    rows = []
+    for pc in (p for p in PRIMARY_SCORE_ORDER if p in set(d["PARAMCD"])):
+        lo, hi = ranges.get(pc, (0, 100))
+        decimals = 2 if hi - lo <= 10 else 1
+        visits = [v for v in VISITS if (pc, v) in {k[:2] for k in stats.index}]
+        for k, visit in enumerate(visits):
+            cells = []
+            for a in inp.plan.arms:
+                if (pc, visit, a) in stats.index:
+                    s = stats.loc[(pc, visit, a)]
+                    cells.append((f"{fmt.number(s['mean'], decimals)} "
+                                  f"({fmt.number(s['std'], decimals)})", int(s["count"])))
+                else:
+                    cells.append(("\u2014", 0))
+            rows.append({"score": param_label(pc), "first": k == 0, "span": len(visits),
+                         "visit": VISITS.get(visit, visit), "cells": cells})
+    return rows

@@ -22,6 +22,7 @@ import pandas as pd
 from outcomes import __version__
 from outcomes.errors import OutcomesError
 from outcomes.estimands.rows import STRATEGY_ESTIMANDS
+from outcomes.labels import arm_label, mediator_words, variable_words
 from outcomes.survival import ESTIMANDS
 
 from . import (
@@ -29,7 +30,6 @@ from . import (
     design,
     engagement,
     estimands,
-    estimates,
     evalues,
     figures,
     mediation,
@@ -77,30 +77,29 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
     models = [
         ("Primary outcome",
          f"Readmission within {fu} days of the index discharge; logistic regression on arm "
-         f"adjusted for {', '.join(s['primary_covariates'])} (Newton–Raphson); marginal risks "
+         f"adjusted for {variable_words(s['primary_covariates'])} (Newton–Raphson); marginal risks "
          "by standardisation over all randomised participants; risk difference and marginal "
          "odds ratio with influence-function (delta-method) variance; conditional odds ratio "
          "from the arm coefficient (Wald)."),
         ("Community tenure",
-         "Time from index discharge to first readmission (ADTTE READMIT; death and withdrawal "
-         "censor). Kaplan–Meier by arm with log(−log) pointwise 95% CIs and Brookmeyer–Crowley "
-         f"medians; log-rank test stratified by {', '.join(s['strata'])}; Cox model stratified "
-         f"by {', '.join(s['strata'])}, adjusted for {', '.join(s['cox_covariates'])}, Efron "
+         "Time from index discharge to first readmission (death and withdrawal censor). Kaplan–Meier by arm with log(−log) pointwise 95% CIs and Brookmeyer–Crowley "
+         f"medians; log-rank test stratified by {variable_words(s['strata'])}; Cox model stratified "
+         f"by {variable_words(s['strata'])}, adjusted for {variable_words(s['cox_covariates'])}, Efron "
          "ties, with Grambsch–Therneau proportional-hazards tests; RMST difference at "
-         f"{tau} days. The same for detained readmission (READMDET)."),
+         f"{tau} days. The same for the time to first detained readmission."),
         ("Competing risk",
          f"Aalen–Johansen cumulative incidence of readmission at {fu} days with death as a "
          "competing event (Aalen-type variance as R cmprsk); cause-specific Cox models for "
          "readmission and for death before readmission."),
         ("Recurrent readmission",
          "Negative binomial (NB2) rate ratio of readmissions with offset log(days at risk), "
-         f"adjusted for {', '.join(s['primary_covariates'])}; Andersen–Gill Cox model on the "
+         f"adjusted for {variable_words(s['primary_covariates'])}; Andersen–Gill Cox model on the "
          "counting-process data with robust variance clustered by participant; days in hospital "
          f"by arm with a bootstrap CI (B = {s['hospital_days_n_boot']}) for the difference in means."),
         ("Questionnaires",
          "ANCOVA of each score at each follow-up visit on arm, adjusted for the baseline value "
          f"of the score and the randomisation stratifiers "
-         f"({standardised.stratifier_words(inp.plan.stratifiers)}) (ordinary least squares; in "
+         f"({variable_words(inp.plan.stratifiers)}) (ordinary least squares; in "
          "the partially nested design a linear mixed model with the same fixed effects, see "
          "the design below), with each arm's adjusted mean and Hedges' g; "
          + ("pooled over multiply imputed data sets by Rubin's rules (main analysis), complete "
@@ -197,7 +196,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         med.sensitivity_figure = fig(med.sensitivity_figure, "medsens",
                                      "ACME as a function of the sensitivity parameter rho")
     eng = engagement.engagement_section(inp)
-    eng.figure = fig(figures.dose_response_figure(eng.panels, eng.dose_variable), "dose",
+    eng.figure = fig(figures.dose_response_figure(eng.panels, eng.dose_words.capitalize()), "dose",
                      "Estimated effect against the number of peer contacts, with the "
                      "distribution of contacts in the treated arm")
     sens = sensitivity.sensitivity_section(inp)
@@ -221,14 +220,14 @@ def context(inp: ReportInputs) -> dict[str, Any]:
     if inp.validation_summary is None:
         notices.append("Validation outputs (results/validation/) not found.")
     return {
-        "title": f"Trial report: {estimates.arm_label(plan.treated_arm).lower()} vs "
-                 f"{estimates.arm_label(plan.control_arm).lower()}",
+        "title": f"Trial report: {arm_label(plan.treated_arm).lower()} vs "
+                 f"{arm_label(plan.control_arm).lower()}",
         "version": __version__,
         "plan": plan,
         "plan_sha": _plan_sha(inp),
         "data_cut": plan.data_cut.isoformat() if plan.data_cut else None,
         "n_itt": n_itt,
-        "arms": [estimates.arm_label(a) for a in plan.arms],
+        "arms": [arm_label(a) for a in plan.arms],
         "arm_codes": list(plan.arms),
         "notices": notices,
         "design": des,
@@ -239,10 +238,11 @@ def context(inp: ReportInputs) -> dict[str, Any]:
         "blocks": blocks,
         "sensitivity": sens,
         "qrows": qrows,
+        "outcome_means": questionnaires.outcome_means(inp),
         "qother": qother,
         "hedges_forest": fig(standardised.hedges_forest(inp), "hedges",
                              "Forest plot of Hedges' g of every questionnaire score"),
-        "stratifiers": standardised.stratifier_words(plan.stratifiers),
+        "stratifiers": variable_words(plan.stratifiers),
         "missing": missing,
         "mediation": med,
         "mediation_evalues": evalues.evalue_rows(inp) if med is not None else [],
@@ -267,6 +267,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
 def render_report(inp: ReportInputs) -> str:
     env = _env()
     env.filters["scale"] = _scale
+    env.filters["mediator"] = mediator_words
     html = number_captions(env.get_template("report.html.j2").render(**context(inp)))
     check_privacy(html, inp)
     return html

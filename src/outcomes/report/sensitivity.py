@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from outcomes.labels import arm_label
 from outcomes.survival import STRATEGY_LABELS
 from outcomes.survival.plots import forest, split_not_estimable
 from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
 from .design import designs, twins
-from .estimates import Estimate, arm_label, estimate
+from .estimates import Estimate, estimate
 from .inputs import ReportInputs
 
 PRIMARY = "primary"
@@ -117,13 +118,15 @@ def sensitivity_forest(inp: ReportInputs) -> str | None:
     """The forest plot of the risk difference under each strategy (SVG text), the primary
     analysis highlighted; not-estimable strategies are listed under it. None when no
     strategy's risk difference was estimated (the section says so, with the reasons)."""
-    from .figures import _svg
+    from .figures import _svg, favours, forest_xlabels
 
     tab = risk_difference_rows(inp)
     if split_not_estimable(tab, "label")[0].empty:
         return None
     title = (f"Readmission within {inp.plan.followup_days} days: risk difference (95% CI) by "
              f"strategy for death and withdrawal, {designs(inp).shown_label} design")
-    xl = {"risk_difference": "Risk difference (peer support - usual care)"}
+    treated, control = arm_label(inp.plan.treated_arm), arm_label(inp.plan.control_arm)
+    xl = {"risk_difference": forest_xlabels(treated, control)["probability"]}
+    fav = {"risk_difference": favours(treated, control)}
     return _svg(lambda p: forest(tab, p, panel="panel", label="label", xlabels=xl,
-                                 highlight="primary", title=title))
+                                 highlight="primary", title=title, favours=fav))

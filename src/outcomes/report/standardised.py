@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from outcomes.labels import arm_label, param_label
 from outcomes.questionnaires import HEDGES_G
 from outcomes.survival.plots import forest
 
 from .design import designs, row_design
 from .estimates import VISITS
-from .figures import _svg
+from .figures import _svg, favours
 from .inputs import ReportInputs
 from .questionnaires import MI_ANALYSIS, main_analysis, registry_info, score_order
-
-XLABEL = "Hedges' g (adjusted mean difference / pooled SD), peer support - usual care"
-
-
-def stratifier_words(stratifiers) -> str:
-    """The plan's stratifiers in words ("site and diagnosis group")."""
-    from .missing_data import PREDICTOR_WORDS
-
-    words = [PREDICTOR_WORDS.get(s, s) for s in stratifiers]
-    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else \
-        (words[0] if words else "nothing")
 
 
 def hedges_table(inp: ReportInputs) -> pd.DataFrame:
@@ -40,10 +30,11 @@ def hedges_table(inp: ReportInputs) -> pd.DataFrame:
     if t.empty:
         return t
     info = registry_info()
-    better = {pc: "higher better" if hib else "lower better" for pc, (_, _, hib) in info.items()}
-    t["label"] = [f"{pc} {VISITS.get(v, v).lower()} ({better.get(pc, '')})".replace(" ()", "")
+    t["label"] = [f"{param_label(pc)}, {VISITS.get(v, v).lower()}"
                   for pc, v in zip(t["paramcd"], t["avisit"], strict=True)]
-    t["panel"] = "g"
+    # one panel per direction, so that each has its favours words
+    t["panel"] = ["lower" if not info.get(pc, (0, "", True))[2] else "higher"
+                  for pc in t["paramcd"]]
     order = sorted(range(len(t)), key=lambda k: score_order(t["paramcd"].iloc[k],
                                                             t["avisit"].iloc[k], info))
     return t.iloc[order]
@@ -57,5 +48,11 @@ def hedges_forest(inp: ReportInputs) -> str | None:
     how = "multiple imputation" if main_analysis(inp)[0] == MI_ANALYSIS else "complete cases"
     title = (f"Questionnaire effects as standardised mean differences (95% CI), {how}, "
              f"{designs(inp).shown_label} design")
-    return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels={"g": XLABEL},
-                                 title=title))
+    treated, control = arm_label(inp.plan.treated_arm), arm_label(inp.plan.control_arm)
+    vs = f"{treated.lower()} \u2212 {control.lower()}"
+    xl = {"higher": f"Hedges' g, scores where higher is better ({vs})",
+          "lower": f"Hedges' g, scores where lower is better ({vs})"}
+    fav = {"higher": favours(treated, control, False), "lower": favours(treated, control)}
+    t = t.sort_values("panel", key=lambda c: c.map({"higher": 0, "lower": 1}), kind="stable")
+    return _svg(lambda p: forest(t, p, panel="panel", label="label", xlabels=xl,
+                                 title=title, favours=fav))

@@ -73,8 +73,8 @@ ESTIMANDS = {
     "while_alive": (
         "Variable: readmitted within the horizon while alive (death without readmission "
         "= not readmitted). Intercurrent events: death - while-alive strategy; withdrawal or "
-        "other loss before the horizon - treated as independent censoring (IPCW; "
-        "complete-case with ipcw=False)."),
+        "other loss before the horizon - treated as independent censoring (inverse "
+        "probability of censoring weights; without them, a complete-case analysis)."),
     "composite": (
         "Variable: readmitted or died within the horizon. Intercurrent events: death - "
         "composite strategy (counted as a failure); withdrawal - IPCW as above."),

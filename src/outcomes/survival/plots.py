@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.ticker
+import matplotlib.transforms
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -53,11 +54,13 @@ def _save(fig, path) -> Path:
 def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | np.ndarray | None = None,
               ylabel: str = "Not readmitted", xlabel: str = "Days since discharge",
               title: str | None = None, labels: dict | None = None,
-              cumulative_incidence: bool = False) -> Path:
+              cumulative_incidence: bool = False, note: str | None = None) -> Path:
     """KMunicate plot (Morris et al. 2019): step curves with pointwise 95% bands
     (log(-log)), censoring marks, and under the x-axis for each arm the number at risk,
     cumulative events and cumulative censored at ``times`` (default every 90 days to the
-    last follow-up). ``cumulative_incidence`` draws 1 - S instead."""
+    last follow-up). ``cumulative_incidence`` draws 1 - S instead. ``labels`` maps arm
+    codes to the words of the legend and the table; ``note`` (e.g. the hazard ratio with
+    its CI) is written above the plot, at the right."""
     labels = labels or {}
     tmax = max(float(c.time.max()) for c in result.curves)
     if times is None:
@@ -69,8 +72,8 @@ def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | np.nd
     times = np.asarray(times, float)
     narms = len(result.curves)
     with plt.rc_context(RC):
-        fig = plt.figure(figsize=(7.0, 4.2 + 0.55 * narms))
-        gs = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.55 * narms * 1.8], hspace=0.28)
+        fig = plt.figure(figsize=(9.0, 4.6 + 0.55 * narms))
+        gs = fig.add_gridspec(2, 1, height_ratios=[4.6, 0.55 * narms * 1.8], hspace=0.28)
         ax = fig.add_subplot(gs[0])
         for k, c in enumerate(result.curves):
             col = COLOURS[k % len(COLOURS)]
@@ -101,6 +104,8 @@ def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | np.nd
         ax.legend(frameon=False, loc="lower left" if not cumulative_incidence else "upper left")
         if title:
             ax.set_title(title)
+        if note:  # above the plot, clear of the curves
+            ax.set_title(note, loc="right", fontsize=9)
         # KMunicate table
         tx = fig.add_subplot(gs[1], sharex=ax)
         tx.axis("off")
@@ -130,13 +135,37 @@ PROBABILITY_DIFFERENCES = frozenset({"risk_difference", "cif_difference",
 
 def _label(r) -> str:
     extra = f", {r['strategy']}" if isinstance(r.get("strategy"), str) else ""
-    return f"{r['analysis']}: {r['outcome']} ({r['estimate_type'].replace('_', ' ')}{extra})"
+    from outcomes.labels import words
+
+    analysis = str(r["analysis"]).replace("_", " ").capitalize()
+    return f"{analysis}: {words(r['outcome'])} ({r['estimate_type'].replace('_', ' ')}{extra})"
+
+
+def effect_text(estimate_type: str, est, lo, hi, p=None, analysis: str = "") -> str:
+    """An effect as the report's tables show it (:mod:`outcomes.report.fmt`: decimals of the
+    estimate type, percentage points, true minus signs, "a to b"), with its p-value."""
+    from outcomes.report import fmt  # at call time: the report's package imports this one
+
+    decimals, scale, suffix = fmt.style(estimate_type, analysis)
+    ci = (f" ({fmt.number(lo, decimals, scale=scale)} to {fmt.number(hi, decimals, scale=scale)})"
+          if not (fmt.is_missing(lo) and fmt.is_missing(hi)) else "")
+    ptxt = "" if fmt.is_missing(p) else f"  p = {fmt.p_value(p)}".replace("= <", "< ")
+    return f"{fmt.number(est, decimals, scale=scale)}{suffix}{ci}{ptxt}"
+
+
+def _favours(ax, ref: float, texts: tuple[str, str]) -> None:
+    """``texts`` (left, right of the reference line) above the panel, with arrows."""
+    blend = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    ax.text(ref, 1.01, f"\u2190 {texts[0]}  ", transform=blend, ha="right", va="bottom",
+            fontsize=8, color="0.25")
+    ax.text(ref, 1.01, f"  {texts[1]} \u2192", transform=blend, ha="left", va="bottom",
+            fontsize=8, color="0.25")
 
 
 def forest(table: pd.DataFrame, path, *, title: str | None = None,
            types: Sequence[str] | None = None, panel: str | None = None,
            xlabels: dict | None = None, label: str | None = None,
-           highlight: str | None = None) -> Path:
+           highlight: str | None = None, favours: dict | None = None) -> Path:
     """Forest plot of the between-arm effects of a results table, one row per effect with
     its estimate, CI and p-value written at the right, in up to three panels with their own
     axis: ratios (log axis, reference 1), differences of probabilities, and differences in
@@ -149,6 +178,10 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
     ``panel``, every row of the table is plotted whatever its ``estimate_type``.
     ``highlight`` names a boolean column: its true rows (e.g. the primary analysis among
     its sensitivity analyses) are drawn in colour with a larger marker and a bold label.
+    ``favours`` maps a panel to the (left, right) words written either side of its
+    reference line (e.g. "favours peer support", "favours usual care"). Differences of
+    probabilities are drawn in percentage points, and every number is written as the
+    report's tables write it (:func:`effect_text`).
 
     Rows that are not estimable (``status`` column, or no finite estimate and CI) are left
     out and listed under the plot with their reason; with none left the figure says so.
@@ -189,6 +222,9 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
             p = p.reset_index(drop=True)
             yy = np.arange(len(p))[::-1]
             est, lo, hi = (p[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
+            points = p["estimate_type"].isin(PROBABILITY_DIFFERENCES).all()
+            if points:  # as the tables: percentage points
+                est, lo, hi = est * 100, lo * 100, hi * 100
             inside = (lo <= est) & (est <= hi)
             hl = (p[highlight].to_numpy(bool) if highlight is not None
                   else np.zeros(len(p), bool))
@@ -218,16 +254,22 @@ def forest(table: pd.DataFrame, path, *, title: str | None = None,
                 if bold:
                     tick.set_fontweight("bold")
             ax.set_ylim(-1, len(p))
-            for y0, e, l0, h0, pv in zip(yy, est, lo, hi, p["p_value"], strict=True):
-                ptxt = "" if not np.isfinite(pv) else (f"  p={pv:.3f}" if pv >= 0.001 else
-                                                       "  p<0.001")
-                ax.annotate(f"{e:.3g} ({l0:.3g}, {h0:.3g}){ptxt}", (1.01, y0),
-                            xycoords=("axes fraction", "data"), va="center", fontsize=8)
+            analyses = p["analysis"] if "analysis" in p else pd.Series("", index=p.index)
+            for y0, (_, r), a in zip(yy, p.iterrows(), analyses, strict=True):
+                ax.annotate(effect_text(r["estimate_type"], r["estimate"], r["ci_low"],
+                                        r["ci_high"], r.get("p_value"), str(a)),
+                            (1.01, y0), xycoords=("axes fraction", "data"), va="center",
+                            fontsize=8)
+            if favours and key in favours:
+                _favours(ax, 1.0 if kind == "ratio" else 0.0, favours[key])
             ax.spines[["top", "right"]].set_visible(False)
         if title:
-            axes[0, 0].set_title(title)
+            axes[0, 0].set_title(title, pad=16 if favours else 6)
         # panels by column can be tall: keep the gap between them about 0.85 inch
-        hspace = 0.6 if panel is None else min(0.6, 0.85 / (0.32 * float(np.mean(heights))))
+        # (1.2 inch with the favours words above each panel)
+        gap = 1.2 if favours else 0.85
+        hspace = 0.6 if panel is None else min(0.6 + 0.3 * bool(favours),
+                                               gap / (0.32 * float(np.mean(heights))))
         fig.subplots_adjust(hspace=hspace)
         if excluded:
             _note_excluded(fig, excluded)
@@ -269,17 +311,21 @@ def _nothing_to_plot(path, title, excluded) -> Path:
 
 def cumulative_incidence_plot(curves, path, *, event_label: str = "Readmission",
                               xlabel: str = "Days since discharge",
-                              labels: dict | None = None) -> Path:
+                              labels: dict | None = None, note: str | None = None) -> Path:
     """Aalen–Johansen cumulative incidence by arm of the event (solid) and of death before
-    it (dashed), as step functions, with Gray's test of the event's curves in the corner
-    (stratified as the plan; "not estimable" when it was not). ``curves`` is an
+    it (dashed), as step functions, with Gray's test of the event's curves above the plot
+    (stratified as the plan; "not estimable" when it was not) and ``note`` (e.g. the
+    subdistribution hazard ratio) under it. ``curves`` is an
     :class:`~outcomes.survival.competing.IncidenceCurves`."""
+    from outcomes.labels import variable_words
+    from outcomes.report.fmt import p_value
+
     labels = labels or {}
     arms = (curves.arms.treated, curves.arms.control)
     tmax = max(float(tab["time"].max()) if len(tab) else 0.0
                for tab in curves.tables.values()) or 1.0
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(7.0, 4.2))
+        fig, ax = plt.subplots(figsize=(9.0, 4.6))
         top = 0.0
         for k, arm in enumerate(arms):
             col = COLOURS[k % len(COLOURS)]
@@ -298,11 +344,10 @@ def cumulative_incidence_plot(curves, path, *, event_label: str = "Readmission",
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, loc="upper left")
-        strat = f", stratified by {', '.join(curves.strata)}" if curves.strata else ""
+        strat = f", stratified by {variable_words(curves.strata)}" if curves.strata else ""
         gp = curves.gray_p
         text = ("Gray's test: not estimable" if gp is None or not np.isfinite(gp) else
-                f"Gray's test{strat}: p = {gp:.3f}" if gp >= 0.001 else
-                f"Gray's test{strat}: p < 0.001")
-        ax.annotate(f"{event_label} by arm, {text}", (0.99, 0.02),
-                    xycoords="axes fraction", ha="right", va="bottom", fontsize=8)
+                f"Gray's test{strat}: p = {p_value(gp)}".replace("= <", "< "))
+        lines = [f"{event_label} by arm, {text}"] + ([note] if note else [])
+        ax.set_title("\n".join(lines), loc="right", fontsize=9)
     return _save(fig, path)

@@ -26,6 +26,7 @@ from lifelines.exceptions import ConvergenceError
 from outcomes.clustering import NONE, PEER_WORKER, cluster_ids
 from outcomes.errors import NotEstimable
 from outcomes.estimands.rows import SURVIVAL, with_estimands
+from outcomes.labels import arm_label, arm_labels
 from outcomes.plan import AnalysisPlan
 
 from ._common import Arms, NotEstimableResult, ident, merge_adsl
@@ -42,7 +43,7 @@ from .competing import (
 from .cox import tenure_cox
 from .km import KaplanMeierResult, kaplan_meier, logrank, rmst_difference
 from .landmarks import landmark_outcome, landmark_times, survival_at_landmarks
-from .plots import cumulative_incidence_plot, forest, kmunicate
+from .plots import cumulative_incidence_plot, effect_text, forest, kmunicate
 from .recurrent import andersen_gill, hospital_days, rate_ratio
 from .tables import main_analysis_rows, results_table, write_tsv
 
@@ -302,6 +303,24 @@ def run_survival(
                             curves, plan.clustering, incidence)
 
 
+def hazard_ratio_note(table: pd.DataFrame, analysis: str, outcome: str,
+                      estimate_type: str = "hazard_ratio",
+                      name: str = "Hazard ratio (Cox)") -> str | None:
+    """A ratio of ``analysis`` with its CI and p-value as the report writes it, for a
+    figure; None when the table has no such row."""
+    row = table.loc[(table["analysis"] == analysis) & (table["outcome"] == outcome)
+                    & (table["estimate_type"] == estimate_type)
+                    & table["contrast"].astype(str).str.contains(" vs ", regex=False)]
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    arms = str(r["contrast"]).split(" vs ")
+    what = f"{name}, {arm_label(arms[0]).lower()} vs {arm_label(arms[1]).lower()}"
+    if str(r.get("status", "")) == "not estimable":
+        return f"{what}: not estimable"
+    return f"{what}: {effect_text(estimate_type, r['estimate'], r['ci_low'], r['ci_high'], r.get('p_value'))}"
+
+
 def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: str | Path) -> list[Path]:
     """Write ``survival.tsv``, the KMunicate figures, the cumulative-incidence figure and the
     forest plot; returns the paths."""
@@ -309,12 +328,20 @@ def write_survival(res: SurvivalAnalyses, tables_dir: str | Path, figures_dir: s
     tables_dir.mkdir(parents=True, exist_ok=True)
     paths = [tables_dir / "survival.tsv"]
     write_tsv(res.table, paths[0])
-    labels = {"READMIT": "Not readmitted", "READMDET": "No detained readmission"}
-    for paramcd, km in res.curves.items():
-        paths.append(kmunicate(km, figures_dir / f"km_{paramcd.lower()}.svg", ylabel=labels[paramcd]))
-    if res.incidence is not None:
-        paths.append(cumulative_incidence_plot(res.incidence, figures_dir / "cif_readmit.svg"))
+    ylabels = {"READMIT": "Not readmitted", "READMDET": "No detained readmission"}
     main = main_analysis_rows(res.table, res.clustering)
+    for paramcd, km in res.curves.items():
+        arms = arm_labels(c.arm for c in km.curves)
+        paths.append(kmunicate(km, figures_dir / f"km_{paramcd.lower()}.svg",
+                               ylabel=ylabels[paramcd], labels=arms,
+                               note=hazard_ratio_note(main, TENURE_PARAMS[paramcd], paramcd)))
+    if res.incidence is not None:
+        arms = arm_labels((res.incidence.arms.treated, res.incidence.arms.control))
+        note = hazard_ratio_note(main, "competing_risks", "READMIT (subdistribution)",
+                                 "subdistribution_hazard_ratio",
+                                 "Subdistribution hazard ratio (Fine\u2013Gray)")
+        paths.append(cumulative_incidence_plot(res.incidence, figures_dir / "cif_readmit.svg",
+                                               labels=arms, note=note))
     # the sensitivity analyses of the primary outcome have their own forest plot (report)
     paths.append(forest(main.loc[main["analysis"] != SENSITIVITY],
                         figures_dir / "forest_survival.svg",
