@@ -50,7 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from outcomes.clustering import NONE, PEER_WORKER, cluster_codes
-from outcomes.clustering.robust import cluster_robust_cov
+from outcomes.clustering.robust import clustered_meat, coded_cluster_sums
 from outcomes.errors import NotEstimable
 from outcomes.linalg import aliased_columns, check_full_rank
 
@@ -215,15 +215,8 @@ class Clusters:
     def meat(self, contributions: np.ndarray, adjust: bool) -> np.ndarray:
         """Σ_g U_g U_g' (times G/(G−1) when ``adjust``), as ``cluster_robust_cov``
         without a bread; :class:`NotEstimable` (its reason) with fewer than 2 clusters."""
-        G = self.n_clusters
-        if G < 2:
-            return cluster_robust_cov(contributions, self.codes, adjust=adjust)
-        # np.bincount adds each row's value in row order, as the np.add.at of cluster_sums
-        Ug = np.column_stack([np.bincount(self.sums_at, weights=contributions[:, j],
-                                          minlength=G)
-                              for j in range(contributions.shape[1])])
-        meat = Ug.T @ Ug
-        return meat * (G / (G - 1)) if adjust else meat
+        return clustered_meat(coded_cluster_sums(contributions, self.sums_at, self.n_clusters),
+                              adjust=adjust)
 
 
 def _sandwich(contributions: np.ndarray, bread: np.ndarray, clusters: Clusters | None,
