@@ -179,6 +179,12 @@ class IVFit:
         return pd.DataFrame([self.row(name) for name in self.endogenous])
 
 
+def zero_one(x) -> bool:
+    """Every value 0 or 1 (none missing); True when empty."""
+    v = np.asarray(x, float)
+    return bool(((v == 0.0) | (v == 1.0)).all())
+
+
 def _frame(x, n: int, default: str) -> pd.DataFrame:
     if x is None:
         return pd.DataFrame(index=range(n))
@@ -341,9 +347,9 @@ def iv_model(
                            "covariates: no residual degree of freedom")
     icpt = INTERCEPT if intercept else None
     check_full_rank(X, names, model=f"IV model of {what}", intercept=icpt)
+    Q, R = np.linalg.qr(Z)  # its R is that of the rank check's own QR (the same bits)
     check_full_rank(Z, exog + excl, model=f"instruments of the IV model of {what}",
-                    intercept=icpt)
-    Q = np.linalg.qr(Z)[0]
+                    intercept=icpt, r=R)
     Xhat = Q @ (Q.T @ X)
     weak = [a for a, _ in aliased_columns(Xhat, names) if a in endog]
     if weak:
@@ -476,9 +482,9 @@ def cace_model(y, receipt, arm, covariates: pd.DataFrame | None = None, *, weigh
     r = pd.Series(np.asarray(receipt, float).ravel(),
                   name=getattr(receipt, "name", None) or "receipt")
     a = pd.Series(np.asarray(arm, float).ravel(), name=getattr(arm, "name", None) or "ARM")
-    if r.size and not set(np.unique(r)) <= {0.0, 1.0}:
+    if not zero_one(r):
         raise ValueError("receipt must be 0/1")
-    if a.size and not set(np.unique(a)) <= {0.0, 1.0}:
+    if not zero_one(a):
         raise ValueError("arm must be 0/1 (1 = offered peer support)")
     if r.sum() == 0:
         raise NotEstimable(f"CACE of {what}: no participant received peer support "
