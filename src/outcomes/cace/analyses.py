@@ -357,7 +357,7 @@ LABEL_COLUMNS = ("PARAMCD", "PARAM", "ABLFL", "AVISIT")
 #: Free heap the IV fits keep for the next one: one completed data set's fits at
 #: n = 100,000 allocate and free about 100 MB (with glibc's default of twice the largest
 #: block, 2 × 8 MB, the heap's top was unmapped and faulted in again per fit: 115 s of
-#: system time in the stage; decisions EG5).
+#: system time in the stage; docs/decisions.md, session 9, EG5).
 FITS_KEEP_FREE = 256 * 2**20
 
 
