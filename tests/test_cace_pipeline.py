@@ -21,7 +21,14 @@ import pytest
 from scipy import stats
 
 from outcomes.cace import fit_cace, fit_dose_response
-from outcomes.cace.analyses import CACE, DOSE_RESPONSE, iv_analyses
+from outcomes.cace.analyses import (
+    CACE,
+    DOSE_RESPONSE,
+    LABEL_COLUMNS,
+    engagement_analyses,
+    engagement_stage,
+    iv_analyses,
+)
 from outcomes.cace.comparisons import cace_table, run_engagement
 from outcomes.cace.ivdata import (
     completed_score_data,
@@ -312,3 +319,36 @@ def test_completed_score_data_is_score_data_of_each_completed_set(trial):
     assert not np.array_equal(want[0].covariates["BASE"], want[1].covariates["BASE"])
     for g, x in zip(got, want, strict=True):
         _same_data(g, x)
+
+
+def test_the_command_order_gives_the_same_rows_and_holds_adqs_labels_as_categories(trial):
+    """``engagement_stage`` (the command: comparisons first, ADQS's label columns as
+    categories, the completed data sets loaded last) gives engagement_analyses's tables
+    exactly, with multiple imputation too."""
+    adsl, adtte, adqs = trial
+    w = adqs.pivot(index="USUBJID", columns="AVISIT", values="AVAL")
+    rng = np.random.default_rng(12)
+    completed = []
+    for _ in range(3):
+        m4 = w["month_4"].to_numpy().copy()
+        m4[np.isnan(m4)] = rng.normal(45, 8, np.isnan(m4).sum())
+        completed.append(pd.DataFrame({"USUBJID": w.index, "WEMWBS_month_4": m4,
+                                       "WEMWBS_baseline": w["baseline"].to_numpy()})
+                         .merge(adsl[["USUBJID", "ARM", "SITEID"]], on="USUBJID"))
+    for sets in (None, completed):
+        want = engagement_analyses(adsl, adtte, adqs, PLAN, sets)
+        data = {"adsl": adsl, "adtte": adtte, "adqs": adqs}
+        loaded = []
+
+        def load(d, sets=sets, loaded=loaded):
+            loaded.append(d["adqs"])
+            return sets, None
+
+        got = engagement_stage(data, PLAN, load)
+        pd.testing.assert_frame_equal(got.estimates, want.estimates, check_exact=True)
+        pd.testing.assert_frame_equal(got.engagement.table, want.engagement.table,
+                                      check_exact=True)
+        assert loaded[0] is data["adqs"] and data["adqs"] is not adqs
+        assert all(isinstance(data["adqs"][c].dtype, pd.CategoricalDtype)
+                   for c in LABEL_COLUMNS)
+        assert data["adqs"].astype(adqs.dtypes.to_dict()).equals(adqs)

@@ -9,8 +9,15 @@ import pandas as pd
 import pytest
 
 from outcomes.adam import derive_all
+from outcomes.clustering import cluster_codes
 from outcomes.clustering.icc import anova_icc
-from outcomes.clustering.robust import check_clusters, cluster_robust_cov, cluster_sums
+from outcomes.clustering.robust import (
+    check_clusters,
+    cluster_robust_cov,
+    cluster_sums,
+    clustered_meat,
+    coded_cluster_sums,
+)
 from outcomes.errors import NotEstimable
 from outcomes.plan import AnalysisPlan
 from outcomes.simulate import simulate
@@ -38,6 +45,24 @@ def test_cluster_sums_and_the_clustered_meat():
     np.testing.assert_allclose(cluster_robust_cov(U, labels), Ug.T @ Ug * 3 / 2)
     with pytest.raises(NotEstimable, match="at least 2 clusters"):
         cluster_robust_cov(U, ["PW:a"] * 4)
+
+
+def test_coded_sums_are_those_of_add_at_to_the_last_bit():
+    """The sums of pre-coded clusters (``numpy.bincount`` per column) are the row-order
+    sums of ``numpy.add.at`` exactly, and ``cluster_robust_cov`` is the meat of them."""
+    rng = np.random.default_rng(5)
+    U = rng.normal(size=(2_000, 3)) * 10.0 ** rng.integers(-8, 8, size=(2_000, 1))
+    labels = np.char.add("PW:", rng.integers(0, 37, 2_000).astype(str))
+    codes, G = cluster_codes(labels)
+    expected = np.zeros((G, 3))
+    np.add.at(expected, codes, U)
+    got = coded_cluster_sums(U, codes, G)
+    assert np.array_equal(got, expected) and np.array_equal(cluster_sums(U, labels), expected)
+    for adjust in (True, False):
+        assert np.array_equal(cluster_robust_cov(U, labels, adjust=adjust),
+                              clustered_meat(got, adjust=adjust))
+    with pytest.raises(ValueError, match="3 cluster labels for 4"):
+        coded_cluster_sums(U[:4], codes[:3], G)
 
 
 def test_too_few_clusters_or_all_events_in_one_are_not_estimable():

@@ -59,3 +59,18 @@ def test_non_finite_is_named():
     X = np.column_stack([np.ones(4), [1.0, np.nan, 2.0, 3.0]])
     with pytest.raises(SingularDesign, match="non-finite .* x"):
         check_full_rank(X, ["c", "x"], model="m")
+
+
+def test_the_r_of_a_reduced_qr_is_that_of_the_check_to_the_bit():
+    """A caller's ``numpy.linalg.qr(X)`` gives the R the check computes itself (the same
+    LAPACK factorisation): the same columns aliased, with or without it."""
+    rng = np.random.default_rng(7)
+    one, x, t = _design(rng, n=500)
+    for X in (np.column_stack([one, x, t]), np.column_stack([one, x, t, 2 * x - t + 1])):
+        q, r = np.linalg.qr(X)
+        assert np.array_equal(r, np.linalg.qr(X, mode="r"))
+        names = [f"c{j}" for j in range(X.shape[1])]
+        assert aliased_columns(X, names, r=r) == aliased_columns(X, names)
+    X = rng.normal(size=(3, 5))  # fewer rows than columns: the check pads X itself
+    assert aliased_columns(X, list("abcde"), r=np.linalg.qr(X)[1]) == aliased_columns(
+        X, list("abcde"))

@@ -120,10 +120,11 @@ def _cmd_survival(args: argparse.Namespace) -> int:
     return 0
 
 
-def _completed_data(args: argparse.Namespace, plan, d: dict, command: str):
+def _completed_data(args: argparse.Namespace, plan, d: dict, command: str,
+                    check_only: bool = False):
     """(completed data sets, imputation frame) of ``--imputed`` under ``missing_data.method:
-    mi``, (None, None) otherwise; an :class:`OutcomesError` when ``--imputed`` and the
-    plan's method disagree."""
+    mi``, (None, None) otherwise (and when ``check_only``); an :class:`OutcomesError` when
+    ``--imputed`` and the plan's method disagree."""
     mi = plan.missing_data.method == "mi"
     if mi != bool(args.imputed):
         raise OutcomesError(
@@ -131,7 +132,7 @@ def _completed_data(args: argparse.Namespace, plan, d: dict, command: str):
             "(imputed_long.parquet of 'outcomes impute --write-imputed')" if mi else
             f"{command} --imputed: the plan's missing_data.method is complete_case, so there "
             "are no imputations to pool (set it to mi, or leave out --imputed)")
-    if not mi:
+    if not mi or check_only:
         return None, None
     from outcomes.imputation.frame import imputation_frame
     from outcomes.imputation.run import read_completed
@@ -141,15 +142,15 @@ def _completed_data(args: argparse.Namespace, plan, d: dict, command: str):
 
 
 def _cmd_engagement(args: argparse.Namespace) -> int:
-    from outcomes.cace.analyses import engagement_analyses
+    from outcomes.cace.analyses import engagement_stage
     from outcomes.cace.comparisons import write_engagement
     from outcomes.plan import AnalysisPlan
     from outcomes.questionnaires import ADQS_COLUMNS
 
     plan = AnalysisPlan.load(args.plan)
     d = _read_derived(args.derived, ("adsl", "adtte", "adqs"), {"adqs": ADQS_COLUMNS})
-    completed, frame = _completed_data(args, plan, d, "engagement")
-    res = engagement_analyses(d["adsl"], d["adtte"], d["adqs"], plan, completed, frame)
+    _completed_data(args, plan, {}, "engagement", check_only=True)
+    res = engagement_stage(d, plan, lambda data: _completed_data(args, plan, data, "engagement"))
     paths = write_engagement(res, args.tables)
     print(f"engagement: {len(res.estimates)} effects; wrote {', '.join(str(p) for p in paths)}")
     return 0

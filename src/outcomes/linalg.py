@@ -26,12 +26,14 @@ RANK_TOL = 1e-7
 
 
 def aliased_columns(
-    X: np.ndarray, names: Sequence[str], tol: float = RANK_TOL
+    X: np.ndarray, names: Sequence[str], tol: float = RANK_TOL, r: np.ndarray | None = None
 ) -> list[tuple[str, list[str]]]:
     """Columns of ``X`` that are linear combinations of earlier columns.
 
     Returns ``[(name, [names it depends on]), ...]`` in column order; empty when ``X``
-    has full column rank. A column of zeros depends on nothing (``[]``).
+    has full column rank. A column of zeros depends on nothing (``[]``). ``r``: the R of
+    ``numpy.linalg.qr(X)`` when the caller has it (any mode gives the same R, to the bit),
+    used instead of factorising ``X`` again (not when ``X`` has fewer rows than columns).
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
@@ -49,7 +51,8 @@ def aliased_columns(
     if n < p:
         # Fewer rows than columns: pad so that QR returns a p x p R (the extra rows are 0).
         X = np.vstack([X, np.zeros((p - n, p))])
-    r = np.linalg.qr(X, mode="r")
+    if r is None or n < p:
+        r = np.linalg.qr(X, mode="r")
     diag = np.abs(np.diag(r))
     out: list[tuple[str, list[str]]] = []
     kept: list[int] = []
@@ -86,14 +89,15 @@ def check_full_rank(
     model: str,
     intercept: str | None = None,
     tol: float = RANK_TOL,
+    r: np.ndarray | None = None,
 ) -> None:
     """Raise :class:`SingularDesign` naming the aliased columns unless ``X`` has full rank.
 
     ``model`` names the regression in the message (e.g. ``"mediator model for M2"``);
     ``intercept`` is the name of the constant column, if any, so that a column aliased
-    with it alone is called constant.
+    with it alone is called constant; ``r``: as :func:`aliased_columns`.
     """
-    aliased = aliased_columns(X, names, tol)
+    aliased = aliased_columns(X, names, tol, r)
     if aliased:
         what = describe_aliasing(aliased, intercept)
         raise SingularDesign(

@@ -26,9 +26,10 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 
 
-def keep_large_blocks(size: int = 32 * 2**20) -> None:
-    """Let glibc's ``malloc`` serve blocks up to ``size`` bytes from its heap and keep up to
-    twice that free at the heap's top, for a phase that allocates and frees the same
+def keep_large_blocks(size: int = 32 * 2**20, keep_free: int | None = None) -> None:
+    """Let glibc's ``malloc`` serve blocks up to ``size`` bytes from its heap (32 MiB at
+    most: glibc's limit) and keep up to ``keep_free`` bytes (default twice ``size``) free
+    at the heap's top, for a phase that allocates and frees the same
     blocks over and over (a bootstrap per completed data set): each block mapped and
     unmapped anew is zero-filled page by page (system time; 10 of 48 s CPU of a mediation
     job at n = 20,000). glibc raises its threshold so by itself only after freeing a larger
@@ -36,6 +37,6 @@ def keep_large_blocks(size: int = 32 * 2**20) -> None:
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_MMAP_THRESHOLD, int(size))
-        libc.mallopt(M_TRIM_THRESHOLD, 2 * int(size))
+        libc.mallopt(M_TRIM_THRESHOLD, 2 * int(size) if keep_free is None else int(keep_free))
     except (OSError, AttributeError):  # not glibc
         pass

@@ -47,10 +47,11 @@ from outcomes.imputation.gaps import not_imputed_cells, not_imputed_reason
 from outcomes.imputation.pool import rubin
 from outcomes.imputation.run import select_columns
 from outcomes.imputation.settings import ImputationSettings
+from outcomes.memory import keep_large_blocks, release_memory
 from outcomes.plan import AnalysisPlan
 from outcomes.survival._common import NotEstimableResult, ident
 
-from .comparisons import EngagementResults, run_engagement
+from .comparisons import EngagementResults, biased_comparisons, run_engagement
 from .dose import dose_model
 from .iv import WEAK_F, Clusters, IVFit, IVModel, cace_model
 from .ivdata import (
@@ -347,3 +348,43 @@ def engagement_analyses(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFr
     the rows of :func:`iv_analyses` first, then the per-protocol and as-treated ones."""
     return run_engagement(adsl, adtte, adqs, plan,
                           extra=iv_analyses(adsl, adtte, adqs, plan, completed, frame))
+
+
+#: ADQS columns of text that only select rows or label them once the biased comparisons
+#: are made: held as categories from then on (:func:`engagement_stage`).
+LABEL_COLUMNS = ("PARAMCD", "PARAM", "ABLFL", "AVISIT")
+
+
+#: Free heap the IV fits keep for the next one: one completed data set's fits at
+#: n = 100,000 allocate and free about 100 MB (with glibc's default of twice the largest
+#: block, 2 × 8 MB, the heap's top was unmapped and faulted in again per fit: 115 s of
+#: system time in the stage; docs/decisions.md, session 9, EG5).
+FITS_KEEP_FREE = 256 * 2**20
+
+
+def engagement_stage(data: dict[str, pd.DataFrame], plan: AnalysisPlan,
+                     completed_data: Callable[[dict[str, pd.DataFrame]], tuple]
+                     ) -> EngagementResults:
+    """:func:`engagement_analyses` of ``data`` (``adsl``, ``adtte``, ``adqs``) in the order
+    that holds the least at once, as the command runs it: the biased comparisons first;
+    then ADQS's :data:`LABEL_COLUMNS` as categories (a fifth of the bytes, the same
+    values; ``data["adqs"]`` is replaced); then ``completed_data(data)`` (the completed
+    data sets and the imputation frame, or ``(None, None)``) and the IV rows; the completed
+    data sets are dropped before the rows are put together. Freed memory is given back
+    between the steps (:func:`outcomes.memory.release_memory`) and the IV fits keep their
+    large blocks on the heap (:func:`outcomes.memory.keep_large_blocks`: no page-by-page
+    zero-filling of blocks unmapped and mapped again per fit, the system time of the stage
+    at n = 100,000). Same rows, same bits."""
+    adsl, adtte = data["adsl"], data["adtte"]
+    comparisons = biased_comparisons(adsl, adtte, data["adqs"], plan)
+    adqs = data["adqs"]
+    data["adqs"] = adqs.astype({c: "category" for c in LABEL_COLUMNS if c in adqs.columns})
+    del adqs
+    release_memory()
+    completed, frame = completed_data(data)
+    keep_large_blocks(keep_free=FITS_KEEP_FREE)
+    rows = iv_analyses(adsl, adtte, data["adqs"], plan, completed, frame)
+    del completed, frame
+    release_memory()
+    return run_engagement(adsl, adtte, data["adqs"], plan, extra=rows,
+                          comparisons=comparisons)

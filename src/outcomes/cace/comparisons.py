@@ -182,10 +182,14 @@ class EngagementResults:
 
 
 def run_engagement(adsl: pd.DataFrame, adtte: pd.DataFrame, adqs: pd.DataFrame,
-                   plan: AnalysisPlan, extra: Sequence[pd.DataFrame] = ()) -> EngagementResults:
+                   plan: AnalysisPlan, extra: Sequence[pd.DataFrame] = (),
+                   comparisons: Sequence[pd.DataFrame] | None = None) -> EngagementResults:
     """Engagement by arm and ``cace.tsv``: ``extra`` frames (the CACE rows) first, then
-    the biased comparisons."""
-    frames = [*extra, *biased_comparisons(adsl, adtte, adqs, plan)]
+    the biased comparisons (``comparisons``: those of :func:`biased_comparisons` made
+    before, else made here)."""
+    if comparisons is None:
+        comparisons = biased_comparisons(adsl, adtte, adqs, plan)
+    frames = [*extra, *comparisons]
     return EngagementResults(engagement_by_arm(adsl, plan.arms),
                              with_estimands(cace_table(frames), CACE, plan.estimands))
 

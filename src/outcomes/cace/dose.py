@@ -29,7 +29,7 @@ import pandas as pd
 
 from outcomes.errors import NotEstimable
 
-from .iv import IVFit, IVModel, iv_model
+from .iv import IVFit, IVModel, iv_model, zero_one
 
 
 def dose_instruments(arm, covariates: pd.DataFrame | None,
@@ -78,7 +78,7 @@ def dose_model(y, dose, arm, covariates: pd.DataFrame | None = None,
     d = pd.Series(np.asarray(dose, float).ravel(),
                   name=getattr(dose, "name", None) or "dose")
     a = np.asarray(arm, float).ravel()
-    if a.size and not set(np.unique(a)) <= {0.0, 1.0}:
+    if not zero_one(a):
         raise ValueError("arm must be 0/1 (1 = offered peer support)")
     if (d < 0).any():
         raise ValueError(f"{d.name} must be a non-negative dose")

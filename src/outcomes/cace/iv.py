@@ -50,7 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from outcomes.clustering import NONE, PEER_WORKER, cluster_codes
-from outcomes.clustering.robust import cluster_robust_cov
+from outcomes.clustering.robust import clustered_meat, coded_cluster_sums
 from outcomes.errors import NotEstimable
 from outcomes.linalg import aliased_columns, check_full_rank
 
@@ -179,6 +179,12 @@ class IVFit:
         return pd.DataFrame([self.row(name) for name in self.endogenous])
 
 
+def zero_one(x) -> bool:
+    """Every value 0 or 1 (none missing); True when empty."""
+    v = np.asarray(x, float)
+    return bool(((v == 0.0) | (v == 1.0)).all())
+
+
 def _frame(x, n: int, default: str) -> pd.DataFrame:
     if x is None:
         return pd.DataFrame(index=range(n))
@@ -215,15 +221,8 @@ class Clusters:
     def meat(self, contributions: np.ndarray, adjust: bool) -> np.ndarray:
         """Σ_g U_g U_g' (times G/(G−1) when ``adjust``), as ``cluster_robust_cov``
         without a bread; :class:`NotEstimable` (its reason) with fewer than 2 clusters."""
-        G = self.n_clusters
-        if G < 2:
-            return cluster_robust_cov(contributions, self.codes, adjust=adjust)
-        # np.bincount adds each row's value in row order, as the np.add.at of cluster_sums
-        Ug = np.column_stack([np.bincount(self.sums_at, weights=contributions[:, j],
-                                          minlength=G)
-                              for j in range(contributions.shape[1])])
-        meat = Ug.T @ Ug
-        return meat * (G / (G - 1)) if adjust else meat
+        return clustered_meat(coded_cluster_sums(contributions, self.sums_at, self.n_clusters),
+                              adjust=adjust)
 
 
 def _sandwich(contributions: np.ndarray, bread: np.ndarray, clusters: Clusters | None,
@@ -349,9 +348,9 @@ def iv_model(
                            "covariates: no residual degree of freedom")
     icpt = INTERCEPT if intercept else None
     check_full_rank(X, names, model=f"IV model of {what}", intercept=icpt)
+    Q, R = np.linalg.qr(Z)  # its R is that of the rank check's own QR (the same bits)
     check_full_rank(Z, exog + excl, model=f"instruments of the IV model of {what}",
-                    intercept=icpt)
-    Q = np.linalg.qr(Z)[0]
+                    intercept=icpt, r=R)
     Xhat = Q @ (Q.T @ X)
     weak = [a for a, _ in aliased_columns(Xhat, names) if a in endog]
     if weak:
@@ -484,9 +483,9 @@ def cace_model(y, receipt, arm, covariates: pd.DataFrame | None = None, *, weigh
     r = pd.Series(np.asarray(receipt, float).ravel(),
                   name=getattr(receipt, "name", None) or "receipt")
     a = pd.Series(np.asarray(arm, float).ravel(), name=getattr(arm, "name", None) or "ARM")
-    if r.size and not set(np.unique(r)) <= {0.0, 1.0}:
+    if not zero_one(r):
         raise ValueError("receipt must be 0/1")
-    if a.size and not set(np.unique(a)) <= {0.0, 1.0}:
+    if not zero_one(a):
         raise ValueError("arm must be 0/1 (1 = offered peer support)")
     if r.sum() == 0:
         raise NotEstimable(f"CACE of {what}: no participant received peer support "

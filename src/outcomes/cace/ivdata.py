@@ -196,7 +196,8 @@ def iter_completed_score_data(completed: Sequence[pd.DataFrame], base: pd.DataFr
     yield first
     if len(completed) == 1:
         return
-    order = c0["USUBJID"].astype(str).to_numpy()
+    ids0 = c0["USUBJID"]
+    order = ids0.astype(str).to_numpy()
     at = pd.Index(order).get_indexer(base["USUBJID"].to_numpy())
     in_arms = base["ARM"].astype(str).isin((plan.treated_arm, plan.control_arm)).to_numpy()
 
@@ -210,7 +211,9 @@ def iter_completed_score_data(completed: Sequence[pd.DataFrame], base: pd.DataFr
     for i in range(1, len(completed)):
         c = completed[i]
         y, baseline = aligned(c, f"{paramcd}_{visit}"), aligned(c, f"{paramcd}_{BASELINE}")
-        same = (np.array_equal(c["USUBJID"].astype(str).to_numpy(), order)
+        # the same identifiers (Series.equals, no text copy per data set) or the same text
+        same = ((c["USUBJID"].equals(ids0)
+                 or np.array_equal(c["USUBJID"].astype(str).to_numpy(), order))
                 and np.array_equal(in_arms & ~np.isnan(y) & ~np.isnan(baseline), use))
         if not same:
             yield score_data(completed_scores(c, paramcd, visit), base, plan, **ids)
