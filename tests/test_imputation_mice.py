@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from freed import watch_derived_at_reading
 
 from outcomes.adam import derive_all
 from outcomes.errors import ConfigError
@@ -340,7 +341,10 @@ def test_cli_impute_writes_the_summary_and_the_long_data_reproducibly(derived, t
 
 
 def test_cli_questionnaires_pools_the_imputed_file_and_refuses_a_stale_one(derived, tmp_path,
-                                                                           capsys):
+                                                                           capsys, monkeypatch):
+    """The command pools the completed data sets of 'outcomes impute' beside the complete
+    cases, reading that file with ADQS and ADTTE freed, ADSL only held (decisions PN6);
+    a missing, foreign, stale or unreadable file is one line of error."""
     from outcomes.adam import write_adam
     from outcomes.cli import main
 
@@ -352,7 +356,9 @@ def test_cli_questionnaires_pools_the_imputed_file_and_refuses_a_stale_one(deriv
     assert main(["impute", *common, "--out", str(tmp_path / "imp"), "--write-imputed"]) == 0
     long = tmp_path / "imp" / "imputed_long.parquet"
     q = ["questionnaires", *common, "--out", str(tmp_path / "q.tsv")]
+    held = watch_derived_at_reading(monkeypatch, ("outcomes.imputation.run",))
     assert main([*q, "--imputed", str(long)]) == 0
+    assert held == [["adsl"]]
     tab = pd.read_csv(tmp_path / "q.tsv", sep="\t")
     assert list(tab["analysis"][:8]) == ["questionnaire_ancova_mi"] * 4 + ["questionnaire_ancova"] * 4
     # naive MI and complete cases, then the same by the partially nested model

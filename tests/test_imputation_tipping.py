@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from freed import watch_derived_at_reading
 from scipy import stats
 from scipy.optimize import brentq
 
@@ -204,12 +205,24 @@ def test_not_estimable_grid_points_give_rows(derived, frame, tmp_path):
 
 
 def test_cli_writes_the_same_table_and_heat_map_from_the_impute_file_or_imputing(
-        derived, tmp_path, capsys):
+        derived, tmp_path, capsys, monkeypatch):
     """delta_mode final: the grid shifts the data sets of 'outcomes impute'
     (imputed_long.parquet, run b, as the rule does) or of its own imputation (run a): the
-    same bytes. A file of another plan is refused."""
+    same bytes; run b has freed the derived data when it reads that file and keeps only
+    the outcome's columns of it (decisions PN6-PN7). A file of another plan is refused."""
     from outcomes.adam import write_adam
     from outcomes.cli import main
+    from outcomes.imputation import tipping
+
+    held = watch_derived_at_reading(monkeypatch, ("outcomes.imputation.tipping",))
+    grids = []
+    real_points = tipping.tipping_points
+
+    def points(frame, plan, **kwargs):
+        grids.append(kwargs["imputed"])
+        return real_points(frame, plan, **kwargs)
+
+    monkeypatch.setattr(tipping, "tipping_points", points)
 
     ds, _ = derived
     write_adam(ds, tmp_path / "derived")
@@ -226,6 +239,10 @@ def test_cli_writes_the_same_table_and_heat_map_from_the_impute_file_or_imputing
     files = ("tipping_point.tsv", "figures/tipping_point_WEMWBS_month_12.svg")
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert held == [[]]
+    assert grids[0] is None and list(grids[1].base.columns) == [
+        "USUBJID", "ARM", "SITEID", "DIAGGR", "WEMWBS_baseline", "WEMWBS_month_12"]
+    assert set(grids[1].cells) <= {"WEMWBS_baseline", "WEMWBS_month_12"}
     assert "tipping: 1 outcome(s)" in capsys.readouterr().out
     plan.write_text("missing_data: {method: mi, m: 3, iterations: 1}\n")
     assert main(["tipping", *common, "--imputed", str(long), "--table", str(tmp_path / "x.tsv"),

@@ -125,6 +125,18 @@ def _completed_data(args: argparse.Namespace, plan, d: dict, command: str,
     """(completed data sets, imputation frame) of ``--imputed`` under ``missing_data.method:
     mi``, (None, None) otherwise (and when ``check_only``); an :class:`OutcomesError` when
     ``--imputed`` and the plan's method disagree."""
+    frame = _mi_frame(args, plan, d, command, check_only)
+    if frame is None:
+        return None, None
+    from outcomes.imputation.run import read_completed
+
+    return read_completed(args.imputed, frame, plan.missing_data.m), frame
+
+
+def _mi_frame(args: argparse.Namespace, plan, d: dict, command: str, check_only: bool = False):
+    """The imputation frame of the derived data ``d`` under ``missing_data.method: mi``,
+    None otherwise (and when ``check_only``); an :class:`OutcomesError` when ``--imputed``
+    and the plan's method disagree."""
     mi = plan.missing_data.method == "mi"
     if mi != bool(args.imputed):
         raise OutcomesError(
@@ -133,12 +145,10 @@ def _completed_data(args: argparse.Namespace, plan, d: dict, command: str,
             f"{command} --imputed: the plan's missing_data.method is complete_case, so there "
             "are no imputations to pool (set it to mi, or leave out --imputed)")
     if not mi or check_only:
-        return None, None
+        return None
     from outcomes.imputation.frame import imputation_frame
-    from outcomes.imputation.run import read_completed
 
-    frame = imputation_frame(d["adsl"], d["adqs"], d["adtte"], plan)
-    return read_completed(args.imputed, frame, plan.missing_data.m), frame
+    return imputation_frame(d["adsl"], d["adqs"], d["adtte"], plan)
 
 
 def _cmd_engagement(args: argparse.Namespace) -> int:
@@ -157,7 +167,9 @@ def _cmd_engagement(args: argparse.Namespace) -> int:
 
 
 def _cmd_questionnaires(args: argparse.Namespace) -> int:
-    from outcomes.imputation.ancova import questionnaire_results
+    from outcomes.imputation.ancova import complete_case_rows, questionnaire_table
+    from outcomes.imputation.frame import ADTTE_COLUMNS as FRAME_ADTTE
+    from outcomes.memory import release_memory
     from outcomes.plan import AnalysisPlan
     from outcomes.questionnaires import ADQS_COLUMNS
     from outcomes.tables import write_tsv
@@ -165,9 +177,19 @@ def _cmd_questionnaires(args: argparse.Namespace) -> int:
     plan = AnalysisPlan.load(args.plan)
     mi = plan.missing_data.method == "mi"
     d = _read_derived(args.derived, ("adsl", "adqs", "adtte") if mi else ("adsl", "adqs"),
-                      {"adqs": ADQS_COLUMNS})
-    completed, frame = _completed_data(args, plan, d, "questionnaires")
-    table = questionnaire_results(d["adqs"], d["adsl"], plan, completed, frame)
+                      {"adqs": ADQS_COLUMNS, "adtte": FRAME_ADTTE})
+    frame = _mi_frame(args, plan, d, "questionnaires")
+    # one phase at a time (decisions PN6): ADTTE serves the frame only and ADQS the frame
+    # and the complete-case rows, so both are freed before the completed sets are read
+    d.pop("adtte", None)
+    cc = complete_case_rows(d.pop("adqs"), d["adsl"], plan)
+    release_memory()
+    completed = None
+    if frame is not None:
+        from outcomes.imputation.run import read_completed
+
+        completed = read_completed(args.imputed, frame, plan.missing_data.m)
+    table = questionnaire_table(cc, d["adsl"], plan, completed, frame)
     write_tsv(table, args.out)
     print(f"questionnaires: {len(table)} effects; wrote {args.out}")
     return 0
@@ -187,13 +209,18 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 
 
 def _cmd_tipping(args: argparse.Namespace) -> int:
-    from outcomes.imputation.frame import ADQS_COLUMNS
-    from outcomes.imputation.tipping import run_tipping
+    from outcomes.imputation.frame import ADQS_COLUMNS, ADTTE_COLUMNS
+    from outcomes.imputation.tipping import tipping_inputs, write_tipping
+    from outcomes.memory import release_memory
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
-    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"), {"adqs": (*ADQS_COLUMNS, "PARAM")})
-    results, paths = run_tipping(d, plan, args.table, args.figures, args.imputed)
+    d = _read_derived(args.derived, ("adsl", "adqs", "adtte"),
+                      {"adqs": (*ADQS_COLUMNS, "PARAM"), "adtte": ADTTE_COLUMNS})
+    frame, params = tipping_inputs(d, plan)
+    del d  # freed before the completed data sets are read (decisions PN6)
+    release_memory()
+    results, paths = write_tipping(frame, params, plan, args.table, args.figures, args.imputed)
     points = sum(len(r.grid) for r in results)
     print(f"tipping: {len(results)} outcome(s), {points} grid points; "
           f"wrote {', '.join(str(p) for p in paths)}")

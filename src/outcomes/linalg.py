@@ -52,7 +52,7 @@ def aliased_columns(
         # Fewer rows than columns: pad so that QR returns a p x p R (the extra rows are 0).
         X = np.vstack([X, np.zeros((p - n, p))])
     if r is None or n < p:
-        r = np.linalg.qr(X, mode="r")
+        r = np.asarray(np.linalg.qr(X, mode="r"))  # mode "r" gives R alone (typed as QRResult)
     diag = np.abs(np.diag(r))
     out: list[tuple[str, list[str]]] = []
     kept: list[int] = []

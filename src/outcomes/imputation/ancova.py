@@ -364,14 +364,31 @@ def questionnaire_results(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: Analysis
     the complete-case rows have no ``riv``, ``fmi``, ``m``), then the same two by the
     partially nested model (``clustering = peer_worker``, with ``icc``, ``icc_ci_low``,
     ``icc_ci_high``, ``n_clusters``). Without ``completed``: the complete-case rows only.
+    :func:`complete_case_rows` then :func:`questionnaire_table`.
     """
+    return questionnaire_table(complete_case_rows(adqs, adsl, plan), adsl, plan, completed,
+                               frame)
+
+
+def complete_case_rows(adqs: pd.DataFrame, adsl: pd.DataFrame, plan: AnalysisPlan
+                       ) -> dict[str, pd.DataFrame]:
+    """The complete-case rows of both models (``clustering`` -> rows of
+    :func:`outcomes.questionnaires.questionnaire_ancova`): all that ADQS is read for, so a
+    caller can free ADQS before the completed data sets are read (issue 17)."""
     both: dict[str, dict[str, Any]] = {NONE: dict(fit=fit_ancova),
                                        PEER_WORKER: dict(fit=fit_nested_ancova,
                                                          clustering=PEER_WORKER)}
-    cc = {k: questionnaire_ancova(adqs, adsl, treated_arm=plan.treated_arm,
-                                  control_arm=plan.control_arm, visits=plan.visits,
-                                  stratifiers=plan.stratifiers, **kw)
-          for k, kw in both.items()}
+    return {k: questionnaire_ancova(adqs, adsl, treated_arm=plan.treated_arm,
+                                    control_arm=plan.control_arm, visits=plan.visits,
+                                    stratifiers=plan.stratifiers, **kw)
+            for k, kw in both.items()}
+
+
+def questionnaire_table(cc: dict[str, pd.DataFrame], adsl: pd.DataFrame, plan: AnalysisPlan,
+                        completed: Sequence[pd.DataFrame] | None = None,
+                        frame: ImputationFrame | None = None) -> pd.DataFrame:
+    """:func:`questionnaire_results` from its complete-case rows ``cc``
+    (:func:`complete_case_rows`)."""
     if cc[NONE].empty:
         return with_estimands(cc[NONE], QUESTIONNAIRES, plan.estimands)
     clusters = pd.Series(cluster_ids(adsl, plan.treated_arm).to_numpy(),

@@ -27,6 +27,8 @@ ID_COLUMNS: tuple[str, ...] = ("USUBJID", "ARM", "TRT01PN")
 #: The ADQS columns :func:`imputation_frame` reads (the impute command reads no others:
 #: 0.3 of the 0.95 GB of ADQS at n = 100,000).
 ADQS_COLUMNS: tuple[str, ...] = ("USUBJID", "PARAMCD", "AVISIT", "AVAL")
+#: The ADTTE columns :func:`imputation_frame` reads (the first readmission, READMIT).
+ADTTE_COLUMNS: tuple[str, ...] = ("USUBJID", "PARAMCD", "AVAL", "CNSR")
 
 
 class ImputationFrameError(OutcomesError):

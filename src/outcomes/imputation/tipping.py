@@ -306,15 +306,37 @@ def run_tipping(derived: dict[str, pd.DataFrame], plan: AnalysisPlan, table: str
     """Analyse the grid of every outcome, write the table and one heat map each. With
     ``delta_mode = final`` the δ = 0 data sets are read from ``imputed``
     (``imputed_long.parquet`` of ``outcomes impute``, checked against the derived data and
-    the plan's m) when given, else imputed here; ``post`` imputes every grid point."""
-    from outcomes.imputation.plots import tipping_heatmap
+    the plan's m) when given, else imputed here; ``post`` imputes every grid point.
+    :func:`tipping_inputs` then :func:`write_tipping`."""
+    frame, params = tipping_inputs(derived, plan)
+    return write_tipping(frame, params, plan, table, figures, imputed)
 
+
+def tipping_inputs(derived: dict[str, pd.DataFrame], plan: AnalysisPlan
+                   ) -> tuple[ImputationFrame, dict[str, str]]:
+    """(the imputation frame, PARAMCD -> label): all that the derived data are read for,
+    so a caller can free them before the completed data sets are read (issue 17)."""
     frame = imputation_frame(derived["adsl"], derived["adqs"], derived["adtte"], plan)
     params = dict(derived["adqs"][["PARAMCD", "PARAM"]].drop_duplicates("PARAMCD")
                   .itertuples(index=False))
+    return frame, params
+
+
+def write_tipping(frame: ImputationFrame, params: dict[str, str], plan: AnalysisPlan,
+                  table: str | Path, figures: str | Path, imputed: str | Path | None = None
+                  ) -> tuple[list[TippingPoint], list[Path]]:
+    """:func:`run_tipping` from its :func:`tipping_inputs`. Of the completed data sets only
+    the columns of the outcomes are kept (the scores of the other outcomes would hold 0.3
+    GB at n = 100,000, decisions PN7)."""
+    from outcomes.imputation.plots import tipping_heatmap
+
     completed = None
     if imputed is not None and plan.missing_data.tipping_point.delta_mode == "final":
-        completed = read_completed(imputed, frame, plan.missing_data.m)
+        columns = ["USUBJID", "ARM", *plan.stratifiers]
+        for paramcd, visit in plan.missing_data.tipping_point.outcomes:
+            columns += [f"{paramcd}_{visit}", f"{paramcd}_{BASELINE}"]
+        completed = select_columns(read_completed(imputed, frame, plan.missing_data.m),
+                                   columns)
     results = tipping_points(frame, plan, params=params, imputed=completed)
     Path(table).parent.mkdir(parents=True, exist_ok=True)
     write_tsv(with_estimands(tipping_table(results), TIPPING_POINT, plan.estimands), table)
