@@ -99,8 +99,8 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     # and the run's last line says where the report is
     out = res.stdout + res.stderr
     # 18 mediation jobs in 4 batches (mediation.batches), impute and tipping_point under
-    # MI, engagement, multiplicity
-    assert "of 19 steps (100%) done" in out
+    # MI, engagement, multiplicity, adam_transport (the XPT files and define.xml)
+    assert "of 20 steps (100%) done" in out
     for verbose in ("Shell command:", "\n    input: ", "\n    output: ", "\nrule validate:", "\nlocalrule "):
         assert verbose not in out, verbose
     assert _end_lines(res) == ["Pipeline finished. Open results/report/index.html"]
