@@ -52,6 +52,16 @@ def _target(measure: str, alpha: float, null_scenario: bool) -> float | None:
     return None
 
 
+def _svg_text(fig) -> str:
+    """The figure as inline SVG markup (no XML prologue, no date: the same bytes each time)."""
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
 def estimand_figure(perf: pd.DataFrame, labels: dict[str, str], *, alpha: float,
                     null: dict[str, bool]) -> str:
     """SVG text of one estimand's forest-style figure (``perf``: its rows of performance.tsv)."""
@@ -71,12 +81,7 @@ def estimand_figure(perf: pd.DataFrame, labels: dict[str, str], *, alpha: float,
             ax.grid(axis="x", color="#dddddd", lw=0.5)
         axes[0].set_yticks(list(y), [labels[s] for s in scenarios])
         axes[0].invert_yaxis()
-        fig.tight_layout()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
-        plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
+        return _svg_text(fig)
 
 
 def power_figure(curve: pd.DataFrame, sizes: pd.DataFrame, over: str, target: float) -> str:
@@ -103,12 +108,7 @@ def power_figure(curve: pd.DataFrame, sizes: pd.DataFrame, over: str, target: fl
         ax.set_ylabel("Power (rejection rate)")
         ax.set_ylim(0, 1)
         ax.legend(frameon=False, fontsize=8)
-        fig.tight_layout()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
-        plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
+        return _svg_text(fig)
 
 
 def _env() -> jinja2.Environment:
