@@ -3,8 +3,9 @@
 Reads a finished run of studies/primary_power.yaml (``results/study/primary_power``) and
 compares, per scenario, the simulated rejection rate of the primary analysis (the Wald
 test of its odds ratio, no clustering) with the closed-form power of a two-sided
-two-proportion comparison at the scenario's true risks (truth ``readmission.
-risk_365_no_death``) and n/2 participants per arm: statsmodels' ``NormalIndPower`` on
+two-proportion comparison at the scenario's true risks of the primary estimand
+(readmitted within 365 days while alive, death before readmission counting as not
+readmitted: truth ``readmission.cuminc_365_death_competing``) and n/2 participants per arm: statsmodels' ``NormalIndPower`` on
 Cohen's h (arcsine) and the classical pooled-variance normal approximation. At no effect
 the rejection rate is the type I error, compared with the level. Agreement is judged in
 Monte Carlo SEs of the simulated rate (|difference| / MCSE; within 2 is agreement).
@@ -46,7 +47,7 @@ def main(out_dir: str) -> None:
     rows = []
     for sc in scenarios.itertuples():
         truth = json.loads((out / "truth" / f"{sc.scenario}.json").read_text())
-        risk = truth["readmission"]["risk_365_no_death"]
+        risk = truth["readmission"]["cuminc_365_death_competing"]
         p1, p0 = risk["peer_support"], risk["usual_care"]
         n1 = n0 = int(sc.n) // 2
         sel = perf.loc[(perf["scenario"] == sc.scenario) & (perf["estimand"] == "primary_or")
