@@ -59,28 +59,28 @@ def snakemake_jobs(log: Path) -> list[dict]:
     return [j for j in jobs.values() if "end" in j]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("out", type=Path, help="the study's results directory")
-    ap.add_argument("snakemake_log", type=Path)
-    ap.add_argument("--json", type=Path, default=None, help="also write the summary here")
-    args = ap.parse_args()
-    jobs = snakemake_jobs(args.snakemake_log)
+def summarise(out: Path, snakemake_log: Path) -> tuple[list[dict], dict]:
+    """Every job's wall time (and, for batch jobs, its CPU) and the run's summary."""
+    jobs = snakemake_jobs(snakemake_log)
+    if not jobs:
+        raise SystemExit(f"no finished job in {snakemake_log}")
     start = min(j["start"] for j in jobs)
     end = max(j["end"] for j in jobs)
     batches = []
     for j in jobs:
-        wall = (j["end"] - j["start"]).total_seconds()
-        print(f"{j['rule']:<18} {j['wildcards']:<28} wall {wall:7.0f} s")
+        j["wall"] = (j["end"] - j["start"]).total_seconds()
         if j["rule"] != "study_batch":
             continue
         wc = dict(kv.split("=") for kv in j["wildcards"].split(", "))
-        text = (args.out / "logs" / f"{wc['scenario']}_batch_{wc['batch']}.log").read_text()
+        text = (out / "logs" / f"{wc['scenario']}_batch_{wc['batch']}.log").read_text()
         m = BATCH_LOG.search(text)
         if m is None:
             raise SystemExit(f"no CPU line in the log of batch {wc}")
         setup, k, cpu = float(m.group(1)), int(m.group(2)), float(m.group(3))
-        batches.append({"wall": wall, "setup": setup, "replicates": k, "cpu": cpu})
+        j.update(setup=setup, replicates=k, cpu=cpu)
+        batches.append(j)
+    if not batches:
+        raise SystemExit(f"no study_batch job in {snakemake_log}")
     total_wall = (end - start).total_seconds()
     reps = sum(b["replicates"] for b in batches)
     per = [b["cpu"] / b["replicates"] for b in batches]
@@ -101,6 +101,18 @@ def main() -> int:
         "wall_per_replicate_s": round(total_wall / reps, 3),
         "replicates_per_wall_minute": round(60 * reps / total_wall, 2),
     }
+    return jobs, summary
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", type=Path, help="the study's results directory")
+    ap.add_argument("snakemake_log", type=Path)
+    ap.add_argument("--json", type=Path, default=None, help="also write the summary here")
+    args = ap.parse_args()
+    jobs, summary = summarise(args.out, args.snakemake_log)
+    for j in jobs:
+        print(f"{j['rule']:<18} {j['wildcards']:<28} wall {j['wall']:7.0f} s")
     print(json.dumps(summary, indent=1))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1) + "\n")

@@ -75,7 +75,7 @@ def test_gathering_refuses_a_missing_batch_and_a_missing_truth(tmp_path, capsys)
     _fake_batch(b / "s01_0.tsv", "s01", range(0, 2))
     _fake_batch(b / "s01_1.tsv", "s01", range(2, 4))
     _fake_batch(b / "s02_0.tsv", "s02", range(0, 2))
-    truth = '{"readmission": {"risk_365_no_death": {"odds_ratio": 0.7, "risk_difference": -0.1}}}\n'
+    truth = '{"readmission": {"cuminc_365_death_competing": {"odds_ratio": 0.7, "risk_difference": -0.1}}}\n'
     for sc in ("s01", "s02"):
         (b / f"{sc}.json").write_text(truth)
     args = ["study-performance", "--study", study_file, "--truths", str(b / "s01.json"),
@@ -128,7 +128,7 @@ def test_power_mode_writes_the_curve_the_size_and_its_section(tmp_path):
                  "status": "estimated", "reason": ""} for r in range(400) for e in ("primary_or", "primary_rd")]
         write_tsv(pd.DataFrame(rows, columns=list(REPLICATE_COLUMNS)), b / f"{sc}.tsv")
         batches.append(str(b / f"{sc}.tsv"))
-        (b / f"{sc}.json").write_text('{"readmission": {"risk_365_no_death": '
+        (b / f"{sc}.json").write_text('{"readmission": {"cuminc_365_death_competing": '
                                       '{"odds_ratio": 0.7, "risk_difference": -0.1}}}\n')
     assert main(["study-performance", "--study", str(work / "studies" / "power.yaml"), "--truths",
                  *[str(b / f"{sc}.json") for sc in ("s01", "s02", "s03")],

@@ -73,3 +73,21 @@ def test_peer_workers_per_site_overrides_the_draw():
 def test_bad_settings_are_one_line_errors(kwargs, message):
     with pytest.raises(SimulationError, match=message):
         SimulatorSettings(**kwargs)
+
+
+def test_each_trial_recruits_its_own_peer_workers():
+    """icc > 0: caseload weights and worker effects are drawn per trial (a study's replicates
+    vary over workers, as the truth's average over the population of workers assumes); the
+    trial of the DGP's own seed has the simulator's workers; the number per site is fixed."""
+    dgp = TrialDGP(SimulatorSettings(icc=0.1), 7)
+    own, other = dgp.trial_workers(7), dgp.trial_workers(8)
+    assert own.labels == dgp.workers.labels == other.labels
+    for name, effects in dgp.workers.effects.items():
+        assert (own.effects[name] == effects).all()
+        assert not (other.effects[name] == effects).any()
+    assert not (other.weight == own.weight).all()
+    assert own.variance == other.variance
+    _, record = dgp.trial(150, 8)
+    caseloads = {dgp.workers.labels[j] for j in record["main_worker"] if j >= 0}
+    assert caseloads <= set(dgp.workers.labels)
+    assert TrialDGP(SimulatorSettings(), 7).trial_workers(8) is None

@@ -2,9 +2,13 @@
 
 :func:`outcomes.simulate.simulate` draws the DGP's parameters, one trial and the truth
 from ONE seed. A simulation study needs them apart: the parameters (site effects,
-peer-worker counts, peer-worker effects) and the truth (a large population) once per
-scenario, and many trials from the same DGP, each from a seed of its own.
-:class:`TrialDGP` is that split. Its streams are those of :func:`simulate`:
+peer-worker counts) and the truth (a large population) once per scenario, and many trials from the same DGP, each from a seed of its own.
+:class:`TrialDGP` is that split. The peer workers' caseload weights and effects (``icc >
+0``) belong to the trial, not the DGP: each trial draws its own from its seed, as a new
+trial recruits new peer workers, so a study's replicates vary over workers as the truth
+(which averages over the population of workers) and the partially nested analysis assume;
+the number of workers per site stays a parameter of the DGP. Its streams are those of
+:func:`simulate`:
 ``numpy.random.default_rng(seed).spawn(7)`` -> parameters, trial, truth population,
 truth follow-up under MNAR, peer workers (``spawn(4)``: draw, assignment, population,
 score-scale pairs), selective engagement (``spawn(2)``: trial, truth), exposure-induced
@@ -29,7 +33,7 @@ from outcomes.simulate.parameters import (
     Parameters,
     draw_parameters,
 )
-from outcomes.simulate.peer_workers import draw_workers
+from outcomes.simulate.peer_workers import PeerWorkers, draw_workers
 from outcomes.simulate.trial import Table, simulate_trial
 from outcomes.simulate.truth import compute_truth
 
@@ -129,7 +133,9 @@ def _scaled(params: Parameters, scale: float) -> Parameters:
 
 class TrialDGP:
     """The DGP of one scenario: parameters drawn from ``seed`` (as :func:`simulate` draws
-    them), trials from seeds of their own (:meth:`trial`), the truth once (:meth:`truth`)."""
+    them), trials from seeds of their own (:meth:`trial`), the truth once (:meth:`truth`).
+    ``workers`` are the peer workers of the trial of ``seed`` itself (those of
+    :func:`simulate`); the truth uses only their variances."""
 
     def __init__(self, settings: SimulatorSettings, seed: int) -> None:
         self.settings = settings
@@ -157,9 +163,17 @@ class TrialDGP:
         s = _Streams.of(seed)
         eng = None if self.engagement_spec is None else (self.engagement_spec, s.engagement_trial)
         conf = None if self.confounder_spec is None else (self.confounder_spec, s.confounder_trial)
-        assign = s.workers_assign if self.workers is not None else None
-        return simulate_trial(int(n), s.trial, self.params, self.registry, self.spec, self.workers,
+        workers = self.trial_workers(seed)
+        assign = s.workers_assign if workers is not None else None
+        return simulate_trial(int(n), s.trial, self.params, self.registry, self.spec, workers,
                               assign, eng, conf)
+
+    def trial_workers(self, seed: int) -> PeerWorkers | None:
+        """The peer workers (caseload weights, effects) of the trial of ``seed``: drawn from
+        its own stream (module docstring); None without clustering (``icc = 0``)."""
+        if self.workers is None:
+            return None
+        return draw_workers(_Streams.of(seed).workers_draw, self.params, self.settings.icc)
 
     def truth(self, truth_n: int) -> dict:
         """The population truth of the scenario (:func:`outcomes.simulate.truth.compute_truth`)
