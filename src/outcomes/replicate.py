@@ -103,7 +103,8 @@ def _plan(plan: AnalysisPlan | Mapping[str, Any] | str | Path) -> AnalysisPlan:
 
 def run_replicate(extract: Mapping[str, Any], plan: AnalysisPlan | Mapping[str, Any] | str | Path,
                   *, explanations: str | Path | None = None,
-                  analyses: Iterable[str] = ANALYSES, blas_threads: int | None = 1) -> Replicate:
+                  analyses: Iterable[str] = ANALYSES, blas_threads: int | None = 1,
+                  scores: Iterable[str] | None = None) -> Replicate:
     """Validate ``extract`` (the four tables: :func:`extract_texts`), derive ADSL, ADQS,
     ADTTE and ADRE and run ``analyses`` (a subset of :data:`ANALYSES`) with ``plan`` (an
     :class:`AnalysisPlan`, a config mapping or a plan file, as ``results/plan.json``; its
@@ -114,11 +115,17 @@ def run_replicate(extract: Mapping[str, Any], plan: AnalysisPlan | Mapping[str, 
     every pipeline job; the last bits of a floating-point sum depend on how BLAS splits
     it, so another count can change the last digits of ``mediation_models`` (None: leave
     the process's setting).
+
+    ``scores``: the PARAMCDs whose ANCOVAs the questionnaires table holds (None: every
+    score of the plan, as the pipeline). Each row kept is the pipeline's; the imputation
+    model is the plan's either way. A simulation study's replicates pay for their
+    estimands' scores only.
     """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=blas_threads):
-        return _run(extract, _plan(plan), explanations, tuple(analyses))
+        return _run(extract, _plan(plan), explanations, tuple(analyses),
+                    None if scores is None else frozenset(scores))
 
 
 #: The modules each analysis imports when it first runs (besides validation and derive).
@@ -142,7 +149,7 @@ def preload(analyses: Iterable[str] = ANALYSES) -> None:
 
 
 def _run(extract: Mapping[str, Any], plan: AnalysisPlan, explanations: str | Path | None,
-         wanted: tuple[str, ...]) -> Replicate:
+         wanted: tuple[str, ...], scores: frozenset[str] | None = None) -> Replicate:
     from outcomes.adam.io import DATASETS, derive_all, in_file_order
     from outcomes.validation import validate_texts
     from outcomes.validation.report import clean_frame
@@ -179,7 +186,8 @@ def _run(extract: Mapping[str, Any], plan: AnalysisPlan, explanations: str | Pat
     models: list[dict[str, Any]] = []
     for name in EXTRA_ANALYSES + ANALYSES:
         if name in wanted:
-            out = timed(name, lambda name=name: _ANALYSIS[name](adam, plan, mi))
+            kw = {"scores": scores} if name == "questionnaires" else {}
+            out = timed(name, lambda name=name, kw=kw: _ANALYSIS[name](adam, plan, mi, **kw))
             if name == "mediation":
                 out, models = out
             tables.update(out)
@@ -223,10 +231,11 @@ def _survival(d, plan, mi) -> dict[str, pd.DataFrame]:
                                      plan.rng("survival")).table}
 
 
-def _questionnaires(d, plan, mi) -> dict[str, pd.DataFrame]:
+def _questionnaires(d, plan, mi, scores=None) -> dict[str, pd.DataFrame]:
     from outcomes.imputation.ancova import questionnaire_results
 
-    return {"questionnaires": questionnaire_results(d["adqs"], d["adsl"], plan,
+    adqs = d["adqs"] if scores is None else d["adqs"].loc[d["adqs"]["PARAMCD"].isin(scores)]
+    return {"questionnaires": questionnaire_results(adqs, d["adsl"], plan,
                                                     *((mi.completed, mi.frame) if mi else ()))}
 
 

@@ -40,6 +40,16 @@ def check_estimands(study: Study) -> None:
                               f"{TABLE_ANALYSIS[est.table]!r} in the study's analyses")
 
 
+def questionnaire_scores(study: Study) -> tuple[str, ...] | None:
+    """The scores (PARAMCD) whose ANCOVAs a replicate runs: those the questionnaires
+    estimands name when the study's ``questionnaire_scores`` is ``estimands``, else None
+    (every score of the plan)."""
+    if study.questionnaire_scores != "estimands":
+        return None
+    return tuple(sorted({str(dict(e.where)["paramcd"]) for e in study.estimands
+                         if e.table == "questionnaires"}))
+
+
 def scenario_dgp(study: Study, scenario: Scenario) -> TrialDGP:
     """The scenario's data-generating process (parameters shared by every scenario)."""
     return TrialDGP(scenario.settings, study.parameters_seed())
@@ -111,6 +121,7 @@ def run_batch(study: Study, scenario: Scenario, batch: int,
 
     check_estimands(study)
     dgp = scenario_dgp(study, scenario)
+    scores = questionnaire_scores(study)
     preload(study.analyses)
     start = time.process_time()
     rows: list[dict[str, Any]] = []
@@ -118,7 +129,7 @@ def run_batch(study: Study, scenario: Scenario, batch: int,
         tables, _ = dgp.trial(scenario.n, study.trial_seed(scenario, r))
         plan = {**study.plan, "seed": study.analysis_seed(scenario, r)}
         try:
-            result = run_replicate(tables, plan, analyses=study.analyses).tables
+            result = run_replicate(tables, plan, analyses=study.analyses, scores=scores).tables
         except ConfigError:
             raise
         except OutcomesError as exc:  # validation gate, an analysis that cannot run at all

@@ -109,6 +109,7 @@ class Study:
     estimands: tuple[Estimand, ...]
     raw: dict[str, Any]
     power: PowerSearch | None = None
+    questionnaire_scores: str = "all"
 
     @property
     def n_batches(self) -> int:
@@ -194,6 +195,12 @@ def study_from_config(config: dict[str, Any], base_dir: str | Path = ".") -> Stu
     estimands = tuple(
         Estimand(e["name"], e["table"], tuple(sorted(e["where"].items())), e["truth"], e["scale"])
         for e in config["estimands"])
+    if config["questionnaire_scores"] == "estimands":
+        unnamed = [e["name"] for e in config["estimands"]
+                   if e["table"] == "questionnaires" and not isinstance(e["where"].get("paramcd"), str)]
+        if unnamed:
+            raise ConfigError(f"questionnaire_scores is estimands: estimand {unnamed[0]} names no "
+                              "paramcd in `where`")
     power = None
     if "power" in config:
         power = PowerSearch(**config["power"])
@@ -206,7 +213,8 @@ def study_from_config(config: dict[str, Any], base_dir: str | Path = ".") -> Stu
                   replicates=int(config["replicates"]), batch_size=int(config["batch_size"]),
                   truth_n=int(config["truth_n"]), alpha=float(config["alpha"]), plan=plan,
                   analyses=tuple(config["analyses"]), grid=grid, scenarios=expand_grid(grid),
-                  estimands=estimands, raw=config, power=power)
+                  estimands=estimands, raw=config, power=power,
+                  questionnaire_scores=config["questionnaire_scores"])
     return study
 
 
