@@ -29,5 +29,10 @@ fi
 # matrices are small, and threaded BLAS on a shared 2-core machine made a 60-participant
 # imputation take 79 s instead of 1.6 s (decisions Z2).
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# the same OpenBLAS kernels on every x86-64 machine with AVX2, also in pytest's own process,
+# which may load numpy before it imports outcomes (src/outcomes/blas.py, decisions L82)
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
+    export OPENBLAS_CORETYPE=Haswell
+fi
 # Two processes (pytest-xdist; whole modules per process, the longest first: tests/conftest.py); OUTCOMES_TEST_PROCESSES=0 runs in one.
 .venv/bin/python -m pytest -n "${OUTCOMES_TEST_PROCESSES:-2}" --dist loadscope --durations=25 "$@"
