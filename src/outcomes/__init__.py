@@ -8,6 +8,5 @@ from outcomes.blas import pin_openblas_kernels as _pin_openblas_kernels
 #: metadata), the CLI's --version, provenance and the reports print it.
 __version__ = "0.1.0"
 
-# Before numpy loads OpenBLAS (docs/results.md, decisions L82).
-if "OPENBLAS_CORETYPE" not in _os.environ:
-    _pin_openblas_kernels(_os.environ)
+# Before numpy loads OpenBLAS (docs/results.md, decisions L82); a value already set is kept.
+_pin_openblas_kernels(_os.environ)
