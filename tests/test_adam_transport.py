@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
+from define_xsd import define_errors
+from lxml import etree
 
 from outcomes.adam import derive_all, write_adam
 from outcomes.adam._inputs import DerivationError
@@ -163,6 +165,48 @@ def test_define_xml_describes_every_xpt_variable(submission):
     trt = code_lists["CL.TRT01PN"].findall("odm:CodeListItem", NS)
     assert [(i.get("CodedValue"), i.find("odm:Decode/odm:TranslatedText", NS).text)
             for i in trt] == [("0", "Usual care"), ("1", "Peer support")]
+
+
+def test_define_xml_is_valid_against_the_define_xml_2_1_schema(submission):
+    out, _ = submission
+    assert define_errors(etree.parse(out / "define.xml")) == []
+
+
+def _broken(path, change) -> list[str]:
+    """The schema's errors of a copy of the define.xml at ``path`` changed by ``change``
+    (called with the root and the namespace map)."""
+    doc = etree.parse(path)
+    change(doc.getroot(), NS)
+    return define_errors(doc)
+
+
+def test_define_xml_schema_catches_what_define_xml_2_1_forbids(submission):
+    out, _ = submission
+    path = out / "define.xml"
+
+    def no_item_oid(root, ns):
+        del root.find(".//odm:ItemRef", ns).attrib["ItemOID"]
+
+    def class_first(root, ns):  # def:Class comes after the ItemRefs, not first
+        group = root.find(".//odm:ItemGroupDef", ns)
+        group.insert(0, group.find("def:Class", ns))
+
+    def no_structure(root, ns):
+        del root.find(".//odm:ItemGroupDef", ns).attrib[f"{{{DEF}}}Structure"]
+
+    def unknown_origin(root, ns):
+        root.find(".//def:Origin", ns).set("Type", "Copied")
+
+    def leaf_without_href(root, ns):
+        del root.find(".//def:leaf", ns).attrib[f"{{{XLINK}}}href"]
+
+    assert any("'ItemOID' is required but missing" in e for e in _broken(path, no_item_oid))
+    assert any("Description': This element is not expected" in e
+               for e in _broken(path, class_first))
+    assert any("Structure' is required but missing" in e for e in _broken(path, no_structure))
+    assert any("'Copied' is not an element of the set" in e
+               for e in _broken(path, unknown_origin))
+    assert any("href' is required but missing" in e for e in _broken(path, leaf_without_href))
 
 
 def test_transport_command(submission, tmp_path, capsys):

@@ -8,8 +8,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from bundled_run import CONFIG, workflow_copy
+from define_xsd import define_errors
+from lxml import etree
 
 from outcomes.pipeline_end import unexplained_errors
 
@@ -133,6 +136,18 @@ def test_pipeline_validates_the_bundled_trial(bundled_run):
     for name in ("km_readmit.svg", "forest_survival.svg", "survival.tsv", "mediation.tsv",
                  "questionnaires.tsv", "mediation_wemwbs_m12.svg", "multiplicity.tsv"):
         assert any(n.endswith("/" + name) for n in names), name
+
+
+def test_bundled_run_s_submission_files_are_valid(bundled_run):
+    # define.xml of the bundled trial against CDISC's Define-XML 2.1 XSD (tests/define_xsd.py)
+    derived = bundled_run.work / "results" / "derived"
+    assert define_errors(etree.parse(derived / "define.xml")) == []
+    # names of at most 8 characters (SAS transport version 5) in every derived dataset but
+    # the change model's admed*.parquet (no transport file; decisions AD5)
+    datasets = sorted(p for p in derived.glob("*.parquet") if not p.name.startswith("admed"))
+    assert {p.stem for p in datasets} >= {"adsl", "adqs", "adtte", "adre"}
+    long = {p.name: [c for c in pq.read_schema(p).names if len(c) > 8] for p in datasets}
+    assert not any(long.values()), long
 
 
 #: Estimate types whose CI has no standard error: the median's Brookmeyer–Crowley

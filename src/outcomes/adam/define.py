@@ -6,9 +6,10 @@ label, ``def:Structure``, ``def:Class``, keys and ``def:leaf`` pointing at the `
 ``ItemDef`` per variable (``DataType``, ``Length``, label, ``def:Origin``, a ``CodeListRef``
 where the variable has coded values), the code lists and one ``MethodDef`` per derived
 variable pointing at docs/adam.md. Written with :mod:`xml.etree.ElementTree`; the same data
-give the same bytes (the creation time is the data cut). Not validated against the CDISC
-XML schema, which is not distributed with the package (tests/test_adam_define.py checks
-well-formedness, the required attributes and the references).
+give the same bytes (the creation time is the data cut). The tests validate the document
+against CDISC's Define-XML 2.1 XSD (the schema files of the test dependency odmlib,
+tests/define_xsd.py) and check the references the schema cannot (every ItemRef, CodeListRef,
+MethodOID and def:leaf resolved): tests/test_adam_transport.py, tests/test_workflow.py.
 """
 
 from __future__ import annotations
