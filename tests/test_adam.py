@@ -370,6 +370,14 @@ def test_identifiers_treatment_and_sources_of_adt():
         assert list(bds.columns[:5]) == ["STUDYID", "USUBJID", "SITEID", "ARM", "TRTP"]
         assert (bds["STUDYID"] == "PS-7").all()
         assert (bds["TRTP"] == bds["USUBJID"].map(adsl.set_index("USUBJID")["TRT01P"])).all()
+    # ADTTE (a BDS dataset with a transport file) carries the actual treatment too; ADRE not
+    assert adtte.columns[5] == "TRTA" and "TRTA" not in adre.columns
+    assert (adtte["TRTA"] == adtte["USUBJID"].map(adsl.set_index("USUBJID")["TRT01A"])).all()
+    # an actual treatment other than the planned one reaches TRTA, not TRTP
+    swapped = adsl.assign(TRT01A=adsl["TRT01A"].where(adsl["USUBJID"] != "P2", "Peer support"))
+    adtte_sw = derive_adtte(swapped, None, plan)
+    assert set(adtte_sw.loc[adtte_sw["USUBJID"] == "P2", "TRTA"]) == {"Peer support"}
+    assert set(adtte_sw.loc[adtte_sw["USUBJID"] == "P2", "TRTP"]) == {"Usual care"}
     src = adtte.set_index(["USUBJID", "PARAMCD"])[["CNSR", "SRCDOM", "SRCVAR"]]
     assert src.loc[("P1", "DEATH")].tolist() == [0, "ADSL", "DTHDT"]
     assert src.loc[("P1", "READMIT")].tolist() == [1, "ADSL", "DTHDT"]  # competing death
@@ -380,6 +388,7 @@ def test_identifiers_treatment_and_sources_of_adt():
     adtte_old = derive_adtte(adsl.drop(columns=["STUDYID", "TRT01P", "TRT01A"]), None, plan)
     assert (adtte_old["STUDYID"] == "PS-7").all()
     assert adtte_old["TRTP"].tolist() == adtte["TRTP"].tolist()
+    assert adtte_old["TRTA"].tolist() == adtte["TRTA"].tolist()
 
 
 def test_death_after_withdrawal_is_not_an_event():

@@ -193,3 +193,19 @@ def test_string_items_and_dates_are_normalised():
 def test_participants_not_in_adsl_are_dropped():
     adqs = derive_adqs(questionnaires(ROWS), adsl("P1"), PLAN)
     assert set(adqs["USUBJID"]) == {"P1"}
+
+
+def test_treatment_planned_and_actual_from_adsl():
+    people = adsl("P1", "P2")
+    adqs = derive_adqs(questionnaires(ROWS), people, PLAN)
+    assert list(adqs.columns[4:6]) == ["TRTP", "TRTA"]
+    assert set(adqs["TRTP"]) == set(adqs["TRTA"]) == {"Peer support"}
+    # actual = planned (ADSL's TRT01A = TRT01P): TRTA is TRTP's own Arrow array, the rows
+    # are held once (at n = 100,000 ADQS has 4 million)
+    assert adqs["TRTA"].array._pa_array is adqs["TRTP"].array._pa_array
+    # an actual treatment of its own reaches TRTA only, row by row
+    other = people.assign(TRT01A=people["TRT01A"].where(people["USUBJID"] != "P2", "Usual care"))
+    adqs = derive_adqs(questionnaires(ROWS), other, PLAN)
+    assert set(adqs["TRTP"]) == {"Peer support"}
+    want = adqs["USUBJID"].map({"P1": "Peer support", "P2": "Usual care"})
+    assert (adqs["TRTA"] == want).all() and (adqs["USUBJID"] == "P2").any()

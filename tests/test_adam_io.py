@@ -141,8 +141,8 @@ def test_parquet_types_and_round_trip(tmp_path):
     meta = pq.ParquetFile(tmp_path / "adsl.parquet").metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     csv = (tmp_path / "adtte.csv").read_text().splitlines()
-    assert csv[0].startswith("STUDYID,USUBJID,SITEID,ARM,TRTP,PARAMCD,PARAM,STARTDT,ADT,"
-                             "AVAL,CNSR")
+    assert csv[0].startswith("STUDYID,USUBJID,SITEID,ARM,TRTP,TRTA,PARAMCD,PARAM,STARTDT,"
+                             "ADT,AVAL,CNSR")
     # every variable has its label in the Parquet field metadata, the dataset in the schema's
     for name in DATASETS:
         schema = pq.read_schema(tmp_path / f"{name}.parquet")

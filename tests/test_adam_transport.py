@@ -66,6 +66,9 @@ def test_xpt_files_read_back_with_values_labels_and_names(submission):
     assert set(adsl["STUDYID"]) == {"PEER-01"}
     assert set(adsl["TRT01P"]) == {"Peer support", "Usual care"}
     assert (adsl["TRT01A"] == adsl["TRT01P"]).all()
+    for name in ("adqs", "adtte"):  # the actual treatment in the BDS files
+        bds, _ = pyreadstat.read_xport(out / f"{name}.xpt")
+        assert (bds["TRTA"] == bds["USUBJID"].map(adsl.set_index("USUBJID")["TRT01A"])).all()
 
 
 def test_xpt_bytes_do_not_depend_on_the_day_they_are_written(submission, tmp_path):
@@ -162,6 +165,14 @@ def test_define_xml_describes_every_xpt_variable(submission):
     params = code_lists["CL.ADTTE.PARAMCD"]
     assert [i.get("CodedValue") for i in params.findall("odm:CodeListItem", NS)] == [
         "DEATH", "READMDET", "READMIT"]
+    # the BDS treatment variables come from ADSL's
+    for ds in ("ADQS", "ADTTE"):
+        for var, pred in (("TRTP", "ADSL.TRT01P"), ("TRTA", "ADSL.TRT01A")):
+            origin = item_defs[f"IT.{ds}.{var}"].find("def:Origin", NS)
+            assert origin.get("Type") == "Predecessor", (ds, var)
+            assert origin.find("odm:Description/odm:TranslatedText", NS).text == pred
+    assert {i.get("CodedValue") for i in code_lists["CL.TRTA"].findall("odm:EnumeratedItem", NS)
+            } == {"Peer support", "Usual care"}
     trt = code_lists["CL.TRT01PN"].findall("odm:CodeListItem", NS)
     assert [(i.get("CodedValue"), i.find("odm:Decode/odm:TranslatedText", NS).text)
             for i in trt] == [("0", "Usual care"), ("1", "Peer support")]
@@ -224,7 +235,7 @@ def test_transport_command(submission, tmp_path, capsys):
     old = tmp_path / "old"
     old.mkdir()
     frames = read_adam(out)
-    frames["adtte"] = frames["adtte"].assign(TRTA=frames["adtte"]["TRTP"])
+    frames["adtte"] = frames["adtte"].drop(columns="TRTA")  # written before session 11
     for name, frame in frames.items():
         frame.to_parquet(old / f"{name}.parquet")
     assert main(["transport", "--derived", str(old), "--plan", str(plan)]) == 2

@@ -133,8 +133,8 @@ def derive_adqs(
 def _assemble(q: pd.DataFrame, adsl: pd.DataFrame, params: list[tuple[str, str, str]],
               parts: dict[str, list[np.ndarray]], ids: pd.DataFrame) -> pd.DataFrame:
     """The ADQS frame in key order from the scored rows (``parts``: per score, the rows of
-    ``q``, the index into ``params`` and the score values; ``ids``: STUDYID and TRTP of
-    each ADSL row)."""
+    ``q``, the index into ``params`` and the score values; ``ids``: STUDYID, TRTP and TRTA
+    of each ADSL row)."""
     cat = {k: (np.concatenate(v) if v else np.zeros(0, dtype=float if k == "aval" else
                                                     bool if k == "pro" else np.int32))
            for k, v in parts.items()}
@@ -173,6 +173,11 @@ def _assemble(q: pd.DataFrame, adsl: pd.DataFrame, params: list[tuple[str, str, 
     out["SITEID"] = pd.Series(adsl["SITEID"].array.take(adsl_row)).astype("str")
     out["ARM"] = pd.Series(adsl["ARM"].array.take(adsl_row)).astype("str")
     out["TRTP"] = pd.Series(ids["TRTP"].array.take(adsl_row)).astype("str")
+    # TRTA: when every participant's actual treatment is the planned one (always in this
+    # design: ADSL's TRT01A = TRT01P), the very array of TRTP, so that its millions of rows
+    # cost no memory twice (decisions DX3)
+    out["TRTA"] = (out["TRTP"] if ids["TRTA"].equals(ids["TRTP"])
+                   else pd.Series(ids["TRTA"].array.take(adsl_row)).astype("str"))
     del adsl_row
     out["AVISIT"] = pd.Series(q["visit"].array.take(qrow)).astype("str")
     out["AVISITN"] = avisitn

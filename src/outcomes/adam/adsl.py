@@ -171,12 +171,14 @@ def derive_adsl(
 
 
 def bds_identifiers(adsl: pd.DataFrame, plan: AnalysisPlan) -> pd.DataFrame:
-    """STUDYID and TRTP of each ADSL row, as the BDS datasets carry them: ADSL's STUDYID
-    and TRT01P (from the plan and ARM for an ADSL made without them). TRTA is not carried:
-    actual = planned (ADSL), and ADaMIG asks for one of the two."""
+    """STUDYID, TRTP and TRTA of each ADSL row, as the BDS datasets carry them: ADSL's
+    STUDYID, TRT01P and TRT01A (from the plan and ARM for an ADSL made without them; TRTA
+    = TRTP for one without TRT01A, as ADSL's rule is actual = planned)."""
     studyid = (adsl["STUDYID"] if "STUDYID" in adsl.columns
                else pd.Series(plan.study_id, index=adsl.index))
     trtp = (adsl["TRT01P"] if "TRT01P" in adsl.columns
             else adsl["ARM"].map({a: plan.arm_label(a) for a in adsl["ARM"].unique()}))
+    trta = adsl["TRT01A"] if "TRT01A" in adsl.columns else trtp
     return pd.DataFrame({"STUDYID": studyid.astype("str").to_numpy(),
-                         "TRTP": trtp.astype("str").to_numpy()})
+                         "TRTP": trtp.astype("str").to_numpy(),
+                         "TRTA": trta.astype("str").to_numpy()})

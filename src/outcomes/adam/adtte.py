@@ -118,6 +118,7 @@ def derive_adtte(
             "SITEID": adsl["SITEID"].to_numpy(),
             "ARM": adsl["ARM"].to_numpy(),
             "TRTP": ids["TRTP"].to_numpy(),
+            "TRTA": ids["TRTA"].to_numpy(),
             "PARAMCD": paramcd,
             "PARAM": PARAMS[paramcd],
             "STARTDT": start,
@@ -133,7 +134,7 @@ def derive_adtte(
     out = pd.concat(frames, ignore_index=True)
     for col in ("STARTDT", "ADT"):
         out[col] = out[col].astype(DATE_DTYPE)
-    for col in ("STUDYID", "USUBJID", "SITEID", "ARM", "TRTP", "PARAMCD", "PARAM",
+    for col in ("STUDYID", "USUBJID", "SITEID", "ARM", "TRTP", "TRTA", "PARAMCD", "PARAM",
                 "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR", "CMPEVFL"):
         out[col] = out[col].astype("str")
     out = out.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").reset_index(drop=True)

@@ -60,7 +60,7 @@ PREDECESSORS: dict[str, str] = {
     "PRIORADM": "participants.prior_admissions", "WDDT": "participants.withdrawal_date",
     "DTHDT": "participants.death_date", "AVISIT": "questionnaires.visit",
     "ADT@adqs": "questionnaires.completion_date", "STARTDT": "ADSL.INDEXDT",
-    "TRTP": "ADSL.TRT01P",
+    "TRTP": "ADSL.TRT01P", "TRTA": "ADSL.TRT01A",
 }
 BDS_FROM_ADSL = ("STUDYID", "USUBJID", "SITEID", "ARM")
 
@@ -74,7 +74,7 @@ FIXED_CODES: dict[str, list[tuple[str, str]]] = {
 _FIXED_FOR = {"ITTFL": "NY", "ENGFL": "NY", "DETINDFL": "NY", "ABLFL": "Y",
               "ANL01FL": "Y", "CMPEVFL": "Y", "DTYPE": "DTYPE", "CNSR": "CNSR"}
 #: Variables whose observed values form an enumerated code list (decode where known).
-_ENUMERATED = ("ARM", "TRT01P", "TRT01A", "TRTP", "SEX", "DIAGGR", "AVISIT",
+_ENUMERATED = ("ARM", "TRT01P", "TRT01A", "TRTP", "TRTA", "SEX", "DIAGGR", "AVISIT",
                "PARCAT1", "SRCDOM", "SRCVAR")
 
 
