@@ -89,7 +89,8 @@ STAGE_COSTS: dict[str, StageCost] = {
     "analysis_plan": StageCost(SMALL_MB, MEDIUM_MB, 26, 26, 0.2, 0.2),
     "validate": StageCost(SMALL_MB, LARGE_MB, 193, 916, 1.6, 4.4, rss_per_mb_floor=18.0),
     "validation_gate": StageCost(SMALL_MB, MEDIUM_MB, 10, 10, 0.1, 0.1),
-    # derive at n = 100,000: 1,478 MiB with STUDYID and TRTP in ADQS (session 9, AD-section)
+    # derive at n = 100,000: 1,478 MiB with STUDYID and TRTP in ADQS (session 9, AD-section);
+    # TRTA too (session 11, decisions DX3): 1,482 MiB against 1,475 without, same extract
     "derive_adam": StageCost(SMALL_MB, LARGE_MB, 204, 1480, 1.5, 17.8),
     # session 9 (decisions AD10): alone under load 7-10, n = 600 (1.4-3.0 s, 190-205 MiB)
     # and n = 100,000 (161 s CPU, 842 MiB)
