@@ -93,7 +93,8 @@ STAGE_COSTS: dict[str, StageCost] = {
     # TRTA too (session 11, decisions DX3): 1,482 MiB against 1,475 without, same extract
     "derive_adam": StageCost(SMALL_MB, LARGE_MB, 204, 1480, 1.5, 17.8),
     # session 9 (decisions AD10): alone under load 7-10, n = 600 (1.4-3.0 s, 190-205 MiB)
-    # and n = 100,000 (161 s CPU, 842 MiB)
+    # and n = 100,000 (161 s CPU, 842 MiB); with TRTA (session 11, decisions DX3) 134 s
+    # and 803 MiB against 131 s and 759 MiB without, on another extract of that size
     "adam_transport": StageCost(SMALL_MB, LARGE_MB, 205, 842, 3.0, 161.0),
     "impute": StageCost(SMALL_MB, MEDIUM_MB, 199, 411, 8.6, 40.1, work=("m",)),
     "questionnaire_ancova": StageCost(SMALL_MB, MEDIUM_MB, 252, 572, 21.4, 47.7, work=("m",)),
