@@ -4,7 +4,10 @@ One row per randomised participant with exposure, the process scores at the medi
 and at baseline, the outcomes (WEMWBS at month 12; the landmark readmission outcomes of
 :mod:`outcomes.mediation.landmark`) and the exposure-induced confounders, built once from
 ADSL, ADQS and ADTTE; under multiple imputation also its m completed versions. The jobs
-that analyse it are in :mod:`outcomes.mediation.changemodel`.
+that analyse it are in :mod:`outcomes.mediation.changemodel`. In memory its columns have
+the names below (``WEMWBS_M12``, ``<PARAMCD>_M``, ...); in ``admed.parquet`` and
+``admed_imputed.parquet`` names of at most 8 characters and labels, mapped where the files
+are written and read (:mod:`outcomes.mediation.admedvars`).
 """
 
 from __future__ import annotations

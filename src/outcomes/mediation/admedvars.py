@@ -1,5 +1,5 @@
 """The variables of the admed files: names of at most 8 characters and a label on each
-(docs/change-model.md, "The analysis data set on disk").
+(docs/results.md, "The change model's analysis data set (admed)").
 
 The mediation code works with readable names in memory (``WEMWBS_M12``, ``<PARAMCD>_M``,
 ``<PARAMCD>_BL``, ``TTE_READMIT``, ``.imp``, ...). ``admed.parquet`` and
