@@ -115,3 +115,17 @@ def test_admed_parquet_round_trip_and_a_reader_without_outcomes(tmp_path):
     assert list(plain.columns) == schema.names and max(map(len, schema.names)) <= 8
     assert memory_names(schema) == list(data.columns)
     pd.testing.assert_series_equal(plain["WEMWBS12"], data["WEMWBS_M12"], check_names=False)
+
+
+def test_the_mapping_knows_every_column_mediation_data_makes():
+    """The literals of admedvars are the constants of the modules that make the columns
+    (admedvars does not import them: the jobs would pay for the imputation code)."""
+    from outcomes.imputation.gaps import NOT_IMPUTED
+    from outcomes.imputation.run import IMP
+    from outcomes.mediation.admed import CONFOUNDERS, EXPOSURE
+    from outcomes.mediation.admedvars import LABELS, RENAMED
+    from outcomes.mediation.landmark import COLUMNS
+
+    assert RENAMED[IMP] == "IMPNUM" and RENAMED[NOT_IMPUTED] == "NOTIMP"
+    assert {IMP, NOT_IMPUTED, EXPOSURE, *CONFOUNDERS.values(), *COLUMNS} <= set(LABELS)
+    assert set(RENAMED) - {"WEMWBS_M12"} <= set(LABELS)
