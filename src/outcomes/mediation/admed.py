@@ -343,9 +343,10 @@ def _imp_field(names: Sequence[str], path: Path) -> str:
 @dataclass(frozen=True)
 class ImputedMediationSets(DataSets):
     """The completed data sets of a file of :func:`write_imputed_mediation_data`, in
-    ``.imp`` order, each read from the file when asked for (equal to
-    ``split_completed(pd.read_parquet(path))[i]`` with the in-memory names): memory holds
-    one data set, not m. ``names``: the in-memory name of each column of the file."""
+    ``.imp`` order, each read from the file when asked for (equal to the data set ``i``
+    that :func:`read_completed_mediation` reads at once: the in-memory names, the
+    ``NOT_IMPUTED`` texts naming them): memory holds one data set, not m. ``names``: the
+    in-memory name of each column of the file."""
 
     path: Path
     imps: tuple[int, ...]
