@@ -142,9 +142,17 @@ def test_the_tipping_grid_of_an_outcome_not_imputed_is_not_estimable(pilot):
 
 
 def test_mi_mediation_that_needs_values_not_imputed_is_not_estimable(pilot):
-    imp = pd.read_parquet(pilot / "admed_imp.parquet")
-    lost = imp["NOT_IMPUTED"]
+    from outcomes.mediation.admed import read_completed_mediation
+
+    eager = read_completed_mediation(pilot / "admed_imp.parquet")
+    lazy = read_completed_mediation(pilot / "admed_imp.parquet", eager_rows=0)
+    for i, d in enumerate(eager):  # one data set read alone: the same texts
+        pd.testing.assert_frame_equal(lazy[i], d, check_exact=True)
+    lost = pd.concat([d["NOT_IMPUTED"] for d in eager])
     assert lost.str.contains("WEMWBS_M12: ").sum() == 2 * 28
+    on_disk = pd.read_parquet(pilot / "admed_imp.parquet")["NOTIMP"]  # the file's names
+    assert on_disk.str.contains("WEMWBS12: ").sum() == 2 * 28
+    assert not on_disk.str.contains("WEMWBS_M12|_M: ").any()
     w = _tsv(pilot / "WAISR_wemwbs_m12.tsv")
     assert (w["status"] == "not estimable").all()
     # every mediator set of the outcome has the same participants: GSE's gaps count too

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from outcomes.mediation import engine
-from outcomes.mediation.admed import EXPOSURE, split_completed
+from outcomes.mediation.admed import EXPOSURE, read_completed_mediation, read_mediation_data
 from outcomes.mediation.changemodel import run_job
 from outcomes.mediation.models import Engine
 from outcomes.plan import AnalysisPlan
@@ -31,8 +31,8 @@ def bundled(report_run):
     """The bundled trial's analysis data set and its completed versions (the report run's
     mediation stage made them)."""
     res = report_run["full"]
-    data = pd.read_parquet(res / "derived" / "admed.parquet")
-    completed = split_completed(pd.read_parquet(res / "derived" / "admed_imputed.parquet"))
+    data = read_mediation_data(res / "derived" / "admed.parquet")
+    completed = read_completed_mediation(res / "derived" / "admed_imputed.parquet")
     return data, completed
 
 

@@ -208,7 +208,8 @@ def test_imputations_of_another_extract_are_a_clear_error(trial):
 
 def test_completed_sets_are_written_and_read_one_at_a_time(trial, tmp_path):
     """write_imputed_mediation_data streams the completed admed sets (one row group each)
-    with the contents of the stacked frame's to_parquet; read_completed_mediation gives
+    with the contents of the stacked frame's to_parquet under the files' names of 8
+    characters (outcomes.mediation.admedvars); read_completed_mediation gives
     them back as split_completed does, in memory or one at a time, and a job on either
     has the same rows."""
     import pyarrow.parquet as pq
@@ -219,6 +220,7 @@ def test_completed_sets_are_written_and_read_one_at_a_time(trial, tmp_path):
         read_completed_mediation,
         write_imputed_mediation_data,
     )
+    from outcomes.mediation.admedvars import file_names
 
     ds, data, completed, plan = trial
     imp = impute(imputation_frame(ds["adsl"], ds["adqs"], ds["adtte"], plan),
@@ -227,6 +229,9 @@ def test_completed_sets_are_written_and_read_one_at_a_time(trial, tmp_path):
     imputed_mediation_data(ds, data, plan, imp.long()).to_parquet(tmp_path / "stacked.parquet",
                                                                  index=False)
     stacked = pd.read_parquet(tmp_path / "stacked.parquet")
+    names = file_names(list(stacked.columns), plan.mediation["mediator_visit"])[0]
+    assert names[".imp"] == "IMPNUM" and names["HHI_M"].startswith("MV")
+    stacked.columns = pd.Index([names[c] for c in stacked.columns])
     for source in (long, None):  # from the file of outcomes impute, or imputed here
         out = tmp_path / f"streamed_{source is None}.parquet"
         assert write_imputed_mediation_data(ds, data, plan, out, source) == plan.missing_data.m
@@ -249,5 +254,5 @@ def test_completed_sets_are_written_and_read_one_at_a_time(trial, tmp_path):
     pd.testing.assert_frame_equal(a.sensitivity, b.sensitivity, check_exact=True)
     assert a.report == b.report
     data.to_parquet(tmp_path / "admed.parquet")
-    with pytest.raises(ChangeModelError, match="no '.imp' column"):
+    with pytest.raises(ChangeModelError, match="no 'IMPNUM' column"):
         read_completed_mediation(tmp_path / "admed.parquet")

@@ -18,6 +18,7 @@ import yaml
 from outcomes.cli import main
 from outcomes.errors import NotEstimable
 from outcomes.mediation import fit_mediation
+from outcomes.mediation.admed import read_mediation_data
 from outcomes.mediation.changemodel import mediator_sets
 from outcomes.mediation.summaries import NOT_MEANINGFUL
 from outcomes.plan import AnalysisPlan
@@ -188,7 +189,7 @@ def test_monotone_weibull_likelihood_of_a_tiny_trial_is_not_estimable(tmp_path, 
     events among 17 complete cases for 11 parameters. The likelihood grows without bound as sigma goes to infinity; before,
     Newton stopped at coefficients of ~1e10 and sigma ~6e9 and reported effects."""
     _, _, admed = run_stage(tmp_path, plan_file, 20, 1)
-    d = pd.read_parquet(admed)
+    d = read_mediation_data(admed)
     with pytest.warns(UserWarning), pytest.raises(
             NotEstimable, match=r"weibull outcome model for GSE_M has no finite maximum-"
                                 r"likelihood estimate on the 17 complete cases \(monotone "

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from outcomes import __version__
-from outcomes.atomic import atomic_path, write_text
+from outcomes.atomic import write_text
 from outcomes.errors import OutcomesError
 
 
@@ -262,7 +262,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_mediation_data(args: argparse.Namespace) -> int:
-    from outcomes.mediation.admed import mediation_data
+    from outcomes.mediation.admed import mediation_data, write_mediation_data
     from outcomes.plan import AnalysisPlan
 
     plan = AnalysisPlan.load(args.plan)
@@ -270,8 +270,7 @@ def _cmd_mediation_data(args: argparse.Namespace) -> int:
     d = _read_derived(args.derived, ("adsl", "adqs", "adtte"),
                       {"adqs": ["USUBJID", "AVISIT", "ADT", "PARAMCD", "AVAL"]})
     data = mediation_data(d["adsl"], d["adqs"], d["adtte"], plan)
-    with atomic_path(args.out) as tmp:
-        data.to_parquet(tmp, index=False, compression="zstd")
+    write_mediation_data(data, plan, args.out)
     print(f"mediation-data: {len(data)} participants, {data.shape[1]} columns; wrote {args.out}")
     if args.imputed_out:
         if plan.missing_data.method != "mi":
@@ -286,9 +285,7 @@ def _cmd_mediation_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_mediation(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from outcomes.mediation.admed import read_completed_mediation
+    from outcomes.mediation.admed import read_completed_mediation, read_mediation_data
     from outcomes.mediation.changemodel import job_name, run_job, write_job
     from outcomes.plan import AnalysisPlan
 
@@ -300,7 +297,7 @@ def _cmd_mediation(args: argparse.Namespace) -> int:
     if args.out and len(jobs) > 1:
         raise OutcomesError(f"{len(jobs)} jobs need --out-dir (--out is one job's prefix)")
     plan = AnalysisPlan.load(args.plan)
-    data = pd.read_parquet(args.data)
+    data = read_mediation_data(args.data)
     completed = None
     if plan.missing_data.method == "mi":
         if not args.imputed:

@@ -121,11 +121,17 @@ def _sample_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def labelled(schema: pa.Schema, name: str) -> pa.Schema:
     """``schema`` with the label of each variable of dataset ``name`` in its field metadata
     (key ``label``) and the dataset's label in the schema metadata (key ``label``)."""
-    var_labels = labels(name)
+    return with_labels(schema, labels(name), dataset_label(name))
+
+
+def with_labels(schema: pa.Schema, var_labels: Mapping[str, str], label: str) -> pa.Schema:
+    """``schema`` with ``var_labels[field]`` in each field's metadata (key ``label``) and
+    ``label`` in the schema metadata (key ``label``): how every derived dataset carries its
+    labels (the ADaM datasets through :func:`labelled`, admed through
+    :mod:`outcomes.mediation.admedvars`)."""
     fields = [f.with_metadata({"label": var_labels[f.name]}) if f.name in var_labels else f
               for f in schema]
-    return pa.schema(fields, metadata={**(schema.metadata or {}),
-                                       b"label": dataset_label(name).encode()})
+    return pa.schema(fields, metadata={**(schema.metadata or {}), b"label": label.encode()})
 
 
 def write_parquet(frame: pd.DataFrame, path: str | Path, name: str | None = None) -> None:

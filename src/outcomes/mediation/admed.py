@@ -4,7 +4,10 @@ One row per randomised participant with exposure, the process scores at the medi
 and at baseline, the outcomes (WEMWBS at month 12; the landmark readmission outcomes of
 :mod:`outcomes.mediation.landmark`) and the exposure-induced confounders, built once from
 ADSL, ADQS and ADTTE; under multiple imputation also its m completed versions. The jobs
-that analyse it are in :mod:`outcomes.mediation.changemodel`.
+that analyse it are in :mod:`outcomes.mediation.changemodel`. In memory its columns have
+the names below (``WEMWBS_M12``, ``<PARAMCD>_M``, ...); in ``admed.parquet`` and
+``admed_imputed.parquet`` names of at most 8 characters and labels, mapped where the files
+are written and read (:mod:`outcomes.mediation.admedvars`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from .landmark import landmark_outcomes
 
 __all__ = ["CONFOUNDERS", "EXPOSURE", "ChangeModelError", "ImputedMediationSets",
            "completed_mediation_data", "imputed_mediation_data", "mediation_data",
-           "read_completed_mediation", "split_completed", "write_imputed_mediation_data"]
+           "read_completed_mediation", "read_mediation_data", "split_completed",
+           "write_imputed_mediation_data", "write_mediation_data"]
 
 #: The exposure column: the randomised arm, 1 treated, 0 control.
 EXPOSURE = "TRTA01"
@@ -91,6 +95,35 @@ def mediation_data(adsl: pd.DataFrame, adqs: pd.DataFrame, adtte: pd.DataFrame, 
         if str(out[col].dtype) in ("Int64", "Float64"):
             out[col] = out[col].astype(float)
     return out.sort_values("USUBJID").reset_index(drop=True)
+
+
+def write_mediation_data(data: pd.DataFrame, plan: AnalysisPlan, out: str | Path) -> None:
+    """Write ``data`` (:func:`mediation_data`) to ``out`` (``admed.parquet``, zstd) with the
+    names of at most 8 characters and the labels of :mod:`outcomes.mediation.admedvars`;
+    :func:`read_mediation_data` gives ``data`` back."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from outcomes.atomic import atomic_path
+
+    from .admedvars import ADMED_LABEL, file_table
+
+    table = file_table(pa.Table.from_pandas(data, preserve_index=False),
+                       plan.mediation["mediator_visit"], ADMED_LABEL)
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_mediation_data(path: str | Path) -> pd.DataFrame:
+    """The analysis data set of ``admed.parquet`` (:func:`write_mediation_data`) with the
+    names the mediation code uses (:func:`outcomes.mediation.admedvars.memory_names`)."""
+    import pyarrow.parquet as pq
+
+    from .admedvars import memory_names
+
+    data = pd.read_parquet(path)
+    data.columns = pd.Index(memory_names(pq.read_schema(path)))
+    return data
 
 
 def _renames(columns, data: pd.DataFrame, plan: AnalysisPlan) -> dict[str, str]:
@@ -212,9 +245,9 @@ def _frame_and_settings(derived: dict[str, pd.DataFrame], plan: AnalysisPlan):
 def write_imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.DataFrame,
                                  plan: AnalysisPlan, out: str | Path,
                                  imputed: str | Path | None = None) -> int:
-    """Write :func:`imputed_mediation_data` to ``out`` (Parquet, the contents of its
-    ``to_parquet(out, index=False, compression="zstd")``) one completed data set at a
-    time, one row group each, and return how many: memory holds one completed data set
+    """Write :func:`imputed_mediation_data` to ``out`` (Parquet, zstd; the names and labels
+    of :mod:`outcomes.mediation.admedvars`, ``.imp`` as ``IMPNUM``) one completed data set
+    at a time, one row group each, and return how many: memory holds one completed data set
     and the scores of one imputation of ``imputed`` (``imputed_long.parquet``; without it,
     the imputations are made here), not the m stacked (2.5 GB at n = 20,000, m = 50)."""
     import pyarrow as pa
@@ -225,6 +258,8 @@ def write_imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.Data
     from outcomes.imputation.gaps import NOT_IMPUTED, not_imputed_cells
     from outcomes.imputation.mice import impute
     from outcomes.memory import release_memory
+
+    from .admedvars import ADMED_IMPUTED_LABEL, file_names, file_table, rename_texts
 
     frame, settings = _frame_and_settings(derived, plan)
     if imputed is None:
@@ -239,18 +274,26 @@ def write_imputed_mediation_data(derived: dict[str, pd.DataFrame], data: pd.Data
     rename = _renames(columns, data, plan)
     ids = data["USUBJID"].astype(str).to_numpy()
     cells = _not_imputed_texts(not_imputed_cells(frame, settings), ids, rename)
+    if cells is not None:  # the texts name the file's columns
+        names = file_names(list(data.columns), plan.mediation["mediator_visit"])[0]
+        cells = np.array(rename_texts(cells, names), dtype=object)
     m = 0
     with atomic_path(out) as tmp:
         writer = None
+        schema = None  # the first data set's, with the in-memory names
         try:
             for i, block in blocks:
                 d = _completed_set(data, block, rename, ids, i)
                 if cells is not None:
                     d[NOT_IMPUTED] = cells
-                table = pa.Table.from_pandas(d, preserve_index=False,
-                                             schema=None if writer is None else writer.schema)
+                table = pa.Table.from_pandas(d, preserve_index=False, schema=schema)
                 if writer is None:
+                    schema = table.schema
+                    table = file_table(table, plan.mediation["mediator_visit"],
+                                       ADMED_IMPUTED_LABEL)
                     writer = pq.ParquetWriter(tmp, table.schema, compression=PARQUET_COMPRESSION)
+                else:  # the same names, labels and metadata as the first
+                    table = pa.Table.from_arrays(table.columns, schema=writer.schema)
                 writer.write_table(table)
                 del d, table, block
                 release_memory()  # Arrow's pool would keep every data set's buffers
@@ -273,20 +316,47 @@ def _file_blocks(path: str | Path, columns: list[str]) -> Iterator[tuple[int, pd
         yield int(i), pq.read_table(path, columns=columns, filters=[(IMP, "==", i)]).to_pandas()
 
 
+def _read_sets(path: Path, names: list[str], imp: int | None = None) -> pd.DataFrame:
+    """The completed data sets of ``path`` (all, or ``.imp`` = ``imp``), with the in-memory
+    ``names`` of its columns (:func:`~outcomes.mediation.admedvars.memory_names`)."""
+    from outcomes.imputation.gaps import NOT_IMPUTED
+
+    from .admedvars import rename_texts
+
+    filters = None if imp is None else [(_imp_field(names, path), "==", imp)]
+    data = pd.read_parquet(path, filters=filters)
+    if NOT_IMPUTED in names:  # its texts name the file's columns: the in-memory ones
+        col = data.columns[names.index(NOT_IMPUTED)]
+        data[col] = pd.Series(rename_texts(data[col], dict(zip(data.columns, names, strict=True))),
+                              index=data.index, dtype=data[col].dtype)
+    data.columns = pd.Index(names)
+    return data
+
+
+def _imp_field(names: Sequence[str], path: Path) -> str:
+    """The file's name of the ``.imp`` column (``IMPNUM``)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names[list(names).index(IMP)]
+
+
 @dataclass(frozen=True)
 class ImputedMediationSets(DataSets):
     """The completed data sets of a file of :func:`write_imputed_mediation_data`, in
-    ``.imp`` order, each read from the file when asked for (equal to
-    ``split_completed(pd.read_parquet(path))[i]``): memory holds one data set, not m."""
+    ``.imp`` order, each read from the file when asked for (equal to the data set ``i``
+    that :func:`read_completed_mediation` reads at once: the in-memory names, the
+    ``NOT_IMPUTED`` texts naming them): memory holds one data set, not m. ``names``: the
+    in-memory name of each column of the file."""
 
     path: Path
     imps: tuple[int, ...]
+    names: tuple[str, ...]
 
     def __len__(self) -> int:
         return len(self.imps)
 
     def _item(self, k: int) -> pd.DataFrame:
-        return (pd.read_parquet(self.path, filters=[(IMP, "==", self.imps[k])])
+        return (_read_sets(self.path, list(self.names), self.imps[k])
                 .drop(columns=IMP).reset_index(drop=True))
 
 
@@ -302,13 +372,18 @@ def read_completed_mediation(path: str | Path, eager_rows: int = EAGER_ROWS
     (the same data sets, read when asked for)."""
     import pyarrow.parquet as pq
 
+    from .admedvars import RENAMED, memory_names
+
     path = Path(path)
-    if IMP not in pq.ParquetFile(path).schema_arrow.names:
-        raise ChangeModelError(f"{path}: no '.imp' column (expected the completed data sets "
-                               "of 'outcomes mediation-data --imputed-out')")
-    imps = pq.read_table(path, columns=[IMP]).column(0).to_numpy()
+    schema = pq.ParquetFile(path).schema_arrow
+    names = memory_names(schema)
+    if IMP not in names:
+        raise ChangeModelError(f"{path}: no '{RENAMED[IMP]}' column (expected the completed "
+                               "data sets of 'outcomes mediation-data --imputed-out')")
+    imps = pq.read_table(path, columns=[schema.names[names.index(IMP)]]).column(0).to_numpy()
     if not len(imps):
         raise ChangeModelError(f"{path}: no completed data set (.imp >= 1)")
     if len(imps) <= eager_rows:
-        return split_completed(pd.read_parquet(path))
-    return ImputedMediationSets(path, tuple(int(i) for i in np.unique(imps).tolist()))
+        return split_completed(_read_sets(path, names))
+    return ImputedMediationSets(path, tuple(int(i) for i in np.unique(imps).tolist()),
+                                tuple(names))
