@@ -397,8 +397,14 @@ def fit_mediation_designs(
                 if ivs is not None:
                     ivs.add_block(sm.label, W, dict(causes), eng.k_boot.get(sm.label, 0),
                                   reps, failed_by)
+                # A separated replicate (no maximum-likelihood estimate) is counted as such
+                # however its Newton iteration stopped (decisions SP1); the earlier cause wins.
                 if eng.mediator_ok is not None:
+                    if eng.mediator_separated is not None:
+                        causes[SEPARATED_MEDIATOR] = eng.mediator_separated
                     causes["logistic mediator model did not converge"] = ~eng.mediator_ok
+                if eng.separated is not None:
+                    causes[SEPARATED_OUTCOME] = eng.separated
                 causes[no_conv] = ~ok
                 bad = np.zeros(W.shape[0], dtype=bool)
                 for cause, mask in causes.items():
@@ -571,6 +577,12 @@ def fit_mediation_designs(
             outcome_sd=outcome_sd, outcome_risk=outcome_risk,
         )
     return out
+
+
+#: Causes of failed bootstrap replicates (``failed_by``, notes, not-estimable reasons): a
+#: resample whose data separate the binary outcome or mediator (fitting.separated).
+SEPARATED_OUTCOME = "logistic outcome model has no finite estimate (separation)"
+SEPARATED_MEDIATOR = "logistic mediator model has no finite estimate (separation)"
 
 
 def _no_convergence(outcome_type: str, label: str, n: int, outcome: str, events: int | None,

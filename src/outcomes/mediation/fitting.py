@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
+from scipy.optimize import linprog
 
 __all__ = [
     "OLSFit",
@@ -29,6 +30,7 @@ __all__ = [
     "fit_ols",
     "fit_logistic",
     "fit_weibull",
+    "separated",
 ]
 
 
@@ -177,12 +179,56 @@ def fit_ols(X: np.ndarray, Y: np.ndarray, W: np.ndarray, *, resid: bool = True) 
     return OLSFit(coef=coef, resid_cov=cov, df_resid=df)
 
 
+#: Screen for separation after an unpenalised logistic fit (:func:`fit_logistic`): a
+#: replicate whose linear predictor exceeds this in absolute value for a participant with
+#: positive weight (a fitted risk within 2e-9 of 0 or 1) gets the exact check
+#: :func:`separated`. Newton on separated data moves the separated participants' linear
+#: predictor by about 1 per step and can stop only once their terms are lost to rounding
+#: against the others' (measured: |eta| of 32 and more up to n = 10^6), so no separated
+#: replicate stops below the screen; a fit with a finite maximum beyond it
+#: passes the exact check and is kept (decisions SP2).
+ETA_SCREEN = 20.0
+
+
+def separated(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> bool | None:
+    """Whether the logistic regression of 0/1 ``y`` on ``X`` (intercept included), over the
+    rows with positive weight ``w``, has (quasi-)complete separation: some maximum-likelihood
+    coefficient is infinite. None when the linear program fails.
+
+    Separation holds exactly when a b != 0 has s_i x_i'b >= 0 for every row, s_i = 2 y_i - 1
+    (Albert & Anderson 1984, Biometrika 71:1; Santner & Duffy 1986). Konis (2007, DPhil
+    thesis, Oxford; R ``safeBinaryRegression``, ``detectseparation``) finds one by a linear
+    program: maximise sum_i s_i x_i'b subject to those constraints and -1 <= b_j <= 1
+    (columns scaled to max |x| = 1); the data are separated when the optimum is positive.
+    Only which weights are positive matters (separation is a property of the rows present),
+    so repeated rows enter once.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if w is not None:
+        keep = np.asarray(w) > 0
+        X, y = X[keep], y[keep]
+    Z = np.unique(np.column_stack([X, y]), axis=0)
+    A = Z[:, :-1] * (2.0 * Z[:, -1:] - 1.0)
+    scale = np.abs(A).max(axis=0)
+    scale[scale == 0] = 1.0
+    A /= scale
+    res = linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)),
+                  bounds=[(-1.0, 1.0)] * A.shape[1], method="highs")
+    if res.status != 0:
+        return None
+    return bool(-res.fun > 1e-7 * max(len(A), 1))
+
+
 @dataclass
 class LogisticFit:
     coef: np.ndarray  # (B, p); NaN rows where Newton did not converge
     converged: np.ndarray  # (B,) bool
     n_iter: int
     diverged: np.ndarray  # (B,) bool: coefficients ran off to infinity ((quasi-)separation)
+    #: (B,) bool: the replicate's data are separated (:func:`separated`), so its maximum-
+    #: likelihood estimate does not exist; never converged. All False for ridge > 0.
+    separated: np.ndarray
 
 
 def fit_logistic(
@@ -204,7 +250,15 @@ def fit_logistic(
     standardised scale is below ``tol``; by quadratic convergence (observed: each step is
     below the square of the previous one) the error after that step is of order
     ``tol**2`` = 1e-10. Replicates that
-    fail to converge (separation) get NaN.
+    fail to converge get NaN.
+
+    Separation (``ridge`` = 0): the maximum-likelihood estimate does not exist, and however
+    Newton stops — coefficients past ``DIVERGED``, the iteration limit, or a "converged"
+    step once the fitted risks of the separated participants round to exactly 0 or 1 and
+    their weight p(1 - p) in the Hessian vanishes — the replicate is not converged and
+    ``separated`` is set. The check: every replicate that did not converge, and every one
+    whose linear predictor passes ``ETA_SCREEN`` for a participant with positive weight, is
+    tested with the exact linear program :func:`separated` (decisions SP1-SP3).
 
     ``ridge`` > 0 maximises the log-likelihood minus ridge/2 times the sum of squared
     coefficients of the standardised non-intercept columns (a normal prior with SD
@@ -259,7 +313,36 @@ def fit_logistic(
         converged[active[done & ~bad]] = True
         active = active[~done & ~bad]
     g[active] = np.nan
-    return LogisticFit(coef=std.to_original(g), converged=converged, n_iter=it, diverged=diverged)
+    sep = np.zeros(B, dtype=bool)
+    if ridge == 0:  # a penalised fit has a finite maximum: never separated
+        sep = _separated_replicates(X, y, W, Xs, g, converged)
+        converged &= ~sep
+        g[sep] = np.nan
+    return LogisticFit(coef=std.to_original(g), converged=converged, n_iter=it,
+                       diverged=diverged | sep, separated=sep)
+
+
+def _separated_replicates(X: np.ndarray, y: np.ndarray, W: np.ndarray, Xs: np.ndarray,
+                          g: np.ndarray, converged: np.ndarray) -> np.ndarray:
+    """(B,) bool: the replicates of an unpenalised logistic fit whose data are separated.
+
+    Checked with :func:`separated`: the replicates that did not converge, and the converged
+    ones with a fitted risk numerically at 0 or 1 (|eta| > ``ETA_SCREEN``) for a participant
+    with positive weight. A converged replicate whose linear program fails is taken as
+    separated (its fit stopped where the Hessian has lost those participants)."""
+    B = W.shape[0]
+    conv = np.flatnonzero(converged)
+    screened = np.zeros(B, dtype=bool)
+    for lo in range(0, conv.size, 256):  # blocks: (256, n) linear predictors at a time
+        idx = conv[lo:lo + 256]
+        eta = np.abs(g[idx] @ Xs.T)
+        eta[W[idx] <= 0] = 0.0
+        screened[idx] = eta.max(axis=1) > ETA_SCREEN
+    sep = np.zeros(B, dtype=bool)
+    for b in np.flatnonzero(screened | ~converged):
+        verdict = separated(X, y, W[b])
+        sep[b] = bool(screened[b]) if verdict is None else verdict
+    return sep
 
 
 @dataclass

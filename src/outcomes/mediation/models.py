@@ -57,7 +57,10 @@ class SetModel:
 
 class Engine:
     """Fits of every mediator set for blocks of resample counts; ``diverged`` holds the last
-    outcome fit's divergence flags (separation, monotone likelihood), None for linear.
+    outcome fit's divergence flags (separation, monotone likelihood), None for linear;
+    ``separated`` (and ``mediator_separated`` for a binary mediator) the replicates whose
+    logistic model has no maximum-likelihood estimate because their data are separated
+    (:func:`~.fitting.separated`), None when there is no such model.
     ``outcome_weights`` (set by the caller) maps resample counts to the logistic outcome
     model's weights (:class:`~outcomes.mediation.landmark.CensoringWeights`); None: the
     counts themselves."""
@@ -67,7 +70,9 @@ class Engine:
     def __init__(self, outcome_type, sets, T, y, time, event, horizon, odds_ratio, qtol,
                  rho_grid=None):
         self.diverged: np.ndarray | None = None
+        self.separated: np.ndarray | None = None
         self.mediator_ok: np.ndarray | None = None  # binary mediator: logistic fit converged
+        self.mediator_separated: np.ndarray | None = None
         self.outcome_type = outcome_type
         self.sets = sets
         self.T = T
@@ -87,14 +92,14 @@ class Engine:
         J = sm.J
         start = None if point else self.start[sm.label]
         wsig = None
-        self.diverged = None
-        self.mediator_ok = None
+        self.diverged = self.separated = None
+        self.mediator_ok = self.mediator_separated = None
         if sm.binary:
             mf = fit_logistic(sm.Xm, sm.Ym[:, 0], W,
                               start=None if point else self.start[sm.label + "/mediator"])
             if point:
                 self.start[sm.label + "/mediator"] = mf.coef[0]
-            self.mediator_ok = mf.converged
+            self.mediator_ok, self.mediator_separated = mf.converged, mf.separated
             alpha = mf.coef[:, :, None]
             sigma_m = np.full((W.shape[0], 1, 1), np.nan)  # no residual variance
         else:
@@ -108,7 +113,7 @@ class Engine:
         elif self.outcome_type == "logistic":
             Wo = W if self.outcome_weights is None else self.outcome_weights(W)
             lf = fit_logistic(sm.Xo, self.y, Wo, start=start)
-            beta, ok, self.diverged = lf.coef, lf.converged, lf.diverged
+            beta, ok, self.diverged, self.separated = lf.coef, lf.converged, lf.diverged, lf.separated
         else:
             wf = fit_weibull(sm.Xo, self.time, self.event, W, start=start)
             beta, ok, wsig, self.diverged = wf.coef, wf.converged, wf.sigma, wf.diverged
