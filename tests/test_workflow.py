@@ -142,10 +142,10 @@ def test_bundled_run_s_submission_files_are_valid(bundled_run):
     # define.xml of the bundled trial against CDISC's Define-XML 2.1 XSD (tests/define_xsd.py)
     derived = bundled_run.work / "results" / "derived"
     assert define_errors(etree.parse(derived / "define.xml")) == []
-    # names of at most 8 characters (SAS transport version 5) in every derived dataset but
-    # the change model's admed*.parquet (no transport file; decisions AD5)
-    datasets = sorted(p for p in derived.glob("*.parquet") if not p.name.startswith("admed"))
-    assert {p.stem for p in datasets} >= {"adsl", "adqs", "adtte", "adre"}
+    # names of at most 8 characters (SAS transport version 5) in every derived dataset,
+    # the change model's admed*.parquet included (decisions AM1-AM3)
+    datasets = sorted(derived.glob("*.parquet"))
+    assert {p.stem for p in datasets} >= {"adsl", "adqs", "adtte", "adre", "admed"}
     long = {p.name: [c for c in pq.read_schema(p).names if len(c) > 8] for p in datasets}
     assert not any(long.values()), long
 
