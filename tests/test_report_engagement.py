@@ -265,7 +265,7 @@ def test_dose_response_figure_is_the_slope_over_the_treated_arms_contacts(eng):
     s = engagement_section(inp)
     tab = eng["cace"]
     assert [p.title for p in s.panels] == ["Primary outcome: readmission within 365 days",
-                                          "WEMWBS total score, Month 12"]
+                                          "WEMWBS total score, month 12"]
     adsl = inp.adsl
     treated = adsl.loc[adsl.ARM == "peer_support", "NCONTACT"].to_numpy(float)
     for p, key, scale in zip(s.panels, ("READMIT within 365 days", "WEMWBS month_12"), (100, 1),
@@ -284,7 +284,7 @@ def test_dose_response_figure_is_the_slope_over_the_treated_arms_contacts(eng):
         estimate=lambda f: f.estimate.where(f.index != i)))
     s = engagement_section(inp)
     assert [p.title for p in s.panels] == ["Primary outcome: readmission within 365 days"]
-    assert s.not_drawn == [("WEMWBS total score, Month 12", "made up")]
+    assert s.not_drawn == [("WEMWBS total score, month 12", "made up")]
 
 
 def test_without_cace_rows_the_section_says_not_computed(eng, report_run):
