@@ -209,7 +209,7 @@ def test_cace_is_beside_the_itt_effect_main_design_first(eng):
             src, rows = "survival", surv.loc[itt]
             key = rows.outcome.iloc[0]
         else:
-            name, visit = re.search(r"^(.*), Month (\d+)$", label).groups()
+            name, visit = re.search(r"^(.*), month (\d+)$", label).groups()
             pc = {param_label(p): p for p in q.paramcd.unique()}[name]  # labels, not codes
             src = "questionnaires"
             rows = q.loc[(q.paramcd == pc) & (q.avisit == f"month_{visit}")

@@ -8,6 +8,7 @@ the comments matplotlib writes beside every glyph path (``svg.fonttype: path``).
 from __future__ import annotations
 
 import re
+from html import unescape
 from pathlib import Path
 
 from outcomes.instruments import load_registry
@@ -50,7 +51,7 @@ def found_codes(html: str, codes: set[str]) -> dict[str, str]:
 #: estimand id or instrument key set in the prose's type), a name of a method lower-cased
 #: at the start of a label ("gray's test", "andersen-gill"), a range from a number to
 #: itself among the numbers of participants analysed ("581 to 581"), a visit capitalised
-#: after a comma ("WEMWBS total score, Month 12"), the word "alpha" for the plan's level in a decision, and a row
+#: after a comma ("WEMWBS total score, Month 12"), "p = <0.001", the word "alpha" for the plan's level in a decision, and a row
 #: of medians that are 0 in every arm ("Median days in hospital 0.0 (0.0 to 0.0)").
 FLAWS = {
     "snake_case": re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:[._][a-z0-9]+)*_[a-z0-9]+"
@@ -58,6 +59,7 @@ FLAWS = {
     "lower-cased name": re.compile(r"\b(?:gray's|andersen|kaplan|aalen|fine-gray)\b"),
     "alpha in a decision": re.compile(r"p [>\u2264] alpha"),
     "visit capitalised inside a label": re.compile(r", Month \d"),
+    "p = <": re.compile(r"\bp = <"),
 }
 _SAME_RANGE = re.compile(r"(?<![\d.,])(\d+) to \1(?![\d.,])")
 _ZERO_MEDIANS = re.compile(r"<tr><td>Median[^<]*</td>(?:<td[^>]*>(?:(?!</td>).)*?>0\.0</span>"
@@ -67,7 +69,7 @@ _ZERO_MEDIANS = re.compile(r"<tr><td>Median[^<]*</td>(?:<td[^>]*>(?:(?!</td>).)*
 def flaws(html: str) -> dict[str, str]:
     """Each kind of ``FLAWS`` found in the shown text (with its context), and
     "zero medians" for a table row of medians that are 0 in every arm."""
-    text = " ".join(shown_text(html).split())
+    text = " ".join(unescape(shown_text(html)).split())  # &nbsp; is a space here
     out = {}
     for kind, rx in FLAWS.items():
         m = rx.search(text)
@@ -89,7 +91,7 @@ def test_flaws_are_found_in_the_old_forms_and_not_in_the_new():
            "<td>Readmission: gray's test of the cumulative incidence</td>"
            "<table><caption>Participants included in each analysis</caption>"
            "<td>Mediation: 9 analyses</td><td class='num'>581 to 581</td></table>"
-           "<td>WEMWBS total score, Month 12</td><td>p > alpha (nominal)</td>"
+           "<td>WEMWBS total score, Month 12</td><td>naive: 0.71, p&nbsp;=&nbsp;&lt;0.001</td><td>p > alpha (nominal)</td>"
            "<table><tr><td>Median days in hospital</td><td class=\"est\"><span class=\"est\">"
            "<span class=\"v\">0.0</span></span> (0.0 to 0.0)</td><td class=\"est\"><span>"
            "<span class=\"v\">0.0</span></span> (0.0 to 8.5)</td></tr></table>")
@@ -98,7 +100,7 @@ def test_flaws_are_found_in_the_old_forms_and_not_in_the_new():
            " survival.tsv, <code>mediation.exposure_induced_confounders</code>, "
            "Linux-6.18-x86_64-with-glibc</p><p>Range 0 to 0</p><td>Readmission: Gray's test</td><td>581</td><td>p > 0.05</td>"
            "<td>0.0 (0.0 to 8.5)</td><td>2 (1 to 2)</td><td>WEMWBS total score, month 12</td>"
-           "<td>Month 12</td>"
+           "<td>Month 12</td><td>p&nbsp;&lt;0.001</td>"
            "<tr><td>Median days in hospital</td><td><span>3.0</span></td><td><span>0.0</span>"
            "</td></tr>")
     assert flaws(new) == {}
