@@ -8,7 +8,9 @@ the DevTools protocol, ``Emulation.setEmulatedMedia``, at the width of the A4 pa
 printable area, 186 mm = 703 px), every ``<section>`` of the report must be displayed with
 a size, and:
 
-- desktop: the page does not scroll sideways (no element wider than the window);
+- desktop: the page does not scroll sideways (no element wider than the window), and no
+  table caption runs past the window (a caption of a table in a sideways-scrolling box
+  wraps at the window's width);
 - print: no figure, and no table, is wider than the printable width.
 
 Each problem is one line on stderr and the exit status is 1 (0 when there is none).
@@ -73,6 +75,19 @@ for (const el of document.querySelectorAll(kind)) {
     out.push({what: (cap ? cap.textContent : el.tagName).trim().slice(0, 70),
               section: (el.closest('section') || {}).id || '', left: r.left, right: r.right});
   }
+}
+return out;
+"""
+
+#: Table captions whose right edge passes the window (also those of a table in a
+#: sideways-scrolling box: its caption is read without scrolling).
+_WIDE_CAPTIONS = """
+const limit = arguments[0], out = [];
+for (const c of document.querySelectorAll('caption')) {
+  const r = c.getBoundingClientRect();
+  if (r.width > 0 && r.right > limit + 0.5)
+    out.push({what: c.textContent.trim().slice(0, 70),
+              section: (c.closest('section') || {}).id || '', right: r.right});
 }
 return out;
 """
@@ -161,6 +176,10 @@ def check_report(driver, html: Path, save: Path | None = None, scale: float = 1.
                 out.problems.append(f"desktop: the page is {page['scroll']} px wide in a "
                                     f"{page['client']} px window (scrolls sideways)")
             kinds = ("figure svg", "table", "pre", "img")
+            for w in driver.execute_script(_WIDE_CAPTIONS, width):
+                out.problems.append(
+                    f"desktop: caption in section {w['section']!r} ({w['what']!r}) ends at "
+                    f"{w['right']:.0f} px, past the {width} px window")
         else:
             kinds = ("figure svg", "table")
         for kind in kinds:

@@ -50,11 +50,11 @@ def test_the_doc_follows_a_changed_instrument_file(tmp_path):
 def test_rules_to_sign_off_are_the_reports_list():
     reg = load_registry()
     rows, _ = scoring_rules({})
-    listed = {(r["instrument"], r["rule"]) for r in rows}
-    expected = {(f"{inst.name} ({key})", rule)
+    listed = {(r["instrument"], r["key"], r["rule"]) for r in rows}
+    expected = {(inst.name, key, rule)
                 for key, inst in reg.items() for rule in inst.rules_to_sign_off()}
     assert listed == expected
-    assert ("Internalized Stigma of Mental Illness scale, 10-item (ismi10)", "reversed") in listed
+    assert ("Internalized Stigma of Mental Illness scale, 10-item", "ismi10", "reversed") in listed
     assert all(rule not in reg["gse"].rules_to_sign_off() for rule in reg["gse"].rules)
 
 

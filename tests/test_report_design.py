@@ -87,7 +87,8 @@ def test_the_design_and_its_clusters_are_in_the_methods(run):
     assert rows == 8
     assert "Main analysis: the partially nested design" in _text(_section(html, "<header>", "</header>"))
     # the participants analysed are listed once per score and visit, not once per design
-    flow = _text(_section(html, '<section id="flow"', '<section id="baseline"'))
+    # (the table of participants in each analysis follows the baseline characteristics)
+    flow = _text(_section(html, '<h3 id="analysed"', '<section id="primary"'))
     assert flow.count("Questionnaire ANCOVA (multiple imputation): WEMWBS total score at month 12 ") == 1
 
 

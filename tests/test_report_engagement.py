@@ -209,7 +209,7 @@ def test_cace_is_beside_the_itt_effect_main_design_first(eng):
             src, rows = "survival", surv.loc[itt]
             key = rows.outcome.iloc[0]
         else:
-            name, visit = re.search(r"^(.*), Month (\d+)$", label).groups()
+            name, visit = re.search(r"^(.*), month (\d+)$", label).groups()
             pc = {param_label(p): p for p in q.paramcd.unique()}[name]  # labels, not codes
             src = "questionnaires"
             rows = q.loc[(q.paramcd == pc) & (q.avisit == f"month_{visit}")
@@ -265,7 +265,7 @@ def test_dose_response_figure_is_the_slope_over_the_treated_arms_contacts(eng):
     s = engagement_section(inp)
     tab = eng["cace"]
     assert [p.title for p in s.panels] == ["Primary outcome: readmission within 365 days",
-                                          "WEMWBS total score, Month 12"]
+                                          "WEMWBS total score, month 12"]
     adsl = inp.adsl
     treated = adsl.loc[adsl.ARM == "peer_support", "NCONTACT"].to_numpy(float)
     for p, key, scale in zip(s.panels, ("READMIT within 365 days", "WEMWBS month_12"), (100, 1),
@@ -284,7 +284,7 @@ def test_dose_response_figure_is_the_slope_over_the_treated_arms_contacts(eng):
         estimate=lambda f: f.estimate.where(f.index != i)))
     s = engagement_section(inp)
     assert [p.title for p in s.panels] == ["Primary outcome: readmission within 365 days"]
-    assert s.not_drawn == [("WEMWBS total score, Month 12", "made up")]
+    assert s.not_drawn == [("WEMWBS total score, month 12", "made up")]
 
 
 def test_without_cace_rows_the_section_says_not_computed(eng, report_run):

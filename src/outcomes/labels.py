@@ -33,6 +33,34 @@ _CODE = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")
 _STRATEGY = re.compile(r"\(([a-z]+(?:_[a-z]+)*)\)")
 
 
+#: Words that keep their capital inside a sentence (names of people and methods).
+PROPER_NAMES = ("Aalen", "Andersen", "Cox", "Fine", "Gray", "Hedges", "Holm", "Kaplan",
+                "Nelson", "Peto", "Rubin", "Lawless")
+
+
+def en_dashes(text: str) -> str:
+    """Two people's names joined by an en dash, as in print ("Kaplan-Meier" ->
+    "Kaplan–Meier"), where a results table writes a hyphen."""
+    for pair in ("Kaplan-Meier", "Andersen-Gill", "Aalen-Johansen", "Nelson-Aalen",
+                 "Fine-Gray", "Lawless-Nadeau"):
+        text = text.replace(pair, pair.replace("-", "\u2013"))
+    return text
+
+
+def upper_first(text: str) -> str:
+    """``text`` with its first letter upper case, the rest as it is (unlike
+    ``str.capitalize``, which lowers "Andersen–Gill")."""
+    return text[:1].upper() + text[1:]
+
+
+def lower_first(text: str) -> str:
+    """``text`` with its first letter lower case for use inside a sentence, unless it
+    starts with a name (``PROPER_NAMES``: "Gray's test") or an acronym ("RMST")."""
+    if text.startswith(PROPER_NAMES) or text[1:2].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
 def arm_label(code: str) -> str:
     """The label of an arm code of the plan: ``peer_support`` -> "Peer support"."""
     return str(code).replace("_", " ").capitalize()
@@ -115,4 +143,4 @@ def words(text: str) -> str:
         label = STRATEGY_LABELS.get(m.group(1))
         return f"({label[:1].lower()}{label[1:]})" if label else m.group(0)
 
-    return _STRATEGY.sub(strategy, _CODE.sub(one, str(text)))
+    return en_dashes(_STRATEGY.sub(strategy, _CODE.sub(one, str(text))))

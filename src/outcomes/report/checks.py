@@ -15,7 +15,7 @@ def scoring_rules(plan_raw: dict) -> tuple[list[dict[str, str]], list[str]]:
     rows = []
     for key, inst in load_registry().items():
         for rule, v in inst.rules_to_sign_off().items():
-            rows.append({"instrument": f"{inst.name} ({key})", "rule": rule,
+            rows.append({"instrument": inst.name, "key": key, "rule": rule,
                          "status": str(v.get("status", "")), "source": str(v.get("source", ""))})
     overrides = []
     for k, v in sorted((plan_raw.get("missing_items") or {}).items()):

@@ -19,7 +19,7 @@ import pandas as pd
 
 from outcomes.cace.comparisons import AS_TREATED, PER_PROTOCOL
 from outcomes.cace.engagement import CONTACT_VARIABLES
-from outcomes.labels import arm_label, param_label, variable_word, words
+from outcomes.labels import arm_label, lower_first, param_label, variable_word, words
 from outcomes.plan import ReceiptDefinition
 from outcomes.survival.tables import KEY
 
@@ -254,7 +254,7 @@ def outcomes_shown(inp: ReportInputs) -> tuple[list[tuple[str, str, bool]], str]
             if label not in keys:
                 pc, visit = q.at[i, "paramcd"], q.at[i, "avisit"]
                 name = param_label(pc)
-                keys[label] = (score_order(pc, visit, info), f"{name}, {VISITS.get(visit, visit)}")
+                keys[label] = (score_order(pc, visit, info), f"{name}, {lower_first(VISITS.get(visit, visit))}")
         out += [(k, v[1], False) for k, v in sorted(keys.items(), key=lambda kv: kv[1][0])]
     return out, primary
 

@@ -63,6 +63,14 @@ def number(x, decimals: int, *, scale: float = 1.0, missing: str = "\u2014",
     return text
 
 
+def percent_tick(x) -> str:
+    """A probability ``x`` as an axis tick in percent: whole percents without decimals,
+    others with one (0.25 -> "25%", 0.025 -> "2.5%"), the report's minus sign."""
+    v = float(x) * 100
+    decimals = 0 if abs(v - round(v)) < 1e-6 else 1
+    return number(x, decimals, scale=100.0) + "%"
+
+
 def p_value(p) -> str:
     if is_missing(p):
         return "\u2014"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 
 import pandas as pd
 
-from outcomes.labels import param_label, words
+from outcomes.labels import lower_first, param_label, words
 from outcomes.multiplicity import KEY_SECONDARY, NOMINAL, OTHER, PRIMARY
 from outcomes.multiplicity.hierarchy import ROW_KEY
 from outcomes.plan import AnalysisPlan
@@ -89,18 +89,20 @@ def hypothesis_label(raw, i: int) -> str:
             how = analysis_label(analysis)
         except KeyError:
             how = analysis.replace("_", " ")
-        return f"{param_label(score)}, {VISITS.get(visit, visit)}: {what} (ANCOVA, {how})"
+        return (f"{param_label(score)} at {lower_first(VISITS.get(visit, visit))}: "
+                f"{lower_first(what)} (ANCOVA, {how})")
     title = ANALYSIS_TITLES.get(analysis, analysis.replace("_", " ").capitalize())
-    return f"{title.split(':')[0]}: {what} ({words(outcome)})"
+    return f"{title.split(':')[0]}: {lower_first(what)}, {words(outcome)}"
 
 
-def _decision(r, i: int) -> str:
+def _decision(r, i: int, alpha: float) -> str:
     if r.at[i, "status"] == "not estimable":
         return "not estimable"
     if r.at[i, "tested"] != "True":
         return "not tested"
     if r.at[i, "method"] == NOMINAL:
-        return "p \u2264 alpha (nominal)" if r.at[i, "rejected"] == "True" else "p > alpha (nominal)"
+        return (f"p \u2264 {alpha:g} (nominal)" if r.at[i, "rejected"] == "True"
+                else f"p > {alpha:g} (nominal)")
     return "rejected" if r.at[i, "rejected"] == "True" else "not rejected"
 
 
@@ -121,7 +123,8 @@ def multiplicity_section(inp: ReportInputs) -> MultiplicitySection:
             fmt.cell(r.at[i, "estimate"], estimate_type=et, src="multiplicity", row=int(i),
                      col="estimate"),
             _pnum(t, int(i), "p_value"), _pnum(t, int(i), "adjusted_p_value"),
-            _decision(r, i), r.at[i, "reason"]))
+            _decision(r, i, inp.plan.multiplicity.alpha if inp.plan.multiplicity else 0.05),
+            r.at[i, "reason"]))
     return sec
 
 

@@ -262,12 +262,24 @@ def included_table(inp: ReportInputs) -> list[dict[str, Any]]:
         for outcome, g in groups:
             n = pd.to_numeric(g["n"], errors="coerce").dropna()  # NA: not estimable, n unknown
             k = g.groupby("mediator", sort=False).ngroups
-            rows.append({"label": f"Mediation, {outcome_label(str(outcome))}: {k} mediator "
-                                  "analyses (smallest to largest n, complete cases)",
+            if not len(n):
+                rows.append({"label": f"Mediation, {outcome_label(str(outcome))}: {k} "
+                                      "mediator analyses", "total": None, "arms": [None, None]})
+                continue
+            lo, hi = int(n.idxmin()), int(n.idxmax())
+            same = n[lo] == n[hi]
+            what = outcome_label(str(outcome))
+            if what[:2].islower() or what[1:2].islower():  # a word, not an acronym
+                what = what[0].lower() + what[1:]
+            label = f"Mediation, {what}: {k} mediator analyses"
+            if same:  # one n for all: a number, not a range from it to itself
+                rows.append({"label": f"{label} (complete cases)",
+                             "total": count(m, "mediation", lo, "n"), "arms": [None, None]})
+                continue
+            rows.append({"label": f"{label} (smallest to largest n, complete cases)",
                          "total": None,
-                         "range": (count(m, "mediation", int(n.idxmin()), "n"),
-                                   count(m, "mediation", int(n.idxmax()), "n"))
-                         if len(n) else (None, None),
+                         "range": (count(m, "mediation", lo, "n"),
+                                   count(m, "mediation", hi, "n")),
                          "arms": [None, None]})
     return rows
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from outcomes.labels import arm_label, variable_words, words
+from outcomes.labels import arm_label, lower_first, upper_first, variable_words, words
 from outcomes.survival.run import SENSITIVITY
 from outcomes.survival.tables import KEY
 
@@ -45,6 +46,9 @@ class Block:
     figure_caption: str = ""
     notes: list[str] = field(default_factory=list)
     summary: ArmTable | None = None  # descriptive rows by arm (days in hospital), text cells
+    #: by-arm rows shown in a sentence instead of the table, with why (days in hospital:
+    #: medians that are 0 because at least half of each arm spent no day in hospital)
+    in_words: dict[str, Any] | None = None
 
 
 def check_label(contrast: str) -> str:
@@ -79,11 +83,12 @@ def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
         contrast, et, outcome = r.at[i, "contrast"], r.at[i, "estimate_type"], r.at[i, "outcome"]
         label = TYPE_LABELS.get(et, et.replace("_", " "))
         if multi_outcome:
-            label = f"{words(outcome).capitalize()}: {label[0].lower()}{label[1:]}"
+            label = f"{upper_first(words(outcome))}: {lower_first(label)}"
         if contrast in arms:
             key = (outcome, et)
             if key not in seen:
-                seen[key] = {"label": label, "cells": {a: None for a in arms}}
+                seen[key] = {"label": label, "cells": {a: None for a in arms},
+                             "estimate_type": et}
                 by_arm_rows.append(seen[key])
             seen[key]["cells"][contrast] = shown(i, label)
         elif " vs " in contrast:
@@ -96,42 +101,82 @@ def analysis_block(inp: ReportInputs, analysis: str, title: str) -> Block:
     return Block(analysis, title, by_arm, effects, checks)
 
 
-def days_summary(inp: ReportInputs) -> ArmTable | None:
-    """Days in hospital by arm as a trial paper reports them: mean (SD) and the number (%)
-    with any day in hospital, of the randomised participants (ADRE's per-participant
-    BEDDAYS); None without ADRE."""
+def _days_by_arm(inp: ReportInputs) -> list[Any] | None:
+    """Each arm's days in hospital (ADRE's per-participant BEDDAYS of the randomised
+    participants), in the plan's order of arms; None without ADRE."""
     adre = inp.adre
     if adre is None or "BEDDAYS" not in adre.columns:
         return None
     itt = inp.adsl.loc[inp.adsl["ITTFL"] == "Y", ["USUBJID", "ARM"]]
     days = adre.drop_duplicates("USUBJID").set_index("USUBJID")["BEDDAYS"]
-    arms = inp.plan.arms
-    mean_sd, any_day = [], []
-    for a in arms:
-        d = pd.to_numeric(days.reindex(itt.loc[itt["ARM"] == a, "USUBJID"]),
-                          errors="coerce").dropna().to_numpy(float)
+    return [pd.to_numeric(days.reindex(itt.loc[itt["ARM"] == a, "USUBJID"]),
+                          errors="coerce").dropna().to_numpy(float) for a in inp.plan.arms]
+
+
+def days_summary(inp: ReportInputs) -> ArmTable | None:
+    """Days in hospital by arm as a trial paper reports them: mean (SD), the number (%)
+    with any day in hospital, and the median (IQR) among those with any day (where a
+    median says something: the median of all is 0 when at least half spent no day), of
+    the randomised participants; None without ADRE."""
+    by_arm = _days_by_arm(inp)
+    if by_arm is None:
+        return None
+    mean_sd, any_day, median_iqr = [], [], []
+    for d in by_arm:
         n = len(d)
         sd = d.std(ddof=1) if n > 1 else float("nan")
         mean_sd.append(f"{fmt.number(d.mean() if n else None, 1)} ({fmt.number(sd, 1)})")
-        k = int((d > 0).sum())
-        any_day.append(f"{k} ({fmt.number(100 * k / n if n else None, 1)}%)")
-    return ArmTable([arm_label(a) for a in arms],
+        pos = d[d > 0]
+        any_day.append(f"{len(pos)} ({fmt.number(100 * len(pos) / n if n else None, 1)}%)")
+        if len(pos):
+            q1, med, q3 = np.percentile(pos, [25, 50, 75])
+            median_iqr.append(f"{fmt.number(med, 1)} ({fmt.number(q1, 1)} to "
+                              f"{fmt.number(q3, 1)})")
+        else:
+            median_iqr.append("\u2014")
+    return ArmTable([arm_label(a) for a in inp.plan.arms],
                     [{"label": "Days in hospital, mean (SD)", "cells": mean_sd},
-                     {"label": "Any day in hospital, n (%)", "cells": any_day}])
+                     {"label": "Any day in hospital, n (%)", "cells": any_day},
+                     {"label": "Days in hospital of those with any day, median (IQR)",
+                      "cells": median_iqr}])
+
+
+def zero_medians(b: Block) -> dict[str, Any] | None:
+    """The by-arm row of medians of ``b`` when the median is 0 in every arm (at least half
+    of each arm spent no day in hospital, so it says nothing of the distribution), else
+    None."""
+    if b.by_arm is None:
+        return None
+    for row in b.by_arm.rows:
+        if row.get("estimate_type") != "median":
+            continue
+        cells = row["cells"]
+        if cells and all(c is not None and not fmt.is_missing(c.est.raw)
+                         and float(c.est.raw) == 0.0 for c in cells):
+            return row
+    return None
 
 
 def add_days_summary(blocks: list[Block], inp: ReportInputs) -> None:
-    """Mean (SD) and any day in hospital on the ``days_in_hospital`` block, above its
-    estimates by arm (whose medians are mostly 0: most participants spend no day in
-    hospital; they are still shown, as every estimate of the tables)."""
+    """Mean (SD), any day in hospital and the median (IQR) of those with any day on the
+    ``days_in_hospital`` block, above its estimates by arm. A row of medians that are 0 in
+    every arm leaves the by-arm table for a sentence under it that gives them, each with
+    its bootstrap CI, and says why they are 0 (``Block.in_words``): every estimate of the
+    tables is still in the report, in a form that does not read as a finding."""
     for b in blocks:
         if b.key != "days_in_hospital":
             continue
         b.summary = days_summary(inp)
-        if b.summary is not None and b.by_arm is not None:
-            b.notes.append("Most participants spend no day in hospital, so the medians are "
-                           "mostly 0; the mean (SD) and the share with any day in hospital "
-                           "(the first table) summarise the distribution.")
+        row = zero_medians(b)
+        if row is None or b.by_arm is None:
+            continue
+        b.by_arm.rows.remove(row)
+        b.in_words = {
+            "text": ("At least half of the participants of each arm spent no day in "
+                     "hospital, so the median days in hospital is 0 in each arm; the "
+                     "median (IQR) of those with any day is in the first table. The "
+                     "medians of all participants with their bootstrap 95% CIs:"),
+            "cells": list(zip(b.by_arm.heads, row["cells"], strict=True))}
 
 
 def survival_blocks(inp: ReportInputs) -> dict[str, list[Block]]:

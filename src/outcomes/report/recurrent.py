@@ -47,7 +47,7 @@ def mcf_plot(mcf: MeanCumulativeFunction, path, *, labels: dict, note: str | Non
         ax.set_xlim(-tmax * 0.01, tmax * 1.01)
         ax.set_ylim(bottom=0)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("Mean number of readmissions per participant")
+        ax.set_ylabel("Mean readmissions per participant")
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, loc="upper left")

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from outcomes import __version__
 from outcomes.errors import OutcomesError
 from outcomes.estimands.rows import STRATEGY_ESTIMANDS
-from outcomes.labels import arm_label, mediator_words, variable_words
+from outcomes.labels import arm_label, en_dashes, mediator_words, variable_words
 from outcomes.survival import ESTIMANDS
+from outcomes.survival.binary import STRATEGY_LABELS
 
 from . import (
     checks,
@@ -141,11 +143,31 @@ def methods(inp: ReportInputs) -> dict[str, Any]:
         "population": "Intention to treat: every randomised participant with an arm of the plan, "
                       "analysed as randomised.",
         "strategy": strategy,
-        "estimands": [{"strategy": k, "text": v, "used": k == strategy,
+        "estimands": [{"strategy": k, "label": en_dashes(STRATEGY_LABELS.get(k, k.replace("_", " "))),
+                       "text": v, "used": k == strategy,
                        "id": STRATEGY_ESTIMANDS[k]} for k, v in ESTIMANDS.items()],
         "models": models,
         "seeds": seeds,
     }
+
+
+#: A code in running text: a file name, a dotted plan key or a snake_case name.
+_CODE_TOKEN = re.compile(r"\b(?:[\w-]+\.(?:tsv|json|csv|parquet|svg|yaml)\b"
+                         r"|[a-z][a-z0-9]*(?:[._][a-z0-9]+)*_[a-z0-9_.]*[a-z0-9]"
+                         r"|[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+(?=[:\s),;]|$))")
+
+
+def code_spans(text: Any) -> markupsafe.Markup:
+    """``text`` escaped, with every file name, dotted plan key and snake_case name in
+    ``<code>``: the codes a reader may type, set apart from the words (decisions RP2)."""
+    out, last = [], 0
+    text = str(text)
+    for m in _CODE_TOKEN.finditer(text):
+        out.append(markupsafe.escape(text[last:m.start()]))
+        out.append(markupsafe.Markup("<code>%s</code>") % m.group(0))
+        last = m.end()
+    out.append(markupsafe.escape(text[last:]))
+    return markupsafe.Markup("").join(out)
 
 
 def provenance(inp: ReportInputs) -> dict[str, Any] | None:
@@ -267,6 +289,7 @@ def context(inp: ReportInputs) -> dict[str, Any]:
 def render_report(inp: ReportInputs) -> str:
     env = _env()
     env.filters["scale"] = _scale
+    env.filters["codes"] = code_spans
     env.filters["mediator"] = mediator_words
     html = number_captions(env.get_template("report.html.j2").render(**context(inp)))
     check_privacy(html, inp)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from outcomes.labels import arm_label
+from outcomes.labels import arm_label, en_dashes
 from outcomes.survival import STRATEGY_LABELS
 from outcomes.survival.plots import forest, split_not_estimable
 from outcomes.survival.run import SENSITIVITY
@@ -47,7 +47,7 @@ class SensitivitySection:
 
 
 def strategy_label(strategy: str, primary: bool) -> str:
-    label = STRATEGY_LABELS.get(strategy, strategy.replace("_", " "))
+    label = en_dashes(STRATEGY_LABELS.get(strategy, strategy.replace("_", " ")))
     return f"{label}: primary" if primary else label
 
 

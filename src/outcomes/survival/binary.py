@@ -72,26 +72,26 @@ STRATEGY_LABELS = {
 ESTIMANDS = {
     "while_alive": (
         "Variable: readmitted within the horizon while alive (death without readmission "
-        "= not readmitted). Intercurrent events: death - while-alive strategy; withdrawal or "
-        "other loss before the horizon - treated as independent censoring (inverse "
+        "= not readmitted). Intercurrent events: death, while-alive strategy; withdrawal or "
+        "other loss before the horizon, treated as independent censoring (inverse "
         "probability of censoring weights; without them, a complete-case analysis)."),
     "composite": (
-        "Variable: readmitted or died within the horizon. Intercurrent events: death - "
-        "composite strategy (counted as a failure); withdrawal - IPCW as above."),
+        "Variable: readmitted or died within the horizon. Intercurrent events: death, "
+        "composite strategy (counted as a failure); withdrawal, IPCW as above."),
     "exclude_incomplete": (
         "Variable: readmitted within the horizon among those whose 12-month status is "
         "observed (alive and followed to the horizon, or readmitted). Intercurrent events: "
-        "death and withdrawal before the horizon without readmission - excluded "
+        "death and withdrawal before the horizon without readmission, excluded "
         "(complete-case). Biased upwards for any estimand unless exclusions are rare; a "
         "sensitivity analysis only."),
     "hypothetical_ipcw": (
         "Variable: readmitted within the horizon in a hypothetical world without death or "
         "withdrawal. Intercurrent events: hypothetical strategy, complete cases weighted by "
-        "the inverse Kaplan-Meier probability of remaining uncensored (IPCW) within groups; "
+        "the inverse Kaplan\u2013Meier probability of remaining uncensored (IPCW) within groups; "
         "covariate-adjusted by standardisation."),
     "hypothetical_km": (
         "Variable: readmitted within the horizon in a hypothetical world without death or "
-        "withdrawal, estimated as 1 - Kaplan-Meier at the horizon in each arm (unadjusted); "
+        "withdrawal, estimated as 1 \u2212 Kaplan\u2013Meier at the horizon in each arm (unadjusted); "
         "death and withdrawal treated as independent censoring."),
 }
 

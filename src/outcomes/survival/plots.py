@@ -51,6 +51,15 @@ def _save(fig, path) -> Path:
     return path
 
 
+def percent_axis(axis) -> None:
+    """Tick labels of a probability axis in percent, written by the report's formatter
+    (:func:`outcomes.report.fmt.percent_tick`), as the tables show probabilities."""
+    from outcomes.report import fmt  # at call time: the report's package imports this one
+
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _pos: fmt.percent_tick(v)))
+
+
 def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | np.ndarray | None = None,
               ylabel: str = "Not readmitted", xlabel: str = "Days since discharge",
               title: str | None = None, labels: dict | None = None,
@@ -97,7 +106,9 @@ def kmunicate(result: KaplanMeierResult, path, *, times: Sequence[float] | np.nd
         ax.set_xlim(-tmax * 0.01, tmax * 1.01)
         ax.set_ylim(0, 1.0)
         ax.set_xticks(times)
-        ax.set_ylabel(("Cumulative incidence: " if cumulative_incidence else "") + ylabel)
+        percent_axis(ax.yaxis)
+        ax.set_ylabel(("Cumulative incidence: " if cumulative_incidence else "") + ylabel
+                      + " (%)")
         ax.set_xlabel(xlabel)
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.spines[["top", "right"]].set_visible(False)
@@ -340,7 +351,8 @@ def cumulative_incidence_plot(curves, path, *, event_label: str = "Readmission",
         ax.set_xlim(-tmax * 0.01, tmax * 1.01)
         ax.set_ylim(0, min(1.0, max(0.1, top * 1.15)))
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("Cumulative incidence")
+        percent_axis(ax.yaxis)
+        ax.set_ylabel("Cumulative incidence (%)")
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, loc="upper left")
