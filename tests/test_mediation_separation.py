@@ -17,11 +17,18 @@ import pandas as pd
 import pytest
 from rscript import R_DIR, require_r
 from test_mediation_bootstrap import trial
+from test_mediation_survival import trial as survival_trial
 
 from outcomes.errors import NotEstimable
 from outcomes.mediation import bootstrap_counts, fit_mediation, fitting
-from outcomes.mediation.engine import SEPARATED_MEDIATOR, SEPARATED_OUTCOME
-from outcomes.mediation.fitting import ETA_SCREEN, fit_logistic, separated
+from outcomes.mediation.engine import MONOTONE_OUTCOME, SEPARATED_MEDIATOR, SEPARATED_OUTCOME
+from outcomes.mediation.fitting import (
+    ETA_SCREEN,
+    fit_logistic,
+    fit_weibull,
+    monotone_likelihood,
+    separated,
+)
 from outcomes.mediation.interventional import OUTCOME_RIDGE
 from outcomes.mediation.summaries import NOT_MEANINGFUL
 from outcomes.survival.estimability import separated_terms
@@ -198,3 +205,110 @@ def test_glm_in_r_agrees_on_the_separated_resamples(tmp_path):
     assert ref["converged_default"].astype(bool).all()
     assert (ref.loc[flagged, "eta_default"] > 10).all()
     assert (ref.loc[~flagged, "eta_default"] < 10).all()
+
+
+# -- monotone Weibull likelihood (decisions IS2) ---------------------------------------------
+
+def _silent_site(n, k):
+    """The survival trial with a site of ``k`` participants, none with an event: the
+    site's log-time coefficient has no finite maximum-likelihood estimate."""
+    d = survival_trial(n=n)
+    d.loc[:k - 1, "site"] = "tiny"
+    d.loc[:k - 1, "event"] = 0
+    return d
+
+
+def _weibull_design(d):
+    site = pd.get_dummies(d["site"], drop_first=True, dtype=float)
+    return np.column_stack([np.ones(len(d)), d[["arm", "m", "x"]].to_numpy(float), site])
+
+
+def _no_monotone_check(monkeypatch):
+    monkeypatch.setattr(fitting, "_monotone_replicates",
+                        lambda X, time, kind, W, *a: np.zeros(W.shape[0], dtype=bool))
+
+
+def test_the_monotone_likelihood_program():
+    X = np.column_stack([np.ones(6), [0, 0, 0, 0, 1, 1.0]])
+    t = np.array([5, 6, 7, 8, 9, 10.0])
+    assert monotone_likelihood(X, t, [1, 0, 1, 0, 0, 0])  # group 1: no event
+    assert not monotone_likelihood(X, t, [1, 0, 1, 0, 1, 0])  # an event in each group
+    assert not monotone_likelihood(X, t, [1, 0, 1, 0, 1, 1])  # group 1: only events
+    # events at day 0 (interval-censored in (0, 1]) pull the other way: a group of them alone
+    t0 = np.array([5, 6, 7, 8, 0, 0.0])
+    assert monotone_likelihood(X, t0, [1, 0, 1, 0, 1, 1])
+    # censored at day 0: nothing to the likelihood (the group is then not identified at all,
+    # which is rank deficiency, not a monotone likelihood)
+    assert not monotone_likelihood(X, t0, [1, 0, 1, 0, 0, 0])
+    # only rows with positive weight count
+    assert monotone_likelihood(X, t, [1, 0, 1, 0, 1, 0], w=[1, 1, 1, 1, 0, 2])
+    # a continuous covariate: events at two values pin the direction (unlike the Cox
+    # model, whose monotone likelihood only needs them at the extreme); one event below
+    # every censored value does not
+    x = np.column_stack([np.ones(6), [1, 2, 3, 4, 5, 6.0]])
+    assert not monotone_likelihood(x, t, [1, 1, 0, 0, 0, 0])
+    assert monotone_likelihood(x, t, [1, 0, 0, 0, 0, 0])
+    assert not monotone_likelihood(x, t, [0, 0, 1, 0, 0, 0])
+
+
+@pytest.mark.parametrize("n,k", [(200, 5), (400, 5), (5000, 1)])
+def test_a_weibull_fit_of_a_site_without_events_stops_falsely_without_the_check(monkeypatch,
+                                                                                n, k):
+    """Newton "converges" on the monotone likelihood at a coefficient where the site's
+    cumulative hazards are lost to rounding (|z| > ETA_SCREEN), below the bound DIVERGED;
+    with the check the fit is diverged (no estimate)."""
+    d = _silent_site(n, k)
+    X = _weibull_design(d)
+    fit = fit_weibull(X, d.days.to_numpy(), d.event.to_numpy(), np.ones((1, n)))
+    assert fit.monotone[0] and fit.diverged[0] and not fit.converged[0]
+    assert np.isnan(fit.coef).all() and np.isnan(fit.sigma).all()
+    _no_monotone_check(monkeypatch)
+    raw = fit_weibull(X, d.days.to_numpy(), d.event.to_numpy(), np.ones((1, n)))
+    assert raw.converged[0] and not raw.diverged[0]
+    z = (np.log(d.days.to_numpy()[:k]) - X[:k] @ raw.coef[0]) / raw.sigma[0]
+    assert (z < -ETA_SCREEN).all()  # the silent site's cumulative hazards: numerically 0
+
+
+def test_the_full_sample_weibull_fit_of_a_site_without_events_is_not_estimable(monkeypatch):
+    d = _silent_site(200, 5)
+    kw = dict(exposure="arm", mediators=["m"], outcome_type="weibull", time="days",
+              event="event", covariates=["x", "site"], n_boot=20)
+    events = int(d.event.sum())
+    with pytest.raises(NotEstimable, match=rf"weibull outcome model for m has no finite "
+                                           rf"maximum-likelihood estimate on the 200 complete "
+                                           rf"cases \(monotone likelihood with {events} event"):
+        fit_mediation(d, rng=np.random.default_rng(SEED), **kw)
+    _no_monotone_check(monkeypatch)  # before: effects of wherever Newton stopped
+    res = fit_mediation(d, rng=np.random.default_rng(SEED), **kw)
+    assert (res.to_frame()["status"] == "estimated").any()
+
+
+def test_monotone_weibull_resamples_are_failed_replicates(monkeypatch):
+    """A site of two, one event and one censored: a resample holding the censored member
+    and not the other has a monotone likelihood (the truth, known without fitting)."""
+    d = survival_trial(n=N)
+    d.loc[:1, "site"] = "tiny"
+    d.loc[0, "event"], d.loc[1, "event"] = 1, 0
+    W = _counts()
+    truth = (W[:, 1] > 0) & (W[:, 0] == 0)
+    assert truth.sum() == 43
+    X = _weibull_design(d)
+    fit = fit_weibull(X, d.days.to_numpy(), d.event.to_numpy(), W)
+    np.testing.assert_array_equal(fit.monotone, truth)
+    kw = dict(exposure="arm", mediators=["m"], outcome_type="weibull", time="days",
+              event="event", covariates=["x", "site"], n_boot=B, ci_level=0.8)
+    res = fit_mediation(d, rng=np.random.default_rng(SEED), **kw)
+    failed = ~np.isfinite(res.replicates[("m", "risk_difference")][:, 0])
+    np.testing.assert_array_equal(failed, truth)
+    assert res.failed_by["m"][MONOTONE_OUTCOME] == 43 and res.n_boot_failed["m"] == 43
+    tab = res.to_frame()
+    assert (tab["status"] == "not estimable").all()
+    assert tab["reason"].str.startswith(
+        f"43 of 200 bootstrap replicates failed ({MONOTONE_OUTCOME}: 43)").all()
+    # without the check (before): 41 of the 43 "converged" where Newton stopped and were
+    # kept, the effects reported
+    _no_monotone_check(monkeypatch)
+    raw = fit_weibull(X, d.days.to_numpy(), d.event.to_numpy(), W)
+    assert (raw.converged & truth).sum() == 41
+    old = fit_mediation(d, rng=np.random.default_rng(SEED), **kw)
+    assert old.n_boot_failed["m"] == 0

@@ -404,7 +404,8 @@ def fit_mediation_designs(
                         causes[SEPARATED_MEDIATOR] = eng.mediator_separated
                     causes["logistic mediator model did not converge"] = ~eng.mediator_ok
                 if eng.separated is not None:
-                    causes[SEPARATED_OUTCOME] = eng.separated
+                    causes[MONOTONE_OUTCOME if outcome_type == "weibull"
+                           else SEPARATED_OUTCOME] = eng.separated
                 causes[no_conv] = ~ok
                 bad = np.zeros(W.shape[0], dtype=bool)
                 for cause, mask in causes.items():
@@ -583,6 +584,8 @@ def fit_mediation_designs(
 #: resample whose data separate the binary outcome or mediator (fitting.separated).
 SEPARATED_OUTCOME = "logistic outcome model has no finite estimate (separation)"
 SEPARATED_MEDIATOR = "logistic mediator model has no finite estimate (separation)"
+#: ... a resample whose Weibull outcome likelihood is monotone (fitting.monotone_likelihood)
+MONOTONE_OUTCOME = "weibull outcome model has no finite estimate (monotone likelihood)"
 
 
 def _no_convergence(outcome_type: str, label: str, n: int, outcome: str, events: int | None,
