@@ -164,7 +164,11 @@ def fit_mediation_designs(
 
     ``exposure_induced_confounders`` (0/1 columns caused by the exposure that affect the
     mediators and the outcome) add the interventional effects of every mediator set
-    (:mod:`outcomes.mediation.interventional`), estimated inside the same bootstrap."""
+    (:mod:`outcomes.mediation.interventional`), estimated inside the same bootstrap. A set
+    whose natural outcome model has no estimate on the complete cases (or whose natural
+    effects are not finite) then keeps its interventional rows if their own models are
+    estimable, its natural rows ``not estimable`` with the reason (decisions IS1); without
+    estimable interventional effects that raises :class:`NotEstimable` as before."""
     for rng, _ in designs.values():
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
