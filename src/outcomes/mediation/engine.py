@@ -48,6 +48,7 @@ from .result import (
     STATUS_COLUMNS,
     SURVIVAL_ASSUMPTION,
     MediationResult,
+    estimate_types,
     not_estimable_rows,
 )
 from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables, usable_grid
@@ -163,7 +164,11 @@ def fit_mediation_designs(
 
     ``exposure_induced_confounders`` (0/1 columns caused by the exposure that affect the
     mediators and the outcome) add the interventional effects of every mediator set
-    (:mod:`outcomes.mediation.interventional`), estimated inside the same bootstrap."""
+    (:mod:`outcomes.mediation.interventional`), estimated inside the same bootstrap. A set
+    whose natural outcome model has no estimate on the complete cases (or whose natural
+    effects are not finite) then keeps its interventional rows if their own models are
+    estimable, its natural rows ``not estimable`` with the reason (decisions IS1); without
+    estimable interventional effects that raises :class:`NotEstimable` as before."""
     for rng, _ in designs.values():
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
@@ -342,20 +347,30 @@ def fit_mediation_designs(
     params: dict[str, dict] = {}
     sens_point: dict[str, np.ndarray] = {}
     ratio_point: dict[str, np.ndarray] = {}  # risk ratios of the effects (E-values)
+    # A set whose natural-effect outcome model has no estimate (or whose natural effects
+    # are not finite) keeps its interventional effects if their own models are estimable
+    # (decisions IS1): the reason is carried as its natural rows' status. A mediator model
+    # without an estimate is shared by both kinds: the job is not estimable.
+    natural_why: dict[str, str] = {}
     for sm in sets:
         lp, prm, ok, wsig, sens = eng.fit_set(sm, ones, point=True)
         if eng.mediator_ok is not None and not eng.mediator_ok[0]:
             raise NotEstimable(f"the logistic mediator model for {sm.label} has no finite "
                                f"maximum-likelihood estimate on the {n} complete cases")
         if not ok[0]:
-            raise NotEstimable(_no_convergence(outcome_type, sm.label, n, outcome_label, events,
-                                               bool(eng.diverged is not None and eng.diverged[0])))
+            natural_why[sm.label] = _no_convergence(
+                outcome_type, sm.label, n, outcome_label, events,
+                bool(eng.diverged is not None and eng.diverged[0]))
+            continue
         eng.choose_nodes(sm, lp, wsig)
         po = eng.potential_outcomes(lp, wsig, eng.k_point.get(sm.label, 0))
-        for et, e in eng.effects(po).items():
-            if not np.isfinite(e[0]).all():
-                raise NotEstimable(f"{sm.label}: the {et.replace('_', ' ')} effects are not finite "
-                                   "on the complete cases")
+        eff_sm = eng.effects(po)
+        infinite = [et for et, e in eff_sm.items() if not np.isfinite(e[0]).all()]
+        if infinite:
+            natural_why[sm.label] = (f"{sm.label}: the {infinite[0].replace('_', ' ')} effects "
+                                     "are not finite on the complete cases")
+            continue
+        for et, e in eff_sm.items():
             point_eff[(sm.label, et)] = e[0]
         for et, mu in po.items():
             point_po[(sm.label, et)] = mu[0]
@@ -370,6 +385,14 @@ def fit_mediation_designs(
                                          horizon, outcome_weights=ipcw)
         ivs.point(K_REF)
         point_eff.update(ivs.point_eff)
+    # without estimable interventional effects a set with no natural estimate has no row
+    # to report: the analysis is not estimable, as before IS1
+    alone = [lab for lab in natural_why
+             if ivs is None or not any(key == lab + ivx.SUFFIX for key, _ in ivs.point_eff)]
+    if alone:
+        raise NotEstimable(natural_why[alone[0]])
+    iv_nodes = {} if ivs is None else {lab: ivs.nodes(lab, quadrature_tol) for lab in natural_why}
+    if ivs is not None:
         for sm in sets:
             cterms = [f"C({c})" if c in all_levels else c for c in roles.covariates_for(sm.meds)]
             models[sm.label].update(ivs.describe(exposure, cterms))
@@ -384,7 +407,8 @@ def fit_mediation_designs(
         bparams: dict[str, dict[str, list[np.ndarray]]] = {sm.label: {} for sm in sets}
         sens_reps: dict[str, list[np.ndarray]] = {k: [] for k in sens_point}
         ratio_reps: dict[str, list[np.ndarray]] = {k: [] for k in ratio_point}
-        failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets}
+        failed_by: dict[str, dict[str, int]] = {sm.label: {} for sm in sets
+                                                if sm.label not in natural_why}
         if ivs is not None:
             failed_by.update({lab: {} for lab, _ in ivs.point_eff})
         no_conv = f"{outcome_type} outcome model did not converge"
@@ -392,6 +416,11 @@ def fit_mediation_designs(
                    else cluster_bootstrap_counts(rng, units, n_boot, T, min_units=2))
         for W in weights:
             for sm in sets:
+                if sm.label in natural_why:  # the interventional effects only (IS1)
+                    assert ivs is not None
+                    ivs.add_block(sm.label, W, dict(rep_checks[sm.label](W)),
+                                  iv_nodes[sm.label], reps, failed_by)
+                    continue
                 lp, prm, ok, wsig, sens = eng.fit_set(sm, W, point=False)
                 causes = rep_checks[sm.label](W)
                 if ivs is not None:
@@ -404,7 +433,8 @@ def fit_mediation_designs(
                         causes[SEPARATED_MEDIATOR] = eng.mediator_separated
                     causes["logistic mediator model did not converge"] = ~eng.mediator_ok
                 if eng.separated is not None:
-                    causes[SEPARATED_OUTCOME] = eng.separated
+                    causes[MONOTONE_OUTCOME if outcome_type == "weibull"
+                           else SEPARATED_OUTCOME] = eng.separated
                 causes[no_conv] = ~ok
                 bad = np.zeros(W.shape[0], dtype=bool)
                 for cause, mask in causes.items():
@@ -451,11 +481,33 @@ def fit_mediation_designs(
         kinds = {sm.label: sm.kind for sm in sets}
         effect_names: dict[str, tuple[str, ...]] = {}
         longest = float(tm.max()) if tm is not None else np.nan  # the longest follow-up
-        beyond = ({sm.label: extrapolated_effects(point_po[(sm.label, "median_difference")],
-                                                  horizon, longest)
+        beyond = ({sm.label: extrapolated_effects(
+                       point_po.get((sm.label, "median_difference"), np.full((2, 2), np.nan)),
+                       horizon, longest)
                    for sm in sets} if outcome_type == "weibull" else {})
         iv_reasons = {} if ivs is None else ivs.reasons
-        for (label, et), est in point_eff.items():
+        # the natural rows of a set with no natural estimate, in their place (IS1)
+        natural_names = {et: (fx.EFFECTS[:7] if et == "odds_ratio" else fx.EFFECTS)
+                         for et in estimate_types(outcome_type, odds_ratio)}
+        entries: list[tuple[str, str, np.ndarray | None]] = []
+        for sm in sets:
+            entries += ([(sm.label, et, None) for et in natural_names] if sm.label in natural_why
+                        else [(lab, et, e) for (lab, et), e in point_eff.items() if lab == sm.label])
+        entries += [(lab, et, e) for (lab, et), e in point_eff.items() if lab.endswith(ivx.SUFFIX)]
+        for label, et, est in entries:
+            if est is None:
+                effect_names.setdefault(et, natural_names[et])
+                rows += [{
+                    "analysis": analysis, "outcome": outcome_label, "contrast": contrast,
+                    "estimate_type": et, "estimate": np.nan, "std_error": np.nan,
+                    "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "n": n,
+                    "mediator": label, "effect": name, "n_boot": n_boot, "seed": seed,
+                    "mediator_set": kinds[label], "events": events,
+                    "horizon": horizon if outcome_type == "weibull" else None,
+                    "ci_level": ci_level, "outcome_type": outcome_type, "n_boot_failed": 0,
+                    EXTRAPOLATED: None, "status": NOT_ESTIMABLE, "reason": natural_why[label],
+                } for name in natural_names[et]]
+                continue
             names = ivx.EFFECTS if label.endswith(ivx.SUFFIX) else fx.EFFECTS[: est.size]
             effect_names.setdefault(et, names)
             draws = rep_arr[(label, et)]
@@ -513,7 +565,8 @@ def fit_mediation_designs(
         sens_arr = {k: np.vstack(v) if v else np.empty((0, sens_point[k].size))
                     for k, v in sens_reps.items()}
         sens_df, sens_sum, notes = sensitivity_tables(
-            [sm for sm in sets if sm.label not in not_estimable], sens_point, sens_arr,
+            [sm for sm in sets if sm.label not in not_estimable and sm.label not in natural_why],
+            sens_point, sens_arr,
             np.asarray(rho_grid, dtype=float), alpha, analysis, outcome_label, outcome_type,
             interaction, y)
         bin_meds = [sm.label for sm in sets if sm.binary]
@@ -526,6 +579,9 @@ def fit_mediation_designs(
                              f"({counts}); excluded from CIs and p-values")
         for lab, why in {**not_estimable, **iv_reasons}.items():
             notes.append(f"{lab}: effects not estimable: {why}")
+        for lab, why in natural_why.items():
+            notes.append(f"{lab}: natural effects not estimable: {why}; the interventional "
+                         "effects have their own models")
         notes += [f"{lab}: not estimable: {why}" for lab, why in unmodelled.items()]
         if outcome_type == "weibull":
             notes.append(
@@ -583,6 +639,8 @@ def fit_mediation_designs(
 #: resample whose data separate the binary outcome or mediator (fitting.separated).
 SEPARATED_OUTCOME = "logistic outcome model has no finite estimate (separation)"
 SEPARATED_MEDIATOR = "logistic mediator model has no finite estimate (separation)"
+#: ... a resample whose Weibull outcome likelihood is monotone (fitting.monotone_likelihood)
+MONOTONE_OUTCOME = "weibull outcome model has no finite estimate (monotone likelihood)"
 
 
 def _no_convergence(outcome_type: str, label: str, n: int, outcome: str, events: int | None,

@@ -355,6 +355,9 @@ class WeibullFit:
     n_iter: int
     loglik: np.ndarray
     diverged: np.ndarray  # (B,) bool: the maximum is at infinity (see fit_weibull)
+    #: (B,) bool: the rows present have a monotone likelihood in the coefficients
+    #: (:func:`monotone_likelihood`); also set in ``diverged``
+    monotone: np.ndarray | None = None
 
 
 def _weibull_terms(Xs, logt, kind, theta, want_hess=True):
@@ -508,8 +511,68 @@ def fit_weibull(
     with np.errstate(invalid="ignore"):
         diverged = cast(np.ndarray, ~(np.abs(g[:, 1:]) <= DIVERGED).all(axis=1) | ~(sigma <= DIVERGED))
     converged &= ~diverged
+    mono = np.zeros(B, dtype=bool)
+    if ridge == 0:  # a penalised fit has a finite maximum in the coefficients (IS2)
+        mono = _monotone_replicates(X, time, kind, W * wmask, Xs, logt, theta, converged)
+        converged &= ~mono
+        diverged |= mono
     beta = std.to_original(g)
     beta[~converged] = np.nan
     sigma = np.where(converged, sigma, np.nan)
     return WeibullFit(coef=beta, sigma=sigma, converged=converged, n_iter=it, loglik=ll_cur,
-                      diverged=diverged)
+                      diverged=diverged, monotone=mono)
+
+
+def monotone_likelihood(X: np.ndarray, time: np.ndarray, event: np.ndarray,
+                        w: np.ndarray | None = None) -> bool | None:
+    """Whether the Weibull (AFT) log-likelihood of :func:`fit_weibull` over the rows with
+    positive weight ``w`` increases without bound along some direction d of the
+    coefficients at any fixed shape: its maximum-likelihood estimate does not exist
+    (monotone likelihood; e.g. a category of a covariate with no event). None when the
+    linear program fails.
+
+    In (b*, k) the log-likelihood is a sum of concave functions of z_i = k log t_i - x_i'b*:
+    an event at t > 0 contributes log k + z - e^z (to -infinity both ways), a right-censored
+    time -e^z (increasing as x_i'b* grows), an event at day 0 log(1 - exp(-e^z)) (increasing
+    as x_i'b* falls); a censoring time of 0 contributes nothing. So the likelihood is
+    non-decreasing along d, and strictly increasing for ever, exactly when x_i'd = 0 for the
+    events at t > 0, x_i'd >= 0 for the censored and x_i'd <= 0 for the day-0 events, with
+    one inequality strict (Bryson & Johnson 1981 for the Cox model). That is the separation
+    program of :func:`separated` with the censored as 1s, the day-0 events as 0s and each
+    event at t > 0 as both (its two constraints make an equality and its objective terms
+    cancel). Directions of the shape alone (sigma to infinity) are left to ``DIVERGED``."""
+    X = np.asarray(X, dtype=float)
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(bool)
+    keep = (~event & (time > 0)) | event  # censored at 0: nothing to the likelihood
+    if w is not None:
+        keep &= np.asarray(w) > 0
+    X, time, event = X[keep], time[keep], event[keep]
+    both = event & (time > 0)
+    rows = np.vstack([X, X[both]])
+    y = np.concatenate([(~event).astype(float), np.ones(int(both.sum()))])
+    return separated(rows, y)
+
+
+def _monotone_replicates(X: np.ndarray, time: np.ndarray, kind: np.ndarray, W: np.ndarray,
+                         Xs: np.ndarray, logt: np.ndarray, theta: np.ndarray,
+                         converged: np.ndarray) -> np.ndarray:
+    """(B,) bool: the replicates of an unpenalised Weibull fit whose likelihood is monotone
+    (:func:`monotone_likelihood`), checked for those that did not converge and for the
+    converged ones with a fitted cumulative hazard numerically 0 or infinite (|z| >
+    ``ETA_SCREEN``) for a participant with positive weight (``W``: counts times the
+    likelihood mask), as :func:`_separated_replicates`."""
+    B = W.shape[0]
+    conv = np.flatnonzero(converged)
+    screened = np.zeros(B, dtype=bool)
+    for lo in range(0, conv.size, 256):
+        idx = conv[lo:lo + 256]
+        z = np.abs(theta[idx, -1:] * logt - theta[idx, :-1] @ Xs.T)
+        z[W[idx] <= 0] = 0.0
+        screened[idx] = z.max(axis=1) > ETA_SCREEN
+    mono = np.zeros(B, dtype=bool)
+    event = kind != 1
+    for b in np.flatnonzero(screened | ~converged):
+        verdict = monotone_likelihood(X, time, event, W[b])
+        mono[b] = bool(screened[b]) if verdict is None else verdict
+    return mono

@@ -52,7 +52,7 @@ from outcomes.errors import NotEstimable
 from .checks import check_design
 from .effects import NODE_BLOCK, gauss_hermite
 from .fitting import fit_logistic, fit_ols, fit_weibull
-from .models import SetModel
+from .models import _K_LADDER, K_REF, SetModel
 
 __all__ = ["EFFECTS", "PAIRS", "SUFFIX", "ConfounderModel", "InterventionalAnalysis",
            "InterventionalSet", "effects_from_po", "estimate_type", "monte_carlo_po"]
@@ -365,6 +365,25 @@ class InterventionalAnalysis:
                     continue
                 self.point_eff[(label + SUFFIX, et)] = eff[0]
             self.params[label] = prm
+
+    def nodes(self, label: str, qtol: float) -> int:
+        """Gauss-Hermite nodes for the bootstrap of a set whose natural effects are not
+        estimable, so that the engine chose none (decisions IS1): as
+        :meth:`~outcomes.mediation.models.Engine.choose_nodes`, the fewest nodes keeping the
+        full-sample potential-outcome means (risks) within ``qtol`` of the reference
+        quadrature at 1.25 x the fitted mediator spread; 0 (unused) for a linear outcome
+        or a set that is not estimable."""
+        iv, prm = self.models.get(label), self.params.get(label)
+        if iv is None or prm is None or iv.outcome_type == "linear":
+            return 0
+        ones = np.ones((1, iv.L.shape[0]))
+        wide = {**prm, "mediator_cov": prm["mediator_cov"] * 1.25 ** 2}
+        ref = iv.potential_outcomes(wide, ones, K_REF)
+        for k in _K_LADDER:
+            cand = iv.potential_outcomes(wide, ones, k)
+            if max(float(np.max(np.abs(mu - ref[et]))) for et, mu in cand.items()) <= qtol:
+                return k
+        return K_REF
 
     def block(self, label: str, W: np.ndarray, k: int
               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:

@@ -210,11 +210,15 @@ def _pool(fits: list[MediationResult], each: int, ci_level: float) -> MediationM
             label, j = label + ivx.SUFFIX, ivx.EFFECTS.index(name)
         else:
             j = fx.EFFECTS.index(name)
-        if (label, et) not in first.point_effects:  # a set not estimable before fitting
-            rows.append({**r.to_dict(), "n_boot": total, "seed": None, "riv": np.nan,
-                         "fmi": np.nan, "m": m})
-            continue
         lost = [i for i, f in enumerate(fits, start=1) if (label, et) not in f.point_effects]
+        if (label, et) not in first.point_effects:  # a set not estimable before fitting
+            row = {**r.to_dict(), "n_boot": total, "seed": None, "riv": np.nan,
+                   "fmi": np.nan, "m": m}
+            if len(lost) < m:  # natural rows of imputation 1 only, say so (decisions IS1)
+                row["reason"] = (f"not estimable in imputation(s) {', '.join(map(str, lost))} "
+                                 f"({r['reason']})")
+            rows.append(row)
+            continue
         if lost:  # not estimable on the full sample of some other imputation(s)
             row = r.to_dict()
             row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
@@ -278,9 +282,10 @@ def _pooled_evalues(est: pd.DataFrame, fits: list[MediationResult], alpha: float
                     ) -> pd.DataFrame:
     """E-values of the pooled rows: risk ratios = geometric mean over the imputations, CI
     from the pooled draws; the outcome's SD / risk averaged over the imputations."""
+    every = [lab for lab in fits[0].ratio_point if all(lab in f.ratio_point for f in fits)]
     with np.errstate(divide="ignore", invalid="ignore"):
         point = {lab: np.exp(np.mean([np.log(f.ratio_point[lab]) for f in fits], axis=0))
-                 for lab in fits[0].ratio_point}
+                 for lab in every}
     draws = {lab: np.vstack([f.ratio_draws[lab] for f in fits]) for lab in point}
     sds = [f.outcome_sd for f in fits if f.outcome_sd is not None]
     risks = [f.outcome_risk for f in fits if f.outcome_risk is not None]
@@ -296,8 +301,8 @@ def _pool_sensitivity(fits: list[MediationResult], skip: set[str], alpha: float
     rows, summ = [], []
     probit = first.outcome_type == "logistic"
     for label in first.sensitivity_point:
-        if label in skip:
-            continue
+        if label in skip or any(label not in f.sensitivity_point for f in fits):
+            continue  # not every imputation has the set's natural effects (decisions IS1)
         mine = first.sensitivity.loc[first.sensitivity["mediator"] == label]
         grid = mine["rho"].to_numpy() if not mine.empty else usable_grid(DEFAULT_RHO_GRID)
         point = np.array([f.sensitivity_point[label] for f in fits])

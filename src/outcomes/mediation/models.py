@@ -60,7 +60,8 @@ class Engine:
     outcome fit's divergence flags (separation, monotone likelihood), None for linear;
     ``separated`` (and ``mediator_separated`` for a binary mediator) the replicates whose
     logistic model has no maximum-likelihood estimate because their data are separated
-    (:func:`~.fitting.separated`), None when there is no such model.
+    (:func:`~.fitting.separated`), or whose Weibull outcome model's likelihood is monotone
+    (:func:`~.fitting.monotone_likelihood`), None when there is no such model.
     ``outcome_weights`` (set by the caller) maps resample counts to the logistic outcome
     model's weights (:class:`~outcomes.mediation.landmark.CensoringWeights`); None: the
     counts themselves."""
@@ -117,6 +118,7 @@ class Engine:
         else:
             wf = fit_weibull(sm.Xo, self.time, self.event, W, start=start)
             beta, ok, wsig, self.diverged = wf.coef, wf.converged, wf.sigma, wf.diverged
+            self.separated = wf.monotone  # monotone likelihood (decisions IS2)
         params = {"mediator": alpha, "mediator_cov": sigma_m, "outcome": beta}
         if wsig is not None:
             params["weibull_sigma"] = wsig
