@@ -51,7 +51,7 @@ def check_estimands(results: Path) -> dict[str, set[str]]:
         assert plan.estimands[eid].label in block, eid
         tables = {t for t, ids in used.items() if eid in ids and t in TABLES}
         for t in tables:
-            assert f"{t}: " in block, (eid, t)
+            assert f"<code>{t}</code>: " in block, (eid, t)  # a file name in code type
     shown = set(re.findall(r'id="estimand-([a-z0-9_]+)"', section))
     assert shown == set().union(*used.values())  # no estimand that no row estimates
     return used
