@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from outcomes.errors import NotEstimable, SingularDesign
-from outcomes.linalg import aliased_columns, check_full_rank
+from outcomes.linalg import aliased_columns, check_full_rank, separating_direction
 
 
 def _design(rng, n=50):
@@ -74,3 +74,22 @@ def test_the_r_of_a_reduced_qr_is_that_of_the_check_to_the_bit():
     X = rng.normal(size=(3, 5))  # fewer rows than columns: the check pads X itself
     assert aliased_columns(X, list("abcde"), r=np.linalg.qr(X)[1]) == aliased_columns(
         X, list("abcde"))
+
+
+def test_separating_direction_by_hand():
+    """Logistic rows s_i x_i (intercept, x): y = 1 exactly when x > 0 is separated
+    (Albert & Anderson 1984) and the b found separates them; one y = 1 at x < 0 overlaps and is not."""
+    x = np.array([-2.0, -1.0, 1.0, 2.0])
+    X = np.column_stack([np.ones(4), x])
+
+    def rows(y):
+        return X * (2 * np.asarray(y, float) - 1)[:, None]
+
+    A = rows([0, 0, 1, 1])
+    found, b = separating_direction(A)
+    scaled = A / np.abs(A).max(axis=0)  # b is in units of the scaled columns
+    assert found and (scaled @ b >= -1e-9).all() and (scaled @ b).sum() > 0 and b[1] > 0
+    assert separating_direction(rows([1, 0, 1, 0]))[0] is False
+    # quasi-complete: a tie at x = 0 on both sides still separates the rest
+    Xq = np.column_stack([np.ones(5), [-1.0, 0.0, 0.0, 1.0, 2.0]])
+    assert separating_direction(Xq * np.array([-1, -1, 1, 1, 1.0])[:, None])[0]

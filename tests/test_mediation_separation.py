@@ -66,7 +66,7 @@ def test_every_separated_resample_is_flagged_however_newton_stops(monkeypatch):
     W = _counts()
     truth = _truth(W)
     assert truth.sum() == 90
-    # an independent check of the truth: the survival module's linear program per resample
+    # the truth checked again by the linear program per resample (the one the survival checks share)
     lp = np.array([bool(separated_terms(X[w > 0], y[w > 0], list("abcdefg"))) for w in W])
     np.testing.assert_array_equal(lp, truth)
 

@@ -1,4 +1,5 @@
-"""Rank checks for every regression of the package.
+"""Rank checks for every regression of the package, and the linear program that tells
+whether a maximum-likelihood estimate exists (:func:`separating_direction`).
 
 A design matrix whose columns are linearly dependent has no unique solution; solving it
 anyway (or letting a library drop a column) gives a number that looks like an estimate
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.optimize import linprog
 
 from outcomes.errors import SingularDesign
 
@@ -104,3 +106,29 @@ def check_full_rank(
             f"{model}: design matrix is rank-deficient ({what})",
             tuple(a for a, _ in aliased),
         )
+
+
+def separating_direction(A: np.ndarray) -> tuple[bool | None, np.ndarray]:
+    """Whether some b != 0 has A b >= 0 row by row with the sum of A b positive, and one such
+    b (in units of the columns scaled to max |a| = 1): ``(found, b)``; ``found`` is None when
+    the linear program fails.
+
+    The one check behind every "no finite maximum" rule of the package. Logistic
+    regression: the rows s_i x_i (s_i = 2 y_i - 1) have such a b exactly when the data are
+    (quasi-completely) separated (Albert & Anderson, Biometrika 1984); Cox and Weibull
+    models: the differences of an event's covariates from those at risk with it, or the
+    signed rows of the censored and of the events, when the likelihood is monotone (Bryson &
+    Johnson, Technometrics 1981). Konis (2007, DPhil thesis, Oxford; R ``safeBinaryRegression``
+    and ``detectseparation``) finds one by the linear program: maximise sum_i a_i'b subject
+    to A b >= 0 and -1 <= b_j <= 1 on the scaled columns; found when the optimum exceeds
+    1e-7 per row.
+    """
+    A = np.asarray(A, dtype=float)
+    scale = np.abs(A).max(axis=0)
+    scale[scale == 0] = 1.0
+    As = A / scale
+    res = linprog(-As.sum(axis=0), A_ub=-As, b_ub=np.zeros(len(As)),
+                  bounds=[(-1.0, 1.0)] * A.shape[1], method="highs")
+    if res.status != 0:
+        return None, np.zeros(A.shape[1])
+    return bool(-res.fun > 1e-7 * max(len(As), 1)), np.asarray(res.x)

@@ -48,7 +48,7 @@ from .result import (
     STATUS_COLUMNS,
     SURVIVAL_ASSUMPTION,
     MediationResult,
-    estimate_types,
+    natural_effect_names,
     not_estimable_rows,
 )
 from .sensitivity import DEFAULT_RHO_GRID, sensitivity_tables, usable_grid
@@ -487,8 +487,7 @@ def fit_mediation_designs(
                    for sm in sets} if outcome_type == "weibull" else {})
         iv_reasons = {} if ivs is None else ivs.reasons
         # the natural rows of a set with no natural estimate, in their place (IS1)
-        natural_names = {et: (fx.EFFECTS[:7] if et == "odds_ratio" else fx.EFFECTS)
-                         for et in estimate_types(outcome_type, odds_ratio)}
+        natural_names = natural_effect_names(outcome_type, odds_ratio)
         entries: list[tuple[str, str, np.ndarray | None]] = []
         for sm in sets:
             entries += ([(sm.label, et, None) for et in natural_names] if sm.label in natural_why

@@ -17,11 +17,13 @@ replicates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
-from scipy.optimize import linprog
+
+from outcomes.linalg import separating_direction
 
 __all__ = [
     "OLSFit",
@@ -195,13 +197,9 @@ def separated(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> bool
     rows with positive weight ``w``, has (quasi-)complete separation: some maximum-likelihood
     coefficient is infinite. None when the linear program fails.
 
-    Separation holds exactly when a b != 0 has s_i x_i'b >= 0 for every row, s_i = 2 y_i - 1
-    (Albert & Anderson 1984, Biometrika 71:1; Santner & Duffy 1986). Konis (2007, DPhil
-    thesis, Oxford; R ``safeBinaryRegression``, ``detectseparation``) finds one by a linear
-    program: maximise sum_i s_i x_i'b subject to those constraints and -1 <= b_j <= 1
-    (columns scaled to max |x| = 1); the data are separated when the optimum is positive.
-    Only which weights are positive matters (separation is a property of the rows present),
-    so repeated rows enter once.
+    The linear program is :func:`outcomes.linalg.separating_direction` (Konis 2007) on the
+    rows s_i x_i, s_i = 2 y_i - 1. Only which weights are positive matters (separation is
+    a property of the rows present), so repeated rows enter once.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -209,15 +207,7 @@ def separated(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> bool
         keep = np.asarray(w) > 0
         X, y = X[keep], y[keep]
     Z = np.unique(np.column_stack([X, y]), axis=0)
-    A = Z[:, :-1] * (2.0 * Z[:, -1:] - 1.0)
-    scale = np.abs(A).max(axis=0)
-    scale[scale == 0] = 1.0
-    A /= scale
-    res = linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)),
-                  bounds=[(-1.0, 1.0)] * A.shape[1], method="highs")
-    if res.status != 0:
-        return None
-    return bool(-res.fun > 1e-7 * max(len(A), 1))
+    return separating_direction(Z[:, :-1] * (2.0 * Z[:, -1:] - 1.0))[0]
 
 
 @dataclass
@@ -324,25 +314,36 @@ def fit_logistic(
 
 def _separated_replicates(X: np.ndarray, y: np.ndarray, W: np.ndarray, Xs: np.ndarray,
                           g: np.ndarray, converged: np.ndarray) -> np.ndarray:
-    """(B,) bool: the replicates of an unpenalised logistic fit whose data are separated.
+    """(B,) bool: the replicates of an unpenalised logistic fit whose data are separated
+    (:func:`separated`), checked as :func:`_checked_replicates` says on the linear
+    predictors."""
+    return _checked_replicates(W, converged, lambda idx: g[idx] @ Xs.T,
+                               lambda b: separated(X, y, W[b]))
 
-    Checked with :func:`separated`: the replicates that did not converge, and the converged
-    ones with a fitted risk numerically at 0 or 1 (|eta| > ``ETA_SCREEN``) for a participant
-    with positive weight. A converged replicate whose linear program fails is taken as
-    separated (its fit stopped where the Hessian has lost those participants)."""
+
+def _checked_replicates(W: np.ndarray, converged: np.ndarray,
+                        predictor: Callable[[np.ndarray], np.ndarray],
+                        exact: Callable[[int], bool | None]) -> np.ndarray:
+    """(B,) bool: the replicates whose maximum-likelihood estimate does not exist by the
+    linear program ``exact(b)``, run on the replicates that did not converge and on the
+    converged ones whose ``predictor`` (the (len(idx), n) linear predictors of replicates
+    ``idx``) passes ``ETA_SCREEN`` in absolute value for a participant with positive weight
+    (a fitted risk or cumulative hazard numerically at its bound). A screened replicate
+    whose linear program fails is taken as having no estimate (its fit stopped where the
+    Hessian has lost those participants)."""
     B = W.shape[0]
     conv = np.flatnonzero(converged)
     screened = np.zeros(B, dtype=bool)
     for lo in range(0, conv.size, 256):  # blocks: (256, n) linear predictors at a time
         idx = conv[lo:lo + 256]
-        eta = np.abs(g[idx] @ Xs.T)
+        eta = np.abs(predictor(idx))
         eta[W[idx] <= 0] = 0.0
         screened[idx] = eta.max(axis=1) > ETA_SCREEN
-    sep = np.zeros(B, dtype=bool)
+    out = np.zeros(B, dtype=bool)
     for b in np.flatnonzero(screened | ~converged):
-        verdict = separated(X, y, W[b])
-        sep[b] = bool(screened[b]) if verdict is None else verdict
-    return sep
+        verdict = exact(int(b))
+        out[b] = bool(screened[b]) if verdict is None else verdict
+    return out
 
 
 @dataclass
@@ -558,21 +559,10 @@ def _monotone_replicates(X: np.ndarray, time: np.ndarray, kind: np.ndarray, W: n
                          Xs: np.ndarray, logt: np.ndarray, theta: np.ndarray,
                          converged: np.ndarray) -> np.ndarray:
     """(B,) bool: the replicates of an unpenalised Weibull fit whose likelihood is monotone
-    (:func:`monotone_likelihood`), checked for those that did not converge and for the
-    converged ones with a fitted cumulative hazard numerically 0 or infinite (|z| >
-    ``ETA_SCREEN``) for a participant with positive weight (``W``: counts times the
-    likelihood mask), as :func:`_separated_replicates`."""
-    B = W.shape[0]
-    conv = np.flatnonzero(converged)
-    screened = np.zeros(B, dtype=bool)
-    for lo in range(0, conv.size, 256):
-        idx = conv[lo:lo + 256]
-        z = np.abs(theta[idx, -1:] * logt - theta[idx, :-1] @ Xs.T)
-        z[W[idx] <= 0] = 0.0
-        screened[idx] = z.max(axis=1) > ETA_SCREEN
-    mono = np.zeros(B, dtype=bool)
+    (:func:`monotone_likelihood`), checked as :func:`_checked_replicates` says on z = k log
+    t - x'b (a fitted cumulative hazard numerically 0 or infinite; ``W``: counts times the
+    likelihood mask)."""
     event = kind != 1
-    for b in np.flatnonzero(screened | ~converged):
-        verdict = monotone_likelihood(X, time, event, W[b])
-        mono[b] = bool(screened[b]) if verdict is None else verdict
-    return mono
+    return _checked_replicates(
+        W, converged, lambda idx: theta[idx, -1:] * logt - theta[idx, :-1] @ Xs.T,
+        lambda b: monotone_likelihood(X, time, event, W[b]))

@@ -28,6 +28,15 @@ def estimate_types(outcome_type: str, odds_ratio: bool = False) -> tuple[str, ..
             "weibull": ("risk_difference", "median_difference", "rmst_difference")}[outcome_type]
 
 
+def natural_effect_names(outcome_type: str, odds_ratio: bool = False) -> dict[str, tuple[str, ...]]:
+    """The natural effects reported on each scale of an outcome type (the odds ratio has no
+    proportions mediated): ``{estimate_type: effect names}``."""
+    from .effects import EFFECTS
+
+    return {et: tuple(EFFECTS[:7] if et == "odds_ratio" else EFFECTS)
+            for et in estimate_types(outcome_type, odds_ratio)}
+
+
 def not_estimable_rows(reason: str, *, outcome_type: str, odds_ratio: bool = False,
                        interventional: bool = False, **ident: Any) -> pd.DataFrame:
     """The rows an analysis would have (every scale x effect; with ``interventional`` the
@@ -35,10 +44,9 @@ def not_estimable_rows(reason: str, *, outcome_type: str, odds_ratio: bool = Fal
     ``status = not estimable`` and ``reason``; ``ident`` fills the identifying columns
     (analysis, outcome, contrast, mediator, n, events, ...)."""
     from . import interventional as ivx
-    from .effects import EFFECTS
 
-    pairs = [(et, name) for et in estimate_types(outcome_type, odds_ratio)
-             for name in (EFFECTS[:7] if et == "odds_ratio" else EFFECTS)]
+    pairs = [(et, name) for et, names in natural_effect_names(outcome_type, odds_ratio).items()
+             for name in names]
     if interventional:
         pairs += [(ivx.estimate_type(outcome_type), name) for name in ivx.EFFECTS]
     rows = []

@@ -23,10 +23,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 
 from outcomes.errors import NotEstimable
-from outcomes.linalg import check_full_rank
+from outcomes.linalg import check_full_rank, separating_direction
 
 from ._common import Arms, strata_groups
 
@@ -75,15 +74,10 @@ def separated_terms(X, y, names) -> list[str]:
     entries of the b found (one separating direction; there may be others).
     """
     X = np.asarray(X, float)
-    s = 2 * np.asarray(y, float) - 1
-    scale = np.abs(X).max(axis=0)
-    scale[scale == 0] = 1.0
-    A = X / scale * s[:, None]
-    res = linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)),
-                  bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
-    if res.status != 0 or -res.fun <= 1e-7 * max(len(A), 1):
+    found, b = separating_direction(X * (2 * np.asarray(y, float) - 1)[:, None])
+    if not found:
         return []
-    return [nm for nm, b in zip(names, res.x, strict=True) if abs(b) > 1e-7]
+    return [nm for nm, bj in zip(names, b, strict=True) if abs(bj) > 1e-7]
 
 
 def check_logistic_design(X, y, names, *, model: str = "logistic model") -> None:
@@ -153,14 +147,10 @@ def monotone_terms(D, names) -> list[str]:
     D = np.asarray(D, float)
     if D.size == 0:
         return []
-    scale = np.abs(D).max(axis=0)
-    scale[scale == 0] = 1.0
-    Ds = D / scale
-    res = linprog(-Ds.sum(axis=0), A_ub=-Ds, b_ub=np.zeros(len(Ds)),
-                  bounds=[(-1.0, 1.0)] * D.shape[1], method="highs")
-    if res.status != 0 or -res.fun <= 1e-7 * len(Ds):
+    found, b = separating_direction(D)
+    if not found:
         return []
-    return [nm for nm, b in zip(names, res.x, strict=True) if abs(b) > 1e-7]
+    return [nm for nm, bj in zip(names, b, strict=True) if abs(bj) > 1e-7]
 
 
 def check_cox_design(X: pd.DataFrame, strata, events: np.ndarray, arm: np.ndarray, arms: Arms,
